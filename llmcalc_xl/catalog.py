@@ -1,0 +1,540 @@
+"""Catalogs: models, API models, hardware, engines and precisions.
+
+The catalogs are TOML files shipped inside the package (``llmcalc_xl/catalogs``).
+Each file starts with a comment header documenting every field and its unit; every
+entry carries ``source`` and ``as_of``. A user adds or overrides entries with a file
+of the same format (``--catalog PATH``, or the ``LLMCALC_XL_CATALOG`` environment
+variable, several paths joined with ``os.pathsep``). A user entry whose id already
+exists replaces only the fields it gives, and must give its own ``source`` and
+``as_of``.
+
+Loaded lazily, once per set of files, into frozen dataclasses that validate
+themselves: unknown fields, missing fields, duplicate ids or aliases and impossible
+values are load errors naming the file, the entry and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import CatalogError, UnknownIdError
+
+ENV_VAR = "LLMCALC_XL_CATALOG"
+SHIPPED_FILES = ("models.toml", "api_models.toml", "hardware.toml", "engines.toml", "precisions.toml")
+KINDS = ("models", "api_models", "hardware", "engines", "precisions")
+
+# --- entry types -------------------------------------------------------------------
+# Field metadata: "min" (inclusive lower bound), "gt" (strict lower bound), "choices".
+
+
+def _f(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Model:
+    """An open-weight model: the architecture numbers the formulas need."""
+
+    id: str
+    name: str
+    params_b: float = _f(gt=0)
+    active_params_b: float = _f(gt=0)
+    layers: int = _f(gt=0)
+    hidden_size: int = _f(gt=0)
+    heads: int = _f(gt=0)
+    kv_heads: int = _f(gt=0)
+    head_dim: int = _f(gt=0)
+    vocab_size: int = _f(gt=0)
+    context_length: int = _f(gt=0)
+    source: str = _f()
+    as_of: str = _f()
+    aliases: tuple = _f(())
+    family: str = _f("")
+    intermediate_size: int = _f(0, min=0)
+    tie_embeddings: bool = _f(False)
+    experts: int = _f(0, min=0)
+    experts_per_token: int = _f(0, min=0)
+    shared_experts: int = _f(0, min=0)
+    attention: str = _f("gqa", choices=("mha", "gqa", "mla"))
+    sliding_window: int = _f(0, min=0)
+    sliding_window_layers: int = _f(0, min=0)
+    kv_lora_rank: int = _f(0, min=0)
+    qk_rope_head_dim: int = _f(0, min=0)
+    notes: str = _f("")
+
+    kind = "open"
+
+    def check(self) -> None:
+        if self.active_params_b > self.params_b * (1 + 1e-9):
+            raise ValueError("active_params_b must be <= params_b")
+        if self.kv_heads > self.heads:
+            raise ValueError("kv_heads must be <= heads")
+        if self.experts_per_token > self.experts:
+            raise ValueError("experts_per_token must be <= experts")
+        if self.sliding_window_layers > self.layers:
+            raise ValueError("sliding_window_layers must be <= layers")
+        if self.attention == "mla" and self.kv_lora_rank <= 0:
+            raise ValueError("attention 'mla' needs kv_lora_rank > 0")
+        if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:
+            raise ValueError("a dense model (experts = 0) must have active_params_b == params_b")
+
+
+@dataclass(frozen=True)
+class ApiModel:
+    """A model sold per token through an API."""
+
+    id: str
+    name: str
+    provider: str
+    input_usd_per_mtok: float = _f(min=0)
+    output_usd_per_mtok: float = _f(min=0)
+    source: str = _f()
+    as_of: str = _f()
+    aliases: tuple = _f(())
+    cached_input_usd_per_mtok: float | None = _f(None, min=0)
+    context_length: int | None = _f(None, gt=0)
+    ttft_s: float | None = _f(None, gt=0)
+    output_tokens_per_s: float | None = _f(None, gt=0)
+    speed_source: str = _f("")
+    speed_as_of: str = _f("")
+    notes: str = _f("")
+
+    kind = "api"
+
+    def check(self) -> None:
+        if (self.ttft_s is not None or self.output_tokens_per_s is not None) and not self.speed_source:
+            raise ValueError("ttft_s/output_tokens_per_s need speed_source and speed_as_of")
+        if self.speed_as_of:
+            _check_date(self.speed_as_of, "speed_as_of")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """A GPU, an Apple SoC or a CPU machine: one unit of what is priced per hour."""
+
+    id: str
+    name: str
+    kind: str = _f(choices=("gpu", "apple", "cpu"))
+    memory_gib: float = _f(gt=0)
+    bandwidth_gb_s: float = _f(gt=0)
+    source: str = _f()
+    as_of: str = _f()
+    aliases: tuple = _f(())
+    vendor: str = _f("")
+    tflops_fp32: float | None = _f(None, min=0)
+    tflops_fp16: float | None = _f(None, min=0)
+    tflops_fp8: float | None = _f(None, min=0)
+    tflops_int8: float | None = _f(None, min=0)
+    tflops_fp4: float | None = _f(None, min=0)
+    memory_fraction: float = _f(1.0, gt=0)
+    interconnect: str = _f("")
+    interconnect_gb_s: float | None = _f(None, gt=0)
+    tdp_w: float | None = _f(None, gt=0)
+    price_usd_per_hour: float = _f(0.0, min=0)
+    price_provider: str = _f("")
+    price_source: str = _f("")
+    price_as_of: str = _f("")
+    notes: str = _f("")
+
+    def check(self) -> None:
+        if self.memory_fraction > 1:
+            raise ValueError("memory_fraction must be <= 1")
+        if self.price_usd_per_hour > 0 and not (self.price_source and self.price_as_of):
+            raise ValueError("a price needs price_source and price_as_of")
+        if self.price_as_of:
+            _check_date(self.price_as_of, "price_as_of")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An inference engine: its memory rule, paging, parallelism and efficiencies."""
+
+    id: str
+    name: str
+    parallelism: str = _f(choices=("tensor", "layer"))
+    memory_rule: str = _f(choices=("fraction_of_total", "fraction_of_free"))
+    memory_fraction: float = _f(gt=0)
+    kv_block_tokens: int = _f(gt=0)
+    max_batched_tokens: int = _f(gt=0)
+    overhead_gib: float = _f(min=0)
+    prefill_mfu: float = _f(gt=0)
+    decode_mfu: float = _f(gt=0)
+    decode_mbu: float = _f(gt=0)
+    prefill_overhead_s: float = _f(min=0)
+    decode_step_overhead_s: float = _f(min=0)
+    source: str = _f()
+    as_of: str = _f()
+    aliases: tuple = _f(())
+    sliding_window_saves_memory: bool = _f(True)
+    decode_overhead_s_per_layer: float = _f(0.0, min=0)
+    continuous_batching: bool = _f(True)
+    prefill_half_tokens: float = _f(0.0, min=0)
+    prefill_dequantizes: bool = _f(False)
+    cpu_floor_s_per_layer: float = _f(0.0, min=0)
+    apple_prefill_mfu: float | None = _f(None, gt=0)
+    apple_decode_mbu: float | None = _f(None, gt=0)
+    hardware_kinds: tuple = _f(("gpu", "apple", "cpu"))
+    vendors: tuple = _f(())
+    precisions: tuple = _f(())
+    notes: str = _f("")
+
+    def check(self) -> None:
+        for name in ("memory_fraction", "prefill_mfu", "decode_mfu", "decode_mbu", "apple_prefill_mfu",
+                     "apple_decode_mbu"):
+            if (getattr(self, name) or 0) > 1:
+                raise ValueError(f"{name} must be <= 1")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A number format for weights (and, where kv_bytes > 0, for the KV cache)."""
+
+    id: str
+    name: str
+    bits_per_weight: float = _f(gt=0)
+    embedding_bits: float = _f(gt=0)
+    output_bits: float = _f(gt=0)
+    compute: str = _f(choices=("fp32", "fp16", "fp8", "int8", "fp4"))
+    source: str = _f()
+    as_of: str = _f()
+    aliases: tuple = _f(())
+    family: str = _f("", choices=("", "float", "int", "gguf", "fp4"))
+    attn_v_bits: float | None = _f(None, gt=0)
+    attn_v_bits_gqa4: float | None = _f(None, gt=0)
+    ffn_down_bits: float | None = _f(None, gt=0)
+    attn_output_bits: float | None = _f(None, gt=0)
+    upgraded_layer_share: float = _f(1.0, min=0)
+    kv_bytes: float = _f(0.0, min=0)
+    notes: str = _f("")
+
+    def check(self) -> None:
+        if self.upgraded_layer_share > 1:
+            raise ValueError("upgraded_layer_share must be <= 1")
+
+
+ENTRY_TYPES: dict[str, type] = {
+    "models": Model,
+    "api_models": ApiModel,
+    "hardware": Hardware,
+    "engines": Engine,
+    "precisions": Precision,
+}
+SINGULAR = {"models": "model", "api_models": "API model", "hardware": "hardware",
+            "engines": "engine", "precisions": "precision"}
+
+_DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+
+
+def _check_date(value: str, name: str) -> None:
+    if not _DATE.match(value):
+        raise ValueError(f"{name} must be an ISO date like 2025-06-30, got {value!r}")
+    parts = [int(p) for p in value.split("-")] + [1]
+    _dt.date(parts[0], parts[1], parts[2])  # raises ValueError on 2025-13-40
+
+
+def normalize(name: str) -> str:
+    """The key names are matched on: lower case, without spaces, underscores or hyphens."""
+    return re.sub(r"[\s_\-]+", "", str(name)).lower()
+
+
+# --- building entries from TOML tables ---------------------------------------------
+
+def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
+    ann = str(fld.type)
+    if "tuple" in ann:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{fld.name} must be a list of text")
+        return tuple(value)
+    if ann.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{fld.name} must be true or false")
+        return value
+    if ann.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ValueError(f"{fld.name} must be a whole number, got {value!r}")
+    elif ann.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{fld.name} must be a number, got {value!r}")
+        value = float(value)
+    elif ann.startswith("str"):
+        if isinstance(value, (_dt.date, _dt.datetime)):
+            value = value.isoformat()[:10]
+        if not isinstance(value, str):
+            raise ValueError(f"{fld.name} must be text, got {value!r}")
+    meta = fld.metadata
+    if "min" in meta and value < meta["min"]:
+        raise ValueError(f"{fld.name} must be >= {meta['min']}, got {value!r}")
+    if "gt" in meta and value <= meta["gt"]:
+        raise ValueError(f"{fld.name} must be > {meta['gt']}, got {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ValueError(f"{fld.name} must be one of {', '.join(c for c in meta['choices'] if c)}, got {value!r}")
+    return value
+
+
+def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
+    cls = ENTRY_TYPES[kind]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Known fields: {', '.join(fields)}."
+        raise CatalogError(f"{where}: unknown field '{unknown[0]}'.{hint}")
+    values: dict[str, Any] = dataclasses.asdict(base) if base is not None else {}
+    if base is not None:
+        for key in ("source", "as_of"):
+            if key not in raw:
+                raise CatalogError(
+                    f"{where}: overriding '{raw.get('id')}' needs its own '{key}'. "
+                    f"Say where the new numbers come from, e.g. {key} = "
+                    + ('"our contract, 2026"' if key == "source" else '"2026-01-31"') + "."
+                )
+    try:
+        for name, value in raw.items():
+            values[name] = _coerce(cls, fields[name], value)
+        missing = [n for n, f in fields.items()
+                   if n not in values and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ValueError(f"missing field '{missing[0]}'")
+        entry = cls(**values)
+        if not entry.source.strip():
+            raise ValueError("source must say where the numbers come from")
+        _check_date(entry.as_of, "as_of")
+        entry.check()
+    except ValueError as exc:
+        raise CatalogError(f"{where}: {exc}. Fix the entry and load again.") from None
+    return entry
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise CatalogError(f"Catalog file '{path}' does not exist. Check the path given to --catalog "
+                           f"or {ENV_VAR}.") from None
+    except IsADirectoryError:
+        raise CatalogError(f"Catalog file '{path}' is a folder. Give the path of a .toml file.") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"Catalog file '{path}' is not UTF-8 text. Save it as UTF-8 TOML.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"Catalog file '{path}' is not valid TOML ({exc}). "
+                           "See the header of a shipped catalog file for the format.") from None
+
+
+# --- the merged catalog -------------------------------------------------------------
+
+class Catalog:
+    """The merged catalog every surface uses. Build with :func:`load_catalog`."""
+
+    def __init__(self, entries: dict[str, dict[str, Any]], files: tuple[str, ...]):
+        self.files = files
+        self._entries = entries
+        self._keys: dict[str, dict[str, str]] = {}
+        self._tables: dict[str, Any] = {}
+        self._index_keys()
+
+    # id and alias index; an alias may not name two entries across models and api_models
+    def _index_keys(self) -> None:
+        groups = {"models": ("models", "api_models"), "hardware": ("hardware",),
+                  "engines": ("engines",), "precisions": ("precisions",)}
+        for group, kinds in groups.items():
+            keys: dict[str, str] = {}
+            for kind in kinds:
+                for entry in self._entries[kind].values():
+                    for name in (entry.id, *entry.aliases):
+                        key = normalize(name)
+                        other = keys.get(key)
+                        if other is not None and other != entry.id:
+                            raise CatalogError(
+                                f"Catalog: the name '{name}' of {SINGULAR[kind]} '{entry.id}' also names "
+                                f"'{other}'. Remove or rename one of the two aliases.")
+                        keys[key] = entry.id
+            self._keys[group] = keys
+
+    def entries(self, kind: str) -> list[Any]:
+        return list(self._entries[kind].values())
+
+    def ids(self, kind: str) -> list[str]:
+        return list(self._entries[kind])
+
+    def resolve_id(self, group: str, name: Any, what: str | None = None) -> str:
+        """The id for a name people type; raises UnknownIdError with the closest ids."""
+        what = what or {"models": "model", "hardware": "hardware", "engines": "engine",
+                        "precisions": "precision"}[group]
+        if not isinstance(name, str) or not name.strip():
+            raise UnknownIdError(f"{what} is empty. Give a {what} id; `llmcalc-xl catalog "
+                                 f"{group if group != 'models' else 'models'}` lists them.")
+        key = normalize(name)
+        found = self._keys[group].get(key)
+        if found is None:
+            raise UnknownIdError(f"Unknown {what} '{name}'. {self.suggest(group, name)}")
+        return found
+
+    def suggest(self, group: str, name: str) -> str:
+        keys = self._keys[group]
+        close = difflib.get_close_matches(normalize(name), list(keys), n=6, cutoff=0.5)
+        ids: list[str] = []
+        for k in close:
+            if keys[k] not in ids:
+                ids.append(keys[k])
+        if not ids:
+            listing = "models" if group == "models" else group
+            return f"See `llmcalc-xl catalog {listing}` for the known ids."
+        return "Did you mean: " + ", ".join(ids[:3]) + "?"
+
+    def model(self, name: str) -> Model | ApiModel:
+        mid = self.resolve_id("models", name)
+        return self._entries["models"].get(mid) or self._entries["api_models"][mid]
+
+    def hardware(self, name: str) -> Hardware:
+        return self._entries["hardware"][self.resolve_id("hardware", name)]
+
+    def engine(self, name: str) -> Engine:
+        return self._entries["engines"][self.resolve_id("engines", name)]
+
+    def precision(self, name: str) -> Precision:
+        return self._entries["precisions"][self.resolve_id("precisions", name)]
+
+    def table(self, group: str) -> "EntryTable":
+        """Column arrays over all entries of a group, for vectorised lookups (cached)."""
+        if group not in self._tables:
+            if group == "models":
+                rows = self.entries("models") + self.entries("api_models")
+            else:
+                rows = self.entries(group)
+            self._tables[group] = EntryTable(rows, self._keys[group])
+        return self._tables[group]
+
+
+class EntryTable:
+    """Entries of one group as numpy columns; ``positions`` maps names to row numbers."""
+
+    def __init__(self, rows: list[Any], keys: dict[str, str]):
+        import numpy as np
+
+        self.rows = rows
+        self.ids = [r.id for r in rows]
+        pos = {rid: i for i, rid in enumerate(self.ids)}
+        self._key_pos = {k: pos[v] for k, v in keys.items()}
+        self._cols: dict[str, Any] = {}
+        self._np = np
+
+    def position(self, name: Any) -> int:
+        """Row number for a name, or -1 when unknown."""
+        if not isinstance(name, str):
+            return -1
+        return self._key_pos.get(normalize(name), -1)
+
+    def column(self, name: str, default: float = float("nan")) -> Any:
+        """A float column; None and missing attributes become ``default``."""
+        col = self._cols.get((name, default))
+        if col is None:
+            vals = []
+            for r in self.rows:
+                v = getattr(r, name, None)
+                if isinstance(v, bool):
+                    v = float(v)
+                vals.append(default if v is None or isinstance(v, str) else float(v))
+            col = self._np.asarray(vals, dtype=float)
+            self._cols[(name, default)] = col
+        return col
+
+    def text_column(self, name: str) -> Any:
+        col = self._cols.get(("text", name))
+        if col is None:
+            col = self._np.asarray([str(getattr(r, name, "")) for r in self.rows], dtype=object)
+            self._cols[("text", name)] = col
+        return col
+
+
+def _shipped_dir() -> Any:
+    return resources.files("llmcalc_xl") / "catalogs"
+
+
+@lru_cache(maxsize=16)
+def _load(user_files: tuple[tuple[str, float], ...]) -> Catalog:
+    entries: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+    shipped = _shipped_dir()
+    for name in SHIPPED_FILES:
+        res = shipped / name
+        data = tomllib.loads(res.read_text(encoding="utf-8"))
+        _load_dict(data, entries, f"shipped catalog {name}", user=False)
+    for path, _mtime in user_files:
+        _load_dict(_read_toml(Path(path)), entries, f"Catalog file '{path}'", user=True)
+    return Catalog(entries, tuple(p for p, _ in user_files))
+
+
+def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user: bool) -> None:
+    unknown = sorted(set(data) - set(KINDS))
+    if unknown:
+        raise CatalogError(f"{label}: unknown section '{unknown[0]}'. Sections are "
+                           f"{', '.join('[[' + k + ']]' for k in KINDS)}.")
+    for kind in KINDS:
+        tables = data.get(kind, [])
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise CatalogError(f"{label}: '{kind}' must be a list of [[{kind}]] tables.")
+        seen: set[str] = set()
+        for n, raw in enumerate(tables, start=1):
+            rid = raw.get("id")
+            where = f"{label}, [[{kind}]] entry {n}" + (f" '{rid}'" if isinstance(rid, str) else "")
+            if not isinstance(rid, str) or not rid.strip():
+                raise CatalogError(f"{where}: missing field 'id'. Give each entry an id such as \"my-gpu\".")
+            if rid != rid.strip().lower() or re.search(r"\s", rid):
+                fixed = re.sub(r"[\s_]+", "-", rid.strip().lower())
+                raise CatalogError(f"{where}: id '{rid}' must be lower case without spaces, e.g. '{fixed}'.")
+            if rid in seen:
+                raise CatalogError(f"{where}: duplicate id '{rid}' in this file. Keep one entry per id.")
+            seen.add(rid)
+            other_kind = {"models": "api_models", "api_models": "models"}.get(kind)
+            if other_kind and rid in entries[other_kind]:
+                if not user:
+                    raise CatalogError(f"{where}: id '{rid}' is already an {SINGULAR[other_kind]}.")
+                del entries[other_kind][rid]  # a user may replace an API model by an open one
+            base = entries[kind].get(rid) if user else None
+            entries[kind][rid] = _build(kind, raw, base, where)
+
+
+def user_catalog_paths(paths: Iterable[str | os.PathLike] = ()) -> tuple[str, ...]:
+    """The user files in force: those given, else those in $LLMCALC_XL_CATALOG."""
+    given = [os.fspath(p) for p in paths if p]
+    if given:
+        return tuple(given)
+    env = os.environ.get(ENV_VAR, "")
+    return tuple(p for p in env.split(os.pathsep) if p.strip())
+
+
+def load_catalog(paths: Iterable[str | os.PathLike] = ()) -> Catalog:
+    """The shipped catalog merged with the user's files (in order; later ones win).
+
+    With no paths, the files named in ``$LLMCALC_XL_CATALOG`` are used. The result is
+    cached until one of the files changes.
+    """
+    files = []
+    for p in user_catalog_paths(paths):
+        try:
+            mtime = os.stat(p).st_mtime
+        except FileNotFoundError:
+            raise CatalogError(f"Catalog file '{p}' does not exist. Check the path given to "
+                               f"--catalog or {ENV_VAR}.") from None
+        files.append((os.path.abspath(p), mtime))
+    return _load(tuple(files))

@@ -1,0 +1,200 @@
+"""The ``llmcalc-xl`` command line: a thin adapter over the core.
+
+Every error a user can cause becomes one ``Error: ...`` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+
+CATALOG_OPTION = click.option(
+    "--catalog", "catalog_paths", multiple=True, metavar="PATH",
+    help="Your own catalog file (TOML, same format as the shipped ones); repeatable, later files win. "
+         "Default: the files in $LLMCALC_XL_CATALOG.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    """Turns the library's errors into one line, whichever command raised them."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .errors import LlmcalcError
+        try:
+            return super().invoke(ctx)
+        except LlmcalcError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="llmcalc-xl")
+def main() -> None:
+    """Price and size LLM inference: memory, speed and cost, API versus your own GPUs."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    raise TypeError(repr(value))
+
+
+@main.command()
+@click.option("--model", required=True, help="Model id or name, e.g. llama-3-8b, \"Llama 3 70B\", gpt-4o.")
+@click.option("--hardware", help="Hardware id or name, e.g. h100-sxm, \"A100 80GB\", rtx-4090.")
+@click.option("--gpus", help="Number of GPUs (default 1).")
+@click.option("--precision", help="Weight precision: fp16 (default), bf16, fp8, int8, int4, fp4, q4_k_m, ...")
+@click.option("--kv-precision", help="KV-cache precision (default: the weights' float type, else fp16).")
+@click.option("--engine", help="vllm, tensorrt-llm, llama.cpp, transformers (default: llama.cpp on Apple/CPU "
+                               "or with GGUF weights, else vllm).")
+@click.option("--input-tokens", help="Prompt tokens per request (default 1000).")
+@click.option("--cached-input-tokens", help="Of those, tokens billed at the API's cache-read price (default 0).")
+@click.option("--output-tokens", help="Generated tokens per request (default 500).")
+@click.option("--batch", help="Sequences served at once (default 1).")
+@click.option("--context-tokens", help="Context to reserve per sequence (default input + output).")
+@click.option("--latency-s", help="Use this request latency (seconds) instead of the estimate.")
+@click.option("--price-per-hour", help="USD per GPU-hour instead of the catalog's cloud price.")
+@click.option("--requests-per-month", help="Monthly requests, for the monthly cost.")
+@click.option("--utilization", help="Share of time the GPUs do useful work, 0-1 (default 1).")
+@click.option("--memory-gib", help="Device memory in GiB (overrides, or describes a device not in the catalog).")
+@click.option("--bandwidth-gb-s", help="Device memory bandwidth in GB/s.")
+@click.option("--tflops", help="Device dense 16-bit TFLOPS.")
+@CATALOG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print one flat JSON object.")
+def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], as_json: bool,
+             **options: Any) -> None:
+    """Memory, fit, speed and cost of one scenario."""
+    from .catalog import load_catalog
+    from .estimate import estimate as run
+    from .report import estimate_text
+
+    cat = load_catalog(catalog_paths)
+    given = {k: v for k, v in options.items() if v is not None}
+    result = run(model, hardware, catalog=cat, **given)
+    d = result.to_dict()
+    if as_json:
+        click.echo(json.dumps(d, default=_json_default))
+        return
+    hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
+    eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
+    click.echo(estimate_text(d, hw_name, eng_name, result.notes))
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["models", "hardware", "engines", "precisions"]))
+@CATALOG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
+    """List catalog entries with their key figures, source and date."""
+    import dataclasses
+
+    from .catalog import load_catalog
+    from .report import table
+
+    cat = load_catalog(catalog_paths)
+    if kind == "models":
+        entries = cat.entries("models") + cat.entries("api_models")
+    else:
+        entries = cat.entries(kind)
+    if as_json:
+        rows = []
+        for e in entries:
+            d = dataclasses.asdict(e)
+            d["aliases"] = list(d.get("aliases", ()))
+            for k, v in list(d.items()):
+                if isinstance(v, tuple):
+                    d[k] = list(v)
+            if kind == "models":
+                d["kind"] = e.kind
+            rows.append(d)
+        click.echo(json.dumps(rows, indent=1))
+        return
+    columns = {
+        "models": [("id", "id"), ("kind", "kind"), ("params_b", "params (B)"), ("active_params_b", "active (B)"),
+                   ("context_length", "context"), ("input_usd_per_mtok", "in $/Mtok"),
+                   ("output_usd_per_mtok", "out $/Mtok"), ("as_of", "as of"), ("source", "source")],
+        "hardware": [("id", "id"), ("memory_gib", "GiB"), ("bandwidth_gb_s", "GB/s"), ("tflops_fp16", "TFLOPS 16-bit"),
+                     ("price_usd_per_hour", "$/GPU-h"), ("price_provider", "price from"), ("as_of", "as of"),
+                     ("source", "source")],
+        "engines": [("id", "id"), ("parallelism", "parallelism"), ("memory_fraction", "memory share"),
+                    ("decode_mbu", "decode MBU"), ("prefill_mfu", "prefill MFU"), ("as_of", "as of"),
+                    ("source", "source")],
+        "precisions": [("id", "id"), ("bits_per_weight", "bits/weight"), ("compute", "computes in"),
+                       ("kv_bytes", "KV bytes"), ("as_of", "as of"), ("source", "source")],
+    }[kind]
+    rows = []
+    for e in entries:
+        row = {k: getattr(e, k, None) for k, _ in columns}
+        if kind == "models":
+            row["kind"] = e.kind
+        if isinstance(row.get("source"), str) and len(row["source"]) > 60:
+            row["source"] = row["source"][:57] + "..."
+        rows.append(row)
+    click.echo(table(rows, columns))
+
+
+@main.command()
+@click.option("--model", "models", multiple=True, required=True,
+              help="Open-weight model to self-host (repeatable); API models named here are compared too.")
+@click.option("--requests-per-day", type=float, help="Target load, requests per day.")
+@click.option("--requests-per-s", type=float, help="Target load, requests per second.")
+@click.option("--input-tokens", type=int, default=1000, show_default=True, help="Prompt tokens per request.")
+@click.option("--output-tokens", type=int, default=500, show_default=True, help="Generated tokens per request.")
+@click.option("--hardware", multiple=True, help="Hardware to consider (repeatable; default: all with a cloud price).")
+@click.option("--api-model", "api_models", multiple=True, help="API models to compare (repeatable; default: all).")
+@click.option("--max-ttft-s", type=float, help="Latency target: time to first token, seconds.")
+@click.option("--max-latency-s", type=float, help="Latency target: whole request, seconds.")
+@click.option("--precision", help="Weight precision (default fp16).")
+@click.option("--engine", help="Engine (default: vllm on GPUs).")
+@click.option("--utilization", type=float, default=1.0, show_default=True,
+              help="Share of capacity you plan to use (0-1): below 1 leaves headroom for peaks.")
+@click.option("--top", type=int, default=10, show_default=True, help="How many self-hosted options to show.")
+@CATALOG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool, top: int,
+         hardware: tuple[str, ...], api_models: tuple[str, ...], **options: Any) -> None:
+    """Which hardware serves a load, at what monthly cost, against the APIs."""
+    from .plan import plan as run
+    from .report import money, table
+
+    result = run(models, hardware=hardware, api_models=api_models, catalog=catalog_paths, **options)
+    if as_json:
+        click.echo(json.dumps({"requests_per_month": result.requests_per_month,
+                               "self_hosted": result.self_hosted, "apis": result.apis,
+                               "rejected": result.rejected}, default=_json_default, indent=1))
+        return
+    click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
+               f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each)\n")
+    if result.self_hosted:
+        click.echo("Self-hosted, cheapest configuration per hardware (always-on, 730 h a month):")
+        click.echo(table(result.self_hosted[:top], [
+            ("model", "model"), ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"),
+            ("replicas", "replicas"), ("ttft_s", "TTFT s"), ("latency_s", "latency s"),
+            ("monthly_usd", "USD/month"), ("cost_per_request_usd", "USD/request")]))
+    else:
+        click.echo("Self-hosted: no hardware fits the model and meets the targets.")
+    if result.apis:
+        best = result.self_hosted[0] if result.self_hosted else None
+        click.echo("\nAPIs for the same traffic" + (f" (break-even against {best['hardware']} x "
+                                                    f"{best['gpus']}, one replica):" if best else ":"))
+        click.echo(table(result.apis, [("api_model", "API model"), ("cost_per_request_usd", "USD/request"),
+                                       ("monthly_usd", "USD/month"),
+                                       ("breakeven_requests_per_month", "break-even requests/month"),
+                                       ("cheaper", "cheaper here")]))
+    if best_line := (result.self_hosted[0] if result.self_hosted else None):
+        click.echo(f"\nCheapest self-hosted: {best_line['hardware']} x {best_line['gpus']} "
+                   f"({best_line['replicas']} replica{'s' if best_line['replicas'] != 1 else ''}), "
+                   f"{money(best_line['monthly_usd'], 2)} a month.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Named defaults, each with its source. Every one can be overridden per call.
+
+Engine-specific numbers (memory fraction, paging block, efficiencies, fixed
+overheads) live in the engines catalog (``catalogs/engines.toml``), not here: they
+are data a user may edit. What is here is physics shared by all engines and the
+workload a question gets when it names none.
+"""
+
+from __future__ import annotations
+
+# --- workload defaults (what `llmcalc-xl estimate --model X` assumes) -------------
+#: A typical chat turn: a 1,000-token prompt and a 500-token answer. The research notes
+#: this project started from priced 500-token GPT-4 answers.
+DEFAULT_INPUT_TOKENS = 1000
+DEFAULT_OUTPUT_TOKENS = 500
+DEFAULT_BATCH = 1
+DEFAULT_GPUS = 1
+#: Weights in 16-bit floating point, as most open-weight checkpoints are published.
+DEFAULT_PRECISION = "fp16"
+#: "auto": llama.cpp on Apple and CPU hardware or with a GGUF precision, vLLM otherwise.
+DEFAULT_ENGINE = "auto"
+DEFAULT_GPU_ENGINE = "vllm"
+DEFAULT_LOCAL_ENGINE = "llama.cpp"
+#: "auto": the KV cache keeps the weights' float type (fp32/fp16/bf16); quantised weights
+#: keep a 16-bit cache, which is what vLLM, TensorRT-LLM and llama.cpp do by default.
+DEFAULT_KV_PRECISION = "auto"
+#: Share of a month the self-hosted GPUs do useful work. 1.0 prices GPU time at cost;
+#: set it lower (e.g. 0.5) for traffic with peaks and idle nights.
+DEFAULT_UTILIZATION = 1.0
+
+# --- memory physics ------------------------------------------------------------------
+#: CUDA context per GPU: about 274 MiB with lazy module loading, 636 MiB without
+#: (pytorch/pytorch PR #86509, 2022-10-07); "around 400MB if CUDA >= 11.7 ... lazy module
+#: loading" (pytorch/pytorch issue #109888, 2023-09-23). Not counted on Apple or CPU hardware.
+CUDA_CONTEXT_GIB = 0.4
+#: NCCL buffers per GPU when tensor parallelism spans 2+ GPUs: 544 MB for a 2-GPU group,
+#: 688 MB for larger ones on 4x A100 (NVIDIA/nccl issue #964, 2023-08-16).
+NCCL_BUFFERS_GIB = 0.6
+#: Logits are sampled in fp32: 4 bytes per vocabulary entry per sequence in a step.
+LOGIT_BYTES = 4.0
+#: Bytes per element of the activations that flow between layers (16-bit).
+ACTIVATION_BYTES = 2.0
+#: Peak activation bytes per token per (n_q x head_dim), by tensor-parallel degree, dense
+#: and MoE: NVIDIA AIConfigurator's memory model (github:ai-dynamo/aiconfigurator,
+#: sdk/models: c = 10/6/5/5 dense and 22/13/10/10 MoE for TP 1/2/4/8).
+ACTIVATION_FACTOR_DENSE = {1: 10.0, 2: 6.0, 4: 5.0, 8: 5.0}
+ACTIVATION_FACTOR_MOE = {1: 22.0, 2: 13.0, 4: 10.0, 8: 10.0}
+#: Shares of a layer's linear weights in attn_v, ffn_down and attn_output when a model gives
+#: no intermediate_size: Llama-2-7B's (h = 4096, ffn = 11008): h^2 / (4 h^2 + 3 h ffn) = 0.083
+#: for v and o, h ffn / (4 h^2 + 3 h ffn) = 0.223 for down.
+LLAMA2_7B_SHARES = (0.0829, 0.2228, 0.0829)
+
+# --- speed physics -----------------------------------------------------------------------
+#: Fixed latency of one all-reduce of a small message (NCCL on NVLink/PCIe: 5-10 us in
+#: nccl-tests small-message results). Two all-reduces per layer under tensor parallelism.
+ALLREDUCE_LATENCY_S = 8e-6
+#: Link bandwidth used when hardware lists none: PCIe 4.0 x16, ~32 GB/s per direction
+#: (PCI-SIG: 16 GT/s x 16 lanes, 128b/130b encoding = 31.5 GB/s).
+DEFAULT_LINK_GB_S = 31.5
+#: Candidate GPU counts when looking for the fewest that fit. Tensor parallelism needs a
+#: power of two (it must divide the attention heads); layer splitting takes any count.
+TENSOR_GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+LAYER_GPU_COUNTS = tuple(range(1, 17)) + (24, 32, 48, 64)

@@ -1,0 +1,721 @@
+"""``estimate``: memory, fit, speed and cost of one scenario or a million.
+
+The same code path serves both: every input may be a single value or a column
+(list, numpy array, pandas Series), columns of equal length, singles broadcast.
+``estimate`` prices one scenario and raises on bad input; ``estimate_many``
+prices columns and keeps each bad row's message in its ``error`` column.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import cost as _cost
+from . import defaults
+from . import memory as _mem
+from . import speed as _speed
+from .catalog import Catalog, load_catalog
+from .errors import InvalidValueError, LlmcalcError, UnknownIdError
+from .inputs import RowErrors, check_rule, length_of, numbers_column, text_column
+from .units import BYTES_PER_GB, BYTES_PER_GIB, HOURS_PER_MONTH, TERA
+
+#: Output keys, in display order. Memory figures are GiB over all GPUs.
+OUTPUT_KEYS = (
+    "weights_gib", "kv_cache_gib", "activations_gib", "overhead_gib", "total_memory_gib",
+    "usable_memory_gib", "fits", "gpus_needed", "max_batch",
+    "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s",
+    "throughput_tokens_per_s",
+    "token_cost_usd", "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd",
+    "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd",
+)
+#: Resolved inputs reported with the outputs (ids after alias matching and "auto").
+INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus",
+              "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
+              "price_per_hour", "requests_per_month", "utilization")
+BOOL_KEYS = ("fits",)
+INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
+            "cached_input_tokens", "output_tokens", "batch", "context_tokens")
+
+#: Numeric options: name -> (rule, default). Rules: ("min", x) / ("above", x), whole numbers.
+NUMBER_OPTIONS: dict[str, dict[str, Any]] = {
+    "gpus": dict(minimum=1, whole=True, default=defaults.DEFAULT_GPUS),
+    "input_tokens": dict(minimum=0, whole=True, default=defaults.DEFAULT_INPUT_TOKENS),
+    "output_tokens": dict(minimum=0, whole=True, default=defaults.DEFAULT_OUTPUT_TOKENS),
+    "cached_input_tokens": dict(minimum=0, whole=True, default=0),
+    "batch": dict(minimum=1, whole=True, default=defaults.DEFAULT_BATCH),
+    "context_tokens": dict(minimum=1, whole=True, default=None),
+    "latency_s": dict(above=0, default=None),
+    "price_per_hour": dict(minimum=0, default=None),
+    "memory_gib": dict(above=0, default=None),
+    "bandwidth_gb_s": dict(above=0, default=None),
+    "tflops": dict(above=0, default=None),
+    "requests_per_month": dict(minimum=0, default=None),
+    "utilization": dict(above=0, maximum=1, default=defaults.DEFAULT_UTILIZATION),
+    # engine efficiency overrides (default: the engine's catalog values)
+    "memory_fraction": dict(above=0, maximum=1, default=None),
+    "overhead_gib": dict(minimum=0, default=None),
+    "prefill_mfu": dict(above=0, maximum=1, default=None),
+    "decode_mfu": dict(above=0, maximum=1, default=None),
+    "decode_mbu": dict(above=0, maximum=1, default=None),
+    "prefill_overhead_s": dict(minimum=0, default=None),
+    "decode_step_overhead_s": dict(minimum=0, default=None),
+}
+TEXT_OPTIONS = ("model", "hardware", "engine", "precision", "kv_precision")
+OPTION_NAMES = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)
+
+_NOT_APPLICABLE_API = ("memory is not applicable to API model '{}': it runs on the provider's "
+                       "hardware. Ask about an open-weight model, or compare costs with `plan`.")
+
+
+class Estimate:
+    """The result for one scenario. ``to_dict()`` gives the flat mapping (None = no answer)."""
+
+    def __init__(self, values: dict[str, Any], notes: list[str]):
+        self._values = values
+        self.notes = notes
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def __repr__(self) -> str:
+        keys = ("model", "hardware", "total_memory_gib", "fits", "latency_s", "cost_per_request_usd")
+        return "Estimate(" + ", ".join(f"{k}={self._values.get(k)!r}" for k in keys) + ")"
+
+
+def _python_value(key: str, value: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return value
+        if key in BOOL_KEYS:
+            return bool(value)
+        if key in INT_KEYS:
+            return int(value)
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
+             **options: Any) -> Estimate:
+    """Memory, fit, speed and cost of one scenario.
+
+    ``model`` and ``hardware`` are catalog ids or names people type ("H100", "Llama 3 70B").
+    Options (units in the names): gpus, precision, kv_precision, engine, input_tokens,
+    cached_input_tokens, output_tokens, batch, context_tokens, latency_s, price_per_hour
+    (USD per GPU-hour), memory_gib, bandwidth_gb_s, tflops (describe a device not in the
+    catalog), requests_per_month, utilization, and engine overrides memory_fraction,
+    overhead_gib, prefill_mfu, decode_mfu, decode_mbu, prefill_overhead_s,
+    decode_step_overhead_s. Raises a :class:`~llmcalc_xl.errors.LlmcalcError` on bad input.
+    """
+    for name, value in options.items():
+        if length_of(value) is not None:
+            raise InvalidValueError(f"{name} must be a single value in estimate(), got a column. "
+                                    "Use estimate_many() for columns.")
+    result = estimate_many(model, hardware, catalog=catalog, errors="raise", **options)
+    values = {k: _python_value(k, v[0]) for k, v in result.items() if k not in ("error", "notes")}
+    notes = [n for n in str(result["notes"][0] or "").split("\n") if n]
+    return Estimate(values, notes)
+
+
+def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
+                  errors: str = "collect", **options: Any) -> dict[str, np.ndarray]:
+    """Estimate for columns of scenarios in one vectorised pass.
+
+    Returns a dict of equal-length arrays: the resolved inputs, every key of
+    ``OUTPUT_KEYS`` (NaN where there is no answer), ``notes`` and ``error`` (the row's
+    message, None when it computed). With ``errors="raise"`` the first bad row raises.
+    """
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        import difflib
+        close = difflib.get_close_matches(unknown[0], OPTION_NAMES, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Options: {', '.join(OPTION_NAMES)}."
+        raise InvalidValueError(f"Unknown option '{unknown[0]}'.{hint}")
+    if errors not in ("collect", "raise"):
+        raise InvalidValueError(f"errors must be 'collect' or 'raise', got {errors!r}")
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
+    given = dict(model=model, hardware=hardware, **options)
+    lengths = {k: length_of(v) for k, v in given.items()}
+    sizes = {n for n in lengths.values() if n is not None}
+    if len(sizes) > 1:
+        detail = ", ".join(f"{k}={n}" for k, n in lengths.items() if n is not None)
+        raise InvalidValueError(f"Columns must have the same length, got {detail}. "
+                                "Give single values or columns of one length.")
+    n = sizes.pop() if sizes else 1
+    errs = RowErrors(n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = _compute(cat, given, n, errs)  # rows with errors compute NaN and are masked
+    if errors == "raise" and errs.bad.any():
+        first = errs.messages[np.argmax(errs.bad)]
+        cls = UnknownIdError if first.startswith("Unknown ") or " is empty." in first else InvalidValueError
+        raise cls(first)
+    out["error"] = errs.messages
+    return out
+
+
+# --- resolution of ids -------------------------------------------------------------------
+
+def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, what: str,
+               required: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers into the group's table (-1 = none given) and the resolved ids."""
+    table = cat.table(group)
+    column, single = text_column(value, n)
+    if column is None:
+        if single is None or (isinstance(single, str) and not single.strip()):
+            if required:
+                errs.add(True, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog "
+                               f"{group}` lists them.")
+            return np.broadcast_to(np.int64(-1), (n,)), np.broadcast_to(np.array(None, dtype=object), (n,))
+        pos = table.position(single)
+        if pos < 0:
+            errs.add(True, _unknown(cat, group, what, single))
+            return np.broadcast_to(np.int64(-1), (n,)), np.broadcast_to(np.array(None, dtype=object), (n,))
+        return np.broadcast_to(np.int64(pos), (n,)), np.broadcast_to(np.array(table.ids[pos], dtype=object), (n,))
+    codes, uniques = _factorize(column)
+    upos = np.empty(len(uniques), dtype=np.int64)
+    for i, u in enumerate(uniques):
+        if u is None or (isinstance(u, float) and math.isnan(u)) or (isinstance(u, str) and not u.strip()):
+            upos[i] = -1
+            if required:
+                errs.add(codes == i, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog "
+                                     f"{group}` lists them.")
+            continue
+        upos[i] = table.position(u)
+        if upos[i] < 0:
+            errs.add(codes == i, _unknown(cat, group, what, u))
+    pos = upos[codes]
+    ids = np.asarray(table.ids + [None], dtype=object)[pos]
+    return pos, ids
+
+
+def _factorize(column: np.ndarray) -> tuple[np.ndarray, list]:
+    if len(column) > 2000:
+        import pandas as pd  # only for big columns: a hash table beats sorting strings
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        return codes, list(uniques)
+    index: dict[Any, int] = {}
+    codes = np.empty(len(column), dtype=np.int64)
+    for i, v in enumerate(column.tolist()):
+        key = v if not (isinstance(v, float) and math.isnan(v)) else None
+        codes[i] = index.setdefault(key, len(index))
+    return codes, list(index)
+
+
+def _unknown(cat: Catalog, group: str, what: str, value: Any) -> str:
+    if not isinstance(value, str):
+        return f"{what} must be an id (text), got {value!r}"
+    return f"Unknown {what} '{value}'. {cat.suggest(group, value)}"
+
+
+def _take(column: np.ndarray, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
+    """column[pos] with ``missing`` where pos is -1; cheap when pos is one broadcast value."""
+    if pos.strides == (0,) if pos.ndim == 1 else False:
+        value = column[pos[0]] if pos[0] >= 0 else missing
+        return np.broadcast_to(np.asarray(value, dtype=column.dtype if pos[0] >= 0 else float), pos.shape)
+    padded = np.append(column, np.asarray([missing], dtype=column.dtype) if column.dtype != object
+                       else np.asarray([None], dtype=object))
+    return padded[pos]
+
+
+# --- the computation ---------------------------------------------------------------------
+
+def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> dict[str, np.ndarray]:
+    num: dict[str, np.ndarray] = {}
+    for name, rule in NUMBER_OPTIONS.items():
+        values = numbers_column(name, given.get(name), n, errs)
+        rule = dict(rule)
+        default = rule.pop("default")
+        check_rule(name, values, errs, **rule)
+        if default is not None:
+            values = np.where(np.isnan(values), float(default), values)
+        num[name] = values
+
+    # ids
+    m_pos, m_ids = _positions(cat, "models", given.get("model"), n, errs, "model", required=True)
+    hw_pos, hw_ids = _positions(cat, "hardware", given.get("hardware"), n, errs, "hardware", required=False)
+    mt, ht = cat.table("models"), cat.table("hardware")
+    is_api = _take(np.asarray([r.kind == "api" for r in mt.rows], dtype=bool), m_pos, missing=False) \
+        .astype(bool)
+
+    precision_in = _blank_to(given.get("precision"), n, defaults.DEFAULT_PRECISION)
+    p_pos, p_ids = _positions(cat, "precisions", precision_in, n, errs, "precision", required=True)
+    pt = cat.table("precisions")
+
+    # hardware: catalog entry, custom device, or none
+    custom_given = {k: ~np.isnan(num[k]) for k in ("memory_gib", "bandwidth_gb_s", "tflops")}
+    any_custom = custom_given["memory_gib"] | custom_given["bandwidth_gb_s"] | custom_given["tflops"]
+    has_catalog_hw = hw_pos >= 0
+    custom_only = ~has_catalog_hw & any_custom
+    missing_custom = custom_only & ~(custom_given["memory_gib"] & custom_given["bandwidth_gb_s"]
+                                     & custom_given["tflops"])
+    if missing_custom.any():
+        errs.add(missing_custom, "A device not in the catalog needs memory_gib, bandwidth_gb_s and "
+                                 "tflops together. Give all three, or a hardware id.")
+    has_hw = has_catalog_hw | custom_only
+    hw_kind = _take(ht.text_column("kind"), hw_pos, missing=math.nan)
+    hw_kind = np.where(custom_only, "gpu", hw_kind)
+    hw_vendor = _take(ht.text_column("vendor"), hw_pos)
+
+    # engine ("auto" picks llama.cpp for Apple/CPU hardware and GGUF weights, vLLM otherwise)
+    engine_in = given.get("engine")
+    e_col, e_single = text_column(engine_in, n)
+    p_family = _take(pt.text_column("family"), p_pos)
+    local = np.isin(hw_kind.astype(str), ["apple", "cpu"]) | (p_family.astype(str) == "gguf")
+    auto_engine = np.where(local, defaults.DEFAULT_LOCAL_ENGINE, defaults.DEFAULT_GPU_ENGINE)
+    if e_col is None:
+        if e_single is None or (isinstance(e_single, str) and e_single.strip().lower() in ("", "auto")):
+            engine_in = auto_engine
+    else:
+        blank = np.asarray([v is None or (isinstance(v, float) and math.isnan(v))
+                            or (isinstance(v, str) and v.strip().lower() in ("", "auto")) for v in e_col])
+        engine_in = np.where(blank, auto_engine, e_col).astype(object)
+    e_pos, e_ids = _positions(cat, "engines", engine_in, n, errs, "engine", required=True)
+    et = cat.table("engines")
+
+    kv_in = given.get("kv_precision")
+    kv_auto = np.where(np.isin(p_ids.astype(str), ["fp32", "bf16"]), p_ids.astype(str), "fp16")
+    k_col, k_single = text_column(kv_in, n)
+    if k_col is None:
+        if k_single is None or (isinstance(k_single, str) and k_single.strip().lower() in ("", "auto")):
+            kv_in = kv_auto
+    else:
+        blank = np.asarray([v is None or (isinstance(v, str) and v.strip().lower() in ("", "auto"))
+                            for v in k_col])
+        kv_in = np.where(blank, kv_auto, k_col).astype(object)
+    k_pos, k_ids = _positions(cat, "precisions", kv_in, n, errs, "kv_precision", required=True)
+    kv_bytes = _take(pt.column("kv_bytes", 0.0), k_pos, missing=2.0)
+    bad_kv = (k_pos >= 0) & (kv_bytes <= 0) & ~is_api
+    if bad_kv.any():
+        errs.add(bad_kv, _per_value("kv_precision '{}' cannot hold a KV cache. Use fp16, bf16, fp8, "
+                                    "int8, q8_0 or q4_0", k_ids, bad_kv))
+
+    # engine compatibility with hardware and precision
+    _check_engine(cat, e_pos, e_ids, hw_kind, hw_vendor, hw_ids, p_ids, is_api, errs)
+
+    # workload
+    gpus, batch = num["gpus"], num["batch"]
+    prompt, output = num["input_tokens"], num["output_tokens"]
+    cached = num["cached_input_tokens"]
+    over_cached = cached > prompt
+    if over_cached.any():
+        errs.add(over_cached, _per_pair("cached_input_tokens must be <= input_tokens ({1:g}), got {0:g}",
+                                        cached, prompt, over_cached))
+    context = np.where(np.isnan(num["context_tokens"]), prompt + output, num["context_tokens"])
+    short = (context < prompt + output) & ~np.isnan(num["context_tokens"])
+    if short.any():
+        errs.add(short, _per_pair("context_tokens must hold input_tokens + output_tokens ({1:g}), got {0:g}. "
+                                  "Raise context_tokens or leave it empty", context, prompt + output, short))
+    model_ctx = _take(mt.column("context_length"), m_pos)
+    too_long = (prompt + output > model_ctx) | (context > model_ctx)
+    if too_long.any():
+        errs.add(too_long, _per_pair("context of {0:g} tokens exceeds the model's context length {1:g}. "
+                                     "Use fewer input/output tokens or a longer-context model",
+                                     np.maximum(context, prompt + output), model_ctx, too_long))
+
+    ok = ~errs.bad
+    values = _physics(cat, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, hw_kind,
+                      context, kv_bytes)
+    notes = _per_value(_NOT_APPLICABLE_API, m_ids, is_api)
+
+    result: dict[str, np.ndarray] = {
+        "model": m_ids, "model_kind": np.where(is_api, "api", "open").astype(object),
+        "hardware": np.where(custom_only, "custom", hw_ids).astype(object),
+        "engine": np.where(is_api, None, e_ids).astype(object),
+        "precision": np.where(is_api, None, p_ids).astype(object),
+        "kv_precision": np.where(is_api, None, k_ids).astype(object),
+        "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
+        "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
+        "price_per_hour": values.pop("price_per_hour"),
+        "requests_per_month": num["requests_per_month"], "utilization": num["utilization"],
+    }
+    for key in OUTPUT_KEYS:
+        col = np.asarray(values[key], dtype=float)
+        result[key] = np.where(ok, col, np.nan) if not ok.all() else col
+    result["notes"] = notes
+    return result
+
+
+def _is_blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _blank_to(value: Any, n: int, default: str) -> Any:
+    """Empty cells (None, NaN, "") take the default."""
+    column, single = text_column(value, n)
+    if column is None:
+        return default if _is_blank(single) else single
+    blank = np.fromiter((_is_blank(v) for v in column), dtype=bool, count=len(column))
+    return np.where(blank, default, column).astype(object) if blank.any() else column
+
+
+def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = np.full(len(mask), None, dtype=object)
+    ids = np.broadcast_to(np.asarray(ids, dtype=object), mask.shape)
+    for v in set(ids[mask].tolist()):
+        out[mask & (ids == v)] = template.format(v)
+    return out
+
+
+def _per_pair(template: str, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = np.full(len(mask), None, dtype=object)
+    a = np.broadcast_to(a, mask.shape)
+    b = np.broadcast_to(b, mask.shape)
+    for i in np.flatnonzero(mask)[:1000]:
+        out[i] = template.format(a[i], b[i])
+    rest = np.flatnonzero(mask)[1000:]
+    if len(rest):  # a million bad rows: format the distinct pairs once
+        pairs = {}
+        for i in rest:
+            key = (a[i], b[i])
+            if key not in pairs:
+                pairs[key] = template.format(*key)
+            out[i] = pairs[key]
+    return out
+
+
+def _check_engine(cat: Catalog, e_pos, e_ids, hw_kind, hw_vendor, hw_ids, p_ids, is_api, errs) -> None:
+    et = cat.table("engines")
+    if (e_pos < 0).all():
+        return
+    for i in np.unique(np.asarray(e_pos)):
+        if i < 0:
+            continue
+        eng = et.rows[i]
+        rows = (np.asarray(e_pos) == i) & ~is_api
+        if not rows.any():
+            continue
+        kinds = np.asarray(hw_kind, dtype=object)
+        bad = rows & np.isin(kinds.astype(str), ["gpu", "apple", "cpu"]) & \
+            ~np.isin(kinds.astype(str), list(eng.hardware_kinds))
+        if bad.any():
+            errs.add(bad, _per_value(f"engine '{eng.id}' does not run on {{}} hardware. "
+                                     f"Use engine llama.cpp", kinds, bad))
+        if eng.vendors:
+            vendors = np.asarray(hw_vendor, dtype=object).astype(str)
+            bad = rows & (kinds.astype(str) == "gpu") & (vendors != "nan") & (vendors != "None") \
+                & ~np.isin(vendors, list(eng.vendors))
+            if bad.any():
+                errs.add(bad, _per_value(f"engine '{eng.id}' does not run on '{{}}' hardware "
+                                         f"(it needs {'/'.join(eng.vendors)}). Use engine vllm or llama.cpp",
+                                         hw_ids, bad))
+        if eng.precisions:
+            pids = np.asarray(p_ids, dtype=object).astype(str)
+            bad = rows & (pids != "None") & ~np.isin(pids, list(eng.precisions))
+            if bad.any():
+                allowed = ", ".join(eng.precisions[:8])
+                errs.add(bad, _per_value(f"engine '{eng.id}' does not run precision '{{}}'. "
+                                         f"Use one of: {allowed}", pids, bad))
+
+
+def _flops_for(ht, hw_pos, compute: np.ndarray, custom_tflops: np.ndarray, custom_only) -> np.ndarray:
+    """Dense peak FLOP/s at the compute precision; a precision the device lacks runs at the
+    16-bit rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and
+    computed in 16-bit)."""
+    fp32 = _take(ht.column("tflops_fp32"), hw_pos)
+    fp16 = _take(ht.column("tflops_fp16"), hw_pos)
+
+    def have(x):
+        return np.where(np.isnan(x) | (x <= 0), np.nan, x)
+
+    fp16 = have(fp16)
+    fp8 = have(_take(ht.column("tflops_fp8"), hw_pos))
+    int8 = have(_take(ht.column("tflops_int8"), hw_pos))
+    fp4 = have(_take(ht.column("tflops_fp4"), hw_pos))
+    fp32 = have(fp32)
+    fp8_or = np.where(np.isnan(fp8), fp16, fp8)
+    tflops = np.select(
+        [compute == "fp32", compute == "fp8", compute == "int8", compute == "fp4"],
+        [np.where(np.isnan(fp32), fp16, fp32), fp8_or, np.where(np.isnan(int8), fp16, int8),
+         np.where(np.isnan(fp4), fp16, fp4)],
+        fp16)
+    tflops = np.where(custom_only, custom_tflops, tflops)
+    return tflops * TERA
+
+
+def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, hw_kind,
+             context, kv_bytes) -> dict[str, np.ndarray]:
+    mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
+    col = lambda table, name, pos, missing=math.nan: _take(table.column(name), pos, missing)  # noqa: E731
+
+    gpus, batch = num["gpus"], num["batch"]
+    prompt, output = num["input_tokens"], num["output_tokens"]
+
+    # model architecture (NaN rows for API models are masked at the end)
+    params = col(mt, "params_b", m_pos) * 1e9
+    active = col(mt, "active_params_b", m_pos) * 1e9
+    layers = col(mt, "layers", m_pos)
+    hidden = col(mt, "hidden_size", m_pos)
+    heads = col(mt, "heads", m_pos)
+    kv_heads = col(mt, "kv_heads", m_pos)
+    head_dim = col(mt, "head_dim", m_pos)
+    vocab = col(mt, "vocab_size", m_pos)
+    tie = col(mt, "tie_embeddings", m_pos) > 0
+    experts = np.nan_to_num(col(mt, "experts", m_pos))
+    k_active = np.nan_to_num(col(mt, "experts_per_token", m_pos))
+    shared_experts = np.nan_to_num(col(mt, "shared_experts", m_pos))
+    window = np.nan_to_num(col(mt, "sliding_window", m_pos))
+    window_layers = np.nan_to_num(col(mt, "sliding_window_layers", m_pos))
+    lora = np.nan_to_num(col(mt, "kv_lora_rank", m_pos))
+    rope = np.nan_to_num(col(mt, "qk_rope_head_dim", m_pos))
+    ffn = np.nan_to_num(col(mt, "intermediate_size", m_pos))
+    is_mla = lora > 0
+    is_moe = experts > 0
+
+    # precision
+    bits = col(pt, "bits_per_weight", p_pos)
+    emb_bits = col(pt, "embedding_bits", p_pos)
+    out_bits = col(pt, "output_bits", p_pos)
+    def mix_bits(name):
+        v = col(pt, name, p_pos)
+        return np.where(np.isnan(v), bits, v)
+
+    v_bits, down_bits, o_bits = mix_bits("attn_v_bits"), mix_bits("ffn_down_bits"), mix_bits("attn_output_bits")
+    v_bits_gqa4 = col(pt, "attn_v_bits_gqa4", p_pos)
+    v_bits = np.where((heads >= 4 * kv_heads) & ~np.isnan(v_bits_gqa4), v_bits_gqa4, v_bits)
+    up_share = col(pt, "upgraded_layer_share", p_pos, 1.0)
+    compute = _take(pt.text_column("compute"), p_pos).astype(str)
+
+    # engine, with the caller's overrides
+    def eng(name):
+        override = num.get(name)
+        base = col(et, name, e_pos)
+        return base if override is None else np.where(np.isnan(override), base, override)
+
+    tensor = _take(et.text_column("parallelism"), e_pos).astype(str) == "tensor"
+    rule_free = _take(et.text_column("memory_rule"), e_pos).astype(str) == "fraction_of_free"
+    fraction = eng("memory_fraction")
+    block = col(et, "kv_block_tokens", e_pos, 1.0)
+    max_tokens = col(et, "max_batched_tokens", e_pos, 1.0)
+    engine_overhead = eng("overhead_gib")
+    window_saves = col(et, "sliding_window_saves_memory", e_pos, 1.0) > 0
+    # Apple GPUs reach other shares of their peak than CUDA GPUs under the same engine
+    on_apple = hw_kind.astype(str) == "apple"
+
+    def eff(name):
+        base = col(et, name, e_pos)
+        apple = col(et, "apple_" + name, e_pos)
+        base = np.where(on_apple & ~np.isnan(apple), apple, base)
+        override = num.get(name)
+        return np.where(np.isnan(override), base, override)
+
+    prefill_mfu, decode_mfu, decode_mbu = eff("prefill_mfu"), eng("decode_mfu"), eff("decode_mbu")
+    prefill_fixed, step_fixed = eng("prefill_overhead_s"), eng("decode_step_overhead_s")
+
+    # hardware, with the caller's overrides
+    def hwv(name, override=None):
+        base = col(ht, name, hw_pos)
+        if override is not None:
+            base = np.where(np.isnan(override), base, override)
+        return base
+
+    mem_gib = hwv("memory_gib", num["memory_gib"])
+    mem_fraction = np.where(custom_only, 1.0, hwv("memory_fraction"))
+    bandwidth = hwv("bandwidth_gb_s", num["bandwidth_gb_s"]) * BYTES_PER_GB
+    tflops_override = num["tflops"]
+    peak = _flops_for(ht, hw_pos, compute, tflops_override, custom_only)
+    peak = np.where(~np.isnan(tflops_override) & ~custom_only, tflops_override * TERA, peak)
+    link = np.nan_to_num(hwv("interconnect_gb_s"), nan=defaults.DEFAULT_LINK_GB_S) * BYTES_PER_GB
+    price = np.where(np.isnan(num["price_per_hour"]),
+                     np.where(custom_only, 0.0, hwv("price_usd_per_hour")), num["price_per_hour"])
+    price = np.where(has_hw, price, np.nan)
+    is_cuda = hw_kind.astype(str) == "gpu"
+
+    # --- memory -------------------------------------------------------------------------
+    emb = _mem.embedding_params(vocab, hidden)
+    out_p = _mem.output_params(vocab, hidden, tie)
+    s_v, s_down, s_o = _mem.tensor_shares(hidden, heads, kv_heads, head_dim, ffn, experts, shared_experts)
+    body_bits = _mem.body_bits_per_weight(bits, v_bits, down_bits, o_bits, up_share, s_v, s_down, s_o)
+    weights = _mem.weights_bytes(params, emb, out_p, body_bits, emb_bits, out_bits)
+    expert_bytes = _mem.routed_expert_params(params, active, experts, k_active) * body_bits / 8.0
+    emb_bytes = emb * emb_bits / 8.0
+    # a step reads every weight but the embedding table (only its looked-up rows), unless tied
+    dense_read = weights - expert_bytes - np.where(tie, 0.0, emb_bytes)
+
+    ctx_per_seq = context
+
+    def memory_at(g):
+        tp_g = np.where(tensor, g, 1.0)
+        heads_stored = _mem.stored_kv_heads(kv_heads, tp_g)
+        per_tok_layer = _mem.kv_bytes_per_token_layer(is_mla, heads_stored, head_dim, lora, rope, kv_bytes, tp_g)
+        kv_seq = _mem.kv_cache_bytes_per_sequence(per_tok_layer, layers, ctx_per_seq, block, window,
+                                                  window_layers, window_saves)
+        pass_tokens = np.maximum(np.minimum(batch * np.maximum(prompt, 1.0), max_tokens), 1.0)
+        act = _mem.activations_bytes(pass_tokens, heads, head_dim, tp_g, is_moe, batch, vocab)
+        ovh = _mem.overhead_bytes(g, engine_overhead, is_cuda, tensor & (g > 1))
+        device = g * mem_gib * BYTES_PER_GIB * mem_fraction
+        static = weights + act + ovh
+        usable = _mem.usable_bytes(device, rule_free, fraction, static)
+        total = static + batch * kv_seq
+        return dict(tp=tp_g, per_tok_layer=per_tok_layer, kv_seq=kv_seq, act=act, ovh=ovh,
+                    device=device, usable=usable, total=total)
+
+    mem = memory_at(gpus)
+    kv_total = batch * mem["kv_seq"]
+    fits = mem["total"] <= mem["usable"]
+    gpus_needed = _gpus_needed(memory_at, tensor, np.isfinite(mem["total"]) & has_hw & ~is_api)
+
+    # largest batch on the requested GPUs: B x p + q x min(B x P, T_max) <= R
+    tp = mem["tp"]
+    logit_per_seq = vocab * defaults.LOGIT_BYTES
+    act_per_token = tp * defaults.ACTIVATION_BYTES * heads * head_dim * _mem.activation_factor(tp, is_moe)
+    static_fixed = weights + mem["ovh"]
+    p_seq = np.where(rule_free, mem["kv_seq"] + fraction * logit_per_seq, mem["kv_seq"] + logit_per_seq)
+    q_tok = np.where(rule_free, fraction * act_per_token, act_per_token)
+    budget = np.where(rule_free, fraction * (mem["device"] - static_fixed),
+                      fraction * mem["device"] - static_fixed)
+    max_batch = _mem.max_sequences(p_seq, q_tok, prompt, max_tokens, budget)
+
+    # --- speed ----------------------------------------------------------------------------
+    bw_eff = bandwidth * tp
+    flops_eff = peak * tp
+    linear = active - emb - out_p  # matmul parameters a token passes through (lm_head apart)
+    head_flops = 2.0 * vocab * hidden  # lm_head, once per sampled token
+
+    # prefill of n prompts of P tokens in one go
+    kv_token_all_layers = mem["per_tok_layer"] * layers
+    attn_flops_prompt = _speed.attention_flops(_speed.attended_pairs(prompt, 0.0),
+                                               _speed.attended_pairs(prompt, window),
+                                               layers, window_layers, heads, head_dim)
+    dequantizes = (col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & (_take(pt.text_column("family"), p_pos)
+                                                                       .astype(str) == "gguf")
+    passes_per_token = 1.0 / max_tokens
+
+    expert_share = np.divide(k_active, experts, out=np.zeros_like(experts), where=experts > 0)
+    expert_linear = _mem.routed_expert_params(params, active, experts, k_active) * expert_share
+    half_tokens = col(et, "prefill_half_tokens", e_pos, 0.0)
+
+    def gemm_efficiency(rows):
+        """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
+        return rows / (rows + half_tokens)
+
+    def prefill_s(prompts):
+        tokens = prompts * prompt
+        pass_rows = np.maximum(np.minimum(tokens, max_tokens), 1.0)
+        # dense weights see every token of a pass; each routed expert only its share (k/E)
+        dense_flops = prompts * (2.0 * (linear - expert_linear) * prompt + attn_flops_prompt + head_flops)
+        expert_flops = prompts * 2.0 * expert_linear * prompt
+        flops = dense_flops + expert_flops
+        peak_eff = flops_eff * prefill_mfu
+        compute = (dense_flops / (peak_eff * gemm_efficiency(pass_rows))
+                   + expert_flops / (peak_eff * gemm_efficiency(np.maximum(pass_rows * expert_share, 1.0))))
+        touched_pf = _speed.experts_touched_share(experts, k_active, tokens)
+        moved = dense_read + expert_bytes * touched_pf + tokens * kv_token_all_layers
+        # llama.cpp expands GGUF weights into 16-bit copies (write + read: 4 bytes a weight) for
+        # each micro-batch of prompt tokens, in kernels of their own before each product
+        passes = np.ceil(np.maximum(tokens, 1.0) * passes_per_token)
+        dequant = np.where(dequantizes, passes * (params - emb) * 4.0 / (bw_eff * decode_mbu), 0.0)
+        comm = np.where(tensor, _speed.allreduce_s(tp, layers, tokens, hidden, link),
+                        _speed.pipeline_hops_s(gpus, tokens, hidden, link))
+        return np.maximum(compute, moved / (bw_eff * decode_mbu)) + dequant + comm + prefill_fixed
+
+    # with continuous batching a new request's prompt is prefilled on its own; a static batch
+    # (HF generate) prefills all B prompts before the first token of any
+    continuous = col(et, "continuous_batching", e_pos, 1.0) > 0
+    prefill_batch = prefill_s(batch)
+    ttft = np.where(continuous, prefill_s(np.ones_like(batch)), prefill_batch)
+
+    # decode: one token for each of B sequences per step, at the mean context P + N/2
+    mean_ctx = prompt + output / 2.0
+    ctx_win = np.where(window > 0, np.minimum(mean_ctx, np.where(window > 0, window, 1.0)), mean_ctx)
+    full_layers = layers - window_layers
+    kv_read = batch * mem["per_tok_layer"] * (full_layers * mean_ctx + window_layers * ctx_win)
+    touched = _speed.experts_touched_share(experts, k_active, batch)
+    dec_bytes = dense_read + expert_bytes * touched + kv_read
+    dec_flops = batch * (2.0 * linear + head_flops
+                         + 4.0 * heads * head_dim * (full_layers * mean_ctx + window_layers * ctx_win))
+    comm_dec = np.where(tensor, _speed.allreduce_s(tp, layers, batch, hidden, link),
+                        _speed.pipeline_hops_s(gpus, batch, hidden, link))
+    # an engine that dispatches each layer from Python cannot step faster than its CPU does
+    cpu_floor = layers * col(et, "cpu_floor_s_per_layer", e_pos, 0.0)
+    step_fixed = step_fixed + layers * col(et, "decode_overhead_s_per_layer", e_pos, 0.0)
+    tpot = (np.maximum(_speed.roofline_s(dec_flops, flops_eff * decode_mfu, dec_bytes, bw_eff * decode_mbu),
+                       cpu_floor) + comm_dec + step_fixed)
+
+    # API models: the provider's published speed
+    api_ttft = col(mt, "ttft_s", m_pos)
+    api_speed = col(mt, "output_tokens_per_s", m_pos)
+    ttft = np.where(is_api, api_ttft, np.where(has_hw, ttft, np.nan))
+    tpot = np.where(is_api, 1.0 / api_speed, np.where(has_hw, tpot, np.nan))
+    decode_steps = np.maximum(output - 1.0, 0.0)
+    latency_est = ttft + decode_steps * tpot
+    latency = np.where(np.isnan(num["latency_s"]), latency_est, num["latency_s"])
+    # time the deployment is busy with one batch of B requests: all B prompts, then the steps
+    busy_est = np.where(is_api, latency_est, np.where(has_hw, prefill_batch, np.nan) + decode_steps * tpot)
+    busy = np.where(np.isnan(num["latency_s"]), busy_est, num["latency_s"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prefill_rate = np.where(is_api, np.nan, prompt / ttft)
+        decode_rate = 1.0 / tpot
+        throughput = batch * output / busy
+
+    # --- cost -----------------------------------------------------------------------------
+    token_cost = np.where(is_api, _cost.token_cost_usd(
+        prompt, num["cached_input_tokens"], output, col(mt, "input_usd_per_mtok", m_pos),
+        col(mt, "cached_input_usd_per_mtok", m_pos), col(mt, "output_usd_per_mtok", m_pos)), 0.0)
+    util = num["utilization"]
+    infra = np.where(has_hw, _cost.infra_cost_usd(gpus, price, busy, batch, util),
+                     np.where(is_api, 0.0, np.nan))
+    per_request = token_cost + infra
+    per_mtok = _cost.cost_per_mtok_usd(per_request, output)
+    deployment = np.where(has_hw, _cost.fixed_monthly_usd(gpus, price, HOURS_PER_MONTH), np.nan)
+    capacity = np.where(has_hw, _cost.capacity_requests_per_month(batch, busy, util), np.nan)
+    requests = num["requests_per_month"]
+    replicas = np.where(has_hw & ~np.isnan(requests), _cost.replicas_needed(requests, capacity), np.nan)
+    monthly = np.where(np.isnan(requests), np.nan,
+                       requests * token_cost + np.where(has_hw, replicas * deployment, 0.0))
+    monthly = np.where(~has_hw & ~is_api, np.nan, monthly)
+
+    # --- not applicable: memory of API models; fit and speed without hardware ---------------
+    na_mem = is_api
+    na_fit = is_api | ~has_hw
+    gib = BYTES_PER_GIB
+    nan = np.nan
+    return {
+        "weights_gib": np.where(na_mem, nan, weights / gib),
+        "kv_cache_gib": np.where(na_mem, nan, kv_total / gib),
+        "activations_gib": np.where(na_mem, nan, mem["act"] / gib),
+        "overhead_gib": np.where(na_fit, nan, mem["ovh"] / gib),
+        "total_memory_gib": np.where(na_fit, nan, mem["total"] / gib),
+        "usable_memory_gib": np.where(na_fit, nan, mem["usable"] / gib),
+        "fits": np.where(na_fit, nan, fits.astype(float)),
+        "gpus_needed": np.where(na_fit, nan, gpus_needed),
+        "max_batch": np.where(na_fit, nan, max_batch),
+        "ttft_s": ttft, "tpot_s": tpot, "latency_s": latency,
+        "prefill_tokens_per_s": prefill_rate, "decode_tokens_per_s": decode_rate,
+        "throughput_tokens_per_s": throughput,
+        "token_cost_usd": token_cost, "infra_cost_usd": infra, "cost_per_request_usd": per_request,
+        "cost_per_mtok_usd": per_mtok,
+        "deployment_usd_per_month": np.where(is_api & ~has_hw, nan, deployment),
+        "capacity_requests_per_month": capacity, "replicas_needed": replicas,
+        "monthly_cost_usd": monthly, "price_per_hour": price,
+    }
+
+
+def _gpus_needed(memory_at, tensor: np.ndarray, answerable: np.ndarray) -> np.ndarray:
+    """The fewest GPUs whose memory holds the workload (NaN: not even 64)."""
+    needed = np.full(answerable.shape, np.nan)
+    todo = answerable.copy()
+    candidates = sorted(set(defaults.TENSOR_GPU_COUNTS) | set(defaults.LAYER_GPU_COUNTS))
+    for g in candidates:
+        allowed = np.where(tensor, g in defaults.TENSOR_GPU_COUNTS, g in defaults.LAYER_GPU_COUNTS)
+        mem = memory_at(np.float64(g))
+        hit = todo & allowed & (mem["total"] <= mem["usable"])
+        needed[hit] = g
+        todo &= ~hit
+        if not todo.any():
+            break
+    return needed

@@ -1,0 +1,139 @@
+"""Turning what a user gives (scalars, lists, numpy arrays, pandas columns) into checked
+arrays. Every problem becomes a message for its row: ``<option> must be <rule>, got <value>``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+class RowErrors:
+    """The first error message of each row (None where the row is fine)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.messages = np.full(n, None, dtype=object)
+
+    def add(self, mask: np.ndarray | bool, message: Any) -> None:
+        """Record ``message`` (text, or an array of texts) for rows in ``mask`` without one yet."""
+        mask = np.broadcast_to(np.asarray(mask, dtype=bool), (self.n,))
+        todo = mask & np.equal(self.messages, None)
+        if not todo.any():
+            return
+        if isinstance(message, np.ndarray):
+            self.messages[todo] = np.broadcast_to(message, (self.n,))[todo]
+        else:
+            self.messages[todo] = message
+
+    @property
+    def bad(self) -> np.ndarray:
+        return ~np.equal(self.messages, None)
+
+
+def length_of(value: Any) -> int | None:
+    """Length of a column-like value, None for a scalar."""
+    if value is None or isinstance(value, (str, bytes, numbers.Number, bool)):
+        return None
+    if hasattr(value, "shape"):
+        return None if np.ndim(value) == 0 else int(np.shape(value)[0])
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    return None
+
+
+def _text_of(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
+    """(number, error). None and NaN mean "not given"."""
+    if value is None:
+        return math.nan, None
+    if isinstance(value, bool):
+        return math.nan, f"{name} must be a number, got {value!r}"
+    if isinstance(value, numbers.Real):
+        return float(value), None
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped == "":
+            return math.nan, None
+        try:
+            return float(stripped), None
+        except ValueError:
+            pass
+        if any(c in stripped for c in ",'") and stripped.replace(",", "").replace("'", "").replace(".", "", 1).isdigit():
+            return math.nan, (f"{name} must be a plain number, got '{value}'. Write it without "
+                              f"thousands separators, e.g. {stripped.replace(',', '').replace(chr(39), '')}")
+        return math.nan, f"{name} must be a number, got {_text_of(value)}"
+    return math.nan, f"{name} must be a number, got {_text_of(value)}"
+
+
+def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarray:
+    """A float array of length n; NaN where not given. Non-numbers are row errors."""
+    if length_of(value) is None:
+        number, err = _scalar_to_float(name, value)
+        if err:
+            errors.add(True, err)
+        return np.broadcast_to(np.float64(number), (n,))
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iuf":
+        return arr.astype(float, copy=False)
+    if arr.dtype.kind == "b":
+        errors.add(np.ones(n, bool), f"{name} must be a number, got a true/false value")
+        return np.full(n, math.nan)
+    out = np.empty(n, dtype=float)
+    for i, v in enumerate(arr.tolist()):
+        number, err = _scalar_to_float(name, v)
+        out[i] = number
+        if err:
+            mask = np.zeros(n, bool)
+            mask[i] = True
+            errors.add(mask, err)
+    return out
+
+
+def check_rule(name: str, values: np.ndarray, errors: RowErrors, *, minimum: float | None = None,
+               above: float | None = None, maximum: float | None = None, whole: bool = False) -> None:
+    """Record a message for each given (non-NaN) value that breaks the rule."""
+    given = ~np.isnan(values)
+    if not given.any():
+        return
+    checks = []
+    if minimum is not None:
+        checks.append((values < minimum, f">= {minimum:g}"))
+    if above is not None:
+        checks.append((values <= above, f"> {above:g}"))
+    if maximum is not None:
+        checks.append((values > maximum, f"<= {maximum:g}"))
+    if whole:
+        checks.append((np.isfinite(values) & (values != np.floor(values)), "a whole number"))
+    checks.append((np.isinf(values), "a finite number"))
+    for bad, rule in checks:
+        bad = bad & given
+        if bad.any():
+            errors.add(bad, _messages(name, rule, values, bad))
+
+
+def _messages(name: str, rule: str, values: np.ndarray, bad: np.ndarray) -> np.ndarray | str:
+    uniq = np.unique(values[bad])
+    if len(uniq) == 1:
+        return f"{name} must be {rule}, got {uniq[0]:g}"
+    out = np.full(len(values), None, dtype=object)
+    for v in uniq:
+        out[bad & (values == v)] = f"{name} must be {rule}, got {v:g}"
+    return out
+
+
+def text_column(value: Any, n: int) -> tuple[np.ndarray | None, Any]:
+    """(array of length n, None) for a column, or (None, scalar) for a single value."""
+    if length_of(value) is None:
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        return None, value
+    arr = np.asarray(value, dtype=object)
+    return arr, None

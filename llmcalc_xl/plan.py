@@ -1,0 +1,133 @@
+"""``plan``: which hardware serves a target load, at what monthly cost, next to the APIs.
+
+For every (model, hardware, GPU count, batch) on a grid, one vectorised estimate gives
+latency and capacity; the cheapest configuration of each hardware that fits and meets
+the latency targets is kept. Self-hosted deployments are priced always-on (GPUs x
+USD/h x 730 h per replica, as many replicas as the load needs); APIs per token. The
+break-even is the monthly volume at which one replica costs what the API would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import cost as _cost
+from .catalog import Catalog, load_catalog
+from .errors import InvalidValueError
+from .estimate import estimate_many
+from .units import HOURS_PER_MONTH, SECONDS_PER_HOUR
+
+DAYS_PER_MONTH = 365.0 / 12.0
+BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+GPU_CHOICES = (1, 2, 4, 8)
+
+
+@dataclass
+class Plan:
+    requests_per_month: float
+    self_hosted: list[dict[str, Any]] = field(default_factory=list)  # cheapest first
+    apis: list[dict[str, Any]] = field(default_factory=list)          # cheapest first
+    rejected: dict[str, str] = field(default_factory=dict)            # hardware -> why
+
+
+def requests_per_month(requests_per_day: float | None = None, requests_per_s: float | None = None) -> float:
+    """Monthly requests from a daily or per-second rate (365/12 days, 730 h a month)."""
+    if (requests_per_day is None) == (requests_per_s is None):
+        raise InvalidValueError("Give the load as requests_per_day or requests_per_s (one of them).")
+    if requests_per_day is not None:
+        if not requests_per_day > 0:
+            raise InvalidValueError(f"requests_per_day must be > 0, got {requests_per_day:g}")
+        return requests_per_day * DAYS_PER_MONTH
+    if not requests_per_s > 0:
+        raise InvalidValueError(f"requests_per_s must be > 0, got {requests_per_s:g}")
+    return requests_per_s * SECONDS_PER_HOUR * HOURS_PER_MONTH
+
+
+def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
+         input_tokens: int = 1000, output_tokens: int = 500, hardware: Iterable[str] = (),
+         api_models: Iterable[str] = (), max_ttft_s: float | None = None, max_latency_s: float | None = None,
+         precision: str | None = None, engine: str | None = None, utilization: float = 1.0,
+         catalog: Catalog | Iterable[str] | None = None) -> Plan:
+    """Cheapest self-hosted configurations per hardware, and the API alternatives."""
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
+    monthly = requests_per_month(requests_per_day, requests_per_s)
+    for name, limit in (("max_ttft_s", max_ttft_s), ("max_latency_s", max_latency_s)):
+        if limit is not None and not limit > 0:
+            raise InvalidValueError(f"{name} must be > 0, got {limit:g}")
+    models = [cat.model(m).id for m in models]
+    if not models:
+        raise InvalidValueError("Give at least one model to self-host (--model).")
+    open_models = [m for m in models if cat.model(m).kind == "open"]
+    api_ids = [cat.model(a).id for a in api_models] or [m.id for m in cat.entries("api_models")]
+    api_ids += [m for m in models if cat.model(m).kind == "api" and m not in api_ids]
+    hw_ids = [cat.hardware(h).id for h in hardware] or \
+        [h.id for h in cat.entries("hardware") if h.price_usd_per_hour > 0]
+
+    result = Plan(requests_per_month=monthly)
+    if open_models and hw_ids:
+        grid = [(m, h, g, b) for m in open_models for h in hw_ids for g in GPU_CHOICES for b in BATCH_CHOICES]
+        cols = list(zip(*grid))
+        est = estimate_many(list(cols[0]), list(cols[1]), catalog=cat, gpus=list(cols[2]), batch=list(cols[3]),
+                            input_tokens=input_tokens, output_tokens=output_tokens, precision=precision,
+                            engine=engine, utilization=utilization)
+        result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s, cat)
+    for a in api_ids:
+        e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
+                          errors="raise")
+        per_request = float(e["token_cost_usd"][0])
+        row = {"api_model": a, "cost_per_request_usd": per_request, "monthly_usd": per_request * monthly,
+               "ttft_s": _f(e["ttft_s"][0]), "latency_s": _f(e["latency_s"][0])}
+        if result.self_hosted:
+            best = result.self_hosted[0]
+            row["breakeven_requests_per_month"] = float(_cost.breakeven_requests_per_month(
+                best["replica_usd_per_month"], per_request, best["capacity_requests_per_month"]))
+            row["cheaper"] = "self-hosted" if best["monthly_usd"] < row["monthly_usd"] else "API"
+        result.apis.append(row)
+    result.apis.sort(key=lambda r: r["monthly_usd"])
+    return result
+
+
+def _f(x: Any) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None, max_latency: float | None,
+            cat: Catalog) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    ok = np.equal(est["error"], None) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
+    why = {}
+    if max_ttft is not None:
+        ok &= est["ttft_s"] <= max_ttft
+    if max_latency is not None:
+        ok &= est["latency_s"] <= max_latency
+    capacity = est["capacity_requests_per_month"]
+    replicas = np.where(ok, np.ceil(monthly / np.where(ok, capacity, 1.0)), np.nan)
+    replica_cost = est["deployment_usd_per_month"]
+    total = replicas * replica_cost
+    best: dict[tuple[str, str], int] = {}
+    for i in np.flatnonzero(ok):
+        key = (est["model"][i], est["hardware"][i])
+        if key not in best or total[i] < total[best[key]] - 1e-9:
+            best[key] = i
+    rows = []
+    for (model, hw), i in best.items():
+        rows.append({
+            "model": model, "hardware": hw, "gpus": int(est["gpus"][i]), "batch": int(est["batch"][i]),
+            "replicas": int(replicas[i]), "total_gpus": int(replicas[i] * est["gpus"][i]),
+            "ttft_s": float(est["ttft_s"][i]), "latency_s": float(est["latency_s"][i]),
+            "capacity_requests_per_month": float(capacity[i]), "replica_usd_per_month": float(replica_cost[i]),
+            "monthly_usd": float(total[i]),
+            "cost_per_request_usd": float(total[i] / monthly),
+        })
+    rows.sort(key=lambda r: r["monthly_usd"])
+    for hw in set(est["hardware"].tolist()) - {r["hardware"] for r in rows}:
+        mask = est["hardware"] == hw
+        if not (est["fits"][mask] == 1).any():
+            why[hw] = "the model does not fit on 8 GPUs"
+        else:
+            why[hw] = "no configuration meets the latency targets"
+    return rows, why

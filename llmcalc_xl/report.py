@@ -1,0 +1,128 @@
+"""Plain-text presentation of results for the terminal (no arithmetic here)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def money(value: Any, digits: int | None = None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "never"
+    if digits is None:
+        digits = 2 if abs(value) >= 100 else (4 if abs(value) >= 0.01 else 6)
+    return f"${value:,.{digits}f}"
+
+
+def num(value: Any, digits: int = 2, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "never"
+    text = f"{value:,.{digits}f}"
+    return f"{text} {unit}".rstrip()
+
+
+def seconds(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if value < 1:
+        return f"{value * 1000:,.1f} ms"
+    return f"{value:,.2f} s"
+
+
+def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str | None,
+                  notes: list[str]) -> str:
+    lines = []
+    api = d["model_kind"] == "api"
+    head = f"{d['model']}"
+    if not api:
+        head += f" ({d['precision']} weights, {d['kv_precision']} KV cache)"
+    if d.get("hardware"):
+        head += f" on {d['gpus']} x {hardware_name or d['hardware']}"
+    if not api and engine_name:
+        head += f" with {engine_name}"
+    lines.append(head)
+    work = (f"Workload: {d['input_tokens']:,} input + {d['output_tokens']:,} output tokens, "
+            f"{d['batch']:,} sequence{'s' if d['batch'] != 1 else ''} at once")
+    if not api:
+        work += f", {d['context_tokens']:,}-token context reserved"
+    lines.append(work)
+    lines.append("")
+    if api:
+        lines.append("Memory: not applicable (an API model runs on the provider's hardware)")
+    else:
+        lines.append("Memory (GiB, all GPUs together)")
+        for key, label in (("weights_gib", "weights"), ("kv_cache_gib", "KV cache"),
+                           ("activations_gib", "activations"), ("overhead_gib", "runtime overhead"),
+                           ("total_memory_gib", "total")):
+            lines.append(f"  {label:<22}{num(d[key], 2):>12}")
+        if d["usable_memory_gib"] is not None:
+            verdict = "fits" if d["fits"] else "DOES NOT FIT"
+            lines.append(f"  {'usable':<22}{num(d['usable_memory_gib'], 2):>12}   -> {verdict}")
+            needed = d["gpus_needed"]
+            lines.append(f"  {'GPUs needed':<22}{(str(needed) if needed else 'more than 64'):>12}")
+            lines.append(f"  {'largest batch':<22}{d['max_batch']:>12,}")
+        else:
+            lines.append("  (give --hardware to check the fit)")
+    lines.append("")
+    if d["latency_s"] is not None:
+        lines.append("Speed")
+        lines.append(f"  {'time to first token':<22}{seconds(d['ttft_s']):>12}")
+        lines.append(f"  {'time per output token':<22}{seconds(d['tpot_s']):>12}"
+                     f"   ({num(d['decode_tokens_per_s'], 1)} tokens/s per sequence)")
+        lines.append(f"  {'total latency':<22}{seconds(d['latency_s']):>12}")
+        lines.append(f"  {'throughput':<22}{num(d['throughput_tokens_per_s'], 1):>12}   output tokens/s, all sequences")
+        lines.append("")
+    elif not api:
+        lines.append("Speed: give --hardware (or --memory-gib, --bandwidth-gb-s and --tflops)")
+        lines.append("")
+    lines.append("Cost per request (USD)")
+    lines.append(f"  {'API tokens':<22}{money(d['token_cost_usd']):>12}")
+    infra = money(d["infra_cost_usd"])
+    price = d.get("price_per_hour")
+    extra = f"   at {money(price, 2)}/GPU-hour" if price is not None else ""
+    lines.append(f"  {'GPU time':<22}{infra:>12}{extra}")
+    lines.append(f"  {'total':<22}{money(d['cost_per_request_usd']):>12}")
+    lines.append(f"  {'per 1M output tokens':<22}{money(d['cost_per_mtok_usd'], 2):>12}")
+    if d.get("monthly_cost_usd") is not None:
+        lines.append(f"  {'per month':<22}{money(d['monthly_cost_usd'], 2):>12}"
+                     f"   for {num(d['requests_per_month'], 0)} requests"
+                     + (f" ({d['replicas_needed']} deployment{'s' if d['replicas_needed'] != 1 else ''})"
+                        if d.get("replicas_needed") else ""))
+    for note in notes:
+        if not note.startswith("memory is not applicable"):
+            lines.append(f"Note: {note}")
+    return "\n".join(lines)
+
+
+def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    """A left-aligned text table of the given (key, header) columns."""
+    cells = [[h for _, h in columns]] + [[_cell(r.get(k)) for k, _ in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    out = []
+    for n, row in enumerate(cells):
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if math.isinf(v):
+            return "never"
+        if v != 0 and abs(v) < 0.01:
+            return f"{v:.2g}"
+        return f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)

@@ -1,0 +1,137 @@
+"""The library API: scalars and columns through one path, every error explained."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmcalc_xl import OUTPUT_KEYS, InvalidValueError, LlmcalcError, UnknownIdError, estimate, estimate_many
+
+SCENARIOS = [
+    dict(model="llama-3-8b", hardware="l4"),
+    dict(model="llama-3.1-70b", hardware="h100-sxm", gpus=4, batch=32, precision="fp8"),
+    dict(model="mixtral-8x7b", hardware="a100-80gb", gpus=2, batch=8),            # MoE
+    dict(model="deepseek-v3", hardware="h200", gpus=8, precision="fp8"),            # MLA + MoE
+    dict(model="gemma-2-27b", hardware="l40s", precision="int4", engine="vllm"),    # sliding window
+    dict(model="llama-2-7b", hardware="rtx-4090", precision="q4_k_m"),              # GGUF -> llama.cpp
+    dict(model="llama-3-8b", hardware="apple-m2-max", precision="q4_0"),
+    dict(model="llama-3.1-405b", hardware="a100-80gb"),                              # does not fit
+    dict(model="gpt-4o", input_tokens=2000, output_tokens=300),                      # API only
+    dict(model="gpt-4", hardware="a100-40gb", latency_s=3.5, price_per_hour=2.5),   # API + GPU time
+    dict(model="qwen2.5-72b", hardware="mi300x", engine="vllm", batch=64),
+]
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str) or isinstance(a, bool):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-12) or (math.isinf(a) and a == b)
+
+
+def test_columns_equal_one_call_per_row():
+    cols = {k: [s.get(k) for s in SCENARIOS] for k in
+            ("model", "hardware", "gpus", "batch", "precision", "engine", "input_tokens", "output_tokens",
+             "latency_s", "price_per_hour")}
+    many = estimate_many(cols.pop("model"), cols.pop("hardware"), **cols)
+    assert list(many["error"]) == [None] * len(SCENARIOS)
+    for i, s in enumerate(SCENARIOS):
+        one = estimate(**s).to_dict()
+        for key in OUTPUT_KEYS:
+            value = many[key][i]
+            value = None if isinstance(value, float) and math.isnan(value) else value
+            if key == "fits" and value is not None:
+                value = bool(value)
+            assert _same(one[key], value), (s, key, one[key], value)
+
+
+def test_pandas_columns_and_numpy_arrays_work():
+    df = pd.DataFrame({"model": ["llama-3-8b", "mistral-7b"], "hardware": ["l4", "a10g"],
+                       "output_tokens": np.array([100, 200])})
+    out = estimate_many(df["model"], df["hardware"], output_tokens=df["output_tokens"], precision="q4_k_m")
+    assert out["weights_gib"].shape == (2,)
+    assert list(out["output_tokens"]) == [100, 200]
+
+
+def test_bad_rows_are_explained_and_the_rest_still_compute():
+    out = estimate_many(["llama-3-8b", "llama-9-9b", "llama-3-8b", "llama-3-8b"], "l4",
+                        output_tokens=[100, 100, -5, 100], gpus=[1, 1, 1, 0])
+    errors = list(out["error"])
+    assert errors[0] is None and not math.isnan(out["latency_s"][0])
+    assert errors[1].startswith("Unknown model 'llama-9-9b'. Did you mean:")
+    assert errors[2] == "output_tokens must be >= 0, got -5"
+    assert errors[3] == "gpus must be >= 1, got 0"
+    assert all(math.isnan(out["latency_s"][i]) for i in (1, 2, 3))
+
+
+def test_scalar_errors_raise_one_documented_family():
+    with pytest.raises(UnknownIdError) as e:
+        estimate("llama-3-8b", "h100-sxn")
+    assert str(e.value).startswith("Unknown hardware 'h100-sxn'. Did you mean: h100-sxm, ")
+    assert str(e.value).endswith("?")
+    assert isinstance(e.value, KeyError) and isinstance(e.value, LlmcalcError)
+    with pytest.raises(InvalidValueError, match=r"^batch must be a whole number, got 1.5$"):
+        estimate("llama-3-8b", "l4", batch=1.5)
+    with pytest.raises(InvalidValueError, match="must be a plain number, got '1,000'"):
+        estimate("llama-3-8b", "l4", input_tokens="1,000")
+    with pytest.raises(InvalidValueError, match="Unknown option 'output_token'. Did you mean 'output_tokens'"):
+        estimate("llama-3-8b", "l4", output_token=5)
+
+
+def test_context_rules():
+    with pytest.raises(InvalidValueError, match=r"context_tokens must hold input_tokens \+ output_tokens \(1500\)"):
+        estimate("llama-3-8b", "l4", context_tokens=1000)
+    with pytest.raises(InvalidValueError, match="exceeds the model's context length 8192"):
+        estimate("llama-3-8b", "l4", input_tokens=9000)
+
+
+def test_engine_and_precision_compatibility():
+    with pytest.raises(InvalidValueError, match="engine 'tensorrt-llm' does not run on apple hardware"):
+        estimate("llama-3-8b", "apple-m2-max", engine="tensorrt-llm")
+    with pytest.raises(InvalidValueError, match="engine 'llama.cpp' does not run precision 'int4'"):
+        estimate("llama-3-8b", "rtx-4090", engine="llama.cpp", precision="int4")
+    with pytest.raises(InvalidValueError, match="engine 'tensorrt-llm' does not run on 'mi300x'"):
+        estimate("llama-3-8b", "mi300x", engine="tensorrt-llm")
+
+
+def test_auto_engine_and_kv_precision():
+    assert estimate("llama-3-8b", "h100-sxm").engine == "vllm"
+    assert estimate("llama-3-8b", "apple-m3-max").engine == "llama.cpp"
+    assert estimate("llama-3-8b", "h100-sxm", precision="q4_k_m").engine == "llama.cpp"
+    assert estimate("llama-3-8b", "h100-sxm", precision="bf16").kv_precision == "bf16"
+    assert estimate("llama-3-8b", "h100-sxm", precision="fp8").kv_precision == "fp16"
+    fp8_kv = estimate("llama-3-8b", "h100-sxm", kv_precision="fp8")
+    assert fp8_kv.kv_cache_gib == pytest.approx(estimate("llama-3-8b", "h100-sxm").kv_cache_gib / 2)
+
+
+def test_custom_device_needs_all_three_figures():
+    r = estimate("llama-3-8b", memory_gib=48, bandwidth_gb_s=800, tflops=200, price_per_hour=1.0)
+    assert r.hardware == "custom" and r.fits is True
+    with pytest.raises(InvalidValueError, match="needs memory_gib, bandwidth_gb_s and tflops together"):
+        estimate("llama-3-8b", memory_gib=48)
+
+
+def test_hardware_overrides_change_the_catalog_device():
+    base = estimate("llama-3-8b", "l4")
+    faster = estimate("llama-3-8b", "l4", bandwidth_gb_s=600)
+    assert faster.tpot_s < base.tpot_s
+    assert estimate("llama-3-8b", "l4", memory_gib=16).fits is False
+
+
+def test_aliases_people_type():
+    assert estimate("Llama 3 70B", "H100", gpus=2).model == "llama-3-70b"
+    assert estimate("llama_3_8b", "A100 80GB").hardware == "a100-80gb"
+    assert estimate("GPT-4o").model == "gpt-4o"
+
+
+def test_columns_must_share_a_length():
+    with pytest.raises(InvalidValueError, match="Columns must have the same length, got model=2, gpus=3"):
+        estimate_many(["llama-3-8b", "llama-3-8b"], "l4", gpus=[1, 2, 4])
+
+
+def test_empty_cells_mean_default():
+    out = estimate_many(["llama-3-8b", "llama-3-8b"], "l4", output_tokens=[None, float("nan")])
+    assert list(out["output_tokens"]) == [500, 500]
+    assert list(out["error"]) == [None, None]
