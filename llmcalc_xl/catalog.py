@@ -459,6 +459,19 @@ class EntryTable:
             self._cols[(name, default)] = col
         return col
 
+    def flag(self, name: str, value: str) -> Any:
+        """A bool column: does the entry's ``name`` equal ``value``?"""
+        key = ("flag", name, value)
+        col = self._cols.get(key)
+        if col is None:
+            col = self._np.asarray([getattr(r, name, None) == value for r in self.rows], dtype=bool)
+            self._cols[key] = col
+        return col
+
+    def index(self, entry_id: str) -> int:
+        """Row number of an id (not an alias); raises KeyError for an unknown id."""
+        return self.ids.index(entry_id)
+
     def text_column(self, name: str) -> Any:
         col = self._cols.get(("text", name))
         if col is None:

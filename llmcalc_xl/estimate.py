@@ -170,37 +170,38 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
 
 # --- resolution of ids -------------------------------------------------------------------
 
+AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later
+
+
 def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, what: str,
-               required: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers into the group's table (-1 = none given) and the resolved ids."""
+               blank: int | None = None) -> np.ndarray:
+    """Row numbers into the group's table. Blank cells (and "auto") take ``blank``; with
+    ``blank=None`` they are an error. Unknown names are errors (position -1)."""
     table = cat.table(group)
     column, single = text_column(value, n)
     if column is None:
-        if single is None or (isinstance(single, str) and not single.strip()):
-            if required:
-                errs.add(True, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog "
-                               f"{group}` lists them.")
-            return np.broadcast_to(np.int64(-1), (n,)), np.broadcast_to(np.array(None, dtype=object), (n,))
-        pos = table.position(single)
-        if pos < 0:
-            errs.add(True, _unknown(cat, group, what, single))
-            return np.broadcast_to(np.int64(-1), (n,)), np.broadcast_to(np.array(None, dtype=object), (n,))
-        return np.broadcast_to(np.int64(pos), (n,)), np.broadcast_to(np.array(table.ids[pos], dtype=object), (n,))
-    codes, uniques = _factorize(column)
+        uniques, codes = [single], None
+    else:
+        codes, uniques = _factorize(column)
     upos = np.empty(len(uniques), dtype=np.int64)
     for i, u in enumerate(uniques):
-        if u is None or (isinstance(u, float) and math.isnan(u)) or (isinstance(u, str) and not u.strip()):
-            upos[i] = -1
-            if required:
-                errs.add(codes == i, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog "
-                                     f"{group}` lists them.")
+        rows = True if codes is None else codes == i
+        if _is_blank(u) or (blank is not None and isinstance(u, str) and u.strip().lower() == "auto"):
+            upos[i] = -1 if blank is None else blank
+            if blank is None:
+                errs.add(rows, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog {group}` lists them.")
             continue
         upos[i] = table.position(u)
         if upos[i] < 0:
-            errs.add(codes == i, _unknown(cat, group, what, u))
-    pos = upos[codes]
-    ids = np.asarray(table.ids + [None], dtype=object)[pos]
-    return pos, ids
+            errs.add(rows, _unknown(cat, group, what, u))
+    if codes is None:
+        return np.broadcast_to(upos[0], (n,))
+    return upos[codes]
+
+
+def _ids(table, pos: np.ndarray) -> np.ndarray:
+    """The ids at ``pos`` (None where -1)."""
+    return _take(np.asarray(table.ids, dtype=object), pos, missing=None)
 
 
 def _factorize(column: np.ndarray) -> tuple[np.ndarray, list]:
@@ -222,13 +223,12 @@ def _unknown(cat: Catalog, group: str, what: str, value: Any) -> str:
     return f"Unknown {what} '{value}'. {cat.suggest(group, value)}"
 
 
-def _take(column: np.ndarray, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
-    """column[pos] with ``missing`` where pos is -1; cheap when pos is one broadcast value."""
-    if pos.strides == (0,) if pos.ndim == 1 else False:
-        value = column[pos[0]] if pos[0] >= 0 else missing
-        return np.broadcast_to(np.asarray(value, dtype=column.dtype if pos[0] >= 0 else float), pos.shape)
-    padded = np.append(column, np.asarray([missing], dtype=column.dtype) if column.dtype != object
-                       else np.asarray([None], dtype=object))
+def _take(column: np.ndarray, pos: np.ndarray, missing: Any = math.nan) -> np.ndarray:
+    """column[pos] with ``missing`` where pos < 0; cheap when pos is one broadcast value."""
+    padded = np.append(column, np.asarray([missing], dtype=column.dtype))
+    pos = np.where(pos < 0, len(column), pos) if (np.asarray(pos) < 0).any() else pos
+    if pos.ndim == 1 and pos.strides == (0,):
+        return np.broadcast_to(padded[pos[0]], pos.shape)
     return padded[pos]
 
 
@@ -245,16 +245,12 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
             values = np.where(np.isnan(values), float(default), values)
         num[name] = values
 
-    # ids
-    m_pos, m_ids = _positions(cat, "models", given.get("model"), n, errs, "model", required=True)
-    hw_pos, hw_ids = _positions(cat, "hardware", given.get("hardware"), n, errs, "hardware", required=False)
-    mt, ht = cat.table("models"), cat.table("hardware")
-    is_api = _take(np.asarray([r.kind == "api" for r in mt.rows], dtype=bool), m_pos, missing=False) \
-        .astype(bool)
-
-    precision_in = _blank_to(given.get("precision"), n, defaults.DEFAULT_PRECISION)
-    p_pos, p_ids = _positions(cat, "precisions", precision_in, n, errs, "precision", required=True)
-    pt = cat.table("precisions")
+    mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
+    m_pos = _positions(cat, "models", given.get("model"), n, errs, "model")
+    hw_pos = _positions(cat, "hardware", given.get("hardware"), n, errs, "hardware", blank=-1)
+    is_api = _take(mt.flag("kind", "api"), m_pos, missing=False)
+    p_pos = _positions(cat, "precisions", given.get("precision"), n, errs, "precision",
+                       blank=pt.index(defaults.DEFAULT_PRECISION))
 
     # hardware: catalog entry, custom device, or none
     custom_given = {k: ~np.isnan(num[k]) for k in ("memory_gib", "bandwidth_gb_s", "tflops")}
@@ -267,45 +263,27 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
         errs.add(missing_custom, "A device not in the catalog needs memory_gib, bandwidth_gb_s and "
                                  "tflops together. Give all three, or a hardware id.")
     has_hw = has_catalog_hw | custom_only
-    hw_kind = _take(ht.text_column("kind"), hw_pos, missing=math.nan)
-    hw_kind = np.where(custom_only, "gpu", hw_kind)
-    hw_vendor = _take(ht.text_column("vendor"), hw_pos)
+    kind = {k: _take(ht.flag("kind", k), hw_pos, missing=False) for k in ("gpu", "apple", "cpu")}
+    kind["gpu"] = kind["gpu"] | custom_only
 
     # engine ("auto" picks llama.cpp for Apple/CPU hardware and GGUF weights, vLLM otherwise)
-    engine_in = given.get("engine")
-    e_col, e_single = text_column(engine_in, n)
-    p_family = _take(pt.text_column("family"), p_pos)
-    local = np.isin(hw_kind.astype(str), ["apple", "cpu"]) | (p_family.astype(str) == "gguf")
-    auto_engine = np.where(local, defaults.DEFAULT_LOCAL_ENGINE, defaults.DEFAULT_GPU_ENGINE)
-    if e_col is None:
-        if e_single is None or (isinstance(e_single, str) and e_single.strip().lower() in ("", "auto")):
-            engine_in = auto_engine
-    else:
-        blank = np.asarray([v is None or (isinstance(v, float) and math.isnan(v))
-                            or (isinstance(v, str) and v.strip().lower() in ("", "auto")) for v in e_col])
-        engine_in = np.where(blank, auto_engine, e_col).astype(object)
-    e_pos, e_ids = _positions(cat, "engines", engine_in, n, errs, "engine", required=True)
-    et = cat.table("engines")
+    gguf = _take(pt.flag("family", "gguf"), p_pos, missing=False)
+    auto_engine = np.where(kind["apple"] | kind["cpu"] | gguf, et.index(defaults.DEFAULT_LOCAL_ENGINE),
+                           et.index(defaults.DEFAULT_GPU_ENGINE))
+    e_pos = _positions(cat, "engines", given.get("engine"), n, errs, "engine", blank=AUTO)
+    e_pos = np.where(e_pos == AUTO, auto_engine, e_pos)
 
-    kv_in = given.get("kv_precision")
-    kv_auto = np.where(np.isin(p_ids.astype(str), ["fp32", "bf16"]), p_ids.astype(str), "fp16")
-    k_col, k_single = text_column(kv_in, n)
-    if k_col is None:
-        if k_single is None or (isinstance(k_single, str) and k_single.strip().lower() in ("", "auto")):
-            kv_in = kv_auto
-    else:
-        blank = np.asarray([v is None or (isinstance(v, str) and v.strip().lower() in ("", "auto"))
-                            for v in k_col])
-        kv_in = np.where(blank, kv_auto, k_col).astype(object)
-    k_pos, k_ids = _positions(cat, "precisions", kv_in, n, errs, "kv_precision", required=True)
+    # KV cache: "auto" keeps fp32/bf16 weights' type, else fp16
+    kv_auto = np.asarray([pt.index(r.id if r.id in ("fp32", "bf16") else "fp16") for r in pt.rows])
+    k_pos = _positions(cat, "precisions", given.get("kv_precision"), n, errs, "kv_precision", blank=AUTO)
+    k_pos = np.where(k_pos == AUTO, _take(kv_auto, p_pos, missing=pt.index("fp16")), k_pos)
     kv_bytes = _take(pt.column("kv_bytes", 0.0), k_pos, missing=2.0)
     bad_kv = (k_pos >= 0) & (kv_bytes <= 0) & ~is_api
     if bad_kv.any():
         errs.add(bad_kv, _per_value("kv_precision '{}' cannot hold a KV cache. Use fp16, bf16, fp8, "
-                                    "int8, q8_0 or q4_0", k_ids, bad_kv))
+                                    "int8, q8_0 or q4_0", _ids(pt, k_pos), bad_kv))
 
-    # engine compatibility with hardware and precision
-    _check_engine(cat, e_pos, e_ids, hw_kind, hw_vendor, hw_ids, p_ids, is_api, errs)
+    _check_engine(cat, e_pos, hw_pos, p_pos, custom_only, is_api, errs)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
@@ -320,7 +298,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
     if short.any():
         errs.add(short, _per_pair("context_tokens must hold input_tokens + output_tokens ({1:g}), got {0:g}. "
                                   "Raise context_tokens or leave it empty", context, prompt + output, short))
-    model_ctx = _take(mt.column("context_length"), m_pos)
+    model_ctx = _take(cat.table("models").column("context_length"), m_pos)
     too_long = (prompt + output > model_ctx) | (context > model_ctx)
     if too_long.any():
         errs.add(too_long, _per_pair("context of {0:g} tokens exceeds the model's context length {1:g}. "
@@ -328,16 +306,17 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
                                      np.maximum(context, prompt + output), model_ctx, too_long))
 
     ok = ~errs.bad
-    values = _physics(cat, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, hw_kind,
+    values = _physics(cat, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind,
                       context, kv_bytes)
+    m_ids = _ids(mt, m_pos)
     notes = _per_value(_NOT_APPLICABLE_API, m_ids, is_api)
 
     result: dict[str, np.ndarray] = {
         "model": m_ids, "model_kind": np.where(is_api, "api", "open").astype(object),
-        "hardware": np.where(custom_only, "custom", hw_ids).astype(object),
-        "engine": np.where(is_api, None, e_ids).astype(object),
-        "precision": np.where(is_api, None, p_ids).astype(object),
-        "kv_precision": np.where(is_api, None, k_ids).astype(object),
+        "hardware": np.where(custom_only, "custom", _ids(ht, hw_pos)).astype(object),
+        "engine": _ids(et, np.where(is_api, -1, e_pos)),
+        "precision": _ids(pt, np.where(is_api, -1, p_pos)),
+        "kv_precision": _ids(pt, np.where(is_api, -1, k_pos)),
         "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
         "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
@@ -352,15 +331,6 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
 
 def _is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
-
-
-def _blank_to(value: Any, n: int, default: str) -> Any:
-    """Empty cells (None, NaN, "") take the default."""
-    column, single = text_column(value, n)
-    if column is None:
-        return default if _is_blank(single) else single
-    blank = np.fromiter((_is_blank(v) for v in column), dtype=bool, count=len(column))
-    return np.where(blank, default, column).astype(object) if blank.any() else column
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -388,66 +358,65 @@ def _per_pair(template: str, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> 
     return out
 
 
-def _check_engine(cat: Catalog, e_pos, e_ids, hw_kind, hw_vendor, hw_ids, p_ids, is_api, errs) -> None:
-    et = cat.table("engines")
-    if (e_pos < 0).all():
+def _check_engine(cat: Catalog, e_pos, hw_pos, p_pos, custom_only, is_api, errs) -> None:
+    """Engines run on some hardware kinds, vendors and precisions: check each (engine, x) pair once."""
+    et, ht, pt = cat.table("engines"), cat.table("hardware"), cat.table("precisions")
+    rows = ~is_api & (e_pos >= 0)
+    if not rows.any():
         return
-    for i in np.unique(np.asarray(e_pos)):
-        if i < 0:
-            continue
+    hw_ok = np.ones((len(et.rows), len(ht.rows) + 1), dtype=bool)  # last column: custom/no device
+    for i, eng in enumerate(et.rows):
+        for j, hw in enumerate(ht.rows):
+            hw_ok[i, j] = hw.kind in eng.hardware_kinds and (
+                not eng.vendors or hw.kind != "gpu" or hw.vendor in eng.vendors)
+    p_ok = np.asarray([[not eng.precisions or p.id in eng.precisions for p in pt.rows] + [True]
+                       for eng in et.rows])
+    e = np.where(rows, e_pos, 0)
+    bad_hw = rows & ~hw_ok[e, np.where(hw_pos >= 0, hw_pos, len(ht.rows))]
+    for i, j in _pairs(e, hw_pos, bad_hw):
+        eng, hw = et.rows[i], ht.rows[j]
+        if hw.kind not in eng.hardware_kinds:
+            msg = f"engine '{eng.id}' does not run on {hw.kind} hardware ('{hw.id}'). Use engine llama.cpp"
+        else:
+            msg = (f"engine '{eng.id}' does not run on '{hw.id}' (it needs {'/'.join(eng.vendors)} GPUs). "
+                   "Use engine vllm or llama.cpp")
+        errs.add(bad_hw & (e == i) & (hw_pos == j), msg)
+    bad_p = rows & ~p_ok[e, np.where(p_pos >= 0, p_pos, len(pt.rows))]
+    for i, j in _pairs(e, p_pos, bad_p):
         eng = et.rows[i]
-        rows = (np.asarray(e_pos) == i) & ~is_api
-        if not rows.any():
-            continue
-        kinds = np.asarray(hw_kind, dtype=object)
-        bad = rows & np.isin(kinds.astype(str), ["gpu", "apple", "cpu"]) & \
-            ~np.isin(kinds.astype(str), list(eng.hardware_kinds))
-        if bad.any():
-            errs.add(bad, _per_value(f"engine '{eng.id}' does not run on {{}} hardware. "
-                                     f"Use engine llama.cpp", kinds, bad))
-        if eng.vendors:
-            vendors = np.asarray(hw_vendor, dtype=object).astype(str)
-            bad = rows & (kinds.astype(str) == "gpu") & (vendors != "nan") & (vendors != "None") \
-                & ~np.isin(vendors, list(eng.vendors))
-            if bad.any():
-                errs.add(bad, _per_value(f"engine '{eng.id}' does not run on '{{}}' hardware "
-                                         f"(it needs {'/'.join(eng.vendors)}). Use engine vllm or llama.cpp",
-                                         hw_ids, bad))
-        if eng.precisions:
-            pids = np.asarray(p_ids, dtype=object).astype(str)
-            bad = rows & (pids != "None") & ~np.isin(pids, list(eng.precisions))
-            if bad.any():
-                allowed = ", ".join(eng.precisions[:8])
-                errs.add(bad, _per_value(f"engine '{eng.id}' does not run precision '{{}}'. "
-                                         f"Use one of: {allowed}", pids, bad))
+        errs.add(bad_p & (e == i) & (p_pos == j), f"engine '{eng.id}' does not run precision "
+                 f"'{pt.rows[j].id}'. Use one of: {', '.join(eng.precisions[:8])}")
 
 
-def _flops_for(ht, hw_pos, compute: np.ndarray, custom_tflops: np.ndarray, custom_only) -> np.ndarray:
-    """Dense peak FLOP/s at the compute precision; a precision the device lacks runs at the
+def _pairs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
+    """The distinct (a, b) pairs where mask is set."""
+    if not mask.any():
+        return []
+    a, b = np.broadcast_to(a, mask.shape)[mask], np.broadcast_to(b, mask.shape)[mask]
+    return sorted(set(zip(a.tolist(), b.tolist())))
+
+
+def _flops_for(ht, pt, hw_pos, p_pos, custom_tflops: np.ndarray, custom_only) -> np.ndarray:
+    """Dense peak FLOP/s at the precision's compute type. A type the device lacks runs at the
     16-bit rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and
     computed in 16-bit)."""
-    fp32 = _take(ht.column("tflops_fp32"), hw_pos)
-    fp16 = _take(ht.column("tflops_fp16"), hw_pos)
+    def have(name):
+        x = _take(ht.column(name), hw_pos)
+        return np.where(x > 0, x, np.nan)
 
-    def have(x):
-        return np.where(np.isnan(x) | (x <= 0), np.nan, x)
-
-    fp16 = have(fp16)
-    fp8 = have(_take(ht.column("tflops_fp8"), hw_pos))
-    int8 = have(_take(ht.column("tflops_int8"), hw_pos))
-    fp4 = have(_take(ht.column("tflops_fp4"), hw_pos))
-    fp32 = have(fp32)
-    fp8_or = np.where(np.isnan(fp8), fp16, fp8)
-    tflops = np.select(
-        [compute == "fp32", compute == "fp8", compute == "int8", compute == "fp4"],
-        [np.where(np.isnan(fp32), fp16, fp32), fp8_or, np.where(np.isnan(int8), fp16, int8),
-         np.where(np.isnan(fp4), fp16, fp4)],
-        fp16)
+    fp16 = have("tflops_fp16")
+    tflops = fp16
+    for compute, column in (("fp32", "tflops_fp32"), ("fp8", "tflops_fp8"), ("int8", "tflops_int8"),
+                            ("fp4", "tflops_fp4")):
+        uses = _take(pt.flag("compute", compute), p_pos, missing=False)
+        if uses.any():
+            rate = have(column)
+            tflops = np.where(uses, np.where(np.isnan(rate), fp16, rate), tflops)
     tflops = np.where(custom_only, custom_tflops, tflops)
     return tflops * TERA
 
 
-def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, hw_kind,
+def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind,
              context, kv_bytes) -> dict[str, np.ndarray]:
     mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
     col = lambda table, name, pos, missing=math.nan: _take(table.column(name), pos, missing)  # noqa: E731
@@ -488,7 +457,6 @@ def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, 
     v_bits_gqa4 = col(pt, "attn_v_bits_gqa4", p_pos)
     v_bits = np.where((heads >= 4 * kv_heads) & ~np.isnan(v_bits_gqa4), v_bits_gqa4, v_bits)
     up_share = col(pt, "upgraded_layer_share", p_pos, 1.0)
-    compute = _take(pt.text_column("compute"), p_pos).astype(str)
 
     # engine, with the caller's overrides
     def eng(name):
@@ -496,15 +464,15 @@ def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, 
         base = col(et, name, e_pos)
         return base if override is None else np.where(np.isnan(override), base, override)
 
-    tensor = _take(et.text_column("parallelism"), e_pos).astype(str) == "tensor"
-    rule_free = _take(et.text_column("memory_rule"), e_pos).astype(str) == "fraction_of_free"
+    tensor = _take(et.flag("parallelism", "tensor"), e_pos, missing=False)
+    rule_free = _take(et.flag("memory_rule", "fraction_of_free"), e_pos, missing=False)
     fraction = eng("memory_fraction")
     block = col(et, "kv_block_tokens", e_pos, 1.0)
     max_tokens = col(et, "max_batched_tokens", e_pos, 1.0)
     engine_overhead = eng("overhead_gib")
     window_saves = col(et, "sliding_window_saves_memory", e_pos, 1.0) > 0
     # Apple GPUs reach other shares of their peak than CUDA GPUs under the same engine
-    on_apple = hw_kind.astype(str) == "apple"
+    on_apple = kind["apple"]
 
     def eff(name):
         base = col(et, name, e_pos)
@@ -527,13 +495,13 @@ def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, 
     mem_fraction = np.where(custom_only, 1.0, hwv("memory_fraction"))
     bandwidth = hwv("bandwidth_gb_s", num["bandwidth_gb_s"]) * BYTES_PER_GB
     tflops_override = num["tflops"]
-    peak = _flops_for(ht, hw_pos, compute, tflops_override, custom_only)
+    peak = _flops_for(ht, pt, hw_pos, p_pos, tflops_override, custom_only)
     peak = np.where(~np.isnan(tflops_override) & ~custom_only, tflops_override * TERA, peak)
     link = np.nan_to_num(hwv("interconnect_gb_s"), nan=defaults.DEFAULT_LINK_GB_S) * BYTES_PER_GB
     price = np.where(np.isnan(num["price_per_hour"]),
                      np.where(custom_only, 0.0, hwv("price_usd_per_hour")), num["price_per_hour"])
     price = np.where(has_hw, price, np.nan)
-    is_cuda = hw_kind.astype(str) == "gpu"
+    is_cuda = kind["gpu"]
 
     # --- memory -------------------------------------------------------------------------
     emb = _mem.embedding_params(vocab, hidden)
@@ -548,19 +516,26 @@ def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, 
 
     ctx_per_seq = context
 
-    def memory_at(g):
-        tp_g = np.where(tensor, g, 1.0)
-        heads_stored = _mem.stored_kv_heads(kv_heads, tp_g)
-        per_tok_layer = _mem.kv_bytes_per_token_layer(is_mla, heads_stored, head_dim, lora, rope, kv_bytes, tp_g)
-        kv_seq = _mem.kv_cache_bytes_per_sequence(per_tok_layer, layers, ctx_per_seq, block, window,
-                                                  window_layers, window_saves)
-        pass_tokens = np.maximum(np.minimum(batch * np.maximum(prompt, 1.0), max_tokens), 1.0)
-        act = _mem.activations_bytes(pass_tokens, heads, head_dim, tp_g, is_moe, batch, vocab)
-        ovh = _mem.overhead_bytes(g, engine_overhead, is_cuda, tensor & (g > 1))
-        device = g * mem_gib * BYTES_PER_GIB * mem_fraction
-        static = weights + act + ovh
-        usable = _mem.usable_bytes(device, rule_free, fraction, static)
-        total = static + batch * kv_seq
+    def memory_at(g, rows=None):
+        """Memory on g GPUs, for all rows or only ``rows`` (an index array)."""
+        def r(x):
+            return x if rows is None or np.ndim(x) == 0 else np.asarray(x)[rows]
+
+        ten = r(tensor)
+        tp_g = np.where(ten, g, 1.0)
+        heads_stored = _mem.stored_kv_heads(r(kv_heads), tp_g)
+        per_tok_layer = _mem.kv_bytes_per_token_layer(r(is_mla), heads_stored, r(head_dim), r(lora), r(rope),
+                                                      r(kv_bytes), tp_g)
+        kv_seq = _mem.kv_cache_bytes_per_sequence(per_tok_layer, r(layers), r(ctx_per_seq), r(block), r(window),
+                                                  r(window_layers), r(window_saves))
+        b = r(batch)
+        pass_tokens = np.maximum(np.minimum(b * np.maximum(r(prompt), 1.0), r(max_tokens)), 1.0)
+        act = _mem.activations_bytes(pass_tokens, r(heads), r(head_dim), tp_g, r(is_moe), b, r(vocab))
+        ovh = _mem.overhead_bytes(g, r(engine_overhead), r(is_cuda), ten & (g > 1))
+        device = g * r(mem_gib) * BYTES_PER_GIB * r(mem_fraction)
+        static = r(weights) + act + ovh
+        usable = _mem.usable_bytes(device, r(rule_free), r(fraction), static)
+        total = static + b * kv_seq
         return dict(tp=tp_g, per_tok_layer=per_tok_layer, kv_seq=kv_seq, act=act, ovh=ovh,
                     device=device, usable=usable, total=total)
 
@@ -591,8 +566,8 @@ def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, 
     attn_flops_prompt = _speed.attention_flops(_speed.attended_pairs(prompt, 0.0),
                                                _speed.attended_pairs(prompt, window),
                                                layers, window_layers, heads, head_dim)
-    dequantizes = (col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & (_take(pt.text_column("family"), p_pos)
-                                                                       .astype(str) == "gguf")
+    dequantizes = (col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & _take(pt.flag("family", "gguf"), p_pos,
+                                                                             missing=False)
     passes_per_token = 1.0 / max_tokens
 
     expert_share = np.divide(k_active, experts, out=np.zeros_like(experts), where=experts > 0)
@@ -706,16 +681,17 @@ def _physics(cat: Catalog, num, n, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, 
 
 
 def _gpus_needed(memory_at, tensor: np.ndarray, answerable: np.ndarray) -> np.ndarray:
-    """The fewest GPUs whose memory holds the workload (NaN: not even 64)."""
+    """The fewest GPUs whose memory holds the workload (NaN: not even 64). Each candidate
+    count is tried only on the rows no smaller count could hold."""
     needed = np.full(answerable.shape, np.nan)
-    todo = answerable.copy()
-    candidates = sorted(set(defaults.TENSOR_GPU_COUNTS) | set(defaults.LAYER_GPU_COUNTS))
-    for g in candidates:
-        allowed = np.where(tensor, g in defaults.TENSOR_GPU_COUNTS, g in defaults.LAYER_GPU_COUNTS)
-        mem = memory_at(np.float64(g))
-        hit = todo & allowed & (mem["total"] <= mem["usable"])
-        needed[hit] = g
-        todo &= ~hit
-        if not todo.any():
+    todo = np.flatnonzero(answerable)
+    tensor = np.broadcast_to(tensor, answerable.shape)
+    for g in sorted(set(defaults.TENSOR_GPU_COUNTS) | set(defaults.LAYER_GPU_COUNTS)):
+        if not len(todo):
             break
+        allowed = np.where(tensor[todo], g in defaults.TENSOR_GPU_COUNTS, g in defaults.LAYER_GPU_COUNTS)
+        mem = memory_at(np.float64(g), todo)
+        hit = allowed & (mem["total"] <= mem["usable"])
+        needed[todo[hit]] = g
+        todo = todo[~hit]
     return needed
