@@ -144,7 +144,7 @@ class Hardware:
     interconnect: str = _f("")
     interconnect_gb_s: float | None = _f(None, gt=0)
     tdp_w: float | None = _f(None, gt=0)
-    price_usd_per_hour: float = _f(0.0, min=0)
+    price_usd_per_hour: float | None = _f(None, min=0)
     price_provider: str = _f("")
     price_source: str = _f("")
     price_as_of: str = _f("")
@@ -153,7 +153,7 @@ class Hardware:
     def check(self) -> None:
         if self.memory_fraction > 1:
             raise ValueError("memory_fraction must be <= 1")
-        if self.price_usd_per_hour > 0 and not (self.price_source and self.price_as_of):
+        if (self.price_usd_per_hour or 0) > 0 and not (self.price_source and self.price_as_of):
             raise ValueError("a price needs price_source and price_as_of")
         if self.price_as_of:
             _check_date(self.price_as_of, "price_as_of")

@@ -309,11 +309,24 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
     values = _physics(cat, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind,
                       context, kv_bytes)
     m_ids = _ids(mt, m_pos)
-    notes = _per_value(_NOT_APPLICABLE_API, m_ids, is_api)
+    hw_ids = np.where(custom_only, "custom", _ids(ht, hw_pos)).astype(object)
+    notes = np.full(n, None, dtype=object)
+    notes = _add_note(notes, is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
+    no_price = has_hw & np.isnan(values["price_per_hour"])
+    notes = _add_note(notes, no_price, _per_value(
+        "No hourly price for '{}' in the catalog: pass price_per_hour (0 for hardware you own) "
+        "to price GPU time", hw_ids, no_price))
+    no_speed = has_hw & ~is_api & np.isnan(values["tpot_s"])
+    notes = _add_note(notes, no_speed, _per_value(
+        "No published dense TFLOPS for '{}': pass tflops to estimate speed", hw_ids, no_speed))
+    api_no_speed = is_api & np.isnan(values["latency_s"])
+    notes = _add_note(notes, api_no_speed, _per_value(
+        "No published speed for API model '{}': pass latency_s to price GPU time or latency", m_ids,
+        api_no_speed))
 
     result: dict[str, np.ndarray] = {
         "model": m_ids, "model_kind": np.where(is_api, "api", "open").astype(object),
-        "hardware": np.where(custom_only, "custom", _ids(ht, hw_pos)).astype(object),
+        "hardware": hw_ids,
         "engine": _ids(et, np.where(is_api, -1, e_pos)),
         "precision": _ids(pt, np.where(is_api, -1, p_pos)),
         "kv_precision": _ids(pt, np.where(is_api, -1, k_pos)),
@@ -331,6 +344,20 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
 
 def _is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _add_note(notes: np.ndarray, mask: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """Append ``text`` to the notes of the rows in ``mask`` (one line each)."""
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return notes
+    notes = notes.copy()
+    old, new = notes[rows], np.broadcast_to(text, mask.shape)[rows]
+    empty = np.equal(old, None)
+    notes[rows[empty]] = new[empty]
+    if (~empty).any():
+        notes[rows[~empty]] = old[~empty] + "\n" + new[~empty]
+    return notes
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -499,7 +526,7 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
     peak = np.where(~np.isnan(tflops_override) & ~custom_only, tflops_override * TERA, peak)
     link = np.nan_to_num(hwv("interconnect_gb_s"), nan=defaults.DEFAULT_LINK_GB_S) * BYTES_PER_GB
     price = np.where(np.isnan(num["price_per_hour"]),
-                     np.where(custom_only, 0.0, hwv("price_usd_per_hour")), num["price_per_hour"])
+                     np.where(custom_only, np.nan, hwv("price_usd_per_hour")), num["price_per_hour"])
     price = np.where(has_hw, price, np.nan)
     is_cuda = kind["gpu"]
 

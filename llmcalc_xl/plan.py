@@ -65,7 +65,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
     api_ids = [cat.model(a).id for a in api_models] or [m.id for m in cat.entries("api_models")]
     api_ids += [m for m in models if cat.model(m).kind == "api" and m not in api_ids]
     hw_ids = [cat.hardware(h).id for h in hardware] or \
-        [h.id for h in cat.entries("hardware") if h.price_usd_per_hour > 0]
+        [h.id for h in cat.entries("hardware") if (h.price_usd_per_hour or 0) > 0]
 
     result = Plan(requests_per_month=monthly)
     if open_models and hw_ids:

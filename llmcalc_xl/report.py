@@ -94,7 +94,7 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
                         if d.get("replicas_needed") else ""))
     for note in notes:
         if not note.startswith("memory is not applicable"):
-            lines.append(f"Note: {note}")
+            lines.append(f"Note: {note}.")
     return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ def test_every_shipped_entry_has_source_and_date(cat):
             assert e.source.strip(), (kind, e.id)
             assert re.match(r"^\d{4}-\d{2}(-\d{2})?$", e.as_of), (kind, e.id)
     for h in cat.entries("hardware"):
-        if h.price_usd_per_hour > 0:
+        if h.price_usd_per_hour:
             assert h.price_source and h.price_provider and h.price_as_of, h.id
 
 

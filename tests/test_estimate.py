@@ -135,3 +135,18 @@ def test_empty_cells_mean_default():
     out = estimate_many(["llama-3-8b", "llama-3-8b"], "l4", output_tokens=[None, float("nan")])
     assert list(out["output_tokens"]) == [500, 500]
     assert list(out["error"]) == [None, None]
+
+
+def test_missing_catalog_figures_give_no_answer_and_say_why(cat):
+    unpriced = [h.id for h in cat.entries("hardware") if h.price_usd_per_hour is None and h.tflops_fp16]
+    assert unpriced, "the test needs a device without a sourced price"
+    r = estimate("llama-3-8b", unpriced[0], precision="q4_k_m")
+    assert r.infra_cost_usd is None and r.cost_per_request_usd is None
+    assert any(n.startswith(f"No hourly price for '{unpriced[0]}'") for n in r.notes)
+    priced = estimate("llama-3-8b", unpriced[0], precision="q4_k_m", price_per_hour=0.3)
+    assert priced.infra_cost_usd == pytest.approx(0.3 * priced.latency_s / 3600, rel=1e-12)
+    no_flops = [h.id for h in cat.entries("hardware") if not h.tflops_fp16]
+    if no_flops:
+        r = estimate("llama-3-8b", no_flops[0], precision="q4_k_m")
+        assert r.tpot_s is None and r.weights_gib is not None
+        assert any("pass tflops" in n for n in r.notes)
