@@ -174,24 +174,26 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
         return
     click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
                f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each)\n")
-    if result.self_hosted:
-        click.echo("Self-hosted, cheapest configuration per hardware (always-on, 730 h a month):")
-        click.echo(table(result.self_hosted[:top], [
-            ("model", "model"), ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"),
-            ("replicas", "replicas"), ("ttft_s", "TTFT s"), ("latency_s", "latency s"),
-            ("monthly_usd", "USD/month"), ("cost_per_request_usd", "USD/request")]))
-    else:
+    for model in dict.fromkeys(m for m in [r["model"] for r in result.self_hosted]):
+        rows = [dict(r, breakeven=None) for r in result.self_hosted if r["model"] == model][:top]
+        click.echo(f"Self-hosted {model}, cheapest configuration per hardware (always-on, 730 h a month):")
+        click.echo(table(rows, [
+            ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas"),
+            ("ttft_s", "TTFT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
+            ("usd_per_1k_requests", "USD/1k requests")]))
+        click.echo("")
+    if not result.self_hosted:
         click.echo("Self-hosted: no hardware fits the model and meets the targets.")
     if result.apis:
         best = result.self_hosted[0] if result.self_hosted else None
-        click.echo("\nAPIs for the same traffic" + (f" (break-even against {best['hardware']} x "
-                                                    f"{best['gpus']}, one replica):" if best else ":"))
-        click.echo(table(result.apis, [("api_model", "API model"), ("cost_per_request_usd", "USD/request"),
+        click.echo("APIs for the same traffic" + (f" (break-even against {best['model']} on {best['hardware']} x "
+                                                  f"{best['gpus']}, one replica):" if best else ":"))
+        click.echo(table(result.apis, [("api_model", "API model"), ("usd_per_1k_requests", "USD/1k requests"),
                                        ("monthly_usd", "USD/month"),
                                        ("breakeven_requests_per_month", "break-even requests/month"),
                                        ("cheaper", "cheaper here")]))
     if best_line := (result.self_hosted[0] if result.self_hosted else None):
-        click.echo(f"\nCheapest self-hosted: {best_line['hardware']} x {best_line['gpus']} "
+        click.echo(f"\nCheapest self-hosted: {best_line['model']} on {best_line['hardware']} x {best_line['gpus']} "
                    f"({best_line['replicas']} replica{'s' if best_line['replicas'] != 1 else ''}), "
                    f"{money(best_line['monthly_usd'], 2)} a month.")
 

@@ -79,12 +79,14 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
         per_request = float(e["token_cost_usd"][0])
-        row = {"api_model": a, "cost_per_request_usd": per_request, "monthly_usd": per_request * monthly,
+        row = {"api_model": a, "cost_per_request_usd": per_request, "usd_per_1k_requests": per_request * 1000,
+               "monthly_usd": per_request * monthly,
                "ttft_s": _f(e["ttft_s"][0]), "latency_s": _f(e["latency_s"][0])}
         if result.self_hosted:
             best = result.self_hosted[0]
-            row["breakeven_requests_per_month"] = float(_cost.breakeven_requests_per_month(
+            volume = float(_cost.breakeven_requests_per_month(
                 best["replica_usd_per_month"], per_request, best["capacity_requests_per_month"]))
+            row["breakeven_requests_per_month"] = volume
             row["cheaper"] = "self-hosted" if best["monthly_usd"] < row["monthly_usd"] else "API"
         result.apis.append(row)
     result.apis.sort(key=lambda r: r["monthly_usd"])
@@ -122,6 +124,7 @@ def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None, 
             "capacity_requests_per_month": float(capacity[i]), "replica_usd_per_month": float(replica_cost[i]),
             "monthly_usd": float(total[i]),
             "cost_per_request_usd": float(total[i] / monthly),
+            "usd_per_1k_requests": float(total[i] / monthly * 1000),
         })
     rows.sort(key=lambda r: r["monthly_usd"])
     for hw in set(est["hardware"].tolist()) - {r["hardware"] for r in rows}:

@@ -121,8 +121,8 @@ def _cell(v: Any) -> str:
         if math.isinf(v):
             return "never"
         if v != 0 and abs(v) < 0.01:
-            return f"{v:.2g}"
-        return f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"
+            return f"{v:.6f}"
+        return f"{v:,.2f}" if abs(v) < 1e4 else f"{v:,.0f}"
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
