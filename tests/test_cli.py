@@ -108,7 +108,7 @@ def test_plan_text_and_targets():
     r = run("plan", "--model", "llama-3.1-70b", "--requests-per-s", "2", "--hardware", "h100-sxm",
             "--max-ttft-s", "1")
     assert r.exit_code == 0, r.output
-    assert "Self-hosted, cheapest configuration per hardware" in r.output
+    assert "Self-hosted llama-3.1-70b, cheapest configuration per hardware" in r.output
     assert "break-even" in r.output
 
 
