@@ -187,6 +187,7 @@ class Engine:
     cpu_floor_s_per_layer: float = _f(0.0, min=0)
     apple_prefill_mfu: float | None = _f(None, gt=0)
     apple_decode_mbu: float | None = _f(None, gt=0)
+    apple_prefill_half_tokens: float | None = _f(None, min=0)
     hardware_kinds: tuple = _f(("gpu", "apple", "cpu"))
     vendors: tuple = _f(())
     precisions: tuple = _f(())

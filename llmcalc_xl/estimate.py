@@ -357,11 +357,11 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
     on_apple = kind["apple"]
 
     def eff(name):
-        base = col(et, name, e_pos)
+        base = col(et, name, e_pos, 0.0)
         apple = col(et, "apple_" + name, e_pos)
         base = np.where(on_apple & ~np.isnan(apple), apple, base)
         override = num.get(name)
-        return np.where(np.isnan(override), base, override)
+        return base if override is None else np.where(np.isnan(override), base, override)
 
     prefill_mfu, decode_mfu, decode_mbu = eff("prefill_mfu"), eng("decode_mfu"), eff("decode_mbu")
     prefill_fixed, step_fixed = eng("prefill_overhead_s"), eng("decode_step_overhead_s")
@@ -448,13 +448,14 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
     attn_flops_prompt = _speed.attention_flops(_speed.attended_pairs(prompt, 0.0),
                                                _speed.attended_pairs(prompt, window),
                                                layers, window_layers, heads, head_dim)
-    dequantizes = (col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & _take(pt.flag("family", "gguf"), p_pos,
-                                                                             missing=False)
+    # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
+    dequantizes = ((col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & is_cuda
+                   & _take(pt.flag("family", "gguf"), p_pos, missing=False))
     passes_per_token = 1.0 / max_tokens
 
     expert_share = np.divide(k_active, experts, out=np.zeros_like(experts), where=experts > 0)
     expert_linear = _mem.routed_expert_params(params, active, experts, k_active) * expert_share
-    half_tokens = col(et, "prefill_half_tokens", e_pos, 0.0)
+    half_tokens = eff("prefill_half_tokens")
 
     def gemm_efficiency(rows):
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
