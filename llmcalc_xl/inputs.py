@@ -86,6 +86,12 @@ def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarr
     if arr.dtype.kind == "b":
         errors.add(np.ones(n, bool), f"{name} must be a number, got a true/false value")
         return np.full(n, math.nan)
+    if arr.dtype == object:
+        try:  # plain numbers in Python objects (a list of ints): convert in one go
+            if not any(isinstance(v, (str, bool, np.bool_)) or v is None for v in arr.tolist()):
+                return arr.astype(float)
+        except (TypeError, ValueError):
+            pass
     out = np.empty(n, dtype=float)
     for i, v in enumerate(arr.tolist()):
         number, err = _scalar_to_float(name, v)

@@ -95,10 +95,14 @@ def _add_note(notes: np.ndarray, mask: np.ndarray, text: np.ndarray) -> np.ndarr
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``template`` filled with each masked row's id (None elsewhere); each id formatted once."""
     out = np.full(len(mask), None, dtype=object)
-    ids = np.broadcast_to(np.asarray(ids, dtype=object), mask.shape)
-    for v in set(ids[mask].tolist()):
-        out[mask & (ids == v)] = template.format(v)
+    rows = np.flatnonzero(mask)
+    if len(rows):
+        texts: dict[Any, str] = {}
+        ids = np.broadcast_to(np.asarray(ids, dtype=object), mask.shape)
+        out[rows] = [texts[v] if v in texts else texts.setdefault(v, template.format(v))
+                     for v in ids[rows].tolist()]
     return out
 
 
