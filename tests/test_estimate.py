@@ -1,6 +1,7 @@
 """The library API: scalars and columns through one path, every error explained."""
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -150,3 +151,18 @@ def test_missing_catalog_figures_give_no_answer_and_say_why(cat):
         r = estimate("llama-3-8b", no_flops[0], precision="q4_k_m")
         assert r.tpot_s is None and r.weights_gib is not None
         assert any("pass tflops" in n for n in r.notes)
+
+
+def test_blocks_of_rows_give_the_same_answer_as_one_pass(monkeypatch):
+    est = sys.modules["llmcalc_xl.estimate"]  # the package exports the function under this name
+    cols = dict(model=["llama-3-8b", "gpt-4o", "mixtral-8x7b", "nope", "llama-3.1-70b"] * 3,
+                hardware=["l4", None, "a100-80gb", "l4", "h100-sxm"] * 3,
+                gpus=[1, 1, 2, 1, 4] * 3, batch=list(range(1, 16)))
+    whole = estimate_many(**cols)
+    monkeypatch.setattr(est, "CHUNK_ROWS", 4)
+    blocks = estimate_many(**cols)
+    for key, value in whole.items():
+        if value.dtype == object:
+            assert list(value) == list(blocks[key]), key
+        else:
+            assert np.array_equal(value, blocks[key], equal_nan=True), key
