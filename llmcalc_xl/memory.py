@@ -122,9 +122,13 @@ def kv_cache_bytes_per_sequence(per_token_layer, layers, context_tokens, block_t
 def activation_factor(tp, is_moe):
     """AIConfigurator's peak-activation multiplier c(TP) (dense or MoE); TP > 8 uses TP 8."""
     tp = np.asarray(tp, dtype=float)
-    dense = np.select([tp <= 1, tp <= 2, tp <= 4], [10.0, 6.0, 5.0], 5.0)
-    moe = np.select([tp <= 1, tp <= 2, tp <= 4], [22.0, 13.0, 10.0], 10.0)
-    return np.where(np.asarray(is_moe, dtype=bool), moe, dense)
+
+    def by_tp(table):
+        sizes = sorted(table)
+        return np.select([tp <= k for k in sizes[:-1]], [table[k] for k in sizes[:-1]], table[sizes[-1]])
+
+    return np.where(np.asarray(is_moe, dtype=bool), by_tp(defaults.ACTIVATION_FACTOR_MOE),
+                    by_tp(defaults.ACTIVATION_FACTOR_DENSE))
 
 
 def activations_bytes(pass_tokens, heads, head_dim, tp, is_moe, sequences, vocab_size):

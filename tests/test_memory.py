@@ -142,3 +142,9 @@ def test_paged_engines_round_the_context_up_to_whole_blocks():
     assert r.kv_cache_gib * GIB == pytest.approx(1008 * 131_072, rel=1e-12)
     assert math.isclose(memory.tokens_held(1001, 16), 1008)
     assert np.array_equal(memory.tokens_held(np.array([1, 16, 17]), 16), [16, 16, 32])
+
+
+def test_activation_factor_follows_aiconfigurator_table():
+    # c(TP) = 10/6/5/5 dense and 22/13/10/10 MoE for TP 1/2/4/8 (NVIDIA AIConfigurator)
+    assert list(memory.activation_factor(np.array([1, 2, 4, 8, 16]), False)) == [10, 6, 5, 5, 5]
+    assert list(memory.activation_factor(np.array([1, 2, 4, 8]), True)) == [22, 13, 10, 10]
