@@ -184,6 +184,8 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
         click.echo("")
     if not result.self_hosted:
         click.echo("Self-hosted: no hardware fits the model and meets the targets.")
+    if result.rejected:
+        click.echo("Not shown: " + "; ".join(f"{hw} ({why})" for hw, why in sorted(result.rejected.items())) + "\n")
     if result.apis:
         best = result.self_hosted[0] if result.self_hosted else None
         click.echo("APIs for the same traffic" + (f" (break-even against {best['model']} on {best['hardware']} x "
