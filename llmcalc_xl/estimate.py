@@ -159,7 +159,7 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
                                 "Give single values or columns of one length.")
     n = sizes.pop() if sizes else 1
     columns = {k: _as_array(v) for k, v in given.items() if lengths[k] is not None}
-    parts = []
+    result: dict[str, np.ndarray] = {}
     # blocks of rows keep each temporary array in cache: a million rows in one pass would
     # allocate (and page-fault) hundreds of 8 MB temporaries
     for start in range(0, n, CHUNK_ROWS):
@@ -173,10 +173,13 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
             cls = UnknownIdError if first.startswith("Unknown ") or " is empty." in first else InvalidValueError
             raise cls(first)
         out["error"] = errs.messages
-        parts.append(out)
-    if len(parts) == 1:
-        return parts[0]
-    return {k: np.concatenate([np.broadcast_to(p[k], (len(p["error"]),)) for p in parts]) for k in parts[0]}
+        if stop - start == n:
+            return out
+        for key, values in out.items():
+            if key not in result:
+                result[key] = np.empty(n, dtype=np.asarray(values).dtype)
+            result[key][start:stop] = values
+    return result
 
 
 #: Rows computed together; 64k rows of float64 are 512 KiB per temporary array.

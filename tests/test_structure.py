@@ -31,13 +31,14 @@ def test_wheel_installs_and_runs_from_another_folder(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+    subprocess.run([str(bindir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True)
+    # after the install (pip must not see the test environment's copy as already installed):
     # dependencies come from the test environment, appended after the new venv's own
     # site-packages (a .pth file), so the freshly installed llmcalc_xl is the one imported
     new_site = subprocess.run([str(bindir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                               capture_output=True, text=True, check=True).stdout.strip()
     Path(new_site, "test_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([str(bindir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = subprocess.run([str(bindir / "llmcalc-xl"), "estimate", "--model", "llama-3-8b", "--hardware", "l4",
