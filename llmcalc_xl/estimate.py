@@ -409,7 +409,7 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
     price = np.where(np.isnan(num["price_per_hour"]),
                      np.where(custom_only, np.nan, hwv("price_usd_per_hour")), num["price_per_hour"])
     price = np.where(has_hw, price, np.nan)
-    is_cuda = kind["gpu"]
+    is_cuda = kind["gpu"] | ~has_hw  # no device named: price the memory of NVIDIA GPUs
 
     # --- memory -------------------------------------------------------------------------
     emb = _mem.embedding_params(vocab, hidden)
@@ -571,8 +571,8 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
         "weights_gib": np.where(na_mem, nan, weights / gib),
         "kv_cache_gib": np.where(na_mem, nan, kv_total / gib),
         "activations_gib": np.where(na_mem, nan, mem["act"] / gib),
-        "overhead_gib": np.where(na_fit, nan, mem["ovh"] / gib),
-        "total_memory_gib": np.where(na_fit, nan, mem["total"] / gib),
+        "overhead_gib": np.where(na_mem, nan, mem["ovh"] / gib),
+        "total_memory_gib": np.where(na_mem, nan, mem["total"] / gib),
         "usable_memory_gib": np.where(na_fit, nan, mem["usable"] / gib),
         "fits": np.where(na_fit, nan, fits.astype(float)),
         "gpus_needed": np.where(na_fit, nan, gpus_needed),
