@@ -134,3 +134,32 @@ def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None, 
         else:
             why[hw] = "no configuration meets the latency targets"
     return rows, why
+
+
+def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalog | Iterable[str] | None = None,
+                   **options: Any) -> dict[str, np.ndarray]:
+    """Monthly requests above which one always-on self-hosted deployment of ``model`` on
+    ``hardware`` costs less than ``api_model`` for the same requests (inf: never).
+
+    Columns or single values, like :func:`~llmcalc_xl.estimate_many`; options are its options
+    (input_tokens, output_tokens, gpus, batch, precision, engine, price_per_hour, ...).
+    Returns ``breakeven_requests_per_month`` and ``error`` arrays.
+    """
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
+    tokens = {k: v for k, v in options.items() if k in ("input_tokens", "output_tokens", "cached_input_tokens")}
+    api = estimate_many(api_model, catalog=cat, **tokens)
+    own = estimate_many(model, hardware, catalog=cat, **options)
+    error = np.where(np.equal(api["error"], None), own["error"], api["error"])
+    not_api = np.equal(error, None) & (np.asarray(api["model_kind"]) != "api")
+    if not_api.any():
+        error = error.copy()
+        for i in np.flatnonzero(not_api):
+            error[i] = (f"api_model '{api['model'][i]}' is not an API model. Give an API model such as "
+                        "gpt-4o as the first argument")
+    not_open = np.equal(error, None) & (np.asarray(own["model_kind"]) != "open")
+    for i in np.flatnonzero(not_open):
+        error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
+    volume = _cost.breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
+                                                own["capacity_requests_per_month"])
+    volume = np.where(np.equal(error, None), volume, np.nan)
+    return {"breakeven_requests_per_month": volume, "error": error, "notes": own["notes"]}

@@ -72,7 +72,7 @@ def _take(column: np.ndarray, pos: np.ndarray, missing: Any = math.nan) -> np.nd
     padded = np.append(column, np.asarray([missing], dtype=column.dtype))
     pos = np.where(pos < 0, len(column), pos) if (np.asarray(pos) < 0).any() else pos
     if pos.ndim == 1 and pos.strides == (0,):
-        return np.broadcast_to(padded[pos[0]], pos.shape)
+        return np.broadcast_to(padded[pos[0]:pos[0] + 1], pos.shape)  # keeps the dtype (object stays object)
     return padded[pos]
 
 

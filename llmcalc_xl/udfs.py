@@ -1,0 +1,274 @@
+"""Excel functions (xlwings user-defined functions): =LLM_COST(), =LLM_FITS() and the rest.
+
+Set xlwings' "UDF Modules" to ``llmcalc_xl.udfs`` and click "Import Functions" (README,
+"In Excel"). Every argument may be a single cell or a range; ranges broadcast against
+single cells and the answer has the range's shape. A cell with a problem you can fix
+shows ``#LLM! <message>``. Parameter names are the snake_case CLI option names; optional
+parameters come last, always in the same order, with the core's defaults. This module is
+a thin adapter: conversion lives in ``cells``, arithmetic in the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import xlwings as xw
+
+from . import cells
+from .errors import LlmcalcError
+from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OUTPUT_KEYS, estimate_many
+
+#: Optional parameters, in the one order every function keeps.
+OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
+                  "price_per_hour", "part")
+
+ARG_DOCS = {
+    "model": "Model id or name: open-weight (llama-3-8b, \"Llama 3 70B\") or API (gpt-4o).",
+    "api_model": "API model id, e.g. gpt-4o.",
+    "hardware": "Hardware id or name, e.g. h100-sxm, \"A100 80GB\", rtx-4090. Empty: no GPU cost.",
+    "input_tokens": "Prompt tokens per request (empty: 1000).",
+    "output_tokens": "Generated tokens per request (empty: 500).",
+    "requests_per_month": "Requests per month.",
+    "gpus": "GPUs per deployment (empty: 1).",
+    "context_tokens": "Context reserved per sequence, tokens (empty: input + output).",
+    "batch": "Sequences served at once (empty: 1).",
+    "precision": "Weight precision: fp16 (empty), bf16, fp8, int8, int4, fp4, q4_k_m, q8_0, ...",
+    "engine": "vllm, tensorrt-llm, llama.cpp or transformers (empty: llama.cpp on Apple/CPU or GGUF, else vllm).",
+    "latency_s": "Seconds per request to use instead of the estimate.",
+    "price_per_hour": "USD per GPU-hour instead of the catalog's cloud price (0 for hardware you own).",
+    "part": "total (empty), weights, kv_cache, activations or overhead.",
+    "id": "Any catalog id: model, API model, hardware, engine or precision.",
+    "field": "A catalog field, e.g. price_usd_per_hour, bandwidth_gb_s, source, as_of.",
+    "kind": "open, api or empty for all.",
+}
+
+
+def _args(*names: str):
+    """xlwings argument options: 2-D ranges and the function-wizard description of each."""
+    def decorate(f):
+        for name in reversed(names):
+            f = xw.arg(name, ndim=2, doc=ARG_DOCS[name][:255])(f)
+        return f
+    return decorate
+
+
+def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
+    def run(flat):
+        return estimate_many(**flat)
+
+    def pick(result, i):
+        return cells.cell_value(result[key][i], kind)
+
+    return cells.compute(run, named, pick, no_answer)
+
+
+def _memory_workload(named: dict[str, Any]) -> dict[str, Any]:
+    """Memory questions with a context but no token counts price a full prompt of that context."""
+    context = cells.grid(named.get("context_tokens"))
+    if any(v is not None for v in context.ravel()):
+        named = dict(named, input_tokens=named["context_tokens"], output_tokens=0)
+    return named
+
+
+@xw.func
+@_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
+       "latency_s", "price_per_hour")
+def LLM_COST(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
+             engine=None, latency_s=None, price_per_hour=None):
+    """USD per request: API tokens plus self-hosted GPU time."""
+    return _estimate("cost_per_request_usd", "float", "No answer: give hardware (or latency_s and price_per_hour)",
+                     model=model, input_tokens=input_tokens, output_tokens=output_tokens, hardware=hardware,
+                     gpus=gpus, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
+                     price_per_hour=price_per_hour)
+
+
+@xw.func
+@_args("model", "hardware", "gpus", "context_tokens", "batch", "precision", "engine")
+def LLM_FITS(model, hardware, gpus=None, context_tokens=None, batch=None, precision=None, engine=None):
+    """TRUE if the model and its KV cache fit the GPUs' usable memory."""
+    return _estimate("fits", "bool", "No answer: give a hardware id",
+                     **_memory_workload(dict(model=model, hardware=hardware, gpus=gpus, context_tokens=context_tokens,
+                                             batch=batch, precision=precision, engine=engine)))
+
+
+MEMORY_PARTS = {"total": "total_memory_gib", "weights": "weights_gib", "kv_cache": "kv_cache_gib",
+                "activations": "activations_gib", "overhead": "overhead_gib"}
+
+
+@xw.func
+@_args("model", "context_tokens", "batch", "precision", "part")
+def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None):
+    """GiB of GPU memory the model needs: total or one part."""
+    named = _memory_workload(dict(model=model, context_tokens=context_tokens, batch=batch, precision=precision))
+
+    def run(flat):
+        out = estimate_many(**{k: v for k, v in flat.items() if k != "part"})
+        out["part"] = cells.column(flat.get("part"))
+        return out
+
+    def pick(result, i):
+        p = result["part"][i]
+        p = "total" if p is None or (isinstance(p, str) and not p.strip()) else p
+        if not isinstance(p, str) or p.strip().lower() not in MEMORY_PARTS:
+            return cells.message(f"part '{p}' must be one of {', '.join(MEMORY_PARTS)}")
+        return cells.cell_value(result[MEMORY_PARTS[p.strip().lower()]][i], "float")
+
+    return cells.compute(run, dict(named, part=part), pick, "Memory is not applicable to this model")
+
+
+@xw.func
+@_args("model", "hardware", "context_tokens", "batch", "precision", "engine")
+def LLM_GPUS_NEEDED(model, hardware, context_tokens=None, batch=None, precision=None, engine=None):
+    """Fewest GPUs of this hardware whose memory holds the model and its KV cache."""
+    return _estimate("gpus_needed", "int", "Does not fit on 64 GPUs of this hardware",
+                     **_memory_workload(dict(model=model, hardware=hardware, context_tokens=context_tokens,
+                                             batch=batch, precision=precision, engine=engine)))
+
+
+@xw.func
+@_args("model", "hardware", "gpus", "context_tokens", "precision", "engine")
+def LLM_MAX_BATCH(model, hardware, gpus=None, context_tokens=None, precision=None, engine=None):
+    """Largest number of sequences that fit at once."""
+    return _estimate("max_batch", "int", "No answer: give a hardware id",
+                     **_memory_workload(dict(model=model, hardware=hardware, gpus=gpus, context_tokens=context_tokens,
+                                             precision=precision, engine=engine)))
+
+
+def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine):
+    return _estimate(key, "float", "No answer: give a hardware id", model=model, hardware=hardware,
+                     input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus, batch=batch,
+                     precision=precision, engine=engine)
+
+
+@xw.func
+@_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine")
+def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None):
+    """Seconds to the first token (prefill of the prompt)."""
+    return _speed("ttft_s", model, hardware, input_tokens, None, gpus, batch, precision, engine)
+
+
+@xw.func
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
+def LLM_TPOT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None):
+    """Seconds per output token, averaged over the answer."""
+    return _speed("tpot_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine)
+
+
+@xw.func
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
+def LLM_LATENCY(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None):
+    """Seconds for a whole request: first token plus every further token."""
+    return _speed("latency_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine)
+
+
+@xw.func
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
+def LLM_THROUGHPUT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
+                   engine=None):
+    """Output tokens per second of all sequences together."""
+    return _speed("throughput_tokens_per_s", model, hardware, input_tokens, output_tokens, gpus, batch,
+                  precision, engine)
+
+
+@xw.func
+@_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
+       "latency_s", "price_per_hour")
+def LLM_COST_PER_MTOK(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
+                      engine=None, latency_s=None, price_per_hour=None):
+    """USD per million output tokens (all costs of a request over its output)."""
+    return _estimate("cost_per_mtok_usd", "float", "No answer: give hardware (or latency_s and price_per_hour)",
+                     model=model, input_tokens=input_tokens, output_tokens=output_tokens, hardware=hardware,
+                     gpus=gpus, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
+                     price_per_hour=price_per_hour)
+
+
+@xw.func
+@_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
+       "engine", "latency_s", "price_per_hour")
+def LLM_MONTHLY_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
+                     precision=None, engine=None, latency_s=None, price_per_hour=None):
+    """USD per month: API tokens, or always-on GPU deployments sized for the traffic."""
+    return _estimate("monthly_cost_usd", "float", "No answer: give requests_per_month and hardware",
+                     model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
+                     output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
+                     engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
+
+
+@xw.func
+@_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
+       "price_per_hour")
+def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
+                  engine=None, price_per_hour=None):
+    """Requests per month above which self-hosting is cheaper than the API ("never" if it is not)."""
+    from .plan import breakeven_many
+
+    def run(flat):
+        return breakeven_many(**flat)
+
+    def pick(result, i):
+        return cells.cell_value(result["breakeven_requests_per_month"][i], "float")
+
+    return cells.compute(run, dict(api_model=api_model, model=model, hardware=hardware, input_tokens=input_tokens,
+                                   output_tokens=output_tokens, gpus=gpus, batch=batch, precision=precision,
+                                   engine=engine, price_per_hour=price_per_hour), pick,
+                         "No answer: give a priced hardware id (or price_per_hour)")
+
+
+@xw.func
+@_args("id", "field")
+def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
+    """Any catalog value: a price, a bandwidth, a source, a date..."""
+    from .catalog_info import info_many
+    return cells.compute(lambda flat: info_many(flat["id"], flat["field"]), dict(id=id, field=field),
+                         lambda result, i: result["value"][i], "No value")
+
+
+@xw.func
+@_args("kind")
+def LLM_MODELS(kind=None):
+    """The model catalog as a table with a header row (for a spill range or a dropdown)."""
+    from .catalog_info import models_table
+    kinds = cells.grid(kind)
+    if kinds.shape != (1, 1):
+        return cells.message("kind takes one cell: open, api or empty")
+    try:
+        return models_table(kinds[0, 0])
+    except LlmcalcError as exc:
+        return cells.message(str(exc))
+
+
+@xw.func
+def LLM_HARDWARE():
+    """The hardware catalog as a table with a header row (for a spill range or a dropdown)."""
+    from .catalog_info import hardware_table
+    return hardware_table()
+
+
+@xw.func
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "context_tokens", "batch", "precision",
+       "engine", "latency_s", "price_per_hour")
+def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gpus=None, context_tokens=None,
+                 batch=None, precision=None, engine=None, latency_s=None, price_per_hour=None):
+    """Every estimate for one scenario: a row of names above a row of values."""
+    named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
+                 context_tokens=context_tokens, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
+                 price_per_hour=price_per_hour)
+    try:
+        shape, flat = cells.broadcast(named)
+        if shape != (1, 1):
+            return cells.message("LLM_ESTIMATE takes single cells. Use LLM_COST, LLM_LATENCY, ... for ranges")
+        result = estimate_many(**flat)
+    except LlmcalcError as exc:
+        return cells.message(str(exc))
+    if result["error"][0] is not None:
+        return cells.message(result["error"][0])
+    keys = list(INPUT_KEYS) + list(OUTPUT_KEYS)
+    values = []
+    for key in keys:
+        v = result[key][0]
+        kind = "bool" if key in BOOL_KEYS else "int" if key in INT_KEYS else "float"
+        values.append(v if isinstance(v, str) or v is None else cells.cell_value(v, kind))
+    return [keys, values]
+
