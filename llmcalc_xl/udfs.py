@@ -10,10 +10,8 @@ a thin adapter: conversion lives in ``cells``, arithmetic in the core.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-import numpy as np
 import xlwings as xw
 
 from . import cells
