@@ -98,12 +98,24 @@ def cell_value(value: Any, kind: str) -> Any:
     return float(value)
 
 
+MEMORY_NOTE = "memory is not applicable"
+
+
+def relevant_note(notes: str | None, about_memory: bool) -> str | None:
+    """The note that explains a missing answer: the memory note for memory questions, another
+    note (no price, no speed) for speed and cost questions."""
+    lines = [n for n in (notes or "").split("\n") if n]
+    wanted = [n for n in lines if n.startswith(MEMORY_NOTE) == about_memory]
+    return (wanted or [None])[0]
+
+
 def compute(run: Callable[[dict[str, Any]], dict[str, np.ndarray]], named: dict[str, Any],
-            pick: Callable[[dict[str, np.ndarray], int], Any], no_answer: str) -> Any:
+            pick: Callable[[dict[str, np.ndarray], int], Any], no_answer: str, about_memory: bool = False) -> Any:
     """Broadcast ``named``, call ``run`` once on the flat columns, and build the answer.
 
     ``pick(result, i)`` gives the cell value of element i (None = no answer). Elements with an
-    error show its message; elements without an answer show their note or ``no_answer``.
+    error show its message; elements without an answer show the note that explains it, or
+    ``no_answer``.
     """
     try:
         shape, flat = broadcast(named)
@@ -123,8 +135,7 @@ def compute(run: Callable[[dict[str, Any]], dict[str, np.ndarray]], named: dict[
             continue
         value = pick(result, i)
         if value is None:
-            note = notes[i].split("\n")[0] if notes[i] else no_answer
-            values.append(message(note))
+            values.append(message(relevant_note(notes[i], about_memory) or no_answer))
         else:
             values.append(value)
     return shaped(values, shape)

@@ -52,6 +52,10 @@ def _args(*names: str):
     return decorate
 
 
+MEMORY_KEYS = ("fits", "gpus_needed", "max_batch", "total_memory_gib", "weights_gib", "kv_cache_gib",
+               "activations_gib", "overhead_gib")
+
+
 def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
     def run(flat):
         return estimate_many(**flat)
@@ -59,7 +63,7 @@ def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
     def pick(result, i):
         return cells.cell_value(result[key][i], kind)
 
-    return cells.compute(run, named, pick, no_answer)
+    return cells.compute(run, named, pick, no_answer, about_memory=key in MEMORY_KEYS)
 
 
 def _memory_workload(named: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +117,8 @@ def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None
             return cells.message(f"part '{p}' must be one of {', '.join(MEMORY_PARTS)}")
         return cells.cell_value(result[MEMORY_PARTS[p.strip().lower()]][i], "float")
 
-    return cells.compute(run, dict(named, part=part), pick, "Memory is not applicable to this model")
+    return cells.compute(run, dict(named, part=part), pick, "Memory is not applicable to this model",
+                         about_memory=True)
 
 
 @xw.func

@@ -171,6 +171,13 @@ def test_memory_of_an_api_model_is_not_applicable():
     assert udfs.LLM_MEMORY(cell("gpt-4o")).startswith("#LLM! memory is not applicable to API model 'gpt-4o'")
 
 
+def test_the_message_explains_the_question_asked(cat):
+    slow = [m.id for m in cat.entries("api_models") if m.output_tokens_per_s is None][0]
+    got = udfs.LLM_COST(cell(slow), cell(100.0), cell(10.0), cell("l4"))
+    assert got.startswith(f"#LLM! No published speed for API model '{slow}': pass latency_s")
+    assert udfs.LLM_FITS(cell(slow), cell("l4")).startswith("#LLM! memory is not applicable")
+
+
 def test_open_model_without_hardware_says_what_is_missing():
     got = udfs.LLM_LATENCY(cell("llama-3-8b"), cell(None), cell(1000.0), cell(500.0))
     assert got.startswith("#LLM! ") and "hardware" in got
