@@ -30,7 +30,7 @@ def main() -> None:
     hardware = ["l4", "h100-sxm", "a100-80gb", "h200", "l40s"]
     # what xlwings hands a function for ndim=2 ranges: lists of lists of Python floats and strings
     model = [[m] for m in rng.choice(models, args.rows).tolist()]
-    hw = [[h] for h in rng.choice(hardware, args.rows).tolist()]
+    hw = [[None if m[0].startswith("gpt") else h] for m, h in zip(model, rng.choice(hardware, args.rows).tolist())]
     inp = [[float(x)] for x in rng.integers(100, 4000, args.rows)]
     out = [[float(x)] for x in rng.integers(50, 1000, args.rows)]
     gpus = [[float(x)] for x in rng.choice([1, 2, 4, 8], args.rows)]

@@ -200,5 +200,32 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
                    f"{money(best_line['monthly_usd'], 2)} a month.")
 
 
+@main.group()
+def excel() -> None:
+    """Set up the Excel functions (=LLM_COST() and the rest) for this installation."""
+
+
+@excel.command()
+@click.option("--write", "write_to", is_flag=False, flag_value="default", default=None, metavar="[PATH]",
+              help="Merge the settings into xlwings.conf (default ~/.xlwings/xlwings.conf); other settings kept, "
+                   "a .bak copy made.")
+@click.option("--catalog", "catalog_path", metavar="PATH", help="Your catalog file, for the functions to use.")
+def setup(write_to: str | None, catalog_path: str | None) -> None:
+    """Print (or write) the xlwings settings that point Excel at these functions."""
+    from pathlib import Path
+
+    from .catalog import load_catalog
+    from .excel_setup import USER_CONFIG, instructions, settings, write_config
+
+    if catalog_path:
+        load_catalog([catalog_path])  # a bad file is reported now, not in every cell later
+        catalog_path = str(Path(catalog_path).resolve())
+    values = settings()
+    if write_to:
+        path = write_config(USER_CONFIG if write_to == "default" else Path(write_to), values)
+        click.echo(f"Wrote the llmcalc-xl settings into {path}")
+    click.echo(instructions(values, catalog_path))
+
+
 if __name__ == "__main__":
     main()

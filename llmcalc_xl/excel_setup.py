@@ -1,0 +1,76 @@
+"""The xlwings configuration that points Excel at this installation's functions."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import InvalidValueError
+
+UDF_MODULE = "llmcalc_xl.udfs"
+#: xlwings reads ~/.xlwings/xlwings.conf: one "KEY","value" pair a line.
+USER_CONFIG = Path.home() / ".xlwings" / "xlwings.conf"
+
+
+def settings(python: str | None = None, platform: str | None = None) -> dict[str, str]:
+    """The xlwings settings for this Python: its interpreter and our UDF module."""
+    platform = platform or sys.platform
+    key = "INTERPRETER_MAC" if platform.startswith("darwin") else "INTERPRETER_WIN"
+    return {key: python or sys.executable, "UDF MODULES": UDF_MODULE}
+
+
+def config_lines(values: dict[str, str]) -> list[str]:
+    return [f'"{k}","{v}"' for k, v in values.items()]
+
+
+def merged_config(existing: str, values: dict[str, str]) -> str:
+    """``existing`` xlwings.conf text with our keys replaced and everything else kept."""
+    kept = []
+    for line in existing.splitlines():
+        key = line.split(",", 1)[0].strip().strip('"').upper()
+        if key and key not in values:
+            kept.append(line)
+    return "\n".join(kept + config_lines(values)) + "\n"
+
+
+def write_config(path: Path, values: dict[str, str]) -> Path:
+    """Merge our settings into ``path`` atomically (temporary file, then rename); back up the old one."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise InvalidValueError(f"Config path '{path}' is a folder. Give the path of xlwings.conf.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if existing:
+        path.with_suffix(".conf.bak").write_text(existing, encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".xlwings-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(merged_config(existing, values))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def instructions(values: dict[str, str], catalog: str | None = None) -> str:
+    """What to type and click, for the README's "In Excel" steps, filled in for this machine."""
+    lines = [
+        "xlwings settings for llmcalc-xl (put them in ~/.xlwings/xlwings.conf, or run",
+        "`llmcalc-xl excel setup --write`, or type them into the xlwings ribbon tab):",
+        "",
+        *("  " + line for line in config_lines(values)),
+        "",
+        "Then, once, in a terminal of this Python:  xlwings addin install",
+        "In Excel: File > Options > Trust Center > Trust Center Settings > Macro Settings >",
+        "  tick 'Trust access to the VBA project object model'.",
+        "In the xlwings ribbon tab: UDF Modules = llmcalc_xl.udfs, then click 'Import Functions'.",
+        "Save your workbook as .xlsm. Type =LLM_COST(\"gpt-4o\", 1000, 500) in a cell to check.",
+    ]
+    if catalog:
+        lines += ["", "Your catalog file for the functions: set a user environment variable, then restart Excel:",
+                  f'  setx LLMCALC_XL_CATALOG "{catalog}"' if not sys.platform.startswith("darwin")
+                  else f'  launchctl setenv LLMCALC_XL_CATALOG "{catalog}"']
+    return "\n".join(lines)
