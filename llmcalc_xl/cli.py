@@ -200,6 +200,44 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
                    f"{money(best_line['monthly_usd'], 2)} a month.")
 
 
+@main.command()
+@click.option("--out", "out_path", default="quote.xlsx", show_default=True, metavar="PATH",
+              help="Where to write the workbook (.xlsx).")
+@click.option("--scenarios", "scenarios_csv", metavar="CSV", help="Scenarios to quote, one per row (columns as the "
+              "estimate options: model, hardware, gpus, precision, engine, input_tokens, output_tokens, batch, "
+              "requests_per_month, ..., and a free-text scenario label).")
+@click.option("--models", "models", multiple=True, help="Without --scenarios: quote these models (repeatable).")
+@click.option("--hardware", "hardware", multiple=True, help="Without --scenarios: on these devices (repeatable).")
+@click.option("--title", default="LLM inference quote", show_default=True)
+@click.option("--client", default="", help="Client named on the cover.")
+@click.option("--prepared-by", default="", help="Author named on the cover.")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@CATALOG_OPTION
+def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], hardware: tuple[str, ...], title: str,
+          client: str, prepared_by: str, force: bool, catalog_paths: tuple[str, ...]) -> None:
+    """Write the quote workbook: live Excel formulas, no add-in needed."""
+    from .catalog import load_catalog
+    from .quote import scenarios_from_csv, scenarios_from_lists
+    from .workbook import DEFAULT_SCENARIOS, build_workbook, save_atomically
+
+    cat = load_catalog(catalog_paths)
+    problems: list[str] = []
+    if scenarios_csv:
+        rows, problems = scenarios_from_csv(scenarios_csv, cat)
+    elif models:
+        rows, problems = scenarios_from_lists(models, hardware, cat)
+    else:
+        rows = None
+    if rows is not None and not rows:
+        raise click.ClickException("No scenario could be built:\n  " + "\n  ".join(problems))
+    wb = build_workbook(rows, catalog=cat, title=title, client=client, prepared_by=prepared_by)
+    path = save_atomically(wb, out_path, force=force)
+    n = len(rows) if rows is not None else len(DEFAULT_SCENARIOS)
+    click.echo(f"Wrote {path} ({n} scenario{'s' if n != 1 else ''}).")
+    for problem in problems:
+        click.echo(f"Skipped {problem}", err=True)
+
+
 @main.group()
 def excel() -> None:
     """Set up the Excel functions (=LLM_COST() and the rest) for this installation."""

@@ -477,7 +477,6 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
     # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
     dequantizes = ((col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & is_cuda
                    & _take(pt.flag("family", "gguf"), p_pos, missing=False))
-    passes_per_token = 1.0 / max_tokens
 
     expert_share = np.divide(k_active, experts, out=np.zeros_like(experts), where=experts > 0)
     expert_linear = _mem.routed_expert_params(params, active, experts, k_active) * expert_share
@@ -500,7 +499,7 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
         moved = dense_read + expert_bytes * touched_pf + tokens * kv_token_all_layers
         # llama.cpp expands GGUF weights into 16-bit copies (write + read: 4 bytes a weight) for
         # each micro-batch of prompt tokens, in kernels of their own before each product
-        passes = np.ceil(np.maximum(tokens, 1.0) * passes_per_token)
+        passes = np.ceil(np.maximum(tokens, 1.0) / max_tokens)
         dequant = np.where(dequantizes, passes * (params - emb) * 4.0 / (bw_eff * decode_mbu), 0.0)
         comm = np.where(tensor, _speed.allreduce_s(tp, layers, tokens, hidden, link),
                         _speed.pipeline_hops_s(gpus, tokens, hidden, link))

@@ -64,6 +64,9 @@ def test_breakeven_is_fixed_cost_over_api_cost():
     assert cost.breakeven_requests_per_month(1460.0, 0.01, 1e6) == pytest.approx(146_000)
     # the API is cheaper even at full load: never
     assert math.isinf(cost.breakeven_requests_per_month(1460.0, 0.001, 1e6))
+    # an unpriced deployment or one of unknown speed: no answer, not "never"
+    assert math.isnan(cost.breakeven_requests_per_month(np.nan, 0.01, 1e6))
+    assert math.isnan(cost.breakeven_requests_per_month(1460.0, 0.01, np.nan))
 
 
 def test_local_hardware_costs_nothing_unless_priced():

@@ -1,0 +1,267 @@
+"""The quote workbook: LibreOffice computes it, and every result equals the core's.
+
+LibreOffice (Debian's libreoffice-calc-nogui, installed by .ci/run) is the second engine: it
+recalculates the file openpyxl wrote, and the test reads what it computed.
+"""
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string
+
+from llmcalc_xl import estimate_many
+from llmcalc_xl import formulas as F
+from llmcalc_xl.cli import main
+from llmcalc_xl.plan import breakeven_many
+from llmcalc_xl.workbook import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+needs_libreoffice = pytest.mark.skipif(SOFFICE is None and not os.environ.get("CI"),
+                                       reason="LibreOffice not installed (CI installs it)")
+ERROR_VALUES = ("#N/A", "#VALUE!", "#DIV/0!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "Err:")
+#: Functions that Excel 2010+ and LibreOffice 7.4 both compute without an _xlfn. prefix.
+ALLOWED_FUNCTIONS = {"IF", "IFERROR", "AND", "OR", "NOT", "INDEX", "MATCH", "MIN", "MAX", "INT", "ROUNDUP", "N",
+                     "ISNA", "ISNUMBER", "SUM", "TEXT"}
+
+
+def recalculate(path: Path, tmp_path: Path) -> Path:
+    """Let LibreOffice compute every formula and save the results as values it caches."""
+    assert SOFFICE, "LibreOffice is needed for this test: apt-get install libreoffice-calc-nogui"
+    out = tmp_path / "recalculated"
+    out.mkdir()
+    subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(path)], check=True, capture_output=True,
+                   timeout=300)
+    return out / path.name
+
+
+def _core(rows):
+    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
+    return estimate_many(cols.pop("model"), cols.pop("hardware"), **cols)
+
+
+STRESS = [  # beyond the default quote: TP beyond KV heads, layer split, static batching, owned box
+    dict(scenario="Llama 3 70B on 16 H100 (KV heads replicated)", model="llama-3-70b", hardware="h100-sxm",
+         gpus=16, input_tokens=4000, output_tokens=1000, batch=64, requests_per_month=10_000_000),
+    dict(scenario="Llama 2 70B Q4_0 split over 2 RTX 3090", model="llama-2-70b", hardware="rtx-3090", gpus=2,
+         precision="q4_0", input_tokens=500, output_tokens=200, requests_per_month=20_000),
+    dict(scenario="HF transformers static batch", model="llama-2-13b", hardware="a100-80gb", engine="transformers",
+         input_tokens=1000, output_tokens=256, batch=4, requests_per_month=100_000),
+    dict(scenario="TensorRT-LLM FP8 with an FP8 KV cache", model="llama-3.1-8b", hardware="h100-sxm",
+         engine="tensorrt-llm", precision="fp8", kv_precision="fp8", input_tokens=3000, output_tokens=300,
+         batch=64, requests_per_month=30_000_000, context_tokens=8192),
+    dict(scenario="gpt-oss-120b MXFP4 on one H100", model="gpt-oss-120b", hardware="h100-sxm", precision="mxfp4",
+         input_tokens=1500, output_tokens=800, batch=16, requests_per_month=1_000_000),
+    dict(scenario="Phi-3 mini on an 8 GB CPU box", model="phi-3-mini", hardware="cpu-8gb", precision="q4_k_m",
+         input_tokens=300, output_tokens=100, requests_per_month=1_000, price_per_hour=0.05),
+    dict(scenario="Qwen2.5 72B on MI300X, own price", model="qwen2.5-72b", hardware="mi300x", engine="vllm",
+         input_tokens=2000, output_tokens=500, batch=32, price_per_hour=1.9, requests_per_month=2_000_000),
+    dict(scenario="Claude model, no GPU", model="claude-sonnet-4.6", input_tokens=5000, output_tokens=700,
+         requests_per_month=300_000),
+]
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("quote")
+    rows = list(DEFAULT_SCENARIOS) + STRESS
+    path = save_atomically(build_workbook(rows, client="Test client", prepared_by="Tests"), tmp / "quote.xlsx")
+    return rows, path, load_workbook(recalculate(path, tmp), data_only=True)
+
+
+@needs_libreoffice
+def test_every_result_equals_the_core(computed):
+    rows, _, wb = computed
+    ws, layout = wb["Scenarios"], _Layout()
+    core = _core(rows)
+    checked = 0
+    for i, row in enumerate(rows):
+        r = FIRST_ROW + i
+        assert ws.cell(r, column_index_from_string(layout.check_col)).value in (None, ""), row["scenario"]
+        for key in F.OUTPUT_KEYS:
+            got = ws.cell(r, column_index_from_string(layout.output_col[key])).value
+            want = core[key][i]
+            if isinstance(want, float) and math.isnan(want):
+                assert got == "n/a", (row["scenario"], key, got)
+            else:
+                assert isinstance(got, (int, float)), (row["scenario"], key, got)
+                assert math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-12), \
+                    (row["scenario"], key, got, want)
+            checked += 1
+    assert checked == len(rows) * len(F.OUTPUT_KEYS) >= 400
+
+
+@needs_libreoffice
+def test_the_stress_rows_exercise_what_they_claim(computed):
+    rows, _, wb = computed
+    ws, layout = wb["Scenarios"], _Layout()
+
+    def value(scenario, key):
+        r = FIRST_ROW + [x["scenario"] for x in rows].index(scenario)
+        return ws.cell(r, column_index_from_string(layout.output_col[key])).value
+
+    assert value("Llama 3.1 405B FP16 on one A100 80GB (does not fit)", "fits") is False
+    assert value("Llama 2 7B chat on one A100 40GB", "fits") is True
+    assert value("GPT-4o API only", "weights_gib") == "n/a"
+    assert round(value("GPT-4 API, 500-token answers (research notes)", "cost_per_request_usd"), 4) == 0.0324
+
+
+@needs_libreoffice
+def test_no_cell_is_an_error_value(computed):
+    _, _, wb = computed
+    bad = [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+           if isinstance(c.value, str) and c.value.startswith(ERROR_VALUES)]
+    assert bad == []
+
+
+@needs_libreoffice
+def test_quote_break_even_equals_the_core(computed):
+    rows, _, wb = computed
+    q = wb["Quote"]
+    api = wb["Assumptions"]["B9"].value  # compare_api_model
+    assert api == "gpt-4o"
+    for i, row in enumerate(rows):
+        got = q.cell(5 + i, 8).value
+        if not row.get("hardware") or row["model"].startswith(("gpt", "claude")):
+            continue
+        want = breakeven_many(api, row["model"], row["hardware"], **{k: row.get(k) for k in
+                              ("gpus", "batch", "precision", "engine", "input_tokens", "output_tokens",
+                               "price_per_hour", "kv_precision", "context_tokens")})["breakeven_requests_per_month"][0]
+        if math.isinf(want):
+            assert got == "never", row["scenario"]
+        elif math.isnan(want):
+            assert got == "n/a", row["scenario"]
+        else:
+            assert math.isclose(got, want, rel_tol=1e-9), (row["scenario"], got, want)
+
+
+@needs_libreoffice
+def test_a_changed_input_moves_the_totals(tmp_path):
+    """The numbers are live formulas: change a price in the Hardware table and the costs follow."""
+    wb = build_workbook([dict(scenario="a", model="llama-3-8b", hardware="l4", requests_per_month=1_000_000)])
+    hw = wb["Hardware"]
+    col = [c.value for c in hw[1]].index("price_usd_per_hour") + 1
+    row = [c.value for c in hw["A"]].index("l4") + 1
+    hw.cell(row, col).value = 10.0
+    path = save_atomically(wb, tmp_path / "edited.xlsx")
+    ws = load_workbook(recalculate(path, tmp_path), data_only=True)["Scenarios"]
+    layout = _Layout()
+    got = ws.cell(FIRST_ROW, column_index_from_string(layout.output_col["cost_per_request_usd"])).value
+    want = estimate_many("llama-3-8b", "l4", price_per_hour=10.0)["cost_per_request_usd"][0]
+    assert math.isclose(got, want, rel_tol=1e-9)
+
+
+# --- what Excel would refuse to open, checked without Excel ---------------------------------------
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lint")
+    path = save_atomically(build_workbook(list(DEFAULT_SCENARIOS) + STRESS), tmp / "quote.xlsx")
+    return path, load_workbook(path)
+
+
+def test_names_tables_and_titles_are_valid(written):
+    _, wb = written
+    cell_like = re.compile(r"^[A-Za-z]{1,3}[0-9]+$|^[Rr][0-9]*[Cc][0-9]*$")
+    names = list(wb.defined_names)
+    assert len(names) == len({n.lower() for n in names})
+    for n in names:
+        assert re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", n) and not cell_like.match(n), n
+    tables = [t for ws in wb.worksheets for t in ws.tables.values()]
+    assert len({t.displayName.lower() for t in tables}) == len(tables) == 4
+    assert not {t.displayName.lower() for t in tables} & {n.lower() for n in names}
+    for ws in wb.worksheets:
+        assert len(ws.title) <= 31
+        for t in ws.tables.values():
+            headers = [ws.cell(1, c).value for c in range(1, len(t.tableColumns) + 1)]
+            assert all(isinstance(h, str) and h for h in headers) and len(set(headers)) == len(headers)
+
+
+def test_formulas_are_short_and_use_only_portable_functions(written):
+    _, wb = written
+    used = set()
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    text = str(c.value)
+                    assert len(text) <= 8192, (ws.title, c.coordinate, len(text))
+                    assert "_xlfn" not in text and "_xlpm" not in text
+                    used |= set(re.findall(r"([A-Z][A-Z0-9.]*)\(", re.sub(r'"[^"]*"', '""', text)))
+        for dv in ws.data_validations.dataValidation:
+            assert dv.formula1 is None or len(dv.formula1) <= 255
+    assert used <= ALLOWED_FUNCTIONS, used - ALLOWED_FUNCTIONS
+
+
+def test_text_from_a_csv_is_never_a_formula(tmp_path):
+    import csv as csvlib
+    csv = tmp_path / "s.csv"
+    with open(csv, "w", newline="", encoding="utf-8") as fh:  # quoted as Excel writes it
+        writer = csvlib.writer(fh)
+        writer.writerows([["scenario", "model", "hardware"], ['=HYPERLINK("http://x","click")', "llama-3-8b", "l4"],
+                          ["+cmd", "llama-3-8b", "l4"], ["@SUM(1)", "llama-3-8b", "l4"]])
+    out = tmp_path / "q.xlsx"
+    r = CliRunner().invoke(main, ["build", "--scenarios", str(csv), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    ws = load_workbook(out)["Scenarios"]
+    labels = [ws.cell(FIRST_ROW + i, 1) for i in range(3)]
+    assert [c.value for c in labels] == ['=HYPERLINK("http://x","click")', "+cmd", "@SUM(1)"]
+    assert all(c.data_type == "s" for c in labels)
+    with zipfile.ZipFile(out) as z:
+        sheet = z.read("xl/worksheets/sheet2.xml").decode()
+    assert "<f>HYPERLINK" not in sheet
+
+
+def test_bad_rows_are_reported_and_good_rows_built(tmp_path):
+    csv = tmp_path / "s.csv"
+    csv.write_bytes(b"\xef\xbb\xbfScenario;Model;Hardware;Input Tokens;output-tokens\r\n"
+                    b"ok;llama-3-8b;l4;1000;500\r\nbad;llama-9;l4;1000;500\r\nneg;llama-3-8b;l4;-5;500\r\n\r\n")
+    out = tmp_path / "q.xlsx"
+    r = CliRunner().invoke(main, ["build", "--scenarios", str(csv), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "Wrote" in r.output and "(1 scenario)" in r.output
+    assert "Skipped row 3: Unknown model 'llama-9'. Did you mean:" in r.output
+    assert "Skipped row 4: input_tokens must be >= 0, got -5" in r.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name,price\nx,1\n", "has no model column (columns found: name, price)"),
+    ("", "is empty"),
+])
+def test_a_file_that_is_not_a_scenarios_csv(tmp_path, content, message):
+    csv = tmp_path / "s.csv"
+    csv.write_text(content)
+    r = CliRunner().invoke(main, ["build", "--scenarios", str(csv), "--out", str(tmp_path / "q.xlsx")])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "q.xlsx").exists()
+
+
+def test_output_path_rules_and_nothing_half_written(tmp_path):
+    r = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "missing" / "q.xlsx")])
+    assert r.exit_code == 2 and "Output folder" in r.output and "does not exist" in r.output
+    out = tmp_path / "q.xlsx"
+    assert CliRunner().invoke(main, ["build", "--out", str(out)]).exit_code == 0
+    r = CliRunner().invoke(main, ["build", "--out", str(out)])
+    assert r.exit_code == 2 and "already exists. Add --force" in r.output
+    assert CliRunner().invoke(main, ["build", "--out", str(out), "--force"]).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.xlsx"]
+
+
+def test_raw_inputs_are_read_only_where_their_defaults_are_resolved():
+    """An empty cell means "the default"; a formula reading the raw cell would see 0 instead."""
+    resolving = {"gpus_in": "gpus", "batch_in": "batch", "prompt": "input_tokens", "output": "output_tokens"}
+    for c in F.columns():
+        for raw in resolving.values():
+            if "{" + raw + "}" in c.formula:
+                assert resolving.get(c.key) == raw, f"Calc column {c.key} reads the raw input {raw}"
+    for key, _, _, expr, na in F.OUTPUTS:
+        for raw in resolving.values():
+            assert "{" + raw + "}" not in expr + na, f"output {key} reads the raw input {raw}"
