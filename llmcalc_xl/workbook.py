@@ -250,9 +250,10 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     ws.column_dimensions[layout.check_col].width = 28
     for key, col in layout.output_col.items():
         ws.column_dimensions[col].width = 14
-    ws.row_dimensions[HEADER_ROW].height = 45
+    ws.row_dimensions[HEADER_ROW].height = 64
     ws.freeze_panes = f"C{FIRST_ROW}"
-    _print_setup(ws)
+    ws.print_title_rows = f"3:{HEADER_ROW}"
+    ws.print_title_cols = "A:A"
     return last
 
 
@@ -278,7 +279,6 @@ def _write_calc(wb, layout: _Layout, n_rows: int) -> None:
 # --- cover, assumptions, quote, sources ---------------------------------------------------------------
 
 def _write_assumptions(wb) -> None:
-    from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet("Assumptions")
     _put_value(ws, 1, 1, "Assumptions", "Title")
@@ -291,15 +291,15 @@ def _write_assumptions(wb) -> None:
         _put_value(ws, r, 3, unit)
         _put_value(ws, r, 4, source)
         _define(wb, name, f"Assumptions!$B${r}")
-    row = 5 + len(F.ASSUMPTIONS) + 1
-    _put_value(ws, row, 1, "GPU counts tried for 'GPUs needed'", "Note")
-    for i, g in enumerate(F.GPU_CANDIDATES, start=2):
-        _put_value(ws, row, i, g)
-    _define(wb, "gpu_candidates", f"Assumptions!$B${row}:${get_column_letter(len(F.GPU_CANDIDATES) + 1)}${row}")
+    _put_value(ws, 4, 6, "GPU counts tried", "Header")
+    for i, g in enumerate(F.GPU_CANDIDATES, start=5):
+        _put_value(ws, i, 6, g)
+    _define(wb, "gpu_candidates", f"Assumptions!$F$5:$F${4 + len(F.GPU_CANDIDATES)}")
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 14
     ws.column_dimensions["C"].width = 16
     ws.column_dimensions["D"].width = 90
+    ws.column_dimensions["F"].width = 16
     _print_setup(ws)
 
 
@@ -343,9 +343,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int) -> None:
     _put_value(ws, 1, 1, "Quote: monthly cost per scenario, self-hosted or API", "Title")
     _put_formula(ws, 2, 1, '="Compared with the API model "&compare_api_model&" (Assumptions); money in "&currency'
                            '&" at "&TEXT(fx_rate,"0.0000")&" per USD."', "Note")
-    headers = ("Scenario", "Model", "Hardware", "Requests per month", "Monthly cost (currency)",
-               "Cost per request (currency)", "API monthly cost (currency)", "Break-even requests/month",
-               "Cheaper")
+    headers = ("Scenario", "Model", "Hardware", "Requests per month", "Monthly cost", "Cost per request",
+               "API monthly cost", "Break-even requests per month", "Cheaper")
     for c, h in enumerate(headers, start=1):
         _put_value(ws, 4, c, h, "Header")
     api_cost = ("((Scenarios!{r_in}*INDEX(m_input_usd_per_mtok,MATCH(compare_api_model,m_id,0))"
@@ -381,6 +380,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int) -> None:
         _put_formula(ws, total, c, f"=SUM({col}5:{col}{total - 1})", "Calculation", "#,##0")
     for c, w in zip("ABCDEFGHI", (46, 16, 14, 14, 16, 16, 16, 18, 12)):
         ws.column_dimensions[c].width = w
+    ws.row_dimensions[4].height = 30
+    ws.print_title_rows = "4:4"
     ws.freeze_panes = "B5"
     chart = BarChart()
     chart.type = "bar"
@@ -418,9 +419,14 @@ def _write_sources(wb, cat: Catalog) -> None:
     ws.freeze_panes = "A4"
 
 
+#: Pages across a sheet prints on (fit to width); the rest print one page wide.
+PRINT_WIDTH_PAGES = {"Scenarios": 3, "Calc": 8, "Models": 2, "Sources": 1}
+
+
 def _print_setup(ws, landscape: bool = True) -> None:
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
-    ws.page_setup.fitToWidth = 1
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = PRINT_WIDTH_PAGES.get(ws.title, 1)
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.gridLines = False
@@ -455,6 +461,13 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_quote(wb, layout, len(rows))
     _write_sources(wb, cat)
     _write_cover(wb, title, client, prepared_by, as_of or _dt.date.today(), len(rows))
+    order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc",
+             "Sources"]
+    wb._sheets.sort(key=lambda ws: order.index(ws.title))
+    wb.active = 0
+    for ws in wb.worksheets:
+        if ws.title not in ("Cover",):
+            _print_setup(ws)
     wb.properties.title = title
     wb.properties.creator = prepared_by or "llmcalc-xl"
     return wb
