@@ -238,6 +238,20 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
         click.echo(f"Skipped {problem}", err=True)
 
 
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", metavar="CSV", help="Where to write the CSV (default: print it).")
+def export(workbook: str, out_path: str | None) -> None:
+    """Write a quote workbook's Scenarios sheet as CSV (the values last calculated)."""
+    from .export import scenario_values, write_csv
+
+    text = write_csv(scenario_values(workbook), out_path)
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"Wrote {out_path}", err=True)
+
+
 @main.group()
 def excel() -> None:
     """Set up the Excel functions (=LLM_COST() and the rest) for this installation."""

@@ -265,3 +265,35 @@ def test_raw_inputs_are_read_only_where_their_defaults_are_resolved():
     for key, _, _, expr, na in F.OUTPUTS:
         for raw in resolving.values():
             assert "{" + raw + "}" not in expr + na, f"output {key} reads the raw input {raw}"
+
+
+@needs_libreoffice
+def test_export_writes_the_calculated_scenarios(computed, tmp_path):
+    import csv as csvlib
+
+    rows, path, _ = computed
+    r = CliRunner().invoke(main, ["export", str(path)])
+    assert r.exit_code == 2 and "has never been calculated" in r.output
+    calculated = recalculate(path, tmp_path)
+    out = tmp_path / "scenarios.csv"
+    r = CliRunner().invoke(main, ["export", str(calculated), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    records = list(csvlib.DictReader(open(out, encoding="utf-8")))
+    assert len(records) == len(rows)
+    assert set(F.OUTPUT_KEYS) <= set(records[0]) and "latency_s_input" in records[0]
+    core = _core(rows)
+    for i, rec in enumerate(records):
+        assert rec["model"] == rows[i]["model"]
+        want = core["cost_per_request_usd"][i]
+        if not math.isnan(want):
+            assert math.isclose(float(rec["cost_per_request_usd"]), want, rel_tol=1e-9)
+    assert records[2]["latency_s_input"] == "3.5" and math.isclose(float(records[2]["latency_s"]), 3.5)
+
+
+def test_export_refuses_what_is_not_a_workbook(tmp_path):
+    fake = tmp_path / "x.xlsx"
+    fake.write_text("not a zip")
+    r = CliRunner().invoke(main, ["export", str(fake)])
+    assert r.exit_code == 2 and "is not an .xlsx workbook" in r.output
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "missing.xlsx")])
+    assert r.exit_code == 2 and "does not exist" in r.output

@@ -1,0 +1,111 @@
+"""`llmcalc-xl export`: the Scenarios sheet of a quote workbook as CSV.
+
+The values are those a spreadsheet (Excel, LibreOffice) last calculated and saved with the
+file. A workbook written by `llmcalc-xl build` and never opened holds formulas only; that
+is said, with the fix, rather than exported as blanks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from . import formulas as F
+from .errors import InvalidValueError
+from .workbook import FIRST_ROW, HEADER_ROW, _Layout
+
+#: Zip entries and sizes a quote workbook stays far below; a larger file is refused unread.
+MAX_ENTRIES = 10_000
+MAX_UNCOMPRESSED = 2 * 1024**3
+MAX_RATIO = 200
+
+
+def check_zip(path: Path) -> None:
+    """Refuse files that are not workbooks, or that would expand far beyond their size (zip bombs)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except FileNotFoundError:
+        raise InvalidValueError(f"Workbook '{path}' does not exist. Check the path.") from None
+    except zipfile.BadZipFile:
+        raise InvalidValueError(f"'{path}' is not an .xlsx workbook. Give a workbook made by `llmcalc-xl build`.") \
+            from None
+    total = sum(i.file_size for i in infos)
+    packed = max(sum(i.compress_size for i in infos), 1)
+    if len(infos) > MAX_ENTRIES or total > MAX_UNCOMPRESSED or total / packed > MAX_RATIO:
+        raise InvalidValueError(f"'{path}' expands to {total:,} bytes in {len(infos):,} parts, far more than a "
+                                "quote workbook. Refusing to open it.")
+
+
+def scenario_values(path: str | Path) -> list[dict[str, Any]]:
+    """Inputs and last-calculated results of every scenario row, keyed as `estimate --json`."""
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    check_zip(path)
+    wb = load_workbook(path, data_only=True, read_only=True)
+    if "Scenarios" not in wb.sheetnames:
+        raise InvalidValueError(f"'{path}' has no Scenarios sheet. Give a workbook made by `llmcalc-xl build`.")
+    ws = wb["Scenarios"]
+    layout = _Layout()
+    from openpyxl.utils import column_index_from_string as index
+
+    columns = ([(input_name(k), index(layout.input_col[k])) for k in F.INPUT_KEYS]
+               + [("check", index(layout.check_col))] + [(k, index(layout.output_col[k])) for k in F.OUTPUT_KEYS])
+    rows, uncalculated = [], 0
+    for values in ws.iter_rows(min_row=FIRST_ROW, values_only=True):
+        record = {k: (values[c - 1] if c - 1 < len(values) else None) for k, c in columns}
+        if record["model"] in (None, ""):
+            continue
+        if all(record[k] is None for k in F.OUTPUT_KEYS):
+            uncalculated += 1
+        rows.append(record)
+    wb.close()
+    if rows and uncalculated == len(rows):
+        raise InvalidValueError(f"'{path}' has never been calculated: it holds formulas but no results. Open it "
+                                "in Excel or LibreOffice, save it, and export again (or run: soffice --headless "
+                                f"--convert-to xlsx --outdir calculated {path.name}).")
+    return rows
+
+
+def input_name(key: str) -> str:
+    """An input's column name; an input that shares its name with a result (latency_s) gets _input."""
+    return f"{key}_input" if key in F.OUTPUT_KEYS else key
+
+
+def write_csv(rows: list[dict[str, Any]], out: str | Path | None) -> str | None:
+    """CSV text with canonical column names; text cells that a spreadsheet would run are escaped."""
+    names = [input_name(k) for k in F.INPUT_KEYS] + ["check"] + list(F.OUTPUT_KEYS)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for r in rows:
+        writer.writerow([_csv_cell(r.get(k)) for k in names])
+    text = buf.getvalue()
+    if out is None:
+        return text
+    out = Path(out)
+    if not out.parent.exists():
+        raise InvalidValueError(f"Output folder '{out.parent}' does not exist. Create it or choose another --out.")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=".csv.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return None
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r", "\n")):
+        return "'" + value  # OWASP: text only; numbers are written as numbers
+    return value
