@@ -17,7 +17,7 @@ from typing import Any
 
 from . import formulas as F
 from .errors import InvalidValueError
-from .workbook import FIRST_ROW, HEADER_ROW, _Layout
+from .workbook import FIRST_ROW, _Layout
 
 #: Zip entries and sizes a quote workbook stays far below; a larger file is refused unread.
 MAX_ENTRIES = 10_000

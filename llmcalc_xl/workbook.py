@@ -59,26 +59,6 @@ DEFAULT_SCENARIOS = (
          hardware="a100-80gb", input_tokens=1000, output_tokens=200, requests_per_month=100_000),
 )
 
-# --- styles (FAST / ICAEW conventions: inputs blue on light yellow, formulas black, links green) --
-
-def _styles():
-    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-
-    thin = Side(style="thin", color="BFBFBF")
-    border = Border(bottom=thin)
-    styles = {
-        "Input": NamedStyle("Input", font=Font(color="0000FF"), fill=PatternFill("solid", fgColor="FFF2CC"),
-                            border=border),
-        "Calculation": NamedStyle("Calculation", font=Font(color="000000"), border=border),
-        "Link": NamedStyle("Link", font=Font(color="008000"), border=border),
-        "Header": NamedStyle("Header", font=Font(bold=True, color="FFFFFF"), fill=PatternFill("solid", fgColor="1F3864"),
-                             alignment=Alignment(wrap_text=True, vertical="top")),
-        "Title": NamedStyle("Title", font=Font(bold=True, size=16, color="1F3864")),
-        "Note": NamedStyle("Note", font=Font(italic=True, color="595959")),
-    }
-    return styles
-
-
 def _put_formula(ws, row: int, col: int, formula: str, style: str | None = None, fmt: str | None = None):
     cell = ws.cell(row=row, column=col)
     cell.value = formula
@@ -303,37 +283,28 @@ def _write_assumptions(wb) -> None:
     _print_setup(ws)
 
 
-def _write_cover(wb, title: str, client: str, prepared_by: str, as_of: _dt.date, n_scen: int) -> None:
-    ws = wb.create_sheet("Cover", 0)
-    _put_value(ws, 1, 1, title, "Title")
-    rows = [("Client", client, "Input", None), ("Prepared by", prepared_by, "Input", None),
-            ("As of", as_of, "Input", "yyyy-mm-dd")]
-    for r, (label, value, style, fmt) in enumerate(rows, start=3):
-        _put_value(ws, r, 1, label)
-        _put_value(ws, r, 2, value, style, fmt)
-    _put_value(ws, 6, 1, "Valid until")
-    _put_formula(ws, 6, 2, "=B5+30", "Calculation", "yyyy-mm-dd")
-    _put_value(ws, 7, 1, "Version")
-    _put_value(ws, 7, 2, f"llmcalc-xl {__version__}")
-    _put_value(ws, 9, 1, "Summary")
+def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
+    """Replace the template's {placeholders} on the Cover sheet."""
     last = 4 + n_scen
-    _put_formula(ws, 9, 2, f'=IFERROR({n_scen}&" scenarios: "&TEXT(Quote!$E${last + 1},"#,##0")&" "&currency'
-                           f'&" a month as quoted; the same traffic on "&compare_api_model&" would cost "'
-                           f'&TEXT(Quote!$G${last + 1},"#,##0")&" "&currency&".","")', "Calculation")
-    _put_value(ws, 11, 1, "Key to the cells", "Header")
-    _put_value(ws, 11, 2, "", "Header")
-    _put_value(ws, 12, 1, "Input: type here")
-    _put_value(ws, 12, 2, 123, "Input")
-    _put_value(ws, 13, 1, "Formula: computed")
-    _put_value(ws, 13, 2, 123, "Calculation")
-    _put_value(ws, 14, 1, "Link: from another sheet")
-    _put_value(ws, 14, 2, 123, "Link")
-    _put_value(ws, 16, 1, "Sheets: Quote (totals and the API comparison), Scenarios (inputs and results), "
-                          "Assumptions, the catalogs (Models, Hardware, Engines, Precisions), Calc (every step "
-                          "of the estimate) and Sources.", "Note")
-    ws.column_dimensions["A"].width = 26
-    ws.column_dimensions["B"].width = 70
-    _print_setup(ws, landscape=False)
+    summary = (f'=IFERROR({n_scen}&" scenarios: "&TEXT(Quote!$E${last + 1},"#,##0")&" "&currency'
+               f'&" a month as quoted; the same traffic on "&compare_api_model&" would cost "'
+               f'&TEXT(Quote!$G${last + 1},"#,##0")&" "&currency&".","")')
+    for row in ws.iter_rows():
+        for cell in row:
+            if not isinstance(cell.value, str) or "{" not in cell.value:
+                continue
+            key = cell.value.strip()[1:-1] if cell.value.strip().startswith("{") else None
+            if key == "summary":
+                cell.value = summary
+            elif key in values:
+                cell.value = values[key]
+                if isinstance(values[key], str):
+                    cell.data_type = "s"  # a client name starting with "=" stays text
+            else:
+                text = cell.value
+                for k, v in values.items():
+                    text = text.replace("{" + k + "}", str(v))
+                _put_value(ws, cell.row, cell.column, text)
 
 
 def _write_quote(wb, layout: _Layout, n_scen: int) -> None:
@@ -438,18 +409,39 @@ def scenarios_for_build(rows: Iterable[dict[str, Any]] | None) -> list[dict[str,
     return [dict(r) for r in (rows if rows is not None else DEFAULT_SCENARIOS)]
 
 
+def load_template(path: str | Path | None = None):
+    """The template workbook (default: the shipped one), with every house style present."""
+    from openpyxl import load_workbook
+
+    from .export import check_zip
+    from .template import default_styles, default_template_path
+
+    path = Path(path) if path else default_template_path()
+    if not path.exists():
+        raise InvalidValueError(f"Template '{path}' does not exist. Give a copy of templates/quote.xlsx.")
+    check_zip(path)
+    wb = load_workbook(path)
+    if "Cover" not in wb.sheetnames:
+        raise InvalidValueError(f"Template '{path}' has no Cover sheet. Start from a copy of templates/quote.xlsx.")
+    have = set(wb.named_styles)
+    for style in default_styles():
+        if style.name not in have:
+            wb.add_named_style(style)
+    return wb
+
+
 def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog: Catalog | Iterable[str] | None = None,
                    title: str = "LLM inference quote", client: str = "", prepared_by: str = "",
-                   as_of: _dt.date | None = None):
-    """The quote as an openpyxl Workbook (not saved)."""
-    from openpyxl import Workbook
-
+                   as_of: _dt.date | None = None, template: str | Path | None = None):
+    """The quote as an openpyxl Workbook (not saved), filled into the template."""
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     rows = scenarios_for_build(scenarios)
-    wb = Workbook()
-    wb.remove(wb.active)
-    for style in _styles().values():
-        wb.add_named_style(style)
+    wb = load_template(template)
+    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc", "Sources"}
+    for name in list(wb.sheetnames):
+        if name in ours:
+            del wb[name]
+    extra = [ws.title for ws in wb.worksheets if ws.title != "Cover"]
     layout = _Layout()
     _write_assumptions(wb)
     _write_scenarios(wb, layout, rows)
@@ -460,9 +452,10 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_catalog(wb, cat, "precisions", "Precisions", "p", "PrecisionsTable")
     _write_quote(wb, layout, len(rows))
     _write_sources(wb, cat)
-    _write_cover(wb, title, client, prepared_by, as_of or _dt.date.today(), len(rows))
+    _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
+                              "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"}, len(rows))
     order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc",
-             "Sources"]
+             "Sources"] + extra
     wb._sheets.sort(key=lambda ws: order.index(ws.title))
     wb.active = 0
     for ws in wb.worksheets:

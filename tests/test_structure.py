@@ -47,6 +47,10 @@ def test_wheel_installs_and_runs_from_another_folder(tmp_path):
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["model"] == "llama-3-8b" and d["fits"] is True
+    built = subprocess.run([str(bindir / "llmcalc-xl"), "build", "--out", "q.xlsx"], capture_output=True, text=True,
+                           cwd=elsewhere, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert built.returncode == 0, built.stderr  # the template and catalogs travel in the wheel
+    assert (elsewhere / "q.xlsx").stat().st_size > 50_000
     located = subprocess.run([str(bindir / "python"), "-c", "import llmcalc_xl; print(llmcalc_xl.__file__)"],
                              capture_output=True, text=True, cwd=elsewhere, check=True).stdout
     assert str(env_dir) in located  # the installed copy, not the source tree

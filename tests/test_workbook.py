@@ -297,3 +297,37 @@ def test_export_refuses_what_is_not_a_workbook(tmp_path):
     assert r.exit_code == 2 and "is not an .xlsx workbook" in r.output
     r = CliRunner().invoke(main, ["export", str(tmp_path / "missing.xlsx")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_a_restyled_template_is_used(tmp_path):
+    from openpyxl.styles import Font
+
+    from llmcalc_xl.template import default_template
+
+    tpl = default_template()
+    style = next(s for s in tpl._named_styles if s.name == "Input")
+    style.font = Font(color="7030A0", bold=True)  # the team's own input colour
+    tpl["Cover"]["A18"] = "Prices valid for {client} only."
+    terms = tpl.create_sheet("Terms")
+    terms["A1"] = "Our terms and conditions"
+    tpl_path = tmp_path / "ours.xlsx"
+    tpl.save(tpl_path)
+    out = tmp_path / "q.xlsx"
+    r = CliRunner().invoke(main, ["build", "--template", str(tpl_path), "--client", "=Acme", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(out)
+    assert wb.sheetnames[0] == "Cover" and wb.sheetnames[-1] == "Terms"
+    cover = wb["Cover"]
+    assert cover["B3"].value == "=Acme" and cover["B3"].data_type == "s"
+    assert cover["A18"].value == "Prices valid for =Acme only."
+    assert cover["B9"].data_type == "f"
+    model_cell = wb["Scenarios"].cell(FIRST_ROW, 2)
+    assert model_cell.style == "Input" and model_cell.font.color.rgb.endswith("7030A0")
+
+
+def test_template_without_a_cover_is_refused(tmp_path):
+    from openpyxl import Workbook
+    bad = tmp_path / "bad.xlsx"
+    Workbook().save(bad)
+    r = CliRunner().invoke(main, ["build", "--template", str(bad), "--out", str(tmp_path / "q.xlsx")])
+    assert r.exit_code == 2 and "has no Cover sheet" in r.output

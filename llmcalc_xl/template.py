@@ -1,0 +1,82 @@
+"""The quote template: named styles and the cover page that `llmcalc-xl build` fills.
+
+A team restyles its quote by editing a copy of ``templates/quote.xlsx`` in Excel (the named
+styles Input, Calculation, Link, Header, Title, Note; the Cover sheet's text, layout and
+logo) and building with ``--template``. The builder replaces the Cover's placeholders
+({title}, {client}, {prepared_by}, {as_of}, {version}, {summary}) and adds the other sheets.
+Any further sheet of the template (terms, a disclaimer) is kept after them.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+PLACEHOLDERS = ("title", "client", "prepared_by", "as_of", "version", "summary")
+STYLE_NAMES = ("Input", "Calculation", "Link", "Header", "Title", "Note")
+
+
+def default_styles():
+    """The house styles (FAST / ICAEW: inputs blue on light yellow, formulas black, links green)."""
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+
+    line = Border(bottom=Side(style="thin", color="BFBFBF"))
+    return [
+        NamedStyle("Input", font=Font(color="0000FF"), fill=PatternFill("solid", fgColor="FFF2CC"), border=line),
+        NamedStyle("Calculation", font=Font(color="000000"), border=line),
+        NamedStyle("Link", font=Font(color="008000"), border=line),
+        NamedStyle("Header", font=Font(bold=True, color="FFFFFF"), fill=PatternFill("solid", fgColor="1F3864"),
+                   alignment=Alignment(wrap_text=True, vertical="top")),
+        NamedStyle("Title", font=Font(bold=True, size=16, color="1F3864")),
+        NamedStyle("Note", font=Font(italic=True, color="595959"), alignment=Alignment(wrap_text=False)),
+    ]
+
+
+def default_template():
+    """The default template as an openpyxl Workbook: styles and the Cover sheet."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for style in default_styles():
+        wb.add_named_style(style)
+    ws = wb.active
+    ws.title = "Cover"
+    ws["A1"] = "{title}"
+    ws["A1"].style = "Title"
+    rows = [("Client", "{client}", "Input"), ("Prepared by", "{prepared_by}", "Input"), ("As of", "{as_of}", "Input")]
+    for r, (label, placeholder, style) in enumerate(rows, start=3):
+        ws.cell(r, 1, label)
+        ws.cell(r, 2, placeholder).style = style
+    ws["B5"].number_format = "yyyy-mm-dd"
+    ws["A6"] = "Valid until"
+    ws["B6"] = "=B5+30"
+    ws["B6"].style = "Calculation"
+    ws["B6"].number_format = "yyyy-mm-dd"
+    ws["A7"] = "Version"
+    ws["B7"] = "{version}"
+    ws["A9"] = "Summary"
+    ws["B9"] = "{summary}"
+    ws["B9"].style = "Calculation"
+    ws["A11"], ws["B11"] = "Key to the cells", ""
+    ws["A11"].style = ws["B11"].style = "Header"
+    for r, (label, style) in enumerate((("Input: type here", "Input"), ("Formula: computed", "Calculation"),
+                                        ("Link: from another sheet", "Link")), start=12):
+        ws.cell(r, 1, label)
+        ws.cell(r, 2, 123).style = style
+    ws["A16"] = ("Sheets: Quote (totals and the API comparison), Scenarios (inputs and results), Assumptions, "
+                 "the catalogs (Models, Hardware, Engines, Precisions), Calc (every step of the estimate) and Sources.")
+    ws["A16"].style = "Note"
+    ws["D1"] = "(your logo here)"
+    ws["D1"].style = "Note"
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 70
+    ws.page_setup.orientation = "portrait"
+    return wb
+
+
+def default_template_path() -> Path:
+    """The shipped template: inside the installed package, or templates/ of a source checkout."""
+    shipped = resources.files("llmcalc_xl") / "templates" / "quote.xlsx"
+    if shipped.is_file():
+        return Path(str(shipped))
+    return Path(__file__).resolve().parents[1] / "templates" / "quote.xlsx"
