@@ -71,6 +71,9 @@ def default_template():
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 70
     ws.page_setup.orientation = "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     return wb
 
 

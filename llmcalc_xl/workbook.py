@@ -26,6 +26,7 @@ from .catalog import Catalog, load_catalog
 from .errors import InvalidValueError
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
+SPARE_SCENARIO_ROWS = 10  # empty scenario rows below the quoted ones, every formula in place
 FIRST_ROW = 5           # first scenario row
 CATALOG_SPARE_ROWS = 200  # rows below each catalog table that its named ranges already cover
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -193,8 +194,9 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     for i, (key, header, fmt, _, _) in enumerate(F.OUTPUTS, start=n_in + 2):
         _put_value(ws, HEADER_ROW, i, header, "Header")
         fmts[key] = fmt
-    last = FIRST_ROW + max(len(scenarios), 1) - 1
-    for r, scenario in enumerate(scenarios, start=FIRST_ROW):
+    rows = list(scenarios) + [{}] * SPARE_SCENARIO_ROWS  # spare rows: formulas ready, blank until filled
+    last = FIRST_ROW + len(rows) - 1
+    for r, scenario in enumerate(rows, start=FIRST_ROW):
         for c, key in enumerate(F.INPUT_KEYS, start=1):
             value = scenario.get(key)
             _put_value(ws, r, c, value, "Input", "#,##0" if isinstance(value, (int, float)) and key.endswith(
@@ -286,7 +288,8 @@ def _write_assumptions(wb) -> None:
 def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
     """Replace the template's {placeholders} on the Cover sheet."""
     last = 4 + n_scen
-    summary = (f'=IFERROR({n_scen}&" scenarios: "&TEXT(Quote!$E${last + 1},"#,##0")&" "&currency'
+    summary = (f'=IFERROR(COUNTIF(Scenarios!$B${FIRST_ROW}:$B${FIRST_ROW + n_scen - 1},"?*")&" scenarios: "'
+               f'&TEXT(Quote!$E${last + 1},"#,##0")&" "&currency'
                f'&" a month as quoted; the same traffic on "&compare_api_model&" would cost "'
                f'&TEXT(Quote!$G${last + 1},"#,##0")&" "&currency&".","")')
     for row in ws.iter_rows():
@@ -307,7 +310,7 @@ def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
                 _put_value(ws, cell.row, cell.column, text)
 
 
-def _write_quote(wb, layout: _Layout, n_scen: int) -> None:
+def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     from openpyxl.chart import BarChart, Reference
 
     ws = wb.create_sheet("Quote", 1)
@@ -325,23 +328,25 @@ def _write_quote(wb, layout: _Layout, n_scen: int) -> None:
         sc = lambda key: f"Scenarios!${layout.input_col[key]}{s}"  # noqa: E731
         out = lambda key: f"Scenarios!${layout.output_col[key]}{s}"  # noqa: E731
         calc = lambda key: f"Calc!${layout.calc_col[key]}{s}"  # noqa: E731
-        _put_formula(ws, r, 1, f'=IF({sc("scenario")}="",{sc("model")},{sc("scenario")})', "Link")
+        blank = f'{sc("model")}=""'
+        _put_formula(ws, r, 1, f'=IF({sc("scenario")}="",{sc("model")}&"",{sc("scenario")})', "Link")
         _put_formula(ws, r, 2, f"={sc('model')}&\"\"", "Link")
-        _put_formula(ws, r, 3, f'=IF({sc("hardware")}="","(API)",{sc("hardware")})', "Link")
-        _put_formula(ws, r, 4, f"=N({sc('requests_per_month')})", "Link", "#,##0")
-        _put_formula(ws, r, 5, f'=IF({out("fits")}=FALSE,"does not fit",IF(ISNUMBER({out("monthly_cost_usd")}),'
-                               f'{out("monthly_cost_usd")}*fx_rate,"n/a"))', "Link", "#,##0")
-        _put_formula(ws, r, 6, f"=IF(ISNUMBER({out('cost_per_request_usd')}),{out('cost_per_request_usd')}*fx_rate,"
-                               f"\"n/a\")", "Link", "#,##0.000000")
+        _put_formula(ws, r, 3, f'=IF({blank},"",IF({sc("hardware")}="","(API)",{sc("hardware")}))', "Link")
+        _put_formula(ws, r, 4, f'=IF({blank},"",N({sc("requests_per_month")}))', "Link", "#,##0")
+        _put_formula(ws, r, 5, f'=IF({blank},"",IF({out("fits")}=FALSE,"does not fit",'
+                               f'IF(ISNUMBER({out("monthly_cost_usd")}),{out("monthly_cost_usd")}*fx_rate,"n/a")))',
+                     "Link", "#,##0")
+        _put_formula(ws, r, 6, f'=IF({blank},"",IF(ISNUMBER({out("cost_per_request_usd")}),'
+                               f'{out("cost_per_request_usd")}*fx_rate,"n/a"))', "Link", "#,##0.000000")
         unit_api = api_cost.format(r_in=f"${layout.calc_col['prompt']}{s}".replace("$", "Calc!$", 1),
                                    r_out=f"${layout.calc_col['output']}{s}".replace("$", "Calc!$", 1))
         unit_api = unit_api.replace("Scenarios!Calc!", "Calc!")
-        _put_formula(ws, r, 7, f"=IFERROR(D{r}*{unit_api}*fx_rate,\"n/a\")", "Calculation", "#,##0")
+        _put_formula(ws, r, 7, f'=IF({blank},"",IFERROR(D{r}*{unit_api}*fx_rate,"n/a"))', "Calculation", "#,##0")
         # one always-on deployment over the API's price of one request, when it fits its capacity
         dep, cap = calc("deployment"), calc("capacity")
-        _put_formula(ws, r, 8, f'=IF(OR({calc("is_api")},NOT({calc("has_hw")}),NOT({calc("price_known")}),'
+        _put_formula(ws, r, 8, f'=IF({blank},"",IF(OR({calc("is_api")},NOT({calc("has_hw")}),NOT({calc("price_known")}),'
                                f'NOT({calc("latency_known")})),"n/a",IFERROR(IF({dep}/{unit_api}<={cap},'
-                               f'{dep}/{unit_api},"never"),"n/a"))', "Calculation", "#,##0")
+                               f'{dep}/{unit_api},"never"),"n/a")))', "Calculation", "#,##0")
         _put_formula(ws, r, 9, f'=IF({calc("is_api")},"",IF(AND(ISNUMBER(E{r}),ISNUMBER(G{r})),'
                                f'IF(E{r}<=G{r},"self-hosted","API"),""))', "Calculation")
     total = 5 + n_scen
@@ -358,9 +363,9 @@ def _write_quote(wb, layout: _Layout, n_scen: int) -> None:
     chart.type = "bar"
     chart.title = "Monthly cost per scenario"
     chart.y_axis.title = "per month"
-    data = Reference(ws, min_col=5, min_row=4, max_row=4 + n_scen)
-    api = Reference(ws, min_col=7, min_row=4, max_row=4 + n_scen)
-    cats = Reference(ws, min_col=1, min_row=5, max_row=4 + n_scen)
+    data = Reference(ws, min_col=5, min_row=4, max_row=4 + n_charted)
+    api = Reference(ws, min_col=7, min_row=4, max_row=4 + n_charted)
+    cats = Reference(ws, min_col=1, min_row=5, max_row=4 + n_charted)
     chart.add_data(data, titles_from_data=True)
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
@@ -445,22 +450,23 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     layout = _Layout()
     _write_assumptions(wb)
     _write_scenarios(wb, layout, rows)
-    _write_calc(wb, layout, len(rows))
+    _write_calc(wb, layout, len(rows) + SPARE_SCENARIO_ROWS)
     _write_catalog(wb, cat, "models", "Models", "m", "ModelsTable")
     _write_catalog(wb, cat, "hardware", "Hardware", "h", "HardwareTable")
     _write_catalog(wb, cat, "engines", "Engines", "e", "EnginesTable")
     _write_catalog(wb, cat, "precisions", "Precisions", "p", "PrecisionsTable")
-    _write_quote(wb, layout, len(rows))
+    _write_quote(wb, layout, len(rows) + SPARE_SCENARIO_ROWS, max(len(rows), 1))
     _write_sources(wb, cat)
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
-                              "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"}, len(rows))
+                              "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
+                len(rows) + SPARE_SCENARIO_ROWS)
     order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc",
              "Sources"] + extra
     wb._sheets.sort(key=lambda ws: order.index(ws.title))
     wb.active = 0
     for ws in wb.worksheets:
-        if ws.title not in ("Cover",):
-            _print_setup(ws)
+        if ws.title not in extra:
+            _print_setup(ws, landscape=ws.title != "Cover")
     wb.properties.title = title
     wb.properties.creator = prepared_by or "llmcalc-xl"
     return wb

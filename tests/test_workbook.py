@@ -29,7 +29,7 @@ needs_libreoffice = pytest.mark.skipif(SOFFICE is None and not os.environ.get("C
 ERROR_VALUES = ("#N/A", "#VALUE!", "#DIV/0!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "Err:")
 #: Functions that Excel 2010+ and LibreOffice 7.4 both compute without an _xlfn. prefix.
 ALLOWED_FUNCTIONS = {"IF", "IFERROR", "AND", "OR", "NOT", "INDEX", "MATCH", "MIN", "MAX", "INT", "ROUNDUP", "N",
-                     "ISNA", "ISNUMBER", "SUM", "TEXT"}
+                     "ISNA", "ISNUMBER", "SUM", "TEXT", "COUNTIF"}
 
 
 def recalculate(path: Path, tmp_path: Path) -> Path:
@@ -331,3 +331,12 @@ def test_template_without_a_cover_is_refused(tmp_path):
     Workbook().save(bad)
     r = CliRunner().invoke(main, ["build", "--template", str(bad), "--out", str(tmp_path / "q.xlsx")])
     assert r.exit_code == 2 and "has no Cover sheet" in r.output
+
+
+@needs_libreoffice
+def test_cover_summary_counts_the_scenarios_and_totals(computed):
+    rows, _, wb = computed
+    summary = wb["Cover"]["B9"].value
+    total = wb["Quote"].cell(5 + len(rows) + 10, 5).value  # below the quoted and the spare rows
+    assert isinstance(total, (int, float)) and total > 0
+    assert summary.startswith(f"{len(rows)} scenarios: {total:,.0f} USD a month as quoted; the same traffic on gpt-4o")
