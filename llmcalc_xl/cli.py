@@ -241,6 +241,24 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
 
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False))
+@click.option("--template", "template", metavar="XLSX", help="Rebuild with this template (default: the shipped one).")
+@click.option("--force", is_flag=True, help="Refresh even if the file holds content a rebuild would drop.")
+@CATALOG_OPTION
+def refresh(workbook: str, template: str | None, force: bool, catalog_paths: tuple[str, ...]) -> None:
+    """Rebuild a quote with today's catalog and formulas, keeping everything you typed."""
+    from .refresh import refresh as run
+
+    report = run(workbook, catalog=catalog_paths, template=template, force=force)
+    click.echo(f"Refreshed {report.path} ({report.scenarios} scenario{'s' if report.scenarios != 1 else ''}); "
+               f"the previous version is in {report.backup}.")
+    for line in report.carried:
+        click.echo(f"Kept {line}")
+    for line in report.not_carried:
+        click.echo(f"Not carried: {line}", err=True)
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False))
 @click.option("--out", "out_path", metavar="CSV", help="Where to write the CSV (default: print it).")
 def export(workbook: str, out_path: str | None) -> None:
     """Write a quote workbook's Scenarios sheet as CSV (the values last calculated)."""

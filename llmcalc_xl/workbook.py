@@ -133,6 +133,27 @@ def _write_catalog(wb, cat: Catalog, group: str, sheet: str, prefix: str, table_
     return len(entries)
 
 
+def _write_built(wb, cat: Catalog) -> None:
+    """A hidden record of the catalog values as built, so that `refresh` can tell a user's edit
+    (a cell that differs from it) from a catalog update (the shipped value changed)."""
+    ws = wb.create_sheet("Built")
+    ws.sheet_state = "hidden"
+    for c, h in enumerate(("sheet", "id", "field", "value"), start=1):
+        _put_value(ws, 1, c, h, "Header")
+    r = 2
+    for group, sheet in CATALOG_SHEETS.items():
+        entries = cat.entries("models") + cat.entries("api_models") if group == "models" else cat.entries(group)
+        for e in entries:
+            for name in _catalog_fields(cat, group):
+                value = e.kind if name == "kind" else _cell_of(getattr(e, name, None))
+                for c, v in enumerate((sheet, e.id, name, value), start=1):
+                    _put_value(ws, r, c, v)
+                r += 1
+
+
+CATALOG_SHEETS = {"models": "Models", "hardware": "Hardware", "engines": "Engines", "precisions": "Precisions"}
+
+
 def _define(wb, name: str, ref: str) -> None:
     from openpyxl.workbook.defined_name import DefinedName
 
@@ -173,6 +194,11 @@ class _Layout:
         return re.sub(r"\{(\w+)\}", lambda m: self.ref(m.group(1), row, sheet), template)
 
 
+def scenario_headers() -> dict[str, str]:
+    """The Scenarios sheet's header text of each input (how `refresh` finds the columns again)."""
+    return {key: header if default is None else f"{header} (empty: {default:g})" for key, header, default in F.INPUTS}
+
+
 def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> int:
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import PatternFill
@@ -186,8 +212,7 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     _put_value(ws, 3, 1, "Inputs", "Header")
     _put_value(ws, 3, n_in + 1, "Check", "Header")
     _put_value(ws, 3, n_in + 2, "Results (memory GiB over all GPUs; money USD)", "Header")
-    for i, (key, header, default) in enumerate(F.INPUTS, start=1):
-        label = header if default is None else f"{header} (empty: {default:g})"
+    for i, label in enumerate(scenario_headers().values(), start=1):
         _put_value(ws, HEADER_ROW, i, label, "Header")
     _put_value(ws, HEADER_ROW, n_in + 1, "Check", "Header")
     fmts = {}
@@ -442,7 +467,8 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     rows = scenarios_for_build(scenarios)
     wb = load_template(template)
-    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc", "Sources"}
+    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc", "Sources",
+            "Built"}
     for name in list(wb.sheetnames):
         if name in ours:
             del wb[name]
@@ -457,15 +483,16 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_catalog(wb, cat, "precisions", "Precisions", "p", "PrecisionsTable")
     _write_quote(wb, layout, len(rows) + SPARE_SCENARIO_ROWS, max(len(rows), 1))
     _write_sources(wb, cat)
+    _write_built(wb, cat)
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
                               "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
                 len(rows) + SPARE_SCENARIO_ROWS)
     order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc",
-             "Sources"] + extra
+             "Sources", "Built"] + extra
     wb._sheets.sort(key=lambda ws: order.index(ws.title))
     wb.active = 0
     for ws in wb.worksheets:
-        if ws.title not in extra:
+        if ws.title not in extra and ws.title != "Built":
             _print_setup(ws, landscape=ws.title != "Cover")
     wb.properties.title = title
     wb.properties.creator = prepared_by or "llmcalc-xl"

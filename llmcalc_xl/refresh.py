@@ -1,0 +1,225 @@
+"""`llmcalc-xl refresh`: bring a quote built by an earlier version up to date.
+
+The workbook is rebuilt from today's code and catalog (new prices, new models, fixed
+formulas), and everything the user typed is carried over: scenario rows, the cover's fields,
+edited assumptions, edited catalog cells (told apart from catalog updates by the hidden Built
+sheet) and their own catalog rows. Whatever cannot be carried is reported. The file is
+written atomically (temporary file, then rename) after a backup copy is made; a workbook
+open in Excel (its ~$ lock file beside it) or one holding parts openpyxl would drop is
+refused unless told to go on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import formulas as F
+from .catalog import Catalog, load_catalog
+from .errors import InvalidValueError
+from .export import check_zip
+from .workbook import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
+                       scenario_headers)
+
+#: Parts of an .xlsx that openpyxl does not carry through a load and save.
+DROPPED_PARTS = {
+    "xl/vbaProject.bin": "macros (VBA)", "customXml/": "custom XML parts", "xl/media/": "pictures",
+    "xl/comments": "comments", "xl/threadedComments": "threaded comments", "xl/pivot": "pivot tables",
+    "xl/slicers": "slicers", "xl/activeX": "ActiveX controls", "xl/ctrlProps": "form controls",
+    "xl/embeddings": "embedded objects", "xl/timelines": "timelines",
+}
+
+
+@dataclass
+class Report:
+    path: Path
+    backup: Path
+    scenarios: int = 0
+    carried: list[str] = field(default_factory=list)
+    not_carried: list[str] = field(default_factory=list)
+
+
+def lock_file(path: Path) -> Path:
+    return path.with_name("~$" + path.name)
+
+
+def dropped_content(path: Path) -> list[str]:
+    """What in this file a rebuild through openpyxl would lose (beyond what llmcalc-xl writes)."""
+    found = set()
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            for prefix, what in DROPPED_PARTS.items():
+                if name.startswith(prefix):
+                    found.add(what)
+            if name.startswith("xl/drawings/drawing") and name.endswith(".xml"):
+                text = z.read(name).decode("utf-8", "replace")
+                if "<xdr:sp>" in text or "<xdr:sp " in text or "<xdr:pic" in text:
+                    found.add("shapes or pictures")
+            if name.startswith("xl/worksheets/sheet") and name.endswith(".xml"):
+                if b"x14:" in z.read(name):
+                    found.add("newer Excel formatting (x14 extensions: sparklines, data bars)")
+    return sorted(found)
+
+
+def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
+    headers = {str(ws.cell(HEADER_ROW, c).value): c for c in range(1, ws.max_column + 1)
+               if ws.cell(HEADER_ROW, c).value}
+    columns = {}
+    for key, label in scenario_headers().items():
+        if label in headers:
+            columns[key] = headers[label]
+        else:
+            report.not_carried.append(f"Scenarios column for {key} not found; its inputs take the default")
+    rows = []
+    for r in range(FIRST_ROW, ws.max_row + 1):
+        row = {k: ws.cell(r, c).value for k, c in columns.items()}
+        if any(v not in (None, "") for v in row.values()):
+            if isinstance(row.get("model"), str) or row.get("model") is None:
+                rows.append(row)
+    return rows
+
+
+def _placeholder_cells(template: Any) -> dict[str, str]:
+    """{key: coordinate} of the Cover's placeholders in a template."""
+    cells = {}
+    for row in template["Cover"].iter_rows():
+        for cell in row:
+            v = cell.value
+            if isinstance(v, str) and v.strip().startswith("{") and v.strip().endswith("}"):
+                cells[v.strip()[1:-1]] = cell.coordinate
+    return cells
+
+
+def _catalog_edits(old, report: Report) -> tuple[dict[tuple[str, str, str], Any], dict[str, list[dict[str, Any]]]]:
+    """(edited cells {(sheet, id, field): value}, new rows {sheet: [row]}) against the Built record."""
+    if "Built" not in old.sheetnames:
+        report.not_carried.append("catalog edits: this workbook has no record of its built catalog (made by an "
+                                  "older version); catalog sheets are the current catalog")
+        return {}, {}
+    built: dict[tuple[str, str, str], Any] = {}
+    for sheet, eid, fld, value in old["Built"].iter_rows(min_row=2, values_only=True):
+        built[(sheet, eid, fld)] = value
+    built_ids = {(s, i) for s, i, _ in built}
+    edits, new_rows = {}, {}
+    for sheet in CATALOG_SHEETS.values():
+        if sheet not in old.sheetnames:
+            continue
+        ws = old[sheet]
+        fields = [c.value for c in ws[1]]
+        for values in ws.iter_rows(min_row=2, values_only=True):
+            row = dict(zip(fields, values))
+            eid = row.get("id")
+            if eid in (None, ""):
+                continue
+            if (sheet, eid) not in built_ids:
+                new_rows.setdefault(sheet, []).append(row)
+                continue
+            for fld, value in row.items():
+                if fld and (sheet, eid, fld) in built and not _same(built[(sheet, eid, fld)], value):
+                    edits[(sheet, eid, fld)] = value
+    return edits, new_rows
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a in (None, "") and b in (None, ""):
+        return True
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return float(a) == float(b)
+    return a == b
+
+
+def _apply_catalog(new, edits, new_rows, cat: Catalog, report: Report) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for (sheet, eid, fld), value in edits.items():
+        ws = new[sheet]
+        fields = [c.value for c in ws[1]]
+        ids = [c.value for c in ws["A"]]
+        if fld not in fields or eid not in ids:
+            report.not_carried.append(f"{sheet} {eid} {fld} = {value!r}: that "
+                                      f"{'field' if fld not in fields else 'entry'} no longer exists")
+            continue
+        cell = ws.cell(ids.index(eid) + 1, fields.index(fld) + 1)
+        report.carried.append(f"your {sheet} {eid} {fld} = {value!r} (catalog now {cell.value!r})")
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"
+    for sheet, rows in new_rows.items():
+        ws = new[sheet]
+        fields = [c.value for c in ws[1]]
+        table = next(iter(ws.tables.values()))
+        for row in rows:
+            r = ws.max_row + 1
+            for fld, value in row.items():
+                if fld in fields:
+                    cell = ws.cell(r, fields.index(fld) + 1, value)
+                    cell.style = "Input"
+                    if isinstance(value, str):
+                        cell.data_type = "s"
+                elif value not in (None, ""):
+                    report.not_carried.append(f"{sheet} {row.get('id')} {fld}: that field no longer exists")
+            report.carried.append(f"your {sheet} row {row.get('id')}")
+        table.ref = f"A1:{get_column_letter(len(fields))}{ws.max_row}"
+        if table.autoFilter is not None:
+            table.autoFilter.ref = table.ref
+
+
+def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None, template: str | Path | None = None,
+            force: bool = False) -> Report:
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    if lock_file(path).exists():
+        raise InvalidValueError(f"'{path.name}' is open in Excel (its lock file {lock_file(path).name} is beside "
+                                "it). Close it in Excel and refresh again.")
+    check_zip(path)
+    dropped = dropped_content(path)
+    if dropped and not force:
+        raise InvalidValueError(f"'{path.name}' holds {', '.join(dropped)}, which a refresh would drop. Copy them "
+                                "aside, or add --force to refresh anyway and lose them.")
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
+    old = load_workbook(path)
+    for needed in ("Scenarios", "Cover"):
+        if needed not in old.sheetnames:
+            raise InvalidValueError(f"'{path.name}' has no {needed} sheet: it was not made by `llmcalc-xl build`.")
+    backup = path.with_name(f"{path.stem}.backup{path.suffix}")
+    report = Report(path=path, backup=backup)
+    if dropped:
+        report.not_carried.append("dropped as asked (--force): " + ", ".join(dropped))
+    scenarios = _read_scenarios(old["Scenarios"], report)
+    report.scenarios = len(scenarios)
+    cover_cells = _placeholder_cells(load_template(template))
+    cover = {}
+    for key in ("title", "client", "prepared_by", "as_of"):
+        coord = cover_cells.get(key)
+        value = old["Cover"][coord].value if coord else None
+        if value not in (None, "") and not (isinstance(value, str) and value.startswith("{")):
+            cover[key] = value
+    if isinstance(cover.get("as_of"), _dt.datetime):
+        cover["as_of"] = cover["as_of"].date()
+    assumptions = {}
+    if "Assumptions" in old.sheetnames:
+        for name, value in old["Assumptions"].iter_rows(min_row=5, max_col=2, values_only=True):
+            if isinstance(name, str) and name:
+                assumptions[name] = value
+    edits, new_rows = _catalog_edits(old, report)
+
+    new = build_workbook(scenarios, catalog=cat, template=template, **cover)
+    known = {name for name, *_ in F.ASSUMPTIONS}
+    defaults = {name: value for name, value, *_ in F.ASSUMPTIONS}
+    ws = new["Assumptions"]
+    for r in range(5, 5 + len(F.ASSUMPTIONS)):
+        name = ws.cell(r, 1).value
+        if name in assumptions and not _same(assumptions[name], defaults[name]):
+            ws.cell(r, 2).value = assumptions[name]
+            report.carried.append(f"your assumption {name} = {assumptions[name]!r}")
+    for name in sorted(set(assumptions) - known):
+        report.not_carried.append(f"assumption {name}: no longer used")
+    _apply_catalog(new, edits, new_rows, cat, report)
+    shutil.copy2(path, backup)
+    save_atomically(new, path, force=True)
+    return report
