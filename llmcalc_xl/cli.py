@@ -212,10 +212,13 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
 @click.option("--client", default="", help="Client named on the cover.")
 @click.option("--prepared-by", default="", help="Author named on the cover.")
 @click.option("--template", "template", metavar="XLSX", help="Your restyled copy of templates/quote.xlsx.")
+@click.option("--with-functions", is_flag=True, help="Add a sheet of live =LLM_...() examples (needs the xlwings "
+              "add-in in Windows Excel to compute).")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 @CATALOG_OPTION
 def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], hardware: tuple[str, ...], title: str,
-          client: str, prepared_by: str, template: str | None, force: bool, catalog_paths: tuple[str, ...]) -> None:
+          client: str, prepared_by: str, template: str | None, with_functions: bool, force: bool,
+          catalog_paths: tuple[str, ...]) -> None:
     """Write the quote workbook: live Excel formulas, no add-in needed."""
     from .catalog import load_catalog
     from .quote import scenarios_from_csv, scenarios_from_lists
@@ -231,7 +234,8 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
         rows = None
     if rows is not None and not rows:
         raise click.ClickException("No scenario could be built:\n  " + "\n  ".join(problems))
-    wb = build_workbook(rows, catalog=cat, title=title, client=client, prepared_by=prepared_by, template=template)
+    wb = build_workbook(rows, catalog=cat, title=title, client=client, prepared_by=prepared_by, template=template,
+                        with_functions=with_functions)
     path = save_atomically(wb, out_path, force=force)
     n = len(rows) if rows is not None else len(DEFAULT_SCENARIOS)
     click.echo(f"Wrote {path} ({n} scenario{'s' if n != 1 else ''}).")

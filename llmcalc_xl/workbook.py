@@ -433,6 +433,59 @@ def _print_setup(ws, landscape: bool = True) -> None:
     ws.print_options.gridLines = False
 
 
+def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tuple[str, str, Any, str | None]]:
+    """(what, formula, expected value, native result cell) for the Functions sheet."""
+    from . import udfs  # the functions themselves give the expected values, as Excel will
+
+    def q(v):
+        return f'"{v}"' if isinstance(v, str) else ("" if v is None else f"{v:g}")
+
+    examples = [
+        ("Cost of one GPT-4o request (1,000 in, 500 out)", 'LLM_COST("gpt-4o",1000,500)',
+         udfs.LLM_COST("gpt-4o", 1000.0, 500.0), None),
+        ("Does Llama 2 70B fit one A100 40GB?", 'LLM_FITS("llama-2-70b","a100-40gb")',
+         udfs.LLM_FITS("llama-2-70b", "a100-40gb"), None),
+        ("GiB Llama 3 8B needs in fp16", 'LLM_MEMORY("llama-3-8b")', udfs.LLM_MEMORY("llama-3-8b"), None),
+        ("H100 SXM price per GPU-hour in the catalog", 'LLM_INFO("h100-sxm","price_usd_per_hour")',
+         udfs.LLM_INFO("h100-sxm", "price_usd_per_hour"), None),
+        ("Requests a month above which Llama 3 8B on an L4 beats GPT-4o",
+         'LLM_BREAKEVEN("gpt-4o","llama-3-8b","l4",1000,500)',
+         udfs.LLM_BREAKEVEN("gpt-4o", "llama-3-8b", "l4", 1000.0, 500.0), None),
+    ]
+    for i, row in enumerate(rows[:6]):
+        r = FIRST_ROW + i
+        args = [f"Scenarios!${layout.input_col[k]}{r}" for k in
+                ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
+                 "latency_s", "price_per_hour")]
+        expected = udfs.LLM_COST(*[row.get(k) for k in ("model", "input_tokens", "output_tokens", "hardware", "gpus",
+                                                        "batch", "precision", "engine", "latency_s",
+                                                        "price_per_hour")])
+        examples.append((f"Cost per request of scenario: {row.get('scenario') or row.get('model')}",
+                         f"LLM_COST({','.join(args)})", expected,
+                         f"Scenarios!${layout.output_col['cost_per_request_usd']}{r}"))
+    return examples
+
+
+def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]]) -> None:
+    ws = wb.create_sheet("Functions")
+    _put_value(ws, 1, 1, "Excel functions (=LLM_COST() and the rest): live examples", "Title")
+    _put_value(ws, 2, 1, "These cells call the llmcalc-xl functions. They compute in Windows desktop Excel once the "
+                         "xlwings add-in is installed and 'Import Functions' has run (README, 'In Excel'; save as "
+                         ".xlsm). Elsewhere they show #NAME?; the rest of the workbook needs no add-in.", "Note")
+    for c, h in enumerate(("What", "Formula", "Live result", "Expected (llmcalc-xl)", "Native workbook result"),
+                          start=1):
+        _put_value(ws, 4, c, h, "Header")
+    for r, (what, formula, expected, native) in enumerate(_function_examples(rows, layout), start=5):
+        _put_value(ws, r, 1, what)
+        _put_value(ws, r, 2, "=" + formula)
+        _put_formula(ws, r, 3, "=" + formula, "Calculation")
+        _put_value(ws, r, 4, expected)
+        if native:
+            _put_formula(ws, r, 5, "=" + native, "Link")
+    for c, w in zip("ABCDE", (60, 70, 16, 22, 24)):
+        ws.column_dimensions[c].width = w
+
+
 # --- the builder ---------------------------------------------------------------------------------------
 
 def scenarios_for_build(rows: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -462,13 +515,13 @@ def load_template(path: str | Path | None = None):
 
 def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog: Catalog | Iterable[str] | None = None,
                    title: str = "LLM inference quote", client: str = "", prepared_by: str = "",
-                   as_of: _dt.date | None = None, template: str | Path | None = None):
+                   as_of: _dt.date | None = None, template: str | Path | None = None, with_functions: bool = False):
     """The quote as an openpyxl Workbook (not saved), filled into the template."""
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     rows = scenarios_for_build(scenarios)
     wb = load_template(template)
     ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc", "Sources",
-            "Built"}
+            "Built", "Functions"}
     for name in list(wb.sheetnames):
         if name in ours:
             del wb[name]
@@ -484,11 +537,13 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_quote(wb, layout, len(rows) + SPARE_SCENARIO_ROWS, max(len(rows), 1))
     _write_sources(wb, cat)
     _write_built(wb, cat)
+    if with_functions:
+        _write_functions(wb, layout, rows)
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
                               "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
                 len(rows) + SPARE_SCENARIO_ROWS)
     order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc",
-             "Sources", "Built"] + extra
+             "Functions", "Sources", "Built"] + extra
     wb._sheets.sort(key=lambda ws: order.index(ws.title))
     wb.active = 0
     for ws in wb.worksheets:

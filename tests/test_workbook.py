@@ -340,3 +340,30 @@ def test_cover_summary_counts_the_scenarios_and_totals(computed):
     total = wb["Quote"].cell(5 + len(rows) + 10, 5).value  # below the quoted and the spare rows
     assert isinstance(total, (int, float)) and total > 0
     assert summary.startswith(f"{len(rows)} scenarios: {total:,.0f} USD a month as quoted; the same traffic on gpt-4o")
+
+
+def test_with_functions_adds_live_examples_equal_to_the_core(tmp_path):
+    import inspect
+
+    from llmcalc_xl import estimate, udfs
+
+    out = tmp_path / "q.xlsx"
+    r = CliRunner().invoke(main, ["build", "--with-functions", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(out)
+    ws = wb["Functions"]
+    rows = list(ws.iter_rows(min_row=5, values_only=True))
+    assert len(rows) >= 10
+    for what, text, live, expected, native in rows:
+        assert text == live and live.startswith("=LLM_")
+        name, args = re.match(r"=(LLM_[A-Z_]+)\((.*)\)$", live).groups()
+        f = getattr(udfs, name)
+        params = inspect.signature(f).parameters
+        required = [p for p in params.values() if p.default is inspect.Parameter.empty]
+        assert len(required) <= len(args.split(",")) <= len(params), live
+        assert expected is not None and not str(expected).startswith("#LLM!"), (what, expected)
+    assert rows[0][3] == estimate("gpt-4o", input_tokens=1000, output_tokens=500).cost_per_request_usd
+    first_scenario = next(r for r in rows if r[4])
+    assert first_scenario[3] == estimate(**{k: v for k, v in DEFAULT_SCENARIOS[0].items()
+                                            if k != "scenario"}).cost_per_request_usd
+    assert "Functions" not in load_workbook(save_atomically(build_workbook(None), tmp_path / "plain.xlsx")).sheetnames
