@@ -275,6 +275,64 @@ def export(workbook: str, out_path: str | None) -> None:
         click.echo(f"Wrote {out_path}", err=True)
 
 
+@main.command()
+@click.argument("scenarios", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", metavar="RESULTS", help="Results file, .csv or .xlsx (default: SCENARIOS "
+              "with .results.csv).")
+@click.option("--workbook", "workbook", metavar="QUOTE.xlsx", help="Also put the good rows into this quote's "
+              "Scenarios sheet (built if it does not exist, else refreshed keeping your edits).")
+@click.option("--strict", is_flag=True, help="Exit with code 1 when any row failed (after writing everything).")
+@CATALOG_OPTION
+def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: bool,
+         catalog_paths: tuple[str, ...]) -> None:
+    """Price every row of a scenarios CSV; bad rows are kept with their message."""
+    from pathlib import Path
+
+    from .catalog import load_catalog
+    from .fill import fill as run
+    from .fill import read_table, write
+
+    cat = load_catalog(catalog_paths)
+    table = read_table(scenarios)
+    n = table.num_rows
+    if sys.stderr.isatty() and n > 50_000:
+        with click.progressbar(length=n, label="Pricing scenarios", file=sys.stderr) as bar:
+            result, failed = run(table, cat, progress=bar.update)
+    else:
+        result, failed = run(table, cat)
+    out = Path(out_path) if out_path else Path(scenarios).with_suffix(".results.csv")
+    write(result, out)
+    click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
+               f"(see the error column). Wrote {out}.", err=True)
+    if workbook:
+        _fill_workbook(Path(workbook), result, cat)
+    if strict and failed:
+        sys.exit(1)
+
+
+def _fill_workbook(path, result, cat) -> None:
+    """The good rows as the quote's scenarios: a new quote, or the existing one refreshed."""
+    from . import formulas as F
+    from .quote import _typed
+    from .refresh import refresh
+    from .scenario_csv import canonical
+    from .workbook import build_workbook, save_atomically
+
+    ok = [s == "ok" for s in result.column("status").to_pylist()]
+    by_key = {canonical(name): name for name in result.column_names}
+    columns = {k: result.column(by_key[k]).to_pylist() for k in F.INPUT_KEYS if k in by_key}
+    rows = [{k: _typed(k, v[i]) for k, v in columns.items()} for i in range(result.num_rows) if ok[i]]
+    if len(rows) > 10_000:
+        raise click.ClickException(f"{len(rows):,} good rows are more than a quote workbook holds well (10,000). "
+                                   "Keep the CSV results, or quote a selection.")
+    if path.exists():
+        report = refresh(path, catalog=cat, scenarios=rows)
+        click.echo(f"Put {len(rows):,} scenarios into {path} (previous version in {report.backup}).", err=True)
+    else:
+        save_atomically(build_workbook(rows, catalog=cat), path)
+        click.echo(f"Put {len(rows):,} scenarios into a new quote {path}.", err=True)
+
+
 @main.group()
 def excel() -> None:
     """Set up the Excel functions (=LLM_COST() and the rest) for this installation."""

@@ -169,7 +169,8 @@ def _apply_catalog(new, edits, new_rows, cat: Catalog, report: Report) -> None:
 
 
 def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None, template: str | Path | None = None,
-            force: bool = False) -> Report:
+            force: bool = False, scenarios: list[dict[str, Any]] | None = None) -> Report:
+    """Rebuild ``path`` in place; ``scenarios`` (if given) replace its scenario rows."""
     from openpyxl import load_workbook
 
     path = Path(path)
@@ -190,7 +191,8 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
     report = Report(path=path, backup=backup)
     if dropped:
         report.not_carried.append("dropped as asked (--force): " + ", ".join(dropped))
-    scenarios = _read_scenarios(old["Scenarios"], report)
+    if scenarios is None:
+        scenarios = _read_scenarios(old["Scenarios"], report)
     report.scenarios = len(scenarios)
     cover_cells = _placeholder_cells(load_template(template))
     cover = {}

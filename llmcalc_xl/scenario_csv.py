@@ -15,7 +15,6 @@ from pathlib import Path
 
 from .errors import InvalidValueError
 
-SNIFF_BYTES = 65536
 
 
 def canonical(name: str) -> str:
@@ -42,12 +41,11 @@ def read_text(path: str | Path) -> str:
 
 
 def delimiter(text: str) -> str:
-    sample = text[:SNIFF_BYTES]
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        return max(",;\t", key=first.count)
+    """The separator that splits the header line into the most fields (data rows may hold commas
+    in quoted text or in numbers like "1,000", so they are no witness)."""
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    counts = {sep: len(next(csv.reader([first], delimiter=sep), [])) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
 def read_scenarios(path: str | Path):

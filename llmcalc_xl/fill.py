@@ -1,0 +1,225 @@
+"""`llmcalc-xl fill`: price a CSV of scenarios in one vectorised pass.
+
+Every input row comes out, in order, with its columns untouched, then the `estimate --json`
+keys, then ``status`` (ok or error) and ``error`` (the row's message). A bad row never stops
+the batch. CSV in and out go through pyarrow (a million rows in seconds); numbers are parsed
+in bulk and only the cells that are not numbers get a message of their own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .catalog import Catalog, load_catalog
+from .errors import InvalidValueError
+from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
+from .inputs import _scalar_to_float
+from .scenario_csv import canonical, delimiter
+
+#: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
+OPTION_COLUMNS = TEXT_OPTIONS + tuple(k for k in NUMBER_OPTIONS if k not in ("memory_gib", "bandwidth_gb_s", "tflops"))
+RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
+BLOCK_ROWS = 131072
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def read_table(path: str | Path):
+    """The CSV as a pyarrow Table of text columns (the file's own headers)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    head = read_text_head(path)
+    sep = delimiter(head)
+    header = next(csv.reader(io.StringIO(head.splitlines()[0] if head.strip() else ""), delimiter=sep), [])
+    header = [h.lstrip("\ufeff") for h in header]
+    if not header or not any(h.strip() for h in header):
+        raise InvalidValueError(f"'{path}' is empty. Give a header row with at least a model column.")
+    if "model" not in {canonical(h) for h in header}:
+        raise InvalidValueError(f"'{path}' has no model column (columns found: {', '.join(header[:8])}). "
+                                "Add a column named model, e.g. with llama-3-8b or gpt-4o in it.")
+    if len({canonical(h) for h in header}) != len(header):
+        raise InvalidValueError(f"'{path}' has two columns with the same name ({', '.join(header)}). Keep one.")
+    try:
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
+                               convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                                    strings_can_be_null=False),
+                               read_options=pacsv.ReadOptions(block_size=1 << 24))
+    except pa.ArrowInvalid as exc:
+        raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
+    return table
+
+
+def read_text_head(path: Path, size: int = 65536) -> str:
+    """The first bytes of the file as text (checks it is a UTF-8 text file at all)."""
+    if not path.exists():
+        raise InvalidValueError(f"Scenarios file '{path}' does not exist. Check the path.")
+    if path.is_dir():
+        raise InvalidValueError(f"Scenarios file '{path}' is a folder. Give the path of a .csv file.")
+    with open(path, "rb") as fh:
+        raw = fh.read(size)
+    if raw[:4] == b"PK\x03\x04":
+        raise InvalidValueError(f"'{path}' is a workbook, not a CSV. In Excel use File > Save As > CSV UTF-8.")
+    if b"\x00" in raw:
+        raise InvalidValueError(f"'{path}' is not a text file. Give a CSV (in Excel: File > Save As > CSV UTF-8).")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(raw) - 4:  # not just a character cut at the end of the sample
+            raise InvalidValueError(f"'{path}' is not UTF-8 text. In Excel use File > Save As > CSV UTF-8.") from None
+        return raw[:exc.start].decode("utf-8-sig")
+
+
+def _numbers(name: str, texts: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """Floats of a text column (NaN where empty); a message for each cell that is not a number."""
+    import pandas as pd
+
+    stripped = pd.Series(texts, dtype=object).str.strip()
+    values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(values) & (stripped.to_numpy() != "")
+    if bad.any():
+        messages: dict[str, str] = {}
+        for i in np.flatnonzero(bad):
+            text = texts[i]
+            if text not in messages:
+                number, err = _scalar_to_float(name, text)
+                messages[text] = err or f"{name} must be a number, got '{text}'"
+            if errors[i] is None:
+                errors[i] = messages[text]
+    return values
+
+
+def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None):
+    """The results table: the input columns, then the estimate keys, then status and error."""
+    import pyarrow as pa
+
+    cat = catalog or load_catalog()
+    n = table.num_rows
+    by_key = {canonical(name): name for name in table.column_names}
+    errors = np.full(n, None, dtype=object)
+    given: dict[str, Any] = {}
+    for key in OPTION_COLUMNS:
+        if key not in by_key:
+            continue
+        texts = table.column(by_key[key]).to_numpy(zero_copy_only=False)
+        given[key] = texts if key in TEXT_OPTIONS else _numbers(key, texts, errors)
+    if "hardware" not in given:
+        given["hardware"] = None
+    results: dict[str, np.ndarray] = {}
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, n)
+        block = {k: (v[start:stop] if isinstance(v, np.ndarray) else v) for k, v in given.items()}
+        out = estimate_many(catalog=cat, **block)
+        for key in RESULT_KEYS + ("error",):
+            if key not in results:
+                results[key] = np.empty(n, dtype=np.asarray(out[key]).dtype)
+            results[key][start:stop] = out[key]
+        if progress:
+            progress(stop - start)
+    if n == 0:
+        results = {k: np.empty(0, dtype=object) for k in RESULT_KEYS + ("error",)}
+    core_errors = results.pop("error")
+    errors = np.where(np.equal(errors, None), core_errors, errors)
+    failed = ~np.equal(errors, None)
+    columns = {name: table.column(name) for name in table.column_names}
+    taken = {canonical(name) for name in columns}
+    for key in RESULT_KEYS:
+        name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
+        columns[name] = _arrow(key, results[key], failed)
+    columns["status"] = pa.array(np.where(failed, "error", "ok").astype(object), type=pa.string())
+    columns["error"] = pa.array(errors, type=pa.string())
+    return pa.table(columns), int(failed.sum())
+
+
+def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
+    """A result column as pyarrow: ints and booleans with gaps, text for ids, floats otherwise."""
+    import pyarrow as pa
+
+    if values.dtype == object:
+        return pa.array(np.where(failed, None, values), type=pa.string())
+    values = np.asarray(values, dtype=float)
+    gaps = np.isnan(values) | failed
+    if key in BOOL_KEYS:
+        return pa.array(values > 0, mask=gaps, type=pa.bool_())
+    if key in INT_KEYS:
+        return pa.array(np.where(gaps, 0, values).astype(np.int64), mask=gaps, type=pa.int64())
+    finite = np.where(np.isinf(values), np.nan, values)
+    return pa.array(finite, mask=gaps | np.isnan(finite), type=pa.float64())
+
+
+def _escaped(table):
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP); numbers never."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for name, col in zip(table.column_names, table.columns):
+        if pa.types.is_string(col.type):
+            risky = pc.match_substring_regex(col, r"^[=+\-@\t\r\n]")
+            col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
+
+
+def write(table, out: str | Path) -> Path:
+    """CSV or XLSX by the file's extension, written to a temporary file and renamed."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InvalidValueError(f"Output '{out}' must end in .csv or .xlsx.")
+    if not out.parent.exists():
+        raise InvalidValueError(f"Output folder '{out.parent}' does not exist. Create it or choose another --out.")
+    if suffix == ".xlsx" and table.num_rows > 1_048_575:
+        raise InvalidValueError(f"{table.num_rows:,} rows do not fit an Excel sheet (1,048,576 rows). Write a .csv.")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=suffix + ".tmp")
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            import pyarrow.csv as pacsv
+            pacsv.write_csv(_escaped(table), tmp)
+        else:
+            _write_xlsx(table, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def _write_xlsx(table, path: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Results")
+    bold = Font(bold=True)
+    header = []
+    for name in table.column_names:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    columns = [table.column(name).to_pylist() for name in table.column_names]
+    for values in zip(*columns):
+        row = []
+        for v in values:
+            if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+                v = None
+            cell = WriteOnlyCell(ws, value=v)
+            if isinstance(v, str):
+                cell.data_type = "s"  # text from the CSV is never a formula
+            row.append(cell)
+        ws.append(row)
+    wb.save(path)

@@ -1,0 +1,154 @@
+"""`llmcalc-xl fill`: every row kept and priced or explained, CSVs as Excel writes them."""
+
+import csv
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string
+
+from llmcalc_xl.cli import main
+from llmcalc_xl.estimate import OUTPUT_KEYS
+from llmcalc_xl.workbook import FIRST_ROW, _Layout
+
+from .test_workbook import needs_libreoffice, recalculate
+
+HEADER = ["scenario", "Model", "Hardware", "GPUs", "Input Tokens", "output-tokens", "requests_per_month", "owner"]
+TEN = [
+    ["chat", "llama-3-8b", "l4", "1", "1000", "500", "100000", "ann"],
+    ["big", "llama-3.1-70b", "h100-sxm", "4", "2000", "300", "1000000", "bob"],
+    ["api", "gpt-4o", "", "", "1000", "500", "100000", "cy"],
+    ["bad model", "llama-9", "l4", "1", "1000", "500", "10", "dee"],
+    ["neg", "llama-3-8b", "l4", "1", "-5", "500", "10", "ed"],
+    ['=HYPERLINK("http://x","click")', "llama-3-8b", "l4", "1", "100", "50", "10", "fi"],
+    ["commas", "llama-3-8b", "l4", "1", "1,000", "500", "10", "gu"],
+    ["empty model", "", "l4", "1", "1000", "500", "10", "ha"],
+    ["moe", "mixtral-8x7b", "a100-80gb", "2", "1000", "300", "10", "io"],
+    ["mac", "llama-3-8b", "apple-m2-max", "1", "500", "200", "10", "ju"],
+]
+
+
+def write_csv(path, rows, delimiter=",", encoding="utf-8", newline="\n"):
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        csv.writer(fh, delimiter=delimiter, lineterminator=newline).writerows(rows)
+    return path
+
+
+def read_out(path):
+    return list(csv.DictReader(open(path, encoding="utf-8")))
+
+
+@pytest.mark.parametrize("dialect", [
+    dict(delimiter=",", encoding="utf-8", newline="\n"),
+    dict(delimiter=";", encoding="utf-8-sig", newline="\r\n"),   # Excel in a European locale
+    dict(delimiter="\t", encoding="utf-8", newline="\r\n"),
+])
+def test_ten_rows_in_order_bad_ones_explained(tmp_path, dialect):
+    src = write_csv(tmp_path / "in.csv", [HEADER] + TEN, **dialect)
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write(dialect["newline"] * 2)  # blank trailing lines
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    assert r.exit_code == 0, r.output
+    assert "Priced 10 rows: 6 ok, 4 with an error" in r.output
+    out = read_out(tmp_path / "out.csv")
+    assert [o["owner"] for o in out] == [row[7] for row in TEN]  # order kept, unknown column carried
+    status = {o["owner"]: (o["status"], o["error"]) for o in out}
+    assert status["dee"][0] == "error" and status["dee"][1].startswith("Unknown model 'llama-9'. Did you mean:")
+    assert status["ed"] == ("error", "input_tokens must be >= 0, got -5")
+    assert status["gu"][1].startswith("input_tokens must be a plain number, got '1,000'")
+    assert status["ha"][1].startswith("model is empty")
+    assert [o["status"] for o in out].count("ok") == 6
+    assert out[5]["scenario"] == "'=HYPERLINK(\"http://x\",\"click\")"  # escaped text, never a live formula
+    assert out[0]["Input Tokens"] == "1000" and out[0]["input_tokens_result"] == "1000"
+
+
+def test_good_rows_equal_estimate_json(tmp_path):
+    src = write_csv(tmp_path / "in.csv", [HEADER] + TEN)
+    CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    for row, out in zip(TEN, read_out(tmp_path / "out.csv")):
+        if out["status"] != "ok":
+            assert all(out[k] == "" for k in OUTPUT_KEYS)
+            continue
+        args = ["estimate", "--model", row[1], "--input-tokens", row[4], "--output-tokens", row[5],
+                "--requests-per-month", row[6], "--json"]
+        if row[2]:
+            args += ["--hardware", row[2], "--gpus", row[3]]
+        want = json.loads(CliRunner().invoke(main, args).output)
+        for key in OUTPUT_KEYS:
+            if want[key] is None:
+                assert out[key] == "", key
+            elif isinstance(want[key], bool):
+                assert out[key] == str(want[key]).lower(), key
+            else:
+                assert math.isclose(float(out[key]), want[key], rel_tol=1e-12), key
+
+
+def test_xlsx_output_keeps_text_as_text(tmp_path):
+    src = write_csv(tmp_path / "in.csv", [HEADER] + TEN)
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.xlsx")])
+    assert r.exit_code == 0, r.output
+    ws = load_workbook(tmp_path / "out.xlsx")["Results"]
+    label = ws.cell(7, 1)
+    assert label.value == '=HYPERLINK("http://x","click")' and label.data_type == "s"
+    header = [c.value for c in ws[1]]
+    cost = ws.cell(2, header.index("cost_per_request_usd") + 1)
+    assert isinstance(cost.value, float) and cost.data_type == "n"
+    assert ws.cell(5, header.index("status") + 1).value == "error"
+
+
+def test_strict_fails_after_writing(tmp_path):
+    src = write_csv(tmp_path / "in.csv", [HEADER] + TEN)
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv"), "--strict"])
+    assert r.exit_code == 1 and len(read_out(tmp_path / "out.csv")) == 10
+    good = write_csv(tmp_path / "good.csv", [HEADER] + TEN[:3])
+    assert CliRunner().invoke(main, ["fill", str(good), "--strict"]).exit_code == 0
+    assert (tmp_path / "good.results.csv").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"PK\x03\x04 rest of a zip", "is a workbook, not a CSV"),
+    (b"\x00\x01\x02\x03binary", "is not a text file"),
+    (b"name,price\nx,1\n", "has no model column (columns found: name, price)"),
+    (b"", "is empty"),
+    (b"\xff\xfe\x00m\x00o\x00d\x00e\x00l", "is not"),
+])
+def test_a_file_that_is_not_a_scenarios_csv(tmp_path, content, message):
+    src = tmp_path / "in.csv"
+    src.write_bytes(content)
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # nothing half-written
+
+
+def test_output_rules(tmp_path):
+    src = write_csv(tmp_path / "in.csv", [HEADER] + TEN[:2])
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.json")])
+    assert r.exit_code == 2 and "must end in .csv or .xlsx" in r.output
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "nope" / "out.csv")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+@needs_libreoffice
+def test_rows_into_a_workbook_stay_live_and_equal_the_core(tmp_path):
+    src = write_csv(tmp_path / "in.csv", [HEADER] + TEN)
+    quote = tmp_path / "quote.xlsx"
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv"), "--workbook", str(quote)])
+    assert r.exit_code == 0, r.output
+    assert "Put 6 scenarios into a new quote" in r.output
+    out = [o for o in read_out(tmp_path / "out.csv") if o["status"] == "ok"]
+    ws = load_workbook(recalculate(quote, tmp_path), data_only=True)["Scenarios"]
+    layout = _Layout()
+    col = column_index_from_string(layout.output_col["cost_per_request_usd"])
+    label = column_index_from_string(layout.input_col["scenario"])
+    for i, o in enumerate(out):
+        assert ws.cell(FIRST_ROW + i, label).value == o["scenario"].lstrip("'")
+        assert math.isclose(ws.cell(FIRST_ROW + i, col).value, float(o["cost_per_request_usd"]), rel_tol=1e-9)
+    # again into the same quote: refreshed, the user's cover kept
+    wb = load_workbook(quote)
+    wb["Cover"]["B3"] = "Kept client"
+    wb.save(quote)
+    r = CliRunner().invoke(main, ["fill", str(src), "--workbook", str(quote)])
+    assert r.exit_code == 0 and "Put 6 scenarios into" in r.output
+    assert load_workbook(quote)["Cover"]["B3"].value == "Kept client"
