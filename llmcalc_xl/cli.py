@@ -289,23 +289,22 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: boo
     from pathlib import Path
 
     from .catalog import load_catalog
-    from .fill import fill as run
-    from .fill import read_table, write
+    from .fill import count_rows, fill_file
 
     cat = load_catalog(catalog_paths)
-    table = read_table(scenarios)
-    n = table.num_rows
-    if sys.stderr.isatty() and n > 50_000:
-        with click.progressbar(length=n, label="Pricing scenarios", file=sys.stderr) as bar:
-            result, failed = run(table, cat, progress=bar.update)
-    else:
-        result, failed = run(table, cat)
     out = Path(out_path) if out_path else Path(scenarios).with_suffix(".results.csv")
-    write(result, out)
+    kept = []
+    keep = kept.append if workbook else None
+    if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
+        with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
+            n, failed = fill_file(scenarios, out, cat, progress=bar.update, keep=keep)
+    else:
+        n, failed = fill_file(scenarios, out, cat, keep=keep)
     click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
                f"(see the error column). Wrote {out}.", err=True)
     if workbook:
-        _fill_workbook(Path(workbook), result, cat)
+        import pyarrow as pa
+        _fill_workbook(Path(workbook), pa.concat_tables(kept) if kept else None, cat)
     if strict and failed:
         sys.exit(1)
 
@@ -318,6 +317,8 @@ def _fill_workbook(path, result, cat) -> None:
     from .scenario_csv import canonical
     from .workbook import build_workbook, save_atomically
 
+    if result is None:
+        raise click.ClickException("The CSV has no rows to put into the workbook.")
     ok = [s == "ok" for s in result.column("status").to_pylist()]
     by_key = {canonical(name): name for name in result.column_names}
     columns = {k: result.column(by_key[k]).to_pylist() for k in F.INPUT_KEYS if k in by_key}

@@ -37,6 +37,19 @@ def read_table(path: str | Path):
     import pyarrow.csv as pacsv
 
     path = Path(path)
+    header, sep = _header(path)
+    try:
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
+                               convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                                    strings_can_be_null=False),
+                               read_options=pacsv.ReadOptions(block_size=1 << 24))
+    except pa.ArrowInvalid as exc:
+        raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
+    return table
+
+
+def _header(path: Path) -> tuple[list[str], str]:
+    """The header row and the separator; one clear message for a file that is not a scenarios CSV."""
     head = read_text_head(path)
     sep = delimiter(head)
     header = next(csv.reader(io.StringIO(head.splitlines()[0] if head.strip() else ""), delimiter=sep), [])
@@ -48,14 +61,7 @@ def read_table(path: str | Path):
                                 "Add a column named model, e.g. with llama-3-8b or gpt-4o in it.")
     if len({canonical(h) for h in header}) != len(header):
         raise InvalidValueError(f"'{path}' has two columns with the same name ({', '.join(header)}). Keep one.")
-    try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
-                               convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                                                    strings_can_be_null=False),
-                               read_options=pacsv.ReadOptions(block_size=1 << 24))
-    except pa.ArrowInvalid as exc:
-        raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
-    return table
+    return header, sep
 
 
 def read_text_head(path: Path, size: int = 65536) -> str:
@@ -76,6 +82,20 @@ def read_text_head(path: Path, size: int = 65536) -> str:
         if exc.start < len(raw) - 4:  # not just a character cut at the end of the sample
             raise InvalidValueError(f"'{path}' is not UTF-8 text. In Excel use File > Save As > CSV UTF-8.") from None
         return raw[:exc.start].decode("utf-8-sig")
+
+
+def _numbers_fast(column) -> np.ndarray | None:
+    """Floats of a text column when every non-empty cell is a plain number (one cast in C), else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(column)
+    blanks = pc.equal(trimmed, "")
+    try:
+        values = pc.cast(pc.if_else(blanks, pa.scalar(None, pa.string()), trimmed), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return values.to_numpy(zero_copy_only=False).astype(float)
 
 
 def _numbers(name: str, texts: np.ndarray, errors: np.ndarray) -> np.ndarray:
@@ -109,8 +129,12 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     for key in OPTION_COLUMNS:
         if key not in by_key:
             continue
-        texts = table.column(by_key[key]).to_numpy(zero_copy_only=False)
-        given[key] = texts if key in TEXT_OPTIONS else _numbers(key, texts, errors)
+        column = table.column(by_key[key])
+        if key in TEXT_OPTIONS:
+            given[key] = column.to_numpy(zero_copy_only=False)
+        else:
+            fast = _numbers_fast(column)
+            given[key] = fast if fast is not None else _numbers(key, column.to_numpy(zero_copy_only=False), errors)
     if "hardware" not in given:
         given["hardware"] = None
     results: dict[str, np.ndarray] = {}
@@ -169,28 +193,136 @@ def _escaped(table):
     return pa.table(columns, names=table.column_names)
 
 
-def write(table, out: str | Path) -> Path:
-    """CSV or XLSX by the file's extension, written to a temporary file and renamed."""
+def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
+              progress: Callable[[int], Any] | None = None, keep: Callable[[Any], None] | None = None):
+    """Price ``src`` into ``out`` (.csv streamed block by block, .xlsx at once); (rows, failed rows).
+
+    ``keep(result_block)`` sees each priced block (for --workbook). Memory stays flat for CSV:
+    a block of rows is read, priced and written before the next is read.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
+    _check_out(out)
+    table_reader, header = open_table(src)
+    cat = catalog or load_catalog()
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix + ".tmp")
+    os.close(fd)
+    rows = failed = 0
+    blocks = []
+    writer = None
+    # pyarrow writes CSV without the GIL: a writer thread overlaps writing a block with pricing the next
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending = None
+    try:
+        while True:
+            try:
+                batch = table_reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise InvalidValueError(f"'{src}' is not a readable CSV near row {rows + 2:,} "
+                                        f"({str(exc).splitlines()[0]}).") from None
+            result, bad = fill(pa.Table.from_batches([batch]), cat)
+            rows += result.num_rows
+            failed += bad
+            if keep:
+                keep(result)
+            if out.suffix.lower() == ".csv":
+                escaped = _escaped(result)
+                if writer is None:
+                    writer = pacsv.CSVWriter(tmp, escaped.schema)
+                if pending is not None:
+                    pending.result()  # blocks stay in order
+                pending = pool.submit(writer.write_table, escaped)
+            else:
+                blocks.append(result)
+                if rows > 1_048_575:
+                    raise InvalidValueError("More than 1,048,575 rows do not fit an Excel sheet. Write a .csv.")
+            if progress:
+                progress(result.num_rows)
+        if pending is not None:
+            pending.result()
+            pending = None
+        if out.suffix.lower() == ".csv":
+            if writer is None:  # no data rows: the header alone
+                empty, _ = fill(pa.table({h: pa.array([], pa.string()) for h in header}), cat)
+                writer = pacsv.CSVWriter(tmp, empty.schema)
+            writer.close()
+            writer = None
+        else:
+            table = pa.concat_tables(blocks) if blocks else fill(
+                pa.table({h: pa.array([], pa.string()) for h in header}), cat)[0]
+            _write_xlsx(table, tmp)
+        _publish(tmp, out)
+    finally:
+        if pending is not None:
+            pending.exception()  # let a block in flight finish before the file is closed
+        pool.shutdown(wait=True)
+        if writer is not None:
+            writer.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return rows, failed
+
+
+def open_table(path: str | Path):
+    """A streaming reader of the CSV's text columns, and its header."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    header, sep = _header(path)
+    try:
+        reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
+                                convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                                     strings_can_be_null=False),
+                                read_options=pacsv.ReadOptions(block_size=1 << 24))
+    except pa.ArrowInvalid as exc:
+        raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
+    return reader, header
+
+
+def count_rows(path: str | Path) -> int:
+    """Roughly how many data rows (line ends), for a progress bar."""
+    n = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            n += chunk.count(b"\n")
+    return max(n - 1, 0)
+
+
+def _check_out(out: Path) -> None:
+    if out.suffix.lower() not in (".csv", ".xlsx"):
         raise InvalidValueError(f"Output '{out}' must end in .csv or .xlsx.")
     if not out.parent.exists():
         raise InvalidValueError(f"Output folder '{out.parent}' does not exist. Create it or choose another --out.")
-    if suffix == ".xlsx" and table.num_rows > 1_048_575:
+
+
+def _publish(tmp: str, out: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, out)
+
+
+def write(table, out: str | Path) -> Path:
+    """A results table as CSV or XLSX (by the file's extension), written to a temporary file and renamed."""
+    out = Path(out)
+    _check_out(out)
+    if out.suffix.lower() == ".xlsx" and table.num_rows > 1_048_575:
         raise InvalidValueError(f"{table.num_rows:,} rows do not fit an Excel sheet (1,048,576 rows). Write a .csv.")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=suffix + ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix + ".tmp")
     os.close(fd)
     try:
-        if suffix == ".csv":
+        if out.suffix.lower() == ".csv":
             import pyarrow.csv as pacsv
             pacsv.write_csv(_escaped(table), tmp)
         else:
             _write_xlsx(table, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
+        _publish(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
