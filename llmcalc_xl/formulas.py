@@ -62,6 +62,11 @@ INPUTS = (
 )
 INPUT_KEYS = tuple(k for k, _, _ in INPUTS)
 
+#: The date an assumption's figure was last checked, where its source carries none of its own.
+CHECKED = "2026-11-26"
+#: When each assumption's source is dated (else CHECKED).
+ASSUMPTION_DATES = {"cuda_context_gib": "2023-09-23", "nccl_buffers_gib": "2023-08-16"}
+
 #: Named cells of the Assumptions sheet: name, value, unit, source.
 ASSUMPTIONS = (
     ("utilization", defaults.DEFAULT_UTILIZATION, "share 0-1",

@@ -300,23 +300,25 @@ def _write_assumptions(wb) -> None:
     ws = wb.create_sheet("Assumptions")
     _put_value(ws, 1, 1, "Assumptions", "Title")
     _put_value(ws, 2, 1, "One assumption per cell, with its unit and source. Blue cells are inputs.", "Note")
-    for c, h in enumerate(("Name", "Value", "Unit", "Source"), start=1):
+    for c, h in enumerate(("Name", "Value", "Unit", "Source", "As of"), start=1):
         _put_value(ws, 4, c, h, "Header")
     for r, (name, value, unit, source) in enumerate(F.ASSUMPTIONS, start=5):
         _put_value(ws, r, 1, name)
         _put_value(ws, r, 2, value, "Input")
         _put_value(ws, r, 3, unit)
         _put_value(ws, r, 4, source)
+        _put_value(ws, r, 5, F.ASSUMPTION_DATES.get(name, F.CHECKED))
         _define(wb, name, f"Assumptions!$B${r}")
-    _put_value(ws, 4, 6, "GPU counts tried", "Header")
+    _put_value(ws, 4, 7, "GPU counts tried", "Header")
     for i, g in enumerate(F.GPU_CANDIDATES, start=5):
-        _put_value(ws, i, 6, g)
-    _define(wb, "gpu_candidates", f"Assumptions!$F$5:$F${4 + len(F.GPU_CANDIDATES)}")
+        _put_value(ws, i, 7, g)
+    _define(wb, "gpu_candidates", f"Assumptions!$G$5:$G${4 + len(F.GPU_CANDIDATES)}")
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 14
     ws.column_dimensions["C"].width = 16
     ws.column_dimensions["D"].width = 90
-    ws.column_dimensions["F"].width = 16
+    ws.column_dimensions["E"].width = 12
+    ws.column_dimensions["G"].width = 16
     _print_setup(ws)
 
 
