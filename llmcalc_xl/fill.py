@@ -28,24 +28,6 @@ from .scenario_csv import canonical, delimiter
 OPTION_COLUMNS = TEXT_OPTIONS + tuple(k for k in NUMBER_OPTIONS if k not in ("memory_gib", "bandwidth_gb_s", "tflops"))
 RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
 BLOCK_ROWS = 131072
-TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def read_table(path: str | Path):
-    """The CSV as a pyarrow Table of text columns (the file's own headers)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    path = Path(path)
-    header, sep = _header(path)
-    try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
-                               convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                                                    strings_can_be_null=False),
-                               read_options=pacsv.ReadOptions(block_size=1 << 24))
-    except pa.ArrowInvalid as exc:
-        raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
-    return table
 
 
 def _header(path: Path) -> tuple[list[str], str]:

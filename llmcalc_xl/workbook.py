@@ -30,7 +30,6 @@ ROW_TOKEN = "\x00"       # stands for the row number while a formula template is
 SPARE_SCENARIO_ROWS = 10  # empty scenario rows below the quoted ones, every formula in place
 FIRST_ROW = 5           # first scenario row
 CATALOG_SPARE_ROWS = 200  # rows below each catalog table that its named ranges already cover
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 #: The worked scenarios of a quote built without a scenarios CSV. The first three are the
 #: research notes' comparison (a 7B and a 13B model against GPT-4); the rest stress the
