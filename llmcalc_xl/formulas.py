@@ -400,4 +400,13 @@ CHECK = ('IF({model}="","",IF(ISNA(MATCH({model},m_id,0)),"Unknown model: pick o
          'IF(AND({engine}<>"",ISNA(MATCH({engine},e_id,0))),"Unknown engine",'
          'IF(AND({kv_precision}<>"",ISNA(MATCH({kv_precision},p_id,0))),"Unknown KV precision",'
          'IF(OR(N({gpus})<0,N({batch})<0,N({input_tokens})<0,N({output_tokens})<0),"Negative numbers are not allowed",'
-         '"")))))))')
+         'IF(AND(NOT({is_api}),MAX({context},{prompt}+{output})>INDEX(m_context_length,{m_row})),'
+         '"Context longer than the model\'s context length",'
+         'IF(AND(NOT({is_api}),NOT(ISNUMBER(SEARCH({hw_kind},INDEX(e_hardware_kinds,{e_row}))))),'
+         '"The engine does not run on this hardware: use llama.cpp",'
+         'IF(AND(NOT({is_api}),{has_hw},INDEX(e_vendors,{e_row})<>"",{hw_kind}="gpu",'
+         'NOT(ISNUMBER(SEARCH(INDEX(h_vendor,{h_row}),INDEX(e_vendors,{e_row}))))),'
+         '"The engine does not run on this GPU vendor",'
+         'IF(AND(NOT({is_api}),INDEX(e_precisions,{e_row})<>"",NOT(ISNUMBER(SEARCH(";"&{precision_id}&";",'
+         '";"&SUBSTITUTE(INDEX(e_precisions,{e_row})," ","")&";")))),"The engine does not run this precision",'
+         '""))))))))))')

@@ -29,7 +29,8 @@ needs_libreoffice = pytest.mark.skipif(SOFFICE is None and not os.environ.get("C
 ERROR_VALUES = ("#N/A", "#VALUE!", "#DIV/0!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "Err:")
 #: Functions that Excel 2010+ and LibreOffice 7.4 both compute without an _xlfn. prefix.
 ALLOWED_FUNCTIONS = {"IF", "IFERROR", "AND", "OR", "NOT", "INDEX", "MATCH", "MIN", "MAX", "INT", "ROUNDUP", "N",
-                     "ISNA", "ISNUMBER", "SUM", "TEXT", "COUNTIF"}
+                     "ISNA", "ISNUMBER", "SUM", "TEXT", "COUNTIF",
+                     "SEARCH", "SUBSTITUTE"}
 
 
 def recalculate(path: Path, tmp_path: Path) -> Path:
@@ -367,3 +368,27 @@ def test_with_functions_adds_live_examples_equal_to_the_core(tmp_path):
     assert first_scenario[3] == estimate(**{k: v for k, v in DEFAULT_SCENARIOS[0].items()
                                             if k != "scenario"}).cost_per_request_usd
     assert "Functions" not in load_workbook(save_atomically(build_workbook(None), tmp_path / "plain.xlsx")).sheetnames
+
+
+@needs_libreoffice
+def test_rows_the_core_refuses_are_flagged_not_computed(tmp_path):
+    bad = [dict(scenario="too long", model="llama-3-8b", hardware="l4", input_tokens=9000, output_tokens=100),
+           dict(scenario="TRT on a Mac", model="llama-3-8b", hardware="apple-m2-max", engine="tensorrt-llm"),
+           dict(scenario="TRT on AMD", model="llama-3-8b", hardware="mi300x", engine="tensorrt-llm"),
+           dict(scenario="AWQ on llama.cpp", model="llama-3-8b", hardware="rtx-4090", engine="llama.cpp",
+                precision="int4"),
+           dict(scenario="unknown GPU", model="llama-3-8b", hardware="h900")]
+    good = [dict(scenario="fine", model="llama-3-8b", hardware="l4", engine="vllm", precision="fp8")]
+    core = _core(bad + good)
+    assert all(e is not None for e in core["error"][:len(bad)]) and core["error"][-1] is None
+    path = save_atomically(build_workbook(bad + good), tmp_path / "q.xlsx")
+    ws = load_workbook(recalculate(path, tmp_path), data_only=True)["Scenarios"]
+    layout = _Layout()
+    check = column_index_from_string(layout.check_col)
+    cost = column_index_from_string(layout.output_col["cost_per_request_usd"])
+    for i in range(len(bad)):
+        assert ws.cell(FIRST_ROW + i, check).value, bad[i]["scenario"]
+        assert ws.cell(FIRST_ROW + i, cost).value in (None, ""), bad[i]["scenario"]
+    last = FIRST_ROW + len(bad)
+    assert ws.cell(last, check).value in (None, "")
+    assert math.isclose(ws.cell(last, cost).value, core["cost_per_request_usd"][-1], rel_tol=1e-9)
