@@ -182,8 +182,11 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
             ("ttft_s", "TTFT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
             ("usd_per_1k_requests", "USD/1k requests")]))
         click.echo("")
-    if not result.self_hosted:
-        click.echo("Self-hosted: no hardware fits the model and meets the targets.")
+    if not result.open_models:
+        click.echo("Self-hosted: none of the models given is open-weight. Add one to compare, e.g. "
+                   "--model llama-3.1-8b.\n")
+    elif not result.self_hosted:
+        click.echo("Self-hosted: no hardware fits the model and meets the targets.\n")
     if result.rejected:
         click.echo("Not shown: " + "; ".join(f"{hw} ({why})" for hw, why in sorted(result.rejected.items())) + "\n")
     if result.apis:

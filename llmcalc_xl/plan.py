@@ -32,6 +32,7 @@ class Plan:
     self_hosted: list[dict[str, Any]] = field(default_factory=list)  # cheapest first
     apis: list[dict[str, Any]] = field(default_factory=list)          # cheapest first
     rejected: dict[str, str] = field(default_factory=dict)            # hardware -> why
+    open_models: list[str] = field(default_factory=list)              # the models that could be self-hosted
 
 
 def requests_per_month(requests_per_day: float | None = None, requests_per_s: float | None = None) -> float:
@@ -67,7 +68,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
     hw_ids = [cat.hardware(h).id for h in hardware] or \
         [h.id for h in cat.entries("hardware") if (h.price_usd_per_hour or 0) > 0]
 
-    result = Plan(requests_per_month=monthly)
+    result = Plan(requests_per_month=monthly, open_models=open_models)
     if open_models and hw_ids:
         grid = [(m, h, g, b) for m in open_models for h in hw_ids for g in GPU_CHOICES for b in BATCH_CHOICES]
         cols = list(zip(*grid))

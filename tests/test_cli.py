@@ -116,3 +116,10 @@ def test_plan_needs_one_load():
     r = run("plan", "--model", "llama-3-8b")
     assert r.exit_code == 2
     assert r.output == "Error: Give the load as requests_per_day or requests_per_s (one of them).\n"
+
+
+def test_plan_with_only_an_api_model_says_so():
+    r = run("plan", "--model", "gpt-4o", "--requests-per-day", "100", "--api-model", "gpt-4o-mini")
+    assert r.exit_code == 0
+    assert "Self-hosted: none of the models given is open-weight" in r.output
+    assert "gpt-4o-mini" in r.output and "gpt-4o " in r.output
