@@ -9,6 +9,7 @@ prices columns and keeps each bad row's message in its ``error`` column.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, Iterable
 
 import numpy as np
@@ -326,45 +327,63 @@ def _flops_for(ht, pt, hw_pos, p_pos, custom_tflops: np.ndarray, custom_only) ->
 
 def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind,
              context, kv_bytes) -> dict[str, np.ndarray]:
-    mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
-    col = lambda table, name, pos, missing=math.nan: _take(table.column(name), pos, missing)  # noqa: E731
+    """Every output for resolved rows: catalog lookups, then memory, speed and cost."""
+    s = _scenario(cat, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind, context, kv_bytes)
+    mem = _memory_stage(s)
+    speed = _speed_stage(s, mem)
+    return _results(s, mem, speed)
 
-    gpus, batch = num["gpus"], num["batch"]
-    prompt, output = num["input_tokens"], num["output_tokens"]
+
+def _scenario(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind, context,
+              kv_bytes) -> SimpleNamespace:
+    """The arrays the stages work on: workload, model architecture, precision, engine (with the
+    caller's overrides), hardware (likewise) and the weights they imply."""
+    mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
+
+    def col(table, name, pos, missing=math.nan):
+        return _take(table.column(name), pos, missing)
+
+    s = SimpleNamespace(num=num, is_api=is_api, has_hw=has_hw, custom_only=custom_only, kv_bytes=kv_bytes,
+                        context=context, gpus=num["gpus"], batch=num["batch"], prompt=num["input_tokens"],
+                        output=num["output_tokens"])
+    s.model = lambda name: col(mt, name, m_pos)
+    s.engine = lambda name, missing=math.nan: col(et, name, e_pos, missing)
 
     # model architecture (NaN rows for API models are masked at the end)
-    params = col(mt, "params_b", m_pos) * 1e9
-    active = col(mt, "active_params_b", m_pos) * 1e9
-    layers = col(mt, "layers", m_pos)
-    hidden = col(mt, "hidden_size", m_pos)
-    heads = col(mt, "heads", m_pos)
-    kv_heads = col(mt, "kv_heads", m_pos)
-    head_dim = col(mt, "head_dim", m_pos)
-    vocab = col(mt, "vocab_size", m_pos)
-    tie = col(mt, "tie_embeddings", m_pos) > 0
-    experts = np.nan_to_num(col(mt, "experts", m_pos))
-    k_active = np.nan_to_num(col(mt, "experts_per_token", m_pos))
-    shared_experts = np.nan_to_num(col(mt, "shared_experts", m_pos))
-    window = np.nan_to_num(col(mt, "sliding_window", m_pos))
-    window_layers = np.nan_to_num(col(mt, "sliding_window_layers", m_pos))
-    lora = np.nan_to_num(col(mt, "kv_lora_rank", m_pos))
-    rope = np.nan_to_num(col(mt, "qk_rope_head_dim", m_pos))
-    ffn = np.nan_to_num(col(mt, "intermediate_size", m_pos))
-    is_mla = lora > 0
-    is_moe = experts > 0
+    s.params = col(mt, "params_b", m_pos) * 1e9
+    s.active = col(mt, "active_params_b", m_pos) * 1e9
+    s.layers = col(mt, "layers", m_pos)
+    s.hidden = col(mt, "hidden_size", m_pos)
+    s.heads = col(mt, "heads", m_pos)
+    s.kv_heads = col(mt, "kv_heads", m_pos)
+    s.head_dim = col(mt, "head_dim", m_pos)
+    s.vocab = col(mt, "vocab_size", m_pos)
+    s.tie = col(mt, "tie_embeddings", m_pos) > 0
+    s.experts = np.nan_to_num(col(mt, "experts", m_pos))
+    s.k_active = np.nan_to_num(col(mt, "experts_per_token", m_pos))
+    s.shared_experts = np.nan_to_num(col(mt, "shared_experts", m_pos))
+    s.window = np.nan_to_num(col(mt, "sliding_window", m_pos))
+    s.window_layers = np.nan_to_num(col(mt, "sliding_window_layers", m_pos))
+    s.lora = np.nan_to_num(col(mt, "kv_lora_rank", m_pos))
+    s.rope = np.nan_to_num(col(mt, "qk_rope_head_dim", m_pos))
+    s.ffn = np.nan_to_num(col(mt, "intermediate_size", m_pos))
+    s.is_mla = s.lora > 0
+    s.is_moe = s.experts > 0
 
     # precision
     bits = col(pt, "bits_per_weight", p_pos)
     emb_bits = col(pt, "embedding_bits", p_pos)
     out_bits = col(pt, "output_bits", p_pos)
+
     def mix_bits(name):
         v = col(pt, name, p_pos)
         return np.where(np.isnan(v), bits, v)
 
     v_bits, down_bits, o_bits = mix_bits("attn_v_bits"), mix_bits("ffn_down_bits"), mix_bits("attn_output_bits")
     v_bits_gqa4 = col(pt, "attn_v_bits_gqa4", p_pos)
-    v_bits = np.where((heads >= 4 * kv_heads) & ~np.isnan(v_bits_gqa4), v_bits_gqa4, v_bits)
+    v_bits = np.where((s.heads >= 4 * s.kv_heads) & ~np.isnan(v_bits_gqa4), v_bits_gqa4, v_bits)
     up_share = col(pt, "upgraded_layer_share", p_pos, 1.0)
+    s.gguf = _take(pt.flag("family", "gguf"), p_pos, missing=False)
 
     # engine, with the caller's overrides
     def eng(name):
@@ -372,13 +391,13 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
         base = col(et, name, e_pos)
         return base if override is None else np.where(np.isnan(override), base, override)
 
-    tensor = _take(et.flag("parallelism", "tensor"), e_pos, missing=False)
-    rule_free = _take(et.flag("memory_rule", "fraction_of_free"), e_pos, missing=False)
-    fraction = eng("memory_fraction")
-    block = col(et, "kv_block_tokens", e_pos, 1.0)
-    max_tokens = col(et, "max_batched_tokens", e_pos, 1.0)
-    engine_overhead = eng("overhead_gib")
-    window_saves = col(et, "sliding_window_saves_memory", e_pos, 1.0) > 0
+    s.tensor = _take(et.flag("parallelism", "tensor"), e_pos, missing=False)
+    s.rule_free = _take(et.flag("memory_rule", "fraction_of_free"), e_pos, missing=False)
+    s.fraction = eng("memory_fraction")
+    s.block = col(et, "kv_block_tokens", e_pos, 1.0)
+    s.max_tokens = col(et, "max_batched_tokens", e_pos, 1.0)
+    s.engine_overhead = eng("overhead_gib")
+    s.window_saves = col(et, "sliding_window_saves_memory", e_pos, 1.0) > 0
     # Apple GPUs reach other shares of their peak than CUDA GPUs under the same engine
     on_apple = kind["apple"]
 
@@ -389,8 +408,9 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
         override = num.get(name)
         return base if override is None else np.where(np.isnan(override), base, override)
 
-    prefill_mfu, decode_mfu, decode_mbu = eff("prefill_mfu"), eng("decode_mfu"), eff("decode_mbu")
-    prefill_fixed, step_fixed = eng("prefill_overhead_s"), eng("decode_step_overhead_s")
+    s.prefill_mfu, s.decode_mfu, s.decode_mbu = eff("prefill_mfu"), eng("decode_mfu"), eff("decode_mbu")
+    s.prefill_fixed, s.step_fixed = eng("prefill_overhead_s"), eng("decode_step_overhead_s")
+    s.half_tokens = eff("prefill_half_tokens")
 
     # hardware, with the caller's overrides
     def hwv(name, override=None):
@@ -399,191 +419,200 @@ def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, cus
             base = np.where(np.isnan(override), base, override)
         return base
 
-    mem_gib = hwv("memory_gib", num["memory_gib"])
-    mem_fraction = np.where(custom_only, 1.0, hwv("memory_fraction"))
-    bandwidth = hwv("bandwidth_gb_s", num["bandwidth_gb_s"]) * BYTES_PER_GB
+    s.mem_gib = hwv("memory_gib", num["memory_gib"])
+    s.mem_fraction = np.where(custom_only, 1.0, hwv("memory_fraction"))
+    s.bandwidth = hwv("bandwidth_gb_s", num["bandwidth_gb_s"]) * BYTES_PER_GB
     tflops_override = num["tflops"]
     peak = _flops_for(ht, pt, hw_pos, p_pos, tflops_override, custom_only)
-    peak = np.where(~np.isnan(tflops_override) & ~custom_only, tflops_override * TERA, peak)
-    link = np.nan_to_num(hwv("interconnect_gb_s"), nan=defaults.DEFAULT_LINK_GB_S) * BYTES_PER_GB
+    s.peak = np.where(~np.isnan(tflops_override) & ~custom_only, tflops_override * TERA, peak)
+    s.link = np.nan_to_num(hwv("interconnect_gb_s"), nan=defaults.DEFAULT_LINK_GB_S) * BYTES_PER_GB
     price = np.where(np.isnan(num["price_per_hour"]),
                      np.where(custom_only, np.nan, hwv("price_usd_per_hour")), num["price_per_hour"])
-    price = np.where(has_hw, price, np.nan)
-    is_cuda = kind["gpu"] | ~has_hw  # no device named: price the memory of NVIDIA GPUs
+    s.price = np.where(has_hw, price, np.nan)
+    s.is_cuda = kind["gpu"] | ~has_hw  # no device named: price the memory of NVIDIA GPUs
 
-    # --- memory -------------------------------------------------------------------------
-    emb = _mem.embedding_params(vocab, hidden)
-    out_p = _mem.output_params(vocab, hidden, tie)
-    s_v, s_down, s_o = _mem.tensor_shares(hidden, heads, kv_heads, head_dim, ffn, experts, shared_experts)
+    # weights
+    s.emb = _mem.embedding_params(s.vocab, s.hidden)
+    s.out_p = _mem.output_params(s.vocab, s.hidden, s.tie)
+    s_v, s_down, s_o = _mem.tensor_shares(s.hidden, s.heads, s.kv_heads, s.head_dim, s.ffn, s.experts,
+                                          s.shared_experts)
     body_bits = _mem.body_bits_per_weight(bits, v_bits, down_bits, o_bits, up_share, s_v, s_down, s_o)
-    weights = _mem.weights_bytes(params, emb, out_p, body_bits, emb_bits, out_bits)
-    expert_bytes = _mem.routed_expert_params(params, active, experts, k_active) * body_bits / 8.0
-    emb_bytes = emb * emb_bits / 8.0
+    s.weights = _mem.weights_bytes(s.params, s.emb, s.out_p, body_bits, emb_bits, out_bits)
+    s.expert_params = _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active)
+    s.expert_bytes = s.expert_params * body_bits / 8.0
+    emb_bytes = s.emb * emb_bits / 8.0
     # a step reads every weight but the embedding table (only its looked-up rows), unless tied
-    dense_read = weights - expert_bytes - np.where(tie, 0.0, emb_bytes)
+    s.dense_read = s.weights - s.expert_bytes - np.where(s.tie, 0.0, emb_bytes)
+    return s
 
-    ctx_per_seq = context
 
-    def memory_at(g, rows=None):
-        """Memory on g GPUs, for all rows or only ``rows`` (an index array)."""
-        def r(x):
-            return x if rows is None or np.ndim(x) == 0 else np.asarray(x)[rows]
+def _memory_at(s: SimpleNamespace, g, rows=None) -> dict[str, np.ndarray]:
+    """Memory on g GPUs, for all rows or only ``rows`` (an index array)."""
+    def r(x):
+        return x if rows is None or np.ndim(x) == 0 else np.asarray(x)[rows]
 
-        ten = r(tensor)
-        tp_g = np.where(ten, g, 1.0)
-        heads_stored = _mem.stored_kv_heads(r(kv_heads), tp_g)
-        per_tok_layer = _mem.kv_bytes_per_token_layer(r(is_mla), heads_stored, r(head_dim), r(lora), r(rope),
-                                                      r(kv_bytes), tp_g)
-        kv_seq = _mem.kv_cache_bytes_per_sequence(per_tok_layer, r(layers), r(ctx_per_seq), r(block), r(window),
-                                                  r(window_layers), r(window_saves))
-        b = r(batch)
-        pass_tokens = np.maximum(np.minimum(b * np.maximum(r(prompt), 1.0), r(max_tokens)), 1.0)
-        act = _mem.activations_bytes(pass_tokens, r(heads), r(head_dim), tp_g, r(is_moe), b, r(vocab))
-        ovh = _mem.overhead_bytes(g, r(engine_overhead), r(is_cuda), ten & (g > 1))
-        device = g * r(mem_gib) * BYTES_PER_GIB * r(mem_fraction)
-        static = r(weights) + act + ovh
-        usable = _mem.usable_bytes(device, r(rule_free), r(fraction), static)
-        total = static + b * kv_seq
-        return dict(tp=tp_g, per_tok_layer=per_tok_layer, kv_seq=kv_seq, act=act, ovh=ovh,
-                    device=device, usable=usable, total=total)
+    ten = r(s.tensor)
+    tp_g = np.where(ten, g, 1.0)
+    heads_stored = _mem.stored_kv_heads(r(s.kv_heads), tp_g)
+    per_tok_layer = _mem.kv_bytes_per_token_layer(r(s.is_mla), heads_stored, r(s.head_dim), r(s.lora), r(s.rope),
+                                                  r(s.kv_bytes), tp_g)
+    kv_seq = _mem.kv_cache_bytes_per_sequence(per_tok_layer, r(s.layers), r(s.context), r(s.block), r(s.window),
+                                              r(s.window_layers), r(s.window_saves))
+    b = r(s.batch)
+    pass_tokens = np.maximum(np.minimum(b * np.maximum(r(s.prompt), 1.0), r(s.max_tokens)), 1.0)
+    act = _mem.activations_bytes(pass_tokens, r(s.heads), r(s.head_dim), tp_g, r(s.is_moe), b, r(s.vocab))
+    ovh = _mem.overhead_bytes(g, r(s.engine_overhead), r(s.is_cuda), ten & (g > 1))
+    device = g * r(s.mem_gib) * BYTES_PER_GIB * r(s.mem_fraction)
+    static = r(s.weights) + act + ovh
+    usable = _mem.usable_bytes(device, r(s.rule_free), r(s.fraction), static)
+    total = static + b * kv_seq
+    return dict(tp=tp_g, per_tok_layer=per_tok_layer, kv_seq=kv_seq, act=act, ovh=ovh,
+                device=device, usable=usable, total=total)
 
-    mem = memory_at(gpus)
-    kv_total = batch * mem["kv_seq"]
-    fits = mem["total"] <= mem["usable"]
-    gpus_needed = _gpus_needed(memory_at, tensor, np.isfinite(mem["total"]) & has_hw & ~is_api)
 
+def _memory_stage(s: SimpleNamespace) -> dict[str, np.ndarray]:
+    """Memory on the requested GPUs, the fewest GPUs that fit, and the largest batch."""
+    mem = _memory_at(s, s.gpus)
+    mem["kv_total"] = s.batch * mem["kv_seq"]
+    mem["fits"] = mem["total"] <= mem["usable"]
+    mem["gpus_needed"] = _gpus_needed(lambda g, rows=None: _memory_at(s, g, rows), s.tensor,
+                                      np.isfinite(mem["total"]) & s.has_hw & ~s.is_api)
     # largest batch on the requested GPUs: B x p + q x min(B x P, T_max) <= R
     tp = mem["tp"]
-    logit_per_seq = vocab * defaults.LOGIT_BYTES
-    act_per_token = tp * defaults.ACTIVATION_BYTES * heads * head_dim * _mem.activation_factor(tp, is_moe)
-    static_fixed = weights + mem["ovh"]
-    p_seq = np.where(rule_free, mem["kv_seq"] + fraction * logit_per_seq, mem["kv_seq"] + logit_per_seq)
-    q_tok = np.where(rule_free, fraction * act_per_token, act_per_token)
-    budget = np.where(rule_free, fraction * (mem["device"] - static_fixed),
-                      fraction * mem["device"] - static_fixed)
-    max_batch = _mem.max_sequences(p_seq, q_tok, prompt, max_tokens, budget)
+    logit_per_seq = s.vocab * defaults.LOGIT_BYTES
+    act_per_token = tp * defaults.ACTIVATION_BYTES * s.heads * s.head_dim * _mem.activation_factor(tp, s.is_moe)
+    static_fixed = s.weights + mem["ovh"]
+    p_seq = np.where(s.rule_free, mem["kv_seq"] + s.fraction * logit_per_seq, mem["kv_seq"] + logit_per_seq)
+    q_tok = np.where(s.rule_free, s.fraction * act_per_token, act_per_token)
+    budget = np.where(s.rule_free, s.fraction * (mem["device"] - static_fixed),
+                      s.fraction * mem["device"] - static_fixed)
+    mem["max_batch"] = _mem.max_sequences(p_seq, q_tok, s.prompt, s.max_tokens, budget)
+    return mem
 
-    # --- speed ----------------------------------------------------------------------------
-    bw_eff = bandwidth * tp
-    flops_eff = peak * tp
-    linear = active - emb - out_p  # matmul parameters a token passes through (lm_head apart)
-    head_flops = 2.0 * vocab * hidden  # lm_head, once per sampled token
+
+def _speed_stage(s: SimpleNamespace, mem: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Time to first token, time per output token, latency and busy time per batch."""
+    tp = mem["tp"]
+    bw_eff = s.bandwidth * tp
+    flops_eff = s.peak * tp
+    linear = s.active - s.emb - s.out_p  # matmul parameters a token passes through (lm_head apart)
+    head_flops = 2.0 * s.vocab * s.hidden  # lm_head, once per sampled token
 
     # prefill of n prompts of P tokens in one go
-    kv_token_all_layers = mem["per_tok_layer"] * layers
-    attn_flops_prompt = _speed.attention_flops(_speed.attended_pairs(prompt, 0.0),
-                                               _speed.attended_pairs(prompt, window),
-                                               layers, window_layers, heads, head_dim)
+    kv_token_all_layers = mem["per_tok_layer"] * s.layers
+    attn_flops_prompt = _speed.attention_flops(_speed.attended_pairs(s.prompt, 0.0),
+                                               _speed.attended_pairs(s.prompt, s.window),
+                                               s.layers, s.window_layers, s.heads, s.head_dim)
     # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
-    dequantizes = ((col(et, "prefill_dequantizes", e_pos, 0.0) > 0) & is_cuda
-                   & _take(pt.flag("family", "gguf"), p_pos, missing=False))
-
-    expert_share = np.divide(k_active, experts, out=np.zeros_like(experts), where=experts > 0)
-    expert_linear = _mem.routed_expert_params(params, active, experts, k_active) * expert_share
-    half_tokens = eff("prefill_half_tokens")
+    dequantizes = (s.engine("prefill_dequantizes", 0.0) > 0) & s.is_cuda & s.gguf
+    expert_share = np.divide(s.k_active, s.experts, out=np.zeros_like(s.experts), where=s.experts > 0)
+    expert_linear = s.expert_params * expert_share
 
     def gemm_efficiency(rows):
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
-        return rows / (rows + half_tokens)
+        return rows / (rows + s.half_tokens)
 
     def prefill_s(prompts):
-        tokens = prompts * prompt
-        pass_rows = np.maximum(np.minimum(tokens, max_tokens), 1.0)
+        tokens = prompts * s.prompt
+        pass_rows = np.maximum(np.minimum(tokens, s.max_tokens), 1.0)
         # dense weights see every token of a pass; each routed expert only its share (k/E)
-        dense_flops = prompts * (2.0 * (linear - expert_linear) * prompt + attn_flops_prompt + head_flops)
-        expert_flops = prompts * 2.0 * expert_linear * prompt
-        peak_eff = flops_eff * prefill_mfu
+        dense_flops = prompts * (2.0 * (linear - expert_linear) * s.prompt + attn_flops_prompt + head_flops)
+        expert_flops = prompts * 2.0 * expert_linear * s.prompt
+        peak_eff = flops_eff * s.prefill_mfu
         compute = (dense_flops / (peak_eff * gemm_efficiency(pass_rows))
                    + expert_flops / (peak_eff * gemm_efficiency(np.maximum(pass_rows * expert_share, 1.0))))
-        touched_pf = _speed.experts_touched_share(experts, k_active, tokens)
-        moved = dense_read + expert_bytes * touched_pf + tokens * kv_token_all_layers
+        touched_pf = _speed.experts_touched_share(s.experts, s.k_active, tokens)
+        moved = s.dense_read + s.expert_bytes * touched_pf + tokens * kv_token_all_layers
         # llama.cpp expands GGUF weights into 16-bit copies (write + read: 4 bytes a weight) for
         # each micro-batch of prompt tokens, in kernels of their own before each product
-        passes = np.ceil(np.maximum(tokens, 1.0) / max_tokens)
-        dequant = np.where(dequantizes, passes * (params - emb) * 4.0 / (bw_eff * decode_mbu), 0.0)
-        comm = np.where(tensor, _speed.allreduce_s(tp, layers, tokens, hidden, link),
-                        _speed.pipeline_hops_s(gpus, tokens, hidden, link))
-        return np.maximum(compute, moved / (bw_eff * decode_mbu)) + dequant + comm + prefill_fixed
+        passes = np.ceil(np.maximum(tokens, 1.0) / s.max_tokens)
+        dequant = np.where(dequantizes, passes * (s.params - s.emb) * 4.0 / (bw_eff * s.decode_mbu), 0.0)
+        comm = np.where(s.tensor, _speed.allreduce_s(tp, s.layers, tokens, s.hidden, s.link),
+                        _speed.pipeline_hops_s(s.gpus, tokens, s.hidden, s.link))
+        return np.maximum(compute, moved / (bw_eff * s.decode_mbu)) + dequant + comm + s.prefill_fixed
 
     # with continuous batching a new request's prompt is prefilled on its own; a static batch
     # (HF generate) prefills all B prompts before the first token of any
-    continuous = col(et, "continuous_batching", e_pos, 1.0) > 0
-    prefill_batch = prefill_s(batch)
-    ttft = np.where(continuous, prefill_s(np.ones_like(batch)), prefill_batch)
+    continuous = s.engine("continuous_batching", 1.0) > 0
+    prefill_batch = prefill_s(s.batch)
+    ttft = np.where(continuous, prefill_s(np.ones_like(s.batch)), prefill_batch)
 
     # decode: one token for each of B sequences per step, at the mean context P + N/2
-    mean_ctx = prompt + output / 2.0
-    ctx_win = np.where(window > 0, np.minimum(mean_ctx, np.where(window > 0, window, 1.0)), mean_ctx)
-    full_layers = layers - window_layers
-    kv_read = batch * mem["per_tok_layer"] * (full_layers * mean_ctx + window_layers * ctx_win)
-    touched = _speed.experts_touched_share(experts, k_active, batch)
-    dec_bytes = dense_read + expert_bytes * touched + kv_read
-    dec_flops = batch * (2.0 * linear + head_flops
-                         + 4.0 * heads * head_dim * (full_layers * mean_ctx + window_layers * ctx_win))
-    comm_dec = np.where(tensor, _speed.allreduce_s(tp, layers, batch, hidden, link),
-                        _speed.pipeline_hops_s(gpus, batch, hidden, link))
+    mean_ctx = s.prompt + s.output / 2.0
+    ctx_win = np.where(s.window > 0, np.minimum(mean_ctx, np.where(s.window > 0, s.window, 1.0)), mean_ctx)
+    full_layers = s.layers - s.window_layers
+    kv_read = s.batch * mem["per_tok_layer"] * (full_layers * mean_ctx + s.window_layers * ctx_win)
+    touched = _speed.experts_touched_share(s.experts, s.k_active, s.batch)
+    dec_bytes = s.dense_read + s.expert_bytes * touched + kv_read
+    dec_flops = s.batch * (2.0 * linear + head_flops
+                           + 4.0 * s.heads * s.head_dim * (full_layers * mean_ctx + s.window_layers * ctx_win))
+    comm_dec = np.where(s.tensor, _speed.allreduce_s(tp, s.layers, s.batch, s.hidden, s.link),
+                        _speed.pipeline_hops_s(s.gpus, s.batch, s.hidden, s.link))
     # an engine that dispatches each layer from Python cannot step faster than its CPU does
-    cpu_floor = layers * col(et, "cpu_floor_s_per_layer", e_pos, 0.0)
-    step_fixed = step_fixed + layers * col(et, "decode_overhead_s_per_layer", e_pos, 0.0)
-    tpot = (np.maximum(_speed.roofline_s(dec_flops, flops_eff * decode_mfu, dec_bytes, bw_eff * decode_mbu),
+    cpu_floor = s.layers * s.engine("cpu_floor_s_per_layer", 0.0)
+    step_fixed = s.step_fixed + s.layers * s.engine("decode_overhead_s_per_layer", 0.0)
+    tpot = (np.maximum(_speed.roofline_s(dec_flops, flops_eff * s.decode_mfu, dec_bytes, bw_eff * s.decode_mbu),
                        cpu_floor) + comm_dec + step_fixed)
 
     # API models: the provider's published speed
-    api_ttft = col(mt, "ttft_s", m_pos)
-    api_speed = col(mt, "output_tokens_per_s", m_pos)
-    ttft = np.where(is_api, api_ttft, np.where(has_hw, ttft, np.nan))
-    tpot = np.where(is_api, 1.0 / api_speed, np.where(has_hw, tpot, np.nan))
-    decode_steps = np.maximum(output - 1.0, 0.0)
+    ttft = np.where(s.is_api, s.model("ttft_s"), np.where(s.has_hw, ttft, np.nan))
+    tpot = np.where(s.is_api, 1.0 / s.model("output_tokens_per_s"), np.where(s.has_hw, tpot, np.nan))
+    decode_steps = np.maximum(s.output - 1.0, 0.0)
     latency_est = ttft + decode_steps * tpot
-    latency = np.where(np.isnan(num["latency_s"]), latency_est, num["latency_s"])
+    given_latency = s.num["latency_s"]
+    latency = np.where(np.isnan(given_latency), latency_est, given_latency)
     # time the deployment is busy with one batch of B requests: all B prompts, then the steps
-    busy_est = np.where(is_api, latency_est, np.where(has_hw, prefill_batch, np.nan) + decode_steps * tpot)
-    busy = np.where(np.isnan(num["latency_s"]), busy_est, num["latency_s"])
+    busy_est = np.where(s.is_api, latency_est, np.where(s.has_hw, prefill_batch, np.nan) + decode_steps * tpot)
+    busy = np.where(np.isnan(given_latency), busy_est, given_latency)
     with np.errstate(divide="ignore", invalid="ignore"):
-        prefill_rate = np.where(is_api, np.nan, prompt / ttft)
-        decode_rate = 1.0 / tpot
-        throughput = batch * output / busy
+        return dict(ttft=ttft, tpot=tpot, latency=latency, busy=busy,
+                    prefill_rate=np.where(s.is_api, np.nan, s.prompt / ttft), decode_rate=1.0 / tpot,
+                    throughput=s.batch * s.output / busy)
 
-    # --- cost -----------------------------------------------------------------------------
+
+def _results(s: SimpleNamespace, mem: dict[str, np.ndarray], speed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Costs, and every output with NaN where it does not apply."""
+    num, is_api, has_hw = s.num, s.is_api, s.has_hw
     token_cost = np.where(is_api, _cost.token_cost_usd(
-        prompt, num["cached_input_tokens"], output, col(mt, "input_usd_per_mtok", m_pos),
-        col(mt, "cached_input_usd_per_mtok", m_pos), col(mt, "output_usd_per_mtok", m_pos)), 0.0)
+        s.prompt, num["cached_input_tokens"], s.output, s.model("input_usd_per_mtok"),
+        s.model("cached_input_usd_per_mtok"), s.model("output_usd_per_mtok")), 0.0)
     util = num["utilization"]
-    infra = np.where(has_hw, _cost.infra_cost_usd(gpus, price, busy, batch, util),
+    busy = speed["busy"]
+    infra = np.where(has_hw, _cost.infra_cost_usd(s.gpus, s.price, busy, s.batch, util),
                      np.where(is_api, 0.0, np.nan))
     per_request = token_cost + infra
-    per_mtok = _cost.cost_per_mtok_usd(per_request, output)
-    deployment = np.where(has_hw, _cost.fixed_monthly_usd(gpus, price, HOURS_PER_MONTH), np.nan)
-    capacity = np.where(has_hw, _cost.capacity_requests_per_month(batch, busy, util), np.nan)
+    per_mtok = _cost.cost_per_mtok_usd(per_request, s.output)
+    deployment = np.where(has_hw, _cost.fixed_monthly_usd(s.gpus, s.price, HOURS_PER_MONTH), np.nan)
+    capacity = np.where(has_hw, _cost.capacity_requests_per_month(s.batch, busy, util), np.nan)
     requests = num["requests_per_month"]
     replicas = np.where(has_hw & ~np.isnan(requests), _cost.replicas_needed(requests, capacity), np.nan)
     monthly = np.where(np.isnan(requests), np.nan,
                        requests * token_cost + np.where(has_hw, replicas * deployment, 0.0))
     monthly = np.where(~has_hw & ~is_api, np.nan, monthly)
 
-    # --- not applicable: memory of API models; fit and speed without hardware ---------------
+    # not applicable: memory of API models; fit and speed without hardware
     na_mem = is_api
     na_fit = is_api | ~has_hw
     gib = BYTES_PER_GIB
     nan = np.nan
     return {
-        "weights_gib": np.where(na_mem, nan, weights / gib),
-        "kv_cache_gib": np.where(na_mem, nan, kv_total / gib),
+        "weights_gib": np.where(na_mem, nan, s.weights / gib),
+        "kv_cache_gib": np.where(na_mem, nan, mem["kv_total"] / gib),
         "activations_gib": np.where(na_mem, nan, mem["act"] / gib),
         "overhead_gib": np.where(na_mem, nan, mem["ovh"] / gib),
         "total_memory_gib": np.where(na_mem, nan, mem["total"] / gib),
         "usable_memory_gib": np.where(na_fit, nan, mem["usable"] / gib),
-        "fits": np.where(na_fit, nan, fits.astype(float)),
-        "gpus_needed": np.where(na_fit, nan, gpus_needed),
-        "max_batch": np.where(na_fit, nan, max_batch),
-        "ttft_s": ttft, "tpot_s": tpot, "latency_s": latency,
-        "prefill_tokens_per_s": prefill_rate, "decode_tokens_per_s": decode_rate,
-        "throughput_tokens_per_s": throughput,
+        "fits": np.where(na_fit, nan, mem["fits"].astype(float)),
+        "gpus_needed": np.where(na_fit, nan, mem["gpus_needed"]),
+        "max_batch": np.where(na_fit, nan, mem["max_batch"]),
+        "ttft_s": speed["ttft"], "tpot_s": speed["tpot"], "latency_s": speed["latency"],
+        "prefill_tokens_per_s": speed["prefill_rate"], "decode_tokens_per_s": speed["decode_rate"],
+        "throughput_tokens_per_s": speed["throughput"],
         "token_cost_usd": token_cost, "infra_cost_usd": infra, "cost_per_request_usd": per_request,
         "cost_per_mtok_usd": per_mtok,
         "deployment_usd_per_month": np.where(is_api & ~has_hw, nan, deployment),
         "capacity_requests_per_month": capacity, "replicas_needed": replicas,
-        "monthly_cost_usd": monthly, "price_per_hour": price,
+        "monthly_cost_usd": monthly, "price_per_hour": s.price,
     }
 
 
