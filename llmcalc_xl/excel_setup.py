@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from .files import replacing
 from .errors import InvalidValueError
 
 UDF_MODULE = "llmcalc_xl.udfs"
@@ -44,14 +43,8 @@ def write_config(path: Path, values: dict[str, str]) -> Path:
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     if existing:
         path.with_suffix(".conf.bak").write_text(existing, encoding="utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".xlwings-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(merged_config(existing, values))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path) as tmp:
+        tmp.write_text(merged_config(existing, values), encoding="utf-8")
     return path
 
 

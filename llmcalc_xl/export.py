@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from . import formulas as F
+from .files import replacing
 from .errors import InvalidValueError
 from .workbook import FIRST_ROW, _Layout
 
@@ -89,17 +88,8 @@ def write_csv(rows: list[dict[str, Any]], out: str | Path | None) -> str | None:
     text = buf.getvalue()
     if out is None:
         return text
-    out = Path(out)
-    if not out.parent.exists():
-        raise InvalidValueError(f"Output folder '{out.parent}' does not exist. Create it or choose another --out.")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=".csv.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(out) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
     return None
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from .catalog import Catalog, load_catalog
+from .files import replacing
 from .errors import InvalidValueError
 from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
 from .inputs import _scalar_to_float
@@ -182,15 +181,19 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
     ``keep(result_block)`` sees each priced block (for --workbook). Memory stays flat for CSV:
     a block of rows is read, priced and written before the next is read.
     """
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        raise InvalidValueError(f"Output '{out}' must end in .csv or .xlsx.")
+    table_reader, header = open_table(src)
+    cat = catalog or load_catalog()
+    with replacing(out) as tmp:
+        return _fill_into(str(tmp), out.suffix.lower(), table_reader, header, src, cat, progress, keep)
+
+
+def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, keep) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    out = Path(out)
-    _check_out(out)
-    table_reader, header = open_table(src)
-    cat = catalog or load_catalog()
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix + ".tmp")
-    os.close(fd)
     rows = failed = 0
     blocks = []
     writer = None
@@ -212,7 +215,7 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
             failed += bad
             if keep:
                 keep(result)
-            if out.suffix.lower() == ".csv":
+            if suffix == ".csv":
                 escaped = _escaped(result)
                 if writer is None:
                     writer = pacsv.CSVWriter(tmp, escaped.schema)
@@ -228,7 +231,7 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
         if pending is not None:
             pending.result()
             pending = None
-        if out.suffix.lower() == ".csv":
+        if suffix == ".csv":
             if writer is None:  # no data rows: the header alone
                 empty, _ = fill(pa.table({h: pa.array([], pa.string()) for h in header}), cat)
                 writer = pacsv.CSVWriter(tmp, empty.schema)
@@ -238,15 +241,12 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
             table = pa.concat_tables(blocks) if blocks else fill(
                 pa.table({h: pa.array([], pa.string()) for h in header}), cat)[0]
             _write_xlsx(table, tmp)
-        _publish(tmp, out)
     finally:
         if pending is not None:
             pending.exception()  # let a block in flight finish before the file is closed
         pool.shutdown(wait=True)
         if writer is not None:
             writer.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return rows, failed
 
 
@@ -274,41 +274,6 @@ def count_rows(path: str | Path) -> int:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             n += chunk.count(b"\n")
     return max(n - 1, 0)
-
-
-def _check_out(out: Path) -> None:
-    if out.suffix.lower() not in (".csv", ".xlsx"):
-        raise InvalidValueError(f"Output '{out}' must end in .csv or .xlsx.")
-    if not out.parent.exists():
-        raise InvalidValueError(f"Output folder '{out.parent}' does not exist. Create it or choose another --out.")
-
-
-def _publish(tmp: str, out: Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, out)
-
-
-def write(table, out: str | Path) -> Path:
-    """A results table as CSV or XLSX (by the file's extension), written to a temporary file and renamed."""
-    out = Path(out)
-    _check_out(out)
-    if out.suffix.lower() == ".xlsx" and table.num_rows > 1_048_575:
-        raise InvalidValueError(f"{table.num_rows:,} rows do not fit an Excel sheet (1,048,576 rows). Write a .csv.")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix + ".tmp")
-    os.close(fd)
-    try:
-        if out.suffix.lower() == ".csv":
-            import pyarrow.csv as pacsv
-            pacsv.write_csv(_escaped(table), tmp)
-        else:
-            _write_xlsx(table, tmp)
-        _publish(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
 
 
 def _write_xlsx(table, path: str) -> None:

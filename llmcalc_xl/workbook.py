@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from . import __version__
 from . import formulas as F
 from .catalog import Catalog, load_catalog
+from .files import replacing
 from .errors import InvalidValueError
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -582,21 +581,10 @@ def _save(wb, path: str) -> None:
 def save_atomically(wb, out: Path, force: bool = False) -> Path:
     """Write to a temporary file beside ``out``, then rename: no half-written quote."""
     out = Path(out)
-    if not out.parent.exists():
-        raise InvalidValueError(f"Output folder '{out.parent}' does not exist. Create it or choose another --out.")
-    if out.exists() and not force:
-        raise InvalidValueError(f"'{out}' already exists. Add --force to replace it, or choose another --out.")
     if out.suffix.lower() != ".xlsx":
         raise InvalidValueError(f"Output '{out}' must end in .xlsx.")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=".xlsx.tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a quote is an ordinary file
-        _save(wb, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if out.exists() and not force:
+        raise InvalidValueError(f"'{out}' already exists. Add --force to replace it, or choose another --out.")
+    with replacing(out) as tmp:
+        _save(wb, str(tmp))
     return out
