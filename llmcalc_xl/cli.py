@@ -315,7 +315,7 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: boo
 def _fill_workbook(path, result, cat) -> None:
     """The good rows as the quote's scenarios: a new quote, or the existing one refreshed."""
     from . import formulas as F
-    from .quote import _typed
+    from .quote import typed
     from .refresh import refresh
     from .scenario_csv import canonical
     from .workbook import build_workbook, save_atomically
@@ -325,7 +325,7 @@ def _fill_workbook(path, result, cat) -> None:
     ok = [s == "ok" for s in result.column("status").to_pylist()]
     by_key = {canonical(name): name for name in result.column_names}
     columns = {k: result.column(by_key[k]).to_pylist() for k in F.INPUT_KEYS if k in by_key}
-    rows = [{k: _typed(k, v[i]) for k, v in columns.items()} for i in range(result.num_rows) if ok[i]]
+    rows = [{k: typed(k, v[i]) for k, v in columns.items()} for i in range(result.num_rows) if ok[i]]
     if len(rows) > 10_000:
         raise click.ClickException(f"{len(rows):,} good rows are more than a quote workbook holds well (10,000). "
                                    "Keep the CSV results, or quote a selection.")

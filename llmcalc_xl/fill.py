@@ -8,8 +8,6 @@ in bulk and only the cells that are not numbers get a message of their own.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -21,48 +19,12 @@ from .files import replacing
 from .errors import InvalidValueError
 from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
 from .inputs import _scalar_to_float
-from .scenario_csv import canonical, delimiter
+from .scenario_csv import canonical, open_table
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
 OPTION_COLUMNS = TEXT_OPTIONS + tuple(k for k in NUMBER_OPTIONS if k not in ("memory_gib", "bandwidth_gb_s", "tflops"))
 RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
 BLOCK_ROWS = 131072
-
-
-def _header(path: Path) -> tuple[list[str], str]:
-    """The header row and the separator; one clear message for a file that is not a scenarios CSV."""
-    head = read_text_head(path)
-    sep = delimiter(head)
-    header = next(csv.reader(io.StringIO(head.splitlines()[0] if head.strip() else ""), delimiter=sep), [])
-    header = [h.lstrip("\ufeff") for h in header]
-    if not header or not any(h.strip() for h in header):
-        raise InvalidValueError(f"'{path}' is empty. Give a header row with at least a model column.")
-    if "model" not in {canonical(h) for h in header}:
-        raise InvalidValueError(f"'{path}' has no model column (columns found: {', '.join(header[:8])}). "
-                                "Add a column named model, e.g. with llama-3-8b or gpt-4o in it.")
-    if len({canonical(h) for h in header}) != len(header):
-        raise InvalidValueError(f"'{path}' has two columns with the same name ({', '.join(header)}). Keep one.")
-    return header, sep
-
-
-def read_text_head(path: Path, size: int = 65536) -> str:
-    """The first bytes of the file as text (checks it is a UTF-8 text file at all)."""
-    if not path.exists():
-        raise InvalidValueError(f"Scenarios file '{path}' does not exist. Check the path.")
-    if path.is_dir():
-        raise InvalidValueError(f"Scenarios file '{path}' is a folder. Give the path of a .csv file.")
-    with open(path, "rb") as fh:
-        raw = fh.read(size)
-    if raw[:4] == b"PK\x03\x04":
-        raise InvalidValueError(f"'{path}' is a workbook, not a CSV. In Excel use File > Save As > CSV UTF-8.")
-    if b"\x00" in raw:
-        raise InvalidValueError(f"'{path}' is not a text file. Give a CSV (in Excel: File > Save As > CSV UTF-8).")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(raw) - 4:  # not just a character cut at the end of the sample
-            raise InvalidValueError(f"'{path}' is not UTF-8 text. In Excel use File > Save As > CSV UTF-8.") from None
-        return raw[:exc.start].decode("utf-8-sig")
 
 
 def _numbers_fast(column) -> np.ndarray | None:
@@ -248,23 +210,6 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
         if writer is not None:
             writer.close()
     return rows, failed
-
-
-def open_table(path: str | Path):
-    """A streaming reader of the CSV's text columns, and its header."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    path = Path(path)
-    header, sep = _header(path)
-    try:
-        reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
-                                convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                                                     strings_can_be_null=False),
-                                read_options=pacsv.ReadOptions(block_size=1 << 24))
-    except pa.ArrowInvalid as exc:
-        raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
-    return reader, header
 
 
 def count_rows(path: str | Path) -> int:

@@ -12,12 +12,12 @@ from typing import Any, Iterable
 from . import formulas as F
 from .catalog import Catalog
 from .estimate import estimate_many
-from .scenario_csv import read_scenarios
+from .scenario_csv import canonical, open_table
 
 TEXT_KEYS = ("scenario", "model", "hardware", "precision", "engine", "kv_precision")
 
 
-def _typed(key: str, value: Any) -> Any:
+def typed(key: str, value: Any) -> Any:
     """Numbers as numbers, text as text, empty as None."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -45,8 +45,9 @@ def _check(rows: list[dict[str, Any]], cat: Catalog, labels: list[str]) -> tuple
 
 
 def scenarios_from_csv(path: str, cat: Catalog) -> tuple[list[dict[str, Any]], list[str]]:
-    frame = read_scenarios(path)
-    rows = [{k: _typed(k, rec.get(k)) for k in F.INPUT_KEYS} for rec in frame.to_dict("records")]
+    reader, _ = open_table(path)
+    records = [{canonical(k): v for k, v in rec.items()} for rec in reader.read_all().to_pylist()]
+    rows = [{k: typed(k, rec.get(k)) for k in F.INPUT_KEYS} for rec in records]
     # CSV line numbers as a spreadsheet shows them: the header is row 1
     return _check(rows, cat, [f"row {i + 2}" for i in range(len(rows))])
 
