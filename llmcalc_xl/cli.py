@@ -306,35 +306,10 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: boo
     click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
                f"(see the error column). Wrote {out}.", err=True)
     if workbook:
-        import pyarrow as pa
-        _fill_workbook(Path(workbook), pa.concat_tables(kept) if kept else None, cat)
+        from .quote import put_into_workbook
+        click.echo(put_into_workbook(workbook, kept, cat), err=True)
     if strict and failed:
         sys.exit(1)
-
-
-def _fill_workbook(path, result, cat) -> None:
-    """The good rows as the quote's scenarios: a new quote, or the existing one refreshed."""
-    from . import formulas as F
-    from .quote import typed
-    from .refresh import refresh
-    from .scenario_csv import canonical
-    from .workbook import build_workbook, save_atomically
-
-    if result is None:
-        raise click.ClickException("The CSV has no rows to put into the workbook.")
-    ok = [s == "ok" for s in result.column("status").to_pylist()]
-    by_key = {canonical(name): name for name in result.column_names}
-    columns = {k: result.column(by_key[k]).to_pylist() for k in F.INPUT_KEYS if k in by_key}
-    rows = [{k: typed(k, v[i]) for k, v in columns.items()} for i in range(result.num_rows) if ok[i]]
-    if len(rows) > 10_000:
-        raise click.ClickException(f"{len(rows):,} good rows are more than a quote workbook holds well (10,000). "
-                                   "Keep the CSV results, or quote a selection.")
-    if path.exists():
-        report = refresh(path, catalog=cat, scenarios=rows)
-        click.echo(f"Put {len(rows):,} scenarios into {path} (previous version in {report.backup}).", err=True)
-    else:
-        save_atomically(build_workbook(rows, catalog=cat), path)
-        click.echo(f"Put {len(rows):,} scenarios into a new quote {path}.", err=True)
 
 
 @main.group()

@@ -9,37 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from . import formulas as F
-from .files import replacing
+from .files import check_zip, replacing
 from .errors import InvalidValueError
 from .workbook import FIRST_ROW, _Layout
-
-#: Zip entries and sizes a quote workbook stays far below; a larger file is refused unread.
-MAX_ENTRIES = 10_000
-MAX_UNCOMPRESSED = 2 * 1024**3
-MAX_RATIO = 200
-
-
-def check_zip(path: Path) -> None:
-    """Refuse files that are not workbooks, or that would expand far beyond their size (zip bombs)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-    except FileNotFoundError:
-        raise InvalidValueError(f"Workbook '{path}' does not exist. Check the path.") from None
-    except zipfile.BadZipFile:
-        raise InvalidValueError(f"'{path}' is not an .xlsx workbook. Give a workbook made by `llmcalc-xl build`.") \
-            from None
-    total = sum(i.file_size for i in infos)
-    packed = max(sum(i.compress_size for i in infos), 1)
-    if len(infos) > MAX_ENTRIES or total > MAX_UNCOMPRESSED or total / packed > MAX_RATIO:
-        raise InvalidValueError(f"'{path}' expands to {total:,} bytes in {len(infos):,} parts, far more than a "
-                                "quote workbook. Refusing to open it.")
-
 
 def scenario_values(path: str | Path) -> list[dict[str, Any]]:
     """Inputs and last-calculated results of every scenario row, keyed as `estimate --json`."""

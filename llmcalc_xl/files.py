@@ -1,10 +1,11 @@
-"""Writing files so that nothing is ever half-written: a temporary file beside the target,
-renamed over it only when complete."""
+"""Files in and out: outputs are never half-written (a temporary file beside the target,
+renamed over it only when complete); workbooks a user hands in are checked before opening."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -30,3 +31,26 @@ def replacing(out: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+#: Zip entries and sizes a quote workbook stays far below; a larger file is refused unread.
+MAX_ENTRIES = 10_000
+MAX_UNCOMPRESSED = 2 * 1024**3
+MAX_RATIO = 200
+
+
+def check_zip(path: Path) -> None:
+    """Refuse files that are not workbooks, or that would expand far beyond their size (zip bombs)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except FileNotFoundError:
+        raise InvalidValueError(f"Workbook '{path}' does not exist. Check the path.") from None
+    except zipfile.BadZipFile:
+        raise InvalidValueError(f"'{path}' is not an .xlsx workbook. Give a workbook made by `llmcalc-xl build`.") \
+            from None
+    total = sum(i.file_size for i in infos)
+    packed = max(sum(i.compress_size for i in infos), 1)
+    if len(infos) > MAX_ENTRIES or total > MAX_UNCOMPRESSED or total / packed > MAX_RATIO:
+        raise InvalidValueError(f"'{path}' expands to {total:,} bytes in {len(infos):,} parts, far more than a "
+                                "quote workbook. Refusing to open it.")

@@ -6,11 +6,13 @@ mean: ...?") and left out, and the good rows are quoted.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable
 
 
 from . import formulas as F
 from .catalog import Catalog
+from .errors import InvalidValueError
 from .estimate import estimate_many
 from .scenario_csv import canonical, open_table
 
@@ -64,3 +66,32 @@ def scenarios_from_lists(models: Iterable[str], hardware: Iterable[str], cat: Ca
 
 
 __all__ = ["scenarios_from_csv", "scenarios_from_lists"]
+
+
+#: More good rows than this are refused for a workbook: each row carries ~200 live formulas.
+WORKBOOK_MAX_ROWS = 10_000
+
+
+def put_into_workbook(path: str | Path, blocks: list, cat: Catalog) -> str:
+    """The good rows of priced `fill` blocks as a quote's scenarios: a new quote, or the existing
+    one refreshed (keeping the user's edits). Returns what was done, in one line."""
+    from .refresh import refresh
+    from .workbook import build_workbook, save_atomically
+
+    path = Path(path)
+    if not blocks:
+        raise InvalidValueError("The CSV has no rows to put into the workbook.")
+    rows = []
+    for block in blocks:
+        by_key = {canonical(name): name for name in block.column_names}
+        columns = {k: block.column(by_key[k]).to_pylist() for k in F.INPUT_KEYS if k in by_key}
+        status = block.column("status").to_pylist()
+        rows += [{k: typed(k, v[i]) for k, v in columns.items()} for i in range(block.num_rows) if status[i] == "ok"]
+    if len(rows) > WORKBOOK_MAX_ROWS:
+        raise InvalidValueError(f"{len(rows):,} good rows are more than a quote workbook holds well "
+                                f"({WORKBOOK_MAX_ROWS:,}). Keep the CSV results, or quote a selection.")
+    if path.exists():
+        report = refresh(path, catalog=cat, scenarios=rows)
+        return f"Put {len(rows):,} scenarios into {path} (previous version in {report.backup})."
+    save_atomically(build_workbook(rows, catalog=cat), path)
+    return f"Put {len(rows):,} scenarios into a new quote {path}."

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from . import formulas as F
 from .catalog import Catalog, load_catalog
 from .errors import InvalidValueError
-from .export import check_zip
+from .files import check_zip
 from .workbook import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
                        scenario_headers)
 

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from . import __version__
 from . import formulas as F
 from .catalog import Catalog, load_catalog
-from .files import replacing
+from .files import check_zip, replacing
 from .errors import InvalidValueError
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -506,7 +506,6 @@ def load_template(path: str | Path | None = None):
     """The template workbook (default: the shipped one), with every house style present."""
     from openpyxl import load_workbook
 
-    from .export import check_zip
     from .template import default_styles, default_template_path
 
     path = Path(path) if path else default_template_path()
