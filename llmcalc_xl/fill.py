@@ -18,7 +18,7 @@ from .catalog import Catalog, load_catalog
 from .files import replacing
 from .errors import InvalidValueError
 from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
-from .inputs import _scalar_to_float
+from .inputs import scalar_to_float
 from .scenario_csv import canonical, open_table
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
@@ -53,7 +53,7 @@ def _numbers(name: str, texts: np.ndarray, errors: np.ndarray) -> np.ndarray:
         for i in np.flatnonzero(bad):
             text = texts[i]
             if text not in messages:
-                number, err = _scalar_to_float(name, text)
+                number, err = scalar_to_float(name, text)
                 messages[text] = err or f"{name} must be a number, got '{text}'"
             if errors[i] is None:
                 errors[i] = messages[text]

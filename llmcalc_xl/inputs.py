@@ -50,7 +50,7 @@ def _text_of(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
+def scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
     """(number, error). None and NaN mean "not given"."""
     if value is None:
         return math.nan, None
@@ -76,7 +76,7 @@ def _scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
 def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarray:
     """A float array of length n; NaN where not given. Non-numbers are row errors."""
     if length_of(value) is None:
-        number, err = _scalar_to_float(name, value)
+        number, err = scalar_to_float(name, value)
         if err:
             errors.add(True, err)
         return np.broadcast_to(np.float64(number), (n,))
@@ -94,7 +94,7 @@ def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarr
             pass
     out = np.empty(n, dtype=float)
     for i, v in enumerate(arr.tolist()):
-        number, err = _scalar_to_float(name, v)
+        number, err = scalar_to_float(name, v)
         out[i] = number
         if err:
             mask = np.zeros(n, bool)
