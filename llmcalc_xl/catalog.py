@@ -372,6 +372,10 @@ class Catalog:
                         keys[key] = entry.id
             self._keys[group] = keys
 
+    def names(self, group: str) -> dict[str, str]:
+        """{normalized name: id} of every id and alias of a group (models include API models)."""
+        return dict(self._keys[group])
+
     def entries(self, kind: str) -> list[Any]:
         return list(self._entries[kind].values())
 

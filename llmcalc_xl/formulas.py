@@ -43,23 +43,43 @@ class Calc:
     guard: bool = True     # wrap in IFERROR(..., 0): rows that do not apply compute 0, never an error
 
 
-#: Scenario inputs (Scenarios sheet), in column order: key, header, default (None: required/blank).
+#: Scenario inputs (Scenarios sheet), in column order: key, header, what an empty cell means
+#: (a number: that default; text: said as is; None: nothing, or the catalog's value). Every
+#: option of the core has a column (a test walks the core's option list).
 INPUTS = (
     ("scenario", "Scenario", None),
     ("model", "Model", None),
     ("hardware", "Hardware", None),
-    ("gpus", "GPUs", defaults.DEFAULT_GPUS),
-    ("precision", "Precision", None),
-    ("engine", "Engine", None),
+    ("gpus", "GPUs", f"{defaults.DEFAULT_GPUS}; auto: fewest that fit"),
+    ("precision", "Precision", "Assumptions"),
+    ("engine", "Engine", "auto"),
     ("input_tokens", "Input tokens", defaults.DEFAULT_INPUT_TOKENS),
+    ("cached_input_tokens", "Cached input tokens", 0),
     ("output_tokens", "Output tokens", defaults.DEFAULT_OUTPUT_TOKENS),
     ("batch", "Batch (sequences at once)", defaults.DEFAULT_BATCH),
     ("requests_per_month", "Requests per month", None),
-    ("context_tokens", "Context tokens (empty: in + out)", None),
-    ("kv_precision", "KV precision (empty: auto)", None),
-    ("latency_s", "Latency s (empty: estimate)", None),
-    ("price_per_hour", "USD per GPU-hour (empty: catalog)", None),
+    ("utilization", "Utilization 0-1", "Assumptions"),
+    ("context_tokens", "Context tokens", "in + out"),
+    ("kv_precision", "KV precision", "auto"),
+    ("latency_s", "Latency s", "estimate"),
+    ("price_per_hour", "USD per GPU-hour", "catalog"),
+    # device and engine overrides: right of the results, for fitting to a measurement
+    ("memory_gib", "Memory GiB per GPU", "catalog"),
+    ("bandwidth_gb_s", "Bandwidth GB/s", "catalog"),
+    ("tflops", "Dense TFLOPS", "catalog"),
+    ("memory_fraction", "Memory fraction", "engine"),
+    ("overhead_gib", "Engine overhead GiB per GPU", "engine"),
+    ("prefill_mfu", "Prefill MFU", "engine"),
+    ("decode_mfu", "Decode MFU", "engine"),
+    ("decode_mbu", "Decode MBU", "engine"),
+    ("prefill_overhead_s", "Prefill fixed s", "engine"),
+    ("decode_step_overhead_s", "Decode step fixed s", "engine"),
 )
+#: Inputs placed right of the results (device and engine overrides).
+ADVANCED_INPUTS = ("memory_gib", "bandwidth_gb_s", "tflops", "memory_fraction", "overhead_gib", "prefill_mfu",
+                   "decode_mfu", "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s")
+#: Text inputs matched against the catalogs (ids, aliases, any case or spacing).
+TEXT_INPUTS = ("model", "hardware", "precision", "engine", "kv_precision")
 INPUT_KEYS = tuple(k for k, _, _ in INPUTS)
 
 #: The date an assumption's figure was last checked, where its source carries none of its own.
@@ -124,8 +144,8 @@ def _prefill(n: str) -> list[Calc]:
         Calc(rows, f"MAX(MIN({{{tokens}}},{{max_tokens}}),1)", "Tokens per matrix product"),
         Calc(f"pf_compute_{s}",
              f"({n}*(2*({{linear}}-{{expert_linear}})*{{prompt}}+{{attn_flops_prompt}}+{{head_flops}}))"
-             f"/({{flops_eff}}*{{prefill_mfu}}*({{{rows}}}/({{{rows}}}+{{half_tokens}})))"
-             f"+({n}*2*{{expert_linear}}*{{prompt}})/({{flops_eff}}*{{prefill_mfu}}"
+             f"/({{flops_eff}}*{{mfu_prefill}}*({{{rows}}}/({{{rows}}}+{{half_tokens}})))"
+             f"+({n}*2*{{expert_linear}}*{{prompt}})/({{flops_eff}}*{{mfu_prefill}}"
              f"*(MAX({{{rows}}}*{{expert_share}},1)/(MAX({{{rows}}}*{{expert_share}},1)+{{half_tokens}})))",
              "Prefill arithmetic s"),
         Calc(f"pf_moved_{s}",
@@ -133,9 +153,9 @@ def _prefill(n: str) -> list[Calc]:
              f"+{{{tokens}}}*{{kv_token_all_layers}}", "Prefill bytes moved"),
         Calc(f"pf_dequant_{s}",
              f"IF({{dequantizes}},ROUNDUP(MAX({{{tokens}}},1)/{{max_tokens}},0)*({{params}}-{{emb}})*4"
-             f"/({{bw_eff}}*{{decode_mbu}}),0)", "GGUF dequantisation s"),
+             f"/({{bw_eff}}*{{mbu_decode}}),0)", "GGUF dequantisation s"),
         Calc(f"prefill_s_{s}",
-             f"MAX({{pf_compute_{s}}},{{pf_moved_{s}}}/({{bw_eff}}*{{decode_mbu}}))+{{pf_dequant_{s}}}"
+             f"MAX({{pf_compute_{s}}},{{pf_moved_{s}}}/({{bw_eff}}*{{mbu_decode}}))+{{pf_dequant_{s}}}"
              f"+{_comm('{' + tokens + '}')}+{{prefill_fixed}}", f"Prefill s ({'one prompt' if s == '1' else 'batch'})"),
     ]
 
@@ -157,30 +177,89 @@ def _fits_at(g: int) -> str:
     return f"AND({allowed},{static}+{{batch_in}}*({kv_seq})<={usable})"
 
 
+
+def _override(key: str, catalog_value: str) -> str:
+    """A scenario's own number where given, else the catalog's."""
+    return f"IF(ISNUMBER({{{key}}}),{{{key}}},{catalog_value})"
+
+
+def _positive(x: str) -> str:
+    """A catalog number, 0 where the cell is empty or text (every engine agrees; N() of an empty
+    cell does not)."""
+    return f"IF(ISNUMBER({x}),{x},0)"
+
+
+def _by_compute() -> str:
+    """Dense TFLOPS at the precision's compute type; the 16-bit rate where the device has none."""
+    formula = "{tflops_fp16}"
+    for compute in ("fp4", "int8", "fp8", "fp32"):
+        rate = H(f"tflops_{compute}")
+        formula = f'IF({{compute}}="{compute}",IF({_positive(rate)}>0,{rate},{{tflops_fp16}}),{formula})'
+    return formula
+
+
+def _number(key: str) -> str:
+    """A number input: the cell where it holds a number, else the core's default."""
+    from .estimate import NUMBER_OPTIONS
+
+    return f"IF(ISNUMBER({{{key}}}),{{{key}}},{NUMBER_OPTIONS[key]['default']:g})"
+
+
+def _wildcards_escaped(x: str) -> str:
+    """MATCH treats * ? ~ as wildcards: escape them so typed text matches only itself."""
+    return f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({x},"~","~~"),"*","~*"),"?","~?")'
+
+
+def normalized(x: str) -> str:
+    """The spreadsheet form of ``catalog.normalize``: lower case, no spaces, hyphens or underscores."""
+    return f'LOWER(SUBSTITUTE(SUBSTITUTE(SUBSTITUTE(TRIM({x})," ",""),"-",""),"_",""))'
+
+
+def _resolved(key: str, group: str, ids: str, blank: str | None = None, out: str | None = None) -> list[Calc]:
+    """Columns turning a typed name into its catalog id ("" when unknown): the catalog's ids and
+    aliases in any case or spacing (the Names sheet), then ids of rows a user added to the
+    catalog sheet. An empty cell (or "auto") takes ``blank``."""
+    out = out or f"{key}_id"
+    typed = f"{{{key}}}"
+    is_blank = f'OR(TRIM({typed})="",LOWER(TRIM({typed}))="auto")'
+    found = (f'IFERROR(INDEX(n_id,MATCH("{group}:"&{_wildcards_escaped(normalized(typed))},n_key,0)),'
+             f'IFERROR(INDEX({ids},MATCH({_wildcards_escaped(f"TRIM({typed})")},{ids},0)),""))')
+    if blank is None:
+        return [Calc(out, f'IF({is_blank},"",{found})', f"{key} id")]
+    return [Calc(f"{out}_given", f'NOT({is_blank})', f"{key} given?"),
+            Calc(out, f'IF({{{out}_given}},{found},{blank})', f"{key} id")]
+
 def columns() -> list[Calc]:
     """Every Calc column, in an order where each uses only those before it."""
     cols = [
-        # --- which rows of the catalog tables ------------------------------------------------
-        Calc("m_row", "MATCH({model},m_id,0)", "Models row", guard=True),
-        Calc("h_row", 'IF({hardware}="",0,MATCH({hardware},h_id,0))', "Hardware row (0: none)"),
+        # --- which rows of the catalog tables: ids, aliases and names in any case or spacing -------
+        *_resolved("model", "m", "m_id"),
+        Calc("m_row", 'IF({model_id}="",0,MATCH({model_id},m_id,0))', "Models row (0: none)"),
+        *_resolved("hardware", "h", "h_id"),
+        Calc("h_row", 'IF({hardware_id}="",0,MATCH({hardware_id},h_id,0))', "Hardware row (0: none)"),
         Calc("is_api", f'IF({{m_row}}>0,{M("kind")}="api",FALSE)', "API model?"),
-        Calc("has_hw", "{h_row}>0", "Hardware given?"),
-        Calc("hw_kind", f'IF({{has_hw}},{H("kind")},"gpu")', "Hardware kind"),
-        Calc("precision_id", 'IF({precision}="",default_precision,{precision})', "Precision"),
-        Calc("p_row", "MATCH({precision_id},p_id,0)", "Precisions row"),
-        Calc("engine_id", f'IF({{engine}}="",IF(OR({{hw_kind}}="apple",{{hw_kind}}="cpu",{P("family")}="gguf"),'
-                          f'"{defaults.DEFAULT_LOCAL_ENGINE}","{defaults.DEFAULT_GPU_ENGINE}"),{{engine}})', "Engine"),
-        Calc("e_row", "MATCH({engine_id},e_id,0)", "Engines row"),
-        Calc("kv_id", 'IF({kv_precision}="",IF(OR({precision_id}="fp32",{precision_id}="bf16"),{precision_id},"fp16"),'
-                      '{kv_precision})', "KV precision"),
-        Calc("kv_row", "MATCH({kv_id},p_id,0)", "KV precisions row"),
+        Calc("custom_hw", 'AND({hardware_id}="",OR(ISNUMBER({memory_gib}),ISNUMBER({bandwidth_gb_s}),'
+                          'ISNUMBER({tflops})))', "Device described by its numbers?"),
+        Calc("has_hw", "OR({h_row}>0,{custom_hw})", "Hardware given?"),
+        Calc("hw_kind", f'IF({{h_row}}>0,{H("kind")},"gpu")', "Hardware kind"),
+        *_resolved("precision", "p", "p_id", blank="default_precision"),
+        Calc("p_row", 'IF({precision_id}="",0,MATCH({precision_id},p_id,0))', "Precisions row"),
+        *_resolved("engine", "e", "e_id",
+                   blank=f'IF(OR({{hw_kind}}="apple",{{hw_kind}}="cpu",{P("family")}="gguf"),'
+                         f'"{defaults.DEFAULT_LOCAL_ENGINE}","{defaults.DEFAULT_GPU_ENGINE}")'),
+        Calc("e_row", 'IF({engine_id}="",0,MATCH({engine_id},e_id,0))', "Engines row"),
+        *_resolved("kv_precision", "p", "p_id", out="kv_id",
+                   blank='IF(OR({precision_id}="fp32",{precision_id}="bf16"),{precision_id},"fp16")'),
+        Calc("kv_row", 'IF({kv_id}="",0,MATCH({kv_id},p_id,0))', "KV precisions row"),
         Calc("kv_bytes", P("kv_bytes", "kv_row"), "KV bytes per value"),
-        # --- workload -----------------------------------------------------------------------------
-        Calc("gpus_in", f'IF({{gpus}}="",{defaults.DEFAULT_GPUS},{{gpus}})', "GPUs"),
-        Calc("batch_in", f'IF({{batch}}="",{defaults.DEFAULT_BATCH},{{batch}})', "Batch"),
-        Calc("prompt", f'IF({{input_tokens}}="",{defaults.DEFAULT_INPUT_TOKENS},{{input_tokens}})', "Input tokens"),
-        Calc("output", f'IF({{output_tokens}}="",{defaults.DEFAULT_OUTPUT_TOKENS},{{output_tokens}})', "Output tokens"),
-        Calc("context", 'IF({context_tokens}="",{prompt}+{output},{context_tokens})', "Context tokens"),
+        # --- workload (an empty cell takes the default; text in a number cell is a Check error) ---
+        Calc("batch_in", _number("batch"), "Batch"),
+        Calc("prompt", _number("input_tokens"), "Input tokens"),
+        Calc("cached", _number("cached_input_tokens"), "Cached input tokens"),
+        Calc("output", _number("output_tokens"), "Output tokens"),
+        Calc("context", 'IF(ISNUMBER({context_tokens}),{context_tokens},{prompt}+{output})', "Context tokens"),
+        Calc("util", "IF(ISNUMBER({utilization}),{utilization},utilization)", "Utilization"),
+        Calc("gpus_auto", 'AND(ISTEXT({gpus}),LOWER(TRIM({gpus}))="auto")', "GPUs: auto?"),
         # --- model -----------------------------------------------------------------------------------
         Calc("params", f"{M('params_b')}*1E9", "Parameters"),
         Calc("active", f"{M('active_params_b')}*1E9", "Active parameters"),
@@ -212,41 +291,40 @@ def columns() -> list[Calc]:
         # --- engine ----------------------------------------------------------------------------------
         Calc("tensor", f'{E("parallelism")}="tensor"', "Tensor parallel?"),
         Calc("rule_free", f'{E("memory_rule")}="fraction_of_free"', "KV from free memory?"),
-        Calc("fraction", E("memory_fraction"), "Memory fraction"),
+        Calc("fraction", _override("memory_fraction", E("memory_fraction")), "Memory fraction"),
         Calc("block", E("kv_block_tokens"), "KV block tokens"),
         Calc("max_tokens", E("max_batched_tokens"), "Max batched tokens"),
-        Calc("engine_overhead", E("overhead_gib"), "Engine overhead GiB/GPU"),
+        Calc("engine_overhead", _override("overhead_gib", E("overhead_gib")), "Engine overhead GiB/GPU"),
         Calc("window_saves", f"{E('sliding_window_saves_memory')}=TRUE", "Window frees memory?"),
         Calc("on_apple", '{hw_kind}="apple"', "Apple GPU?"),
-        Calc("prefill_mfu", f'IF(AND({{on_apple}},{E("apple_prefill_mfu")}<>""),{E("apple_prefill_mfu")},'
-                            f'{E("prefill_mfu")})', "Prefill MFU"),
-        Calc("decode_mfu", E("decode_mfu"), "Decode MFU"),
-        Calc("decode_mbu", f'IF(AND({{on_apple}},{E("apple_decode_mbu")}<>""),{E("apple_decode_mbu")},'
-                           f'{E("decode_mbu")})', "Decode MBU"),
-        Calc("half_tokens", f'IF(AND({{on_apple}},{E("apple_prefill_half_tokens")}<>""),'
+        Calc("mfu_prefill", _override("prefill_mfu", f'IF(AND({{on_apple}},ISNUMBER({E("apple_prefill_mfu")})),'
+                                                     f'{E("apple_prefill_mfu")},{E("prefill_mfu")})'), "Prefill MFU"),
+        Calc("mfu_decode", _override("decode_mfu", E("decode_mfu")), "Decode MFU"),
+        Calc("mbu_decode", _override("decode_mbu", f'IF(AND({{on_apple}},ISNUMBER({E("apple_decode_mbu")})),'
+                                                   f'{E("apple_decode_mbu")},{E("decode_mbu")})'), "Decode MBU"),
+        Calc("half_tokens", f'IF(AND({{on_apple}},ISNUMBER({E("apple_prefill_half_tokens")})),'
                             f'{E("apple_prefill_half_tokens")},{E("prefill_half_tokens")})', "Half-efficiency tokens"),
-        Calc("prefill_fixed", E("prefill_overhead_s"), "Prefill fixed s"),
-        Calc("step_fixed", f"{E('decode_step_overhead_s')}+{{layers}}*{E('decode_overhead_s_per_layer')}",
+        Calc("prefill_fixed", _override("prefill_overhead_s", E("prefill_overhead_s")), "Prefill fixed s"),
+        Calc("step_fixed", f"{_override('decode_step_overhead_s', E('decode_step_overhead_s'))}"
+                           f"+{{layers}}*{E('decode_overhead_s_per_layer')}",
              "Decode fixed s per step"),
         Calc("cpu_floor", f"{{layers}}*{E('cpu_floor_s_per_layer')}", "CPU floor s per step"),
         Calc("continuous", f"{E('continuous_batching')}=TRUE", "Continuous batching?"),
         # --- hardware ----------------------------------------------------------------------------
-        Calc("mem_gib", H("memory_gib"), "Memory GiB per GPU"),
-        Calc("mem_fraction", H("memory_fraction"), "Allocatable share"),
-        Calc("bandwidth", f"{H('bandwidth_gb_s')}*{BYTES_PER_GB:.0f}", "Bandwidth B/s"),
-        Calc("tflops_fp16", H("tflops_fp16"), "TFLOPS 16-bit"),
+        Calc("mem_gib", _override("memory_gib", H("memory_gib")), "Memory GiB per GPU"),
+        Calc("mem_fraction", f'IF({{custom_hw}},1,{H("memory_fraction")})', "Allocatable share"),
+        Calc("bandwidth", f"{_override('bandwidth_gb_s', H('bandwidth_gb_s'))}*{BYTES_PER_GB:.0f}", "Bandwidth B/s"),
+        Calc("tflops_fp16", _positive(H("tflops_fp16")), "TFLOPS 16-bit"),
         Calc("compute", P("compute"), "Computes in"),
-        Calc("tflops", f'IF({{compute}}="fp32",IF(N({H("tflops_fp32")})>0,{H("tflops_fp32")},{{tflops_fp16}}),'
-                       f'IF({{compute}}="fp8",IF(N({H("tflops_fp8")})>0,{H("tflops_fp8")},{{tflops_fp16}}),'
-                       f'IF({{compute}}="int8",IF(N({H("tflops_int8")})>0,{H("tflops_int8")},{{tflops_fp16}}),'
-                       f'IF({{compute}}="fp4",IF(N({H("tflops_fp4")})>0,{H("tflops_fp4")},{{tflops_fp16}}),'
-                       f'{{tflops_fp16}}))))', "Dense TFLOPS used"),
-        Calc("peak", f"{{tflops}}*{TERA:.0f}", "Peak FLOP/s per GPU"),
-        Calc("link", f'IF(N({H("interconnect_gb_s")})>0,{H("interconnect_gb_s")},default_link_gb_s)*{BYTES_PER_GB:.0f}',
+        Calc("tflops_used", _override("tflops", _by_compute()), "Dense TFLOPS used"),
+        Calc("peak", f"{{tflops_used}}*{TERA:.0f}", "Peak FLOP/s per GPU"),
+        Calc("link", f'IF({{h_row}}>0,IF({_positive(H("interconnect_gb_s"))}>0,{H("interconnect_gb_s")},'
+                     f'default_link_gb_s),default_link_gb_s)*{BYTES_PER_GB:.0f}',
              "Link B/s"),
-        Calc("price_known", f'IF({{price_per_hour}}<>"",TRUE,AND({{has_hw}},{H("price_usd_per_hour")}<>""))',
-             "Price known?"),
-        Calc("price", f'IF({{price_per_hour}}<>"",{{price_per_hour}},{H("price_usd_per_hour")})', "USD per GPU-hour"),
+        Calc("price_known", f'AND({{has_hw}},OR(ISNUMBER({{price_per_hour}}),'
+                            f'AND({{h_row}}>0,ISNUMBER({H("price_usd_per_hour")}))))', "Price known?"),
+        Calc("price", f'IF(ISNUMBER({{price_per_hour}}),{{price_per_hour}},{H("price_usd_per_hour")})',
+             "USD per GPU-hour"),
         Calc("is_cuda", '{hw_kind}="gpu"', "CUDA-class GPU?"),
         # --- weights ------------------------------------------------------------------------------
         Calc("emb", "{vocab}*{hidden}", "Embedding parameters"),
@@ -266,19 +344,24 @@ def columns() -> list[Calc]:
         Calc("expert_bytes", "{expert_params}*{body_bits}/8", "Routed expert B"),
         Calc("dense_read", "{weights}-{expert_bytes}-IF({tie},0,{emb}*{emb_bits}/8)", "Weights read per step B"),
         # --- KV cache and memory at the requested GPUs --------------------------------------------
-        Calc("tp", "IF({tensor},{gpus_in},1)", "Tensor-parallel degree"),
-        Calc("heads_stored", "ROUNDUP({kv_heads}/{tp},0)*{tp}", "KV heads held"),
-        Calc("per_tok_layer", "IF({lora}>0,({lora}+{rope})*{kv_bytes}*{tp},2*{heads_stored}*{head_dim}*{kv_bytes})",
-             "KV B per token per layer"),
         Calc("full_held", "ROUNDUP({context}/{block},0)*{block}", "Tokens held (full layers)"),
         Calc("has_window", "AND({window}>0,{window_saves})", "Window layers hold less?"),
         Calc("win_held", "IF({has_window},ROUNDUP(MIN({context},{window})/{block},0)*{block},{full_held})",
              "Tokens held (window layers)"),
         Calc("swa_layers", "IF({has_window},{window_layers},0)", "Layers holding the window"),
+        Calc("pass_tokens", "MAX(MIN({batch_in}*MAX({prompt},1),{max_tokens}),1)", "Tokens per pass"),
+    ]
+    cols += [Calc(f"fits_{g}", _fits_at(g), f"Fits on {g} GPUs?") for g in GPU_CANDIDATES]
+    cols += [
+        Calc("gpus_needed_n", "INDEX(gpu_candidates,MATCH(TRUE,{fits_range},0))", "Fewest GPUs that fit"),
+        Calc("gpus_in", f'IF({{gpus_auto}},{{gpus_needed_n}},{_number("gpus")})', "GPUs"),
+        Calc("tp", "IF({tensor},{gpus_in},1)", "Tensor-parallel degree"),
+        Calc("heads_stored", "ROUNDUP({kv_heads}/{tp},0)*{tp}", "KV heads held"),
+        Calc("per_tok_layer", "IF({lora}>0,({lora}+{rope})*{kv_bytes}*{tp},2*{heads_stored}*{head_dim}*{kv_bytes})",
+             "KV B per token per layer"),
         Calc("kv_seq", "{per_tok_layer}*(({layers}-{swa_layers})*{full_held}+{swa_layers}*{win_held})",
              "KV B per sequence"),
         Calc("kv_total", "{batch_in}*{kv_seq}", "KV cache B"),
-        Calc("pass_tokens", "MAX(MIN({batch_in}*MAX({prompt},1),{max_tokens}),1)", "Tokens per pass"),
         Calc("act_factor", _act_factor("{tp}"), "Activation factor c(TP)"),
         Calc("act", "{tp}*activation_bytes*{pass_tokens}*{heads}*{head_dim}*{act_factor}"
                     "+{batch_in}*{vocab}*logit_bytes", "Activations B"),
@@ -302,7 +385,6 @@ def columns() -> list[Calc]:
                             "INT(({budget}-{q_tok}*{max_tokens})/{p_seq}),"
                             "MIN(INT({budget}/({p_seq}+{q_tok}*{mb_prompt})),INT({mb_cross}))),0)", "Largest batch"),
     ]
-    cols += [Calc(f"fits_{g}", _fits_at(g), f"Fits on {g} GPUs?") for g in GPU_CANDIDATES]
     cols += [
         # --- speed ------------------------------------------------------------------------------------
         Calc("bw_eff", "{bandwidth}*{tp}", "Bandwidth B/s (all GPUs)"),
@@ -331,10 +413,10 @@ def columns() -> list[Calc]:
                           "+{batch_in}*{per_tok_layer}*{attn_ctx}", "Decode bytes per step"),
         Calc("dec_flops", "{batch_in}*(2*{linear}+{head_flops}+4*{heads}*{head_dim}*{attn_ctx})",
              "Decode FLOPs per step"),
-        Calc("tpot_core", f"MAX(MAX({{dec_flops}}/({{flops_eff}}*{{decode_mfu}}),{{dec_bytes}}/({{bw_eff}}*{{decode_mbu}})),"
+        Calc("tpot_core", f"MAX(MAX({{dec_flops}}/({{flops_eff}}*{{mfu_decode}}),{{dec_bytes}}/({{bw_eff}}*{{mbu_decode}})),"
                           f"{{cpu_floor}})+{_comm('{batch_in}')}+{{step_fixed}}", "Decode s per step"),
         Calc("speed_known", f'IF({{is_api}},AND(N({M("ttft_s")})>0,N({M("output_tokens_per_s")})>0),'
-                            f'AND({{has_hw}},{{tflops}}>0))', "Speed known?"),
+                            f'AND({{has_hw}},{{tflops_used}}>0))', "Speed known?"),
         Calc("ttft", f'IF({{is_api}},{M("ttft_s")},{{ttft_core}})', "TTFT s"),
         Calc("tpot", f'IF({{is_api}},1/{M("output_tokens_per_s")},{{tpot_core}})', "TPOT s"),
         Calc("steps", "MAX({output}-1,0)", "Decode steps after the first token"),
@@ -343,15 +425,21 @@ def columns() -> list[Calc]:
         Calc("busy", 'IF({latency_s}<>"",{latency_s},IF({is_api},{ttft}+{steps}*{tpot},{prefill_s_b}+{steps}*{tpot}))',
              "Busy s per batch"),
         # --- cost ----------------------------------------------------------------------------------
-        Calc("token_cost", f"IF({{is_api}},({{prompt}}*{M('input_usd_per_mtok')}"
+        Calc("token_cost", f"IF({{is_api}},(({{prompt}}-{{cached}})*{M('input_usd_per_mtok')}"
+                           f"+{{cached}}*IF(ISNUMBER({M('cached_input_usd_per_mtok')}),"
+                           f"{M('cached_input_usd_per_mtok')},{M('input_usd_per_mtok')})"
                            f"+{{output}}*{M('output_usd_per_mtok')})/1000000,0)", "API token USD"),
         Calc("infra_known", "AND({has_hw},{price_known},{latency_known})", "GPU cost known?"),
-        Calc("infra", "IF({has_hw},{gpus_in}*{price}*{busy}/3600/{batch_in}/utilization,0)", "GPU time USD"),
+        Calc("infra", "IF({has_hw},{gpus_in}*{price}*{busy}/3600/{batch_in}/{util},0)", "GPU time USD"),
         Calc("deployment", "{gpus_in}*{price}*hours_per_month", "Deployment USD per month"),
-        Calc("capacity", "{batch_in}/{busy}*3600*hours_per_month*utilization", "Requests per month capacity"),
+        Calc("capacity", "{batch_in}/{busy}*3600*hours_per_month*{util}", "Requests per month capacity"),
         Calc("replicas", 'IF({requests_per_month}="",0,IF({requests_per_month}>0,'
                          'MAX(ROUNDUP({requests_per_month}/{capacity},0),1),0))', "Replicas"),
+        # --- what the row's Check cell says ------------------------------------------------------
     ]
+    checks = _input_checks() + _combination_checks()
+    groups = [checks[i:i + CHECKS_PER_COLUMN] for i in range(0, len(checks), CHECKS_PER_COLUMN)]
+    cols += [Calc(f"problems_{i}", _problems(g), "Problems found", guard=False) for i, g in enumerate(groups)]
     return cols
 
 
@@ -364,7 +452,7 @@ OUTPUTS = (
     ("total_memory_gib", "Total memory GiB", "0.00", f"{{total}}/{GIB}", "{is_api}"),
     ("usable_memory_gib", "Usable memory GiB", "0.00", f"{{usable}}/{GIB}", "OR({is_api},NOT({has_hw}))"),
     ("fits", "Fits?", "General", "{total}<={usable}", "OR({is_api},NOT({has_hw}))"),
-    ("gpus_needed", "GPUs needed", "0", "INDEX(gpu_candidates,MATCH(TRUE,{fits_range},0))",
+    ("gpus_needed", "GPUs needed", "0", "IF({gpus_needed_n}>0,{gpus_needed_n},NA())",
      "OR({is_api},NOT({has_hw}))"),
     ("max_batch", "Largest batch", "#,##0", "{max_batch_n}", "OR({is_api},NOT({has_hw}))"),
     ("ttft_s", "TTFT s", "0.000", "{ttft}", "NOT({speed_known})"),
@@ -393,20 +481,83 @@ OUTPUTS = (
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
+def _typed(key: str) -> str:
+    """The text a user typed, cut short for a message."""
+    return f'"\'"&LEFT(TRIM({{{key}}}),40)&"\'"'
+
+
+def _input_checks() -> list[tuple[str, str]]:
+    """(condition, message) for each rule the core applies to one input, generated from its
+    option table so that the workbook refuses what the core refuses."""
+    from .estimate import NUMBER_OPTIONS
+
+    checks = []
+    sheet = {"model": "Models", "hardware": "Hardware", "precision": "Precisions", "engine": "Engines",
+             "kv_precision": "Precisions"}
+    given = {"model": 'TRIM({model})<>""', "hardware": 'AND(TRIM({hardware})<>"",LOWER(TRIM({hardware}))<>"auto")',
+             "precision": "{precision_id_given}", "engine": "{engine_id_given}", "kv_precision": "{kv_id_given}"}
+    rows = {"model": "m_row", "hardware": "h_row", "precision": "p_row", "engine": "e_row", "kv_precision": "kv_row"}
+    for key in TEXT_INPUTS:
+        checks.append((f"AND({given[key]},{{{rows[key]}}}=0)",
+                       f'"Unknown {key.replace("_", " ")} "&{_typed(key)}&": pick one from the {sheet[key]} sheet. "'))
+    checks.append(('AND(NOT({precision_id_given}),{p_row}=0)',
+                    '"Unknown default_precision on the Assumptions sheet. "'))
+    for key, rule in NUMBER_OPTIONS.items():
+        cell = f"{{{key}}}"
+        not_number = f'AND(TRIM({cell})<>"",NOT(ISNUMBER({cell})))'
+        if key == "gpus":
+            not_number = f"AND({not_number},NOT({{gpus_auto}}))"
+        checks.append((not_number, f'"{key} must be a number, got "&{_typed(key)}&". "'))
+        number = f"ISNUMBER({cell})"
+        if rule.get("minimum") is not None:
+            checks.append((f"AND({number},{cell}<{rule['minimum']:g})", f'"{key} must be >= {rule["minimum"]:g}. "'))
+        if rule.get("above") is not None:
+            checks.append((f"AND({number},{cell}<={rule['above']:g})", f'"{key} must be > {rule["above"]:g}. "'))
+        if rule.get("maximum") is not None:
+            checks.append((f"AND({number},{cell}>{rule['maximum']:g})", f'"{key} must be <= {rule["maximum"]:g}. "'))
+        if rule.get("whole"):
+            checks.append((f"AND({number},{cell}<>INT({cell}))", f'"{key} must be a whole number. "'))
+    return checks
+
+
+def _combination_checks() -> list[tuple[str, str]]:
+    """(condition, message) for the rules across inputs (the core's, in its words)."""
+    runs = "AND(NOT({is_api}),{h_row}>0,{e_row}>0)"
+    return [
+        ("{cached}>{prompt}", '"cached_input_tokens must be <= input_tokens. "'),
+        ("AND(ISNUMBER({context_tokens}),{context}<{prompt}+{output})",
+         '"context_tokens must hold input_tokens + output_tokens. "'),
+        ("AND({m_row}>0,ISNUMBER(INDEX(m_context_length,{m_row})),"
+         "MAX({context},{prompt}+{output})>INDEX(m_context_length,{m_row}))",
+         '"Context longer than the model\'s context length: use fewer input/output tokens. "'),
+        ("AND({custom_hw},NOT(AND(ISNUMBER({memory_gib}),ISNUMBER({bandwidth_gb_s}),ISNUMBER({tflops}))))",
+         '"A device not in the catalog needs memory_gib, bandwidth_gb_s and tflops together. "'),
+        ("AND(NOT({is_api}),{kv_row}>0,{kv_bytes}<=0)", '"This KV precision cannot hold a KV cache: use fp16 or fp8. "'),
+        (f'AND({runs},NOT(ISNUMBER(SEARCH({{hw_kind}},INDEX(e_hardware_kinds,{{e_row}})))))',
+         '"The engine does not run on this hardware: use llama.cpp. "'),
+        (f'AND({runs},INDEX(e_vendors,{{e_row}})<>"",{{hw_kind}}="gpu",'
+         'NOT(ISNUMBER(SEARCH(INDEX(h_vendor,{h_row}),INDEX(e_vendors,{e_row})))))',
+         '"The engine does not run on this GPU vendor: use vllm or llama.cpp. "'),
+        ('AND(NOT({is_api}),{e_row}>0,{p_row}>0,INDEX(e_precisions,{e_row})<>"",'
+         'NOT(ISNUMBER(SEARCH(";"&{precision_id}&";",";"&SUBSTITUTE(INDEX(e_precisions,{e_row})," ","")&";"))))',
+         '"The engine does not run this precision. "'),
+        ("AND({gpus_auto},NOT({is_api}),{has_hw},{gpus_needed_n}=0)",
+         '"gpus auto: no GPU count up to 64 holds this workload. "'),
+    ]
+
+
+def _problems(checks: list[tuple[str, str]]) -> str:
+    """Every failing check's message, one after another ("" when all pass). A check that cannot
+    be evaluated (its inputs are unusable, another message says why) does not fire."""
+    return "&".join(f'IF(IFERROR({cond},FALSE),{msg},"")' for cond, msg in checks)
+
+
 #: The message a row shows when its inputs are not usable (empty when they are).
-CHECK = ('IF({model}="","",IF(ISNA(MATCH({model},m_id,0)),"Unknown model: pick one from the Models sheet",'
-         'IF(AND({hardware}<>"",ISNA(MATCH({hardware},h_id,0))),"Unknown hardware: pick one from the Hardware sheet",'
-         'IF(ISNA(MATCH(IF({precision}="",default_precision,{precision}),p_id,0)),"Unknown precision",'
-         'IF(AND({engine}<>"",ISNA(MATCH({engine},e_id,0))),"Unknown engine",'
-         'IF(AND({kv_precision}<>"",ISNA(MATCH({kv_precision},p_id,0))),"Unknown KV precision",'
-         'IF(OR(N({gpus})<0,N({batch})<0,N({input_tokens})<0,N({output_tokens})<0),"Negative numbers are not allowed",'
-         'IF(AND(NOT({is_api}),MAX({context},{prompt}+{output})>INDEX(m_context_length,{m_row})),'
-         '"Context longer than the model\'s context length",'
-         'IF(AND(NOT({is_api}),NOT(ISNUMBER(SEARCH({hw_kind},INDEX(e_hardware_kinds,{e_row}))))),'
-         '"The engine does not run on this hardware: use llama.cpp",'
-         'IF(AND(NOT({is_api}),{has_hw},INDEX(e_vendors,{e_row})<>"",{hw_kind}="gpu",'
-         'NOT(ISNUMBER(SEARCH(INDEX(h_vendor,{h_row}),INDEX(e_vendors,{e_row}))))),'
-         '"The engine does not run on this GPU vendor",'
-         'IF(AND(NOT({is_api}),INDEX(e_precisions,{e_row})<>"",NOT(ISNUMBER(SEARCH(";"&{precision_id}&";",'
-         '";"&SUBSTITUTE(INDEX(e_precisions,{e_row})," ","")&";")))),"The engine does not run this precision",'
-         '""))))))))))')
+def check_formula() -> str:
+    n = -(-len(_input_checks() + _combination_checks()) // CHECKS_PER_COLUMN)
+    return 'IF(TRIM({model})="","",TRIM(' + "&".join(f"{{problems_{i}}}" for i in range(n)) + "))"
+
+
+#: Checks per Calc column: keeps each formula far below Excel's 8,192 characters.
+CHECKS_PER_COLUMN = 8
+CHECK = check_formula()

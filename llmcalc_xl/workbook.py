@@ -150,6 +150,29 @@ def _write_built(wb, cat: Catalog) -> None:
                 r += 1
 
 
+def _write_names(wb, cat: Catalog) -> None:
+    """Every name the command line accepts (ids and aliases, as matched: lower case, without
+    spaces, hyphens or underscores) and the catalog id it stands for; the Calc sheet looks
+    typed names up here, so "H100" or "Llama 3 70B" work in a cell as on the command line."""
+    ws = wb.create_sheet("Names")
+    _put_value(ws, 1, 1, "Names you can type, and the catalog id each stands for", "Title")
+    _put_value(ws, 2, 1, "Matched without regard to case, spaces, hyphens or underscores. Generated from the "
+                         "catalog; an id added on a catalog sheet is matched as typed.", "Note")
+    for c, h in enumerate(("Key", "Id", "Catalog"), start=1):
+        _put_value(ws, 4, c, h, "Header")
+    r = 5
+    for group, letter in (("models", "m"), ("hardware", "h"), ("engines", "e"), ("precisions", "p")):
+        for key, rid in sorted(cat.names(group).items()):
+            for c, v in enumerate((f"{letter}:{key}", rid, CATALOG_SHEETS[group]), start=1):
+                _put_value(ws, r, c, v)
+            r += 1
+    _define(wb, "n_key", f"Names!$A$5:$A${r - 1}")
+    _define(wb, "n_id", f"Names!$B$5:$B${r - 1}")
+    for c, w in zip("ABC", (40, 28, 12)):
+        ws.column_dimensions[c].width = w
+    ws.freeze_panes = "A5"
+
+
 CATALOG_SHEETS = {"models": "Models", "hardware": "Hardware", "engines": "Engines", "precisions": "Precisions"}
 
 
@@ -171,10 +194,15 @@ class _Layout:
 
     def __init__(self):
         self.calc = F.columns()
-        letters = _letters(len(F.INPUTS) + 1 + len(F.OUTPUTS) + len(self.calc) + 5)
-        self.input_col = {k: letters[i] for i, k in enumerate(F.INPUT_KEYS)}
-        self.check_col = letters[len(F.INPUTS)]
-        self.output_col = {k: letters[len(F.INPUTS) + 1 + i] for i, k in enumerate(F.OUTPUT_KEYS)}
+        basic = [("in", k) for k in F.INPUT_KEYS if k not in F.ADVANCED_INPUTS]
+        order = basic + [("check", "check")] + [("out", k) for k in F.OUTPUT_KEYS] + \
+            [("in", k) for k in F.ADVANCED_INPUTS]
+        letters = _letters(max(len(order), len(self.calc)))
+        col = dict(zip(order, letters))
+        self.input_col = {k: col["in", k] for k in F.INPUT_KEYS}
+        self.check_col = col["check", "check"]
+        self.output_col = {k: col["out", k] for k in F.OUTPUT_KEYS}
+        self.width = len(order)
         self.calc_col = {c.key: letters[i] for i, c in enumerate(self.calc)}
         fits = [self.calc_col[f"fits_{g}"] for g in F.GPU_CANDIDATES]
         self.fits_range = (fits[0], fits[-1])
@@ -204,7 +232,11 @@ class _Layout:
 
 def scenario_headers() -> dict[str, str]:
     """The Scenarios sheet's header text of each input (how `refresh` finds the columns again)."""
-    return {key: header if default is None else f"{header} (empty: {default:g})" for key, header, default in F.INPUTS}
+    def label(header, empty):
+        if empty is None:
+            return header
+        return f"{header} (empty: {empty:g})" if isinstance(empty, (int, float)) else f"{header} (empty: {empty})"
+    return {key: label(header, empty) for key, header, empty in F.INPUTS}
 
 
 def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> int:
@@ -216,37 +248,46 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     _put_value(ws, 1, 1, "Scenarios", "Title")
     _put_value(ws, 2, 1, "Blue cells on yellow are inputs: change them, add rows below. Empty cells take the "
                          "default shown in the header. Green cells are results linked from the Calc sheet.", "Note")
-    n_in = len(F.INPUTS)
+    from openpyxl.utils import column_index_from_string as number_of
+
+    def num(key, kind="in"):
+        return number_of({"in": layout.input_col, "out": layout.output_col}[kind][key])
+
     _put_value(ws, 3, 1, "Inputs", "Header")
-    _put_value(ws, 3, n_in + 1, "Check", "Header")
-    _put_value(ws, 3, n_in + 2, "Results (memory GiB over all GPUs; money USD)", "Header")
-    for i, label in enumerate(scenario_headers().values(), start=1):
-        _put_value(ws, HEADER_ROW, i, label, "Header")
-    _put_value(ws, HEADER_ROW, n_in + 1, "Check", "Header")
-    fmts = {}
-    for i, (key, header, fmt, _, _) in enumerate(F.OUTPUTS, start=n_in + 2):
-        _put_value(ws, HEADER_ROW, i, header, "Header")
-        fmts[key] = fmt
+    _put_value(ws, 3, number_of(layout.check_col), "Check", "Header")
+    _put_value(ws, 3, num(F.OUTPUT_KEYS[0], "out"), "Results (memory GiB over all GPUs; money USD, as the catalog)",
+               "Header")
+    _put_value(ws, 3, num(F.ADVANCED_INPUTS[0]), "Device and engine overrides (inputs; empty: the catalog's)",
+               "Header")
+    for key, label in scenario_headers().items():
+        _put_value(ws, HEADER_ROW, num(key), label, "Header")
+    _put_value(ws, HEADER_ROW, number_of(layout.check_col), "Check", "Header")
+    for key, header, *_ in F.OUTPUTS:
+        _put_value(ws, HEADER_ROW, num(key, "out"), header, "Header")
     rows = list(scenarios) + [{}] * SPARE_SCENARIO_ROWS  # spare rows: formulas ready, blank until filled
     last = FIRST_ROW + len(rows) - 1
+    check = layout.renderer(F.CHECK, "Scenarios")
+    outputs = [(num(key, "out"), layout.renderer(f'IF(OR(TRIM({{model}})="",{{check}}<>""),"",IF({na},"n/a",'
+                                          f'IFERROR({expr},"n/a")))', "Scenarios"), fmt)
+               for key, header, fmt, expr, na in F.OUTPUTS]
     for r, scenario in enumerate(rows, start=FIRST_ROW):
-        for c, key in enumerate(F.INPUT_KEYS, start=1):
+        for key in F.INPUT_KEYS:
             value = scenario.get(key)
-            _put_value(ws, r, c, value, "Input", "#,##0" if isinstance(value, (int, float)) and key.endswith(
+            _put_value(ws, r, num(key), value, "Input", "#,##0" if isinstance(value, (int, float)) and key.endswith(
                 ("tokens", "month", "gpus", "batch")) else None)
-        _put_formula(ws, r, n_in + 1, "=" + layout.render(F.CHECK, r, "Scenarios"), "Calculation")
-        for c, (key, header, fmt, expr, na) in enumerate(F.OUTPUTS, start=n_in + 2):
-            formula = (f'=IF(OR({{model}}="",{{check}}<>""),"",IF({na},"n/a",IFERROR({expr},"n/a")))')
-            _put_formula(ws, r, c, layout.render(formula, r, "Scenarios"), "Link", fmt)
-    # dropdowns fed by the catalog tables
+        _put_formula(ws, r, number_of(layout.check_col), "=" + check(r), "Calculation")
+        for c, render, fmt in outputs:
+            _put_formula(ws, r, c, "=" + render(r), "Link", fmt)
+    # dropdowns fed by the catalog tables; any name the catalog knows may be typed as well (the
+    # Check column says when one is not known), so the list does not refuse other text
     for key, name in (("model", "m_id"), ("hardware", "h_id"), ("precision", "p_id"), ("engine", "e_id"),
                       ("kv_precision", "p_id")):
-        dv = DataValidation(type="list", formula1=f"={name}", allow_blank=True, showErrorMessage=True,
-                            errorTitle="Not in the catalog", error=f"Pick a {key.replace('_', ' ')} from the list.")
+        dv = DataValidation(type="list", formula1=name, allow_blank=True, showErrorMessage=False)
         ws.add_data_validation(dv)
         col = layout.input_col[key]
         dv.add(f"{col}{FIRST_ROW}:{col}{last + 200}")
-    for key in ("gpus", "input_tokens", "output_tokens", "batch", "requests_per_month", "context_tokens"):
+    for key in ("input_tokens", "cached_input_tokens", "output_tokens", "batch", "requests_per_month",
+                "context_tokens"):
         dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
                             showErrorMessage=True, errorTitle="Not a number", error="Enter a number >= 0.")
         ws.add_data_validation(dv)
@@ -529,8 +570,8 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     rows = scenarios_for_build(scenarios)
     wb = load_template(template)
-    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc", "Sources",
-            "Built", "Functions"}
+    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Names", "Calc",
+            "Sources", "Built", "Functions"}
     for name in list(wb.sheetnames):
         if name in ours:
             del wb[name]
@@ -543,6 +584,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_catalog(wb, cat, "hardware", "Hardware", "h", "HardwareTable")
     _write_catalog(wb, cat, "engines", "Engines", "e", "EnginesTable")
     _write_catalog(wb, cat, "precisions", "Precisions", "p", "PrecisionsTable")
+    _write_names(wb, cat)
     _write_quote(wb, layout, len(rows) + SPARE_SCENARIO_ROWS, max(len(rows), 1))
     _write_sources(wb, cat)
     _write_built(wb, cat)
@@ -551,7 +593,8 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
                               "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
                 len(rows) + SPARE_SCENARIO_ROWS)
-    order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Calc",
+    order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Names",
+             "Calc",
              "Functions", "Sources", "Built"] + extra
     wb._sheets.sort(key=lambda ws: order.index(ws.title))
     wb.active = 0
