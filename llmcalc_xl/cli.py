@@ -282,11 +282,13 @@ def export(workbook: str, out_path: str | None) -> None:
 @click.argument("scenarios", type=click.Path(dir_okay=False))
 @click.option("--out", "out_path", metavar="RESULTS", help="Results file, .csv or .xlsx (default: SCENARIOS "
               "with .results.csv).")
-@click.option("--workbook", "workbook", metavar="QUOTE.xlsx", help="Also put the good rows into this quote's "
-              "Scenarios sheet (built if it does not exist, else refreshed keeping your edits).")
+@click.option("--workbook", "workbook", metavar="QUOTE.xlsx", help="Also put the good rows' inputs into this "
+              "quote's Scenarios sheet (built if it does not exist; else refreshed keeping your edits, rows whose "
+              "Scenario label matches updated, the others added).")
+@click.option("--replace", is_flag=True, help="With --workbook: replace the quote's scenarios instead of adding.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any row failed (after writing everything).")
 @CATALOG_OPTION
-def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: bool,
+def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bool, strict: bool,
          catalog_paths: tuple[str, ...]) -> None:
     """Price every row of a scenarios CSV; bad rows are kept with their message."""
     from pathlib import Path
@@ -296,18 +298,18 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: boo
 
     cat = load_catalog(catalog_paths)
     out = Path(out_path) if out_path else Path(scenarios).with_suffix(".results.csv")
-    kept = []
-    keep = kept.append if workbook else None
+    if replace and not workbook:
+        raise click.UsageError("--replace needs --workbook QUOTE.xlsx: it replaces that quote's scenarios.")
     if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
         with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
-            n, failed = fill_file(scenarios, out, cat, progress=bar.update, keep=keep)
+            n, failed = fill_file(scenarios, out, cat, progress=bar.update)
     else:
-        n, failed = fill_file(scenarios, out, cat, keep=keep)
+        n, failed = fill_file(scenarios, out, cat)
     click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
                f"(see the error column). Wrote {out}.", err=True)
     if workbook:
         from .quote import put_into_workbook
-        click.echo(put_into_workbook(workbook, kept, cat), err=True)
+        click.echo(put_into_workbook(workbook, scenarios, cat, replace=replace), err=True)
     if strict and failed:
         sys.exit(1)
 

@@ -33,17 +33,36 @@ def typed(key: str, value: Any) -> Any:
 
 
 def _check(rows: list[dict[str, Any]], cat: Catalog, labels: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows the core accepts, with names written as catalog ids, and a message per refused row."""
     if not rows:
         return [], []
     cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
     result = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=cat, **cols)
     good, problems = [], []
-    for row, label, error in zip(rows, labels, result["error"]):
+    for i, (row, label, error) in enumerate(zip(rows, labels, result["error"])):
         if error is None:
-            good.append(row)
+            good.append(_canonical(row, {k: result[k][i] for k in F.TEXT_INPUTS}))
         else:
             problems.append(f"{label}: {error}")
     return good, problems
+
+
+def _canonical(row: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
+    """The row with each name it gives written as the catalog id ("H100" -> h100-sxm), so that the
+    workbook matches it exactly; the text as typed goes into an empty Scenario label."""
+    out = dict(row)
+    typed = []
+    for key in F.TEXT_INPUTS:
+        given = row.get(key)
+        if given is None or not isinstance(ids[key], str) or ids[key] == "custom" \
+                or str(given).strip().lower() == "auto":
+            continue
+        out[key] = ids[key]
+        if key in ("model", "hardware") and str(given) != ids[key]:
+            typed.append(str(given))
+    if typed and not row.get("scenario"):
+        out["scenario"] = " on ".join([str(row["model"])] + ([str(row["hardware"])] if row.get("hardware") else []))
+    return out
 
 
 def scenarios_from_csv(path: str, cat: Catalog) -> tuple[list[dict[str, Any]], list[str]]:
@@ -72,26 +91,56 @@ __all__ = ["scenarios_from_csv", "scenarios_from_lists"]
 WORKBOOK_MAX_ROWS = 10_000
 
 
-def put_into_workbook(path: str | Path, blocks: list, cat: Catalog) -> str:
-    """The good rows of priced `fill` blocks as a quote's scenarios: a new quote, or the existing
-    one refreshed (keeping the user's edits). Returns what was done, in one line."""
-    from .refresh import refresh
+def merge_scenarios(existing: list[dict[str, Any]], new: list[dict[str, Any]], replace: bool = False):
+    """The quote's scenarios after adding ``new``: a row whose Scenario label matches an existing
+    one replaces it in place, the others are added after the existing rows, which are kept
+    (all replaced with ``replace``). Returns (rows, counts of added, updated, kept, replaced)."""
+    if replace:
+        return list(new), dict(added=len(new), updated=0, kept=0, replaced=len(existing))
+    rows = list(existing)
+    where = {}
+    for i, row in enumerate(existing):
+        label = str(row.get("scenario") or "").strip()
+        if label and label not in where:
+            where[label] = i
+    updated: set[int] = set()
+    added = 0
+    for row in new:
+        label = str(row.get("scenario") or "").strip()
+        i = where.get(label) if label else None
+        if i is not None and i not in updated:
+            rows[i] = row
+            updated.add(i)
+        else:
+            rows.append(row)
+            added += 1
+    return rows, dict(added=added, updated=len(updated), kept=len(existing) - len(updated), replaced=0)
+
+
+def put_into_workbook(path: str | Path, scenarios_csv: str | Path, cat: Catalog, replace: bool = False) -> str:
+    """The good rows of a scenarios CSV as a quote's scenarios, inputs as the CSV gives them
+    (never a computed result): a new quote, or the existing one refreshed (keeping the user's
+    edits) with the rows merged in (``merge_scenarios``). Returns what was done, in one line."""
+    from .refresh import read_scenarios, refresh
     from .workbook import build_workbook, save_atomically
 
     path = Path(path)
-    if not blocks:
-        raise InvalidValueError("The CSV has no rows to put into the workbook.")
-    rows = []
-    for block in blocks:
-        by_key = {canonical(name): name for name in block.column_names}
-        columns = {k: block.column(by_key[k]).to_pylist() for k in F.INPUT_KEYS if k in by_key}
-        status = block.column("status").to_pylist()
-        rows += [{k: typed(k, v[i]) for k, v in columns.items()} for i in range(block.num_rows) if status[i] == "ok"]
+    rows, problems = scenarios_from_csv(str(scenarios_csv), cat)
+    skipped = f"; {len(problems):,} rows with an error left out" if problems else ""
+    if not rows:
+        raise InvalidValueError(f"The CSV '{scenarios_csv}' has no row the workbook can quote{skipped}. "
+                                "See the error column of the results.")
+    if path.exists():
+        merged, n = merge_scenarios(read_scenarios(path), rows, replace)
+        if len(merged) > WORKBOOK_MAX_ROWS:
+            raise InvalidValueError(f"{len(merged):,} scenarios are more than a quote workbook holds well "
+                                    f"({WORKBOOK_MAX_ROWS:,}). Quote a selection, or use --replace.")
+        report = refresh(path, catalog=cat, scenarios=merged)
+        what = (f"{n['replaced']:,} replaced by {n['added']:,}" if replace else
+                f"{n['added']:,} added, {n['updated']:,} updated, {n['kept']:,} kept")
+        return f"Scenarios of {path}: {what}{skipped} (previous version in {report.backup})."
     if len(rows) > WORKBOOK_MAX_ROWS:
         raise InvalidValueError(f"{len(rows):,} good rows are more than a quote workbook holds well "
                                 f"({WORKBOOK_MAX_ROWS:,}). Keep the CSV results, or quote a selection.")
-    if path.exists():
-        report = refresh(path, catalog=cat, scenarios=rows)
-        return f"Put {len(rows):,} scenarios into {path} (previous version in {report.backup})."
     save_atomically(build_workbook(rows, catalog=cat), path)
-    return f"Put {len(rows):,} scenarios into a new quote {path}."
+    return f"Put {len(rows):,} scenarios into a new quote {path}{skipped}."

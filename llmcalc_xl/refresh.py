@@ -65,13 +65,36 @@ def dropped_content(path: Path) -> list[str]:
     return sorted(found)
 
 
+def _base(header: Any) -> str:
+    """A header without its "(empty: ...)" note: quotes built by earlier versions still match."""
+    return str(header).split(" (empty:")[0].strip().lower()
+
+
+def read_scenarios(path: str | Path) -> list[dict[str, Any]]:
+    """The scenario inputs of a quote."""
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    check_zip(path)
+    wb = load_workbook(path)
+    if "Scenarios" not in wb.sheetnames:
+        raise InvalidValueError(f"'{path.name}' has no Scenarios sheet: it was not made by `llmcalc-xl build`.")
+    return _read_scenarios(wb["Scenarios"], Report(path=path, backup=path))
+
+
 def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
-    headers = {str(ws.cell(HEADER_ROW, c).value): c for c in range(1, ws.max_column + 1)
-               if ws.cell(HEADER_ROW, c).value}
+    cells = [(str(ws.cell(HEADER_ROW, c).value), c) for c in range(1, ws.max_column + 1)
+             if ws.cell(HEADER_ROW, c).value]
+    exact = {}
+    for text, c in cells:
+        exact.setdefault(text, c)
+    # an earlier version's header of the same input ("GPUs (empty: 1)"), never a result's header
+    noted = {_base(text): c for text, c in cells if "(empty:" in text}
     columns = {}
     for key, label in scenario_headers().items():
-        if label in headers:
-            columns[key] = headers[label]
+        c = exact.get(label) or (noted.get(_base(label)) if "(empty:" in label else None)
+        if c:
+            columns[key] = c
         else:
             report.not_carried.append(f"Scenarios column for {key} not found; its inputs take the default")
     rows = []
