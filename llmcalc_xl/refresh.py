@@ -22,6 +22,7 @@ from . import formulas as F
 from .catalog import Catalog, load_catalog
 from .errors import InvalidValueError
 from .files import check_zip
+from .template import style_name
 from .workbook import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
                        scenario_headers)
 
@@ -180,7 +181,7 @@ def _apply_catalog(new, edits, new_rows, cat: Catalog, report: Report) -> None:
             for fld, value in row.items():
                 if fld in fields:
                     cell = ws.cell(r, fields.index(fld) + 1, value)
-                    cell.style = "Input"
+                    cell.style = style_name("Input")
                     if isinstance(value, str):
                         cell.data_type = "s"
                 elif value not in (None, ""):

@@ -1,8 +1,8 @@
 """The quote template: named styles and the cover page that `llmcalc-xl build` fills.
 
 A team restyles its quote by editing a copy of ``templates/quote.xlsx`` in Excel (the named
-styles Input, Calculation, Link, Header, Title, Note; the Cover sheet's text, layout and
-logo) and building with ``--template``. The builder replaces the Cover's placeholders
+styles Quote Input, Quote Calculation, Quote Link, Quote Header, Quote Title, Quote Note; the
+Cover sheet's text, layout and logo) and building with ``--template``. The builder replaces the Cover's placeholders
 ({title}, {client}, {prepared_by}, {as_of}, {version}, {summary}) and adds the other sheets.
 Any further sheet of the template (terms, a disclaimer) is kept after them.
 """
@@ -14,6 +14,14 @@ from pathlib import Path
 
 PLACEHOLDERS = ("title", "client", "prepared_by", "as_of", "version", "summary")
 STYLE_NAMES = ("Input", "Calculation", "Link", "Header", "Title", "Note")
+#: Our styles carry this prefix: Excel has built-in styles named Input, Calculation, Title and Note,
+#: and a custom style of the same name would clash with them.
+STYLE_PREFIX = "Quote "
+
+
+def style_name(role: str) -> str:
+    """The named style of a role ("Input" -> "Quote Input")."""
+    return STYLE_PREFIX + role
 
 
 def default_styles():
@@ -22,13 +30,15 @@ def default_styles():
 
     line = Border(bottom=Side(style="thin", color="BFBFBF"))
     return [
-        NamedStyle("Input", font=Font(color="0000FF"), fill=PatternFill("solid", fgColor="FFF2CC"), border=line),
-        NamedStyle("Calculation", font=Font(color="000000"), border=line),
-        NamedStyle("Link", font=Font(color="008000"), border=line),
-        NamedStyle("Header", font=Font(bold=True, color="FFFFFF"), fill=PatternFill("solid", fgColor="1F3864"),
+        NamedStyle(style_name("Input"), font=Font(color="0000FF"), fill=PatternFill("solid", fgColor="FFF2CC"),
+                   border=line),
+        NamedStyle(style_name("Calculation"), font=Font(color="000000"), border=line),
+        NamedStyle(style_name("Link"), font=Font(color="008000"), border=line),
+        NamedStyle(style_name("Header"), font=Font(bold=True, color="FFFFFF"),
+                   fill=PatternFill("solid", fgColor="1F3864"),
                    alignment=Alignment(wrap_text=True, vertical="top")),
-        NamedStyle("Title", font=Font(bold=True, size=16, color="1F3864")),
-        NamedStyle("Note", font=Font(italic=True, color="595959"), alignment=Alignment(wrap_text=False)),
+        NamedStyle(style_name("Title"), font=Font(bold=True, size=16, color="1F3864")),
+        NamedStyle(style_name("Note"), font=Font(italic=True, color="595959"), alignment=Alignment(wrap_text=False)),
     ]
 
 
@@ -42,32 +52,32 @@ def default_template():
     ws = wb.active
     ws.title = "Cover"
     ws["A1"] = "{title}"
-    ws["A1"].style = "Title"
+    ws["A1"].style = style_name("Title")
     rows = [("Client", "{client}", "Input"), ("Prepared by", "{prepared_by}", "Input"), ("As of", "{as_of}", "Input")]
     for r, (label, placeholder, style) in enumerate(rows, start=3):
         ws.cell(r, 1, label)
-        ws.cell(r, 2, placeholder).style = style
+        ws.cell(r, 2, placeholder).style = style_name(style)
     ws["B5"].number_format = "yyyy-mm-dd"
     ws["A6"] = "Valid until"
     ws["B6"] = "=B5+30"
-    ws["B6"].style = "Calculation"
+    ws["B6"].style = style_name("Calculation")
     ws["B6"].number_format = "yyyy-mm-dd"
     ws["A7"] = "Version"
     ws["B7"] = "{version}"
     ws["A9"] = "Summary"
     ws["B9"] = "{summary}"
-    ws["B9"].style = "Calculation"
+    ws["B9"].style = style_name("Calculation")
     ws["A11"], ws["B11"] = "Key to the cells", ""
-    ws["A11"].style = ws["B11"].style = "Header"
+    ws["A11"].style = ws["B11"].style = style_name("Header")
     for r, (label, style) in enumerate((("Input: type here", "Input"), ("Formula: computed", "Calculation"),
                                         ("Link: from another sheet", "Link")), start=12):
         ws.cell(r, 1, label)
-        ws.cell(r, 2, 123).style = style
+        ws.cell(r, 2, 123).style = style_name(style)
     ws["A16"] = ("Sheets: Quote (totals and the API comparison), Scenarios (inputs and results), Assumptions, "
                  "the catalogs (Models, Hardware, Engines, Precisions), Calc (every step of the estimate) and Sources.")
-    ws["A16"].style = "Note"
+    ws["A16"].style = style_name("Note")
     ws["D1"] = "(your logo here)"
-    ws["D1"].style = "Note"
+    ws["D1"].style = style_name("Note")
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 70
     ws.page_setup.orientation = "portrait"

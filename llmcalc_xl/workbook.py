@@ -22,6 +22,7 @@ from . import __version__
 from . import formulas as F
 from .catalog import Catalog, load_catalog
 from .files import check_zip, replacing
+from .template import style_name
 from .errors import InvalidValueError
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -63,7 +64,7 @@ def _put_formula(ws, row: int, col: int, formula: str, style: str | None = None,
     cell = ws.cell(row=row, column=col)
     cell.value = formula
     if style:
-        cell.style = style
+        cell.style = style_name(style)
     if fmt:
         cell.number_format = fmt
     return cell
@@ -78,7 +79,7 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
     if isinstance(value, str):
         cell.data_type = TYPE_STRING
     if style:
-        cell.style = style
+        cell.style = style_name(style)
     if fmt:
         cell.number_format = fmt
     return cell
@@ -300,16 +301,17 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     check_col = layout.check_col
     ws.conditional_formatting.add(f"{check_col}{FIRST_ROW}:{check_col}{last + 200}",
                                   FormulaRule(formula=[f'${check_col}{FIRST_ROW}<>""'], fill=red))
-    widths = {"scenario": 44, "model": 16, "hardware": 14}
+    widths = {"scenario": 42, "model": 15, "hardware": 12}
     for key, col in layout.input_col.items():
-        ws.column_dimensions[col].width = widths.get(key, 12)
-    ws.column_dimensions[layout.check_col].width = 28
+        ws.column_dimensions[col].width = widths.get(key, 11)
+    ws.column_dimensions[layout.check_col].width = 26
     for key, col in layout.output_col.items():
-        ws.column_dimensions[col].width = 14
-    ws.row_dimensions[HEADER_ROW].height = 64
+        ws.column_dimensions[col].width = 12
+    ws.row_dimensions[HEADER_ROW].height = 80
     ws.freeze_panes = f"C{FIRST_ROW}"
     ws.print_title_rows = f"3:{HEADER_ROW}"
     ws.print_title_cols = "A:A"
+    ws.print_area = f"A1:{layout.output_col[F.OUTPUT_KEYS[-1]]}{last}"
     return last
 
 
@@ -363,11 +365,13 @@ def _write_assumptions(wb) -> None:
 
 def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
     """Replace the template's {placeholders} on the Cover sheet."""
-    last = 4 + n_scen
-    summary = (f'=IFERROR(COUNTIF(Scenarios!$B${FIRST_ROW}:$B${FIRST_ROW + n_scen - 1},"?*")&" scenarios: "'
-               f'&TEXT(Quote!$E${last + 1},"#,##0")&" "&currency'
+    t = quote_total_row(n_scen)
+    flags = f"Quote!$K${QUOTE_FIRST_ROW}:$K${t - 1}"
+    summary = (f'=IFERROR(COUNTIF({flags},"yes")&" scenarios: "'
+               f'&TEXT(Quote!$E${t},"#,##0")&" "&currency'
                f'&" a month as quoted; the same traffic on "&compare_api_model&" would cost "'
-               f'&TEXT(Quote!$G${last + 1},"#,##0")&" "&currency&".","")')
+               f'&TEXT(Quote!$H${t},"#,##0")&" "&currency&"."&IF(COUNTIF({flags},"no*")>0," "'
+               f'&COUNTIF({flags},"no*")&" more left out: see the Quote sheet.",""),"")')
     for row in ws.iter_rows():
         for cell in row:
             if not isinstance(cell.value, str) or "{" not in cell.value:
@@ -386,62 +390,106 @@ def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
                 _put_value(ws, cell.row, cell.column, text)
 
 
+#: The Quote sheet's columns: header (money headers get the currency), number format, style.
+QUOTE_COLUMNS = (
+    ("Scenario", None, "Link"),
+    ("Model", None, "Link"),
+    ("Hardware", None, "Link"),
+    ("Requests per month", "#,##0", "Link"),
+    ("Monthly cost", "#,##0", "Link"),
+    ("Effective cost per request", "#,##0.0000", "Calculation"),
+    ("Marginal cost per request", "#,##0.0000", "Link"),
+    ("Same traffic on the API, monthly", "#,##0", "Calculation"),
+    ("Break-even requests per month", "#,##0", "Calculation"),
+    ("Cheaper", None, "Calculation"),
+    ("In totals", None, "Calculation"),
+)
+MONEY_COLUMNS = {"Monthly cost", "Effective cost per request", "Marginal cost per request",
+                 "Same traffic on the API, monthly"}
+QUOTE_FIRST_ROW = 6  # first scenario row of the Quote sheet (headers on the row above)
+
+
+def quote_total_row(n_scen: int) -> int:
+    return QUOTE_FIRST_ROW + n_scen
+
+
 def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     from openpyxl.chart import BarChart, Reference
 
     ws = wb.create_sheet("Quote", 1)
+    first, total = QUOTE_FIRST_ROW, quote_total_row(n_scen)
+    head = first - 1
     _put_value(ws, 1, 1, "Quote: monthly cost per scenario, self-hosted or API", "Title")
-    _put_formula(ws, 2, 1, '="Compared with the API model "&compare_api_model&" (Assumptions); money in "&currency'
-                           '&" at "&TEXT(fx_rate,"0.0000")&" per USD."', "Note")
-    headers = ("Scenario", "Model", "Hardware", "Requests per month", "Monthly cost", "Cost per request",
-               "API monthly cost", "Break-even requests per month", "Cheaper")
-    for c, h in enumerate(headers, start=1):
-        _put_value(ws, 4, c, h, "Header")
-    api_cost = ("((Scenarios!{r_in}*INDEX(m_input_usd_per_mtok,MATCH(compare_api_model,m_id,0))"
-                "+Scenarios!{r_out}*INDEX(m_output_usd_per_mtok,MATCH(compare_api_model,m_id,0)))/1000000)")
+    _put_formula(ws, 2, 1, '="Money in "&currency&" at "&TEXT(fx_rate,"0.0000")&" per USD. Each scenario is also '
+                           'priced on the API model "&compare_api_model&" (Assumptions) for the same traffic."', "Note")
+    _put_value(ws, 3, 1, "Monthly cost: always-on self-hosted replicas sized for the traffic (GPUs x price x hours "
+                         "a month each), or the API's bill for the traffic. Effective cost per request = monthly "
+                         "cost / requests, idle time of always-on GPUs included.", "Note")
+    _put_value(ws, 4, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one more "
+                         "request. Rows that do not fit, or whose inputs the Check column flags, are left out of "
+                         "the totals (In totals says why).", "Note")
+    for c, (header, fmt, style) in enumerate(QUOTE_COLUMNS, start=1):
+        if header in MONEY_COLUMNS:
+            _put_formula(ws, head, c, f'="{header} ("&currency&")"', "Header")
+        else:
+            _put_value(ws, head, c, header, "Header")
+    api_cost = ("((Calc!{r_in}*INDEX(m_input_usd_per_mtok,MATCH(compare_api_model,m_id,0))"
+                "+Calc!{r_out}*INDEX(m_output_usd_per_mtok,MATCH(compare_api_model,m_id,0)))/1000000)")
     for i in range(n_scen):
-        r, s = 5 + i, FIRST_ROW + i
+        r, s = first + i, FIRST_ROW + i
         sc = lambda key: f"Scenarios!${layout.input_col[key]}{s}"  # noqa: E731
         out = lambda key: f"Scenarios!${layout.output_col[key]}{s}"  # noqa: E731
         calc = lambda key: f"Calc!${layout.calc_col[key]}{s}"  # noqa: E731
-        blank = f'{sc("model")}=""'
-        _put_formula(ws, r, 1, f'=IF({sc("scenario")}="",{sc("model")}&"",{sc("scenario")})', "Link")
-        _put_formula(ws, r, 2, f"={sc('model')}&\"\"", "Link")
-        _put_formula(ws, r, 3, f'=IF({blank},"",IF({sc("hardware")}="","(API)",{sc("hardware")}))', "Link")
-        _put_formula(ws, r, 4, f'=IF({blank},"",N({sc("requests_per_month")}))', "Link", "#,##0")
-        _put_formula(ws, r, 5, f'=IF({blank},"",IF({out("fits")}=FALSE,"does not fit",'
-                               f'IF(ISNUMBER({out("monthly_cost_usd")}),{out("monthly_cost_usd")}*fx_rate,"n/a")))',
-                     "Link", "#,##0")
-        _put_formula(ws, r, 6, f'=IF({blank},"",IF(ISNUMBER({out("cost_per_request_usd")}),'
-                               f'{out("cost_per_request_usd")}*fx_rate,"n/a"))', "Link", "#,##0.000000")
-        unit_api = api_cost.format(r_in=f"${layout.calc_col['prompt']}{s}".replace("$", "Calc!$", 1),
-                                   r_out=f"${layout.calc_col['output']}{s}".replace("$", "Calc!$", 1))
-        unit_api = unit_api.replace("Scenarios!Calc!", "Calc!")
-        _put_formula(ws, r, 7, f'=IF({blank},"",IFERROR(D{r}*{unit_api}*fx_rate,"n/a"))', "Calculation", "#,##0")
-        # one always-on deployment over the API's price of one request, when it fits its capacity
-        dep, cap = calc("deployment"), calc("capacity")
-        _put_formula(ws, r, 8, f'=IF({blank},"",IF(OR({calc("is_api")},NOT({calc("has_hw")}),NOT({calc("price_known")}),'
-                               f'NOT({calc("latency_known")})),"n/a",IFERROR(IF({dep}/{unit_api}<={cap},'
-                               f'{dep}/{unit_api},"never"),"n/a")))', "Calculation", "#,##0")
-        _put_formula(ws, r, 9, f'=IF({calc("is_api")},"",IF(AND(ISNUMBER(E{r}),ISNUMBER(G{r})),'
-                               f'IF(E{r}<=G{r},"self-hosted","API"),""))', "Calculation")
-    total = 5 + n_scen
-    _put_value(ws, total, 1, "Total", "Header")
-    for c in (4, 5, 7):
-        col = "DEFG"[c - 4]
-        _put_formula(ws, total, c, f"=SUM({col}5:{col}{total - 1})", "Calculation", "#,##0")
-    for c, w in zip("ABCDEFGHI", (46, 16, 14, 14, 16, 16, 16, 18, 12)):
+        blank = f'TRIM({sc("model")})=""'
+        check = f"Scenarios!${layout.check_col}{s}"
+        no_fit = f"AND(NOT({calc('is_api')}),{calc('has_hw')},{out('fits')}=FALSE)"
+        needs = f'IF(ISNUMBER({out("gpus_needed")}),"needs "&{out("gpus_needed")}&" GPUs","no GPU count up to 64")'
+        values = [
+            f'IF({sc("scenario")}="",{sc("model")}&"",{sc("scenario")}&"")',
+            f'IF({blank},"",{calc("model_id")}&"")',
+            f'IF({blank},"",IF({calc("has_hw")},IF({calc("hardware_id")}="","custom device",{calc("hardware_id")}),'
+            f'"(API)"))',
+            f'IF({blank},"",IF(ISNUMBER({sc("requests_per_month")}),{sc("requests_per_month")},0))',
+            f'IF({blank},"",IF({check}<>"","check inputs",IF({no_fit},"does not fit: "&{needs},'
+            f'IF(ISNUMBER({out("monthly_cost_usd")}),{out("monthly_cost_usd")}*fx_rate,"n/a"))))',
+            f'IF(ISNUMBER(E{r}),IF(D{r}>0,E{r}/D{r},""),"")',
+            f'IF(AND(ISNUMBER(E{r}),ISNUMBER({out("cost_per_request_usd")})),{out("cost_per_request_usd")}*fx_rate,"")',
+            f'IF(OR({blank},{check}<>""),"",IFERROR(D{r}*' + api_cost.format(
+                r_in=f"${layout.calc_col['prompt']}{s}", r_out=f"${layout.calc_col['output']}{s}") + '*fx_rate,"n/a"))',
+            # one always-on deployment over the API's price of one request, when it fits its capacity
+            f'IF(OR({blank},{check}<>""),"",IF(OR({calc("is_api")},NOT({calc("has_hw")}),{no_fit},'
+            f'NOT({calc("price_known")}),NOT({calc("latency_known")})),"n/a",IFERROR(IF({calc("deployment")}/'
+            + api_cost.format(r_in=f"${layout.calc_col['prompt']}{s}", r_out=f"${layout.calc_col['output']}{s}")
+            + f'<={calc("capacity")},{calc("deployment")}/'
+            + api_cost.format(r_in=f"${layout.calc_col['prompt']}{s}", r_out=f"${layout.calc_col['output']}{s}")
+            + ',"never"),"n/a")))',
+            f'IF(OR({calc("is_api")},NOT(ISNUMBER(E{r})),NOT(ISNUMBER(H{r}))),"",IF(E{r}<=H{r},"self-hosted","API"))',
+            f'IF({blank},"",IF(ISNUMBER(E{r}),"yes",IF({check}<>"","no: see Check on Scenarios",'
+            f'IF({no_fit},"no: does not fit",IF(D{r}=0,"no: no requests per month","no: no price or speed")))))',
+        ]
+        for c, (formula, (header, fmt, style)) in enumerate(zip(values, QUOTE_COLUMNS), start=1):
+            _put_formula(ws, r, c, "=" + formula, style, fmt)
+    rng = lambda col: f"{col}{first}:{col}{total - 1}"  # noqa: E731
+    _put_value(ws, total, 1, "Total (rows in totals)", "Header")
+    for col in "DEH":
+        _put_formula(ws, total, "ABCDEFGHIJK".index(col) + 1, f'=SUMIF({rng("K")},"yes",{rng(col)})', "Calculation",
+                     "#,##0")
+    _put_formula(ws, total, 6, f'=IF(D{total}>0,E{total}/D{total},"")', "Calculation", "#,##0.0000")
+    _put_formula(ws, total + 1, 1, f'=COUNTIF({rng("K")},"yes")&" of "&(COUNTIF({rng("K")},"yes")'
+                                   f'+COUNTIF({rng("K")},"no*"))&" scenarios are in the totals; "'
+                                   f'&COUNTIF({rng("K")},"no*")&" left out (In totals says why)."', "Note")
+    for c, w in zip("ABCDEFGHIJK", (40, 16, 14, 13, 17, 14, 14, 16, 15, 11, 16)):
         ws.column_dimensions[c].width = w
-    ws.row_dimensions[4].height = 30
-    ws.print_title_rows = "4:4"
-    ws.freeze_panes = "B5"
+    ws.row_dimensions[head].height = 45
+    ws.print_title_rows = f"{head}:{head}"
+    ws.freeze_panes = f"B{first}"
     chart = BarChart()
     chart.type = "bar"
     chart.title = "Monthly cost per scenario"
     chart.y_axis.title = "per month"
-    data = Reference(ws, min_col=5, min_row=4, max_row=4 + n_charted)
-    api = Reference(ws, min_col=7, min_row=4, max_row=4 + n_charted)
-    cats = Reference(ws, min_col=1, min_row=5, max_row=4 + n_charted)
+    data = Reference(ws, min_col=5, min_row=head, max_row=head + n_charted)
+    api = Reference(ws, min_col=8, min_row=head, max_row=head + n_charted)
+    cats = Reference(ws, min_col=1, min_row=first, max_row=head + n_charted)
     chart.add_data(data, titles_from_data=True)
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
@@ -471,17 +519,34 @@ def _write_sources(wb, cat: Catalog) -> None:
     ws.freeze_panes = "A4"
 
 
-#: Pages across a sheet prints on (fit to width); the rest print one page wide.
-PRINT_WIDTH_PAGES = {"Scenarios": 3, "Calc": 8, "Models": 2, "Sources": 1}
+#: The sheets a printed (or PDF) quote holds, and the pages across each prints on (fit to width).
+PRINTED_SHEETS = {"Cover": 1, "Quote": 1, "Scenarios": 4, "Assumptions": 1}
+#: What each sheet that is not printed by default holds (its print area is this line only).
+NOT_PRINTED = {
+    "Models": "the model catalog", "Hardware": "the hardware catalog", "Engines": "the engine catalog",
+    "Precisions": "the precision catalog", "Calc": "every step of the estimate, one column per quantity",
+    "Sources": "the source of every catalog number", "Functions": "live examples of the Excel functions",
+}
 
 
 def _print_setup(ws, landscape: bool = True) -> None:
+    """A4, fit to the sheet's page width. Reference sheets print only their title and a line
+    saying how to print them: a printed quote is Cover, Quote, Scenarios and Assumptions."""
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = PRINT_WIDTH_PAGES.get(ws.title, 1)
+    ws.page_setup.fitToWidth = PRINTED_SHEETS.get(ws.title, 1)
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.gridLines = False
+    ws.page_setup.horizontalDpi = ws.page_setup.verticalDpi = None
+    if ws.title not in NOT_PRINTED:
+        ws.oddFooter.center.text = "&A, page &P of &N"
+    else:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.orientation = "portrait"
+        ws.print_area = "A1:D1"
+        ws.oddHeader.center.text = (f"{ws.title}: {NOT_PRINTED[ws.title]}. Not printed by default: clear this "
+                                    "sheet's print area (Page Layout > Print Area) to print it.")
 
 
 def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tuple[str, str, Any, str | None]]:
@@ -585,6 +650,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_catalog(wb, cat, "engines", "Engines", "e", "EnginesTable")
     _write_catalog(wb, cat, "precisions", "Precisions", "p", "PrecisionsTable")
     _write_names(wb, cat)
+    wb["Names"].sheet_state = "hidden"  # a lookup table the formulas use; regenerated by refresh
     _write_quote(wb, layout, len(rows) + SPARE_SCENARIO_ROWS, max(len(rows), 1))
     _write_sources(wb, cat)
     _write_built(wb, cat)
@@ -599,7 +665,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     wb._sheets.sort(key=lambda ws: order.index(ws.title))
     wb.active = 0
     for ws in wb.worksheets:
-        if ws.title not in extra and ws.title != "Built":
+        if ws.title not in extra and ws.title not in ("Built", "Names"):
             _print_setup(ws, landscape=ws.title != "Cover")
     wb.properties.title = title
     wb.properties.creator = prepared_by or "llmcalc-xl"

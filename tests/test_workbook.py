@@ -21,7 +21,8 @@ from llmcalc_xl import estimate_many
 from llmcalc_xl import formulas as F
 from llmcalc_xl.cli import main
 from llmcalc_xl.plan import breakeven_many
-from llmcalc_xl.workbook import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically
+from llmcalc_xl.workbook import (DEFAULT_SCENARIOS, FIRST_ROW, QUOTE_FIRST_ROW, _Layout, build_workbook,
+                                 quote_total_row, save_atomically)
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 needs_libreoffice = pytest.mark.skipif(SOFFICE is None and not os.environ.get("CI"),
@@ -30,7 +31,7 @@ ERROR_VALUES = ("#N/A", "#VALUE!", "#DIV/0!", "#REF!", "#NAME?", "#NUM!", "#NULL
 #: Functions that Excel 2010+ and LibreOffice 7.4 both compute without an _xlfn. prefix.
 ALLOWED_FUNCTIONS = {"IF", "IFERROR", "AND", "OR", "NOT", "INDEX", "MATCH", "MIN", "MAX", "INT", "ROUNDUP", "N",
                      "ISNA", "ISNUMBER", "SUM", "TEXT", "COUNTIF",
-                     "SEARCH", "SUBSTITUTE", "ISTEXT", "LEFT", "LOWER", "NA", "TRIM"}
+                     "SEARCH", "SUBSTITUTE", "ISTEXT", "LEFT", "LOWER", "NA", "TRIM", "SUMIF"}
 
 
 def recalculate(path: Path, tmp_path: Path) -> Path:
@@ -130,12 +131,14 @@ def test_quote_break_even_equals_the_core(computed):
     api = wb["Assumptions"]["B9"].value  # compare_api_model
     assert api == "gpt-4o"
     for i, row in enumerate(rows):
-        got = q.cell(5 + i, 8).value
+        got = q.cell(QUOTE_FIRST_ROW + i, 9).value
         if not row.get("hardware") or row["model"].startswith(("gpt", "claude")):
             continue
         want = breakeven_many(api, row["model"], row["hardware"], **{k: row.get(k) for k in
                               ("gpus", "batch", "precision", "engine", "input_tokens", "output_tokens",
                                "price_per_hour", "kv_precision", "context_tokens")})["breakeven_requests_per_month"][0]
+        if "does not fit" in row["scenario"]:
+            want = math.nan  # no cost, hence no break-even, for what cannot run
         if math.isinf(want):
             assert got == "never", row["scenario"]
         elif math.isnan(want):
@@ -306,7 +309,7 @@ def test_a_restyled_template_is_used(tmp_path):
     from llmcalc_xl.template import default_template
 
     tpl = default_template()
-    style = next(s for s in tpl._named_styles if s.name == "Input")
+    style = next(s for s in tpl._named_styles if s.name == "Quote Input")
     style.font = Font(color="7030A0", bold=True)  # the team's own input colour
     tpl["Cover"]["A18"] = "Prices valid for {client} only."
     terms = tpl.create_sheet("Terms")
@@ -323,7 +326,7 @@ def test_a_restyled_template_is_used(tmp_path):
     assert cover["A18"].value == "Prices valid for =Acme only."
     assert cover["B9"].data_type == "f"
     model_cell = wb["Scenarios"].cell(FIRST_ROW, 2)
-    assert model_cell.style == "Input" and model_cell.font.color.rgb.endswith("7030A0")
+    assert model_cell.style == "Quote Input" and model_cell.font.color.rgb.endswith("7030A0")
 
 
 def test_template_without_a_cover_is_refused(tmp_path):
@@ -338,9 +341,14 @@ def test_template_without_a_cover_is_refused(tmp_path):
 def test_cover_summary_counts_the_scenarios_and_totals(computed):
     rows, _, wb = computed
     summary = wb["Cover"]["B9"].value
-    total = wb["Quote"].cell(5 + len(rows) + 10, 5).value  # below the quoted and the spare rows
+    total = wb["Quote"].cell(quote_total_row(len(rows) + 10), 5).value  # below the quoted and the spare rows
     assert isinstance(total, (int, float)) and total > 0
-    assert summary.startswith(f"{len(rows)} scenarios: {total:,.0f} USD a month as quoted; the same traffic on gpt-4o")
+    flags = [wb["Quote"].cell(QUOTE_FIRST_ROW + i, 11).value for i in range(len(rows))]
+    left_out = sum(1 for f in flags if f.startswith("no"))
+    assert left_out >= 1  # the 405B that does not fit
+    assert summary.startswith(f"{len(rows) - left_out} scenarios: {total:,.0f} USD a month as quoted; the same "
+                              "traffic on gpt-4o")
+    assert summary.endswith(f"{left_out} more left out: see the Quote sheet.")
 
 
 def test_with_functions_adds_live_examples_equal_to_the_core(tmp_path):
@@ -392,3 +400,30 @@ def test_rows_the_core_refuses_are_flagged_not_computed(tmp_path):
     last = FIRST_ROW + len(bad)
     assert ws.cell(last, check).value in (None, "")
     assert math.isclose(ws.cell(last, cost).value, core["cost_per_request_usd"][-1], rel_tol=1e-9)
+
+
+@needs_libreoffice
+def test_quote_totals_cover_the_same_rows(computed):
+    """Both totals sum the rows marked "yes" in In totals; every left-out row says why; the
+    effective cost per request times the requests gives the monthly cost."""
+    rows, _, wb = computed
+    q = wb["Quote"]
+    core = _core(rows)
+    n = len(rows) + 10
+    monthly = api = requests = 0.0
+    for i, row in enumerate(rows):
+        r = QUOTE_FIRST_ROW + i
+        d, e, f, h, flag = (q.cell(r, c).value for c in (4, 5, 6, 8, 11))
+        if flag == "yes":
+            assert e == pytest.approx(core["monthly_cost_usd"][i], rel=1e-9), row["scenario"]
+            assert f * d == pytest.approx(e, rel=1e-9)
+            monthly, api, requests = monthly + e, api + h, requests + d
+        else:
+            assert flag.startswith("no: ") and not isinstance(e, (int, float)), (row["scenario"], flag, e)
+    assert q.cell(quote_total_row(n), 4).value == pytest.approx(requests, rel=1e-12)
+    assert q.cell(quote_total_row(n), 5).value == pytest.approx(monthly, rel=1e-12)
+    assert q.cell(quote_total_row(n), 8).value == pytest.approx(api, rel=1e-12)
+    not_fit = next(i for i, r in enumerate(rows) if "does not fit" in r["scenario"])
+    assert q.cell(QUOTE_FIRST_ROW + not_fit, 5).value == f"does not fit: needs {core['gpus_needed'][not_fit]:.0f} GPUs"
+    headers = [q.cell(QUOTE_FIRST_ROW - 1, c).value for c in range(1, 12)]
+    assert headers[4] == "Monthly cost (USD)" and headers[7] == "Same traffic on the API, monthly (USD)"
