@@ -59,8 +59,10 @@ def instructions(values: dict[str, str], catalog: str | None = None) -> str:
         "Then, once, in a terminal of this Python:  xlwings addin install",
         "In Excel: File > Options > Trust Center > Trust Center Settings > Macro Settings >",
         "  tick 'Trust access to the VBA project object model'.",
+        "Save your workbook as .xlsm. In its VBA editor (Alt+F11): Tools > References, tick 'xlwings'",
+        "  (a workbook not made by `xlwings quickstart` needs this reference for its functions).",
         "In the xlwings ribbon tab: UDF Modules = llmcalc_xl.udfs, then click 'Import Functions'.",
-        "Save your workbook as .xlsm. Type =LLM_COST(\"gpt-4o\", 1000, 500) in a cell to check.",
+        "Type =LLM_COST(\"gpt-4o\", 1000, 500) in a cell to check.",
     ]
     if catalog:
         lines += ["", "Your catalog file for the functions: set a user environment variable, then restart Excel:",

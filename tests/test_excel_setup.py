@@ -38,3 +38,11 @@ def test_print_with_a_catalog_and_refuse_a_bad_one(tmp_path):
     r = CliRunner().invoke(main, ["excel", "setup", "--catalog", str(tmp_path / "missing.toml")])
     assert r.exit_code == 2
     assert r.output.startswith("Error: Catalog file ") and "does not exist" in r.output
+
+
+def test_setup_names_the_vba_reference_xlwings_requires():
+    # xlwings' UDF docs: a workbook not made by `xlwings quickstart` needs Tools > References > xlwings
+    r = CliRunner().invoke(main, ["excel", "setup"])
+    assert r.exit_code == 0, r.output
+    assert "Tools > References, tick 'xlwings'" in r.output
+    assert r.output.index("References") < r.output.index("Import Functions")
