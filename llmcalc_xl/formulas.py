@@ -23,7 +23,14 @@ def M(field: str) -> str:
 
 
 def H(field: str) -> str:
-    return f"INDEX(h_{field},{{h_row}})"
+    """Empty text on a row without hardware: INDEX(range,0) would be the whole column, which engines
+    treat differently (Excel and LibreOffice intersect it with the row, Gnumeric gives #REF!)."""
+    return f'IF({{h_row}}>0,INDEX(h_{field},{{h_row}}),"")'
+
+
+def num(x: str) -> str:
+    """x as a number, 0 where it is empty or text: what N(x) does, but N() of an empty cell is #NUM! in Gnumeric."""
+    return f"IF(ISNUMBER({x}),{x},0)"
 
 
 def E(field: str) -> str:
@@ -236,13 +243,13 @@ def columns() -> list[Calc]:
         Calc("bandwidth", f"{H('bandwidth_gb_s')}*{BYTES_PER_GB:.0f}", "Bandwidth B/s"),
         Calc("tflops_fp16", H("tflops_fp16"), "TFLOPS 16-bit"),
         Calc("compute", P("compute"), "Computes in"),
-        Calc("tflops", f'IF({{compute}}="fp32",IF(N({H("tflops_fp32")})>0,{H("tflops_fp32")},{{tflops_fp16}}),'
-                       f'IF({{compute}}="fp8",IF(N({H("tflops_fp8")})>0,{H("tflops_fp8")},{{tflops_fp16}}),'
-                       f'IF({{compute}}="int8",IF(N({H("tflops_int8")})>0,{H("tflops_int8")},{{tflops_fp16}}),'
-                       f'IF({{compute}}="fp4",IF(N({H("tflops_fp4")})>0,{H("tflops_fp4")},{{tflops_fp16}}),'
+        Calc("tflops", f'IF({{compute}}="fp32",IF({num(H("tflops_fp32"))}>0,{H("tflops_fp32")},{{tflops_fp16}}),'
+                       f'IF({{compute}}="fp8",IF({num(H("tflops_fp8"))}>0,{H("tflops_fp8")},{{tflops_fp16}}),'
+                       f'IF({{compute}}="int8",IF({num(H("tflops_int8"))}>0,{H("tflops_int8")},{{tflops_fp16}}),'
+                       f'IF({{compute}}="fp4",IF({num(H("tflops_fp4"))}>0,{H("tflops_fp4")},{{tflops_fp16}}),'
                        f'{{tflops_fp16}}))))', "Dense TFLOPS used"),
         Calc("peak", f"{{tflops}}*{TERA:.0f}", "Peak FLOP/s per GPU"),
-        Calc("link", f'IF(N({H("interconnect_gb_s")})>0,{H("interconnect_gb_s")},default_link_gb_s)*{BYTES_PER_GB:.0f}',
+        Calc("link", f'IF({num(H("interconnect_gb_s"))}>0,{H("interconnect_gb_s")},default_link_gb_s)*{BYTES_PER_GB:.0f}',
              "Link B/s"),
         Calc("price_known", f'IF({{price_per_hour}}<>"",TRUE,AND({{has_hw}},{H("price_usd_per_hour")}<>""))',
              "Price known?"),
@@ -333,7 +340,7 @@ def columns() -> list[Calc]:
              "Decode FLOPs per step"),
         Calc("tpot_core", f"MAX(MAX({{dec_flops}}/({{flops_eff}}*{{decode_mfu}}),{{dec_bytes}}/({{bw_eff}}*{{decode_mbu}})),"
                           f"{{cpu_floor}})+{_comm('{batch_in}')}+{{step_fixed}}", "Decode s per step"),
-        Calc("speed_known", f'IF({{is_api}},AND(N({M("ttft_s")})>0,N({M("output_tokens_per_s")})>0),'
+        Calc("speed_known", f'IF({{is_api}},AND({num(M("ttft_s"))}>0,{num(M("output_tokens_per_s"))}>0),'
                             f'AND({{has_hw}},{{tflops}}>0))', "Speed known?"),
         Calc("ttft", f'IF({{is_api}},{M("ttft_s")},{{ttft_core}})', "TTFT s"),
         Calc("tpot", f'IF({{is_api}},1/{M("output_tokens_per_s")},{{tpot_core}})', "TPOT s"),
@@ -385,11 +392,11 @@ OUTPUTS = (
     ("capacity_requests_per_month", "Capacity requests/month", "#,##0", "{capacity}",
      "OR(NOT({has_hw}),NOT({latency_known}))"),
     ("replicas_needed", "Replicas", "0", "{replicas}",
-     'OR(NOT({has_hw}),{requests_per_month}="",NOT({latency_known}))'),
+     'OR(NOT({has_hw}),{requests_per_month}="",AND({requests_per_month}>0,NOT({latency_known})))'),
     ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00",
      "{requests_per_month}*{token_cost}+IF({has_hw},{replicas}*{deployment},0)",
      'OR({requests_per_month}="",AND(NOT({has_hw}),NOT({is_api})),'
-     'AND({has_hw},OR(NOT({price_known}),NOT({latency_known}))))'),
+     'AND({has_hw},OR(NOT({price_known}),AND({requests_per_month}>0,NOT({latency_known})))))'),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
@@ -399,7 +406,8 @@ CHECK = ('IF({model}="","",IF(ISNA(MATCH({model},m_id,0)),"Unknown model: pick o
          'IF(ISNA(MATCH(IF({precision}="",default_precision,{precision}),p_id,0)),"Unknown precision",'
          'IF(AND({engine}<>"",ISNA(MATCH({engine},e_id,0))),"Unknown engine",'
          'IF(AND({kv_precision}<>"",ISNA(MATCH({kv_precision},p_id,0))),"Unknown KV precision",'
-         'IF(OR(N({gpus})<0,N({batch})<0,N({input_tokens})<0,N({output_tokens})<0),"Negative numbers are not allowed",'
+         f'IF(OR({num("{gpus}")}<0,{num("{batch}")}<0,{num("{input_tokens}")}<0,{num("{output_tokens}")}<0),'
+         '"Negative numbers are not allowed",'
          'IF(AND(NOT({is_api}),MAX({context},{prompt}+{output})>INDEX(m_context_length,{m_row})),'
          '"Context longer than the model\'s context length",'
          'IF(AND(NOT({is_api}),NOT(ISNUMBER(SEARCH({hw_kind},INDEX(e_hardware_kinds,{e_row}))))),'
@@ -409,4 +417,4 @@ CHECK = ('IF({model}="","",IF(ISNA(MATCH({model},m_id,0)),"Unknown model: pick o
          '"The engine does not run on this GPU vendor",'
          'IF(AND(NOT({is_api}),INDEX(e_precisions,{e_row})<>"",NOT(ISNUMBER(SEARCH(";"&{precision_id}&";",'
          '";"&SUBSTITUTE(INDEX(e_precisions,{e_row})," ","")&";")))),"The engine does not run this precision",'
-         '""))))))))))')
+         '"")))))))))))')

@@ -241,7 +241,7 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     # dropdowns fed by the catalog tables
     for key, name in (("model", "m_id"), ("hardware", "h_id"), ("precision", "p_id"), ("engine", "e_id"),
                       ("kv_precision", "p_id")):
-        dv = DataValidation(type="list", formula1=f"={name}", allow_blank=True, showErrorMessage=True,
+        dv = DataValidation(type="list", formula1=name, allow_blank=True, showErrorMessage=True,
                             errorTitle="Not in the catalog", error=f"Pick a {key.replace('_', ' ')} from the list.")
         ws.add_data_validation(dv)
         col = layout.input_col[key]
@@ -367,7 +367,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         _put_formula(ws, r, 1, f'=IF({sc("scenario")}="",{sc("model")}&"",{sc("scenario")})', "Link")
         _put_formula(ws, r, 2, f"={sc('model')}&\"\"", "Link")
         _put_formula(ws, r, 3, f'=IF({blank},"",IF({sc("hardware")}="","(API)",{sc("hardware")}))', "Link")
-        _put_formula(ws, r, 4, f'=IF({blank},"",N({sc("requests_per_month")}))', "Link", "#,##0")
+        _put_formula(ws, r, 4, f'=IF({blank},"",{F.num(sc("requests_per_month"))})', "Link", "#,##0")
         _put_formula(ws, r, 5, f'=IF({blank},"",IF({out("fits")}=FALSE,"does not fit",'
                                f'IF(ISNUMBER({out("monthly_cost_usd")}),{out("monthly_cost_usd")}*fx_rate,"n/a")))',
                      "Link", "#,##0")
