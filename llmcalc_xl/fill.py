@@ -22,7 +22,7 @@ from .inputs import scalar_to_float
 from .scenario_csv import canonical, open_table
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
-OPTION_COLUMNS = TEXT_OPTIONS + tuple(k for k in NUMBER_OPTIONS if k not in ("memory_gib", "bandwidth_gb_s", "tflops"))
+OPTION_COLUMNS = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)
 RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
 BLOCK_ROWS = 131072
 

@@ -23,7 +23,14 @@ def M(field: str) -> str:
 
 
 def H(field: str) -> str:
-    return f"INDEX(h_{field},{{h_row}})"
+    """Empty text on a row without hardware: INDEX(range,0) would be the whole column, which engines
+    treat differently (Excel and LibreOffice intersect it with the row, Gnumeric gives #REF!)."""
+    return f'IF({{h_row}}>0,INDEX(h_{field},{{h_row}}),"")'
+
+
+def num(x: str) -> str:
+    """x as a number, 0 where it is empty or text: what N(x) does, but N() of an empty cell is #NUM! in Gnumeric."""
+    return f"IF(ISNUMBER({x}),{x},0)"
 
 
 def E(field: str) -> str:
@@ -183,18 +190,12 @@ def _override(key: str, catalog_value: str) -> str:
     return f"IF(ISNUMBER({{{key}}}),{{{key}}},{catalog_value})"
 
 
-def _positive(x: str) -> str:
-    """A catalog number, 0 where the cell is empty or text (every engine agrees; N() of an empty
-    cell does not)."""
-    return f"IF(ISNUMBER({x}),{x},0)"
-
-
 def _by_compute() -> str:
     """Dense TFLOPS at the precision's compute type; the 16-bit rate where the device has none."""
     formula = "{tflops_fp16}"
     for compute in ("fp4", "int8", "fp8", "fp32"):
         rate = H(f"tflops_{compute}")
-        formula = f'IF({{compute}}="{compute}",IF({_positive(rate)}>0,{rate},{{tflops_fp16}}),{formula})'
+        formula = f'IF({{compute}}="{compute}",IF({num(rate)}>0,{rate},{{tflops_fp16}}),{formula})'
     return formula
 
 
@@ -314,11 +315,11 @@ def columns() -> list[Calc]:
         Calc("mem_gib", _override("memory_gib", H("memory_gib")), "Memory GiB per GPU"),
         Calc("mem_fraction", f'IF({{custom_hw}},1,{H("memory_fraction")})', "Allocatable share"),
         Calc("bandwidth", f"{_override('bandwidth_gb_s', H('bandwidth_gb_s'))}*{BYTES_PER_GB:.0f}", "Bandwidth B/s"),
-        Calc("tflops_fp16", _positive(H("tflops_fp16")), "TFLOPS 16-bit"),
+        Calc("tflops_fp16", num(H("tflops_fp16")), "TFLOPS 16-bit"),
         Calc("compute", P("compute"), "Computes in"),
         Calc("tflops_used", _override("tflops", _by_compute()), "Dense TFLOPS used"),
         Calc("peak", f"{{tflops_used}}*{TERA:.0f}", "Peak FLOP/s per GPU"),
-        Calc("link", f'IF({{h_row}}>0,IF({_positive(H("interconnect_gb_s"))}>0,{H("interconnect_gb_s")},'
+        Calc("link", f'IF({{h_row}}>0,IF({num(H("interconnect_gb_s"))}>0,{H("interconnect_gb_s")},'
                      f'default_link_gb_s),default_link_gb_s)*{BYTES_PER_GB:.0f}',
              "Link B/s"),
         Calc("price_known", f'AND({{has_hw}},OR(ISNUMBER({{price_per_hour}}),'
@@ -415,7 +416,7 @@ def columns() -> list[Calc]:
              "Decode FLOPs per step"),
         Calc("tpot_core", f"MAX(MAX({{dec_flops}}/({{flops_eff}}*{{mfu_decode}}),{{dec_bytes}}/({{bw_eff}}*{{mbu_decode}})),"
                           f"{{cpu_floor}})+{_comm('{batch_in}')}+{{step_fixed}}", "Decode s per step"),
-        Calc("speed_known", f'IF({{is_api}},AND(N({M("ttft_s")})>0,N({M("output_tokens_per_s")})>0),'
+        Calc("speed_known", f'IF({{is_api}},AND({num(M("ttft_s"))}>0,{num(M("output_tokens_per_s"))}>0),'
                             f'AND({{has_hw}},{{tflops_used}}>0))', "Speed known?"),
         Calc("ttft", f'IF({{is_api}},{M("ttft_s")},{{ttft_core}})', "TTFT s"),
         Calc("tpot", f'IF({{is_api}},1/{M("output_tokens_per_s")},{{tpot_core}})', "TPOT s"),
@@ -473,11 +474,11 @@ OUTPUTS = (
     ("capacity_requests_per_month", "Capacity, requests a month", "#,##0", "{capacity}",
      "OR(NOT({has_hw}),NOT({latency_known}))"),
     ("replicas_needed", "Replicas", "0", "{replicas}",
-     'OR(NOT({has_hw}),{requests_per_month}="",NOT({latency_known}))'),
+     'OR(NOT({has_hw}),{requests_per_month}="",AND({requests_per_month}>0,NOT({latency_known})))'),
     ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00",
      "{requests_per_month}*{token_cost}+IF({has_hw},{replicas}*{deployment},0)",
      'OR({requests_per_month}="",AND(NOT({has_hw}),NOT({is_api})),'
-     'AND({has_hw},OR(NOT({price_known}),NOT({latency_known}))))'),
+     'AND({has_hw},OR(NOT({price_known}),AND({requests_per_month}>0,NOT({latency_known})))))'),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 

@@ -16,11 +16,15 @@ import xlwings as xw
 
 from . import cells
 from .errors import LlmcalcError
-from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OUTPUT_KEYS, estimate_many
+from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OPTION_NAMES, OUTPUT_KEYS, estimate_many
 
 #: Optional parameters, in the one order every function keeps.
+#: LLM_ESTIMATE's arguments after price_per_hour: every other option of the core, in this order.
+ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "utilization", "memory_gib",
+                 "bandwidth_gb_s", "tflops", "memory_fraction", "overhead_gib", "prefill_mfu", "decode_mfu",
+                 "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
-                  "price_per_hour", "part")
+                  "price_per_hour", *ESTIMATE_MORE, "part")
 
 ARG_DOCS = {
     "model": "Model id or name: open-weight (llama-3-8b, \"Llama 3 70B\") or API (gpt-4o).",
@@ -40,6 +44,19 @@ ARG_DOCS = {
     "id": "Any catalog id: model, API model, hardware, engine or precision.",
     "field": "A catalog field, e.g. price_usd_per_hour, bandwidth_gb_s, source, as_of.",
     "kind": "open, api or empty for all.",
+    "kv_precision": "KV-cache precision (empty: the weights' float type, else fp16).",
+    "cached_input_tokens": "Of the input tokens, those billed at the API's cache-read price (empty: 0).",
+    "utilization": "Share of time the GPUs do useful work, 0-1 (empty: 1).",
+    "memory_gib": "Device memory GiB per GPU, instead of the catalog's (or a device not in it).",
+    "bandwidth_gb_s": "Device memory bandwidth GB/s, instead of the catalog's.",
+    "tflops": "Device dense TFLOPS, instead of the catalog's.",
+    "memory_fraction": "Share of memory the engine may use, instead of the engine's.",
+    "overhead_gib": "Engine overhead GiB per GPU, instead of the engine's.",
+    "prefill_mfu": "Prefill share of peak FLOP/s, instead of the engine's.",
+    "decode_mfu": "Decode share of peak FLOP/s, instead of the engine's.",
+    "decode_mbu": "Decode share of peak bandwidth, instead of the engine's.",
+    "prefill_overhead_s": "Fixed seconds per prefill, instead of the engine's.",
+    "decode_step_overhead_s": "Fixed seconds per decode step, instead of the engine's.",
 }
 
 
@@ -251,13 +268,15 @@ def LLM_HARDWARE():
 
 @xw.func
 @_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "context_tokens", "batch", "precision",
-       "engine", "latency_s", "price_per_hour")
+       "engine", "latency_s", "price_per_hour", *ESTIMATE_MORE)
 def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gpus=None, context_tokens=None,
-                 batch=None, precision=None, engine=None, latency_s=None, price_per_hour=None):
-    """Every estimate for one scenario: a row of names above a row of values."""
-    named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
-                 context_tokens=context_tokens, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
-                 price_per_hour=price_per_hour)
+                 batch=None, precision=None, engine=None, latency_s=None, price_per_hour=None, kv_precision=None,
+                 cached_input_tokens=None, requests_per_month=None, utilization=None, memory_gib=None,
+                 bandwidth_gb_s=None, tflops=None, memory_fraction=None, overhead_gib=None, prefill_mfu=None,
+                 decode_mfu=None, decode_mbu=None, prefill_overhead_s=None, decode_step_overhead_s=None):
+    """Every estimate for one scenario (every option of the core may be given): a row of names
+    above a row of values."""
+    named = {k: v for k, v in locals().items() if k in OPTION_NAMES}
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):

@@ -539,14 +539,15 @@ def _print_setup(ws, landscape: bool = True) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.gridLines = False
     ws.page_setup.horizontalDpi = ws.page_setup.verticalDpi = None
-    if ws.title not in NOT_PRINTED:
-        ws.oddFooter.center.text = "&A, page &P of &N"
-    else:
+    if ws.title in NOT_PRINTED:
+        # a one-line stub, in a cell right of what the sheet holds (Gnumeric refuses the empty
+        # even/first header elements openpyxl writes with a page header, so no header is used)
         ws.page_setup.fitToWidth = 1
         ws.page_setup.orientation = "portrait"
-        ws.print_area = "A1:D1"
-        ws.oddHeader.center.text = (f"{ws.title}: {NOT_PRINTED[ws.title]}. Not printed by default: clear this "
-                                    "sheet's print area (Page Layout > Print Area) to print it.")
+        cell = ws.cell(1, ws.max_column + 2)
+        _put_value(ws, cell.row, cell.column, f"{ws.title}: {NOT_PRINTED[ws.title]}. Not printed by default: clear "
+                                              "this sheet's print area (Page Layout > Print Area) to print it.", "Note")
+        ws.print_area = cell.coordinate
 
 
 def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tuple[str, str, Any, str | None]]:

@@ -13,7 +13,7 @@ from llmcalc_xl.cli import main
 from llmcalc_xl.estimate import OUTPUT_KEYS
 from llmcalc_xl.workbook import FIRST_ROW, _Layout
 
-from .test_workbook import needs_libreoffice, recalculate
+from .spreadsheets import needs_libreoffice, recalculate
 
 HEADER = ["scenario", "Model", "Hardware", "GPUs", "Input Tokens", "output-tokens", "requests_per_month", "owner"]
 TEN = [

@@ -12,7 +12,7 @@ from llmcalc_xl import estimate_many
 from llmcalc_xl.cli import main
 from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
 
-from .test_workbook import needs_libreoffice, recalculate
+from .spreadsheets import needs_libreoffice, recalculate
 
 OUR_BOX = dict(id="our-box", name="Our inference box", kind="gpu", memory_gib=96, bandwidth_gb_s=1600,
                tflops_fp16=500, price_usd_per_hour=1.2, price_provider="us", price_source="quote Q-1",

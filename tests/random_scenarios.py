@@ -1,0 +1,240 @@
+"""Seeded random scenarios that the core accepts, for the parity book (tests/test_parity.py).
+
+``CHOICES`` maps each scenario input column to a function ``choose(rng, row, cat)`` that returns
+its value, or None to leave the cell empty (the default). The functions run in the dict's order
+and see the columns chosen before them in ``row``; to cover a new input column or an alias, add
+one entry (its position sets what it may depend on).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Callable
+
+from llmcalc_xl import estimate_many
+from llmcalc_xl.catalog import Catalog
+
+Choose = Callable[[random.Random, dict[str, Any], Catalog], Any]
+
+
+def _often(rng: random.Random, p_empty: float) -> bool:
+    """True with probability 1 - p_empty: the cell gets a value."""
+    return rng.random() >= p_empty
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def _is_api(cat: Catalog, model: str) -> bool:
+    return any(m.id == model for m in cat.entries("api_models"))
+
+
+def _hardware_entry(cat: Catalog, hw: str | None):
+    return next((h for h in cat.entries("hardware") if h.id == hw), None)
+
+
+def _engines_for(cat: Catalog, row: dict[str, Any]) -> list[str]:
+    """Engines that run the row's precision on its hardware (kind and vendor), in catalog order."""
+    hw = _hardware_entry(cat, row.get("hardware"))
+    kind = hw.kind if hw else "gpu"
+    precision = row.get("precision") or "fp16"
+    return [e.id for e in cat.entries("engines")
+            if kind in e.hardware_kinds and (not e.vendors or kind != "gpu" or hw is None or hw.vendor in e.vendors)
+            and (not e.precisions or precision in e.precisions)]
+
+
+def _default_engine(cat: Catalog, row: dict[str, Any]) -> str:
+    """The engine an empty Engine cell means (README: llama.cpp on Apple and CPU or with GGUF, else vLLM)."""
+    hw = _hardware_entry(cat, row.get("hardware"))
+    family = next(p.family for p in cat.entries("precisions") if p.id == (row.get("precision") or "fp16"))
+    return "llama.cpp" if (hw and hw.kind in ("apple", "cpu")) or family == "gguf" else "vllm"
+
+
+def _context_length(cat: Catalog, model: str) -> float:
+    return next((m.context_length for m in cat.entries("models") if m.id == model), math.inf)
+
+
+def choose_model(rng, row, cat):
+    group = "api_models" if rng.random() < 0.25 else "models"
+    return rng.choice(cat.entries(group)).id
+
+
+def choose_hardware(rng, row, cat):
+    api = _is_api(cat, row["model"])
+    if rng.random() < (0.7 if api else 0.1):
+        return None  # API only, or memory only for an open model
+    return rng.choice(cat.entries("hardware")).id
+
+
+def choose_precision(rng, row, cat):
+    if _is_api(cat, row["model"]) or not _often(rng, 0.3):
+        return None
+    for _ in range(50):
+        precision = rng.choice(cat.entries("precisions")).id
+        if _engines_for(cat, dict(row, precision=precision)):
+            return precision
+    return None
+
+
+def choose_engine(rng, row, cat):
+    if _is_api(cat, row["model"]):
+        return None
+    engines = _engines_for(cat, row)
+    default = _default_engine(cat, row)
+    if default in engines and rng.random() < 0.4:
+        return None
+    return rng.choice(engines)
+
+
+def _effective(row: dict[str, Any], key: str, default: float) -> float:
+    return default if row.get(key) is None else row[key]
+
+
+def choose_input_tokens(rng, row, cat):
+    if not _often(rng, 0.15):
+        return None
+    room = min(6000, _context_length(cat, row["model"]) - 1500)  # prompt + the longest answer fit the model
+    return 0 if rng.random() < 0.05 else int(_log_uniform(rng, 1, room))
+
+
+def choose_output_tokens(rng, row, cat):
+    if not _often(rng, 0.15):
+        return None
+    return int(_log_uniform(rng, 1, 1500))
+
+
+def choose_batch(rng, row, cat):
+    if not _often(rng, 0.3):
+        return None
+    return int(_log_uniform(rng, 1, 256))
+
+
+def choose_context_tokens(rng, row, cat):
+    if not _often(rng, 0.6):
+        return None
+    tokens = _effective(row, "input_tokens", 1000) + _effective(row, "output_tokens", 500)
+    return int(min(tokens + _log_uniform(rng, 1, 32768), _context_length(cat, row["model"])))
+
+
+def choose_kv_precision(rng, row, cat):
+    if _is_api(cat, row["model"]) or not _often(rng, 0.7):
+        return None
+    return rng.choice([p.id for p in cat.entries("precisions") if (p.kv_bytes or 0) > 0])
+
+
+def choose_latency_s(rng, row, cat):
+    return round(_log_uniform(rng, 0.2, 60), 3) if _often(rng, 0.85) else None
+
+
+def choose_price_per_hour(rng, row, cat):
+    if row.get("hardware") is None or not _often(rng, 0.7):
+        return None
+    return 0 if rng.random() < 0.2 else round(_log_uniform(rng, 0.1, 12), 4)
+
+
+def choose_requests_per_month(rng, row, cat):
+    if not _often(rng, 0.2):
+        return None
+    return 0 if rng.random() < 0.05 else int(_log_uniform(rng, 100, 1e8))
+
+
+def choose_gpus(rng, row, cat):
+    """Empty, a common count, or just below / at / just above the fewest GPUs that fit (from the core)."""
+    if row.get("hardware") is None or _is_api(cat, row["model"]):
+        return None
+    pick = rng.random()
+    if pick < 0.15:
+        return None
+    if pick < 0.35:
+        return rng.choice([1, 2, 4, 8])
+    inputs = {k: v for k, v in row.items() if k != "scenario" and v is not None}
+    needed = estimate_many(catalog=cat, **dict(inputs, gpus=1))["gpus_needed"][0]
+    if math.isnan(needed):
+        return rng.choice([1, 2, 4, 8, 16])
+    return max(1, int(needed) + rng.choice([-1, 0, 1]))
+
+
+def choose_cached_input_tokens(rng, row, cat):
+    if not _often(rng, 0.2):
+        return None
+    return int(rng.random() * _effective(row, "input_tokens", 1000))
+
+
+def choose_utilization(rng, row, cat):
+    return round(rng.uniform(0.05, 1.0), 3) if _often(rng, 0.2) else None
+
+
+def _override(low, high, share=0.1):
+    def choose(rng, row, cat):
+        if row.get("hardware") is None or not _often(rng, share):
+            return None
+        return round(rng.uniform(low, high), 4)
+    return choose
+
+
+#: Input column -> how to choose it. Order matters: a function sees the columns before it.
+CHOICES: dict[str, Choose] = {
+    "model": choose_model,
+    "hardware": choose_hardware,
+    "precision": choose_precision,
+    "engine": choose_engine,
+    "input_tokens": choose_input_tokens,
+    "output_tokens": choose_output_tokens,
+    "batch": choose_batch,
+    "context_tokens": choose_context_tokens,
+    "kv_precision": choose_kv_precision,
+    "latency_s": choose_latency_s,
+    "price_per_hour": choose_price_per_hour,
+    "requests_per_month": choose_requests_per_month,
+    "cached_input_tokens": choose_cached_input_tokens,
+    "utilization": choose_utilization,
+    "memory_gib": _override(8, 200),
+    "bandwidth_gb_s": _override(200, 8000),
+    "tflops": _override(20, 2000),
+    "memory_fraction": _override(0.5, 1.0),
+    "overhead_gib": _override(0, 4),
+    "prefill_mfu": _override(0.1, 0.9),
+    "decode_mfu": _override(0.1, 0.9),
+    "decode_mbu": _override(0.2, 0.95),
+    "prefill_overhead_s": _override(0, 0.1),
+    "decode_step_overhead_s": _override(0, 0.01),
+    "gpus": choose_gpus,
+}
+
+
+def _alias(group):
+    """Another name the catalog accepts for the id: one of its aliases, or the id re-spaced."""
+    def respell(rng, value, cat):
+        names = [n for n, rid in cat.names(group).items() if rid == value.lower()]
+        entry = {e.id: e for e in cat.entries("models") + cat.entries("api_models") + cat.entries("hardware")
+                 + cat.entries("precisions")}.get(value.lower())
+        aliases = list(getattr(entry, "aliases", ()) or ())
+        choices = aliases + [value.replace("-", " ").title(), value.replace("-", "_").upper(), f"  {value} "]
+        return rng.choice(choices) if names else value
+    return respell
+
+
+#: Column -> (share of rows, how to respell a chosen value): other spellings every surface must
+#: accept the same way (an alias, other letter case). Applied after all choices.
+SPELLINGS: dict[str, tuple[float, Callable[[random.Random, str, Catalog], str]]] = {
+    "model": (0.3, _alias("models")),
+    "hardware": (0.3, _alias("hardware")),
+    "precision": (0.2, _alias("precisions")),
+}
+
+
+def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
+    """n scenarios, each a dict of the chosen (non-empty) inputs plus a ``scenario`` label."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {}
+        for column, choose in CHOICES.items():
+            row[column] = choose(rng, row, cat)
+        for column, (share, respell) in SPELLINGS.items():
+            if row.get(column) is not None and rng.random() < share:
+                row[column] = respell(rng, row[column], cat)
+        rows.append(dict({"scenario": f"random {seed}-{i}"}, **{k: v for k, v in row.items() if v is not None}))
+    return rows

@@ -1,0 +1,191 @@
+"""One seeded random book of scenarios, priced by every surface: the same numbers everywhere.
+
+220 random valid scenarios (tests/random_scenarios.py) go into one quote, which LibreOffice and
+Gnumeric each recalculate; every Scenarios output must equal ``estimate_many``, ``fill`` (CSV and
+XLSX) and the Excel functions, at relative 1e-9, with "no answer" in the same places.
+"""
+
+import csv
+import inspect
+import math
+from collections import Counter
+
+import pytest
+from openpyxl import load_workbook
+
+from llmcalc_xl import estimate_many, udfs
+from llmcalc_xl import formulas as F
+from llmcalc_xl.estimate import BOOL_KEYS
+from llmcalc_xl.fill import fill_file
+from llmcalc_xl.workbook import build_workbook, save_atomically
+
+from .random_scenarios import random_scenarios
+from .spreadsheets import (is_error, load_values, mismatches, needs_gnumeric, needs_libreoffice, recalculate,
+                           recalculate_gnumeric, scenario_outputs, same)
+
+SEED = 20261130
+N_ROWS = 220
+
+
+def _core(rows, cat):
+    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
+    return estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=cat, **cols)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory, cat):
+    tmp = tmp_path_factory.mktemp("parity")
+    rows = random_scenarios(N_ROWS, SEED, cat)
+    path = save_atomically(build_workbook(rows, catalog=cat), tmp / "parity.xlsx")
+    return rows, _core(rows, cat), path, tmp
+
+
+def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
+    rows, core, _, _ = book
+    assert len(rows) >= 200
+    assert [e for e in core["error"] if e is not None] == []
+    kinds = Counter()
+    for i, r in enumerate(rows):
+        is_api = core["model_kind"][i] == "api"
+        kinds["api only"] += is_api and "hardware" not in r
+        kinds["api with hardware"] += is_api and "hardware" in r
+        kinds["open, no hardware"] += not is_api and "hardware" not in r
+        kinds["fits"] += core["fits"][i] == 1
+        kinds["does not fit"] += core["fits"][i] == 0
+        needed = core["gpus_needed"][i]
+        if "gpus" in r and not math.isnan(needed):
+            kinds["gpus just below the fit"] += r["gpus"] == needed - 1
+            kinds["gpus just above the fit"] += r["gpus"] == needed + 1
+        for key in ("precision", "engine", "kv_precision", "context_tokens", "latency_s", "price_per_hour",
+                    "cached_input_tokens", "utilization", "memory_gib", "bandwidth_gb_s", "tflops",
+                    "memory_fraction", "overhead_gib", "prefill_mfu", "decode_mfu", "decode_mbu",
+                    "prefill_overhead_s", "decode_step_overhead_s"):
+            kinds[key] += key in r
+        kinds["no price"] += "hardware" in r and math.isnan(core["cost_per_request_usd"][i])
+        kinds["model spelled otherwise"] += r["model"] != core["model"][i]
+        kinds["hardware spelled otherwise"] += "hardware" in r and r["hardware"] != core["hardware"][i]
+    assert min(kinds.values()) >= 5, kinds
+    assert {r["engine"] for r in rows if "engine" in r} == {e.id for e in cat.entries("engines")}
+
+
+def _check_recalculated(rows, core, path, engine):
+    wb = load_values(path)
+    got = scenario_outputs(wb["Scenarios"], len(rows))
+    assert [got(i, "check") for i in range(len(rows)) if got(i, "check") not in (None, "")] == []
+    bad = mismatches(engine, rows, core, got, F.OUTPUT_KEYS, "n/a")
+    assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
+    errors = [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+              if is_error(c.value)]
+    assert errors == []
+
+
+@needs_libreoffice
+def test_libreoffice_computes_what_the_core_does(book):
+    rows, core, path, tmp = book
+    _check_recalculated(rows, core, recalculate(path, tmp), "LibreOffice")
+
+
+@needs_gnumeric
+def test_gnumeric_computes_what_the_core_does(book):
+    rows, core, path, tmp = book
+    result = recalculate_gnumeric(path, tmp)
+    assert result.complaints == []
+    _check_recalculated(rows, core, result.path, "Gnumeric")
+
+
+def _write_csv(rows, path):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(F.INPUT_KEYS)
+        writer.writerows([["" if r.get(k) is None else r[k] for k in F.INPUT_KEYS] for r in rows])
+    return path
+
+
+def _csv_cell(text, key):
+    if text == "":
+        return None
+    if key in BOOL_KEYS:
+        return {"true": True, "false": False}.get(text, text)
+    return float(text)
+
+
+def test_fill_csv_and_xlsx_equal_the_core(book, cat):
+    rows, core, _, tmp = book
+    src = _write_csv(rows, tmp / "scenarios.csv")
+    name = {k: f"{k}_result" if k in F.INPUT_KEYS else k for k in F.OUTPUT_KEYS}  # latency_s is also an input
+
+    fill_file(src, tmp / "results.csv", catalog=cat)
+    records = list(csv.DictReader(open(tmp / "results.csv", encoding="utf-8")))
+    assert [r["status"] for r in records] == ["ok"] * len(rows)
+    bad = mismatches("fill CSV", rows, core, lambda i, k: _csv_cell(records[i][name[k]], k), F.OUTPUT_KEYS, None)
+    assert bad == [], "\n".join(bad[:20])
+
+    fill_file(src, tmp / "results.xlsx", catalog=cat)
+    ws = load_workbook(tmp / "results.xlsx", read_only=True)["Results"]
+    table = list(ws.iter_rows(values_only=True))
+    header = list(table[0])
+    assert len(table) == len(rows) + 1
+    col = {k: header.index(name[k]) for k in F.OUTPUT_KEYS}
+    bad = mismatches("fill XLSX", rows, core, lambda i, k: table[i + 1][col[k]], F.OUTPUT_KEYS, None)
+    assert bad == [], "\n".join(bad[:20])
+
+
+def _excel(value):
+    """A cell as xlwings hands it to a function: numbers as floats, empty as None."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+#: The Excel functions that price a whole scenario, with the output each gives. A row is put to a
+#: function when the function takes every input the row sets (requests per month moves only the
+#: replicas and the monthly cost, so the other outputs ignore it).
+FUNCTIONS = (
+    (udfs.LLM_COST, "cost_per_request_usd"),
+    (udfs.LLM_COST_PER_MTOK, "cost_per_mtok_usd"),
+    (udfs.LLM_MONTHLY_COST, "monthly_cost_usd"),
+    (udfs.LLM_TTFT, "ttft_s"),
+    (udfs.LLM_TPOT, "tpot_s"),
+    (udfs.LLM_LATENCY, "latency_s"),
+    (udfs.LLM_THROUGHPUT, "throughput_tokens_per_s"),
+    (udfs.LLM_FITS, "fits"),
+    (udfs.LLM_GPUS_NEEDED, "gpus_needed"),
+    (udfs.LLM_MAX_BATCH, "max_batch"),
+)
+
+
+def _reduced(params, row):
+    """The row as a function can take it: only the inputs it has an argument for. A memory
+    function given a context prices a full prompt of it (README), so it gets none."""
+    memory = "context_tokens" in params and "input_tokens" not in params
+    return {k: v for k, v in row.items() if k in params and v is not None and not (memory and k == "context_tokens")}
+
+
+def test_excel_functions_equal_the_core(book, cat):
+    """Each function, on each row reduced to the inputs it takes, equals the core on that row."""
+    rows, core, _, _ = book
+    bad, used = [], Counter()
+    for f, key in FUNCTIONS:
+        params = list(inspect.signature(f).parameters)
+        reduced = [_reduced(params, row) for row in rows]
+        want = _core(reduced, cat)
+        for i, row in enumerate(reduced):
+            used[f.__name__] += 1
+            got = f(*[_excel(row.get(p)) for p in params])
+            no_answer = got if isinstance(got, str) and got.startswith("#LLM! ") else "#LLM! <a message>"
+            if want["error"][i] is not None:
+                if not (isinstance(got, str) and got.startswith("#LLM! ")):
+                    bad.append(f"{f.__name__}: row {i}: shows {got!r} where the core refuses: {want['error'][i]}")
+            elif not same(got, want[key][i], key, no_answer):
+                bad.append(f"{f.__name__}: row {i} ({rows[i]['scenario']}): shows {got!r}, core {want[key][i]!r}")
+    # every output at once: LLM_ESTIMATE takes every input of the core
+    params = list(inspect.signature(udfs.LLM_ESTIMATE).parameters)
+    for i, row in enumerate(rows):
+        assert set(row) - {"scenario"} <= set(params), row
+        used["LLM_ESTIMATE"] += 1
+        names, values = udfs.LLM_ESTIMATE(*[_excel(row.get(p)) for p in params])
+        shown = dict(zip(names, values))
+        for key in F.OUTPUT_KEYS:
+            if not same(shown[key], core[key][i], key, None):
+                bad.append(f"LLM_ESTIMATE: row {i} ({row['scenario']}) {key}: shows {shown[key]!r}, "
+                           f"core {core[key][i]!r}")
+    assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
+    assert min(used[f.__name__] for f, _ in FUNCTIONS) == used["LLM_ESTIMATE"] == len(rows), used
