@@ -51,7 +51,7 @@ def _json_default(value: Any) -> Any:
 @main.command()
 @click.option("--model", required=True, help="Model id or name, e.g. llama-3-8b, \"Llama 3 70B\", gpt-4o.")
 @click.option("--hardware", help="Hardware id or name, e.g. h100-sxm, \"A100 80GB\", rtx-4090.")
-@click.option("--gpus", help="Number of GPUs (default 1).")
+@click.option("--gpus", help="Number of GPUs (default 1), or auto: the fewest that fit.")
 @click.option("--precision", help="Weight precision: fp16 (default), bf16, fp8, int8, int4, fp4, q4_k_m, ...")
 @click.option("--kv-precision", help="KV-cache precision (default: the weights' float type, else fp16).")
 @click.option("--engine", help="vllm, tensorrt-llm, llama.cpp, transformers (default: llama.cpp on Apple/CPU "

@@ -32,6 +32,13 @@ OUTPUT_KEYS = (
     "throughput_tokens_per_s",
     "token_cost_usd", "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd",
     "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd",
+    "effective_cost_per_request_usd",
+)
+#: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
+NOT_RUNNING_KEYS = (
+    "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
+    "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
+    "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd", "effective_cost_per_request_usd",
 )
 #: Resolved inputs reported with the outputs (ids after alias matching and "auto").
 INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus",
@@ -86,7 +93,8 @@ class Estimate:
             raise AttributeError(name) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        """The values, then ``notes`` (a list of texts), as ``estimate --json`` prints them."""
+        return dict(self._values, notes=list(self.notes))
 
     def __repr__(self) -> str:
         keys = ("model", "hardware", "total_memory_gib", "fits", "latency_s", "cost_per_request_usd")
@@ -117,12 +125,12 @@ def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[st
     """Memory, fit, speed and cost of one scenario.
 
     ``model`` and ``hardware`` are catalog ids or names people type ("H100", "Llama 3 70B").
-    Options (units in the names): gpus, precision, kv_precision, engine, input_tokens,
-    cached_input_tokens, output_tokens, batch, context_tokens, latency_s, price_per_hour
-    (USD per GPU-hour), memory_gib, bandwidth_gb_s, tflops (describe a device not in the
-    catalog), requests_per_month, utilization, and engine overrides memory_fraction,
-    overhead_gib, prefill_mfu, decode_mfu, decode_mbu, prefill_overhead_s,
-    decode_step_overhead_s. Raises a :class:`~llmcalc_xl.errors.LlmcalcError` on bad input.
+    Options (units in the names): gpus (a count, or "auto": the fewest that fit), precision,
+    kv_precision, engine, input_tokens, cached_input_tokens, output_tokens, batch,
+    context_tokens, latency_s, price_per_hour (USD per GPU-hour), memory_gib, bandwidth_gb_s,
+    tflops (describe a device not in the catalog), requests_per_month, utilization, and engine
+    overrides memory_fraction, overhead_gib, prefill_mfu, decode_mfu, decode_mbu,
+    prefill_overhead_s, decode_step_overhead_s. Raises a :class:`~llmcalc_xl.errors.LlmcalcError` on bad input.
     """
     for name, value in options.items():
         if length_of(value) is not None:
@@ -138,9 +146,11 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
                   errors: str = "collect", **options: Any) -> dict[str, np.ndarray]:
     """Estimate for columns of scenarios in one vectorised pass.
 
-    Returns a dict of equal-length arrays: the resolved inputs, every key of
-    ``OUTPUT_KEYS`` (NaN where there is no answer), ``notes`` and ``error`` (the row's
-    message, None when it computed). With ``errors="raise"`` the first bad row raises.
+    Returns a dict of equal-length arrays: the resolved inputs (``gpus`` as a count where
+    "auto" was given), every key of ``OUTPUT_KEYS`` (NaN where there is no answer: a
+    self-hosted deployment that does not fit has no speed and no cost, and the note
+    "does not fit: needs N GPUs"), ``notes`` and ``error`` (the row's message, None when it
+    computed). With ``errors="raise"`` the first bad row raises.
     """
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
@@ -199,8 +209,13 @@ def _as_array(value: Any) -> np.ndarray:
 
 def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> dict[str, np.ndarray]:
     num: dict[str, np.ndarray] = {}
+    # gpus "auto": the fewest GPUs that fit, resolved once the memory is known
+    gpus_auto = _auto_cells(given.get("gpus"), n)
     for name, rule in NUMBER_OPTIONS.items():
-        values = numbers_column(name, given.get(name), n, errs)
+        value = given.get(name)
+        if name == "gpus" and gpus_auto.any():
+            value = _without(value, gpus_auto)
+        values = numbers_column(name, value, n, errs)
         rule = dict(rule)
         default = rule.pop("default")
         check_rule(name, values, errs, **rule)
@@ -268,18 +283,26 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
                                      "Use fewer input/output tokens or a longer-context model",
                                      np.maximum(context, prompt + output), model_ctx, too_long))
 
-    ok = ~errs.bad
     values = _physics(cat, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind,
-                      context, kv_bytes)
+                      context, kv_bytes, gpus_auto)
     m_ids = _ids(mt, m_pos)
     hw_ids = np.where(custom_only, "custom", _ids(ht, hw_pos)).astype(object)
+    gpus = values.pop("gpus")
+    unresolved = values.pop("gpus_unresolved")
+    if unresolved.any():
+        errs.add(unresolved, _per_pair(
+            "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
+            "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
+    ok = ~errs.bad
     notes = np.full(n, None, dtype=object)
     notes = _add_note(notes, is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
+    no_fit = ok & has_hw & ~is_api & (values["fits"] == 0)
+    notes = _add_note(notes, no_fit, _fit_notes(values["gpus_needed"], hw_ids, no_fit))
     no_price = has_hw & np.isnan(values["price_per_hour"])
     notes = _add_note(notes, no_price, _per_value(
         "No hourly price for '{}' in the catalog: pass price_per_hour (0 for hardware you own) "
         "to price GPU time", hw_ids, no_price))
-    no_speed = has_hw & ~is_api & np.isnan(values["tpot_s"])
+    no_speed = has_hw & ~is_api & ~no_fit & np.isnan(values["tpot_s"])
     notes = _add_note(notes, no_speed, _per_value(
         "No published dense TFLOPS for '{}': pass tflops to estimate speed", hw_ids, no_speed))
     api_no_speed = is_api & np.isnan(values["latency_s"])
@@ -305,6 +328,45 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
     return result
 
 
+#: The most GPUs `gpus_needed` (and gpus "auto") tries.
+MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
+
+
+def _auto_cells(value: Any, n: int) -> np.ndarray:
+    """Where a gpus value is the text "auto" (any case, spaces around)."""
+    def is_auto(v):
+        return isinstance(v, str) and v.strip().lower() == "auto"
+
+    if length_of(value) is None:
+        return np.full(n, is_auto(value))
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iufb":
+        return np.zeros(n, dtype=bool)
+    return np.fromiter((is_auto(v) for v in arr.tolist()), dtype=bool, count=n)
+
+
+def _without(value: Any, cells: np.ndarray) -> Any:
+    """``value`` with the given cells emptied (None)."""
+    if length_of(value) is None:
+        return None
+    arr = np.array(value, dtype=object)
+    arr[cells] = None
+    return arr
+
+
+def _fit_notes(gpus_needed: np.ndarray, hw_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """"does not fit: needs N GPUs" for each masked row (N = the fewest that fit), or what to do
+    when no count up to MAX_GPUS fits (None elsewhere)."""
+    needed = np.broadcast_to(gpus_needed, mask.shape)
+    none_fits = mask & np.isnan(needed)
+    out = _per_value(f"does not fit: needs more than {MAX_GPUS} GPUs of '{{}}'. Use a smaller precision, context "
+                     "or batch, or hardware with more memory", hw_ids, none_fits)
+    counted = mask & ~none_fits
+    for count in np.unique(needed[counted]):
+        out[counted & (needed == count)] = f"does not fit: needs {count:g} GPU{'' if count == 1 else 's'}"
+    return out
+
+
 def _flops_for(ht, pt, hw_pos, p_pos, custom_tflops: np.ndarray, custom_only) -> np.ndarray:
     """Dense peak FLOP/s at the precision's compute type. A type the device lacks runs at the
     16-bit rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and
@@ -326,12 +388,23 @@ def _flops_for(ht, pt, hw_pos, p_pos, custom_tflops: np.ndarray, custom_only) ->
 
 
 def _physics(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind,
-             context, kv_bytes) -> dict[str, np.ndarray]:
-    """Every output for resolved rows: catalog lookups, then memory, speed and cost."""
+             context, kv_bytes, gpus_auto) -> dict[str, np.ndarray]:
+    """Every output for resolved rows: catalog lookups, the GPU count of "auto" rows, then
+    memory, speed and cost. Also gives ``gpus`` (resolved) and ``gpus_unresolved`` (rows whose
+    "auto" no count fits)."""
     s = _scenario(cat, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind, context, kv_bytes)
-    mem = _memory_stage(s)
+    # "auto" is the fewest GPUs that fit; without a device (or for an API model) the default count
+    auto = gpus_auto & has_hw & ~is_api
+    needed = _gpus_needed(lambda g, rows=None: _memory_at(s, g, rows), s.tensor, auto)
+    found = auto & ~np.isnan(needed)
+    if found.any():
+        s.gpus = np.where(found, needed, s.gpus)
+    mem = _memory_stage(s, auto, needed)
     speed = _speed_stage(s, mem)
-    return _results(s, mem, speed)
+    out = _results(s, mem, speed)
+    out["gpus"] = s.gpus
+    out["gpus_unresolved"] = auto & np.isnan(needed)
+    return out
 
 
 def _scenario(cat: Catalog, num, m_pos, hw_pos, e_pos, p_pos, is_api, has_hw, custom_only, kind, context,
@@ -470,13 +543,15 @@ def _memory_at(s: SimpleNamespace, g, rows=None) -> dict[str, np.ndarray]:
                 device=device, usable=usable, total=total)
 
 
-def _memory_stage(s: SimpleNamespace) -> dict[str, np.ndarray]:
-    """Memory on the requested GPUs, the fewest GPUs that fit, and the largest batch."""
+def _memory_stage(s: SimpleNamespace, known: np.ndarray, known_needed: np.ndarray) -> dict[str, np.ndarray]:
+    """Memory on the requested GPUs, the fewest GPUs that fit (already ``known_needed`` on the
+    ``known`` rows), and the largest batch."""
     mem = _memory_at(s, s.gpus)
     mem["kv_total"] = s.batch * mem["kv_seq"]
     mem["fits"] = mem["total"] <= mem["usable"]
-    mem["gpus_needed"] = _gpus_needed(lambda g, rows=None: _memory_at(s, g, rows), s.tensor,
-                                      np.isfinite(mem["total"]) & s.has_hw & ~s.is_api)
+    needed = _gpus_needed(lambda g, rows=None: _memory_at(s, g, rows), s.tensor,
+                          np.isfinite(mem["total"]) & s.has_hw & ~s.is_api & ~known)
+    mem["gpus_needed"] = np.where(known, known_needed, needed)
     # largest batch on the requested GPUs: B x p + q x min(B x P, T_max) <= R
     tp = mem["tp"]
     logit_per_seq = s.vocab * defaults.LOGIT_BYTES
@@ -582,20 +657,24 @@ def _results(s: SimpleNamespace, mem: dict[str, np.ndarray], speed: dict[str, np
                      np.where(is_api, 0.0, np.nan))
     per_request = token_cost + infra
     per_mtok = _cost.cost_per_mtok_usd(per_request, s.output)
-    deployment = np.where(has_hw, _cost.fixed_monthly_usd(s.gpus, s.price, HOURS_PER_MONTH), np.nan)
-    capacity = np.where(has_hw, _cost.capacity_requests_per_month(s.batch, busy, util), np.nan)
+    # always-on replicas price self-hosted models only; an API model is paid per request (its
+    # tokens, and the GPU time of the caller's own device where one is given)
+    hosted = has_hw & ~is_api
+    deployment = np.where(hosted, _cost.fixed_monthly_usd(s.gpus, s.price, HOURS_PER_MONTH), np.nan)
+    capacity = np.where(hosted, _cost.capacity_requests_per_month(s.batch, busy, util), np.nan)
     requests = num["requests_per_month"]
-    replicas = np.where(has_hw & ~np.isnan(requests), _cost.replicas_needed(requests, capacity), np.nan)
-    monthly = np.where(np.isnan(requests), np.nan,
-                       requests * token_cost + np.where(has_hw, replicas * deployment, 0.0))
-    monthly = np.where(~has_hw & ~is_api, np.nan, monthly)
+    replicas = np.where(hosted & ~np.isnan(requests), _cost.replicas_needed(requests, capacity), np.nan)
+    monthly = np.where(is_api, requests * per_request, requests * token_cost + replicas * deployment)
+    # what a request costs with the idle time of always-on replicas: the month over its requests
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effective = np.where(requests > 0, monthly / requests, np.nan)
 
     # not applicable: memory of API models; fit and speed without hardware
     na_mem = is_api
     na_fit = is_api | ~has_hw
     gib = BYTES_PER_GIB
     nan = np.nan
-    return {
+    out = {
         "weights_gib": np.where(na_mem, nan, s.weights / gib),
         "kv_cache_gib": np.where(na_mem, nan, mem["kv_total"] / gib),
         "activations_gib": np.where(na_mem, nan, mem["act"] / gib),
@@ -610,10 +689,16 @@ def _results(s: SimpleNamespace, mem: dict[str, np.ndarray], speed: dict[str, np
         "throughput_tokens_per_s": speed["throughput"],
         "token_cost_usd": token_cost, "infra_cost_usd": infra, "cost_per_request_usd": per_request,
         "cost_per_mtok_usd": per_mtok,
-        "deployment_usd_per_month": np.where(is_api & ~has_hw, nan, deployment),
+        "deployment_usd_per_month": deployment,
         "capacity_requests_per_month": capacity, "replicas_needed": replicas,
-        "monthly_cost_usd": monthly, "price_per_hour": s.price,
+        "monthly_cost_usd": monthly, "effective_cost_per_request_usd": effective, "price_per_hour": s.price,
     }
+    # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
+    cannot_run = ~na_fit & ~mem["fits"]
+    if cannot_run.any():
+        for key in NOT_RUNNING_KEYS:
+            out[key] = np.where(cannot_run, nan, out[key])
+    return out
 
 
 def _gpus_needed(memory_at, tensor: np.ndarray, answerable: np.ndarray) -> np.ndarray:

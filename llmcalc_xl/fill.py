@@ -1,8 +1,8 @@
 """`llmcalc-xl fill`: price a CSV of scenarios in one vectorised pass.
 
 Every input row comes out, in order, with its columns untouched, then the `estimate --json`
-keys, then ``status`` (ok or error) and ``error`` (the row's message). A bad row never stops
-the batch. CSV in and out go through pyarrow (a million rows in seconds); numbers are parsed
+keys (``notes`` joined by "; " in one cell), then ``status`` (ok or error) and ``error`` (the
+row's message). A bad row never stops the batch. CSV in and out go through pyarrow (a million rows in seconds); numbers are parsed
 in bulk and only the cells that are not numbers get a message of their own.
 """
 
@@ -24,6 +24,8 @@ from .scenario_csv import canonical, open_table
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
 OPTION_COLUMNS = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)
 RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
+#: A row's notes (e.g. "does not fit: needs 16 GPUs") in one cell, as `estimate --json` lists them.
+NOTES_SEPARATOR = "; "
 BLOCK_ROWS = 131072
 
 
@@ -61,8 +63,9 @@ def _numbers(name: str, texts: np.ndarray, errors: np.ndarray) -> np.ndarray:
 
 
 def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None):
-    """The results table: the input columns, then the estimate keys, then status and error."""
+    """The results table: the input columns, then the estimate keys and notes, then status and error."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     cat = catalog or load_catalog()
     n = table.num_rows
@@ -77,7 +80,12 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
             given[key] = column.to_numpy(zero_copy_only=False)
         else:
             fast = _numbers_fast(column)
-            given[key] = fast if fast is not None else _numbers(key, column.to_numpy(zero_copy_only=False), errors)
+            if fast is not None:
+                given[key] = fast
+            elif key == "gpus":  # the core reads counts and "auto" (the fewest that fit)
+                given[key] = column.to_numpy(zero_copy_only=False)
+            else:
+                given[key] = _numbers(key, column.to_numpy(zero_copy_only=False), errors)
     if "hardware" not in given:
         given["hardware"] = None
     results: dict[str, np.ndarray] = {}
@@ -85,14 +93,14 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
         stop = min(start + BLOCK_ROWS, n)
         block = {k: (v[start:stop] if isinstance(v, np.ndarray) else v) for k, v in given.items()}
         out = estimate_many(catalog=cat, **block)
-        for key in RESULT_KEYS + ("error",):
+        for key in RESULT_KEYS + ("notes", "error"):
             if key not in results:
                 results[key] = np.empty(n, dtype=np.asarray(out[key]).dtype)
             results[key][start:stop] = out[key]
         if progress:
             progress(stop - start)
     if n == 0:
-        results = {k: np.empty(0, dtype=object) for k in RESULT_KEYS + ("error",)}
+        results = {k: np.empty(0, dtype=object) for k in RESULT_KEYS + ("notes", "error")}
     core_errors = results.pop("error")
     errors = np.where(np.equal(errors, None), core_errors, errors)
     failed = ~np.equal(errors, None)
@@ -101,6 +109,8 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     for key in RESULT_KEYS:
         name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
         columns[name] = _arrow(key, results[key], failed)
+    notes = pa.array(np.where(failed, None, results["notes"]), type=pa.string())
+    columns["notes_result" if "notes" in taken else "notes"] = pc.replace_substring(notes, "\n", NOTES_SEPARATOR)
     columns["status"] = pa.array(np.where(failed, "error", "ok").astype(object), type=pa.string())
     columns["error"] = pa.array(errors, type=pa.string())
     return pa.table(columns), int(failed.sum())

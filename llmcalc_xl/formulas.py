@@ -18,14 +18,31 @@ from . import defaults
 from .units import BYTES_PER_GB, TERA
 
 
+def _blank_means(group: str, field: str, looked_up: str) -> str:
+    """A catalog cell as the core reads its entry: an empty cell (a row a user added on a
+    catalog sheet and left incomplete) takes the field's default, as the catalog loader would."""
+    import dataclasses
+
+    from .catalog import ApiModel, Engine, Hardware, Model, Precision
+
+    classes = {"m": (Model, ApiModel), "h": (Hardware,), "e": (Engine,), "p": (Precision,)}[group]
+    defaults_ = {f.name: f.default for cls in classes for f in dataclasses.fields(cls)}
+    default = defaults_.get(field, dataclasses.MISSING)
+    if default is True:
+        return f'IF({looked_up}="",TRUE,{looked_up})'
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and default != 0:
+        return f"IF(ISNUMBER({looked_up}),{looked_up},{default:g})"
+    return looked_up
+
+
 def M(field: str) -> str:
-    return f"INDEX(m_{field},{{m_row}})"
+    return _blank_means("m", field, f"INDEX(m_{field},{{m_row}})")
 
 
 def H(field: str) -> str:
     """Empty text on a row without hardware: INDEX(range,0) would be the whole column, which engines
     treat differently (Excel and LibreOffice intersect it with the row, Gnumeric gives #REF!)."""
-    return f'IF({{h_row}}>0,INDEX(h_{field},{{h_row}}),"")'
+    return f'IF({{h_row}}>0,{_blank_means("h", field, f"INDEX(h_{field},{{h_row}})")},"")'
 
 
 def num(x: str) -> str:
@@ -34,11 +51,11 @@ def num(x: str) -> str:
 
 
 def E(field: str) -> str:
-    return f"INDEX(e_{field},{{e_row}})"
+    return _blank_means("e", field, f"INDEX(e_{field},{{e_row}})")
 
 
 def P(field: str, row: str = "p_row") -> str:
-    return f"INDEX(p_{field},{{{row}}})"
+    return _blank_means("p", field, f"INDEX(p_{field},{{{row}}})")
 
 
 @dataclass(frozen=True)
@@ -327,6 +344,7 @@ def columns() -> list[Calc]:
         Calc("price", f'IF(ISNUMBER({{price_per_hour}}),{{price_per_hour}},{H("price_usd_per_hour")})',
              "USD per GPU-hour"),
         Calc("is_cuda", '{hw_kind}="gpu"', "CUDA-class GPU?"),
+        Calc("hosted", "AND({has_hw},NOT({is_api}))", "Self-hosted model on a device?"),
         # --- weights ------------------------------------------------------------------------------
         Calc("emb", "{vocab}*{hidden}", "Embedding parameters"),
         Calc("out_p", "IF({tie},0,{vocab}*{hidden})", "Output parameters"),
@@ -373,6 +391,7 @@ def columns() -> list[Calc]:
         Calc("usable", "IF({rule_free},{static}+{fraction}*MAX({device}-{static},0),{fraction}*{device})",
              "Usable B"),
         Calc("total", "{static}+{kv_total}", "Total B"),
+        Calc("no_fit", "AND({hosted},{total}>{usable})", "Does not fit (cannot run)?"),
         # --- largest batch -------------------------------------------------------------------------
         Calc("act_tok", "{tp}*activation_bytes*{heads}*{head_dim}*{act_factor}", "Activation B per token"),
         Calc("p_seq", "IF({rule_free},{kv_seq}+{fraction}*({vocab}*logit_bytes),{kv_seq}+{vocab}*logit_bytes)",
@@ -434,8 +453,15 @@ def columns() -> list[Calc]:
         Calc("infra", "IF({has_hw},{gpus_in}*{price}*{busy}/3600/{batch_in}/{util},0)", "GPU time USD"),
         Calc("deployment", "{gpus_in}*{price}*hours_per_month", "Deployment USD per month"),
         Calc("capacity", "{batch_in}/{busy}*3600*hours_per_month*{util}", "Requests per month capacity"),
-        Calc("replicas", 'IF({requests_per_month}="",0,IF({requests_per_month}>0,'
-                         'MAX(ROUNDUP({requests_per_month}/{capacity},0),1),0))', "Replicas"),
+        Calc("requests_given", "ISNUMBER({requests_per_month})", "Requests per month given?"),
+        Calc("requests", "IF({requests_given},{requests_per_month},0)", "Requests per month"),
+        Calc("replicas", "IF({requests}>0,MAX(ROUNDUP({requests}/{capacity},0),1),0)", "Replicas"),
+        # always-on replicas price self-hosted models; an API model is paid per request
+        Calc("monthly", "IF({is_api},{requests}*({token_cost}+{infra}),{requests}*{token_cost}"
+                        "+{replicas}*{deployment})", "Monthly USD"),
+        Calc("monthly_known", "AND({requests_given},IF({is_api},OR(NOT({has_hw}),{infra_known}),"
+                              "AND({hosted},{price_known},OR({requests}=0,{latency_known}))))",
+             "Monthly cost known?"),
         # --- what the row's Check cell says ------------------------------------------------------
     ]
     checks = _input_checks() + _combination_checks()
@@ -470,15 +496,14 @@ OUTPUTS = (
     ("cost_per_mtok_usd", "USD per million output tokens", "$#,##0.00", "({token_cost}+{infra})/{output}*1000000",
      "OR(IF({has_hw},NOT({infra_known}),NOT({is_api})),{output}<=0)"),
     ("deployment_usd_per_month", "Deployment USD a month", "$#,##0.00", "{deployment}",
-     "OR(NOT({has_hw}),NOT({price_known}))"),
+     "OR(NOT({hosted}),NOT({price_known}))"),
     ("capacity_requests_per_month", "Capacity, requests a month", "#,##0", "{capacity}",
-     "OR(NOT({has_hw}),NOT({latency_known}))"),
+     "OR(NOT({hosted}),NOT({latency_known}))"),
     ("replicas_needed", "Replicas", "0", "{replicas}",
-     'OR(NOT({has_hw}),{requests_per_month}="",AND({requests_per_month}>0,NOT({latency_known})))'),
-    ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00",
-     "{requests_per_month}*{token_cost}+IF({has_hw},{replicas}*{deployment},0)",
-     'OR({requests_per_month}="",AND(NOT({has_hw}),NOT({is_api})),'
-     'AND({has_hw},OR(NOT({price_known}),AND({requests_per_month}>0,NOT({latency_known})))))'),
+     "OR(NOT({hosted}),NOT({requests_given}),AND({requests}>0,NOT({latency_known})))"),
+    ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00", "{monthly}", "NOT({monthly_known})"),
+    ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000", "{monthly}/{requests}",
+     "OR(NOT({monthly_known}),{requests}<=0)"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 

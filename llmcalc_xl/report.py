@@ -6,6 +6,10 @@ import math
 from typing import Any
 
 
+#: How the core's note for a deployment that does not fit begins.
+NO_FIT_NOTE = "does not fit:"
+
+
 def money(value: Any, digits: int | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -68,6 +72,16 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
         else:
             lines.append("  (give --hardware to check the fit)")
     lines.append("")
+    if d.get("fits") is False:  # a deployment that does not fit cannot run: the note instead of speed and cost
+        lines.append("Speed and cost: none (it cannot run)")
+        for note in notes:
+            if note.startswith(NO_FIT_NOTE):
+                hint = f" Use --gpus {d['gpus_needed']} or --gpus auto." if d.get("gpus_needed") else ""
+                lines.append(f"Note: {note.rstrip('.')}.{hint}")
+        for note in notes:
+            if not note.startswith((NO_FIT_NOTE, "memory is not applicable")):
+                lines.append(f"Note: {note}.")
+        return "\n".join(lines)
     if d["latency_s"] is not None:
         lines.append("Speed")
         lines.append(f"  {'time to first token':<22}{seconds(d['ttft_s']):>12}")

@@ -33,7 +33,7 @@ ARG_DOCS = {
     "input_tokens": "Prompt tokens per request (empty: 1000).",
     "output_tokens": "Generated tokens per request (empty: 500).",
     "requests_per_month": "Requests per month.",
-    "gpus": "GPUs per deployment (empty: 1).",
+    "gpus": "GPUs per deployment (empty: 1; auto: the fewest that fit).",
     "context_tokens": "Context reserved per sequence, tokens (empty: input + output).",
     "batch": "Sequences served at once (empty: 1).",
     "precision": "Weight precision: fp16 (empty), bf16, fp8, int8, int4, fp4, q4_k_m, q8_0, ...",
@@ -212,6 +212,18 @@ def LLM_MONTHLY_COST(model, requests_per_month, input_tokens, output_tokens, har
     """USD per month: API tokens, or always-on GPU deployments sized for the traffic."""
     return _estimate("monthly_cost_usd", "float", "No answer: give requests_per_month and hardware",
                      model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
+                     output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
+                     engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
+
+
+@xw.func
+@_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
+       "engine", "latency_s", "price_per_hour")
+def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
+                       precision=None, engine=None, latency_s=None, price_per_hour=None):
+    """USD per request over a month: the monthly cost (idle replicas too) over the requests."""
+    return _estimate("effective_cost_per_request_usd", "float", "No answer: give requests_per_month (above 0) and "
+                     "hardware", model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
                      output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
                      engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
 

@@ -24,6 +24,7 @@ from .catalog import Catalog, load_catalog
 from .files import check_zip, replacing
 from .template import style_name
 from .errors import InvalidValueError
+from .estimate import NOT_RUNNING_KEYS
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
 ROW_TOKEN = "\x00"       # stands for the row number while a formula template is rendered once
@@ -268,9 +269,11 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     rows = list(scenarios) + [{}] * SPARE_SCENARIO_ROWS  # spare rows: formulas ready, blank until filled
     last = FIRST_ROW + len(rows) - 1
     check = layout.renderer(F.CHECK, "Scenarios")
-    outputs = [(num(key, "out"), layout.renderer(f'IF(OR(TRIM({{model}})="",{{check}}<>""),"",IF({na},"n/a",'
-                                          f'IFERROR({expr},"n/a")))', "Scenarios"), fmt)
-               for key, header, fmt, expr, na in F.OUTPUTS]
+    outputs = [(num(key, "out"), layout.renderer(
+        f'IF(OR(TRIM({{model}})="",{{check}}<>""),"",'
+        + ('IF({no_fit},"does not fit",' if key in NOT_RUNNING_KEYS else "(")
+        + f'IF({na},"n/a",IFERROR({expr},"n/a"))))', "Scenarios"), fmt)
+        for key, header, fmt, expr, na in F.OUTPUTS]
     for r, scenario in enumerate(rows, start=FIRST_ROW):
         for key in F.INPUT_KEYS:
             value = scenario.get(key)
@@ -442,7 +445,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         calc = lambda key: f"Calc!${layout.calc_col[key]}{s}"  # noqa: E731
         blank = f'TRIM({sc("model")})=""'
         check = f"Scenarios!${layout.check_col}{s}"
-        no_fit = f"AND(NOT({calc('is_api')}),{calc('has_hw')},{out('fits')}=FALSE)"
+        no_fit = calc("no_fit")
         needs = f'IF(ISNUMBER({out("gpus_needed")}),"needs "&{out("gpus_needed")}&" GPUs","no GPU count up to 64")'
         values = [
             f'IF({sc("scenario")}="",{sc("model")}&"",{sc("scenario")}&"")',

@@ -337,13 +337,20 @@ def same(got, want, key: str, no_answer) -> bool:
     return math.isclose(float(got), float(want), rel_tol=REL_TOL, abs_tol=1e-12)
 
 
-def mismatches(surface: str, rows: list[dict], core: dict, got, keys, no_answer) -> list[str]:
-    """Every (row, key) where ``got(i, key)`` differs from ``core[key][i]``, as readable lines."""
+def mismatches(surface: str, rows: list[dict], core: dict, got, keys, no_answer, no_fit=None) -> list[str]:
+    """Every (row, key) where ``got(i, key)`` differs from ``core[key][i]``, as readable lines.
+    ``no_fit``: what the surface shows instead of a speed or cost of a deployment that does not
+    fit (default: ``no_answer``)."""
+    from llmcalc_xl.estimate import NOT_RUNNING_KEYS
+
     out = []
     for i, row in enumerate(rows):
         for key in keys:
             value, want = got(i, key), core[key][i]
-            if not same(value, want, key, no_answer):
+            expected_none = no_answer
+            if no_fit is not None and core["fits"][i] == 0 and key in NOT_RUNNING_KEYS:
+                expected_none = no_fit
+            if not same(value, want, key, expected_none):
                 out.append(f"{surface}: row {i} ({row.get('scenario')}) {key}: shows {value!r}, core {want!r}")
     return out
 

@@ -72,7 +72,7 @@ def _check_recalculated(rows, core, path, engine):
     wb = load_values(path)
     got = scenario_outputs(wb["Scenarios"], len(rows))
     assert [got(i, "check") for i in range(len(rows)) if got(i, "check") not in (None, "")] == []
-    bad = mismatches(engine, rows, core, got, F.OUTPUT_KEYS, "n/a")
+    bad = mismatches(engine, rows, core, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
     assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
     errors = [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
               if is_error(c.value)]

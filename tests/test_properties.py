@@ -32,6 +32,11 @@ def test_more_output_tokens_never_cost_less(rows):
     base = _est(rows)
     more = _est([dict(r, output_tokens=r["output_tokens"] + 100) for r in rows])
     ok = np.equal(base["error"], None) & np.equal(more["error"], None)
+    # a deployment that does not fit cannot run: it has no cost and no latency
+    for est in (base, more):
+        no_fit = ok & (est["fits"] == 0)
+        assert np.isnan(est["cost_per_request_usd"][no_fit]).all() and np.isnan(est["latency_s"][no_fit]).all()
+    ok &= (base["fits"] == 1) & (more["fits"] == 1)
     assert np.all(more["cost_per_request_usd"][ok] >= base["cost_per_request_usd"][ok] * (1 - 1e-12))
     assert np.all(more["latency_s"][ok] > base["latency_s"][ok])
 

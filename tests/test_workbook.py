@@ -17,6 +17,7 @@ from openpyxl.utils import column_index_from_string
 from llmcalc_xl import estimate_many
 from llmcalc_xl import formulas as F
 from llmcalc_xl.cli import main
+from llmcalc_xl.estimate import NOT_RUNNING_KEYS
 from llmcalc_xl.plan import breakeven_many
 from llmcalc_xl.workbook import (DEFAULT_SCENARIOS, FIRST_ROW, QUOTE_FIRST_ROW, _Layout, build_workbook,
                                  quote_total_row, save_atomically)
@@ -70,7 +71,9 @@ def test_every_result_equals_the_core(computed):
         for key in F.OUTPUT_KEYS:
             got = ws.cell(r, column_index_from_string(layout.output_col[key])).value
             want = core[key][i]
-            if isinstance(want, float) and math.isnan(want):
+            if core["fits"][i] == 0 and key in NOT_RUNNING_KEYS:
+                assert got == "does not fit", (row["scenario"], key, got)
+            elif isinstance(want, float) and math.isnan(want):
                 assert got == "n/a", (row["scenario"], key, got)
             else:
                 assert isinstance(got, (int, float)), (row["scenario"], key, got)

@@ -10,10 +10,10 @@ from openpyxl.utils import column_index_from_string
 
 from llmcalc_xl import estimate_many
 from llmcalc_xl import formulas as F
-from llmcalc_xl.estimate import OPTION_NAMES
+from llmcalc_xl.estimate import NOT_RUNNING_KEYS, OPTION_NAMES
 from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
 
-from .test_workbook import needs_libreoffice, recalculate
+from .spreadsheets import needs_libreoffice, recalculate
 
 
 def test_every_option_of_the_core_has_a_workbook_column():
@@ -44,6 +44,10 @@ OPTIONS = [
          tflops=200, batch=8, requests_per_month=100_000),
     dict(scenario="custom device", model="llama-3-8b", memory_gib=48, bandwidth_gb_s=960, tflops=180,
          price_per_hour=1.1, batch=4, requests_per_month=100_000),
+    dict(scenario="gpus auto", model="llama-3.1-70b", hardware="a100-80gb", gpus="auto", batch=8,
+         requests_per_month=1_000_000),
+    dict(scenario="gpus AUTO fp8", model="llama-3.1-405b", hardware="h100-sxm", gpus="AUTO", precision="fp8",
+         requests_per_month=10_000),
     dict(scenario="context and latency", model="qwen2.5-72b", hardware="mi300x", context_tokens=16_000,
          latency_s=12.5, price_per_hour=2.0, requests_per_month=40_000),
 ]
@@ -91,7 +95,9 @@ def test_typed_names_and_every_option_give_the_core_numbers(recalculated):
         for key in F.OUTPUT_KEYS:
             got = ws.cell(r, column_index_from_string(layout.output_col[key])).value
             want = core[key][i]
-            if isinstance(want, float) and math.isnan(want):
+            if core["fits"][i] == 0 and key in NOT_RUNNING_KEYS:
+                assert got == "does not fit", (row["scenario"], key, got)
+            elif isinstance(want, float) and math.isnan(want):
                 assert got == "n/a", (row["scenario"], key, got)
             elif isinstance(want, (bool,)) or key == "fits":
                 assert bool(got) == bool(want), (row["scenario"], key, got, want)
