@@ -147,6 +147,10 @@ def choose_gpus(rng, row, cat):
     pick = rng.random()
     if pick < 0.15:
         return None
+    if pick < 0.22:
+        inputs = {k: v for k, v in row.items() if k != "scenario" and v is not None}
+        fits_somewhere = not math.isnan(estimate_many(catalog=cat, **dict(inputs, gpus=1))["gpus_needed"][0])
+        return rng.choice(["auto", "AUTO", " Auto "]) if fits_somewhere else None
     if pick < 0.35:
         return rng.choice([1, 2, 4, 8])
     inputs = {k: v for k, v in row.items() if k != "scenario" and v is not None}

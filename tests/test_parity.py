@@ -62,6 +62,7 @@ def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
                     "prefill_overhead_s", "decode_step_overhead_s"):
             kinds[key] += key in r
         kinds["no price"] += "hardware" in r and math.isnan(core["cost_per_request_usd"][i])
+        kinds["gpus auto"] += str(r.get("gpus", "")).strip().lower() == "auto"
         kinds["model spelled otherwise"] += r["model"] != core["model"][i]
         kinds["hardware spelled otherwise"] += "hardware" in r and r["hardware"] != core["hardware"][i]
     assert min(kinds.values()) >= 5, kinds
