@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from . import __version__
 from . import formulas as F
 from .catalog import Catalog, load_catalog
+from .cell_text import safe_text
 from .files import check_zip, replacing
 from .errors import InvalidValueError
 
@@ -74,7 +75,7 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
     from openpyxl.cell.cell import TYPE_STRING
 
     cell = ws.cell(row=row, column=col)
-    cell.value = value
+    cell.value = safe_text(value)  # cell_text: characters XML cannot hold made safe
     if isinstance(value, str):
         cell.data_type = TYPE_STRING
     if style:
