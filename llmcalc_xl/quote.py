@@ -14,7 +14,7 @@ from . import formulas as F
 from .catalog import Catalog
 from .errors import InvalidValueError
 from .estimate import estimate_many
-from .scenario_csv import canonical, open_table
+from .scenario_csv import canonical, file_decimal_mark, open_table, typed_row
 
 TEXT_KEYS = ("scenario", "model", "hardware", "precision", "engine", "kv_precision")
 
@@ -46,12 +46,21 @@ def _check(rows: list[dict[str, Any]], cat: Catalog, labels: list[str]) -> tuple
     return good, problems
 
 
-def scenarios_from_csv(path: str, cat: Catalog) -> tuple[list[dict[str, Any]], list[str]]:
+def scenarios_from_csv(path: str, cat: Catalog,
+                       decimal: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     reader, _ = open_table(path)
+    mark = file_decimal_mark(path, decimal)  # "," in a ";"-separated file unless told
     records = [{canonical(k): v for k, v in rec.items()} for rec in reader.read_all().to_pylist()]
-    rows = [{k: typed(k, rec.get(k)) for k in F.INPUT_KEYS} for rec in records]
-    # CSV line numbers as a spreadsheet shows them: the header is row 1
-    return _check(rows, cat, [f"row {i + 2}" for i in range(len(rows))])
+    rows, labels, unreadable = [], [], []
+    for i, rec in enumerate(records):  # CSV line numbers as a spreadsheet shows them: the header is row 1
+        row, error = typed_row(rec, F.INPUT_KEYS, TEXT_KEYS, mark)
+        if error:
+            unreadable.append(f"row {i + 2}: {error}")
+        else:
+            rows.append(row)
+            labels.append(f"row {i + 2}")
+    good, problems = _check(rows, cat, labels)
+    return good, unreadable + problems
 
 
 def scenarios_from_lists(models: Iterable[str], hardware: Iterable[str], cat: Catalog):
