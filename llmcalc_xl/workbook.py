@@ -444,10 +444,16 @@ def _print_setup(ws, landscape: bool = True) -> None:
     ws.print_options.gridLines = False
 
 
-def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tuple[str, str, Any, str | None]]:
+def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
+                       cat: Catalog | None = None) -> list[tuple[str, str, Any, str | None]]:
     """(what, formula, expected value, native result cell) for the Functions sheet."""
     from . import udfs  # the functions themselves give the expected values, as Excel will
 
+    with udfs.using_catalog(cat):  # the workbook's catalog, as Excel's functions see it through the env var
+        return _examples(rows, layout, udfs)
+
+
+def _examples(rows: list[dict[str, Any]], layout: _Layout, udfs: Any) -> list[tuple[str, str, Any, str | None]]:
     def q(v):
         return f'"{v}"' if isinstance(v, str) else ("" if v is None else f"{v:g}")
 
@@ -477,7 +483,7 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tupl
     return examples
 
 
-def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]]) -> None:
+def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]], cat: Catalog | None = None) -> None:
     ws = wb.create_sheet("Functions")
     _put_value(ws, 1, 1, "Excel functions (=LLM_COST() and the rest): live examples", "Title")
     _put_value(ws, 2, 1, "These cells call the llmcalc-xl functions. They compute in Windows desktop Excel once the "
@@ -486,7 +492,7 @@ def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]]) -> None:
     for c, h in enumerate(("What", "Formula", "Live result", "Expected (llmcalc-xl)", "Native workbook result"),
                           start=1):
         _put_value(ws, 4, c, h, "Header")
-    for r, (what, formula, expected, native) in enumerate(_function_examples(rows, layout), start=5):
+    for r, (what, formula, expected, native) in enumerate(_function_examples(rows, layout, cat), start=5):
         _put_value(ws, r, 1, what)
         _put_value(ws, r, 2, "=" + formula)
         _put_formula(ws, r, 3, "=" + formula, "Calculation")
@@ -548,7 +554,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_sources(wb, cat)
     _write_built(wb, cat)
     if with_functions:
-        _write_functions(wb, layout, rows)
+        _write_functions(wb, layout, rows, cat)
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
                               "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
                 len(rows) + SPARE_SCENARIO_ROWS)
