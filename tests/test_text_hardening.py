@@ -7,6 +7,7 @@ arithmetic written out here.
 """
 
 import csv
+import json
 import math
 import re
 import subprocess
@@ -329,10 +330,9 @@ def _model_entries(draw):
 @given(_model_entries(), st.sampled_from(["h100-sxm", "l4", "apple-m2-max", "cpu-8gb"]),
        st.sampled_from(["fp16", "int4", "q4_k_m"]))
 def test_a_catalog_that_loads_never_gives_negative_times_or_costs(tmp_path_factory, entry, hardware, precision):
-    import tomllib  # noqa: F401 - the file below must be valid TOML
     from llmcalc_xl import estimate_many
     path = tmp_path_factory.mktemp("cat") / f"ours{next(_files)}.toml"
-    lines = ["[[models]]"] + [f"{k} = {json_value(v)}" for k, v in entry.items()]
+    lines = ["[[models]]"] + [f"{k} = {json.dumps(v)}" for k, v in entry.items()]  # JSON scalars are TOML
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
         cat = load_catalog([path])
@@ -347,8 +347,3 @@ def test_a_catalog_that_loads_never_gives_negative_times_or_costs(tmp_path_facto
                 "max_batch"):
         value = float(out[key][0])
         assert math.isnan(value) or value >= 0, (key, value, entry)
-
-
-def json_value(v):
-    import json
-    return json.dumps(v)
