@@ -80,7 +80,7 @@ def _csv_value(text: str, key: str):
         return text
 
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -127,8 +127,9 @@ def test_library_vectorised_cli_and_fill_agree(tmp_path, rows):
                 name = f"{key}_result" if key in COLUMNS else key
                 value = _csv_value(got[name], key) if suffix == ".csv" else got[name]
                 want = None if isinstance(ref[key], float) and math.isinf(ref[key]) else ref[key]
-                # openpyxl writes numbers with 16 significant digits ("%.16g"): within 2 ULP
-                same(value, want, f"fill {suffix} {key} {s}", rel=0.0 if suffix == ".csv" else 5e-16)
+                # openpyxl writes numbers with 16 significant digits ("%.16g"): 5e-16 relative at most,
+                # and a few units in the last place once read back as binary
+                same(value, want, f"fill {suffix} {key} {s}", rel=0.0 if suffix == ".csv" else 1e-15)
 
 
 def cell(v):

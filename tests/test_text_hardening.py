@@ -326,7 +326,7 @@ def _model_entries(draw):
     return entry
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(_model_entries(), st.sampled_from(["h100-sxm", "l4", "apple-m2-max", "cpu-8gb"]),
        st.sampled_from(["fp16", "int4", "q4_k_m"]))
 def test_a_catalog_that_loads_never_gives_negative_times_or_costs(tmp_path_factory, entry, hardware, precision):
