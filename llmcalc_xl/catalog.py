@@ -91,6 +91,21 @@ class Model:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:
             raise ValueError("a dense model (experts = 0) must have active_params_b == params_b")
+        if self.experts > 0 and self.experts_per_token < 1:
+            raise ValueError("an MoE model (experts > 0) needs experts_per_token >= 1")
+        # every token passes through the embedding and the output layer: they are part of the active
+        # parameters, or vocab_size or hidden_size is off (the rest would be negative)
+        table_b = self.vocab_size * self.hidden_size * (1 if self.tie_embeddings else 2) / 1e9
+        if table_b >= self.active_params_b:
+            raise ValueError(f"vocab_size x hidden_size ({self.vocab_size:,} x {self.hidden_size:,}: {table_b:,.4g} "
+                             f"billion parameters in the embedding{'' if self.tie_embeddings else ' and output'} "
+                             f"layers) must be less than active_params_b ({self.active_params_b:g})")
+        if self.experts > 0 and self.experts_per_token < self.experts:
+            routed_b = (self.params_b - self.active_params_b) / (1 - self.experts_per_token / self.experts)
+            if routed_b > self.params_b:
+                raise ValueError(f"params_b, active_params_b, experts and experts_per_token imply {routed_b:,.4g} "
+                                 f"billion parameters in routed experts, more than params_b ({self.params_b:g}); "
+                                 "check those four numbers")
 
 
 @dataclass(frozen=True)
@@ -227,6 +242,82 @@ class Precision:
             raise ValueError("upgraded_layer_share must be <= 1")
 
 
+#: Physical bounds of every number a catalog entry holds: field -> (lowest, highest, what the
+#: ceiling stands above). The lower bound is inclusive, except where it equals the field's "gt"
+#: metadata (strictly above: an amount that must not be 0). Ceilings are far above any real model
+#: or device (the reason names the largest published figure), low enough that a slip of a few
+#: zeros or of a unit is caught before it turns into negative times or costs. A field that two
+#: kinds share means the same in both. Model.check adds what no single field can say (the
+#: embeddings are part of the active parameters).
+_PARAMS = "the largest published models have about 1,000 billion parameters"
+_MODEL_COUNT = "no published model comes within a factor 100 of it"
+_TFLOPS = "the fastest GPUs reach about 15,000 dense TFLOPS, at 4 bits"
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    # models: architecture counts
+    "params_b": (0, 100_000, _PARAMS),
+    "active_params_b": (0, 100_000, _PARAMS),
+    "layers": (1, 10_000, "the deepest published models have about 130 layers"),
+    "hidden_size": (1, 1_000_000, "the widest published models have a hidden size of about 20,000"),
+    "heads": (1, 100_000, _MODEL_COUNT),
+    "kv_heads": (1, 100_000, _MODEL_COUNT),
+    "head_dim": (1, 100_000, _MODEL_COUNT),
+    "vocab_size": (1, 10_000_000, "the largest published vocabularies have about 262,000 tokens"),
+    "context_length": (1, 1_000_000_000, "the longest published context is 10 million tokens"),
+    "intermediate_size": (0, 10_000_000, _MODEL_COUNT),
+    "experts": (0, 100_000, "the most routed experts published are 384"),
+    "experts_per_token": (0, 100_000, "the most routed experts published are 384"),
+    "shared_experts": (0, 100_000, "the most routed experts published are 384"),
+    "sliding_window": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
+    "sliding_window_layers": (0, 10_000, "the deepest published models have about 130 layers"),
+    "kv_lora_rank": (0, 1_000_000, _MODEL_COUNT),
+    "qk_rope_head_dim": (0, 100_000, _MODEL_COUNT),
+    # API models
+    "input_usd_per_mtok": (0, 100_000, "the dearest published API prices are about 600 USD per million tokens"),
+    "output_usd_per_mtok": (0, 100_000, "the dearest published API prices are about 600 USD per million tokens"),
+    "cached_input_usd_per_mtok": (0, 100_000, "the dearest published API prices are about 600 USD per million "
+                                              "tokens"),
+    "ttft_s": (0, 3_600, "an hour to the first token"),
+    "output_tokens_per_s": (0, 10_000_000, "published APIs stream at most a few thousand tokens a second"),
+    # hardware: one unit
+    "memory_gib": (0, 1_000_000, "the largest single machines hold a few TiB"),
+    "bandwidth_gb_s": (0, 1_000_000, "the fastest GPU memory moves about 8,000 GB/s"),
+    "tflops_fp32": (0, 10_000_000, _TFLOPS),
+    "tflops_fp16": (0, 10_000_000, _TFLOPS),
+    "tflops_fp8": (0, 10_000_000, _TFLOPS),
+    "tflops_int8": (0, 10_000_000, _TFLOPS),
+    "tflops_fp4": (0, 10_000_000, _TFLOPS),
+    "memory_fraction": (0, 1, "a share of memory"),
+    "interconnect_gb_s": (0, 1_000_000, "the fastest GPU links move about 1,800 GB/s"),
+    "tdp_w": (0, 100_000, "the hungriest GPUs draw about 1,400 W"),
+    "price_usd_per_hour": (0, 10_000, "a whole 8-GPU server rents for about 100 USD an hour"),
+    # engines
+    "kv_block_tokens": (1, 1_000_000, "engines page the KV cache in blocks of 16 to 256 tokens"),
+    "max_batched_tokens": (1, 1e12, "1e9 stands for no cap"),
+    "overhead_gib": (0, 10_000, "engines keep well under 10 GiB for themselves"),
+    "prefill_mfu": (0, 1, "a share of the peak"),
+    "decode_mfu": (0, 1, "a share of the peak"),
+    "decode_mbu": (0, 1, "a share of the peak"),
+    "apple_prefill_mfu": (0, 1, "a share of the peak"),
+    "apple_decode_mbu": (0, 1, "a share of the peak"),
+    "prefill_overhead_s": (0, 3_600, "an hour"),
+    "decode_step_overhead_s": (0, 60, "a minute per step"),
+    "decode_overhead_s_per_layer": (0, 1, "a second per layer and step"),
+    "cpu_floor_s_per_layer": (0, 1, "a second per layer and step"),
+    "prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
+    "apple_prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
+    # precisions
+    "bits_per_weight": (0, 64, "no weight format is wider than a 64-bit float"),
+    "embedding_bits": (0, 64, "no weight format is wider than a 64-bit float"),
+    "output_bits": (0, 64, "no weight format is wider than a 64-bit float"),
+    "attn_v_bits": (0, 64, "no weight format is wider than a 64-bit float"),
+    "attn_v_bits_gqa4": (0, 64, "no weight format is wider than a 64-bit float"),
+    "ffn_down_bits": (0, 64, "no weight format is wider than a 64-bit float"),
+    "attn_output_bits": (0, 64, "no weight format is wider than a 64-bit float"),
+    "upgraded_layer_share": (0, 1, "a share of the layers"),
+    "kv_bytes": (0, 8, "a 64-bit float is 8 bytes"),
+}
+
+
 ENTRY_TYPES: dict[str, type] = {
     "models": Model,
     "api_models": ApiModel,
@@ -288,6 +379,12 @@ def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
         raise ValueError(f"{fld.name} must be > {meta['gt']}, got {value!r}")
     if "choices" in meta and value not in meta["choices"]:
         raise ValueError(f"{fld.name} must be one of {', '.join(c for c in meta['choices'] if c)}, got {value!r}")
+    if fld.name in BOUNDS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high, why = BOUNDS[fld.name]
+        strict = meta.get("gt") == low  # "above 0" for amounts; counts are "at least 1"
+        if (value <= low if strict else value < low) or value > high:
+            raise ValueError(f"{fld.name} must be {'above' if strict else 'at least'} {low:,} and at most {high:,} "
+                             f"({why}), got {value!r}")
     return value
 
 

@@ -27,7 +27,15 @@ def message(text: str) -> str:
 
 
 def grid(value: Any) -> np.ndarray:
-    """A cell, a 1-D range (taken as a column) or a 2-D range as a 2-D object array."""
+    """A cell, a 1-D range (taken as a column) or a 2-D range as a 2-D object array; an empty
+    or ragged range is refused (InvalidValueError, shown in the cell)."""
+    arr = _grid(value)
+    if arr.size == 0:
+        raise InvalidValueError("A range is empty. Give a cell, or a range with at least one cell")
+    return arr
+
+
+def _grid(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         arr = value.astype(object)
     elif isinstance(value, (list, tuple)):

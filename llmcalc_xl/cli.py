@@ -14,6 +14,9 @@ import click
 
 from . import __version__
 
+DECIMAL_OPTION = click.option(
+    "--decimal", type=click.Choice([".", ","]), default=None,
+    help="Decimal mark of the CSV's numbers (default: , in a ;-separated file, else .).")
 CATALOG_OPTION = click.option(
     "--catalog", "catalog_paths", multiple=True, metavar="PATH",
     help="Your own catalog file (TOML, same format as the shipped ones); repeatable, later files win. "
@@ -218,10 +221,11 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
 @click.option("--with-functions", is_flag=True, help="Add a sheet of live =LLM_...() examples (needs the xlwings "
               "add-in in Windows Excel to compute).")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
+@DECIMAL_OPTION
 @CATALOG_OPTION
 def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], hardware: tuple[str, ...], title: str,
           client: str, prepared_by: str, template: str | None, with_functions: bool, force: bool,
-          catalog_paths: tuple[str, ...]) -> None:
+          decimal: str | None, catalog_paths: tuple[str, ...]) -> None:
     """Write the quote workbook: live Excel formulas, no add-in needed."""
     from .catalog import load_catalog
     from .quote import scenarios_from_csv, scenarios_from_lists
@@ -230,7 +234,7 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
     cat = load_catalog(catalog_paths)
     problems: list[str] = []
     if scenarios_csv:
-        rows, problems = scenarios_from_csv(scenarios_csv, cat)
+        rows, problems = scenarios_from_csv(scenarios_csv, cat, decimal=decimal)
     elif models:
         rows, problems = scenarios_from_lists(models, hardware, cat)
     else:
@@ -242,6 +246,14 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
     path = save_atomically(wb, out_path, force=force)
     n = len(rows) if rows is not None else len(DEFAULT_SCENARIOS)
     click.echo(f"Wrote {path} ({n} scenario{'s' if n != 1 else ''}).")
+    if scenarios_csv:
+        from pathlib import Path
+
+        from . import formulas as F
+        from .scenario_csv import header, unused_columns
+        unused = unused_columns(header(Path(scenarios_csv))[0], F.INPUT_KEYS)
+        if unused:
+            click.echo(f"Warning: columns not used: {unused}. Only columns named as an option are read.", err=True)
     for problem in problems:
         click.echo(f"Skipped {problem}", err=True)
 
@@ -287,8 +299,10 @@ def export(workbook: str, out_path: str | None) -> None:
               "Scenario label matches updated, the others added).")
 @click.option("--replace", is_flag=True, help="With --workbook: replace the quote's scenarios instead of adding.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any row failed (after writing everything).")
+@DECIMAL_OPTION
 @CATALOG_OPTION
 def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bool, strict: bool,
+         decimal: str | None,
          catalog_paths: tuple[str, ...]) -> None:
     """Price every row of a scenarios CSV; bad rows are kept with their message."""
     from pathlib import Path
@@ -300,16 +314,17 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
     out = Path(out_path) if out_path else Path(scenarios).with_suffix(".results.csv")
     if replace and not workbook:
         raise click.UsageError("--replace needs --workbook QUOTE.xlsx: it replaces that quote's scenarios.")
+    warn = lambda line: click.echo(line, err=True)  # noqa: E731
     if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
         with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
-            n, failed = fill_file(scenarios, out, cat, progress=bar.update)
+            n, failed = fill_file(scenarios, out, cat, progress=bar.update, decimal=decimal, warn=warn)
     else:
-        n, failed = fill_file(scenarios, out, cat)
+        n, failed = fill_file(scenarios, out, cat, decimal=decimal, warn=warn)
     click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
                f"(see the error column). Wrote {out}.", err=True)
     if workbook:
         from .quote import put_into_workbook
-        click.echo(put_into_workbook(workbook, scenarios, cat, replace=replace), err=True)
+        click.echo(put_into_workbook(workbook, scenarios, cat, replace=replace, decimal=decimal), err=True)
     if strict and failed:
         sys.exit(1)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import formulas as F
+from .cell_text import safe_text
 from .files import check_zip, replacing
 from .errors import InvalidValueError
 from .workbook import FIRST_ROW, _Layout
@@ -70,8 +71,4 @@ def write_csv(rows: list[dict[str, Any]], out: str | Path | None) -> str | None:
 
 
 def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r", "\n")):
-        return "'" + value  # OWASP: text only; numbers are written as numbers
-    return value
+    return "" if value is None else safe_text(value, csv=True)  # text only; numbers are written as numbers

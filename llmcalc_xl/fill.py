@@ -15,55 +15,69 @@ from typing import Any, Callable
 import numpy as np
 
 from .catalog import Catalog, load_catalog
+from .cell_text import escape_arrow, safe_text
 from .files import replacing
 from .errors import InvalidValueError
 from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
-from .inputs import scalar_to_float
-from .scenario_csv import canonical, open_table
+from .scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
 OPTION_COLUMNS = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)
 RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
 #: A row's notes (e.g. "does not fit: needs 16 GPUs") in one cell, as `estimate --json` lists them.
 NOTES_SEPARATOR = "; "
+#: Columns of a results file that are expected in its input again, without being options.
+RESULT_COLUMNS = (("scenario", "status", "error", "notes", "notes_result") + RESULT_KEYS
+                  + tuple(f"{k}_result" for k in RESULT_KEYS))
 BLOCK_ROWS = 131072
 
 
-def _numbers_fast(column) -> np.ndarray | None:
+def _numbers_fast(column, decimal: str = ".") -> np.ndarray | None:
     """Floats of a text column when every non-empty cell is a plain number (one cast in C), else None."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(column)
     blanks = pc.equal(trimmed, "")
+    if decimal == ",":
+        if pc.any(pc.match_substring(trimmed, ".")).as_py():
+            return None  # a point in a decimal-comma file may separate thousands: cell by cell
+        trimmed = pc.replace_substring(trimmed, ",", ".")
     try:
         values = pc.cast(pc.if_else(blanks, pa.scalar(None, pa.string()), trimmed), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return values.to_numpy(zero_copy_only=False).astype(float)
-
-
-def _numbers(name: str, texts: np.ndarray, errors: np.ndarray) -> np.ndarray:
-    """Floats of a text column (NaN where empty); a message for each cell that is not a number."""
-    import pandas as pd
-
-    stripped = pd.Series(texts, dtype=object).str.strip()
-    values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(values) & (stripped.to_numpy() != "")
-    if bad.any():
-        messages: dict[str, str] = {}
-        for i in np.flatnonzero(bad):
-            text = texts[i]
-            if text not in messages:
-                number, err = scalar_to_float(name, text)
-                messages[text] = err or f"{name} must be a number, got '{text}'"
-            if errors[i] is None:
-                errors[i] = messages[text]
+    values = values.to_numpy(zero_copy_only=False).astype(float)
+    if np.isnan(values[~blanks.to_numpy(zero_copy_only=False)]).any():
+        return None  # "nan" typed in a cell is not a number: the slow path says so
     return values
 
 
-def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None):
-    """The results table: the input columns, then the estimate keys and notes, then status and error."""
+def _numbers(name: str, texts: np.ndarray, errors: np.ndarray, decimal: str = ".") -> np.ndarray:
+    """Floats of a text column (NaN where empty); a message for each cell that is not a number."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+    parsed = [read_number(name, text, decimal) for text in uniques]
+    numbers = np.array([number for number, _ in parsed] + [math.nan], dtype=float)
+    messages = np.array([err for _, err in parsed] + [None], dtype=object)
+    bad = messages[codes]  # code -1 (a missing cell) takes the last: NaN, no message
+    todo = ~np.equal(bad, None) & np.equal(errors, None)
+    errors[todo] = bad[todo]
+    return numbers[codes]
+
+
+def _gpus(texts: np.ndarray, errors: np.ndarray, decimal: str) -> np.ndarray:
+    """The gpus column: "auto" cells as they are (the core resolves them), the others as numbers."""
+    auto = np.array([isinstance(t, str) and t.strip().lower() == "auto" for t in texts.tolist()], dtype=bool)
+    numbers = _numbers("gpus", np.where(auto, None, texts), errors, decimal).astype(object)
+    return np.where(auto, "auto", numbers)
+
+
+def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None, decimal: str = "."):
+    """The results table: the input columns, then the estimate keys and notes, then status and error.
+
+    ``decimal`` is the decimal mark of the number columns ("." or ",")."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -79,13 +93,13 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
         if key in TEXT_OPTIONS:
             given[key] = column.to_numpy(zero_copy_only=False)
         else:
-            fast = _numbers_fast(column)
+            fast = _numbers_fast(column, decimal)
             if fast is not None:
                 given[key] = fast
             elif key == "gpus":  # the core reads counts and "auto" (the fewest that fit)
-                given[key] = column.to_numpy(zero_copy_only=False)
+                given[key] = _gpus(column.to_numpy(zero_copy_only=False), errors, decimal)
             else:
-                given[key] = _numbers(key, column.to_numpy(zero_copy_only=False), errors)
+                given[key] = _numbers(key, column.to_numpy(zero_copy_only=False), errors, decimal)
     if "hardware" not in given:
         given["hardware"] = None
     results: dict[str, np.ndarray] = {}
@@ -133,36 +147,39 @@ def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
 
 
 def _escaped(table):
-    """Text cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP); numbers never."""
+    """The table as a CSV may hold it: text that a spreadsheet would run as a formula, in the header
+    and in every text cell, gets a leading apostrophe (cell_text.safe_text); numbers never."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    columns = []
-    for name, col in zip(table.column_names, table.columns):
-        if pa.types.is_string(col.type):
-            risky = pc.match_substring_regex(col, r"^[=+\-@\t\r\n]")
-            col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
-        columns.append(col)
-    return pa.table(columns, names=table.column_names)
+    columns = [escape_arrow(col) if pa.types.is_string(col.type) else col for col in table.columns]
+    return pa.table(columns, names=[safe_text(name, csv=True) for name in table.column_names])
 
 
 def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
-              progress: Callable[[int], Any] | None = None, keep: Callable[[Any], None] | None = None):
+              progress: Callable[[int], Any] | None = None, decimal: str | None = None, warn: Callable[[str], Any] | None = None):
     """Price ``src`` into ``out`` (.csv streamed block by block, .xlsx at once); (rows, failed rows).
 
-    ``keep(result_block)`` sees each priced block (for --workbook). Memory stays flat for CSV:
-    a block of rows is read, priced and written before the next is read.
+    Memory stays flat for CSV:
+    a block of rows is read, priced and written before the next is read. ``decimal`` forces the
+    decimal mark (default: "," in a ";"-separated file, else "."); ``warn`` is told, in one line,
+    of columns that are not options (they are carried through unused).
     """
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".xlsx"):
         raise InvalidValueError(f"Output '{out}' must end in .csv or .xlsx.")
-    table_reader, header = open_table(src)
+    header_row, separator = header(Path(src))
+    mark = decimal_mark(separator, decimal)
+    table_reader, header_row = open_table(src)
+    unused = unused_columns(header_row, OPTION_COLUMNS + ("scenario",), RESULT_COLUMNS)
+    if unused and warn:
+        warn(f"Warning: columns not used, carried through unchanged: {unused}. Only columns named as an option "
+             "are read.")
     cat = catalog or load_catalog()
     with replacing(out) as tmp:
-        return _fill_into(str(tmp), out.suffix.lower(), table_reader, header, src, cat, progress, keep)
+        return _fill_into(str(tmp), out.suffix.lower(), table_reader, header_row, src, cat, progress, mark)
 
 
-def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, keep) -> tuple[int, int]:
+def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, decimal) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -182,11 +199,9 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
             except pa.ArrowInvalid as exc:
                 raise InvalidValueError(f"'{src}' is not a readable CSV near row {rows + 2:,} "
                                         f"({str(exc).splitlines()[0]}).") from None
-            result, bad = fill(pa.Table.from_batches([batch]), cat)
+            result, bad = fill(pa.Table.from_batches([batch]), cat, decimal=decimal)
             rows += result.num_rows
             failed += bad
-            if keep:
-                keep(result)
             if suffix == ".csv":
                 escaped = _escaped(result)
                 if writer is None:
@@ -206,13 +221,13 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
         if suffix == ".csv":
             if writer is None:  # no data rows: the header alone
                 empty, _ = fill(pa.table({h: pa.array([], pa.string()) for h in header}), cat)
-                writer = pacsv.CSVWriter(tmp, empty.schema)
+                writer = pacsv.CSVWriter(tmp, _escaped(empty).schema)
             writer.close()
             writer = None
         else:
             table = pa.concat_tables(blocks) if blocks else fill(
                 pa.table({h: pa.array([], pa.string()) for h in header}), cat)[0]
-            _write_xlsx(table, tmp)
+            _write_xlsx(table, tmp, decimal)
     finally:
         if pending is not None:
             pending.exception()  # let a block in flight finish before the file is closed
@@ -231,7 +246,9 @@ def count_rows(path: str | Path) -> int:
     return max(n - 1, 0)
 
 
-def _write_xlsx(table, path: str) -> None:
+def _write_xlsx(table, path: str, decimal: str = ".") -> None:
+    """The results as one sheet: text stored as text (never a formula, made safe for XML), numbers
+    as numbers, including the numbers of the input's option columns (text ids stay text)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -239,21 +256,31 @@ def _write_xlsx(table, path: str) -> None:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Results")
     bold = Font(bold=True)
+    inputs = table.num_columns - len(RESULT_KEYS) - 2  # the input columns come first
+    number_inputs = {i for i, name in enumerate(table.column_names[:inputs])
+                     if canonical(name) in OPTION_COLUMNS and canonical(name) not in TEXT_OPTIONS}
+
+    def text_cell(value):
+        cell = WriteOnlyCell(ws, value=safe_text(value))
+        cell.data_type = "s"  # text is never a formula
+        return cell
+
     header = []
     for name in table.column_names:
-        cell = WriteOnlyCell(ws, value=name)
+        cell = text_cell(name)
         cell.font = bold
         header.append(cell)
     ws.append(header)
     columns = [table.column(name).to_pylist() for name in table.column_names]
     for values in zip(*columns):
         row = []
-        for v in values:
+        for i, v in enumerate(values):
+            if i in number_inputs and isinstance(v, str):
+                number, err = read_number("", v, decimal)
+                if err is None and math.isfinite(number):
+                    v = int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
             if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
                 v = None
-            cell = WriteOnlyCell(ws, value=v)
-            if isinstance(v, str):
-                cell.data_type = "s"  # text from the CSV is never a formula
-            row.append(cell)
+            row.append(text_cell(v) if isinstance(v, str) else WriteOnlyCell(ws, value=v))
         ws.append(row)
     wb.save(path)

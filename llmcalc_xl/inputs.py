@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any
 
 import numpy as np
@@ -66,9 +67,11 @@ def scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
             return float(stripped), None
         except ValueError:
             pass
-        if any(c in stripped for c in ",'") and stripped.replace(",", "").replace("'", "").replace(".", "", 1).isdigit():
+        if re.fullmatch(r"[0-9]{1,3}([,'][0-9]{3})+(\.[0-9]*)?", stripped):
             return math.nan, (f"{name} must be a plain number, got '{value}'. Write it without "
                               f"thousands separators, e.g. {stripped.replace(',', '').replace(chr(39), '')}")
+        if re.fullmatch(r"[0-9]*,[0-9]+", stripped):  # a decimal comma: "1,85" is 1.85, not 185
+            return math.nan, f"{name} must use a decimal point, got '{value}'. Write {stripped.replace(',', '.')}"
         return math.nan, f"{name} must be a number, got {_text_of(value)}"
     return math.nan, f"{name} must be a number, got {_text_of(value)}"
 

@@ -14,7 +14,7 @@ from . import formulas as F
 from .catalog import Catalog
 from .errors import InvalidValueError
 from .estimate import estimate_many
-from .scenario_csv import canonical, open_table
+from .scenario_csv import canonical, file_decimal_mark, open_table, typed_row
 
 TEXT_KEYS = ("scenario", "model", "hardware", "precision", "engine", "kv_precision")
 
@@ -65,12 +65,21 @@ def _canonical(row: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def scenarios_from_csv(path: str, cat: Catalog) -> tuple[list[dict[str, Any]], list[str]]:
+def scenarios_from_csv(path: str, cat: Catalog,
+                       decimal: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     reader, _ = open_table(path)
+    mark = file_decimal_mark(path, decimal)  # "," in a ";"-separated file unless told
     records = [{canonical(k): v for k, v in rec.items()} for rec in reader.read_all().to_pylist()]
-    rows = [{k: typed(k, rec.get(k)) for k in F.INPUT_KEYS} for rec in records]
-    # CSV line numbers as a spreadsheet shows them: the header is row 1
-    return _check(rows, cat, [f"row {i + 2}" for i in range(len(rows))])
+    rows, labels, unreadable = [], [], []
+    for i, rec in enumerate(records):  # CSV line numbers as a spreadsheet shows them: the header is row 1
+        row, error = typed_row(rec, F.INPUT_KEYS, TEXT_KEYS, mark)
+        if error:
+            unreadable.append(f"row {i + 2}: {error}")
+        else:
+            rows.append(row)
+            labels.append(f"row {i + 2}")
+    good, problems = _check(rows, cat, labels)
+    return good, unreadable + problems
 
 
 def scenarios_from_lists(models: Iterable[str], hardware: Iterable[str], cat: Catalog):
@@ -117,7 +126,8 @@ def merge_scenarios(existing: list[dict[str, Any]], new: list[dict[str, Any]], r
     return rows, dict(added=added, updated=len(updated), kept=len(existing) - len(updated), replaced=0)
 
 
-def put_into_workbook(path: str | Path, scenarios_csv: str | Path, cat: Catalog, replace: bool = False) -> str:
+def put_into_workbook(path: str | Path, scenarios_csv: str | Path, cat: Catalog, replace: bool = False,
+                      decimal: str | None = None) -> str:
     """The good rows of a scenarios CSV as a quote's scenarios, inputs as the CSV gives them
     (never a computed result): a new quote, or the existing one refreshed (keeping the user's
     edits) with the rows merged in (``merge_scenarios``). Returns what was done, in one line."""
@@ -125,7 +135,7 @@ def put_into_workbook(path: str | Path, scenarios_csv: str | Path, cat: Catalog,
     from .workbook import build_workbook, save_atomically
 
     path = Path(path)
-    rows, problems = scenarios_from_csv(str(scenarios_csv), cat)
+    rows, problems = scenarios_from_csv(str(scenarios_csv), cat, decimal)
     skipped = f"; {len(problems):,} rows with an error left out" if problems else ""
     if not rows:
         raise InvalidValueError(f"The CSV '{scenarios_csv}' has no row the workbook can quote{skipped}. "

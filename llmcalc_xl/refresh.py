@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from . import formulas as F
 from .catalog import Catalog, load_catalog
+from .cell_text import safe_text
 from .errors import InvalidValueError
 from .files import check_zip
 from .template import style_name
@@ -227,11 +228,13 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
             cover[key] = value
     if isinstance(cover.get("as_of"), _dt.datetime):
         cover["as_of"] = cover["as_of"].date()
-    assumptions = {}
+    assumptions, formulas = {}, set()
     if "Assumptions" in old.sheetnames:
-        for name, value in old["Assumptions"].iter_rows(min_row=5, max_col=2, values_only=True):
-            if isinstance(name, str) and name:
-                assumptions[name] = value
+        for name, value in old["Assumptions"].iter_rows(min_row=5, max_col=2):
+            if isinstance(name.value, str) and name.value:
+                assumptions[name.value] = value.value
+                if value.data_type == "f":
+                    formulas.add(name.value)  # the user's own formula stays one; their text stays text
     edits, new_rows = _catalog_edits(old, report)
 
     new = build_workbook(scenarios, catalog=cat, template=template, **cover)
@@ -241,7 +244,10 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
     for r in range(5, 5 + len(F.ASSUMPTIONS)):
         name = ws.cell(r, 1).value
         if name in assumptions and not _same(assumptions[name], defaults[name]):
-            ws.cell(r, 2).value = assumptions[name]
+            value = assumptions[name]
+            ws.cell(r, 2).value = value if name in formulas else safe_text(value)
+            if isinstance(value, str) and name not in formulas:
+                ws.cell(r, 2).data_type = "s"
             report.carried.append(f"your assumption {name} = {assumptions[name]!r}")
     for name in sorted(set(assumptions) - known):
         report.not_carried.append(f"assumption {name}: no longer used")

@@ -10,13 +10,30 @@ a thin adapter: conversion lives in ``cells``, arithmetic in the core.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 import xlwings as xw
 
 from . import cells
 from .errors import LlmcalcError
 from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OPTION_NAMES, OUTPUT_KEYS, estimate_many
+
+#: The catalog the functions use; None: the shipped one with $LLMCALC_XL_CATALOG (as in Excel).
+_CATALOG: ContextVar[Any] = ContextVar("llmcalc_xl_udf_catalog", default=None)
+
+
+@contextmanager
+def using_catalog(catalog: Any) -> Iterator[None]:
+    """Compute the functions with ``catalog`` (a Catalog or paths) inside this block, as Excel
+    does where $LLMCALC_XL_CATALOG names those files."""
+    token = _CATALOG.set(catalog)
+    try:
+        yield
+    finally:
+        _CATALOG.reset(token)
+
 
 #: Optional parameters, in the one order every function keeps.
 #: LLM_ESTIMATE's arguments after price_per_hour: every other option of the core, in this order.
@@ -75,7 +92,7 @@ MEMORY_KEYS = ("fits", "gpus_needed", "max_batch", "total_memory_gib", "weights_
 
 def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
     def run(flat):
-        return estimate_many(**flat)
+        return estimate_many(catalog=_CATALOG.get(), **flat)
 
     def pick(result, i):
         return cells.cell_value(result[key][i], kind)
@@ -84,9 +101,15 @@ def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
 
 
 def _memory_workload(named: dict[str, Any]) -> dict[str, Any]:
-    """Memory questions with a context but no token counts price a full prompt of that context."""
-    context = cells.grid(named.get("context_tokens"))
-    if any(v is not None for v in context.ravel()):
+    """The workload of a memory question. Token counts, where given, are the scenario's (as in
+    `estimate`); a context alone is taken as all prompt, the most memory that context can need
+    (the prefill pass grows with the prompt), so the answer holds for any split of it."""
+    try:
+        given = {k: any(v is not None for v in cells.grid(named.get(k)).ravel())
+                 for k in ("context_tokens", "input_tokens", "output_tokens")}
+    except LlmcalcError:
+        return named  # a malformed range: compute() shows the message in the cell
+    if given["context_tokens"] and not (given["input_tokens"] or given["output_tokens"]):
         named = dict(named, input_tokens=named["context_tokens"], output_tokens=0)
     return named
 
@@ -104,12 +127,14 @@ def LLM_COST(model, input_tokens, output_tokens, hardware=None, gpus=None, batch
 
 
 @xw.func
-@_args("model", "hardware", "gpus", "context_tokens", "batch", "precision", "engine")
-def LLM_FITS(model, hardware, gpus=None, context_tokens=None, batch=None, precision=None, engine=None):
+@_args("model", "hardware", "gpus", "context_tokens", "batch", "precision", "engine", "input_tokens", "output_tokens")
+def LLM_FITS(model, hardware, gpus=None, context_tokens=None, batch=None, precision=None, engine=None,
+             input_tokens=None, output_tokens=None):
     """TRUE if the model and its KV cache fit the GPUs' usable memory."""
     return _estimate("fits", "bool", "No answer: give a hardware id",
                      **_memory_workload(dict(model=model, hardware=hardware, gpus=gpus, context_tokens=context_tokens,
-                                             batch=batch, precision=precision, engine=engine)))
+                                             batch=batch, precision=precision, engine=engine,
+                                             input_tokens=input_tokens, output_tokens=output_tokens)))
 
 
 MEMORY_PARTS = {"total": "total_memory_gib", "weights": "weights_gib", "kv_cache": "kv_cache_gib",
@@ -117,13 +142,15 @@ MEMORY_PARTS = {"total": "total_memory_gib", "weights": "weights_gib", "kv_cache
 
 
 @xw.func
-@_args("model", "context_tokens", "batch", "precision", "part")
-def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None):
+@_args("model", "context_tokens", "batch", "precision", "part", "input_tokens", "output_tokens")
+def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None, input_tokens=None,
+               output_tokens=None):
     """GiB of GPU memory the model needs: total or one part."""
-    named = _memory_workload(dict(model=model, context_tokens=context_tokens, batch=batch, precision=precision))
+    named = _memory_workload(dict(model=model, context_tokens=context_tokens, batch=batch, precision=precision,
+                                  input_tokens=input_tokens, output_tokens=output_tokens))
 
     def run(flat):
-        out = estimate_many(**{k: v for k, v in flat.items() if k != "part"})
+        out = estimate_many(catalog=_CATALOG.get(), **{k: v for k, v in flat.items() if k != "part"})
         out["part"] = cells.column(flat.get("part"))
         return out
 
@@ -139,21 +166,25 @@ def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None
 
 
 @xw.func
-@_args("model", "hardware", "context_tokens", "batch", "precision", "engine")
-def LLM_GPUS_NEEDED(model, hardware, context_tokens=None, batch=None, precision=None, engine=None):
+@_args("model", "hardware", "context_tokens", "batch", "precision", "engine", "input_tokens", "output_tokens")
+def LLM_GPUS_NEEDED(model, hardware, context_tokens=None, batch=None, precision=None, engine=None, input_tokens=None,
+                    output_tokens=None):
     """Fewest GPUs of this hardware whose memory holds the model and its KV cache."""
     return _estimate("gpus_needed", "int", "Does not fit on 64 GPUs of this hardware",
                      **_memory_workload(dict(model=model, hardware=hardware, context_tokens=context_tokens,
-                                             batch=batch, precision=precision, engine=engine)))
+                                             batch=batch, precision=precision, engine=engine,
+                                             input_tokens=input_tokens, output_tokens=output_tokens)))
 
 
 @xw.func
-@_args("model", "hardware", "gpus", "context_tokens", "precision", "engine")
-def LLM_MAX_BATCH(model, hardware, gpus=None, context_tokens=None, precision=None, engine=None):
+@_args("model", "hardware", "gpus", "context_tokens", "precision", "engine", "input_tokens", "output_tokens")
+def LLM_MAX_BATCH(model, hardware, gpus=None, context_tokens=None, precision=None, engine=None, input_tokens=None,
+                  output_tokens=None):
     """Largest number of sequences that fit at once."""
     return _estimate("max_batch", "int", "No answer: give a hardware id",
                      **_memory_workload(dict(model=model, hardware=hardware, gpus=gpus, context_tokens=context_tokens,
-                                             precision=precision, engine=engine)))
+                                             precision=precision, engine=engine, input_tokens=input_tokens,
+                                             output_tokens=output_tokens)))
 
 
 def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine):
@@ -166,7 +197,8 @@ def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, preci
 @_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine")
 def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None):
     """Seconds to the first token (prefill of the prompt)."""
-    return _speed("ttft_s", model, hardware, input_tokens, None, gpus, batch, precision, engine)
+    # the first token comes out of the prefill: no further output needs room in the context
+    return _speed("ttft_s", model, hardware, input_tokens, 0.0, gpus, batch, precision, engine)
 
 
 @xw.func
@@ -237,7 +269,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
     from .plan import breakeven_many
 
     def run(flat):
-        return breakeven_many(**flat)
+        return breakeven_many(catalog=_CATALOG.get(), **flat)
 
     def pick(result, i):
         return cells.cell_value(result["breakeven_requests_per_month"][i], "float")
@@ -253,7 +285,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
 def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
     """Any catalog value: a price, a bandwidth, a source, a date..."""
     from .catalog_info import info_many
-    return cells.compute(lambda flat: info_many(flat["id"], flat["field"]), dict(id=id, field=field),
+    return cells.compute(lambda flat: info_many(flat["id"], flat["field"], _CATALOG.get()), dict(id=id, field=field),
                          lambda result, i: result["value"][i], "No value")
 
 
@@ -262,11 +294,11 @@ def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
 def LLM_MODELS(kind=None):
     """The model catalog as a table with a header row (for a spill range or a dropdown)."""
     from .catalog_info import models_table
-    kinds = cells.grid(kind)
-    if kinds.shape != (1, 1):
-        return cells.message("kind takes one cell: open, api or empty")
     try:
-        return models_table(kinds[0, 0])
+        kinds = cells.grid(kind)
+        if kinds.shape != (1, 1):
+            return cells.message("kind takes one cell: open, api or empty")
+        return models_table(kinds[0, 0], _CATALOG.get())
     except LlmcalcError as exc:
         return cells.message(str(exc))
 
@@ -275,7 +307,7 @@ def LLM_MODELS(kind=None):
 def LLM_HARDWARE():
     """The hardware catalog as a table with a header row (for a spill range or a dropdown)."""
     from .catalog_info import hardware_table
-    return hardware_table()
+    return hardware_table(_CATALOG.get())
 
 
 @xw.func
@@ -293,7 +325,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):
             return cells.message("LLM_ESTIMATE takes single cells. Use LLM_COST, LLM_LATENCY, ... for ranges")
-        result = estimate_many(**flat)
+        result = estimate_many(catalog=_CATALOG.get(), **flat)
     except LlmcalcError as exc:
         return cells.message(str(exc))
     if result["error"][0] is not None:

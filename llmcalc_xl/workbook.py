@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from . import __version__
 from . import formulas as F
 from .catalog import Catalog, load_catalog
+from .cell_text import safe_text
 from .files import check_zip, replacing
 from .template import style_name
 from .errors import InvalidValueError
@@ -76,7 +77,7 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
     from openpyxl.cell.cell import TYPE_STRING
 
     cell = ws.cell(row=row, column=col)
-    cell.value = value
+    cell.value = safe_text(value)  # cell_text: characters XML cannot hold made safe
     if isinstance(value, str):
         cell.data_type = TYPE_STRING
     if style:
@@ -270,7 +271,7 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     last = FIRST_ROW + len(rows) - 1
     check = layout.renderer(F.CHECK, "Scenarios")
     outputs = [(num(key, "out"), layout.renderer(
-        f'IF(OR(TRIM({{model}})="",{{check}}<>""),"",'
+        'IF(OR(TRIM({model})="",{check}<>""),"",'
         + ('IF({no_fit},"does not fit",' if key in NOT_RUNNING_KEYS else "(")
         + f'IF({na},"n/a",IFERROR({expr},"n/a"))))', "Scenarios"), fmt)
         for key, header, fmt, expr, na in F.OUTPUTS]
@@ -553,10 +554,16 @@ def _print_setup(ws, landscape: bool = True) -> None:
         ws.print_area = cell.coordinate
 
 
-def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tuple[str, str, Any, str | None]]:
+def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
+                       cat: Catalog | None = None) -> list[tuple[str, str, Any, str | None]]:
     """(what, formula, expected value, native result cell) for the Functions sheet."""
     from . import udfs  # the functions themselves give the expected values, as Excel will
 
+    with udfs.using_catalog(cat):  # the workbook's catalog, as Excel's functions see it through the env var
+        return _examples(rows, layout, udfs)
+
+
+def _examples(rows: list[dict[str, Any]], layout: _Layout, udfs: Any) -> list[tuple[str, str, Any, str | None]]:
     def q(v):
         return f'"{v}"' if isinstance(v, str) else ("" if v is None else f"{v:g}")
 
@@ -586,7 +593,7 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout) -> list[tupl
     return examples
 
 
-def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]]) -> None:
+def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]], cat: Catalog | None = None) -> None:
     ws = wb.create_sheet("Functions")
     _put_value(ws, 1, 1, "Excel functions (=LLM_COST() and the rest): live examples", "Title")
     _put_value(ws, 2, 1, "These cells call the llmcalc-xl functions. They compute in Windows desktop Excel once the "
@@ -595,7 +602,7 @@ def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]]) -> None:
     for c, h in enumerate(("What", "Formula", "Live result", "Expected (llmcalc-xl)", "Native workbook result"),
                           start=1):
         _put_value(ws, 4, c, h, "Header")
-    for r, (what, formula, expected, native) in enumerate(_function_examples(rows, layout), start=5):
+    for r, (what, formula, expected, native) in enumerate(_function_examples(rows, layout, cat), start=5):
         _put_value(ws, r, 1, what)
         _put_value(ws, r, 2, "=" + formula)
         _put_formula(ws, r, 3, "=" + formula, "Calculation")
@@ -659,7 +666,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_sources(wb, cat)
     _write_built(wb, cat)
     if with_functions:
-        _write_functions(wb, layout, rows)
+        _write_functions(wb, layout, rows, cat)
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
                               "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
                 len(rows) + SPARE_SCENARIO_ROWS)
