@@ -66,8 +66,8 @@ def dropped_content(path: Path) -> list[str]:
 
 
 def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
-    headers = {str(ws.cell(HEADER_ROW, c).value): c for c in range(1, ws.max_column + 1)
-               if ws.cell(HEADER_ROW, c).value}
+    header = next(ws.iter_rows(min_row=HEADER_ROW, max_row=HEADER_ROW, values_only=True), ())
+    headers = {str(v): c for c, v in enumerate(header, start=1) if v}
     columns = {}
     for key, label in scenario_headers().items():
         if label in headers:
@@ -75,8 +75,8 @@ def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
         else:
             report.not_carried.append(f"Scenarios column for {key} not found; its inputs take the default")
     rows = []
-    for r in range(FIRST_ROW, ws.max_row + 1):
-        row = {k: ws.cell(r, c).value for k, c in columns.items()}
+    for values in ws.iter_rows(min_row=FIRST_ROW, values_only=True):
+        row = {k: values[c - 1] if c <= len(values) else None for k, c in columns.items()}
         if any(v not in (None, "") for v in row.values()):
             if isinstance(row.get("model"), str) or row.get("model") is None:
                 rows.append(row)
@@ -183,7 +183,8 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
         raise InvalidValueError(f"'{path.name}' holds {', '.join(dropped)}, which a refresh would drop. Copy them "
                                 "aside, or add --force to refresh anyway and lose them.")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
-    old = load_workbook(path)
+    # read-only and values only: what the user typed and saw, without parsing every formula
+    old = load_workbook(path, read_only=True, data_only=True)
     for needed in ("Scenarios", "Cover"):
         if needed not in old.sheetnames:
             raise InvalidValueError(f"'{path.name}' has no {needed} sheet: it was not made by `llmcalc-xl build`.")
@@ -209,6 +210,7 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
             if isinstance(name, str) and name:
                 assumptions[name] = value
     edits, new_rows = _catalog_edits(old, report)
+    old.close()
 
     new = build_workbook(scenarios, catalog=cat, template=template, **cover)
     known = {name for name, *_ in F.ASSUMPTIONS}
