@@ -959,12 +959,11 @@ def _compare(op: str, a: V, b: V) -> V:
 def _text_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """-1, 0 or 1 for each pair of texts, compared without regard to case; each distinct text
     is lowered once."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([x, y]))
-    lowered = np.array([u.lower() for u in uniques], dtype=str) if len(uniques) else np.array([], dtype=str)
+    both = np.concatenate([x, y]).astype(str)
+    uniques, codes = np.unique(both, return_inverse=True)
+    lowered = np.array([u.lower() for u in uniques.tolist()], dtype=str) if len(uniques) else uniques
     _, rank = np.unique(lowered, return_inverse=True)
-    r = rank.reshape(-1)[codes]
+    r = rank.reshape(-1)[codes.reshape(-1)]
     return np.sign(r[:len(x)] - r[len(x):]).astype(float)
 
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import math
+import queue
 import re
+import threading
 import zipfile
 from typing import Any
 
@@ -164,8 +166,13 @@ def _resolve(sheet: str, col: int, entries: list[tuple], taken: set) -> _Column:
     from openpyxl.utils import get_column_letter
 
     out = _Column(sheet, col, get_column_letter(col))
-    if any(entries[i][0] > entries[i + 1][0] for i in range(len(entries) - 1)):
-        entries = sorted(entries, key=lambda e: e[0])
+    if any(entries[i][0] + entries[i][1] > entries[i + 1][0] for i in range(len(entries) - 1)):
+        # out of order or written twice: one entry per row, the later write winning
+        by_row = {}
+        for row, n, is_formula, payload, sid in entries:
+            for r in range(row, row + n):
+                by_row[r] = (is_formula, payload, sid)
+        entries = [(r, 1, *by_row[r]) for r in sorted(by_row)]
     run = None  # [first, n, template, sid]
 
     def close():
@@ -180,16 +187,7 @@ def _resolve(sheet: str, col: int, entries: list[tuple], taken: set) -> _Column:
             for r in range(first, first + n):
                 out.singles.append((r, _render(template, r), sid))
 
-    last_row = 0
     for row, n, is_formula, payload, sid in entries:
-        if row <= last_row:  # written twice: the later write wins
-            out.values = [v for v in out.values if v[0] < row]
-            out.singles = [s for s in out.singles if s[0] < row]
-            if run is not None and run[0] + run[1] - 1 >= row:
-                run[1] = row - run[0]
-                if run[1] <= 0:
-                    run = None
-        last_row = max(last_row, row + n - 1)
         if taken and any((r, col) in taken for r in range(row, row + n)):
             # an openpyxl cell written over the store's: openpyxl's wins
             keep = [r for r in range(row, row + n) if (r, col) not in taken]
@@ -284,12 +282,8 @@ class _Plan:
         ours = self._our_rows(ws)
         head = self._dimension(head, ws, theirs, ours)
         with archive.open(arcname, "w", force_zip64=True) as out:
-            out.write(head.encode("utf-8"))
-            out.write(b"<sheetData>")
-            for chunk in _merge_rows(theirs, ours, ws):
-                out.write(chunk.encode("utf-8"))
-            out.write(b"</sheetData>")
-            out.write(tail.encode("utf-8"))
+            chunks = itertools.chain([head, "<sheetData>"], _merge_rows(theirs, ours, ws), ["</sheetData>", tail])
+            _write_behind(out, (chunk.encode("utf-8") for chunk in chunks))
 
     def _their_rows(self, ws, content: str) -> list[tuple[int, str, Any]]:
         """openpyxl's rows: (row, xml, element or None), formula cells given their values."""
@@ -358,6 +352,34 @@ class _Plan:
             return head
         ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
         return re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{ref}"/>', head, count=1)
+
+
+def _write_behind(out, chunks) -> None:
+    """Write chunks to ``out`` from a second thread, so that deflating one chunk (zlib lets other
+    threads run) overlaps making the next."""
+    pending: queue.Queue = queue.Queue(maxsize=4)
+    failed: list[BaseException] = []
+
+    def drain():
+        while (chunk := pending.get()) is not None:
+            if not failed:
+                try:
+                    out.write(chunk)
+                except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                    failed.append(exc)
+
+    writer = threading.Thread(target=drain, name="xlsx-writer", daemon=True)
+    writer.start()
+    try:
+        for chunk in chunks:
+            if failed:
+                break
+            pending.put(chunk)
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
 
 
 def _python(value: Any, data_type: str | None) -> Any:
@@ -497,19 +519,27 @@ def _column_xml(column: _Column, results: FV.Results, shared_ids):
     for run, template, sid, shared in column.runs:
         rows = np.arange(run.first, run.first + run.n)
         s = _style(sid)
+        index = next(shared_ids)
+        last = run.first + run.n - 1
+        numbers_only = run.result is not None and not isinstance(run.result.kind, np.ndarray) \
+            and run.result.kind == FV.NUM
         if run.result is None:
             tattr, vals = [""] * run.n, [""] * run.n
+        elif numbers_only:
+            nums = _number_texts(run.result.num).tolist()
+            tattr, vals = [""], [f"<v>{nums[0]}</v>"]
         else:
             tattr, vals = (a.tolist() for a in _values_xml(run.result))
         master = _escape(run.formula[1:])
-        index = next(shared_ids)
-        last = run.first + run.n - 1
         strings = [f'<c r="{letter}{run.first}"{s}{tattr[0]}><f t="shared" ref="{letter}{run.first}:{letter}{last}" '
                    f'si="{index}">{master}</f>{vals[0]}</c>']
-        head = f'"{s}'
-        body = f'><f t="shared" si="{index}"/>'
-        strings += [f'<c r="{letter}{r}{head}{t}{body}{v}</c>'
-                    for r, t, v in zip(range(run.first + 1, last + 1), tattr[1:], vals[1:])]
+        if numbers_only:  # one step per cell: the most common case by far
+            pre, mid = f'<c r="{letter}', f'"{s}><f t="shared" si="{index}"/><v>'
+            strings += [f"{pre}{r}{mid}{t}</v></c>" for r, t in zip(range(run.first + 1, last + 1), nums[1:])]
+        else:
+            head, body = f'"{s}', f'><f t="shared" si="{index}"/>'
+            strings += [f'<c r="{letter}{r}{head}{t}{body}{v}</c>'
+                        for r, t, v in zip(range(run.first + 1, last + 1), tattr[1:], vals[1:])]
         pieces.append((rows, column.col, strings))
     if column.singles:
         rows = np.array([r for r, _, _ in column.singles])

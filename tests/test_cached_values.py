@@ -257,3 +257,33 @@ def test_openpyxl_save_of_a_built_workbook_keeps_every_row(tmp_path):
     assert ws[f"{layout.input_col['model']}{FIRST_ROW}"].value == "llama-3-8b"
     want = _core([dict(model="llama-3-8b", hardware="l4")])["cost_per_request_usd"][0]
     assert math.isclose(ws[f"{layout.output_col['cost_per_request_usd']}{FIRST_ROW}"].value, want, rel_tol=1e-9)
+
+
+def test_the_writer_keeps_the_last_write_of_each_cell(tmp_path):
+    """Rows kept for the save: one formula over many rows, cells written over it (through the store
+    and through openpyxl), text, booleans and errors, each stored with its value."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = "header"
+    cells = xlsx_writer.fast_rows(ws, 5)
+    for r in range(5, 11):
+        cells.value(r, 1, r - 4)                       # A5:A10 = 1..6
+    cells.formula_rows(2, 5, 6, "=$A" + xlsx_writer.ROW_TOKEN + "*2")
+    cells.formula(7, 2, "=100")                        # over the run, through the store
+    ws["B8"] = "=A8+0.5"                               # over the run, through openpyxl
+    cells.formula(5, 3, '=IF(A5>3,"big",A5>0)')        # C5: a boolean
+    cells.formula(6, 3, '=IF(A6>3,"big",A6>0)')        # C6: a boolean
+    cells.formula(9, 3, '=IF(A9>3,"big",A9>0)')        # C9: text
+    cells.formula(10, 3, "=1/(A10-6)")                 # C10: an error
+    path = tmp_path / "w.xlsx"
+    xlsx_writer.save(wb, str(path), strict=True)
+    values = load_workbook(path, data_only=True)["S"]
+    formulas = load_workbook(path)["S"]
+    assert [values[f"B{r}"].value for r in range(5, 11)] == [2, 4, 100, 4.5, 10, 12]
+    assert [formulas[f"B{r}"].value for r in range(5, 11)] == ["=$A5*2", "=$A6*2", "=100", "=A8+0.5", "=$A9*2",
+                                                                "=$A10*2"]
+    assert [values[f"C{r}"].value for r in (5, 6, 9, 10)] == [True, True, "big", "#DIV/0!"]
+    assert values["A1"].value == "header" and values.max_row == 10
