@@ -876,9 +876,6 @@ class _Ctx:
         got = cells.take(idx)
         return where(inside, got, errors(VALUE_E, self.n))
 
-    def arg(self, node):
-        return self.eval(node)
-
 
 def _repeat(v: V, n: int) -> V:
     if len(v) == n:
@@ -928,7 +925,6 @@ def approx_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _compare(op: str, a: V, b: V) -> V:
-    n = len(a)
     ka, kb = a.kinds(), b.kinds()
     err = first_error(np.where(ka == ERROR, a.num, 0).astype(np.int8), np.where(kb == ERROR, b.num, 0).astype(np.int8))
     # a blank takes the type of the other side: 0, "" or FALSE
@@ -952,7 +948,6 @@ def _compare(op: str, a: V, b: V) -> V:
         y = np.where(kb[idx] == TEXT, b.texts()[idx], "")
         cmp[idx] = _text_order(x, y)
     result = {"=": cmp == 0, "<>": cmp != 0, "<": cmp < 0, ">": cmp > 0, "<=": cmp <= 0, ">=": cmp >= 0}[op]
-    del n
     return booleans(result, err)
 
 
@@ -982,10 +977,6 @@ def _binary(op: str, a: V, b: V) -> V:
 
 
 # --- functions -----------------------------------------------------------------------------------
-
-def _scalars(ctx: _Ctx, nodes) -> list[V]:
-    return [ctx.value(ctx.eval(n)) for n in nodes]
-
 
 def _need(args, lo: int, hi: int, name: str) -> None:
     if not lo <= len(args) <= hi:
