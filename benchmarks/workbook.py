@@ -1,9 +1,10 @@
 """How big and how fast the quote workbook is.
 
-    python benchmarks/workbook.py [--rows 10 10000] [--no-recalc]
+    python benchmarks/workbook.py [--rows 10 3000 10000] [--no-refresh] [--no-recalc]
 
-Builds quotes of N scenarios, prints build time and file size, then has LibreOffice
-recalculate each (if installed) and prints that time and how many results it checked
+Builds quotes of N scenarios (every formula with its value), prints build time and file size,
+the time to `refresh` it, then has LibreOffice recalculate every formula (if installed; told to
+ignore the values the file caches) and prints that time and how many results it checked
 against the core. Prints figures; asserts nothing.
 """
 
@@ -34,17 +35,31 @@ def scenarios(n: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, nargs="*", default=[10, 10_000])
+    parser.add_argument("--rows", type=int, nargs="*", default=[10, 3000, 10_000])
+    parser.add_argument("--no-refresh", action="store_true")
     parser.add_argument("--no-recalc", action="store_true")
     args = parser.parse_args()
     soffice = shutil.which("soffice")
     tmp = Path(tempfile.mkdtemp())
+    settings = tmp / "profile" / "user" / "registrymodifications.xcu"  # recalculate on load, always
+    settings.parent.mkdir(parents=True)
+    settings.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<oor:items xmlns:oor="http://openoffice.org/2001/'
+                        'registry"><item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name='
+                        '"OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item></oor:items>\n')
     for n in args.rows:
         rows = scenarios(n)
         t = time.perf_counter()
         path = save_atomically(build_workbook(rows), tmp / f"quote-{n}.xlsx")
         built = time.perf_counter() - t
         print(f"{n:>6,} scenarios: built in {built:.2f} s, {path.stat().st_size / 1e6:.2f} MB")
+        if not args.no_refresh:
+            from llmcalc_xl.refresh import refresh
+
+            copy = tmp / f"refreshed-{n}.xlsx"
+            shutil.copy(path, copy)
+            t = time.perf_counter()
+            refresh(copy)
+            print(f"{'':>6}  refreshed in {time.perf_counter() - t:.2f} s")
         if args.no_recalc or not soffice:
             continue
         out = tmp / f"calc-{n}"

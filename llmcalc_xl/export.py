@@ -1,8 +1,8 @@
 """`llmcalc-xl export`: the Scenarios sheet of a quote workbook as CSV.
 
-The values are those a spreadsheet (Excel, LibreOffice) last calculated and saved with the
-file. A workbook written by `llmcalc-xl build` and never opened holds formulas only; that
-is said, with the fix, rather than exported as blanks.
+The values are those the file stores: computed by `llmcalc-xl build`, or last calculated
+and saved by a spreadsheet (Excel, LibreOffice). A workbook from a tool that stores formulas
+only is refused with the fix, rather than exported as blanks.
 """
 
 from __future__ import annotations

@@ -158,6 +158,13 @@ def _comm(tokens: str) -> str:
             f"MAX({{gpus_in}}-1,0)*({message}/{{link}}+allreduce_latency_s))")
 
 
+def _touched(tokens: str) -> str:
+    """Share of the routed experts that tokens touch, 1-(1-share)^tokens. Where that power is
+    below 1E-17 the share is 1 exactly; LibreOffice gives #NUM! when the power underflows (Excel
+    gives 0), so it is not computed there."""
+    return f"IF({{expert_share}}*{tokens}>40,1,1-(1-{{expert_share}})^{tokens})"
+
+
 def _prefill(n: str) -> list[Calc]:
     """Prefill of n prompts (n = "1" or "{batch}"): columns suffixed _1 or _b."""
     s = "1" if n == "1" else "b"
@@ -173,7 +180,7 @@ def _prefill(n: str) -> list[Calc]:
              f"*(MAX({{{rows}}}*{{expert_share}},1)/(MAX({{{rows}}}*{{expert_share}},1)+{{half_tokens}})))",
              "Prefill arithmetic s"),
         Calc(f"pf_moved_{s}",
-             f"{{dense_read}}+{{expert_bytes}}*IF({{experts}}>0,1-(1-{{expert_share}})^{{{tokens}}},0)"
+             f"{{dense_read}}+{{expert_bytes}}*IF({{experts}}>0,{_touched('{' + tokens + '}')},0)"
              f"+{{{tokens}}}*{{kv_token_all_layers}}", "Prefill bytes moved"),
         Calc(f"pf_dequant_{s}",
              f"IF({{dequantizes}},ROUNDUP(MAX({{{tokens}}},1)/{{max_tokens}},0)*({{params}}-{{emb}})*4"
@@ -429,7 +436,7 @@ def columns() -> list[Calc]:
         Calc("ctx_win", "IF({window}>0,MIN({mean_ctx},{window}),{mean_ctx})", "Mean context (window)"),
         Calc("full_layers", "{layers}-{window_layers}", "Full-attention layers"),
         Calc("attn_ctx", "{full_layers}*{mean_ctx}+{window_layers}*{ctx_win}", "Attended tokens x layers"),
-        Calc("dec_bytes", "{dense_read}+{expert_bytes}*IF({experts}>0,1-(1-{expert_share})^{batch_in},0)"
+        Calc("dec_bytes", f"{{dense_read}}+{{expert_bytes}}*IF({{experts}}>0,{_touched('{batch_in}')},0)"
                           "+{batch_in}*{per_tok_layer}*{attn_ctx}", "Decode bytes per step"),
         Calc("dec_flops", "{batch_in}*(2*{linear}+{head_flops}+4*{heads}*{head_dim}*{attn_ctx})",
              "Decode FLOPs per step"),

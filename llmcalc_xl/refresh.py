@@ -78,15 +78,18 @@ def read_scenarios(path: str | Path) -> list[dict[str, Any]]:
 
     path = Path(path)
     check_zip(path)
-    wb = load_workbook(path)
-    if "Scenarios" not in wb.sheetnames:
-        raise InvalidValueError(f"'{path.name}' has no Scenarios sheet: it was not made by `llmcalc-xl build`.")
-    return _read_scenarios(wb["Scenarios"], Report(path=path, backup=path))
+    wb = load_workbook(path, read_only=True)
+    try:
+        if "Scenarios" not in wb.sheetnames:
+            raise InvalidValueError(f"'{path.name}' has no Scenarios sheet: it was not made by `llmcalc-xl build`.")
+        return _read_scenarios(wb["Scenarios"], Report(path=path, backup=path))
+    finally:
+        wb.close()
 
 
 def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
-    cells = [(str(ws.cell(HEADER_ROW, c).value), c) for c in range(1, ws.max_column + 1)
-             if ws.cell(HEADER_ROW, c).value]
+    header = next(ws.iter_rows(min_row=HEADER_ROW, max_row=HEADER_ROW, values_only=True), ())
+    cells = [(str(v), c) for c, v in enumerate(header, start=1) if v]
     exact = {}
     for text, c in cells:
         exact.setdefault(text, c)
@@ -100,8 +103,8 @@ def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
         else:
             report.not_carried.append(f"Scenarios column for {key} not found; its inputs take the default")
     rows = []
-    for r in range(FIRST_ROW, ws.max_row + 1):
-        row = {k: ws.cell(r, c).value for k, c in columns.items()}
+    for values in ws.iter_rows(min_row=FIRST_ROW, values_only=True):
+        row = {k: values[c - 1] if c <= len(values) else None for k, c in columns.items()}
         if any(v not in (None, "") for v in row.values()):
             if isinstance(row.get("model"), str) or row.get("model") is None:
                 rows.append(row)
@@ -208,7 +211,8 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
         raise InvalidValueError(f"'{path.name}' holds {', '.join(dropped)}, which a refresh would drop. Copy them "
                                 "aside, or add --force to refresh anyway and lose them.")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
-    old = load_workbook(path)
+    # read-only and values only: what the user typed and saw, without parsing every formula
+    old = load_workbook(path, read_only=True)  # formulas a user typed into an input stay formulas
     for needed in ("Scenarios", "Cover"):
         if needed not in old.sheetnames:
             raise InvalidValueError(f"'{path.name}' has no {needed} sheet: it was not made by `llmcalc-xl build`.")
@@ -236,6 +240,7 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
                 if value.data_type == "f":
                     formulas.add(name.value)  # the user's own formula stays one; their text stays text
     edits, new_rows = _catalog_edits(old, report)
+    old.close()
 
     new = build_workbook(scenarios, catalog=cat, template=template, **cover)
     known = {name for name, *_ in F.ASSUMPTIONS}

@@ -26,9 +26,9 @@ from .files import check_zip, replacing
 from .template import style_name
 from .errors import InvalidValueError
 from .estimate import NOT_RUNNING_KEYS
+from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
-ROW_TOKEN = "\x00"       # stands for the row number while a formula template is rendered once
 SPARE_SCENARIO_ROWS = 10  # empty scenario rows below the quoted ones, every formula in place
 FIRST_ROW = 5           # first scenario row
 CATALOG_SPARE_ROWS = 200  # rows below each catalog table that its named ranges already cover
@@ -63,6 +63,9 @@ DEFAULT_SCENARIOS = (
 )
 
 def _put_formula(ws, row: int, col: int, formula: str, style: str | None = None, fmt: str | None = None):
+    if (cells := cells_of(ws, row)) is not None:  # a big sheet's rows: written at save, with values
+        return cells.formula(row, col, formula, style_name(style) if style else None, fmt)
+    formula = formula.replace(ROW_TOKEN, str(row))
     cell = ws.cell(row=row, column=col)
     cell.value = formula
     if style:
@@ -76,6 +79,8 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
     """A value, never a formula: text starting with = + - @ TAB CR LF stays text."""
     from openpyxl.cell.cell import TYPE_STRING
 
+    if (cells := cells_of(ws, row)) is not None:
+        return cells.value(row, col, value, style_name(style) if style else None, fmt)
     cell = ws.cell(row=row, column=col)
     cell.value = safe_text(value)  # cell_text: characters XML cannot hold made safe
     if isinstance(value, str):
@@ -226,10 +231,13 @@ class _Layout:
 
     def renderer(self, template: str, sheet: str):
         """A function of the row number giving the formula: the template is parsed once, not per row."""
+        return lambda row, text=self.template(template, sheet): text.replace(ROW_TOKEN, str(row))
+
+    def template(self, template: str, sheet: str) -> str:
+        """The formula with ROW_TOKEN standing for its row."""
         key = (template, sheet)
         if key not in self._renderers:
-            text = re.sub(r"\{(\w+)\}", lambda m: self.ref(m.group(1), ROW_TOKEN, sheet), template)
-            self._renderers[key] = lambda row, text=text: text.replace(ROW_TOKEN, str(row))
+            self._renderers[key] = re.sub(r"\{(\w+)\}", lambda m: self.ref(m.group(1), ROW_TOKEN, sheet), template)
         return self._renderers[key]
 
 
@@ -248,6 +256,7 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     from openpyxl.worksheet.datavalidation import DataValidation
 
     ws = wb.create_sheet("Scenarios")
+    fast_rows(ws, FIRST_ROW)
     _put_value(ws, 1, 1, "Scenarios", "Title")
     _put_value(ws, 2, 1, "Blue cells on yellow are inputs: change them, add rows below. Empty cells take the "
                          "default shown in the header. Green cells are results linked from the Calc sheet.", "Note")
@@ -269,8 +278,8 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
         _put_value(ws, HEADER_ROW, num(key, "out"), header, "Header")
     rows = list(scenarios) + [{}] * SPARE_SCENARIO_ROWS  # spare rows: formulas ready, blank until filled
     last = FIRST_ROW + len(rows) - 1
-    check = layout.renderer(F.CHECK, "Scenarios")
-    outputs = [(num(key, "out"), layout.renderer(
+    check = layout.template(F.CHECK, "Scenarios")  # ROW_TOKEN stands for the row: one template per column
+    outputs = [(num(key, "out"), layout.template(
         'IF(OR(TRIM({model})="",{check}<>""),"",'
         + ('IF({no_fit},"does not fit",' if key in NOT_RUNNING_KEYS else "(")
         + f'IF({na},"n/a",IFERROR({expr},"n/a"))))', "Scenarios"), fmt)
@@ -280,9 +289,9 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
             value = scenario.get(key)
             _put_value(ws, r, num(key), value, "Input", "#,##0" if isinstance(value, (int, float)) and key.endswith(
                 ("tokens", "month", "gpus", "batch")) else None)
-        _put_formula(ws, r, number_of(layout.check_col), "=" + check(r), "Calculation")
-        for c, render, fmt in outputs:
-            _put_formula(ws, r, c, "=" + render(r), "Link", fmt)
+        _put_formula(ws, r, number_of(layout.check_col), "=" + check, "Calculation")
+        for c, template, fmt in outputs:
+            _put_formula(ws, r, c, "=" + template, "Link", fmt)
     # dropdowns fed by the catalog tables; any name the catalog knows may be typed as well (the
     # Check column says when one is not known), so the list does not refuse other text
     for key, name in (("model", "m_id"), ("hardware", "h_id"), ("precision", "p_id"), ("engine", "e_id"),
@@ -328,10 +337,10 @@ def _write_calc(wb, layout: _Layout, n_rows: int) -> None:
     for i, c in enumerate(layout.calc, start=1):
         _put_value(ws, 3, i, c.key, "Note")
         _put_value(ws, HEADER_ROW, i, c.header or c.key, "Header")
-    renderers = [layout.renderer(f"IFERROR({c.formula},0)" if c.guard else c.formula, "Calc") for c in layout.calc]
-    assert ws.max_row == HEADER_ROW  # rows are appended from FIRST_ROW on
-    for r in range(FIRST_ROW, FIRST_ROW + n_rows):
-        ws.append(["=" + render(r) for render in renderers])  # default style: black, as formulas are
+    cells = fast_rows(ws, FIRST_ROW)
+    for i, c in enumerate(layout.calc, start=1):  # default style: black, as formulas are
+        cells.formula_rows(i, FIRST_ROW, n_rows, "=" + layout.template(f"IFERROR({c.formula},0)" if c.guard
+                                                                        else c.formula, "Calc"))
     ws.freeze_panes = f"A{FIRST_ROW}"
     ws.row_dimensions[HEADER_ROW].height = 45
     for col in layout.calc_col.values():
@@ -423,6 +432,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     ws = wb.create_sheet("Quote", 1)
     first, total = QUOTE_FIRST_ROW, quote_total_row(n_scen)
     head = first - 1
+    fast_rows(ws, first)
     _put_value(ws, 1, 1, "Quote: monthly cost per scenario, self-hosted or API", "Title")
     _put_formula(ws, 2, 1, '="Money in "&currency&" at "&TEXT(fx_rate,"0.0000")&" per USD. Each scenario is also '
                            'priced on the API model "&compare_api_model&" (Assumptions) for the same traffic."', "Note")
@@ -688,13 +698,10 @@ FAST_SAVE_ROWS = 2000
 
 
 def _save(wb, path: str) -> None:
-    import zipfile
+    from . import xlsx_writer
 
-    from openpyxl.writer.excel import ExcelWriter
-
-    big = "Calc" in wb.sheetnames and wb["Calc"].max_row > FAST_SAVE_ROWS
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1 if big else 6) as archive:
-        ExcelWriter(wb, archive).save()
+    big = "Calc" in wb.sheetnames and xlsx_writer.max_row(wb["Calc"]) > FAST_SAVE_ROWS
+    xlsx_writer.save(wb, path, compresslevel=1 if big else 6)
 
 
 def save_atomically(wb, out: Path, force: bool = False) -> Path:

@@ -254,10 +254,20 @@ def stored_formulas(xlsx: Path) -> list[Formula]:
         sheets = _sheet_parts(z)
         for part, sheet in sheets.items():
             root = etree.fromstring(z.read(part))
+            masters, children = set(), []
             for c in root.iter(_ns("c")):
                 f = c.find(_ns("f"))
-                if f is not None:
-                    found.append(Formula("cell", sheet, c.get("r"), f.text or ""))
+                if f is None:
+                    continue
+                if f.get("t") == "shared" and not f.text:
+                    children.append((c.get("r"), f.get("si")))  # the text is its master's, moved
+                    continue
+                if f.get("t") == "shared":
+                    masters.add(f.get("si"))
+                found.append(Formula("cell", sheet, c.get("r"), f.text or ""))
+            for where, si in children:
+                if si not in masters:  # no text of its own and none to share: Excel would refuse it
+                    found.append(Formula("cell", sheet, where, ""))
             for dv in root.iter(_ns("dataValidation")):
                 for tag in ("formula1", "formula2"):
                     for f in dv.iter(_ns(tag)):

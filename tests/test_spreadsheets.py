@@ -103,7 +103,8 @@ def test_every_formula_of_the_quote_lints_clean(quote):
     formulas, findings = lint_workbook(quote)
     assert findings == []
     kinds = Counter(f.kind for f in formulas)
-    assert set(kinds) == set(KINDS) and kinds["cell"] > 5000, kinds
+    # each column of the big sheets is one shared formula: its text is linted once, for every row
+    assert set(kinds) == set(KINDS) and kinds["cell"] > 400, kinds
     dropdowns = [f.text for f in formulas if f.kind == "data validation" and not f.text[0].isdigit()]
     assert sorted(set(dropdowns)) == ["e_id", "h_id", "m_id", "p_id"]
 
