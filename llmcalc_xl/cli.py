@@ -303,7 +303,7 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
     if template:
         regular_file(template, "Template")
     _outputs_apart([("--out", out_path)], [("--scenarios", scenarios_csv), ("--template", template)], catalog_paths)
-    check_writable(out_path)
+    check_writable(out_path, probe=True)
     cat = load_catalog(catalog_paths)
     problems: list[str] = []
     if scenarios_csv:
@@ -357,7 +357,7 @@ def export(workbook: str, out_path: str | None) -> None:
 
     _outputs_apart([("--out", out_path)], [("the workbook", workbook)])
     if out_path:
-        check_writable(out_path)
+        check_writable(out_path, probe=True)
     text = write_csv(scenario_values(workbook), out_path)
     if text is not None:
         click.echo(text, nl=False)
@@ -391,9 +391,9 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, strict: boo
         if Path(workbook).name:
             outputs += [("the workbook's backup", backup_path(workbook))]
     _outputs_apart(outputs, [("the scenarios file", scenarios)], catalog_paths)
-    check_writable(out)
+    check_writable(out, probe=True)
     if workbook:  # refreshed after pricing: refuse now what would be refused then
-        check_writable(workbook)
+        check_writable(workbook, probe=True)
         if Path(workbook).exists():
             regular_file(workbook, "Workbook")
             check_not_open(workbook)

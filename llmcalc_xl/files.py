@@ -125,9 +125,11 @@ def check_not_open(path: str | os.PathLike) -> None:
                                     f"Close it in {app} and try again.")
 
 
-def check_writable(out: str | os.PathLike) -> Path:
+def check_writable(out: str | os.PathLike, probe: bool = False) -> Path:
     """The path a write to ``out`` will replace (a symbolic link's target), once it is known that
-    its folder exists, it is neither a folder nor a special file, and no spreadsheet has it open."""
+    its folder exists, it is neither a folder nor a special file, and no spreadsheet has it open.
+    ``probe``: also create and remove a file in the folder, to refuse a read-only folder or a
+    full disk before any work is done."""
     given = os.fspath(out)
     if not given:
         raise InvalidValueError("The output path is empty. Give a file name, e.g. --out results.csv.")
@@ -142,6 +144,13 @@ def check_writable(out: str | os.PathLike) -> Path:
     except OSError as exc:
         raise InvalidValueError(f"Output '{given}' cannot be written ({_reason(exc)}). Choose another path.") from None
     check_not_open(target)
+    if probe:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise _cannot_write(out, exc) from None
     return target
 
 
@@ -191,8 +200,8 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBI
 
 
 def _cannot_write(out: Any, exc: OSError) -> InvalidValueError:
-    return InvalidValueError(f"'{os.fspath(out)}' cannot be written ({_reason(exc)}). Choose another place "
-                             "(--out), or free space or fix the folder's permissions.")
+    return InvalidValueError(f"'{os.fspath(out)}' cannot be written ({_reason(exc)}). Choose another folder, or "
+                             "free space or fix the folder's permissions.")
 
 
 def _reason(exc: BaseException) -> str:

@@ -185,7 +185,7 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
     check_not_open(path)
     check_workbook(path)
     backup = backup_path(path)
-    check_writable(backup)
+    check_writable(backup, probe=True)  # a read-only folder is refused now, not after the rebuild
     inputs = [("--template", template)] if template is not None else []
     if not isinstance(catalog, Catalog):
         inputs += [("the catalog file", p) for p in user_catalog_paths(catalog or ())]
