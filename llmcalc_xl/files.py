@@ -277,7 +277,7 @@ def _check_parts(name: str, infos: list[zipfile.ZipInfo], size: int) -> None:
                                     f"{i.file_size / max(i.compress_size, 1):,.0f} times, more than {MAX_RATIO} "
                                     f"times as a workbook's XML does.{refuse}")
     names = {i.filename for i in infos}
-    for needed in ("[Content_Types].xml", "xl/workbook.xml"):
+    for needed in ("[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
         if needed not in names:
             raise InvalidValueError(f"{name} is not a complete .xlsx workbook: it has no part '{needed}'. Open it in "
                                     "Excel, save it again and retry.")
