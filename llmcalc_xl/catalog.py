@@ -424,19 +424,80 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
 
 
 def _read_toml(path: Path) -> dict:
+    """A user catalog file: a regular file of bounded size and nesting, parsed as TOML."""
+    from .files import MAX_CATALOG_BYTES, MAX_TOML_DEPTH, read_bounded
+    from .errors import InvalidValueError
+
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise CatalogError(f"Catalog file '{path}' does not exist. Check the path given to --catalog "
-                           f"or {ENV_VAR}.") from None
-    except IsADirectoryError:
-        raise CatalogError(f"Catalog file '{path}' is a folder. Give the path of a .toml file.") from None
+        raw = read_bounded(path, "Catalog file", MAX_CATALOG_BYTES)
+    except InvalidValueError as exc:
+        raise CatalogError(str(exc).replace(" Check the path.", f" Check the path given to --catalog or {ENV_VAR}.")) \
+            from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CatalogError(f"Catalog file '{path}' is not UTF-8 text. Save it as UTF-8 TOML.") from None
+    depth = _toml_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise CatalogError(f"Catalog file '{path}' nests arrays or tables {depth} deep; a catalog needs at most 2 "
+                           f"(the limit is {MAX_TOML_DEPTH}). See the header of a shipped catalog file for the format.")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"Catalog file '{path}' is not valid TOML ({exc}). "
                            "See the header of a shipped catalog file for the format.") from None
+    except RecursionError:  # the depth scan is conservative; this is the last line
+        raise CatalogError(f"Catalog file '{path}' nests arrays or tables too deep. "
+                           "See the header of a shipped catalog file for the format.") from None
+
+
+_TOML_TOKEN = re.compile(r'"""|\'\'\'|[\[\]{}"\'#]')
+_TOML_BASIC = re.compile(r'(?:[^"\\\n]|\\.)*')
+_TOML_MULTILINE = re.compile(r'(?:[^"\\]|\\.|"(?!""))*', re.S)
+
+
+def _toml_depth(text: str) -> int:
+    """How deep arrays and inline tables nest in TOML text (brackets outside strings and comments).
+    Table headers ([x], [[x]]) count too, which only adds 2."""
+    depth = deepest = pos = 0
+    while m := _TOML_TOKEN.search(text, pos):
+        token, pos = m.group(), m.end()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+        elif token == "#":
+            pos = text.find("\n", pos) % (len(text) + 1)
+        elif token == '"':
+            pos = _TOML_BASIC.match(text, pos).end() + 1
+        elif token == '"""':
+            pos = _TOML_MULTILINE.match(text, pos).end() + 3
+        else:
+            end = text.find(token, pos)
+            if token == "'":
+                newline = text.find("\n", pos)
+                end = newline if 0 <= newline < end or end < 0 else end
+            pos = len(text) if end < 0 else end + len(token)
+    return deepest
+
+
+def _refuse_non_finite(raw: Any, where: str, name: str = "") -> None:
+    """Catalog numbers must be finite: TOML's nan and inf (and integers beyond 64 bits) are refused."""
+    import math
+
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            _refuse_non_finite(value, where, key if not name else f"{name}.{key}")
+    elif isinstance(raw, list):
+        for value in raw:
+            _refuse_non_finite(value, where, name)
+    elif isinstance(raw, float) and not math.isfinite(raw):
+        raise CatalogError(f"{where}: {name or 'a value'} must be a finite number, got {raw}. Give the number itself, "
+                           "or leave the field out.")
+    elif isinstance(raw, int) and not isinstance(raw, bool) and not -2**63 <= raw < 2**63:
+        raise CatalogError(f"{where}: {name or 'a value'} is too large ({len(str(abs(raw)))} digits). Give a "
+                           "realistic number.")
 
 
 # --- the merged catalog -------------------------------------------------------------
@@ -626,6 +687,7 @@ def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user:
                     raise CatalogError(f"{where}: id '{rid}' is already an {SINGULAR[other_kind]}.")
                 del entries[other_kind][rid]  # a user may replace an API model by an open one
             base = entries[kind].get(rid) if user else None
+            _refuse_non_finite(raw, where)
             entries[kind][rid] = _build(kind, raw, base, where)
 
 
@@ -651,5 +713,8 @@ def load_catalog(paths: Iterable[str | os.PathLike] = ()) -> Catalog:
         except FileNotFoundError:
             raise CatalogError(f"Catalog file '{p}' does not exist. Check the path given to "
                                f"--catalog or {ENV_VAR}.") from None
+        except (OSError, ValueError) as exc:
+            raise CatalogError(f"Catalog file '{p}' cannot be read ({getattr(exc, 'strerror', None) or exc}). "
+                               f"Check the path given to --catalog or {ENV_VAR}.") from None
         files.append((os.path.abspath(p), mtime))
     return _load(tuple(files))

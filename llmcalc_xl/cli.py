@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -23,8 +24,29 @@ CATALOG_OPTION = click.option(
          "Default: the files in $LLMCALC_XL_CATALOG.")
 
 
+#: Characters a terminal would act on rather than show: C0 and C1 controls, DEL, line and paragraph
+#: separators, bidirectional overrides, and lone surrogates (undecodable bytes in a file name).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+                     "\ud800-\udfff]")
+#: A value the messages quote: 'value', the quote marks at word boundaries (an apostrophe is not one).
+_QUOTED = re.compile(r"(?:(?<=[\s(\[])|^)'((?:[^']|'(?![\s.,:;)?!]|$))+)'(?=[\s.,:;)?!]|$)")
+MAX_LINE = 500
+
+
+def safe_line(text: str) -> str:
+    """One line for the terminal, whatever user text it quotes: control characters shown escaped
+    (a newline as \\n, ESC as \\x1b), each quoted value over 120 characters cut in the middle with an
+    ellipsis, and the whole line at most 500 characters (its start and its end, where the fix is)."""
+    text = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), str(text))
+    text = _QUOTED.sub(lambda m: m.group() if len(m.group(1)) <= 120 else f"'{m.group(1)[:70]}...{m.group(1)[-40:]}'",
+                       text)
+    if len(text) > MAX_LINE:
+        text = text[:MAX_LINE - 163] + " ... " + text[-158:]
+    return text
+
+
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {safe_line(message)}", err=True)
     sys.exit(2)
 
 
@@ -37,6 +59,20 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except LlmcalcError as exc:
             _fail(str(exc))
+        except click.UsageError as exc:  # click's own message quotes the value as typed
+            exc.message = safe_line(exc.message)
+            raise
+        except OSError as exc:  # a file that changed under us, a full disk: still one line
+            where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+            _fail(f"File{where} cannot be used ({exc.strerror or exc}). Check the path, its permissions and the "
+                  "free space.")
+        except Exception as exc:
+            from openpyxl.utils.exceptions import IllegalCharacterError
+            if not isinstance(exc, IllegalCharacterError):
+                raise
+            text = str(exc).removesuffix(" cannot be used in worksheets.")
+            _fail(f"Text '{text}' holds a control character, which a workbook cannot store. Remove it from the "
+                  "input, or write a .csv.")
 
 
 @click.group(cls=_Group)
@@ -45,10 +81,41 @@ def main() -> None:
     """Price and size LLM inference: memory, speed and cost, API versus your own GPUs."""
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and math.isinf(value):
+def _finite(value: Any) -> Any:
+    """JSON-ready: NaN and infinities (no answer, never) become null; numpy numbers plain numbers."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    raise TypeError(repr(value))
+    return value
+
+
+def _dumps(value: Any, **options: Any) -> str:
+    """JSON text that every parser accepts: never NaN or Infinity."""
+    return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _check_text(option: str, value: str) -> None:
+    """Text for a workbook cell: XML cannot hold control characters other than tab and line ends."""
+    bad = re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", value or "")
+    if bad:
+        from .errors import InvalidValueError
+        raise InvalidValueError(f"{option} '{value}' holds a control character "
+                                f"({bad.group().encode('unicode_escape', 'backslashreplace').decode('ascii')}), "
+                                "which a workbook cannot store. Remove it.")
+
+
+def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]],
+                   catalog_paths: tuple[str, ...] = ()) -> None:
+    """Before anything is read or written: no output may be an input or another output."""
+    from .catalog import user_catalog_paths
+    from .files import check_distinct
+
+    check_distinct(outputs, inputs + [("the catalog file", p) for p in user_catalog_paths(catalog_paths)])
 
 
 @main.command()
@@ -85,7 +152,7 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     result = run(model, hardware, catalog=cat, **given)
     d = result.to_dict()
     if as_json:
-        click.echo(json.dumps(d, default=_json_default))
+        click.echo(_dumps(d))
         return
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
@@ -119,7 +186,7 @@ def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
             if kind == "models":
                 d["kind"] = e.kind
             rows.append(d)
-        click.echo(json.dumps(rows, indent=1))
+        click.echo(_dumps(rows, indent=1))
         return
     columns = {
         "models": [("id", "id"), ("kind", "kind"), ("params_b", "params (B)"), ("active_params_b", "active (B)"),
@@ -171,9 +238,9 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
 
     result = run(models, hardware=hardware, api_models=api_models, catalog=catalog_paths, **options)
     if as_json:
-        click.echo(json.dumps({"requests_per_month": result.requests_per_month,
-                               "self_hosted": result.self_hosted, "apis": result.apis,
-                               "rejected": result.rejected}, default=_json_default, indent=1))
+        click.echo(_dumps({"requests_per_month": result.requests_per_month,
+                           "self_hosted": result.self_hosted, "apis": result.apis,
+                           "rejected": result.rejected}, indent=1))
         return
     click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
                f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each)\n")
@@ -228,9 +295,19 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
           decimal: str | None, catalog_paths: tuple[str, ...]) -> None:
     """Write the quote workbook: live Excel formulas, no add-in needed."""
     from .catalog import load_catalog
+    from .errors import InvalidValueError
+    from .files import check_writable, regular_file
     from .quote import scenarios_from_csv, scenarios_from_lists
     from .workbook import DEFAULT_SCENARIOS, build_workbook, save_atomically
 
+    for option, text in (("--title", title), ("--client", client), ("--prepared-by", prepared_by)):
+        _check_text(option, text)
+    if scenarios_csv:
+        regular_file(scenarios_csv, "Scenarios file")
+    if template:
+        regular_file(template, "Template")
+    _outputs_apart([("--out", out_path)], [("--scenarios", scenarios_csv), ("--template", template)], catalog_paths)
+    check_writable(out_path, probe=True)
     cat = load_catalog(catalog_paths)
     problems: list[str] = []
     if scenarios_csv:
@@ -240,7 +317,13 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
     else:
         rows = None
     if rows is not None and not rows:
-        raise click.ClickException("No scenario could be built:\n  " + "\n  ".join(problems))
+        source = f"'{scenarios_csv}'" if scenarios_csv else "--models/--hardware"
+        first = problems[0] if problems else "it has no rows"
+        more = f" (and {len(problems) - 1:,} more)" if len(problems) > 1 else ""
+        fix = (f"`llmcalc-xl fill {scenarios_csv}` lists each row's error" if scenarios_csv
+               else "`llmcalc-xl catalog models` lists the ids")
+        raise InvalidValueError(f"No scenario of {source} could be built; {first}{more}. Fix them ({fix}) and "
+                                "build again.")
     wb = build_workbook(rows, catalog=cat, title=title, client=client, prepared_by=prepared_by, template=template,
                         with_functions=with_functions)
     path = save_atomically(wb, out_path, force=force)
@@ -255,7 +338,7 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
         if unused:
             click.echo(f"Warning: columns not used: {unused}. Only columns named as an option are read.", err=True)
     for problem in problems:
-        click.echo(f"Skipped {problem}", err=True)
+        click.echo(safe_line(f"Skipped {problem}"), err=True)
 
 
 @main.command()
@@ -271,9 +354,9 @@ def refresh(workbook: str, template: str | None, force: bool, catalog_paths: tup
     click.echo(f"Refreshed {report.path} ({report.scenarios} scenario{'s' if report.scenarios != 1 else ''}); "
                f"the previous version is in {report.backup}.")
     for line in report.carried:
-        click.echo(f"Kept {line}")
+        click.echo(safe_line(f"Kept {line}"))
     for line in report.not_carried:
-        click.echo(f"Not carried: {line}", err=True)
+        click.echo(safe_line(f"Not carried: {line}"), err=True)
 
 
 @main.command()
@@ -282,7 +365,11 @@ def refresh(workbook: str, template: str | None, force: bool, catalog_paths: tup
 def export(workbook: str, out_path: str | None) -> None:
     """Write a quote workbook's Scenarios sheet as CSV (the values last calculated)."""
     from .export import scenario_values, write_csv
+    from .files import check_writable
 
+    _outputs_apart([("--out", out_path)], [("the workbook", workbook)])
+    if out_path:
+        check_writable(out_path, probe=True)
     text = write_csv(scenario_values(workbook), out_path)
     if text is not None:
         click.echo(text, nl=False)
@@ -308,12 +395,27 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
     from pathlib import Path
 
     from .catalog import load_catalog
+    from .files import check_not_open, check_writable, regular_file
     from .fill import count_rows, fill_file
+    from .refresh import backup_path
 
-    cat = load_catalog(catalog_paths)
-    out = Path(out_path) if out_path else Path(scenarios).with_suffix(".results.csv")
     if replace and not workbook:
         raise click.UsageError("--replace needs --workbook QUOTE.xlsx: it replaces that quote's scenarios.")
+    src = regular_file(scenarios, "Scenarios file")
+    out = Path(out_path) if out_path else src.with_name(src.stem + ".results.csv")
+    outputs = [("--out", out)]
+    if workbook:
+        outputs += [("--workbook", workbook)]
+        if Path(workbook).name:
+            outputs += [("the workbook's backup", backup_path(workbook))]
+    _outputs_apart(outputs, [("the scenarios file", scenarios)], catalog_paths)
+    check_writable(out, probe=True)
+    if workbook:  # refreshed after pricing: refuse now what would be refused then
+        check_writable(workbook, probe=True)
+        if Path(workbook).exists():
+            regular_file(workbook, "Workbook")
+            check_not_open(workbook)
+    cat = load_catalog(catalog_paths)
     warn = lambda line: click.echo(line, err=True)  # noqa: E731
     if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
         with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
@@ -344,8 +446,11 @@ def setup(write_to: str | None, catalog_path: str | None) -> None:
     from pathlib import Path
 
     from .catalog import load_catalog
-    from .excel_setup import USER_CONFIG, instructions, settings, write_config
+    from .excel_setup import USER_CONFIG, backup_path, instructions, settings, write_config
 
+    if write_to and catalog_path:
+        target = USER_CONFIG if write_to == "default" else Path(write_to)
+        _outputs_apart([("--write", target), ("its backup", backup_path(target))], [("--catalog", catalog_path)])
     if catalog_path:
         load_catalog([catalog_path])  # a bad file is reported now, not in every cell later
         catalog_path = str(Path(catalog_path).resolve())

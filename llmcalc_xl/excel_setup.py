@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .files import replacing
+from .files import MAX_CATALOG_BYTES, backup_copy, check_writable, read_bounded, replacing
 from .errors import InvalidValueError
 
 UDF_MODULE = "llmcalc_xl.udfs"
@@ -37,15 +37,33 @@ def merged_config(existing: str, values: dict[str, str]) -> str:
 def write_config(path: Path, values: dict[str, str]) -> Path:
     """Merge our settings into ``path`` atomically (temporary file, then rename); back up the old one."""
     path = Path(path)
-    if path.exists() and path.is_dir():
+    if path.is_dir():
         raise InvalidValueError(f"Config path '{path}' is a folder. Give the path of xlwings.conf.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidValueError(f"Folder '{path.parent}' cannot be created ({exc.strerror}). Give another path "
+                                "to --write.") from None
+    backup = backup_path(path)
+    check_writable(path)
+    check_writable(backup)
+    existing = ""
+    if path.exists():
+        try:
+            existing = read_bounded(path, "Config file", MAX_CATALOG_BYTES).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidValueError(f"Config file '{path}' is not UTF-8 text. Check that it is xlwings.conf, or "
+                                    "give another path to --write.") from None
     if existing:
-        path.with_suffix(".conf.bak").write_text(existing, encoding="utf-8")
+        backup_copy(path, backup)
     with replacing(path) as tmp:
         tmp.write_text(merged_config(existing, values), encoding="utf-8")
     return path
+
+
+def backup_path(path: Path) -> Path:
+    """Where the previous settings are kept: xlwings.conf -> xlwings.conf.bak."""
+    return path.with_name(path.name + ".bak")
 
 
 def instructions(values: dict[str, str], catalog: str | None = None) -> str:

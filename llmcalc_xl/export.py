@@ -14,17 +14,25 @@ from typing import Any
 
 from . import formulas as F
 from .cell_text import safe_text
-from .files import check_zip, replacing
-from .errors import InvalidValueError
+from .files import open_workbook, replacing, unreadable
+from .errors import InvalidValueError, LlmcalcError
 from .workbook import FIRST_ROW, _Layout
 
 def scenario_values(path: str | Path) -> list[dict[str, Any]]:
     """Inputs and last-calculated results of every scenario row, keyed as `estimate --json`."""
-    from openpyxl import load_workbook
-
     path = Path(path)
-    check_zip(path)
-    wb = load_workbook(path, data_only=True, read_only=True)
+    wb = open_workbook(path, data_only=True, read_only=True)
+    try:
+        return _rows(wb, path)
+    except LlmcalcError:
+        raise
+    except Exception as exc:  # read-only openpyxl parses while iterating: a damaged sheet fails here
+        raise unreadable(path, "Workbook", exc) from exc
+    finally:
+        wb.close()
+
+
+def _rows(wb, path: Path) -> list[dict[str, Any]]:
     if "Scenarios" not in wb.sheetnames:
         raise InvalidValueError(f"'{path}' has no Scenarios sheet. Give a workbook made by `llmcalc-xl build`.")
     ws = wb["Scenarios"]
@@ -34,14 +42,13 @@ def scenario_values(path: str | Path) -> list[dict[str, Any]]:
     columns = ([(input_name(k), index(layout.input_col[k])) for k in F.INPUT_KEYS]
                + [("check", index(layout.check_col))] + [(k, index(layout.output_col[k])) for k in F.OUTPUT_KEYS])
     rows, uncalculated = [], 0
-    for values in ws.iter_rows(min_row=FIRST_ROW, values_only=True):
+    for values in ws.iter_rows(min_row=FIRST_ROW, max_col=max(c for _, c in columns), values_only=True):
         record = {k: (values[c - 1] if c - 1 < len(values) else None) for k, c in columns}
         if record["model"] in (None, ""):
             continue
         if all(record[k] is None for k in F.OUTPUT_KEYS):
             uncalculated += 1
         rows.append(record)
-    wb.close()
     if rows and uncalculated == len(rows):
         raise InvalidValueError(f"'{path}' has never been calculated: it holds formulas but no results. Open it "
                                 "in Excel or LibreOffice, save it, and export again (or run: soffice --headless "

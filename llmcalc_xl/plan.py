@@ -39,13 +39,13 @@ def requests_per_month(requests_per_day: float | None = None, requests_per_s: fl
     """Monthly requests from a daily or per-second rate (365/12 days, 730 h a month)."""
     if (requests_per_day is None) == (requests_per_s is None):
         raise InvalidValueError("Give the load as requests_per_day or requests_per_s (one of them).")
-    if requests_per_day is not None:
-        if not requests_per_day > 0:
-            raise InvalidValueError(f"requests_per_day must be > 0, got {requests_per_day:g}")
-        return requests_per_day * DAYS_PER_MONTH
-    if not requests_per_s > 0:
-        raise InvalidValueError(f"requests_per_s must be > 0, got {requests_per_s:g}")
-    return requests_per_s * SECONDS_PER_HOUR * HOURS_PER_MONTH
+    name, rate, scale = (("requests_per_day", requests_per_day, DAYS_PER_MONTH) if requests_per_day is not None
+                         else ("requests_per_s", requests_per_s, SECONDS_PER_HOUR * HOURS_PER_MONTH))
+    if not rate > 0:
+        raise InvalidValueError(f"{name} must be > 0, got {rate:g}")
+    if not math.isfinite(rate * scale):
+        raise InvalidValueError(f"{name} must be a finite number, got {rate:g}. Give the load you plan for.")
+    return rate * scale
 
 
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,

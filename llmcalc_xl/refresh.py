@@ -12,7 +12,7 @@ refused unless told to go on.
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,9 @@ from . import formulas as F
 from .catalog import Catalog, load_catalog
 from .cell_text import safe_text
 from .errors import InvalidValueError
-from .files import check_zip
+from .catalog import user_catalog_paths
+from .files import (backup_copy, check_distinct, check_not_open, check_workbook, check_writable, open_workbook,
+                    regular_file)
 from .template import style_name
 from .workbook import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
                        scenario_headers)
@@ -45,10 +47,6 @@ class Report:
     not_carried: list[str] = field(default_factory=list)
 
 
-def lock_file(path: Path) -> Path:
-    return path.with_name("~$" + path.name)
-
-
 def dropped_content(path: Path) -> list[str]:
     """What in this file a rebuild through openpyxl would lose (beyond what llmcalc-xl writes)."""
     found = set()
@@ -62,7 +60,7 @@ def dropped_content(path: Path) -> list[str]:
                 if "<xdr:sp>" in text or "<xdr:sp " in text or "<xdr:pic" in text:
                     found.add("shapes or pictures")
             if name.startswith("xl/worksheets/sheet") and name.endswith(".xml"):
-                if b"x14:" in z.read(name):
+                if _contains(z, name, b"x14:"):
                     found.add("newer Excel formatting (x14 extensions: sparklines, data bars)")
     return sorted(found)
 
@@ -74,17 +72,25 @@ def _base(header: Any) -> str:
 
 def read_scenarios(path: str | Path) -> list[dict[str, Any]]:
     """The scenario inputs of a quote."""
-    from openpyxl import load_workbook
-
     path = Path(path)
-    check_zip(path)
-    wb = load_workbook(path, read_only=True)
+    wb = open_workbook(path, "Quote", read_only=True)
     try:
         if "Scenarios" not in wb.sheetnames:
             raise InvalidValueError(f"'{path.name}' has no Scenarios sheet: it was not made by `llmcalc-xl build`.")
         return _read_scenarios(wb["Scenarios"], Report(path=path, backup=path))
     finally:
         wb.close()
+
+
+def _contains(z: zipfile.ZipFile, name: str, needle: bytes) -> bool:
+    """Whether a part holds ``needle``, read in pieces (a sheet can be hundreds of MB)."""
+    tail = b""
+    with z.open(name) as fh:
+        while chunk := fh.read(1 << 20):
+            if needle in tail + chunk[:len(needle)] or needle in chunk:
+                return True
+            tail = chunk[-len(needle):]
+    return False
 
 
 def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
@@ -129,8 +135,9 @@ def _catalog_edits(old, report: Report) -> tuple[dict[tuple[str, str, str], Any]
                                   "older version); catalog sheets are the current catalog")
         return {}, {}
     built: dict[tuple[str, str, str], Any] = {}
-    for sheet, eid, fld, value in old["Built"].iter_rows(min_row=2, values_only=True):
-        built[(sheet, eid, fld)] = value
+    for sheet, eid, fld, value in old["Built"].iter_rows(min_row=2, max_col=4, values_only=True):
+        if isinstance(sheet, str) and eid not in (None, "") and isinstance(fld, str):
+            built[(sheet, eid, fld)] = value
     built_ids = {(s, i) for s, i, _ in built}
     edits, new_rows = {}, {}
     for sheet in CATALOG_SHEETS.values():
@@ -199,24 +206,24 @@ def _apply_catalog(new, edits, new_rows, cat: Catalog, report: Report) -> None:
 def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None, template: str | Path | None = None,
             force: bool = False, scenarios: list[dict[str, Any]] | None = None) -> Report:
     """Rebuild ``path`` in place; ``scenarios`` (if given) replace its scenario rows."""
-    from openpyxl import load_workbook
-
-    path = Path(path)
-    if lock_file(path).exists():
-        raise InvalidValueError(f"'{path.name}' is open in Excel (its lock file {lock_file(path).name} is beside "
-                                "it). Close it in Excel and refresh again.")
-    check_zip(path)
+    path = regular_file(path, "Workbook")
+    check_not_open(path)
+    check_workbook(path)
+    backup = backup_path(path)
+    check_writable(backup, probe=True)  # a read-only folder is refused now, not after the rebuild
+    inputs = [("--template", template)] if template is not None else []
+    if not isinstance(catalog, Catalog):
+        inputs += [("the catalog file", p) for p in user_catalog_paths(catalog or ())]
+    check_distinct([("the workbook", path), ("its backup", backup)], inputs)
     dropped = dropped_content(path)
     if dropped and not force:
         raise InvalidValueError(f"'{path.name}' holds {', '.join(dropped)}, which a refresh would drop. Copy them "
                                 "aside, or add --force to refresh anyway and lose them.")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
-    # read-only and values only: what the user typed and saw, without parsing every formula
-    old = load_workbook(path, read_only=True)  # formulas a user typed into an input stay formulas
+    old = open_workbook(path, checked=True, read_only=True)  # formulas a user typed into an input stay formulas
     for needed in ("Scenarios", "Cover"):
         if needed not in old.sheetnames:
             raise InvalidValueError(f"'{path.name}' has no {needed} sheet: it was not made by `llmcalc-xl build`.")
-    backup = path.with_name(f"{path.stem}.backup{path.suffix}")
     report = Report(path=path, backup=backup)
     if dropped:
         report.not_carried.append("dropped as asked (--force): " + ", ".join(dropped))
@@ -257,6 +264,12 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
     for name in sorted(set(assumptions) - known):
         report.not_carried.append(f"assumption {name}: no longer used")
     _apply_catalog(new, edits, new_rows, cat, report)
-    shutil.copy2(path, backup)
+    backup_copy(path, backup)
     save_atomically(new, path, force=True)
     return report
+
+
+def backup_path(path: str | os.PathLike) -> Path:
+    """Where refresh keeps the previous version: quote.xlsx -> quote.backup.xlsx."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.backup{path.suffix}")

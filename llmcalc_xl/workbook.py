@@ -22,7 +22,7 @@ from . import __version__
 from . import formulas as F
 from .catalog import Catalog, load_catalog
 from .cell_text import safe_text
-from .files import check_zip, replacing
+from .files import check_writable, open_workbook, replacing
 from .template import style_name
 from .errors import InvalidValueError
 from .estimate import NOT_RUNNING_KEYS
@@ -631,15 +631,12 @@ def scenarios_for_build(rows: Iterable[dict[str, Any]] | None) -> list[dict[str,
 
 def load_template(path: str | Path | None = None):
     """The template workbook (default: the shipped one), with every house style present."""
-    from openpyxl import load_workbook
-
     from .template import default_styles, default_template_path
 
     path = Path(path) if path else default_template_path()
     if not path.exists():
         raise InvalidValueError(f"Template '{path}' does not exist. Give a copy of templates/quote.xlsx.")
-    check_zip(path)
-    wb = load_workbook(path)
+    wb = open_workbook(path, "Template")
     if "Cover" not in wb.sheetnames:
         raise InvalidValueError(f"Template '{path}' has no Cover sheet. Start from a copy of templates/quote.xlsx.")
     have = set(wb.named_styles)
@@ -709,6 +706,7 @@ def save_atomically(wb, out: Path, force: bool = False) -> Path:
     out = Path(out)
     if out.suffix.lower() != ".xlsx":
         raise InvalidValueError(f"Output '{out}' must end in .xlsx.")
+    check_writable(out)  # before the existence test: a file open in Excel is refused even with --force
     if out.exists() and not force:
         raise InvalidValueError(f"'{out}' already exists. Add --force to replace it, or choose another --out.")
     with replacing(out) as tmp:

@@ -102,7 +102,7 @@ def test_refuses_a_workbook_open_in_excel(tmp_path):
     r = CliRunner().invoke(main, ["refresh", str(out)])
     assert r.exit_code == 2
     assert r.output == "Error: 'q.xlsx' is open in Excel (its lock file ~$q.xlsx is beside it). Close it in Excel " \
-                       "and refresh again.\n"
+                       "and try again.\n"
 
 
 def test_refuses_content_it_would_drop_unless_forced(tmp_path):
