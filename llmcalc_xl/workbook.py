@@ -251,15 +251,15 @@ def scenario_headers() -> dict[str, str]:
 
 
 def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> int:
-    from openpyxl.formatting.rule import FormulaRule
-    from openpyxl.styles import PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
     ws = wb.create_sheet("Scenarios")
     fast_rows(ws, FIRST_ROW)
     _put_value(ws, 1, 1, "Scenarios", "Title")
     _put_value(ws, 2, 1, "Blue cells on yellow are inputs: change them, add rows below. Empty cells take the "
-                         "default shown in the header. Green cells are results linked from the Calc sheet.", "Note")
+                         "default shown in the header. Green cells are results linked from the Calc sheet: memory "
+                         "in GiB over all GPUs, money in USD as the catalog. Right of the results, device and engine "
+                         "overrides (empty: the catalog's).", "Note")
     from openpyxl.utils import column_index_from_string as number_of
 
     def num(key, kind="in"):
@@ -267,9 +267,9 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
 
     _put_value(ws, 3, 1, "Inputs", "Header")
     _put_value(ws, 3, number_of(layout.check_col), "Check", "Header")
-    _put_value(ws, 3, num(F.OUTPUT_KEYS[0], "out"), "Results (memory GiB over all GPUs; money USD, as the catalog)",
+    _put_value(ws, 3, num(F.OUTPUT_KEYS[0], "out"), "Results",
                "Header")
-    _put_value(ws, 3, num(F.ADVANCED_INPUTS[0]), "Device and engine overrides (inputs; empty: the catalog's)",
+    _put_value(ws, 3, num(F.ADVANCED_INPUTS[0]), "Overrides",
                "Header")
     for key, label in scenario_headers().items():
         _put_value(ws, HEADER_ROW, num(key), label, "Header")
@@ -307,13 +307,9 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
         ws.add_data_validation(dv)
         col = layout.input_col[key]
         dv.add(f"{col}{FIRST_ROW}:{col}{last + 200}")
-    fits_col = layout.output_col["fits"]
-    red = PatternFill("solid", fgColor="F8CBAD")
-    ws.conditional_formatting.add(f"{fits_col}{FIRST_ROW}:{fits_col}{last + 200}",
-                                  FormulaRule(formula=[f"${fits_col}{FIRST_ROW}=FALSE"], fill=red))
-    check_col = layout.check_col
-    ws.conditional_formatting.add(f"{check_col}{FIRST_ROW}:{check_col}{last + 200}",
-                                  FormulaRule(formula=[f'${check_col}{FIRST_ROW}<>""'], fill=red))
+    # No conditional formats on these rows: LibreOffice 7.4's PDF export crashes evaluating one
+    # over cells with this many formulas behind them. The Check and result cells say in words
+    # what is wrong.
     widths = {"scenario": 42, "model": 15, "hardware": 12}
     for key, col in layout.input_col.items():
         ws.column_dimensions[col].width = widths.get(key, 11)
@@ -492,7 +488,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_formula(ws, total + 1, 1, f'=COUNTIF({rng("K")},"yes")&" of "&(COUNTIF({rng("K")},"yes")'
                                    f'+COUNTIF({rng("K")},"no*"))&" scenarios are in the totals; "'
                                    f'&COUNTIF({rng("K")},"no*")&" left out (In totals says why)."', "Note")
-    for c, w in zip("ABCDEFGHIJK", (40, 16, 14, 13, 17, 14, 14, 16, 15, 11, 16)):
+    for c, w in zip("ABCDEFGHIJK", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16)):
         ws.column_dimensions[c].width = w
     ws.row_dimensions[head].height = 45
     ws.print_title_rows = f"{head}:{head}"

@@ -391,3 +391,19 @@ def test_quote_totals_cover_the_same_rows(computed):
     assert q.cell(QUOTE_FIRST_ROW + not_fit, 5).value == f"does not fit: needs {core['gpus_needed'][not_fit]:.0f} GPUs"
     headers = [q.cell(QUOTE_FIRST_ROW - 1, c).value for c in range(1, 12)]
     assert headers[4] == "Monthly cost (USD)" and headers[7] == "Same traffic on the API, monthly (USD)"
+
+
+@needs_libreoffice
+def test_libreoffice_prints_the_quote_to_pdf(tmp_path):
+    """The printed quote: Cover, Quote, four pages of Scenarios, Assumptions, and a one-line stub
+    for each reference sheet (a conditional format once made LibreOffice's PDF export crash)."""
+    import subprocess
+
+    from .spreadsheets import SOFFICE, libreoffice_profile
+
+    path = save_atomically(build_workbook(None), tmp_path / "q.xlsx")
+    subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation={libreoffice_profile().as_uri()}",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)], capture_output=True, timeout=300)
+    pdf = (tmp_path / "q.pdf").read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+    assert pdf.startswith(b"%PDF") and 1 + 1 + 4 + 1 <= pages <= 1 + 1 + 4 + 2 + 6, pages
