@@ -73,7 +73,7 @@ def _base(header: Any) -> str:
 def read_scenarios(path: str | Path) -> list[dict[str, Any]]:
     """The scenario inputs of a quote."""
     path = Path(path)
-    wb = open_workbook(path, "Quote", read_only=True)
+    wb = open_workbook(path, "Quote", read_only=True, data_only=True)
     try:
         if "Scenarios" not in wb.sheetnames:
             raise InvalidValueError(f"'{path.name}' has no Scenarios sheet: it was not made by `llmcalc-xl build`.")
@@ -227,8 +227,12 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
     report = Report(path=path, backup=backup)
     if dropped:
         report.not_carried.append("dropped as asked (--force): " + ", ".join(dropped))
-    if scenarios is None:
-        scenarios = _read_scenarios(old["Scenarios"], report)
+    if scenarios is None:  # the values a spreadsheet last showed: reading the results' formulas is slow
+        values = open_workbook(path, checked=True, read_only=True, data_only=True)
+        try:
+            scenarios = _read_scenarios(values["Scenarios"], report)
+        finally:
+            values.close()
     report.scenarios = len(scenarios)
     cover_cells = _placeholder_cells(load_template(template))
     cover = {}

@@ -415,7 +415,9 @@ QUOTE_COLUMNS = (
 )
 MONEY_COLUMNS = {"Monthly cost", "Effective cost per request", "Marginal cost per request",
                  "Same traffic on the API, monthly"}
-QUOTE_FIRST_ROW = 6  # first scenario row of the Quote sheet (headers on the row above)
+#: First scenario row of the Quote sheet (headers on the row above): the Scenarios sheet's, so that
+#: each row's formulas are one formula moved down, written once as a shared formula.
+QUOTE_FIRST_ROW = FIRST_ROW
 
 
 def quote_total_row(n_scen: int) -> int:
@@ -432,12 +434,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_value(ws, 1, 1, "Quote: monthly cost per scenario, self-hosted or API", "Title")
     _put_formula(ws, 2, 1, '="Money in "&currency&" at "&TEXT(fx_rate,"0.0000")&" per USD. Each scenario is also '
                            'priced on the API model "&compare_api_model&" (Assumptions) for the same traffic."', "Note")
-    _put_value(ws, 3, 1, "Monthly cost: always-on self-hosted replicas sized for the traffic (GPUs x price x hours "
-                         "a month each), or the API's bill for the traffic. Effective cost per request = monthly "
-                         "cost / requests, idle time of always-on GPUs included.", "Note")
-    _put_value(ws, 4, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one more "
-                         "request. Rows that do not fit, or whose inputs the Check column flags, are left out of "
-                         "the totals (In totals says why).", "Note")
+    _put_value(ws, 3, 1, "What each column means, and which rows the totals leave out: below the totals.", "Note")
     for c, (header, fmt, style) in enumerate(QUOTE_COLUMNS, start=1):
         if header in MONEY_COLUMNS:
             _put_formula(ws, head, c, f'="{header} ("&currency&")"', "Header")
@@ -488,6 +485,12 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_formula(ws, total + 1, 1, f'=COUNTIF({rng("K")},"yes")&" of "&(COUNTIF({rng("K")},"yes")'
                                    f'+COUNTIF({rng("K")},"no*"))&" scenarios are in the totals; "'
                                    f'&COUNTIF({rng("K")},"no*")&" left out (In totals says why)."', "Note")
+    _put_value(ws, total + 2, 1, "Monthly cost: always-on self-hosted replicas sized for the traffic (GPUs x price x "
+                                 "hours a month each), or the API's bill for the traffic. Effective cost per request "
+                                 "= monthly cost / requests, idle time of always-on GPUs included.", "Note")
+    _put_value(ws, total + 3, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one "
+                                 "more request. Rows that do not fit, or whose inputs the Check column flags, are "
+                                 "left out of the totals.", "Note")
     for c, w in zip("ABCDEFGHIJK", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16)):
         ws.column_dimensions[c].width = w
     ws.row_dimensions[head].height = 45
@@ -504,7 +507,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
     chart.height, chart.width = 11, 24
-    ws.add_chart(chart, f"A{total + 3}")
+    ws.add_chart(chart, f"A{total + 5}")
     _print_setup(ws)
 
 
