@@ -318,7 +318,7 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
         rows = None
     if rows is not None and not rows:
         source = f"'{scenarios_csv}'" if scenarios_csv else "--models/--hardware"
-        first = problems[0] if problems else "it has no rows"
+        first = problems[0].rstrip(".") if problems else "it has no rows"
         more = f" (and {len(problems) - 1:,} more)" if len(problems) > 1 else ""
         fix = (f"`llmcalc-xl fill {scenarios_csv}` lists each row's error" if scenarios_csv
                else "`llmcalc-xl catalog models` lists the ids")
