@@ -123,3 +123,16 @@ def test_plan_with_only_an_api_model_says_so():
     assert r.exit_code == 0
     assert "Self-hosted: none of the models given is open-weight" in r.output
     assert "gpt-4o-mini" in r.output and "gpt-4o " in r.output
+
+
+def test_python_dash_m_runs_the_command(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "llmcalc_xl", "estimate", "--model", "gpt-4", "--input-tokens", "0",
+                        "--output-tokens", "500", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["token_cost_usd"] == 0.03  # 500 tokens at $60 per million
+    r = subprocess.run([sys.executable, "-m", "llmcalc_xl", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("Usage: llmcalc-xl")
