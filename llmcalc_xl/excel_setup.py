@@ -68,7 +68,11 @@ def backup_path(path: Path) -> Path:
 
 def instructions(values: dict[str, str], catalog: str | None = None) -> str:
     """What to type and click, for the README's "In Excel" steps, filled in for this machine."""
-    lines = [
+    import importlib.util
+
+    lines = [] if importlib.util.find_spec("xlwings") else [
+        "xlwings is not installed here: pip install \"llmcalc-xl[excel]\" first.", ""]
+    lines += [
         "xlwings settings for llmcalc-xl (put them in ~/.xlwings/xlwings.conf, or run",
         "`llmcalc-xl excel setup --write`, or type them into the xlwings ribbon tab):",
         "",

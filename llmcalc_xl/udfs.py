@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator
 
-import xlwings as xw
+try:
+    import xlwings as xw
+except ImportError:  # the functions stay plain Python functions; Excel needs `pip install "llmcalc-xl[excel]"`
+    xw = None
 
 from . import cells
 from .errors import LlmcalcError
@@ -77,9 +80,16 @@ ARG_DOCS = {
 }
 
 
+def _excel_function(f):
+    """An Excel function through xlwings (a plain function where xlwings is not installed)."""
+    return xw.func(f) if xw is not None else f
+
+
 def _args(*names: str):
     """xlwings argument options: 2-D ranges and the function-wizard description of each."""
     def decorate(f):
+        if xw is None:
+            return f
         for name in reversed(names):
             f = xw.arg(name, ndim=2, doc=ARG_DOCS[name][:255])(f)
         return f
@@ -114,7 +124,7 @@ def _memory_workload(named: dict[str, Any]) -> dict[str, Any]:
     return named
 
 
-@xw.func
+@_excel_function
 @_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
        "latency_s", "price_per_hour")
 def LLM_COST(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
@@ -126,7 +136,7 @@ def LLM_COST(model, input_tokens, output_tokens, hardware=None, gpus=None, batch
                      price_per_hour=price_per_hour)
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "gpus", "context_tokens", "batch", "precision", "engine", "input_tokens", "output_tokens")
 def LLM_FITS(model, hardware, gpus=None, context_tokens=None, batch=None, precision=None, engine=None,
              input_tokens=None, output_tokens=None):
@@ -141,7 +151,7 @@ MEMORY_PARTS = {"total": "total_memory_gib", "weights": "weights_gib", "kv_cache
                 "activations": "activations_gib", "overhead": "overhead_gib"}
 
 
-@xw.func
+@_excel_function
 @_args("model", "context_tokens", "batch", "precision", "part", "input_tokens", "output_tokens")
 def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None, input_tokens=None,
                output_tokens=None):
@@ -165,7 +175,7 @@ def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None
                          about_memory=True)
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "context_tokens", "batch", "precision", "engine", "input_tokens", "output_tokens")
 def LLM_GPUS_NEEDED(model, hardware, context_tokens=None, batch=None, precision=None, engine=None, input_tokens=None,
                     output_tokens=None):
@@ -176,7 +186,7 @@ def LLM_GPUS_NEEDED(model, hardware, context_tokens=None, batch=None, precision=
                                              input_tokens=input_tokens, output_tokens=output_tokens)))
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "gpus", "context_tokens", "precision", "engine", "input_tokens", "output_tokens")
 def LLM_MAX_BATCH(model, hardware, gpus=None, context_tokens=None, precision=None, engine=None, input_tokens=None,
                   output_tokens=None):
@@ -193,7 +203,7 @@ def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, preci
                      precision=precision, engine=engine)
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine")
 def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None):
     """Seconds to the first token (prefill of the prompt)."""
@@ -201,21 +211,21 @@ def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=Non
     return _speed("ttft_s", model, hardware, input_tokens, 0.0, gpus, batch, precision, engine)
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
 def LLM_TPOT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None):
     """Seconds per output token, averaged over the answer."""
     return _speed("tpot_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine)
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
 def LLM_LATENCY(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None):
     """Seconds for a whole request: first token plus every further token."""
     return _speed("latency_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine)
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
 def LLM_THROUGHPUT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
                    engine=None):
@@ -224,7 +234,7 @@ def LLM_THROUGHPUT(model, hardware, input_tokens, output_tokens, gpus=None, batc
                   precision, engine)
 
 
-@xw.func
+@_excel_function
 @_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
        "latency_s", "price_per_hour")
 def LLM_COST_PER_MTOK(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
@@ -236,7 +246,7 @@ def LLM_COST_PER_MTOK(model, input_tokens, output_tokens, hardware=None, gpus=No
                      price_per_hour=price_per_hour)
 
 
-@xw.func
+@_excel_function
 @_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
        "engine", "latency_s", "price_per_hour")
 def LLM_MONTHLY_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
@@ -248,7 +258,7 @@ def LLM_MONTHLY_COST(model, requests_per_month, input_tokens, output_tokens, har
                      engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
 
 
-@xw.func
+@_excel_function
 @_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
        "engine", "latency_s", "price_per_hour")
 def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
@@ -260,7 +270,7 @@ def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, h
                      engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
 
 
-@xw.func
+@_excel_function
 @_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
        "price_per_hour")
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
@@ -280,7 +290,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
                          "No answer: give a priced hardware id (or price_per_hour)")
 
 
-@xw.func
+@_excel_function
 @_args("id", "field")
 def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
     """Any catalog value: a price, a bandwidth, a source, a date..."""
@@ -289,7 +299,7 @@ def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
                          lambda result, i: result["value"][i], "No value")
 
 
-@xw.func
+@_excel_function
 @_args("kind")
 def LLM_MODELS(kind=None):
     """The model catalog as a table with a header row (for a spill range or a dropdown)."""
@@ -303,14 +313,14 @@ def LLM_MODELS(kind=None):
         return cells.message(str(exc))
 
 
-@xw.func
+@_excel_function
 def LLM_HARDWARE():
     """The hardware catalog as a table with a header row (for a spill range or a dropdown)."""
     from .catalog_info import hardware_table
     return hardware_table(_CATALOG.get())
 
 
-@xw.func
+@_excel_function
 @_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "context_tokens", "batch", "precision",
        "engine", "latency_s", "price_per_hour", *ESTIMATE_MORE)
 def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gpus=None, context_tokens=None,

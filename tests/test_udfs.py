@@ -285,3 +285,23 @@ def test_catalog_from_the_environment_variable(tmp_path, monkeypatch):
     assert udfs.LLM_INFO(cell("h100-sxm"), cell("price_usd_per_hour")) == 1.0
     got = udfs.LLM_COST(cell("llama-3-8b"), cell(1000.0), cell(500.0), cell("h100-sxm"))
     assert math.isclose(got, estimate("llama-3-8b", "h100-sxm", price_per_hour=1.0).cost_per_request_usd)
+
+
+def test_the_functions_work_without_xlwings(tmp_path):
+    """xlwings is the optional `excel` extra: without it the functions are plain Python functions
+    and `build --with-functions` still writes its examples."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['xlwings'] = None\n"  # an import of xlwings now fails
+            "from llmcalc_xl import udfs\n"
+            "assert udfs.xw is None\n"
+            "print(udfs.LLM_COST('gpt-4o', 1000.0, 500.0))\n"
+            "from click.testing import CliRunner\n"
+            "from llmcalc_xl.cli import main\n"
+            f"r = CliRunner().invoke(main, ['build', '--with-functions', '--out', r'{tmp_path / 'q.xlsx'}'])\n"
+            "assert r.exit_code == 0, r.output\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    # gpt-4o: $2.50 per million input, $10 per million output (catalog): 1000 x 2.5e-6 + 500 x 1e-5
+    assert float(r.stdout) == pytest.approx(0.0075, rel=1e-12)
