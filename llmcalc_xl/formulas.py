@@ -485,7 +485,7 @@ OUTPUTS = (
     ("overhead_gib", "Overhead GiB", "0.00", f"{{ovh}}/{GIB}", "{is_api}"),
     ("total_memory_gib", "Total memory GiB", "0.00", f"{{total}}/{GIB}", "{is_api}"),
     ("usable_memory_gib", "Usable memory GiB", "0.00", f"{{usable}}/{GIB}", "OR({is_api},NOT({has_hw}))"),
-    ("fits", "Fits?", '"TRUE";"TRUE";"FALSE"', "{total}<={usable}", "OR({is_api},NOT({has_hw}))"),
+    ("fits", "Fits?", "General", "{total}<={usable}", "OR({is_api},NOT({has_hw}))"),
     ("gpus_needed", "GPUs needed", "0", "IF({gpus_needed_n}>0,{gpus_needed_n},NA())",
      "OR({is_api},NOT({has_hw}))"),
     ("max_batch", "Largest batch", "#,##0", "{max_batch_n}", "OR({is_api},NOT({has_hw}))"),
