@@ -19,7 +19,7 @@ from . import defaults
 from . import memory as _mem
 from . import speed as _speed
 from .catalog import Catalog, load_catalog
-from .errors import InvalidValueError, UnknownIdError
+from .errors import InvalidValueError
 from .inputs import RowErrors, check_rule, length_of, numbers_column
 from .resolve import AUTO, _add_note, _check_engine, _ids, _per_pair, _per_value, _positions, _take
 from .units import BYTES_PER_GB, BYTES_PER_GIB, HOURS_PER_MONTH, TERA
@@ -180,9 +180,7 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = _compute(cat, block, stop - start, errs)  # rows with errors compute NaN, then masked
         if errors == "raise" and errs.bad.any():
-            first = errs.messages[np.argmax(errs.bad)]
-            cls = UnknownIdError if first.startswith("Unknown ") or " is empty." in first else InvalidValueError
-            raise cls(first)
+            raise errs.first()
         out["error"] = errs.messages
         if stop - start == n:
             return out

@@ -11,16 +11,21 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InvalidValueError, LlmcalcError
+
 
 class RowErrors:
-    """The first error message of each row (None where the row is fine)."""
+    """The first error of each row: its message (None where the row is fine) and the exception
+    class that ``estimate`` raises for it."""
 
     def __init__(self, n: int):
         self.n = n
         self.messages = np.full(n, None, dtype=object)
+        self.kinds = np.full(n, None, dtype=object)
 
-    def add(self, mask: np.ndarray | bool, message: Any) -> None:
-        """Record ``message`` (text, or an array of texts) for rows in ``mask`` without one yet."""
+    def add(self, mask: np.ndarray | bool, message: Any, kind: type[LlmcalcError] = InvalidValueError) -> None:
+        """Record ``message`` (text, or an array of texts) of class ``kind`` for rows in ``mask``
+        without one yet."""
         mask = np.broadcast_to(np.asarray(mask, dtype=bool), (self.n,))
         todo = mask & np.equal(self.messages, None)
         if not todo.any():
@@ -29,6 +34,12 @@ class RowErrors:
             self.messages[todo] = np.broadcast_to(message, (self.n,))[todo]
         else:
             self.messages[todo] = message
+        self.kinds[todo] = kind
+
+    def first(self) -> LlmcalcError:
+        """The first bad row's error, as its exception."""
+        i = int(np.argmax(self.bad))
+        return self.kinds[i](self.messages[i])
 
     @property
     def bad(self) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog
+from .errors import UnknownIdError
 from .inputs import RowErrors, text_column
 
 AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later
@@ -33,11 +34,12 @@ def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, wh
         if _is_blank(u) or (blank is not None and isinstance(u, str) and u.strip().lower() == "auto"):
             upos[i] = -1 if blank is None else blank
             if blank is None:
-                errs.add(rows, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog {group}` lists them.")
+                errs.add(rows, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog {group}` lists them.",
+                         UnknownIdError)
             continue
         upos[i] = table.position(u)
         if upos[i] < 0:
-            errs.add(rows, _unknown(cat, group, what, u))
+            errs.add(rows, _unknown(cat, group, what, u), UnknownIdError)
     if codes is None:
         return np.broadcast_to(upos[0], (n,))
     return upos[codes]

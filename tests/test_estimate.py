@@ -166,3 +166,20 @@ def test_blocks_of_rows_give_the_same_answer_as_one_pass(monkeypatch):
             assert list(value) == list(blocks[key]), key
         else:
             assert np.array_equal(value, blocks[key], equal_nan=True), key
+
+
+def test_each_error_has_its_class_from_where_it_arose_not_from_its_words():
+    from llmcalc_xl.inputs import RowErrors
+
+    with pytest.raises(UnknownIdError):
+        estimate("llama-9-1000b", "h100-sxm")
+    with pytest.raises(UnknownIdError):
+        estimate("llama-3-8b", "h100-sxm", precision="fp3")
+    with pytest.raises(InvalidValueError) as caught:
+        estimate("llama-3-8b", "h100-sxm", gpus=-1)
+    assert not isinstance(caught.value, UnknownIdError)
+    errs = RowErrors(2)  # a message that merely starts like an unknown id stays the class it was given
+    errs.add([True, False], "Unknown units: write GB")
+    errs.add([True, True], "model is empty.", UnknownIdError)
+    assert type(errs.first()) is InvalidValueError and str(errs.first()) == "Unknown units: write GB"
+    assert list(errs.kinds) == [InvalidValueError, UnknownIdError]
