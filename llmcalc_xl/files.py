@@ -447,8 +447,3 @@ def unreadable(path: Any, what: str, exc: BaseException) -> InvalidValueError:
     detail = (str(exc).splitlines() or [""])[0][:80]
     return InvalidValueError(f"{what} '{os.fspath(path)}' cannot be read as an .xlsx workbook ({type(exc).__name__}"
                              f"{': ' + detail if detail else ''}). Open it in Excel, save it again and retry.")
-
-
-def check_zip(path: Path) -> None:
-    """Kept for callers of the earlier name: the same as :func:`check_workbook`."""
-    check_workbook(path)

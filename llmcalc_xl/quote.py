@@ -16,20 +16,7 @@ from .errors import InvalidValueError
 from .estimate import estimate_many
 from .scenario_csv import canonical, file_decimal_mark, open_table, typed_row
 
-TEXT_KEYS = ("scenario", "model", "hardware", "precision", "engine", "kv_precision")
-
-
-def typed(key: str, value: Any) -> Any:
-    """Numbers as numbers, text as text, empty as None."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if key in TEXT_KEYS:
-        return str(value).strip()
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return value  # the core explains why; the row is skipped
-    return int(number) if number.is_integer() else number
+TEXT_KEYS = ("scenario",) + F.TEXT_INPUTS
 
 
 def _check(rows: list[dict[str, Any]], cat: Catalog, labels: list[str]) -> tuple[list[dict[str, Any]], list[str]]:

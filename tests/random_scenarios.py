@@ -53,7 +53,8 @@ def _default_engine(cat: Catalog, row: dict[str, Any]) -> str:
 
 
 def _context_length(cat: Catalog, model: str) -> float:
-    return next((m.context_length for m in cat.entries("models") if m.id == model), math.inf)
+    found = next((m.context_length for m in cat.entries("models") + cat.entries("api_models") if m.id == model), None)
+    return math.inf if found is None else found  # an API model may publish no context length
 
 
 def choose_model(rng, row, cat):

@@ -347,6 +347,15 @@ def same(got, want, key: str, no_answer) -> bool:
     return math.isclose(float(got), float(want), rel_tol=REL_TOL, abs_tol=1e-12)
 
 
+def core_of(rows: list[dict], catalog=None) -> dict:
+    """The core's answers for scenario rows as a quote holds them (``estimate_many``)."""
+    from llmcalc_xl import estimate_many
+    from llmcalc_xl import formulas as F
+
+    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
+    return estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=catalog, **cols)
+
+
 def mismatches(surface: str, rows: list[dict], core: dict, got, keys, no_answer, no_fit=None) -> list[str]:
     """Every (row, key) where ``got(i, key)`` differs from ``core[key][i]``, as readable lines.
     ``no_fit``: what the surface shows instead of a speed or cost of a deployment that does not

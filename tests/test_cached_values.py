@@ -8,88 +8,29 @@ values), is the second engine.
 
 import csv
 import math
-import os
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import column_index_from_string
 
-from llmcalc_xl import estimate_many, load_catalog
+from llmcalc_xl import load_catalog
 from llmcalc_xl import formulas as F
 from llmcalc_xl.estimate import NOT_RUNNING_KEYS
 from llmcalc_xl import xlsx_writer
 from llmcalc_xl.cli import main
 from llmcalc_xl.workbook import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically
 
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-needs_libreoffice = pytest.mark.skipif(SOFFICE is None and not os.environ.get("CI"),
-                                       reason="LibreOffice not installed (CI installs it)")
-
-#: LibreOffice profile setting: recalculate every formula of an .xlsx on load (0: always).
-RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
-<value>0</value></prop></item>
-</oor:items>
-"""
-
-
-def recalculated(paths: list[Path], tmp: Path) -> list[Path]:
-    """LibreOffice's own values for every formula (cached values ignored), one run for all files."""
-    assert SOFFICE, "LibreOffice is needed for this test: apt-get install libreoffice-calc-nogui"
-    profile = tmp / "lo-profile"
-    (profile / "user").mkdir(parents=True, exist_ok=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
-    out = tmp / "recalculated"
-    subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{profile}",
-                    "--convert-to", "xlsx", "--outdir", str(out), *map(str, paths)], check=True,
-                   capture_output=True, timeout=900)
-    return [out / p.name for p in paths]
+from .random_scenarios import random_scenarios as _random_scenarios
+from .spreadsheets import core_of as _core
+from .spreadsheets import mismatches, needs_libreoffice, recalculate
 
 
 def random_scenarios(n: int, seed: int) -> list[dict]:
-    """n scenarios the core accepts, drawn from every catalog id and option."""
-    cat = load_catalog(())
-    rng = np.random.default_rng(seed)
-    models = [m.id for m in cat.entries("models") + cat.entries("api_models")]
-    hardware = [h.id for h in cat.entries("hardware")]
-    precisions = [p.id for p in cat.entries("precisions")]
-    engines = [e.id for e in cat.entries("engines")]
-    rows = []
-    for i in range(4 * n):
-        r = dict(scenario=f"deal {i}", model=str(rng.choice(models)))
-        draws = [("hardware", 0.85, lambda: str(rng.choice(hardware))),
-                 ("gpus", 0.6, lambda: int(rng.choice([1, 2, 3, 4, 8, 16]))),
-                 ("precision", 0.4, lambda: str(rng.choice(precisions))),
-                 ("engine", 0.3, lambda: str(rng.choice(engines))),
-                 ("input_tokens", 0.9, lambda: int(rng.integers(0, 20_000))),
-                 ("output_tokens", 0.9, lambda: int(rng.integers(0, 3000))),
-                 ("batch", 0.7, lambda: int(rng.integers(1, 256))),
-                 ("requests_per_month", 0.8, lambda: int(rng.integers(0, 50_000_000))),
-                 ("context_tokens", 0.2, lambda: int(rng.integers(1, 200_000))),
-                 ("kv_precision", 0.15, lambda: str(rng.choice(["fp8", "fp16", "int8", "bf16"]))),
-                 ("latency_s", 0.1, lambda: float(rng.uniform(0.1, 20))),
-                 ("price_per_hour", 0.15, lambda: float(rng.uniform(0.1, 12)))]
-        for key, p, draw in draws:
-            if rng.random() < p:
-                r[key] = draw()
-        rows.append(r)
-    error = _core(rows)["error"]
-    good = [r for r, e in zip(rows, error) if e is None]
-    assert len(good) >= n
-    return good[:n]
-
-
-def _core(rows):
-    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
-    return estimate_many(cols.pop("model"), cols.pop("hardware"), **cols)
+    """n scenarios the core accepts (names as users type them, every option): the shared book."""
+    return _random_scenarios(n, seed, load_catalog(()))
 
 
 @pytest.fixture(scope="module")
@@ -107,25 +48,15 @@ def _assert_outputs_equal_the_core(path: Path, rows: list[dict]) -> int:
     layout = _Layout()
     index = {k: column_index_from_string(layout.output_col[k]) - 1 for k in F.OUTPUT_KEYS}
     core = _core(rows)
-    checked = 0
     last = FIRST_ROW + len(rows) + 9
-    for i, values in enumerate(ws.iter_rows(min_row=FIRST_ROW, max_row=last, values_only=True)):
-        for key, c in index.items():
-            got = values[c]
-            if i >= len(rows):  # the spare rows show nothing
-                assert got in (None, ""), (i, key, got)
-                continue
-            want = core[key][i]
-            if core["fits"][i] == 0 and key in NOT_RUNNING_KEYS:
-                assert got == "does not fit", (rows[i], key, got)
-            elif isinstance(want, float) and math.isnan(want):
-                assert got == "n/a", (rows[i], key, got)
-            elif key == "fits":  # a yes/no answer: the core's 1.0/0.0 is TRUE/FALSE in the sheet
-                assert got is bool(want), (rows[i], key, got, want)
-            else:
-                assert isinstance(got, (int, float)) and not isinstance(got, bool), (rows[i], key, got)
-                assert math.isclose(got, float(want), rel_tol=1e-9, abs_tol=1e-12), (rows[i], key, got, want)
-            checked += 1
+    table = list(ws.iter_rows(min_row=FIRST_ROW, max_row=last, values_only=True))
+    spare = [(i, key, values[c]) for i, values in enumerate(table[len(rows):], start=len(rows))
+             for key, c in index.items() if values[c] not in (None, "")]
+    assert spare == []  # the spare rows show nothing
+    bad = mismatches("stored values", rows, core, lambda i, key: table[i][index[key]], F.OUTPUT_KEYS, "n/a",
+                     no_fit="does not fit")
+    assert bad == [], "\n".join(bad[:20])
+    checked = len(rows) * len(index)
     return checked
 
 
@@ -137,6 +68,7 @@ def test_cached_outputs_equal_the_core(quotes):
 
 def test_a_larger_random_book_equals_the_core(tmp_path):
     rows = random_scenarios(2000, seed=7)
+    assert [e for e in _core(rows)["error"] if e is not None] == []  # a valid book, so every row computes
     path = save_atomically(build_workbook(rows), tmp_path / "big.xlsx")
     assert _assert_outputs_equal_the_core(path, rows) == 2000 * len(F.OUTPUT_KEYS)
 
@@ -153,7 +85,8 @@ def _same(ours, theirs) -> bool:
 def test_every_formula_cell_holds_what_libreoffice_computes(quotes):
     tmp, built = quotes
     paths = list(built)
-    for path, theirs_path in zip(paths, recalculated(paths, tmp)):
+    for path in paths:
+        theirs_path = recalculate(path, tmp)
         formulas = load_workbook(path)
         ours = load_workbook(path, data_only=True)
         theirs = load_workbook(theirs_path, data_only=True)

@@ -13,13 +13,14 @@ from collections import Counter
 import pytest
 from openpyxl import load_workbook
 
-from llmcalc_xl import estimate_many, udfs
+from llmcalc_xl import udfs
 from llmcalc_xl import formulas as F
 from llmcalc_xl.estimate import BOOL_KEYS
 from llmcalc_xl.fill import fill_file
 from llmcalc_xl.workbook import build_workbook, save_atomically
 
 from .random_scenarios import random_scenarios
+from .spreadsheets import core_of as _core
 from .spreadsheets import (is_error, load_values, mismatches, needs_gnumeric, needs_libreoffice, recalculate,
                            recalculate_gnumeric, scenario_outputs, same)
 
@@ -27,9 +28,6 @@ SEED = 20261130
 N_ROWS = 220
 
 
-def _core(rows, cat):
-    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
-    return estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=cat, **cols)
 
 
 @pytest.fixture(scope="module")

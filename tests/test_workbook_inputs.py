@@ -2,18 +2,17 @@
 the core, and mistakes the Check column explains. LibreOffice recalculates the quote and every
 result must equal the core's for the same row."""
 
-import math
 
 import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
-from llmcalc_xl import estimate_many
 from llmcalc_xl import formulas as F
-from llmcalc_xl.estimate import NOT_RUNNING_KEYS, OPTION_NAMES
+from llmcalc_xl.estimate import OPTION_NAMES
 from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
 
-from .spreadsheets import needs_libreoffice, recalculate
+from .spreadsheets import core_of as _core
+from .spreadsheets import mismatches, needs_libreoffice, recalculate, scenario_outputs
 
 
 def test_every_option_of_the_core_has_a_workbook_column():
@@ -65,9 +64,6 @@ MISTAKES = [
 ]
 
 
-def _core(rows):
-    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
-    return estimate_many(cols.pop("model"), cols.pop("hardware"), **cols)
 
 
 def test_the_core_accepts_the_typed_rows_and_refuses_the_mistakes():
@@ -86,23 +82,11 @@ def recalculated(tmp_path_factory):
 @needs_libreoffice
 def test_typed_names_and_every_option_give_the_core_numbers(recalculated):
     rows, wb = recalculated
-    ws, layout = wb["Scenarios"], _Layout()
     good = TYPED + OPTIONS
-    core = _core(good)
-    for i, row in enumerate(good):
-        r = FIRST_ROW + i
-        assert ws.cell(r, column_index_from_string(layout.check_col)).value in (None, ""), row["scenario"]
-        for key in F.OUTPUT_KEYS:
-            got = ws.cell(r, column_index_from_string(layout.output_col[key])).value
-            want = core[key][i]
-            if core["fits"][i] == 0 and key in NOT_RUNNING_KEYS:
-                assert got == "does not fit", (row["scenario"], key, got)
-            elif isinstance(want, float) and math.isnan(want):
-                assert got == "n/a", (row["scenario"], key, got)
-            elif isinstance(want, (bool,)) or key == "fits":
-                assert bool(got) == bool(want), (row["scenario"], key, got, want)
-            else:
-                assert got == pytest.approx(float(want), rel=1e-9), (row["scenario"], key, got, want)
+    got = scenario_outputs(wb["Scenarios"], len(good))
+    assert [got(i, "check") for i in range(len(good))] == [None] * len(good)
+    bad = mismatches("LibreOffice", good, _core(good), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
+    assert bad == [], "\n".join(bad[:20])
 
 
 @needs_libreoffice
