@@ -66,7 +66,7 @@ def main() -> None:
     # the child reports its own peak memory (a forked child would count the parent's pages too)
     code = ("import resource, runpy, sys\n"
             f"sys.argv = ['llmcalc-xl', 'fill', {str(src)!r}, '--out', {str(tmp / 'results.csv')!r}]\n"
-            "try:\n    runpy.run_module('llmcalc_xl.cli', run_name='__main__')\n"
+            "try:\n    runpy.run_module('llmcalc_xl.cli.main', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
             "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
     t = time.perf_counter()
@@ -95,7 +95,7 @@ def main() -> None:
     make_csv(wsrc, args.workbook_rows, seed=4)
     quote = tmp / "quote.xlsx"
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "llmcalc_xl.cli", "fill", str(wsrc), "--workbook", str(quote)],
+    subprocess.run([sys.executable, "-m", "llmcalc_xl.cli.main", "fill", str(wsrc), "--workbook", str(quote)],
                    check=True, capture_output=True, cwd=HERE.parent, env=dict(os.environ))
     print(f"fill --workbook with {args.workbook_rows:,} rows (new quote): {time.perf_counter() - t:.1f} s, "
           f"{quote.stat().st_size / 1e6:.1f} MB")

@@ -75,7 +75,7 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process: {peak:,.0f} MiB")
 
-    exe = [sys.executable, "-m", "llmcalc_xl.cli"]
+    exe = [sys.executable, "-m", "llmcalc_xl.cli.main"]
     cmd = exe + ["estimate", "--model", "llama-3-70b", "--hardware", "h100-sxm", "--gpus", "4"]
     walls = []
     for _ in range(7):

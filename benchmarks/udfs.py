@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llmcalc_xl import udfs  # noqa: E402
+from llmcalc_xl.excel import functions as udfs  # noqa: E402
 
 
 def main() -> None:

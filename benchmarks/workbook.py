@@ -23,8 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from llmcalc_xl import estimate_many  # noqa: E402
-from llmcalc_xl import formulas as F  # noqa: E402
-from llmcalc_xl.workbook import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically  # noqa: E402
+from llmcalc_xl.workbook import formulas as F  # noqa: E402
+from llmcalc_xl.workbook.build import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically  # noqa: E402
 
 
 def scenarios(n: int) -> list[dict]:
@@ -53,7 +53,7 @@ def main() -> None:
         built = time.perf_counter() - t
         print(f"{n:>6,} scenarios: built in {built:.2f} s, {path.stat().st_size / 1e6:.2f} MB")
         if not args.no_refresh:
-            from llmcalc_xl.refresh import refresh
+            from llmcalc_xl.workbook.refresh import refresh
 
             copy = tmp / f"refreshed-{n}.xlsx"
             shutil.copy(path, copy)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .catalog import Catalog, load_catalog  # noqa: E402
+from .catalogs.loader import Catalog, load_catalog  # noqa: E402
 from .errors import (  # noqa: E402
     CatalogError,
     InvalidValueError,
@@ -17,7 +17,7 @@ from .errors import (  # noqa: E402
     NotApplicableError,
     UnknownIdError,
 )
-from .estimate import OUTPUT_KEYS, Estimate, estimate, estimate_many  # noqa: E402
+from .core.estimate import OUTPUT_KEYS, Estimate, estimate, estimate_many  # noqa: E402
 
 __all__ = [
     "__version__", "estimate", "estimate_many", "Estimate", "OUTPUT_KEYS", "load_catalog", "Catalog",

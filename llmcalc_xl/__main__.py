@@ -1,5 +1,5 @@
 """`python -m llmcalc_xl ...` is the `llmcalc-xl` command."""
 
-from .cli import main
+from .cli.main import main
 
 main(prog_name="llmcalc-xl")

@@ -13,7 +13,7 @@ import random
 from typing import Any, Callable
 
 from llmcalc_xl import estimate_many
-from llmcalc_xl.catalog import Catalog
+from llmcalc_xl.catalogs.loader import Catalog
 
 Choose = Callable[[random.Random, dict[str, Any], Catalog], Any]
 

@@ -336,7 +336,7 @@ REL_TOL = 1e-9
 def same(got, want, key: str, no_answer) -> bool:
     """Does ``got`` (a value as a surface shows it) equal the core's ``want``? ``no_answer`` is what
     the surface shows where the core has none (NaN)."""
-    from llmcalc_xl.estimate import BOOL_KEYS
+    from llmcalc_xl.core.estimate import BOOL_KEYS
 
     if want is None or (isinstance(want, float) and math.isnan(want)):
         return got == no_answer
@@ -350,7 +350,7 @@ def same(got, want, key: str, no_answer) -> bool:
 def core_of(rows: list[dict], catalog=None) -> dict:
     """The core's answers for scenario rows as a quote holds them (``estimate_many``)."""
     from llmcalc_xl import estimate_many
-    from llmcalc_xl import formulas as F
+    from llmcalc_xl.workbook import formulas as F
 
     cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
     return estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=catalog, **cols)
@@ -360,7 +360,7 @@ def mismatches(surface: str, rows: list[dict], core: dict, got, keys, no_answer,
     """Every (row, key) where ``got(i, key)`` differs from ``core[key][i]``, as readable lines.
     ``no_fit``: what the surface shows instead of a speed or cost of a deployment that does not
     fit (default: ``no_answer``)."""
-    from llmcalc_xl.estimate import NOT_RUNNING_KEYS
+    from llmcalc_xl.core.estimate import NOT_RUNNING_KEYS
 
     out = []
     for i, row in enumerate(rows):
@@ -378,7 +378,7 @@ def scenario_outputs(ws, n_rows: int):
     """got(i, key) for the Scenarios sheet of a recalculated quote (openpyxl, data_only)."""
     from openpyxl.utils import column_index_from_string
 
-    from llmcalc_xl.workbook import FIRST_ROW, _Layout
+    from llmcalc_xl.workbook.build import FIRST_ROW, _Layout
 
     layout = _Layout()
     cols = {k: column_index_from_string(c) for k, c in layout.output_col.items()}

@@ -18,10 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from llmcalc_xl import estimate, estimate_many, udfs
-from llmcalc_xl.cli import main
+from llmcalc_xl import estimate
+from llmcalc_xl import estimate_many
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.cli.main import main
 from llmcalc_xl.errors import LlmcalcError
-from llmcalc_xl.estimate import BOOL_KEYS, INPUT_KEYS, OUTPUT_KEYS
+from llmcalc_xl.core.estimate import BOOL_KEYS, INPUT_KEYS, OUTPUT_KEYS
 
 OPEN = ["llama-3-8b", "llama-3.1-70b", "mixtral-8x7b", "gemma-2-9b", "qwen2.5-7b", "phi-3-mini", "deepseek-v3"]
 API = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4.6"]

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from llmcalc_xl.cli import main, safe_line
-from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
+from llmcalc_xl.cli.main import main, safe_line
+from llmcalc_xl.workbook.build import FIRST_ROW, _Layout, build_workbook, save_atomically
 
 DATA = Path(__file__).parent / "data"
 
@@ -375,7 +375,7 @@ def test_one_cell_far_down_is_refused_before_it_is_read(folder, keep_dimension):
 def test_a_pipe_is_refused_without_waiting(tmp_path, command):
     os.mkfifo(tmp_path / "pipe")
     args = [a.format(p=tmp_path / "pipe", d=tmp_path) for a in command]
-    r = subprocess.run([sys.executable, "-m", "llmcalc_xl.cli", *args], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "llmcalc_xl.cli.main", *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "is not a regular file" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
@@ -394,7 +394,7 @@ def test_a_deeply_nested_catalog_is_refused(tmp_path, value):
 
 
 def test_nesting_inside_strings_and_comments_does_not_count():
-    from llmcalc_xl.catalog import _toml_depth
+    from llmcalc_xl.catalogs.loader import _toml_depth
 
     assert _toml_depth('a = "[[[[[[[[[[[[[[[[[[[[" # [[[[[[[[[[[[[[[[[[[\nb = \'[[[[[[[[[[[[[[[[[[[\'\n') == 0
     assert _toml_depth('a = """\n[[[[[[[[[[[[[[[[[[[[\n"""\nb = [[1], [2]]\n[[models]]\n') == 2

@@ -17,11 +17,11 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils import column_index_from_string
 
 from llmcalc_xl import load_catalog
-from llmcalc_xl import formulas as F
-from llmcalc_xl.estimate import NOT_RUNNING_KEYS
-from llmcalc_xl import xlsx_writer
-from llmcalc_xl.cli import main
-from llmcalc_xl.workbook import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically
+from llmcalc_xl.workbook import formulas as F
+from llmcalc_xl.core.estimate import NOT_RUNNING_KEYS
+from llmcalc_xl.workbook import xlsx_writer
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.workbook.build import DEFAULT_SCENARIOS, FIRST_ROW, _Layout, build_workbook, save_atomically
 
 from .random_scenarios import random_scenarios as _random_scenarios
 from .spreadsheets import core_of as _core

@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from llmcalc_xl.cli import main
-from llmcalc_xl.estimate import OUTPUT_KEYS
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.core.estimate import OUTPUT_KEYS
 
 
 def run(*args):

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from llmcalc_xl import cost, estimate
+from llmcalc_xl.core import cost
+from llmcalc_xl import estimate
 
 TINY = "tests/data/tiny.toml"
 

@@ -154,7 +154,7 @@ def test_missing_catalog_figures_give_no_answer_and_say_why(cat):
 
 
 def test_blocks_of_rows_give_the_same_answer_as_one_pass(monkeypatch):
-    est = sys.modules["llmcalc_xl.estimate"]  # the package exports the function under this name
+    est = sys.modules["llmcalc_xl.core.estimate"]  # the package exports the function under this name
     cols = dict(model=["llama-3-8b", "gpt-4o", "mixtral-8x7b", "nope", "llama-3.1-70b"] * 3,
                 hardware=["l4", None, "a100-80gb", "l4", "h100-sxm"] * 3,
                 gpus=[1, 1, 2, 1, 4] * 3, batch=list(range(1, 16)))
@@ -169,7 +169,7 @@ def test_blocks_of_rows_give_the_same_answer_as_one_pass(monkeypatch):
 
 
 def test_each_error_has_its_class_from_where_it_arose_not_from_its_words():
-    from llmcalc_xl.inputs import RowErrors
+    from llmcalc_xl.core.inputs import RowErrors
 
     with pytest.raises(UnknownIdError):
         estimate("llama-9-1000b", "h100-sxm")

@@ -1,11 +1,11 @@
-"""The committed example files are what `python -m llmcalc_xl.examples` makes today."""
+"""The committed example files are what `python -m llmcalc_xl.workbook.examples` makes today."""
 
 import shutil
 from pathlib import Path
 
 from openpyxl import load_workbook
 
-from llmcalc_xl.examples import build_examples
+from llmcalc_xl.workbook.examples import build_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("templates/quote.xlsx", "workbooks/quote.xlsx", "workbooks/example-scenarios.xlsx")
@@ -27,4 +27,4 @@ def test_examples_are_up_to_date(tmp_path):
     build_examples(tmp_path)
     for rel in FILES:
         assert content(ROOT / rel) == content(tmp_path / rel), \
-            f"{rel} is stale: run `python -m llmcalc_xl.examples` and commit the result"
+            f"{rel} is stale: run `python -m llmcalc_xl.workbook.examples` and commit the result"

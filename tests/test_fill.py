@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
-from llmcalc_xl.cli import main
-from llmcalc_xl.estimate import OUTPUT_KEYS
-from llmcalc_xl.workbook import FIRST_ROW, _Layout
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.core.estimate import OUTPUT_KEYS
+from llmcalc_xl.workbook.build import FIRST_ROW, _Layout
 
 from .spreadsheets import needs_libreoffice, recalculate
 

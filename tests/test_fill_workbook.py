@@ -7,9 +7,9 @@ import csv
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from llmcalc_xl.cli import main
-from llmcalc_xl.quote import merge_scenarios
-from llmcalc_xl.workbook import FIRST_ROW, _Layout
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.workbook.quote import merge_scenarios
+from llmcalc_xl.workbook.build import FIRST_ROW, _Layout
 
 
 def _csv(path, rows):

@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from llmcalc_xl import formula_values as FV
-from llmcalc_xl.formula_values import value_of
+from llmcalc_xl.workbook import formula_values as FV
+from llmcalc_xl.workbook.formula_values import value_of
 
 #: A small sheet: B1:B6 hold a number, text, a blank (B3), a boolean, text that reads as a number, and an id.
 CELLS = {"Sheet": {"B1": 4, "B2": "apple", "B4": True, "B5": "3", "B6": "H100-SXM", "C1": 10, "C2": 20, "C3": 30}}

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from llmcalc_xl.cli import main
-from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.workbook.build import FIRST_ROW, _Layout, build_workbook, save_atomically
 
 DATA = Path(__file__).parent / "data"
 #: Derandomized: the same examples on every run (CI is reproducible); sized for well under a minute.

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from llmcalc_xl import udfs
-from llmcalc_xl.cli import main
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.cli.main import main
 
 FUNCTIONS = {name: f for name, f in vars(udfs).items() if name.startswith("LLM_") and callable(f)}
 

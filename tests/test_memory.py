@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from llmcalc_xl import estimate, memory
+from llmcalc_xl import estimate
+from llmcalc_xl.core import memory
 
 GIB = 2**30
 

@@ -12,9 +12,10 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from llmcalc_xl import InvalidValueError, estimate, estimate_many, udfs
-from llmcalc_xl.cli import main
-from llmcalc_xl.plan import breakeven_many, plan
+from llmcalc_xl import InvalidValueError, estimate, estimate_many
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.core.plan import breakeven_many, plan
 
 #: Speed and cost: what a deployment that cannot run cannot have (listed here, not imported).
 NO_ANSWER = ("ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s",

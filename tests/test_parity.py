@@ -13,11 +13,11 @@ from collections import Counter
 import pytest
 from openpyxl import load_workbook
 
-from llmcalc_xl import udfs
-from llmcalc_xl import formulas as F
-from llmcalc_xl.estimate import BOOL_KEYS
-from llmcalc_xl.fill import fill_file
-from llmcalc_xl.workbook import build_workbook, save_atomically
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.workbook import formulas as F
+from llmcalc_xl.core.estimate import BOOL_KEYS
+from llmcalc_xl.batch.fill import fill_file
+from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
 from .random_scenarios import random_scenarios
 from .spreadsheets import core_of as _core

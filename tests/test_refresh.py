@@ -9,8 +9,8 @@ from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
 from llmcalc_xl import estimate_many
-from llmcalc_xl.cli import main
-from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.workbook.build import FIRST_ROW, _Layout, build_workbook, save_atomically
 
 from .spreadsheets import needs_libreoffice, recalculate
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from llmcalc_xl import estimate, speed
+from llmcalc_xl import estimate
+from llmcalc_xl.core import speed
 
 TINY = "tests/data/tiny.toml"
 

@@ -17,10 +17,10 @@ from lxml import etree
 from openpyxl import Workbook
 from openpyxl.utils.formulas import FORMULAE
 
-from llmcalc_xl import udfs
-from llmcalc_xl import formulas as F
-from llmcalc_xl.cli import main
-from llmcalc_xl.workbook import DEFAULT_SCENARIOS, build_workbook, save_atomically
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.workbook import formulas as F
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.workbook.build import DEFAULT_SCENARIOS, build_workbook, save_atomically
 
 from .spreadsheets import (EXCEL_2010_FUNCTIONS, KINDS, ROOT, is_error, is_openpyxl_font_order, lint_formula,
                            lint_workbook, load_values, mismatches, needs_gnumeric, needs_libreoffice, needs_validator,

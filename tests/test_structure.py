@@ -20,6 +20,85 @@ def test_core_imports_no_adapter_libraries():
     assert out.stdout.strip() == "[]"
 
 
+#: What each part of the package may import (besides itself and the standard library). The
+#: shared base (errors, units, files, cell_text, cells, scenario_csv) imports nothing of ours but errors.
+ALLOWED = {
+    "base": {"base"},
+    "catalogs": {"base"},
+    "core": {"base", "catalogs"},
+    "workbook": {"base", "catalogs", "core"},
+    "batch": {"base", "catalogs", "core"},
+    "excel": {"base", "catalogs", "core"},
+    "cli": {"base", "catalogs", "core", "workbook", "batch", "excel"},  # the command line runs every surface
+    "top": {"base", "catalogs", "core", "cli"},  # __init__ (the library API) and __main__
+}
+PARTS = ("catalogs", "core", "workbook", "batch", "excel", "cli")
+
+
+def _part(module: str) -> str:
+    """The part of the package a dotted module name (below llmcalc_xl) belongs to."""
+    head = module.split(".")[0]
+    if head in PARTS:
+        return head
+    return "top" if head in ("__init__", "__main__", "") else "base"
+
+
+def _imports_of(path: Path, package: Path) -> set[str]:
+    """Modules of the package that a file imports (dotted, below llmcalc_xl), anywhere in it."""
+    import ast
+
+    here = list(path.relative_to(package).with_suffix("").parts)
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - node.level]
+                target = base + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.startswith("llmcalc_xl"):
+                target = node.module.split(".")[1:]
+            else:
+                continue
+            if node.module is None or not target:  # "from . import x": x is a module of that package
+                out.update(".".join(target + [a.name]) for a in node.names)
+            else:
+                out.add(".".join(target))
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".", 1)[1] for a in node.names if a.name.startswith("llmcalc_xl."))
+    return out
+
+
+def _wrong_imports(package: Path) -> list[str]:
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package).with_suffix("").parts)
+        part = _part(module)
+        for target in _imports_of(path, package):
+            if _part(target) != part and _part(target) not in ALLOWED[part]:
+                wrong.append(f"{module} ({part}) imports {target} ({_part(target)})")
+    return wrong
+
+
+def test_imports_flow_one_way():
+    """Surfaces (workbook, batch, excel) import the core and catalogs, never each other; the core
+    never imports a surface; the catalogs import only the shared base."""
+    wrong = _wrong_imports(ROOT / "llmcalc_xl")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_direction_check_sees_wrong_imports(tmp_path):
+    """The check flags a surface importing another (the workbook once imported the Excel
+    functions) and the core importing a surface, in any import form."""
+    package = tmp_path / "llmcalc_xl"
+    for folder in ("workbook", "core", "excel"):
+        (package / folder).mkdir(parents=True)
+    (package / "workbook" / "build.py").write_text(
+        "from ..core.estimate import estimate_many\ndef f():\n    from ..excel import functions\n")
+    (package / "core" / "plan.py").write_text("import llmcalc_xl.workbook.build\nfrom .estimate import x\n")
+    (package / "excel" / "functions.py").write_text("from .. import cells\nfrom ..core import estimate\n")
+    assert _wrong_imports(package) == ["core.plan (core) imports workbook.build (workbook)",
+                                       "workbook.build (workbook) imports excel (excel)"]
+
+
 @pytest.mark.slow
 def test_wheel_installs_and_runs_from_another_folder(tmp_path):
     """A non-editable install carries the catalogs: build the wheel, install it in a fresh

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from llmcalc_xl import estimate, udfs
-from llmcalc_xl.catalog import BOUNDS, ENTRY_TYPES, load_catalog
-from llmcalc_xl.cli import main
+from llmcalc_xl import estimate
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.catalogs.loader import BOUNDS, ENTRY_TYPES, load_catalog
+from llmcalc_xl.cli.main import main
 from llmcalc_xl.errors import CatalogError
-from llmcalc_xl.workbook import build_workbook, save_atomically
+from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
 from .spreadsheets import SOFFICE, needs_libreoffice
 

@@ -11,8 +11,9 @@ import types
 
 import pytest
 
-from llmcalc_xl import estimate, udfs
-from llmcalc_xl.plan import breakeven_many
+from llmcalc_xl import estimate
+from llmcalc_xl.excel import functions as udfs
+from llmcalc_xl.core.plan import breakeven_many
 
 FUNCTIONS = {name: f for name, f in vars(udfs).items() if name.startswith("LLM_") and callable(f)}
 
@@ -248,30 +249,30 @@ def test_vba_wrapper_from_xlwings_own_generator(monkeypatch):
     monkeypatch.setattr(xlwings, "func", xlw_udfs.xlfunc)
     monkeypatch.setattr(xlwings, "arg", xlw_udfs.xlarg)
     monkeypatch.setattr(xlwings, "ret", xlw_udfs.xlret)
-    monkeypatch.delitem(sys.modules, "llmcalc_xl.udfs")
+    monkeypatch.delitem(sys.modules, "llmcalc_xl.excel.functions")
     try:
-        module = importlib.import_module("llmcalc_xl.udfs")
+        module = importlib.import_module("llmcalc_xl.excel.functions")
         out = io.StringIO()
-        xlw_udfs.generate_vba_wrapper("llmcalc_xl.udfs", module, out, types.SimpleNamespace(Name="quote.xlsm"))
+        xlw_udfs.generate_vba_wrapper("llmcalc_xl.excel.functions", module, out, types.SimpleNamespace(Name="quote.xlsm"))
         vba = out.getvalue()
         for name, f in FUNCTIONS.items():
             params = inspect.signature(f).parameters.values()
             sig = ", ".join(("Optional " if p.default is not inspect.Parameter.empty else "") + p.name for p in params)
             assert f"Function {name}({sig})" in vba, name
-            assert f'XLPy.CallUDF("llmcalc_xl.udfs", "{name}"' in vba, name
+            assert f'XLPy.CallUDF("llmcalc_xl.excel.functions", "{name}"' in vba, name
             meta = getattr(module, name).__xlfunc__
             assert all(a["options"].get("ndim") == 2 for a in meta["args"]), name
             assert meta["ret"]["doc"].startswith(f.__doc__.strip().split("\n")[0])
     finally:
-        sys.modules.pop("llmcalc_xl.udfs", None)
+        sys.modules.pop("llmcalc_xl.excel.functions", None)
         sys.modules.pop("xlwings.udfs", None)
-        importlib.import_module("llmcalc_xl.udfs")
+        importlib.import_module("llmcalc_xl.excel.functions")
 
 
 def test_udf_module_is_light_to_import():
     # xlwings itself imports pandas when it is installed; what is ours must stay out
     import subprocess
-    code = "import sys, llmcalc_xl.udfs; print('click' in sys.modules, 'openpyxl' in sys.modules)"
+    code = "import sys, llmcalc_xl.excel.functions; print('click' in sys.modules, 'openpyxl' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -298,7 +299,7 @@ def test_the_functions_work_without_xlwings(tmp_path):
             "assert udfs.xw is None\n"
             "print(udfs.LLM_COST('gpt-4o', 1000.0, 500.0))\n"
             "from click.testing import CliRunner\n"
-            "from llmcalc_xl.cli import main\n"
+            "from llmcalc_xl.cli.main import main\n"
             f"r = CliRunner().invoke(main, ['build', '--with-functions', '--out', r'{tmp_path / 'q.xlsx'}'])\n"
             "assert r.exit_code == 0, r.output\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

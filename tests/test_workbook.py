@@ -15,10 +15,10 @@ from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
 from llmcalc_xl import estimate_many
-from llmcalc_xl import formulas as F
-from llmcalc_xl.cli import main
-from llmcalc_xl.plan import breakeven_many
-from llmcalc_xl.workbook import (DEFAULT_SCENARIOS, FIRST_ROW, QUOTE_FIRST_ROW, _Layout, build_workbook,
+from llmcalc_xl.workbook import formulas as F
+from llmcalc_xl.cli.main import main
+from llmcalc_xl.core.plan import breakeven_many
+from llmcalc_xl.workbook.build import (DEFAULT_SCENARIOS, FIRST_ROW, QUOTE_FIRST_ROW, _Layout, build_workbook,
                                  quote_total_row, save_atomically)
 
 from .spreadsheets import core_of as _core
@@ -252,7 +252,7 @@ def test_export_refuses_what_is_not_a_workbook(tmp_path):
 def test_a_restyled_template_is_used(tmp_path):
     from openpyxl.styles import Font
 
-    from llmcalc_xl.template import default_template
+    from llmcalc_xl.workbook.template import default_template
 
     tpl = default_template()
     style = next(s for s in tpl._named_styles if s.name == "Quote Input")

@@ -7,9 +7,9 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
-from llmcalc_xl import formulas as F
-from llmcalc_xl.estimate import OPTION_NAMES
-from llmcalc_xl.workbook import FIRST_ROW, _Layout, build_workbook, save_atomically
+from llmcalc_xl.workbook import formulas as F
+from llmcalc_xl.core.estimate import OPTION_NAMES
+from llmcalc_xl.workbook.build import FIRST_ROW, _Layout, build_workbook, save_atomically
 
 from .spreadsheets import core_of as _core
 from .spreadsheets import mismatches, needs_libreoffice, recalculate, scenario_outputs

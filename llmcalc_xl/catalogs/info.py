@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, load_catalog, normalize
-from .errors import InvalidValueError, UnknownIdError
+from .loader import Catalog, load_catalog, normalize
+from ..errors import InvalidValueError, UnknownIdError
 
 MODEL_COLUMNS = ("id", "kind", "name", "params_b", "active_params_b", "context_length", "input_usd_per_mtok",
                  "cached_input_usd_per_mtok", "output_usd_per_mtok", "source", "as_of")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import defaults
-from .units import BYTES_PER_GB, TERA
+from ..core import defaults
+from ..units import BYTES_PER_GB, TERA
 
 
 def _blank_means(group: str, field: str, looked_up: str) -> str:
@@ -23,7 +23,7 @@ def _blank_means(group: str, field: str, looked_up: str) -> str:
     catalog sheet and left incomplete) takes the field's default, as the catalog loader would."""
     import dataclasses
 
-    from .catalog import ApiModel, Engine, Hardware, Model, Precision
+    from ..catalogs.loader import ApiModel, Engine, Hardware, Model, Precision
 
     classes = {"m": (Model, ApiModel), "h": (Hardware,), "e": (Engine,), "p": (Precision,)}[group]
     defaults_ = {f.name: f.default for cls in classes for f in dataclasses.fields(cls)}
@@ -225,7 +225,7 @@ def _by_compute() -> str:
 
 def _number(key: str) -> str:
     """A number input: the cell where it holds a number, else the core's default."""
-    from .estimate import NUMBER_OPTIONS
+    from ..core.estimate import NUMBER_OPTIONS
 
     return f"IF(ISNUMBER({{{key}}}),{{{key}}},{NUMBER_OPTIONS[key]['default']:g})"
 
@@ -522,7 +522,7 @@ def _typed(key: str) -> str:
 def _input_checks() -> list[tuple[str, str]]:
     """(condition, message) for each rule the core applies to one input, generated from its
     option table so that the workbook refuses what the core refuses."""
-    from .estimate import NUMBER_OPTIONS
+    from ..core.estimate import NUMBER_OPTIONS
 
     checks = []
     sheet = {"model": "Models", "hardware": "Hardware", "precision": "Precisions", "engine": "Engines",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidValueError, LlmcalcError
+from ..errors import InvalidValueError, LlmcalcError
 
 
 class RowErrors:

@@ -1,4 +1,4 @@
-"""Regenerate the project's example files: ``python -m llmcalc_xl.examples``.
+"""Regenerate the project's example files: ``python -m llmcalc_xl.workbook.examples``.
 
 - templates/quote.xlsx: the default quote template (styles and Cover);
 - workbooks/quote.xlsx: the default quote (the worked scenarios);
@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 EXAMPLE_AS_OF = _dt.date(2026, 11, 26)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def build_examples(root: Path = ROOT) -> list[Path]:
-    from .catalog import load_catalog
+    from ..catalogs.loader import load_catalog
     from .quote import scenarios_from_csv
     from .template import default_template
-    from .workbook import build_workbook, save_atomically
+    from .build import build_workbook, save_atomically
 
     cat = load_catalog(())
     template = root / "templates" / "quote.xlsx"

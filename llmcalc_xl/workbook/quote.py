@@ -11,10 +11,10 @@ from typing import Any, Iterable
 
 
 from . import formulas as F
-from .catalog import Catalog
-from .errors import InvalidValueError
-from .estimate import estimate_many
-from .scenario_csv import canonical, file_decimal_mark, open_table, typed_row
+from ..catalogs.loader import Catalog
+from ..errors import InvalidValueError
+from ..core.estimate import estimate_many
+from ..scenario_csv import canonical, file_decimal_mark, open_table, typed_row
 
 TEXT_KEYS = ("scenario",) + F.TEXT_INPUTS
 
@@ -119,7 +119,7 @@ def put_into_workbook(path: str | Path, scenarios_csv: str | Path, cat: Catalog,
     (never a computed result): a new quote, or the existing one refreshed (keeping the user's
     edits) with the rows merged in (``merge_scenarios``). Returns what was done, in one line."""
     from .refresh import read_scenarios, refresh
-    from .workbook import build_workbook, save_atomically
+    from .build import build_workbook, save_atomically
 
     path = Path(path)
     rows, problems = scenarios_from_csv(str(scenarios_csv), cat, decimal)

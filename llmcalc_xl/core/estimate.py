@@ -18,11 +18,11 @@ from . import cost as _cost
 from . import defaults
 from . import memory as _mem
 from . import speed as _speed
-from .catalog import Catalog, load_catalog
-from .errors import InvalidValueError
+from ..catalogs.loader import Catalog, load_catalog
+from ..errors import InvalidValueError
 from .inputs import RowErrors, check_rule, length_of, numbers_column
 from .resolve import AUTO, _add_note, _check_engine, _ids, _per_pair, _per_value, _positions, _take
-from .units import BYTES_PER_GB, BYTES_PER_GIB, HOURS_PER_MONTH, TERA
+from ..units import BYTES_PER_GB, BYTES_PER_GIB, HOURS_PER_MONTH, TERA
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (

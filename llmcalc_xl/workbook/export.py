@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from . import formulas as F
-from .cell_text import safe_text
-from .files import open_workbook, replacing, unreadable
-from .errors import InvalidValueError, LlmcalcError
-from .workbook import FIRST_ROW, _Layout
+from ..cell_text import safe_text
+from ..files import open_workbook, replacing, unreadable
+from ..errors import InvalidValueError, LlmcalcError
+from .build import FIRST_ROW, _Layout
 
 def scenario_values(path: str | Path) -> list[dict[str, Any]]:
     """Inputs and last-calculated results of every scenario row, keyed as `estimate --json`."""

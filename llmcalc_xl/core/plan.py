@@ -16,10 +16,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import cost as _cost
-from .catalog import Catalog, load_catalog
-from .errors import InvalidValueError
+from ..catalogs.loader import Catalog, load_catalog
+from ..errors import InvalidValueError
 from .estimate import estimate_many
-from .units import HOURS_PER_MONTH, SECONDS_PER_HOUR
+from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 
 DAYS_PER_MONTH = 365.0 / 12.0
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)

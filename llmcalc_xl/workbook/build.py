@@ -18,14 +18,14 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import __version__
+from .. import __version__
 from . import formulas as F
-from .catalog import Catalog, load_catalog
-from .cell_text import safe_text
-from .files import check_writable, open_workbook, replacing
+from ..catalogs.loader import Catalog, load_catalog
+from ..cell_text import safe_text
+from ..files import check_writable, open_workbook, replacing
 from .template import style_name
-from .errors import InvalidValueError
-from .estimate import NOT_RUNNING_KEYS
+from ..errors import InvalidValueError
+from ..core.estimate import NOT_RUNNING_KEYS
 from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -95,7 +95,7 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
 # --- the catalog sheets --------------------------------------------------------------------------
 
 def _catalog_fields(cat: Catalog, group: str) -> list[str]:
-    from .catalog import ApiModel, Engine, Hardware, Model, Precision
+    from ..catalogs.loader import ApiModel, Engine, Hardware, Model, Precision
 
     if group == "models":
         fields = ["id", "kind"]
@@ -565,37 +565,47 @@ def _print_setup(ws, landscape: bool = True) -> None:
 
 def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
                        cat: Catalog | None = None) -> list[tuple[str, str, Any, str | None]]:
-    """(what, formula, expected value, native result cell) for the Functions sheet."""
-    from . import udfs  # the functions themselves give the expected values, as Excel will
+    """(what, formula, expected value, native result cell) for the Functions sheet. The expected
+    values come from the core, shown as the Excel functions show them (``cells``)."""
+    from .. import cells
+    from ..catalogs.info import info_many
+    from ..core.estimate import estimate_many
+    from ..core.plan import breakeven_many
 
-    with udfs.using_catalog(cat):  # the workbook's catalog, as Excel's functions see it through the env var
-        return _examples(rows, layout, udfs)
+    cat = cat or load_catalog()
 
+    def core(key: str, kind: str, no_answer: str, **named: Any) -> Any:
+        return cells.compute(lambda flat: estimate_many(catalog=cat, **flat), named,
+                             lambda result, i: cells.cell_value(result[key][i], kind), no_answer,
+                             about_memory=key in ("fits", "total_memory_gib"))
 
-def _examples(rows: list[dict[str, Any]], layout: _Layout, udfs: Any) -> list[tuple[str, str, Any, str | None]]:
-    def q(v):
-        return f'"{v}"' if isinstance(v, str) else ("" if v is None else f"{v:g}")
-
+    priced = "No answer: give hardware (or latency_s and price_per_hour)"
     examples = [
         ("Cost of one GPT-4o request (1,000 in, 500 out)", 'LLM_COST("gpt-4o",1000,500)',
-         udfs.LLM_COST("gpt-4o", 1000.0, 500.0), None),
+         core("cost_per_request_usd", "float", priced, model="gpt-4o", input_tokens=1000.0, output_tokens=500.0),
+         None),
         ("Does Llama 2 70B fit one A100 40GB?", 'LLM_FITS("llama-2-70b","a100-40gb")',
-         udfs.LLM_FITS("llama-2-70b", "a100-40gb"), None),
-        ("GiB Llama 3 8B needs in fp16", 'LLM_MEMORY("llama-3-8b")', udfs.LLM_MEMORY("llama-3-8b"), None),
+         core("fits", "bool", "No answer: give a hardware id", model="llama-2-70b", hardware="a100-40gb"), None),
+        ("GiB Llama 3 8B needs in fp16", 'LLM_MEMORY("llama-3-8b")',
+         core("total_memory_gib", "float", "Memory is not applicable to this model", model="llama-3-8b"), None),
         ("H100 SXM price per GPU-hour in the catalog", 'LLM_INFO("h100-sxm","price_usd_per_hour")',
-         udfs.LLM_INFO("h100-sxm", "price_usd_per_hour"), None),
+         cells.compute(lambda flat: info_many(flat["id"], flat["field"], cat),
+                       dict(id="h100-sxm", field="price_usd_per_hour"), lambda result, i: result["value"][i],
+                       "No value"), None),
         ("Requests a month above which Llama 3 8B on an L4 beats GPT-4o",
          'LLM_BREAKEVEN("gpt-4o","llama-3-8b","l4",1000,500)',
-         udfs.LLM_BREAKEVEN("gpt-4o", "llama-3-8b", "l4", 1000.0, 500.0), None),
+         cells.compute(lambda flat: breakeven_many(catalog=cat, **flat),
+                       dict(api_model="gpt-4o", model="llama-3-8b", hardware="l4", input_tokens=1000.0,
+                            output_tokens=500.0),
+                       lambda result, i: cells.cell_value(result["breakeven_requests_per_month"][i], "float"),
+                       "No answer: give a priced hardware id (or price_per_hour)"), None),
     ]
+    keys = ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
+            "latency_s", "price_per_hour")
     for i, row in enumerate(rows[:6]):
         r = FIRST_ROW + i
-        args = [f"Scenarios!${layout.input_col[k]}{r}" for k in
-                ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
-                 "latency_s", "price_per_hour")]
-        expected = udfs.LLM_COST(*[row.get(k) for k in ("model", "input_tokens", "output_tokens", "hardware", "gpus",
-                                                        "batch", "precision", "engine", "latency_s",
-                                                        "price_per_hour")])
+        args = [f"Scenarios!${layout.input_col[k]}{r}" for k in keys]
+        expected = core("cost_per_request_usd", "float", priced, **{k: row.get(k) for k in keys})
         examples.append((f"Cost per request of scenario: {row.get('scenario') or row.get('model')}",
                          f"LLM_COST({','.join(args)})", expected,
                          f"Scenarios!${layout.output_col['cost_per_request_usd']}{r}"))

@@ -1,6 +1,6 @@
 """Excel functions (xlwings user-defined functions): =LLM_COST(), =LLM_FITS() and the rest.
 
-Set xlwings' "UDF Modules" to ``llmcalc_xl.udfs`` and click "Import Functions" (README,
+Set xlwings' "UDF Modules" to ``llmcalc_xl.excel.functions`` and click "Import Functions" (README,
 "In Excel"). Every argument may be a single cell or a range; ranges broadcast against
 single cells and the answer has the range's shape. A cell with a problem you can fix
 shows ``#LLM! <message>``. Parameter names are the snake_case CLI option names; optional
@@ -19,9 +19,9 @@ try:
 except ImportError:  # the functions stay plain Python functions; Excel needs `pip install "llmcalc-xl[excel]"`
     xw = None
 
-from . import cells
-from .errors import LlmcalcError
-from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OPTION_NAMES, OUTPUT_KEYS, estimate_many
+from .. import cells
+from ..errors import LlmcalcError
+from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OPTION_NAMES, OUTPUT_KEYS, estimate_many
 
 #: The catalog the functions use; None: the shipped one with $LLMCALC_XL_CATALOG (as in Excel).
 _CATALOG: ContextVar[Any] = ContextVar("llmcalc_xl_udf_catalog", default=None)
@@ -276,7 +276,7 @@ def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, h
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
                   engine=None, price_per_hour=None):
     """Requests per month above which self-hosting is cheaper than the API ("never" if it is not)."""
-    from .plan import breakeven_many
+    from ..core.plan import breakeven_many
 
     def run(flat):
         return breakeven_many(catalog=_CATALOG.get(), **flat)
@@ -294,7 +294,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
 @_args("id", "field")
 def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
     """Any catalog value: a price, a bandwidth, a source, a date..."""
-    from .catalog_info import info_many
+    from ..catalogs.info import info_many
     return cells.compute(lambda flat: info_many(flat["id"], flat["field"], _CATALOG.get()), dict(id=id, field=field),
                          lambda result, i: result["value"][i], "No value")
 
@@ -303,7 +303,7 @@ def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
 @_args("kind")
 def LLM_MODELS(kind=None):
     """The model catalog as a table with a header row (for a spill range or a dropdown)."""
-    from .catalog_info import models_table
+    from ..catalogs.info import models_table
     try:
         kinds = cells.grid(kind)
         if kinds.shape != (1, 1):
@@ -316,7 +316,7 @@ def LLM_MODELS(kind=None):
 @_excel_function
 def LLM_HARDWARE():
     """The hardware catalog as a table with a header row (for a spill range or a dropdown)."""
-    from .catalog_info import hardware_table
+    from ..catalogs.info import hardware_table
     return hardware_table(_CATALOG.get())
 
 

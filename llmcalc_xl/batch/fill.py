@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .catalog import Catalog, load_catalog
-from .cell_text import escape_arrow, safe_text
-from .files import replacing
-from .errors import InvalidValueError
-from .estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
-from .scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
+from ..catalogs.loader import Catalog, load_catalog
+from ..cell_text import escape_arrow, safe_text
+from ..files import replacing
+from ..errors import InvalidValueError
+from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
+from ..scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
 OPTION_COLUMNS = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import CatalogError, UnknownIdError
+from ..errors import CatalogError, UnknownIdError
 
 ENV_VAR = "LLMCALC_XL_CATALOG"
 SHIPPED_FILES = ("models.toml", "api_models.toml", "hardware.toml", "engines.toml", "precisions.toml")
@@ -425,8 +425,8 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
 
 def _read_toml(path: Path) -> dict:
     """A user catalog file: a regular file of bounded size and nesting, parsed as TOML."""
-    from .files import MAX_CATALOG_BYTES, MAX_TOML_DEPTH, read_bounded
-    from .errors import InvalidValueError
+    from ..files import MAX_CATALOG_BYTES, MAX_TOML_DEPTH, read_bounded
+    from ..errors import InvalidValueError
 
     try:
         raw = read_bounded(path, "Catalog file", MAX_CATALOG_BYTES)

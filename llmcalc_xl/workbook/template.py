@@ -92,4 +92,4 @@ def default_template_path() -> Path:
     shipped = resources.files("llmcalc_xl") / "templates" / "quote.xlsx"
     if shipped.is_file():
         return Path(str(shipped))
-    return Path(__file__).resolve().parents[1] / "templates" / "quote.xlsx"
+    return Path(__file__).resolve().parents[2] / "templates" / "quote.xlsx"

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog
-from .errors import UnknownIdError
+from ..catalogs.loader import Catalog
+from ..errors import UnknownIdError
 from .inputs import RowErrors, text_column
 
 AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later

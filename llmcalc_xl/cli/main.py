@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from .. import __version__
 
 DECIMAL_OPTION = click.option(
     "--decimal", type=click.Choice([".", ","]), default=None,
@@ -54,7 +54,7 @@ class _Group(click.Group):
     """Turns the library's errors into one line, whichever command raised them."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .errors import LlmcalcError
+        from ..errors import LlmcalcError
         try:
             return super().invoke(ctx)
         except LlmcalcError as exc:
@@ -103,7 +103,7 @@ def _check_text(option: str, value: str) -> None:
     """Text for a workbook cell: XML cannot hold control characters other than tab and line ends."""
     bad = re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", value or "")
     if bad:
-        from .errors import InvalidValueError
+        from ..errors import InvalidValueError
         raise InvalidValueError(f"{option} '{value}' holds a control character "
                                 f"({bad.group().encode('unicode_escape', 'backslashreplace').decode('ascii')}), "
                                 "which a workbook cannot store. Remove it.")
@@ -112,8 +112,8 @@ def _check_text(option: str, value: str) -> None:
 def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]],
                    catalog_paths: tuple[str, ...] = ()) -> None:
     """Before anything is read or written: no output may be an input or another output."""
-    from .catalog import user_catalog_paths
-    from .files import check_distinct
+    from ..catalogs.loader import user_catalog_paths
+    from ..files import check_distinct
 
     check_distinct(outputs, inputs + [("the catalog file", p) for p in user_catalog_paths(catalog_paths)])
 
@@ -143,8 +143,8 @@ def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]]
 def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], as_json: bool,
              **options: Any) -> None:
     """Memory, fit, speed and cost of one scenario."""
-    from .catalog import load_catalog
-    from .estimate import estimate as run
+    from ..catalogs.loader import load_catalog
+    from ..core.estimate import estimate as run
     from .report import estimate_text
 
     cat = load_catalog(catalog_paths)
@@ -167,7 +167,7 @@ def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
     """List catalog entries with their key figures, source and date."""
     import dataclasses
 
-    from .catalog import load_catalog
+    from ..catalogs.loader import load_catalog
     from .report import table
 
     cat = load_catalog(catalog_paths)
@@ -233,7 +233,7 @@ def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
 def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool, top: int,
          hardware: tuple[str, ...], api_models: tuple[str, ...], **options: Any) -> None:
     """Which hardware serves a load, at what monthly cost, against the APIs."""
-    from .plan import plan as run
+    from ..core.plan import plan as run
     from .report import money, table
 
     result = run(models, hardware=hardware, api_models=api_models, catalog=catalog_paths, **options)
@@ -294,11 +294,11 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
           client: str, prepared_by: str, template: str | None, with_functions: bool, force: bool,
           decimal: str | None, catalog_paths: tuple[str, ...]) -> None:
     """Write the quote workbook: live Excel formulas, no add-in needed."""
-    from .catalog import load_catalog
-    from .errors import InvalidValueError
-    from .files import check_writable, regular_file
-    from .quote import scenarios_from_csv, scenarios_from_lists
-    from .workbook import DEFAULT_SCENARIOS, build_workbook, save_atomically
+    from ..catalogs.loader import load_catalog
+    from ..errors import InvalidValueError
+    from ..files import check_writable, regular_file
+    from ..workbook.quote import scenarios_from_csv, scenarios_from_lists
+    from ..workbook.build import DEFAULT_SCENARIOS, build_workbook, save_atomically
 
     for option, text in (("--title", title), ("--client", client), ("--prepared-by", prepared_by)):
         _check_text(option, text)
@@ -332,8 +332,8 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
     if scenarios_csv:
         from pathlib import Path
 
-        from . import formulas as F
-        from .scenario_csv import header, unused_columns
+        from ..workbook import formulas as F
+        from ..scenario_csv import header, unused_columns
         unused = unused_columns(header(Path(scenarios_csv))[0], F.INPUT_KEYS)
         if unused:
             click.echo(f"Warning: columns not used: {unused}. Only columns named as an option are read.", err=True)
@@ -348,7 +348,7 @@ def build(out_path: str, scenarios_csv: str | None, models: tuple[str, ...], har
 @CATALOG_OPTION
 def refresh(workbook: str, template: str | None, force: bool, catalog_paths: tuple[str, ...]) -> None:
     """Rebuild a quote with today's catalog and formulas, keeping everything you typed."""
-    from .refresh import refresh as run
+    from ..workbook.refresh import refresh as run
 
     report = run(workbook, catalog=catalog_paths, template=template, force=force)
     click.echo(f"Refreshed {report.path} ({report.scenarios} scenario{'s' if report.scenarios != 1 else ''}); "
@@ -364,8 +364,8 @@ def refresh(workbook: str, template: str | None, force: bool, catalog_paths: tup
 @click.option("--out", "out_path", metavar="CSV", help="Where to write the CSV (default: print it).")
 def export(workbook: str, out_path: str | None) -> None:
     """Write a quote workbook's Scenarios sheet as CSV (the values last calculated)."""
-    from .export import scenario_values, write_csv
-    from .files import check_writable
+    from ..workbook.export import scenario_values, write_csv
+    from ..files import check_writable
 
     _outputs_apart([("--out", out_path)], [("the workbook", workbook)])
     if out_path:
@@ -394,10 +394,10 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
     """Price every row of a scenarios CSV; bad rows are kept with their message."""
     from pathlib import Path
 
-    from .catalog import load_catalog
-    from .files import check_not_open, check_writable, regular_file
-    from .fill import count_rows, fill_file
-    from .refresh import backup_path
+    from ..catalogs.loader import load_catalog
+    from ..files import check_not_open, check_writable, regular_file
+    from ..batch.fill import count_rows, fill_file
+    from ..workbook.refresh import backup_path
 
     if replace and not workbook:
         raise click.UsageError("--replace needs --workbook QUOTE.xlsx: it replaces that quote's scenarios.")
@@ -425,7 +425,7 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
     click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
                f"(see the error column). Wrote {out}.", err=True)
     if workbook:
-        from .quote import put_into_workbook
+        from ..workbook.quote import put_into_workbook
         click.echo(put_into_workbook(workbook, scenarios, cat, replace=replace, decimal=decimal), err=True)
     if strict and failed:
         sys.exit(1)
@@ -445,8 +445,8 @@ def setup(write_to: str | None, catalog_path: str | None) -> None:
     """Print (or write) the xlwings settings that point Excel at these functions."""
     from pathlib import Path
 
-    from .catalog import load_catalog
-    from .excel_setup import USER_CONFIG, backup_path, instructions, settings, write_config
+    from ..catalogs.loader import load_catalog
+    from ..excel.setup import USER_CONFIG, backup_path, instructions, settings, write_config
 
     if write_to and catalog_path:
         target = USER_CONFIG if write_to == "default" else Path(write_to)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .files import MAX_CATALOG_BYTES, backup_copy, check_writable, read_bounded, replacing
-from .errors import InvalidValueError
+from ..files import MAX_CATALOG_BYTES, backup_copy, check_writable, read_bounded, replacing
+from ..errors import InvalidValueError
 
-UDF_MODULE = "llmcalc_xl.udfs"
+UDF_MODULE = "llmcalc_xl.excel.functions"
 #: xlwings reads ~/.xlwings/xlwings.conf: one "KEY","value" pair a line.
 USER_CONFIG = Path.home() / ".xlwings" / "xlwings.conf"
 
@@ -83,7 +83,7 @@ def instructions(values: dict[str, str], catalog: str | None = None) -> str:
         "  tick 'Trust access to the VBA project object model'.",
         "Save your workbook as .xlsm. In its VBA editor (Alt+F11): Tools > References, tick 'xlwings'",
         "  (a workbook not made by `xlwings quickstart` needs this reference for its functions).",
-        "In the xlwings ribbon tab: UDF Modules = llmcalc_xl.udfs, then click 'Import Functions'.",
+        "In the xlwings ribbon tab: UDF Modules = llmcalc_xl.excel.functions, then click 'Import Functions'.",
         "Type =LLM_COST(\"gpt-4o\", 1000, 500) in a cell to check.",
     ]
     if catalog:

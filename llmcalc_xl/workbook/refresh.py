@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import formulas as F
-from .catalog import Catalog, load_catalog
-from .cell_text import safe_text
-from .errors import InvalidValueError
-from .catalog import user_catalog_paths
-from .files import (backup_copy, check_distinct, check_not_open, check_workbook, check_writable, open_workbook,
+from ..catalogs.loader import Catalog, load_catalog
+from ..cell_text import safe_text
+from ..errors import InvalidValueError
+from ..catalogs.loader import user_catalog_paths
+from ..files import (backup_copy, check_distinct, check_not_open, check_workbook, check_writable, open_workbook,
                     regular_file)
 from .template import style_name
-from .workbook import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
+from .build import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
                        scenario_headers)
 
 #: Parts of an .xlsx that openpyxl does not carry through a load and save.

@@ -32,8 +32,6 @@ from typing import Any
 import numpy as np
 
 from . import formula_values as FV
-
-#: Stands for the row number in a formula written for many rows ("=A\x00*2").
 ROW_TOKEN = "\x00"
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 

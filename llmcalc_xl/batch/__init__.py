@@ -1,0 +1,1 @@
+"""`fill`: scenarios from CSV (or Parquet) priced in one vectorised pass."""

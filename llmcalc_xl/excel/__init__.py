@@ -1,0 +1,1 @@
+"""Excel functions (=LLM_COST() ...) through xlwings, and the `excel-setup` helper."""

@@ -1,0 +1,1 @@
+"""The quote workbook: built with live native formulas, refreshed, exported."""
