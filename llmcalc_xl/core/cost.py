@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .units import HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
+from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
 
 
 def token_cost_usd(input_tokens, cached_input_tokens, output_tokens,
