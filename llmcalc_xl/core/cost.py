@@ -1,6 +1,7 @@
 """Cost: API tokens, self-hosted GPU time, per request, per million tokens, per month.
 
-Pure functions over numpy arrays; money in USD.
+Pure functions of numpy arrays, written with the operations the workbook can also write as
+formulas (see ``memory``); money in USD.
 """
 
 from __future__ import annotations
@@ -17,45 +18,38 @@ def token_cost_usd(input_tokens, cached_input_tokens, output_tokens,
     $60 per million: $0.03."""
     cached_price = np.where(np.isnan(cached_input_usd_per_mtok), input_usd_per_mtok,
                             cached_input_usd_per_mtok)
-    uncached = np.asarray(input_tokens, dtype=float) - cached_input_tokens
-    return (uncached * input_usd_per_mtok + np.asarray(cached_input_tokens, dtype=float) * cached_price
-            + np.asarray(output_tokens, dtype=float) * output_usd_per_mtok) / TOKENS_PER_MTOK
+    return ((input_tokens - cached_input_tokens) * input_usd_per_mtok + cached_input_tokens * cached_price
+            + output_tokens * output_usd_per_mtok) / TOKENS_PER_MTOK
 
 
 def infra_cost_usd(gpus, price_usd_per_hour, latency_s, sequences, utilization=1.0):
     """Self-hosted GPU time of one request: GPUs x USD/h x seconds / 3600, shared by the
     sequences served at once, divided by the share of time the GPUs do useful work.
     3.5 s of one A100 at $2.50/h: $0.00243."""
-    return (np.asarray(gpus, dtype=float) * price_usd_per_hour * latency_s / SECONDS_PER_HOUR
-            / np.asarray(sequences, dtype=float) / utilization)
+    return gpus * price_usd_per_hour * latency_s / SECONDS_PER_HOUR / sequences / utilization
 
 
 def cost_per_mtok_usd(cost_per_request_usd, output_tokens):
     """USD per million output tokens (NaN for a request that produces none)."""
-    out = np.asarray(output_tokens, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(out > 0, np.asarray(cost_per_request_usd, dtype=float) / out * TOKENS_PER_MTOK,
-                        np.nan)
+    produces = output_tokens > 0
+    return np.where(produces, cost_per_request_usd / np.where(produces, output_tokens, 1.0) * TOKENS_PER_MTOK,
+                    np.nan)
 
 
 def fixed_monthly_usd(gpus, price_usd_per_hour, hours_per_month=HOURS_PER_MONTH):
     """One always-on deployment for a month: GPUs x USD/h x 730 h."""
-    return np.asarray(gpus, dtype=float) * price_usd_per_hour * hours_per_month
+    return gpus * price_usd_per_hour * hours_per_month
 
 
 def capacity_requests_per_month(sequences, latency_s, utilization=1.0, hours_per_month=HOURS_PER_MONTH):
     """Requests one deployment serves in a month: sequences at once, one batch per latency,
     for the share of the month it is busy."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (np.asarray(sequences, dtype=float) / latency_s * SECONDS_PER_HOUR * hours_per_month
-                * utilization)
+    return sequences / latency_s * SECONDS_PER_HOUR * hours_per_month * utilization
 
 
 def replicas_needed(requests_per_month, capacity):
     """Deployments needed for a month's traffic (at least one while there is traffic)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n = np.ceil(np.asarray(requests_per_month, dtype=float) / capacity)
-    return np.where(np.asarray(requests_per_month) > 0, np.maximum(n, 1.0), 0.0)
+    return np.where(requests_per_month > 0, np.maximum(np.ceil(requests_per_month / capacity), 1.0), 0.0)
 
 
 def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):

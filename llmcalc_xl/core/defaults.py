@@ -8,6 +8,11 @@ workload a question gets when it names none.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from ..units import HOURS_PER_MONTH
+
 # --- workload defaults (what `llmcalc-xl estimate --model X` assumes) -------------
 #: A typical chat turn: a 1,000-token prompt and a 500-token answer. The research notes
 #: this project started from priced 500-token GPT-4 answers.
@@ -61,3 +66,33 @@ DEFAULT_LINK_GB_S = 31.5
 #: power of two (it must divide the attention heads); layer splitting takes any count.
 TENSOR_GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 LAYER_GPU_COUNTS = tuple(range(1, 17)) + (24, 32, 48, 64)
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The physics constants above as the formulas use them: numbers for the core, and, in the
+    quote workbook, the named cells of its Assumptions sheet (same names), which a reader may
+    change. The default instance holds the values above."""
+
+    activation_bytes: Any = ACTIVATION_BYTES
+    logit_bytes: Any = LOGIT_BYTES
+    cuda_context_gib: Any = CUDA_CONTEXT_GIB
+    nccl_buffers_gib: Any = NCCL_BUFFERS_GIB
+    allreduce_latency_s: Any = ALLREDUCE_LATENCY_S
+    default_link_gb_s: Any = DEFAULT_LINK_GB_S
+    share_v_default: Any = LLAMA2_7B_SHARES[0]
+    share_down_default: Any = LLAMA2_7B_SHARES[1]
+    share_o_default: Any = LLAMA2_7B_SHARES[2]
+    act_dense_tp1: Any = ACTIVATION_FACTOR_DENSE[1]
+    act_dense_tp2: Any = ACTIVATION_FACTOR_DENSE[2]
+    act_dense_tp4: Any = ACTIVATION_FACTOR_DENSE[4]
+    act_dense_tp8: Any = ACTIVATION_FACTOR_DENSE[8]
+    act_moe_tp1: Any = ACTIVATION_FACTOR_MOE[1]
+    act_moe_tp2: Any = ACTIVATION_FACTOR_MOE[2]
+    act_moe_tp4: Any = ACTIVATION_FACTOR_MOE[4]
+    act_moe_tp8: Any = ACTIVATION_FACTOR_MOE[8]
+    hours_per_month: Any = HOURS_PER_MONTH
+
+
+#: The constants as numbers.
+ASSUMPTIONS = Assumptions()

@@ -1,30 +1,37 @@
 """Memory of an inference deployment: weights, KV cache, activations, overhead.
 
-Pure functions over numpy arrays (or scalars): the same call prices one scenario
-or a million. All results are totals in bytes over all GPUs of the deployment,
+Pure functions of numpy arrays (or scalars): the same call prices one scenario or a million.
+They use only numpy's operators, ``np.where``, ``np.maximum``, ``np.minimum``, ``np.ceil`` and
+``np.floor``, so that the quote workbook derives its Excel formulas from these very functions
+(``workbook/symbolic.py``). All results are totals in bytes over all GPUs of the deployment,
 and count what the workload needs, not what an engine pre-allocates.
 
-Notation (README, "How the estimates work"): L layers, h hidden size, n_q query
-heads, n_kv KV heads, d head dim, V vocabulary, E routed experts, k experts per
-token, TP tensor-parallel degree.
+Notation (README, "How the estimates work"): L layers, h hidden size, n_q query heads, n_kv KV
+heads, d head dim, V vocabulary, E routed experts, k experts per token, TP tensor-parallel degree.
+Constants come from ``c`` (:class:`~llmcalc_xl.core.defaults.Assumptions`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import defaults
+from .defaults import ASSUMPTIONS
 
 
 def embedding_params(vocab_size, hidden_size):
     """Parameters of the input embedding table: V x h."""
-    return np.asarray(vocab_size, dtype=float) * hidden_size
+    return vocab_size * hidden_size * 1.0
 
 
 def output_params(vocab_size, hidden_size, tie_embeddings):
     """Parameters of the output projection (lm_head): V x h, or 0 when tied to the embedding."""
-    return np.where(np.asarray(tie_embeddings, dtype=bool), 0.0,
-                    np.asarray(vocab_size, dtype=float) * hidden_size)
+    return np.where(tie_embeddings, 0.0, vocab_size * hidden_size * 1.0)
+
+
+def safe_ratio(numerator, denominator):
+    """numerator / denominator, 0 where the denominator is not above 0."""
+    positive = denominator > 0
+    return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
 def routed_expert_params(params, active_params, experts, experts_per_token):
@@ -34,29 +41,26 @@ def routed_expert_params(params, active_params, experts, experts_per_token):
     since each token uses k of the E experts and every other weight. Mixtral-8x7B:
     (46.70 - 12.88) / (1 - 2/8) = 45.1 B, which is 32 x 8 x 3 x 4096 x 14336.
     """
-    experts = np.asarray(experts, dtype=float)
-    share = np.divide(experts_per_token, experts, out=np.zeros_like(experts), where=experts > 0)
-    unused = np.asarray(params, dtype=float) - active_params
-    return np.divide(unused, 1.0 - share, out=np.zeros_like(experts), where=(experts > 0) & (share < 1))
+    share = safe_ratio(experts_per_token, experts)
+    applies = (experts > 0) & (share < 1)
+    return np.where(applies, (params - active_params) / np.where(applies, 1.0 - share, 1.0), 0.0)
 
 
-def tensor_shares(hidden_size, heads, kv_heads, head_dim, intermediate_size, experts, shared_experts):
+def tensor_shares(hidden_size, heads, kv_heads, head_dim, intermediate_size, experts, shared_experts,
+                  c=ASSUMPTIONS):
     """Shares of a layer's linear weights in attn_v, ffn_down and attn_output: the tensors
     GGUF k-quant mixes store with more bits. Per layer: q and o are h x n_q d, k and v are
     h x n_kv d, and each of E' = E + shared (1 for dense) MLPs has gate, up and down of
     h x ffn. Without intermediate_size, the Llama-2-7B shares stand in."""
-    h = np.asarray(hidden_size, dtype=float)
-    q = np.asarray(heads, dtype=float) * head_dim * h
-    kv = np.asarray(kv_heads, dtype=float) * head_dim * h
-    mlps = np.maximum(np.asarray(experts, dtype=float) + shared_experts, 1.0)
-    down = np.asarray(intermediate_size, dtype=float) * h * mlps
+    q = heads * head_dim * hidden_size * 1.0
+    kv = kv_heads * head_dim * hidden_size * 1.0
+    mlps = np.maximum(experts + shared_experts, 1.0)
+    down = intermediate_size * hidden_size * mlps
     total = 2 * q + 2 * kv + 3 * down
     known = down > 0
     safe = np.where(known, total, 1.0)
-    s_v = np.where(known, kv / safe, defaults.LLAMA2_7B_SHARES[0])
-    s_down = np.where(known, down / safe, defaults.LLAMA2_7B_SHARES[1])
-    s_o = np.where(known, q / safe, defaults.LLAMA2_7B_SHARES[2])
-    return s_v, s_down, s_o
+    return (np.where(known, kv / safe, c.share_v_default), np.where(known, down / safe, c.share_down_default),
+            np.where(known, q / safe, c.share_o_default))
 
 
 def body_bits_per_weight(bits, attn_v_bits, ffn_down_bits, attn_output_bits, upgraded_layer_share,
@@ -64,7 +68,6 @@ def body_bits_per_weight(bits, attn_v_bits, ffn_down_bits, attn_output_bits, upg
     """Mean bits of the body weights under a mix: ``upgraded_layer_share`` of the layers keep
     attn_v and ffn_down at their own bits, every layer keeps attn_output at its bits, the rest
     is at ``bits``. Plain formats give all four the same bits."""
-    bits = np.asarray(bits, dtype=float)
     return (bits + upgraded_layer_share * (s_v * (attn_v_bits - bits) + s_down * (ffn_down_bits - bits))
             + s_o * (attn_output_bits - bits))
 
@@ -76,15 +79,14 @@ def weights_bytes(params, emb_params, out_params, body_bits, embedding_bits, out
     scales included (Q4_0: 18 bytes per 32 weights = 4.5 bits); norms and biases are a
     rounding error and sit in the body.
     """
-    body = np.asarray(params, dtype=float) - emb_params - out_params
+    body = params - emb_params - out_params
     return (body * body_bits + emb_params * embedding_bits + out_params * output_bits) / 8.0
 
 
 def stored_kv_heads(kv_heads, tp):
     """KV heads held over all GPUs: each of TP GPUs holds ceil(n_kv / TP) heads, so heads
     are replicated once TP exceeds n_kv (Llama-3-70B, 8 KV heads, on 16 GPUs holds 16)."""
-    tp = np.asarray(tp, dtype=float)
-    return np.ceil(np.asarray(kv_heads, dtype=float) / tp) * tp
+    return np.ceil(kv_heads / tp) * tp
 
 
 def kv_bytes_per_token_layer(is_mla, kv_heads_stored, head_dim, kv_lora_rank, qk_rope_head_dim,
@@ -94,63 +96,51 @@ def kv_bytes_per_token_layer(is_mla, kv_heads_stored, head_dim, kv_lora_rank, qk
     Standard attention stores K and V: 2 x n_kv x d x b. MLA (DeepSeek-V2/V3) stores the
     compressed latent and the rope key: (kv_lora_rank + qk_rope_head_dim) x b, one copy
     on every tensor-parallel GPU (``mla_copies``)."""
-    std = 2.0 * np.asarray(kv_heads_stored, dtype=float) * head_dim * kv_bytes
-    mla = (np.asarray(kv_lora_rank, dtype=float) + qk_rope_head_dim) * kv_bytes * mla_copies
-    return np.where(np.asarray(is_mla, dtype=bool), mla, std)
+    return np.where(is_mla, (kv_lora_rank + qk_rope_head_dim) * kv_bytes * mla_copies,
+                    2.0 * kv_heads_stored * head_dim * kv_bytes)
 
 
 def tokens_held(context_tokens, block_tokens):
     """Tokens a paged engine holds for a sequence: the context rounded up to whole blocks
     (vLLM: 16-token blocks)."""
-    return np.ceil(np.asarray(context_tokens, dtype=float) / block_tokens) * block_tokens
+    return np.ceil(context_tokens / block_tokens) * block_tokens
 
 
-def kv_cache_bytes_per_sequence(per_token_layer, layers, context_tokens, block_tokens,
-                                sliding_window, sliding_window_layers, window_saves):
-    """KV bytes one sequence of ``context_tokens`` holds. Sliding-window layers hold at
-    most the window (when the engine frees what falls out of it)."""
-    full = tokens_held(context_tokens, block_tokens)
-    window = np.asarray(sliding_window, dtype=float)
-    has_window = (window > 0) & np.asarray(window_saves, dtype=bool)
-    windowed = np.where(has_window,
-                        tokens_held(np.minimum(context_tokens, np.where(window > 0, window, 1.0)),
-                                    block_tokens), full)
-    swa_layers = np.where(has_window, sliding_window_layers, 0.0)
-    return per_token_layer * ((np.asarray(layers, dtype=float) - swa_layers) * full + swa_layers * windowed)
+def kv_cache_bytes_per_sequence(per_token_layer, layers, full_held, window_held, window_layers_held):
+    """KV bytes one sequence holds: full-attention layers hold every token (``full_held``);
+    the ``window_layers_held`` sliding-window layers hold at most the window (``window_held``)."""
+    return per_token_layer * ((layers - window_layers_held) * full_held + window_layers_held * window_held)
 
 
-def activation_factor(tp, is_moe):
+def activation_factor(tp, is_moe, c=ASSUMPTIONS):
     """AIConfigurator's peak-activation multiplier c(TP) (dense or MoE); TP > 8 uses TP 8."""
-    tp = np.asarray(tp, dtype=float)
+    def by_tp(f1, f2, f4, f8):
+        return np.where(tp <= 1, f1, np.where(tp <= 2, f2, np.where(tp <= 4, f4, f8)))
 
-    def by_tp(table):
-        sizes = sorted(table)
-        return np.select([tp <= k for k in sizes[:-1]], [table[k] for k in sizes[:-1]], table[sizes[-1]])
-
-    return np.where(np.asarray(is_moe, dtype=bool), by_tp(defaults.ACTIVATION_FACTOR_MOE),
-                    by_tp(defaults.ACTIVATION_FACTOR_DENSE))
+    return np.where(is_moe, by_tp(c.act_moe_tp1, c.act_moe_tp2, c.act_moe_tp4, c.act_moe_tp8),
+                    by_tp(c.act_dense_tp1, c.act_dense_tp2, c.act_dense_tp4, c.act_dense_tp8))
 
 
-def activations_bytes(pass_tokens, heads, head_dim, tp, is_moe, sequences, vocab_size):
+def activation_bytes_per_token(tp, heads, head_dim, act_factor, c=ASSUMPTIONS):
+    """Peak activation bytes per token in a pass, over all GPUs: TP x 2 bytes x (n_q x d) x c(TP)."""
+    return tp * c.activation_bytes * heads * head_dim * act_factor
+
+
+def activations_bytes(pass_tokens, per_token, sequences, vocab_size, c=ASSUMPTIONS):
     """Peak activation memory of one forward pass, over all GPUs.
 
     Scales with the tokens in a pass (the engine's max batched tokens caps it), not with
-    the context: TP x 2 bytes x T x (n_q x d) x c(TP), plus fp32 logits for every
-    sequence sampled in the step (sequences x V x 4 bytes)."""
-    per_gpu = (defaults.ACTIVATION_BYTES * np.asarray(pass_tokens, dtype=float)
-               * np.asarray(heads, dtype=float) * head_dim * activation_factor(tp, is_moe))
-    logits = np.asarray(sequences, dtype=float) * vocab_size * defaults.LOGIT_BYTES
-    return np.asarray(tp, dtype=float) * per_gpu + logits
+    the context, plus fp32 logits for every sequence sampled in the step (sequences x V x 4 bytes)."""
+    return per_token * pass_tokens + sequences * vocab_size * c.logit_bytes
 
 
-def overhead_bytes(gpus, engine_overhead_gib, is_cuda, uses_nccl):
+def overhead_bytes(gpus, engine_overhead_gib, is_cuda, uses_nccl, c=ASSUMPTIONS):
     """Runtime memory outside weights, KV and activations, over all GPUs: the engine's own
     (CUDA graphs, allocator slack), the CUDA context on NVIDIA/AMD GPUs, NCCL buffers when
     tensor parallelism spans several GPUs."""
-    per_gpu = (np.asarray(engine_overhead_gib, dtype=float)
-               + np.where(is_cuda, defaults.CUDA_CONTEXT_GIB, 0.0)
-               + np.where(uses_nccl, defaults.NCCL_BUFFERS_GIB, 0.0))
-    return np.asarray(gpus, dtype=float) * per_gpu * 2.0**30
+    per_gpu = (engine_overhead_gib + np.where(is_cuda, c.cuda_context_gib, 0.0)
+               + np.where(uses_nccl, c.nccl_buffers_gib, 0.0))
+    return gpus * per_gpu * 2.0**30
 
 
 def usable_bytes(device_bytes, memory_rule_is_free, memory_fraction, static_bytes):
@@ -159,9 +149,8 @@ def usable_bytes(device_bytes, memory_rule_is_free, memory_fraction, static_byte
     vLLM-style engines take ``memory_fraction`` of the device (gpu_memory_utilization);
     TensorRT-LLM takes everything its weights and buffers need, then that fraction of
     what is free for the KV cache (kv_cache_free_gpu_mem_fraction)."""
-    of_total = memory_fraction * device_bytes
-    of_free = static_bytes + memory_fraction * np.maximum(device_bytes - static_bytes, 0.0)
-    return np.where(np.asarray(memory_rule_is_free, dtype=bool), of_free, of_total)
+    return np.where(memory_rule_is_free, static_bytes + memory_fraction * np.maximum(device_bytes - static_bytes, 0.0),
+                    memory_fraction * device_bytes)
 
 
 def max_sequences(per_sequence_bytes, activation_bytes_per_token, prompt_tokens, max_batched_tokens,
@@ -171,15 +160,10 @@ def max_sequences(per_sequence_bytes, activation_bytes_per_token, prompt_tokens,
     ``per_sequence_bytes`` (p) is what each sequence adds (KV + logits), ``activation_bytes_per_token``
     (q) the activation peak per prompt token in a pass, ``budget_bytes`` (R) what is left
     for them. Solved in closed form for both regimes, so a million rows cost one pass."""
-    p = np.asarray(per_sequence_bytes, dtype=float)
-    q = np.asarray(activation_bytes_per_token, dtype=float)
-    prompt = np.maximum(np.asarray(prompt_tokens, dtype=float), 1.0)
-    cap = np.asarray(max_batched_tokens, dtype=float)
-    budget = np.asarray(budget_bytes, dtype=float)
+    p, q, cap, budget = per_sequence_bytes, activation_bytes_per_token, max_batched_tokens, budget_bytes
+    prompt = np.maximum(prompt_tokens, 1.0)
     b_cross = cap / prompt  # beyond this many sequences the pass is full
     saturated = budget - q * cap >= b_cross * p  # f(b_cross) <= R
-    with np.errstate(divide="ignore", invalid="ignore"):
-        b_sat = np.floor((budget - q * cap) / p)
-        b_small = np.floor(budget / (p + q * prompt))
-    b = np.where(saturated, b_sat, np.minimum(b_small, np.floor(b_cross)))
+    b = np.where(saturated, np.floor((budget - q * cap) / p),
+                 np.minimum(np.floor(budget / (p + q * prompt)), np.floor(b_cross)))
     return np.maximum(np.where(np.isfinite(b), b, 0.0), 0.0)

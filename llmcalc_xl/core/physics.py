@@ -1,0 +1,594 @@
+"""The estimate's arithmetic, stated once: from a resolved scenario to every output.
+
+Each stage is a function of array-like values written with numpy's operators and functions only
+(the rules in ``memory``), so that two callers get the same arithmetic:
+
+- the core (``estimate``) passes numpy arrays, a million scenarios in one pass;
+- the quote workbook passes formula symbols (``workbook/symbolic.py``) and gets, for every
+  quantity named with ``let``, the Excel formula of one Calc column.
+
+``let(name, value)`` names an intermediate quantity: the core keeps the value, the workbook
+writes a Calc column and refers to its cell from then on. ``LABELS`` says what each is.
+
+What stays outside: turning typed names into catalog rows, the search for the fewest GPUs that
+fit (the core tries counts on the rows still open; the workbook has a column per count, each
+calling :func:`memory_at`), the checks of each input, and the notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from . import cost as _cost
+from . import memory as _mem
+from . import speed as _speed
+from .defaults import ASSUMPTIONS, Assumptions
+from ..units import BYTES_PER_GB, BYTES_PER_GIB, TERA
+
+Let = Callable[[str, Any], Any]
+
+
+def keep(name: str, value: Any) -> Any:
+    """The core's ``let``: a named quantity is just its value."""
+    return value
+
+
+def given(x: Any) -> Any:
+    """Where a number was given (not NaN: not blank, not missing from the catalog)."""
+    return ~np.isnan(x)
+
+
+def or_default(x: Any, default: Any) -> Any:
+    """x where given, else ``default``."""
+    return np.where(np.isnan(x), default, x)
+
+
+class Lookup(Protocol):
+    """Where a stage reads a scenario's catalog rows and inputs (numpy arrays in the core,
+    formula symbols in the workbook). Numbers are NaN where missing or not applicable."""
+
+    is_api: Any       # an API model (priced per token, runs on the provider's hardware)
+    has_hw: Any       # a catalog device or a custom one is given
+    custom_only: Any  # a device described by memory_gib, bandwidth_gb_s and tflops only
+    on_apple: Any     # an Apple GPU
+    is_cuda: Any      # an NVIDIA/AMD-class GPU (no device named counts as one)
+
+    def model(self, field: str) -> Any: ...
+    def hardware(self, field: str) -> Any: ...
+    def engine(self, field: str, missing: float = np.nan) -> Any: ...
+    def precision(self, field: str, missing: float = np.nan) -> Any: ...
+    def kv_precision(self, field: str) -> Any: ...
+    def flag(self, group: str, field: str, value: str) -> Any: ...
+    def yes(self, group: str, field: str) -> Any: ...
+    def option(self, name: str) -> Any: ...
+    def number(self, name: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario resolved against the catalogs, with the caller's overrides applied: what every
+    stage reads. Each field is an array over scenarios (core) or a formula symbol (workbook)."""
+
+    # flags
+    is_api: Any
+    has_hw: Any
+    custom_only: Any
+    is_cuda: Any
+    # workload
+    batch: Any
+    prompt: Any
+    output: Any
+    cached: Any
+    context: Any
+    latency_given: Any
+    requests: Any
+    util: Any
+    # model
+    params: Any
+    active: Any
+    layers: Any
+    hidden: Any
+    heads: Any
+    kv_heads: Any
+    head_dim: Any
+    vocab: Any
+    tie: Any
+    experts: Any
+    k_active: Any
+    shared_experts: Any
+    window: Any
+    window_layers: Any
+    lora: Any
+    rope: Any
+    ffn: Any
+    # precision of the weights and of the KV cache
+    bits: Any
+    emb_bits: Any
+    out_bits: Any
+    v_bits: Any
+    down_bits: Any
+    o_bits: Any
+    up_share: Any
+    gguf: Any
+    kv_bytes: Any
+    # engine
+    tensor: Any
+    rule_free: Any
+    fraction: Any
+    block: Any
+    max_tokens: Any
+    engine_overhead: Any
+    window_saves: Any
+    prefill_mfu: Any
+    decode_mfu: Any
+    decode_mbu: Any
+    half_tokens: Any
+    prefill_fixed: Any
+    step_fixed: Any
+    cpu_floor: Any
+    continuous: Any
+    dequantizes: Any
+    # hardware
+    mem_gib: Any
+    mem_fraction: Any
+    bandwidth: Any
+    peak: Any
+    link: Any
+    price: Any
+    # API model
+    api_ttft: Any
+    api_tokens_per_s: Any
+    input_price: Any
+    cached_price: Any
+    output_price: Any
+
+    def rows(self, index: Any) -> Any:
+        return RowView(self, index)
+
+
+class RowView:
+    """Some rows of a stage's arrays, cut when a field is read (single values stay as they are)."""
+
+    def __init__(self, whole: Any, index: Any):
+        self._whole, self._index = whole, index
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._whole, name)
+        return value[self._index] if np.ndim(value) else value
+
+
+def _peak_tflops(look: Lookup) -> Any:
+    """Dense TFLOPS at the precision's compute type. A type the device lacks runs at the 16-bit
+    rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit)."""
+    def rate(name):
+        x = look.hardware(name)
+        return np.where(x > 0, x, np.nan)
+
+    fp16 = rate("tflops_fp16")
+    tflops = fp16
+    for compute in ("fp32", "fp8", "int8", "fp4"):
+        tflops = np.where(look.flag("precisions", "compute", compute), or_default(rate(f"tflops_{compute}"), fp16),
+                          tflops)
+    return tflops
+
+
+def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Scenario:
+    """Read a scenario's catalog rows and inputs into the quantities the stages use."""
+    def zero_if_missing(x):
+        return or_default(x, 0.0)
+
+    prompt = let("prompt", look.number("input_tokens"))
+    output = let("output", look.number("output_tokens"))
+    context_given = look.option("context_tokens")
+    v = dict(
+        is_api=look.is_api, has_hw=look.has_hw, custom_only=look.custom_only, is_cuda=look.is_cuda,
+        batch=look.number("batch"), prompt=prompt, output=output, cached=look.number("cached_input_tokens"),
+        context=let("context", or_default(context_given, prompt + output)),
+        latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
+        util=look.number("utilization"),
+        params=look.model("params_b") * 1e9, active=look.model("active_params_b") * 1e9,
+        layers=look.model("layers"), hidden=look.model("hidden_size"), heads=look.model("heads"),
+        kv_heads=look.model("kv_heads"), head_dim=look.model("head_dim"), vocab=look.model("vocab_size"),
+        tie=look.yes("models", "tie_embeddings"),
+        experts=zero_if_missing(look.model("experts")), k_active=zero_if_missing(look.model("experts_per_token")),
+        shared_experts=zero_if_missing(look.model("shared_experts")),
+        window=zero_if_missing(look.model("sliding_window")),
+        window_layers=zero_if_missing(look.model("sliding_window_layers")),
+        lora=zero_if_missing(look.model("kv_lora_rank")), rope=zero_if_missing(look.model("qk_rope_head_dim")),
+        ffn=zero_if_missing(look.model("intermediate_size")),
+    )
+    v = {k: (let(k, x) if k not in ("prompt", "output", "context") else x) for k, x in v.items()}
+
+    # precision: GGUF k-quant mixes keep some tensors at more bits
+    bits = let("bits", look.precision("bits_per_weight"))
+    mix = {name: or_default(look.precision(name), bits)
+           for name in ("attn_v_bits", "ffn_down_bits", "attn_output_bits")}
+    v_bits_gqa4 = look.precision("attn_v_bits_gqa4")
+    v.update(
+        bits=bits, emb_bits=look.precision("embedding_bits"), out_bits=look.precision("output_bits"),
+        v_bits=np.where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
+        down_bits=mix["ffn_down_bits"], o_bits=mix["attn_output_bits"],
+        up_share=look.precision("upgraded_layer_share", 1.0),
+        gguf=look.flag("precisions", "family", "gguf"), kv_bytes=look.kv_precision("kv_bytes"),
+    )
+
+    # engine, with the caller's overrides; Apple GPUs reach other shares of their peak
+    def override(name, base):
+        return or_default(look.option(name), base)
+
+    def efficiency(name):
+        apple = look.engine("apple_" + name)
+        return np.where(look.on_apple & given(apple), apple, look.engine(name, 0.0))
+
+    v.update(
+        tensor=look.flag("engines", "parallelism", "tensor"),
+        rule_free=look.flag("engines", "memory_rule", "fraction_of_free"),
+        fraction=override("memory_fraction", look.engine("memory_fraction")),
+        block=look.engine("kv_block_tokens", 1.0), max_tokens=look.engine("max_batched_tokens", 1.0),
+        engine_overhead=override("overhead_gib", look.engine("overhead_gib")),
+        window_saves=look.yes("engines", "sliding_window_saves_memory"),
+        prefill_mfu=override("prefill_mfu", efficiency("prefill_mfu")),
+        decode_mfu=override("decode_mfu", look.engine("decode_mfu")),
+        decode_mbu=override("decode_mbu", efficiency("decode_mbu")),
+        half_tokens=efficiency("prefill_half_tokens"),
+        prefill_fixed=override("prefill_overhead_s", look.engine("prefill_overhead_s")),
+        step_fixed=(override("decode_step_overhead_s", look.engine("decode_step_overhead_s"))
+                    + v["layers"] * look.engine("decode_overhead_s_per_layer", 0.0)),
+        # an engine that dispatches each layer from Python cannot step faster than its CPU does
+        cpu_floor=v["layers"] * look.engine("cpu_floor_s_per_layer", 0.0),
+        continuous=look.yes("engines", "continuous_batching"),
+        # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
+        dequantizes=look.yes("engines", "prefill_dequantizes") & look.is_cuda
+        & look.flag("precisions", "family", "gguf"),
+    )
+
+    # hardware, with the caller's overrides (a custom device gives all three numbers)
+    custom_tflops = look.option("tflops")
+    tflops = np.where(look.custom_only, custom_tflops, _peak_tflops(look))
+    price = or_default(look.option("price_per_hour"), np.where(look.custom_only, np.nan, look.hardware("price_usd_per_hour")))
+    v.update(
+        mem_gib=override("memory_gib", look.hardware("memory_gib")),
+        mem_fraction=np.where(look.custom_only, 1.0, look.hardware("memory_fraction")),
+        bandwidth=override("bandwidth_gb_s", look.hardware("bandwidth_gb_s")) * BYTES_PER_GB,
+        peak=np.where(given(custom_tflops) & ~look.custom_only, custom_tflops, tflops) * TERA,
+        link=or_default(look.hardware("interconnect_gb_s"), c.default_link_gb_s) * BYTES_PER_GB,
+        price=np.where(look.has_hw, price, np.nan),
+        api_ttft=look.model("ttft_s"), api_tokens_per_s=look.model("output_tokens_per_s"),
+        input_price=look.model("input_usd_per_mtok"), cached_price=look.model("cached_input_usd_per_mtok"),
+        output_price=look.model("output_usd_per_mtok"),
+    )
+    named = {k: (x if k in ("prompt", "output", "context", "bits") or k in _NAMED_EARLY else let(k, x))
+             for k, x in v.items()}
+    return Scenario(**named)
+
+
+#: Fields named (given a Calc column) inside ``scenario`` before the rest.
+_NAMED_EARLY = ("is_api", "has_hw", "custom_only", "is_cuda", "batch", "cached", "latency_given", "requests", "util",
+                "params", "active", "layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tie", "experts",
+                "k_active", "shared_experts", "window", "window_layers", "lora", "rope", "ffn")
+
+
+@dataclass(frozen=True)
+class Weights:
+    emb: Any
+    out_p: Any
+    weights: Any
+    expert_share: Any
+    expert_params: Any
+    expert_bytes: Any
+    dense_read: Any
+    linear: Any
+    expert_linear: Any
+
+    def rows(self, index: Any) -> Any:
+        return RowView(self, index)
+
+
+def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weights:
+    """Bytes of the weights, and what a step reads and multiplies."""
+    emb = let("emb", _mem.embedding_params(s.vocab, s.hidden))
+    out_p = let("out_p", _mem.output_params(s.vocab, s.hidden, s.tie))
+    s_v, s_down, s_o = _mem.tensor_shares(s.hidden, s.heads, s.kv_heads, s.head_dim, s.ffn, s.experts,
+                                          s.shared_experts, c)
+    body_bits = let("body_bits", _mem.body_bits_per_weight(s.bits, s.v_bits, s.down_bits, s.o_bits, s.up_share,
+                                                           let("s_v", s_v), let("s_down", s_down), let("s_o", s_o)))
+    total = let("weights", _mem.weights_bytes(s.params, emb, out_p, body_bits, s.emb_bits, s.out_bits))
+    share = let("expert_share", _mem.safe_ratio(s.k_active, s.experts))
+    expert_params = let("expert_params", _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active))
+    expert_bytes = let("expert_bytes", expert_params * body_bits / 8.0)
+    # a step reads every weight but the embedding table (only its looked-up rows), unless tied
+    dense_read = let("dense_read", total - expert_bytes - np.where(s.tie, 0.0, emb * s.emb_bits / 8.0))
+    return Weights(emb=emb, out_p=out_p, weights=total, expert_share=share, expert_params=expert_params,
+                   expert_bytes=expert_bytes, dense_read=dense_read,
+                   linear=let("linear", s.active - emb - out_p),  # matmul parameters a token passes through
+                   expert_linear=let("expert_linear", expert_params * share))
+
+
+@dataclass(frozen=True)
+class Held:
+    """Tokens the KV cache holds per sequence, and tokens in one forward pass."""
+    full: Any
+    window: Any
+    window_layers: Any
+    pass_tokens: Any
+
+    def rows(self, index: Any) -> Any:
+        return RowView(self, index)
+
+
+def held(s: Scenario, let: Let = keep) -> Held:
+    """Sliding-window layers hold at most the window, when the engine frees what falls out of it."""
+    full = let("full_held", _mem.tokens_held(s.context, s.block))
+    has_window = let("has_window", (s.window > 0) & s.window_saves)
+    window = let("win_held", np.where(has_window, _mem.tokens_held(np.minimum(s.context, np.where(s.window > 0, s.window, 1.0)),
+                                                                     s.block), full))
+    return Held(full=full, window=window, window_layers=let("swa_layers", np.where(has_window, s.window_layers, 0.0)),
+                pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.batch * np.maximum(s.prompt, 1.0),
+                                                                     s.max_tokens), 1.0)))
+
+
+@dataclass(frozen=True)
+class Memory:
+    tp: Any
+    per_tok_layer: Any
+    kv_seq: Any
+    kv_total: Any
+    act_factor: Any
+    act: Any
+    ovh: Any
+    device: Any
+    usable: Any
+    total: Any
+
+
+def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Memory:
+    """Memory of the workload on ``gpus`` GPUs, and what the engine lets it use."""
+    tp = let("tp", np.where(s.tensor, gpus, 1.0))
+    heads_stored = let("heads_stored", _mem.stored_kv_heads(s.kv_heads, tp))
+    per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
+                                                                       s.rope, s.kv_bytes, tp))
+    kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, s.layers, h.full, h.window, h.window_layers))
+    kv_total = let("kv_total", s.batch * kv_seq)
+    factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
+    act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
+                                                                                            factor, c),
+                                            s.batch, s.vocab, c))
+    ovh = let("ovh", _mem.overhead_bytes(gpus, s.engine_overhead, s.is_cuda, s.tensor & (gpus > 1), c))
+    device = let("device", gpus * s.mem_gib * BYTES_PER_GIB * s.mem_fraction)
+    static = let("static", w.weights + act + ovh)
+    usable = let("usable", _mem.usable_bytes(device, s.rule_free, s.fraction, static))
+    return Memory(tp=tp, per_tok_layer=per_tok_layer, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
+                  ovh=ovh, device=device, usable=usable, total=let("total", static + kv_total))
+
+
+def largest_batch(s: Scenario, w: Weights, m: Memory, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Any:
+    """The most sequences that fit on the requested GPUs: B x p + q x min(B x P, T_max) <= R."""
+    logit_per_seq = s.vocab * c.logit_bytes
+    act_per_token = let("act_tok", _mem.activation_bytes_per_token(m.tp, s.heads, s.head_dim, m.act_factor, c))
+    fixed = w.weights + m.ovh
+    p_seq = let("p_seq", np.where(s.rule_free, m.kv_seq + s.fraction * logit_per_seq, m.kv_seq + logit_per_seq))
+    q_tok = let("q_tok", np.where(s.rule_free, s.fraction * act_per_token, act_per_token))
+    budget = let("budget", np.where(s.rule_free, s.fraction * (m.device - fixed), s.fraction * m.device - fixed))
+    return let("max_batch", _mem.max_sequences(p_seq, q_tok, s.prompt, s.max_tokens, budget))
+
+
+@dataclass(frozen=True)
+class Speed:
+    ttft: Any
+    tpot: Any
+    latency: Any
+    busy: Any
+    prefill_rate: Any
+    decode_rate: Any
+    throughput: Any
+
+
+def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Speed:
+    """Time to first token, time per output token, latency and busy time per batch."""
+    bw_eff = let("bw_eff", s.bandwidth * m.tp)
+    flops_eff = let("flops_eff", s.peak * m.tp)
+    head_flops = let("head_flops", 2.0 * s.vocab * s.hidden)  # lm_head, once per sampled token
+    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * s.layers)
+    attn_flops_prompt = let("attn_flops_prompt", _speed.attention_flops(
+        _speed.attended_pairs(s.prompt, 0.0), _speed.attended_pairs(s.prompt, s.window), s.layers, s.window_layers,
+        s.heads, s.head_dim))
+
+    def gemm_efficiency(rows):
+        """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
+        return rows / (rows + s.half_tokens)
+
+    def comm(tokens):
+        """All-reduces under tensor parallelism; activation hops between GPUs under layer splitting."""
+        return np.where(s.tensor, _speed.allreduce_s(m.tp, s.layers, tokens, s.hidden, s.link, c),
+                        _speed.pipeline_hops_s(gpus, tokens, s.hidden, s.link, c))
+
+    def prefill_s(prompts, suffix):
+        tokens = let(f"pf_tokens_{suffix}", prompts * s.prompt)
+        pass_rows = let(f"pf_rows_{suffix}", np.maximum(np.minimum(tokens, s.max_tokens), 1.0))
+        # dense weights see every token of a pass; each routed expert only its share (k/E)
+        peak = flops_eff * s.prefill_mfu
+        compute = let(f"pf_compute_{suffix}",
+                      prompts * (2.0 * (w.linear - w.expert_linear) * s.prompt + attn_flops_prompt + head_flops)
+                      / (peak * gemm_efficiency(pass_rows))
+                      + prompts * 2.0 * w.expert_linear * s.prompt
+                      / (peak * gemm_efficiency(np.maximum(pass_rows * w.expert_share, 1.0))))
+        moved = let(f"pf_moved_{suffix}", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
+            s.experts, s.k_active, tokens) + tokens * kv_token_all_layers)
+        # llama.cpp expands GGUF weights into 16-bit copies (write + read: 4 bytes a weight) for
+        # each micro-batch of prompt tokens, in kernels of their own before each product
+        passes = np.ceil(np.maximum(tokens, 1.0) / s.max_tokens)
+        dequant = let(f"pf_dequant_{suffix}", np.where(s.dequantizes, passes * (s.params - w.emb) * 4.0
+                                                        / (bw_eff * s.decode_mbu), 0.0))
+        return let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.decode_mbu)) + dequant
+                   + comm(tokens) + s.prefill_fixed)
+
+    # with continuous batching a new request's prompt is prefilled on its own; a static batch
+    # (HF generate) prefills all B prompts before the first token of any
+    prefill_one = prefill_s(1.0, "1")
+    prefill_batch = prefill_s(s.batch, "b")
+
+    # decode: one token for each of B sequences per step, at the mean context P + N/2
+    mean_ctx = let("mean_ctx", s.prompt + s.output / 2.0)
+    ctx_win = np.where(s.window > 0, np.minimum(mean_ctx, np.where(s.window > 0, s.window, 1.0)), mean_ctx)
+    attn_ctx = let("attn_ctx", (s.layers - s.window_layers) * mean_ctx + s.window_layers * ctx_win)
+    dec_bytes = let("dec_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(s.experts, s.k_active,
+                                                                                              s.batch)
+                    + s.batch * m.per_tok_layer * attn_ctx)
+    dec_flops = let("dec_flops", s.batch * (2.0 * w.linear + head_flops + 4.0 * s.heads * s.head_dim * attn_ctx))
+    tpot_hosted = let("tpot_core", np.maximum(_speed.roofline_s(dec_flops, flops_eff * s.decode_mfu, dec_bytes,
+                                                                bw_eff * s.decode_mbu), s.cpu_floor)
+                      + comm(s.batch) + s.step_fixed)
+
+    # API models: the provider's published speed
+    ttft = let("ttft", np.where(s.is_api, s.api_ttft,
+                                np.where(s.has_hw, np.where(s.continuous, prefill_one, prefill_batch), np.nan)))
+    tpot = let("tpot", np.where(s.is_api, 1.0 / s.api_tokens_per_s, np.where(s.has_hw, tpot_hosted, np.nan)))
+    steps = let("steps", np.maximum(s.output - 1.0, 0.0))
+    latency_est = ttft + steps * tpot
+    latency = let("latency", or_default(s.latency_given, latency_est))
+    # time the deployment is busy with one batch of B requests: all B prompts, then the steps
+    busy = let("busy", or_default(s.latency_given, np.where(
+        s.is_api, latency_est, np.where(s.has_hw, prefill_batch, np.nan) + steps * tpot)))
+    return Speed(ttft=ttft, tpot=tpot, latency=latency, busy=busy,
+                 prefill_rate=np.where(s.is_api, np.nan, s.prompt / ttft), decode_rate=1.0 / tpot,
+                 throughput=s.batch * s.output / busy)
+
+
+@dataclass(frozen=True)
+class Costs:
+    token_cost: Any
+    infra: Any
+    per_request: Any
+    per_mtok: Any
+    deployment: Any
+    capacity: Any
+    replicas: Any
+    monthly: Any
+    effective: Any
+
+
+def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Costs:
+    """What a request costs, what a deployment costs a month, and what the month's traffic costs."""
+    token_cost = let("token_cost", np.where(s.is_api, _cost.token_cost_usd(
+        s.prompt, s.cached, s.output, s.input_price, s.cached_price, s.output_price), 0.0))
+    infra = let("infra", np.where(s.has_hw, _cost.infra_cost_usd(gpus, s.price, sp.busy, s.batch, s.util),
+                                  np.where(s.is_api, 0.0, np.nan)))
+    per_request = let("per_request", token_cost + infra)
+    # always-on replicas price self-hosted models only; an API model is paid per request (its
+    # tokens, and the GPU time of the caller's own device where one is given)
+    hosted = let("hosted", s.has_hw & ~s.is_api)
+    deployment = let("deployment", np.where(hosted, _cost.fixed_monthly_usd(gpus, s.price, c.hours_per_month), np.nan))
+    capacity = let("capacity", np.where(hosted, _cost.capacity_requests_per_month(
+        s.batch, sp.busy, s.util, c.hours_per_month), np.nan))
+    replicas = let("replicas", np.where(hosted & given(s.requests), _cost.replicas_needed(s.requests, capacity),
+                                        np.nan))
+    monthly = let("monthly", np.where(s.is_api, s.requests * per_request, s.requests * token_cost
+                                      + replicas * deployment))
+    # what a request costs with the idle time of always-on replicas: the month over its requests
+    effective = np.where(s.requests > 0, monthly / np.where(s.requests > 0, s.requests, 1.0), np.nan)
+    return Costs(token_cost=token_cost, infra=infra, per_request=per_request,
+                 per_mtok=_cost.cost_per_mtok_usd(per_request, s.output), deployment=deployment, capacity=capacity,
+                 replicas=replicas, monthly=monthly, effective=effective)
+
+
+#: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
+NOT_RUNNING_KEYS = (
+    "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
+    "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
+    "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd", "effective_cost_per_request_usd",
+)
+
+
+def fits(m: Memory) -> Any:
+    return m.total <= m.usable
+
+
+def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any, sp: Speed,
+            co: Costs) -> dict[str, Any]:
+    """Every output (NaN where it does not apply: memory of API models, fit and speed without
+    hardware, and speed and cost of a deployment that does not fit)."""
+    na_mem = s.is_api
+    na_fit = s.is_api | ~s.has_hw
+    nan = np.nan
+    out = {
+        "weights_gib": np.where(na_mem, nan, w.weights / BYTES_PER_GIB),
+        "kv_cache_gib": np.where(na_mem, nan, m.kv_total / BYTES_PER_GIB),
+        "activations_gib": np.where(na_mem, nan, m.act / BYTES_PER_GIB),
+        "overhead_gib": np.where(na_mem, nan, m.ovh / BYTES_PER_GIB),
+        "total_memory_gib": np.where(na_mem, nan, m.total / BYTES_PER_GIB),
+        "usable_memory_gib": np.where(na_fit, nan, m.usable / BYTES_PER_GIB),
+        "fits": np.where(na_fit, nan, fits(m)),
+        "gpus_needed": np.where(na_fit, nan, gpus_needed),
+        "max_batch": np.where(na_fit, nan, max_batch),
+        "ttft_s": sp.ttft, "tpot_s": sp.tpot, "latency_s": sp.latency,
+        "prefill_tokens_per_s": sp.prefill_rate, "decode_tokens_per_s": sp.decode_rate,
+        "throughput_tokens_per_s": sp.throughput,
+        "token_cost_usd": co.token_cost, "infra_cost_usd": co.infra, "cost_per_request_usd": co.per_request,
+        "cost_per_mtok_usd": co.per_mtok, "deployment_usd_per_month": co.deployment,
+        "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas,
+        "monthly_cost_usd": co.monthly, "effective_cost_per_request_usd": co.effective,
+    }
+    # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
+    cannot_run = ~na_fit & ~fits(m)
+    for key in NOT_RUNNING_KEYS:
+        out[key] = np.where(cannot_run, nan, out[key])
+    return out
+
+
+#: What each named quantity is (the Calc sheet's headers).
+LABELS = {
+    "prompt": "Input tokens", "output": "Output tokens", "context": "Context tokens",
+    "is_api": "API model?", "has_hw": "Hardware given?", "custom_only": "Device described by its numbers?",
+    "is_cuda": "CUDA-class GPU?", "batch": "Batch", "cached": "Cached input tokens",
+    "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
+    "params": "Parameters", "active": "Active parameters", "layers": "Layers", "hidden": "Hidden size",
+    "heads": "Query heads", "kv_heads": "KV heads", "head_dim": "Head dim", "vocab": "Vocabulary",
+    "tie": "Tied embeddings?", "experts": "Routed experts", "k_active": "Experts per token",
+    "shared_experts": "Shared experts", "window": "Sliding window tokens", "window_layers": "Sliding-window layers",
+    "lora": "MLA kv_lora_rank", "rope": "MLA rope dim", "ffn": "Intermediate size",
+    "bits": "Bits per weight", "emb_bits": "Embedding bits", "out_bits": "Output bits", "v_bits": "attn_v bits",
+    "down_bits": "ffn_down bits", "o_bits": "attn_output bits", "up_share": "Upgraded layer share",
+    "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value",
+    "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
+    "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
+    "window_saves": "Window frees memory?", "prefill_mfu": "Prefill MFU", "decode_mfu": "Decode MFU",
+    "decode_mbu": "Decode MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
+    "step_fixed": "Decode fixed s per step", "cpu_floor": "CPU floor s per step",
+    "continuous": "Continuous batching?", "dequantizes": "Dequantises GGUF for prefill?",
+    "mem_gib": "Memory GiB per GPU", "mem_fraction": "Allocatable share", "bandwidth": "Bandwidth B/s",
+    "peak": "Peak FLOP/s per GPU", "link": "Link B/s", "price": "USD per GPU-hour",
+    "api_ttft": "API TTFT s", "api_tokens_per_s": "API output tokens/s", "input_price": "API input USD/Mtok",
+    "cached_price": "API cached input USD/Mtok", "output_price": "API output USD/Mtok",
+    "emb": "Embedding parameters", "out_p": "Output parameters", "s_v": "attn_v share", "s_down": "ffn_down share",
+    "s_o": "attn_output share", "body_bits": "Body bits per weight", "weights": "Weights B",
+    "expert_share": "Active expert share", "expert_params": "Routed expert parameters",
+    "expert_bytes": "Routed expert B", "dense_read": "Weights read per step B",
+    "linear": "Matmul parameters per token", "expert_linear": "Expert parameters per token",
+    "full_held": "Tokens held (full layers)", "has_window": "Window layers hold less?",
+    "win_held": "Tokens held (window layers)", "swa_layers": "Layers holding the window",
+    "pass_tokens": "Tokens per pass", "tp": "Tensor-parallel degree", "heads_stored": "KV heads held",
+    "per_tok_layer": "KV B per token per layer", "kv_seq": "KV B per sequence", "kv_total": "KV cache B",
+    "act_factor": "Activation factor c(TP)", "act": "Activations B", "ovh": "Overhead B",
+    "device": "Device memory B", "static": "Weights + activations + overhead B", "usable": "Usable B",
+    "total": "Total B", "act_tok": "Activation B per token", "p_seq": "B per sequence",
+    "q_tok": "B per prompt token", "budget": "Budget B", "max_batch": "Largest batch",
+    "bw_eff": "Bandwidth B/s (all GPUs)", "flops_eff": "Peak FLOP/s (all GPUs)",
+    "head_flops": "lm_head FLOPs per token", "kv_token_all_layers": "KV B per token",
+    "attn_flops_prompt": "Prompt attention FLOPs",
+    "pf_tokens_1": "Prefill tokens (one prompt)", "pf_rows_1": "Tokens per matrix product (one prompt)",
+    "pf_compute_1": "Prefill arithmetic s (one prompt)", "pf_moved_1": "Prefill bytes moved (one prompt)",
+    "pf_dequant_1": "GGUF dequantisation s (one prompt)", "prefill_s_1": "Prefill s (one prompt)",
+    "pf_tokens_b": "Prefill tokens (batch)", "pf_rows_b": "Tokens per matrix product (batch)",
+    "pf_compute_b": "Prefill arithmetic s (batch)", "pf_moved_b": "Prefill bytes moved (batch)",
+    "pf_dequant_b": "GGUF dequantisation s (batch)", "prefill_s_b": "Prefill s (batch)",
+    "mean_ctx": "Mean context", "attn_ctx": "Attended tokens x layers", "dec_bytes": "Decode bytes per step",
+    "dec_flops": "Decode FLOPs per step", "tpot_core": "Decode s per step (own hardware)",
+    "ttft": "TTFT s", "tpot": "TPOT s", "steps": "Decode steps after the first token", "latency": "Latency s",
+    "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
+    "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",
+    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas",
+    "monthly": "Monthly USD",
+}
