@@ -60,6 +60,14 @@ def is_error(value) -> bool:
     return isinstance(value, str) and value.startswith(ERROR_VALUES)
 
 
+def unexpected_errors(wb) -> list[tuple[str, str, str]]:
+    """Error values in a computed workbook, except #N/A on the Calc sheet: the audit sheet's mark
+    for a quantity that does not apply to a row (the core's NaN). Any other error, or any error on
+    a sheet a reader uses (Scenarios, Quote, Cover...), is a defect."""
+    return [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+            if is_error(c.value) and not (ws.title == "Calc" and c.value == "#N/A")]
+
+
 def load_values(path: Path):
     """The values a spreadsheet engine computed and cached (Gnumeric writes no default cell style,
     which openpyxl warns about and replaces with its own)."""

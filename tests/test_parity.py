@@ -21,7 +21,7 @@ from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
 from .random_scenarios import random_scenarios
 from .spreadsheets import core_of as _core
-from .spreadsheets import (is_error, load_values, mismatches, needs_gnumeric, needs_libreoffice, recalculate,
+from .spreadsheets import (unexpected_errors, load_values, mismatches, needs_gnumeric, needs_libreoffice, recalculate,
                            recalculate_gnumeric, scenario_outputs, same)
 
 SEED = 20261130
@@ -73,8 +73,7 @@ def _check_recalculated(rows, core, path, engine):
     assert [got(i, "check") for i in range(len(rows)) if got(i, "check") not in (None, "")] == []
     bad = mismatches(engine, rows, core, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
     assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
-    errors = [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
-              if is_error(c.value)]
+    errors = unexpected_errors(wb)
     assert errors == []
 
 

@@ -22,7 +22,7 @@ from llmcalc_xl.workbook import formulas as F
 from llmcalc_xl.cli.main import main
 from llmcalc_xl.workbook.build import DEFAULT_SCENARIOS, build_workbook, save_atomically
 
-from .spreadsheets import (EXCEL_2010_FUNCTIONS, KINDS, ROOT, is_error, is_openpyxl_font_order, lint_formula,
+from .spreadsheets import (EXCEL_2010_FUNCTIONS, KINDS, ROOT, unexpected_errors, is_openpyxl_font_order, lint_formula,
                            lint_workbook, load_values, mismatches, needs_gnumeric, needs_libreoffice, needs_validator,
                            recalculate, recalculate_gnumeric, scenario_outputs, validate_ooxml)
 from .test_workbook import STRESS, _core
@@ -136,8 +136,7 @@ def test_gnumeric_computes_the_quote_like_the_core(quote, tmp_path):
     result = recalculate_gnumeric(quote, tmp_path)
     assert result.complaints == []
     wb = load_values(result.path)
-    errors = [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
-              if is_error(c.value)]
+    errors = unexpected_errors(wb)
     assert errors == []
     got = scenario_outputs(wb["Scenarios"], len(ROWS))
     assert [got(i, "check") for i in range(len(ROWS)) if got(i, "check") not in (None, "")] == []

@@ -295,7 +295,7 @@ def test_the_functions_work_without_xlwings(tmp_path):
     import sys
 
     code = ("import sys; sys.modules['xlwings'] = None\n"  # an import of xlwings now fails
-            "from llmcalc_xl import udfs\n"
+            "from llmcalc_xl.excel import functions as udfs\n"
             "assert udfs.xw is None\n"
             "print(udfs.LLM_COST('gpt-4o', 1000.0, 500.0))\n"
             "from click.testing import CliRunner\n"

@@ -22,7 +22,7 @@ from llmcalc_xl.workbook.build import (DEFAULT_SCENARIOS, FIRST_ROW, QUOTE_FIRST
                                  quote_total_row, save_atomically)
 
 from .spreadsheets import core_of as _core
-from .spreadsheets import is_error, mismatches, needs_libreoffice, recalculate, scenario_outputs
+from .spreadsheets import mismatches, unexpected_errors, needs_libreoffice, recalculate, scenario_outputs
 
 
 
@@ -83,8 +83,7 @@ def test_the_stress_rows_exercise_what_they_claim(computed):
 @needs_libreoffice
 def test_no_cell_is_an_error_value(computed):
     _, _, wb = computed
-    bad = [(ws.title, c.coordinate, c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
-           if is_error(c.value)]
+    bad = unexpected_errors(wb)
     assert bad == []
 
 
@@ -210,7 +209,7 @@ def test_output_path_rules_and_nothing_half_written(tmp_path):
 def test_raw_inputs_are_read_only_where_their_defaults_are_resolved():
     """An empty cell means "the default"; a formula reading the raw cell would see 0 instead.
     Only the column resolving an input, and the Check columns, read the raw cell."""
-    resolving = {"gpus": {"gpus_in", "gpus_auto"}, "batch": {"batch_in"}, "input_tokens": {"prompt"},
+    resolving = {"gpus": {"gpus_in", "gpus_auto"}, "batch": {"sequences"}, "input_tokens": {"prompt"},
                  "output_tokens": {"output"}, "cached_input_tokens": {"cached"}, "utilization": {"util"},
                  "context_tokens": {"context", "problems_9"}}
     for c in F.columns():
@@ -300,7 +299,8 @@ def test_cover_summary_counts_the_scenarios_and_totals(computed):
 def test_with_functions_adds_live_examples_equal_to_the_core(tmp_path):
     import inspect
 
-    from llmcalc_xl import estimate, udfs
+    from llmcalc_xl import estimate
+    from llmcalc_xl.excel import functions as udfs
 
     out = tmp_path / "q.xlsx"
     r = CliRunner().invoke(main, ["build", "--with-functions", "--out", str(out)])

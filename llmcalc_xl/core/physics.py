@@ -78,7 +78,7 @@ class Scenario:
     custom_only: Any
     is_cuda: Any
     # workload
-    batch: Any
+    sequences: Any  # the batch: sequences served at once
     prompt: Any
     output: Any
     cached: Any
@@ -122,9 +122,9 @@ class Scenario:
     max_tokens: Any
     engine_overhead: Any
     window_saves: Any
-    prefill_mfu: Any
-    decode_mfu: Any
-    decode_mbu: Any
+    mfu_prefill: Any
+    mfu_decode: Any
+    mbu_decode: Any
     half_tokens: Any
     prefill_fixed: Any
     step_fixed: Any
@@ -185,7 +185,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     context_given = look.option("context_tokens")
     v = dict(
         is_api=look.is_api, has_hw=look.has_hw, custom_only=look.custom_only, is_cuda=look.is_cuda,
-        batch=look.number("batch"), prompt=prompt, output=output, cached=look.number("cached_input_tokens"),
+        sequences=look.number("batch"), prompt=prompt, output=output, cached=look.number("cached_input_tokens"),
         context=let("context", or_default(context_given, prompt + output)),
         latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
         util=look.number("utilization"),
@@ -230,9 +230,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         block=look.engine("kv_block_tokens", 1.0), max_tokens=look.engine("max_batched_tokens", 1.0),
         engine_overhead=override("overhead_gib", look.engine("overhead_gib")),
         window_saves=look.yes("engines", "sliding_window_saves_memory"),
-        prefill_mfu=override("prefill_mfu", efficiency("prefill_mfu")),
-        decode_mfu=override("decode_mfu", look.engine("decode_mfu")),
-        decode_mbu=override("decode_mbu", efficiency("decode_mbu")),
+        mfu_prefill=override("prefill_mfu", efficiency("prefill_mfu")),
+        mfu_decode=override("decode_mfu", look.engine("decode_mfu")),
+        mbu_decode=override("decode_mbu", efficiency("decode_mbu")),
         half_tokens=efficiency("prefill_half_tokens"),
         prefill_fixed=override("prefill_overhead_s", look.engine("prefill_overhead_s")),
         step_fixed=(override("decode_step_overhead_s", look.engine("decode_step_overhead_s"))
@@ -266,7 +266,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
 
 
 #: Fields named (given a Calc column) inside ``scenario`` before the rest.
-_NAMED_EARLY = ("is_api", "has_hw", "custom_only", "is_cuda", "batch", "cached", "latency_given", "requests", "util",
+_NAMED_EARLY = ("is_api", "has_hw", "custom_only", "is_cuda", "sequences", "cached", "latency_given", "requests", "util",
                 "params", "active", "layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tie", "experts",
                 "k_active", "shared_experts", "window", "window_layers", "lora", "rope", "ffn")
 
@@ -326,7 +326,7 @@ def held(s: Scenario, let: Let = keep) -> Held:
     window = let("win_held", np.where(has_window, _mem.tokens_held(np.minimum(s.context, np.where(s.window > 0, s.window, 1.0)),
                                                                      s.block), full))
     return Held(full=full, window=window, window_layers=let("swa_layers", np.where(has_window, s.window_layers, 0.0)),
-                pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.batch * np.maximum(s.prompt, 1.0),
+                pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.sequences * np.maximum(s.prompt, 1.0),
                                                                      s.max_tokens), 1.0)))
 
 
@@ -351,11 +351,11 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
     per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
                                                                        s.rope, s.kv_bytes, tp))
     kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, s.layers, h.full, h.window, h.window_layers))
-    kv_total = let("kv_total", s.batch * kv_seq)
+    kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
     act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
                                                                                             factor, c),
-                                            s.batch, s.vocab, c))
+                                            s.sequences, s.vocab, c))
     ovh = let("ovh", _mem.overhead_bytes(gpus, s.engine_overhead, s.is_cuda, s.tensor & (gpus > 1), c))
     device = let("device", gpus * s.mem_gib * BYTES_PER_GIB * s.mem_fraction)
     static = let("static", w.weights + act + ovh)
@@ -409,7 +409,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         tokens = let(f"pf_tokens_{suffix}", prompts * s.prompt)
         pass_rows = let(f"pf_rows_{suffix}", np.maximum(np.minimum(tokens, s.max_tokens), 1.0))
         # dense weights see every token of a pass; each routed expert only its share (k/E)
-        peak = flops_eff * s.prefill_mfu
+        peak = flops_eff * s.mfu_prefill
         compute = let(f"pf_compute_{suffix}",
                       prompts * (2.0 * (w.linear - w.expert_linear) * s.prompt + attn_flops_prompt + head_flops)
                       / (peak * gemm_efficiency(pass_rows))
@@ -421,26 +421,26 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         # each micro-batch of prompt tokens, in kernels of their own before each product
         passes = np.ceil(np.maximum(tokens, 1.0) / s.max_tokens)
         dequant = let(f"pf_dequant_{suffix}", np.where(s.dequantizes, passes * (s.params - w.emb) * 4.0
-                                                        / (bw_eff * s.decode_mbu), 0.0))
-        return let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.decode_mbu)) + dequant
+                                                        / (bw_eff * s.mbu_decode), 0.0))
+        return let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.mbu_decode)) + dequant
                    + comm(tokens) + s.prefill_fixed)
 
     # with continuous batching a new request's prompt is prefilled on its own; a static batch
     # (HF generate) prefills all B prompts before the first token of any
     prefill_one = prefill_s(1.0, "1")
-    prefill_batch = prefill_s(s.batch, "b")
+    prefill_batch = prefill_s(s.sequences, "b")
 
     # decode: one token for each of B sequences per step, at the mean context P + N/2
     mean_ctx = let("mean_ctx", s.prompt + s.output / 2.0)
     ctx_win = np.where(s.window > 0, np.minimum(mean_ctx, np.where(s.window > 0, s.window, 1.0)), mean_ctx)
     attn_ctx = let("attn_ctx", (s.layers - s.window_layers) * mean_ctx + s.window_layers * ctx_win)
     dec_bytes = let("dec_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(s.experts, s.k_active,
-                                                                                              s.batch)
-                    + s.batch * m.per_tok_layer * attn_ctx)
-    dec_flops = let("dec_flops", s.batch * (2.0 * w.linear + head_flops + 4.0 * s.heads * s.head_dim * attn_ctx))
-    tpot_hosted = let("tpot_core", np.maximum(_speed.roofline_s(dec_flops, flops_eff * s.decode_mfu, dec_bytes,
-                                                                bw_eff * s.decode_mbu), s.cpu_floor)
-                      + comm(s.batch) + s.step_fixed)
+                                                                                              s.sequences)
+                    + s.sequences * m.per_tok_layer * attn_ctx)
+    dec_flops = let("dec_flops", s.sequences * (2.0 * w.linear + head_flops + 4.0 * s.heads * s.head_dim * attn_ctx))
+    tpot_hosted = let("tpot_core", np.maximum(_speed.roofline_s(dec_flops, flops_eff * s.mfu_decode, dec_bytes,
+                                                                bw_eff * s.mbu_decode), s.cpu_floor)
+                      + comm(s.sequences) + s.step_fixed)
 
     # API models: the provider's published speed
     ttft = let("ttft", np.where(s.is_api, s.api_ttft,
@@ -454,7 +454,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         s.is_api, latency_est, np.where(s.has_hw, prefill_batch, np.nan) + steps * tpot)))
     return Speed(ttft=ttft, tpot=tpot, latency=latency, busy=busy,
                  prefill_rate=np.where(s.is_api, np.nan, s.prompt / ttft), decode_rate=1.0 / tpot,
-                 throughput=s.batch * s.output / busy)
+                 throughput=s.sequences * s.output / busy)
 
 
 @dataclass(frozen=True)
@@ -474,7 +474,7 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
     """What a request costs, what a deployment costs a month, and what the month's traffic costs."""
     token_cost = let("token_cost", np.where(s.is_api, _cost.token_cost_usd(
         s.prompt, s.cached, s.output, s.input_price, s.cached_price, s.output_price), 0.0))
-    infra = let("infra", np.where(s.has_hw, _cost.infra_cost_usd(gpus, s.price, sp.busy, s.batch, s.util),
+    infra = let("infra", np.where(s.has_hw, _cost.infra_cost_usd(gpus, s.price, sp.busy, s.sequences, s.util),
                                   np.where(s.is_api, 0.0, np.nan)))
     per_request = let("per_request", token_cost + infra)
     # always-on replicas price self-hosted models only; an API model is paid per request (its
@@ -482,7 +482,7 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
     hosted = let("hosted", s.has_hw & ~s.is_api)
     deployment = let("deployment", np.where(hosted, _cost.fixed_monthly_usd(gpus, s.price, c.hours_per_month), np.nan))
     capacity = let("capacity", np.where(hosted, _cost.capacity_requests_per_month(
-        s.batch, sp.busy, s.util, c.hours_per_month), np.nan))
+        s.sequences, sp.busy, s.util, c.hours_per_month), np.nan))
     replicas = let("replicas", np.where(hosted & given(s.requests), _cost.replicas_needed(s.requests, capacity),
                                         np.nan))
     monthly = let("monthly", np.where(s.is_api, s.requests * per_request, s.requests * token_cost
@@ -542,7 +542,7 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
 LABELS = {
     "prompt": "Input tokens", "output": "Output tokens", "context": "Context tokens",
     "is_api": "API model?", "has_hw": "Hardware given?", "custom_only": "Device described by its numbers?",
-    "is_cuda": "CUDA-class GPU?", "batch": "Batch", "cached": "Cached input tokens",
+    "is_cuda": "CUDA-class GPU?", "sequences": "Batch (sequences at once)", "cached": "Cached input tokens",
     "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
     "params": "Parameters", "active": "Active parameters", "layers": "Layers", "hidden": "Hidden size",
     "heads": "Query heads", "kv_heads": "KV heads", "head_dim": "Head dim", "vocab": "Vocabulary",
@@ -554,8 +554,8 @@ LABELS = {
     "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value",
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
-    "window_saves": "Window frees memory?", "prefill_mfu": "Prefill MFU", "decode_mfu": "Decode MFU",
-    "decode_mbu": "Decode MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
+    "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",
+    "mbu_decode": "Decode MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
     "step_fixed": "Decode fixed s per step", "cpu_floor": "CPU floor s per step",
     "continuous": "Continuous batching?", "dequantizes": "Dequantises GGUF for prefill?",
     "mem_gib": "Memory GiB per GPU", "mem_fraction": "Allocatable share", "bandwidth": "Bandwidth B/s",

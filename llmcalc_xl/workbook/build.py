@@ -16,6 +16,8 @@ import dataclasses
 import datetime as _dt
 import re
 from pathlib import Path
+
+import numpy as np
 from typing import Any, Iterable
 
 from .. import __version__
@@ -25,7 +27,9 @@ from ..cell_text import safe_text
 from ..files import check_writable, open_workbook, replacing
 from .template import style_name
 from ..errors import InvalidValueError
+from ..core.cost import token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS
+from .symbolic import Expr, call, concat, is_number, literal
 from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -201,7 +205,7 @@ class _Layout:
     """Where each input, output and calculation lives."""
 
     def __init__(self):
-        self.calc = F.columns()
+        self.calc, self.outputs = F.calc_sheet()
         basic = [("in", k) for k in F.INPUT_KEYS if k not in F.ADVANCED_INPUTS]
         order = basic + [("check", "check")] + [("out", k) for k in F.OUTPUT_KEYS] + \
             [("in", k) for k in F.ADVANCED_INPUTS]
@@ -279,11 +283,12 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     rows = list(scenarios) + [{}] * SPARE_SCENARIO_ROWS  # spare rows: formulas ready, blank until filled
     last = FIRST_ROW + len(rows) - 1
     check = layout.template(F.CHECK, "Scenarios")  # ROW_TOKEN stands for the row: one template per column
+    expressions = layout.outputs
     outputs = [(num(key, "out"), layout.template(
         'IF(OR(TRIM({model})="",{check}<>""),"",'
         + ('IF({no_fit},"does not fit",' if key in NOT_RUNNING_KEYS else "(")
-        + f'IF({na},"n/a",IFERROR({expr},"n/a"))))', "Scenarios"), fmt)
-        for key, header, fmt, expr, na in F.OUTPUTS]
+        + f'IFERROR({expressions[key]},"n/a")))', "Scenarios"), fmt)
+        for key, header, fmt in F.OUTPUTS]
     for r, scenario in enumerate(rows, start=FIRST_ROW):
         for key in F.INPUT_KEYS:
             value = scenario.get(key)
@@ -329,14 +334,13 @@ def _write_calc(wb, layout: _Layout, n_rows: int) -> None:
     _put_value(ws, 1, 1, "Calculation: one column per quantity, one row per scenario (rows match Scenarios).",
                "Title")
     _put_value(ws, 2, 1, "Every number here is a formula; change inputs on Scenarios, Assumptions or the catalog "
-                         "sheets. Rows that do not apply show 0.", "Note")
+                         "sheets. #N/A: the quantity does not apply to the row (an API model has no weights to hold).", "Note")
     for i, c in enumerate(layout.calc, start=1):
         _put_value(ws, 3, i, c.key, "Note")
         _put_value(ws, HEADER_ROW, i, c.header or c.key, "Header")
     cells = fast_rows(ws, FIRST_ROW)
     for i, c in enumerate(layout.calc, start=1):  # default style: black, as formulas are
-        cells.formula_rows(i, FIRST_ROW, n_rows, "=" + layout.template(f"IFERROR({c.formula},0)" if c.guard
-                                                                        else c.formula, "Calc"))
+        cells.formula_rows(i, FIRST_ROW, n_rows, "=" + layout.template(c.formula, "Calc"))
     ws.freeze_panes = f"A{FIRST_ROW}"
     ws.row_dimensions[HEADER_ROW].height = 45
     for col in layout.calc_col.values():
@@ -440,40 +444,53 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             _put_formula(ws, head, c, f'="{header} ("&currency&")"', "Header")
         else:
             _put_value(ws, head, c, header, "Header")
-    api_cost = ("((Calc!{r_in}*INDEX(m_input_usd_per_mtok,MATCH(compare_api_model,m_id,0))"
-                "+Calc!{r_out}*INDEX(m_output_usd_per_mtok,MATCH(compare_api_model,m_id,0)))/1000000)")
+    def compare(field):
+        """A field of the API model the quote compares with (Assumptions: compare_api_model)."""
+        cell = call("INDEX", Expr(f"m_{field}"), call("MATCH", Expr("compare_api_model"), Expr("m_id"), 0))
+        return np.where(is_number(cell), cell, np.nan)
+
+    fx = Expr("fx_rate")
     for i in range(n_scen):
         r, s = first + i, FIRST_ROW + i
-        sc = lambda key: f"Scenarios!${layout.input_col[key]}{s}"  # noqa: E731
-        out = lambda key: f"Scenarios!${layout.output_col[key]}{s}"  # noqa: E731
-        calc = lambda key: f"Calc!${layout.calc_col[key]}{s}"  # noqa: E731
-        blank = f'TRIM({sc("model")})=""'
-        check = f"Scenarios!${layout.check_col}{s}"
+        sc = lambda key: Expr(f"Scenarios!${layout.input_col[key]}{s}")  # noqa: E731
+        out = lambda key: Expr(f"Scenarios!${layout.output_col[key]}{s}")  # noqa: E731
+        calc = lambda key: Expr(f"Calc!${layout.calc_col[key]}{s}")  # noqa: E731
+        here = lambda col: Expr(f"{col}{r}")  # noqa: E731
+        blank = call("TRIM", sc("model")) == ""
+        unusable = blank | (Expr(f"Scenarios!${layout.check_col}{s}") != "")
         no_fit = calc("no_fit")
-        needs = f'IF(ISNUMBER({out("gpus_needed")}),"needs "&{out("gpus_needed")}&" GPUs","no GPU count up to 64")'
+        needs = np.where(is_number(out("gpus_needed")), concat("needs ", out("gpus_needed"), " GPUs"),
+                         f"no GPU count up to {max(F.GPU_CANDIDATES)}")
+        # the compared API's price of one request of this scenario: the core's own token cost
+        api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compare("input_usd_per_mtok"),
+                                     compare("cached_input_usd_per_mtok"), compare("output_usd_per_mtok"))
+        monthly, requests, api_monthly = here("E"), here("D"), here("H")
         values = [
-            f'IF({sc("scenario")}="",{sc("model")}&"",{sc("scenario")}&"")',
-            f'IF({blank},"",{calc("model_id")}&"")',
-            f'IF({blank},"",IF({calc("has_hw")},IF({calc("hardware_id")}="","custom device",{calc("hardware_id")}),'
-            f'"(API)"))',
-            f'IF({blank},"",IF(ISNUMBER({sc("requests_per_month")}),{sc("requests_per_month")},0))',
-            f'IF({blank},"",IF({check}<>"","check inputs",IF({no_fit},"does not fit: "&{needs},'
-            f'IF(ISNUMBER({out("monthly_cost_usd")}),{out("monthly_cost_usd")}*fx_rate,"n/a"))))',
-            f'IF(ISNUMBER(E{r}),IF(D{r}>0,E{r}/D{r},""),"")',
-            f'IF(AND(ISNUMBER(E{r}),ISNUMBER({out("cost_per_request_usd")})),{out("cost_per_request_usd")}*fx_rate,"")',
-            f'IF(OR({blank},{check}<>""),"",IFERROR(D{r}*' + api_cost.format(
-                r_in=f"${layout.calc_col['prompt']}{s}", r_out=f"${layout.calc_col['output']}{s}") + '*fx_rate,"n/a"))',
+            np.where(sc("scenario") == "", concat(sc("model"), ""), concat(sc("scenario"), "")),
+            np.where(blank, "", concat(calc("model_id"), "")),
+            np.where(blank, "", np.where(calc("has_hw"), np.where(calc("hardware_id") == "", "custom device",
+                                                                  calc("hardware_id")), "(API)")),
+            np.where(blank, "", np.where(is_number(sc("requests_per_month")), sc("requests_per_month"), 0)),
+            np.where(blank, "", np.where(Expr(f"Scenarios!${layout.check_col}{s}") != "", "check inputs",
+                                         np.where(no_fit, concat("does not fit: ", needs),
+                                                  np.where(is_number(out("monthly_cost_usd")),
+                                                           out("monthly_cost_usd") * fx, "n/a")))),
+            np.where(is_number(monthly), np.where(requests > 0, monthly / requests, ""), ""),
+            np.where(is_number(monthly) & is_number(out("cost_per_request_usd")), out("cost_per_request_usd") * fx, ""),
+            np.where(unusable, "", call("IFERROR", requests * api_request * fx, "n/a")),
             # one always-on deployment over the API's price of one request, when it fits its capacity
-            f'IF(OR({blank},{check}<>""),"",IF(OR({calc("is_api")},NOT({calc("has_hw")}),{no_fit},'
-            f'NOT({calc("price_known")}),NOT({calc("latency_known")})),"n/a",IFERROR(IF({calc("deployment")}/'
-            + api_cost.format(r_in=f"${layout.calc_col['prompt']}{s}", r_out=f"${layout.calc_col['output']}{s}")
-            + f'<={calc("capacity")},{calc("deployment")}/'
-            + api_cost.format(r_in=f"${layout.calc_col['prompt']}{s}", r_out=f"${layout.calc_col['output']}{s}")
-            + ',"never"),"n/a")))',
-            f'IF(OR({calc("is_api")},NOT(ISNUMBER(E{r})),NOT(ISNUMBER(H{r}))),"",IF(E{r}<=H{r},"self-hosted","API"))',
-            f'IF({blank},"",IF(ISNUMBER(E{r}),"yes",IF({check}<>"","no: see Check on Scenarios",'
-            f'IF({no_fit},"no: does not fit",IF(D{r}=0,"no: no requests per month","no: no price or speed")))))',
+            np.where(unusable, "", np.where(calc("is_api") | ~calc("has_hw") | no_fit | ~is_number(calc("deployment"))
+                                            | ~is_number(calc("capacity")), "n/a", call(
+                "IFERROR", np.where(calc("deployment") / api_request <= calc("capacity"),
+                                    calc("deployment") / api_request, "never"), "n/a"))),
+            np.where(calc("is_api") | ~is_number(monthly) | ~is_number(api_monthly), "",
+                     np.where(monthly <= api_monthly, "self-hosted", "API")),
+            np.where(blank, "", np.where(is_number(monthly), "yes", np.where(
+                Expr(f"Scenarios!${layout.check_col}{s}") != "", "no: see Check on Scenarios",
+                np.where(no_fit, "no: does not fit", np.where(requests == 0, "no: no requests per month",
+                                                               "no: no price or speed"))))),
         ]
+        values = [literal(v).text for v in values]
         for c, (formula, (header, fmt, style)) in enumerate(zip(values, QUOTE_COLUMNS), start=1):
             _put_formula(ws, r, c, "=" + formula, style, fmt)
     rng = lambda col: f"{col}{first}:{col}{total - 1}"  # noqa: E731

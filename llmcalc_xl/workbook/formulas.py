@@ -12,50 +12,13 @@ tables through their defined names.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from ..core import defaults
-from ..units import BYTES_PER_GB, TERA
+import numpy as np
 
-
-def _blank_means(group: str, field: str, looked_up: str) -> str:
-    """A catalog cell as the core reads its entry: an empty cell (a row a user added on a
-    catalog sheet and left incomplete) takes the field's default, as the catalog loader would."""
-    import dataclasses
-
-    from ..catalogs.loader import ApiModel, Engine, Hardware, Model, Precision
-
-    classes = {"m": (Model, ApiModel), "h": (Hardware,), "e": (Engine,), "p": (Precision,)}[group]
-    defaults_ = {f.name: f.default for cls in classes for f in dataclasses.fields(cls)}
-    default = defaults_.get(field, dataclasses.MISSING)
-    if default is True:
-        return f'IF({looked_up}="",TRUE,{looked_up})'
-    if isinstance(default, (int, float)) and not isinstance(default, bool) and default != 0:
-        return f"IF(ISNUMBER({looked_up}),{looked_up},{default:g})"
-    return looked_up
-
-
-def M(field: str) -> str:
-    return _blank_means("m", field, f"INDEX(m_{field},{{m_row}})")
-
-
-def H(field: str) -> str:
-    """Empty text on a row without hardware: INDEX(range,0) would be the whole column, which engines
-    treat differently (Excel and LibreOffice intersect it with the row, Gnumeric gives #REF!)."""
-    return f'IF({{h_row}}>0,{_blank_means("h", field, f"INDEX(h_{field},{{h_row}})")},"")'
-
-
-def num(x: str) -> str:
-    """x as a number, 0 where it is empty or text: what N(x) does, but N() of an empty cell is #NUM! in Gnumeric."""
-    return f"IF(ISNUMBER({x}),{x},0)"
-
-
-def E(field: str) -> str:
-    return _blank_means("e", field, f"INDEX(e_{field},{{e_row}})")
-
-
-def P(field: str, row: str = "p_row") -> str:
-    return _blank_means("p", field, f"INDEX(p_{field},{{{row}}})")
+from ..core import defaults, physics
+from .symbolic import Expr, call, concat, is_number, literal
 
 
 @dataclass(frozen=True)
@@ -64,7 +27,7 @@ class Calc:
     formula: str           # template without "="
     header: str = ""
     fmt: str = "General"
-    guard: bool = True     # wrap in IFERROR(..., 0): rows that do not apply compute 0, never an error
+
 
 
 #: Scenario inputs (Scenarios sheet), in column order: key, header, what an empty cell means
@@ -143,452 +106,331 @@ ASSUMPTIONS = (
 #: GPU counts tried for "GPUs needed" (tensor parallelism only takes the powers of two).
 GPU_CANDIDATES = tuple(sorted(set(defaults.TENSOR_GPU_COUNTS) | set(defaults.LAYER_GPU_COUNTS)))
 
-GIB = "1073741824"
+# --- the Calc sheet, generated from the core's physics -------------------------------------------
+
+def ref(key: str, na: bool = False, numeric: bool = False) -> Expr:
+    """The row's cell of a Calc column or a Scenarios input (``na``: it may hold #N/A; ``numeric``:
+    it holds a number or an error)."""
+    return Expr("{" + key + "}", na=na, numeric=numeric)
 
 
-def _act_factor(tp: str) -> str:
-    return (f"IF({{is_moe}},IF({tp}<=1,act_moe_tp1,IF({tp}<=2,act_moe_tp2,IF({tp}<=4,act_moe_tp4,act_moe_tp8))),"
-            f"IF({tp}<=1,act_dense_tp1,IF({tp}<=2,act_dense_tp2,IF({tp}<=4,act_dense_tp4,act_dense_tp8))))")
+def name(defined: str) -> Expr:
+    """A defined name of the workbook (an Assumptions cell, a catalog column)."""
+    return Expr(defined)
 
 
-def _comm(tokens: str) -> str:
-    """All-reduces under tensor parallelism; activation hops between GPUs under layer splitting."""
-    message = f"({tokens})*{{hidden}}*activation_bytes"
-    return (f"IF({{tensor}},IF({{tp}}>1,2*{{layers}}*(2*({{tp}}-1)/{{tp}}*{message}/{{link}}+allreduce_latency_s),0),"
-            f"MAX({{gpus_in}}-1,0)*({message}/{{link}}+allreduce_latency_s))")
+class CalcSheet:
+    """The physics' ``let`` for the workbook: each named quantity becomes a Calc column whose
+    formula is the quantity's expression; later expressions refer to its cell."""
+
+    def __init__(self):
+        self.columns: list[Calc] = []
+        self._keys: set[str] = set()
+
+    def add(self, key: str, value, header: str = "") -> Expr:
+        if key in self._keys or key in INPUT_KEYS:
+            raise ValueError(f"Calc column {key!r} is defined twice (or is a Scenarios input).")
+        self._keys.add(key)
+        value = literal(value)
+        self.columns.append(Calc(key, value.text, header or physics.LABELS.get(key, key)))
+        return ref(key, value.na, value.numeric)
+
+    def let(self, key: str, value):
+        if isinstance(value, Expr) and value.text == "{" + key + "}":
+            return value
+        return self.add(key, value)
 
 
-def _touched(tokens: str) -> str:
-    """Share of the routed experts that tokens touch, 1-(1-share)^tokens. Where that power is
-    below 1E-17 the share is 1 exactly; LibreOffice gives #NUM! when the power underflows (Excel
-    gives 0), so it is not computed there."""
-    return f"IF({{expert_share}}*{tokens}>40,1,1-(1-{{expert_share}})^{tokens})"
+#: The Assumptions sheet's named cells standing for the core's constants.
+NAMED_ASSUMPTIONS = defaults.Assumptions(**{f.name: name(f.name) for f in dataclasses.fields(defaults.Assumptions)})
+_GROUP = {"models": "m", "hardware": "h", "engines": "e", "precisions": "p"}
+_ROW = {"models": "m_row", "hardware": "h_row", "engines": "e_row", "precisions": "p_row"}
 
 
-def _prefill(n: str) -> list[Calc]:
-    """Prefill of n prompts (n = "1" or "{batch}"): columns suffixed _1 or _b."""
-    s = "1" if n == "1" else "b"
-    tokens = f"pf_tokens_{s}"
-    rows = f"pf_rows_{s}"
-    return [
-        Calc(tokens, f"{n}*{{prompt}}", f"Prefill tokens ({'one prompt' if s == '1' else 'batch'})"),
-        Calc(rows, f"MAX(MIN({{{tokens}}},{{max_tokens}}),1)", "Tokens per matrix product"),
-        Calc(f"pf_compute_{s}",
-             f"({n}*(2*({{linear}}-{{expert_linear}})*{{prompt}}+{{attn_flops_prompt}}+{{head_flops}}))"
-             f"/({{flops_eff}}*{{mfu_prefill}}*({{{rows}}}/({{{rows}}}+{{half_tokens}})))"
-             f"+({n}*2*{{expert_linear}}*{{prompt}})/({{flops_eff}}*{{mfu_prefill}}"
-             f"*(MAX({{{rows}}}*{{expert_share}},1)/(MAX({{{rows}}}*{{expert_share}},1)+{{half_tokens}})))",
-             "Prefill arithmetic s"),
-        Calc(f"pf_moved_{s}",
-             f"{{dense_read}}+{{expert_bytes}}*IF({{experts}}>0,{_touched('{' + tokens + '}')},0)"
-             f"+{{{tokens}}}*{{kv_token_all_layers}}", "Prefill bytes moved"),
-        Calc(f"pf_dequant_{s}",
-             f"IF({{dequantizes}},ROUNDUP(MAX({{{tokens}}},1)/{{max_tokens}},0)*({{params}}-{{emb}})*4"
-             f"/({{bw_eff}}*{{mbu_decode}}),0)", "GGUF dequantisation s"),
-        Calc(f"prefill_s_{s}",
-             f"MAX({{pf_compute_{s}}},{{pf_moved_{s}}}/({{bw_eff}}*{{mbu_decode}}))+{{pf_dequant_{s}}}"
-             f"+{_comm('{' + tokens + '}')}+{{prefill_fixed}}", f"Prefill s ({'one prompt' if s == '1' else 'batch'})"),
-    ]
+def _field_default(group: str, field: str):
+    """What an empty catalog cell means: the field's default in the catalog loader, else nothing."""
+    from ..catalogs.loader import ApiModel, Engine, Hardware, Model, Precision
+
+    classes = {"models": (Model, ApiModel), "hardware": (Hardware,), "engines": (Engine,),
+               "precisions": (Precision,)}[group]
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            if f.name == field and f.default is not dataclasses.MISSING and f.default is not None:
+                return f.default
+    return None
 
 
-def _fits_at(g: int) -> str:
-    """TRUE when the workload fits g GPUs (the memory of memory_at(g) in the core)."""
-    tp = f"IF({{tensor}},{g},1)"
-    heads = f"ROUNDUP({{kv_heads}}/{tp},0)*{tp}"
-    ptl = f"IF({{lora}}>0,({{lora}}+{{rope}})*{{kv_bytes}}*{tp},2*{heads}*{{head_dim}}*{{kv_bytes}})"
-    kv_seq = f"{ptl}*(({{layers}}-{{swa_layers}})*{{full_held}}+{{swa_layers}}*{{win_held}})"
-    act = (f"{tp}*activation_bytes*{{pass_tokens}}*{{heads}}*{{head_dim}}*{_act_factor(tp)}"
-           f"+{{batch_in}}*{{vocab}}*logit_bytes")
-    ovh = (f"{g}*({{engine_overhead}}+IF({{is_cuda}},cuda_context_gib,0)"
-           f"+IF(AND({{tensor}},{g}>1),nccl_buffers_gib,0))*{GIB}")
-    device = f"{g}*{{mem_gib}}*{GIB}*{{mem_fraction}}"
-    static = f"({{weights}}+({act})+({ovh}))"
-    usable = f"IF({{rule_free}},{static}+{{fraction}}*MAX({device}-{static},0),{{fraction}}*{device})"
-    allowed = "TRUE" if g in defaults.TENSOR_GPU_COUNTS else "NOT({tensor})"
-    return f"AND({allowed},{static}+{{batch_in}}*({kv_seq})<={usable})"
+class CatalogCells:
+    """The physics' :class:`~llmcalc_xl.core.physics.Lookup` for the workbook: catalog cells
+    through the defined names of the catalog sheets' columns, at the rows the Calc sheet resolved
+    (0: none, NA()); inputs as typed, NA() where empty."""
+
+    is_api = ref("is_api")
+    has_hw = ref("has_hw")
+    custom_only = ref("custom_only")
+    is_cuda = ref("is_cuda")
+    on_apple = ref("on_apple")
+
+    def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Expr:
+        cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
+        default = _field_default(group, field)
+        value = np.where(is_number(cell), cell, np.nan if default is None else float(default))
+        return np.where(ref(row) > 0, value, missing)
+
+    def model(self, field):
+        return self._cell("models", field, "m_row")
+
+    def hardware(self, field):
+        return self._cell("hardware", field, "h_row")
+
+    def engine(self, field, missing=np.nan):
+        return self._cell("engines", field, "e_row", missing)
+
+    def precision(self, field, missing=np.nan):
+        return self._cell("precisions", field, "p_row", missing)
+
+    def kv_precision(self, field):
+        return self._cell("precisions", field, "kv_row", 2.0)
+
+    def flag(self, group, field, value):
+        return np.where(ref(_ROW[group]) > 0, call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(_ROW[group])) == value,
+                        False)
+
+    def yes(self, group, field):
+        cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(_ROW[group]))
+        default = bool(_field_default(group, field))
+        return np.where(ref(_ROW[group]) > 0, np.where(cell == "", default, cell) == True, False)  # noqa: E712
+
+    def option(self, key):
+        return np.where(is_number(ref(key)), ref(key), np.nan)
+
+    def number(self, key):
+        from ..core.estimate import NUMBER_OPTIONS
+
+        default = name("utilization") if key == "utilization" else float(NUMBER_OPTIONS[key]["default"])
+        return np.where(is_number(ref(key)), ref(key), default)
 
 
+def _resolution(sheet: CalcSheet) -> None:
+    """Columns turning the typed names into catalog rows, and the device's kind."""
+    _resolved(sheet, "model", "m", "m_id")
+    sheet.add("m_row", _row_of("model_id", "m_id"), "Models row (0: none)")
+    _resolved(sheet, "hardware", "h", "h_id")
+    sheet.add("h_row", _row_of("hardware_id", "h_id"), "Hardware row (0: none)")
+    sheet.add("is_api", np.where(ref("m_row") > 0, call("INDEX", name("m_kind"), ref("m_row")) == "api", False),
+              "API model?")
+    sheet.add("custom_only", (ref("hardware_id") == "") & (is_number(ref("memory_gib")) | is_number(ref("bandwidth_gb_s"))
+                                                       | is_number(ref("tflops"))), "Device described by its numbers?")
+    sheet.add("has_hw", (ref("h_row") > 0) | ref("custom_only"), "Hardware given?")
+    sheet.add("hw_kind", np.where(ref("h_row") > 0, call("INDEX", name("h_kind"), ref("h_row")), "gpu"), "Hardware kind")
+    sheet.add("on_apple", ref("hw_kind") == "apple", "Apple GPU?")
+    sheet.add("is_cuda", ref("hw_kind") == "gpu", "CUDA-class GPU?")
+    _resolved(sheet, "precision", "p", "p_id", blank=name("default_precision"))
+    sheet.add("p_row", _row_of("precision_id", "p_id"), "Precisions row")
+    gguf = np.where(ref("p_row") > 0, call("INDEX", name("p_family"), ref("p_row")) == "gguf", False)
+    local = (ref("hw_kind") == "apple") | (ref("hw_kind") == "cpu") | gguf
+    _resolved(sheet, "engine", "e", "e_id", blank=np.where(local, defaults.DEFAULT_LOCAL_ENGINE,
+                                                            defaults.DEFAULT_GPU_ENGINE))
+    sheet.add("e_row", _row_of("engine_id", "e_id"), "Engines row")
+    float_kv = (ref("precision_id") == "fp32") | (ref("precision_id") == "bf16")
+    _resolved(sheet, "kv_precision", "p", "p_id", out="kv_id", blank=np.where(float_kv, ref("precision_id"), "fp16"))
+    sheet.add("kv_row", _row_of("kv_id", "p_id"), "KV precisions row")
+    sheet.add("gpus_auto", call("ISTEXT", ref("gpus")) & (call("LOWER", call("TRIM", ref("gpus"))) == "auto"),
+              "GPUs: auto?")
 
-def _override(key: str, catalog_value: str) -> str:
-    """A scenario's own number where given, else the catalog's."""
-    return f"IF(ISNUMBER({{{key}}}),{{{key}}},{catalog_value})"
+
+def _row_of(id_key: str, ids: str) -> Expr:
+    return np.where(ref(id_key) == "", 0, call("MATCH", ref(id_key), name(ids), 0))
 
 
-def _by_compute() -> str:
-    """Dense TFLOPS at the precision's compute type; the 16-bit rate where the device has none."""
-    formula = "{tflops_fp16}"
-    for compute in ("fp4", "int8", "fp8", "fp32"):
-        rate = H(f"tflops_{compute}")
-        formula = f'IF({{compute}}="{compute}",IF({num(rate)}>0,{rate},{{tflops_fp16}}),{formula})'
-    return formula
-
-
-def _number(key: str) -> str:
-    """A number input: the cell where it holds a number, else the core's default."""
-    from ..core.estimate import NUMBER_OPTIONS
-
-    return f"IF(ISNUMBER({{{key}}}),{{{key}}},{NUMBER_OPTIONS[key]['default']:g})"
-
-
-def _wildcards_escaped(x: str) -> str:
+def _wildcards_escaped(x) -> Expr:
     """MATCH treats * ? ~ as wildcards: escape them so typed text matches only itself."""
-    return f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({x},"~","~~"),"*","~*"),"?","~?")'
+    return call("SUBSTITUTE", call("SUBSTITUTE", call("SUBSTITUTE", x, "~", "~~"), "*", "~*"), "?", "~?")
 
 
-def normalized(x: str) -> str:
+def normalized(x) -> Expr:
     """The spreadsheet form of ``catalog.normalize``: lower case, no spaces, hyphens or underscores."""
-    return f'LOWER(SUBSTITUTE(SUBSTITUTE(SUBSTITUTE(TRIM({x})," ",""),"-",""),"_",""))'
+    return call("LOWER", call("SUBSTITUTE", call("SUBSTITUTE", call("SUBSTITUTE", call("TRIM", x), " ", ""), "-", ""),
+                              "_", ""))
 
 
-def _resolved(key: str, group: str, ids: str, blank: str | None = None, out: str | None = None) -> list[Calc]:
+def _resolved(sheet: CalcSheet, key: str, group: str, ids: str, blank=None, out: str | None = None) -> None:
     """Columns turning a typed name into its catalog id ("" when unknown): the catalog's ids and
     aliases in any case or spacing (the Names sheet), then ids of rows a user added to the
     catalog sheet. An empty cell (or "auto") takes ``blank``."""
     out = out or f"{key}_id"
-    typed = f"{{{key}}}"
-    is_blank = f'OR(TRIM({typed})="",LOWER(TRIM({typed}))="auto")'
-    found = (f'IFERROR(INDEX(n_id,MATCH("{group}:"&{_wildcards_escaped(normalized(typed))},n_key,0)),'
-             f'IFERROR(INDEX({ids},MATCH({_wildcards_escaped(f"TRIM({typed})")},{ids},0)),""))')
+    typed = ref(key)
+    is_blank = (call("TRIM", typed) == "") | (call("LOWER", call("TRIM", typed)) == "auto")
+    added = call("IFERROR", call("INDEX", name(ids), call("MATCH", _wildcards_escaped(call("TRIM", typed)), name(ids), 0)),
+                 "")
+    key_text = Expr(f'"{group}:"&{normalized(typed).text}')
+    found = call("IFERROR", call("INDEX", name("n_id"), call("MATCH", _wildcards_escaped(key_text), name("n_key"), 0)),
+                 added)
     if blank is None:
-        return [Calc(out, f'IF({is_blank},"",{found})', f"{key} id")]
-    return [Calc(f"{out}_given", f'NOT({is_blank})', f"{key} given?"),
-            Calc(out, f'IF({{{out}_given}},{found},{blank})', f"{key} id")]
+        sheet.add(out, np.where(is_blank, "", found), f"{key} id")
+        return
+    given_ = sheet.add(f"{out}_given", ~is_blank, f"{key} given?")
+    sheet.add(out, np.where(given_, found, blank), f"{key} id")
+
 
 def columns() -> list[Calc]:
     """Every Calc column, in an order where each uses only those before it."""
-    cols = [
-        # --- which rows of the catalog tables: ids, aliases and names in any case or spacing -------
-        *_resolved("model", "m", "m_id"),
-        Calc("m_row", 'IF({model_id}="",0,MATCH({model_id},m_id,0))', "Models row (0: none)"),
-        *_resolved("hardware", "h", "h_id"),
-        Calc("h_row", 'IF({hardware_id}="",0,MATCH({hardware_id},h_id,0))', "Hardware row (0: none)"),
-        Calc("is_api", f'IF({{m_row}}>0,{M("kind")}="api",FALSE)', "API model?"),
-        Calc("custom_hw", 'AND({hardware_id}="",OR(ISNUMBER({memory_gib}),ISNUMBER({bandwidth_gb_s}),'
-                          'ISNUMBER({tflops})))', "Device described by its numbers?"),
-        Calc("has_hw", "OR({h_row}>0,{custom_hw})", "Hardware given?"),
-        Calc("hw_kind", f'IF({{h_row}}>0,{H("kind")},"gpu")', "Hardware kind"),
-        *_resolved("precision", "p", "p_id", blank="default_precision"),
-        Calc("p_row", 'IF({precision_id}="",0,MATCH({precision_id},p_id,0))', "Precisions row"),
-        *_resolved("engine", "e", "e_id",
-                   blank=f'IF(OR({{hw_kind}}="apple",{{hw_kind}}="cpu",{P("family")}="gguf"),'
-                         f'"{defaults.DEFAULT_LOCAL_ENGINE}","{defaults.DEFAULT_GPU_ENGINE}")'),
-        Calc("e_row", 'IF({engine_id}="",0,MATCH({engine_id},e_id,0))', "Engines row"),
-        *_resolved("kv_precision", "p", "p_id", out="kv_id",
-                   blank='IF(OR({precision_id}="fp32",{precision_id}="bf16"),{precision_id},"fp16")'),
-        Calc("kv_row", 'IF({kv_id}="",0,MATCH({kv_id},p_id,0))', "KV precisions row"),
-        Calc("kv_bytes", P("kv_bytes", "kv_row"), "KV bytes per value"),
-        # --- workload (an empty cell takes the default; text in a number cell is a Check error) ---
-        Calc("batch_in", _number("batch"), "Batch"),
-        Calc("prompt", _number("input_tokens"), "Input tokens"),
-        Calc("cached", _number("cached_input_tokens"), "Cached input tokens"),
-        Calc("output", _number("output_tokens"), "Output tokens"),
-        Calc("context", 'IF(ISNUMBER({context_tokens}),{context_tokens},{prompt}+{output})', "Context tokens"),
-        Calc("util", "IF(ISNUMBER({utilization}),{utilization},utilization)", "Utilization"),
-        Calc("gpus_auto", 'AND(ISTEXT({gpus}),LOWER(TRIM({gpus}))="auto")', "GPUs: auto?"),
-        # --- model -----------------------------------------------------------------------------------
-        Calc("params", f"{M('params_b')}*1E9", "Parameters"),
-        Calc("active", f"{M('active_params_b')}*1E9", "Active parameters"),
-        Calc("layers", M("layers"), "Layers"),
-        Calc("hidden", M("hidden_size"), "Hidden size"),
-        Calc("heads", M("heads"), "Query heads"),
-        Calc("kv_heads", M("kv_heads"), "KV heads"),
-        Calc("head_dim", M("head_dim"), "Head dim"),
-        Calc("vocab", M("vocab_size"), "Vocabulary"),
-        Calc("tie", f"{M('tie_embeddings')}=TRUE", "Tied embeddings?"),
-        Calc("experts", M("experts"), "Routed experts"),
-        Calc("k_active", M("experts_per_token"), "Experts per token"),
-        Calc("shared_experts", M("shared_experts"), "Shared experts"),
-        Calc("window", M("sliding_window"), "Sliding window tokens"),
-        Calc("window_layers", M("sliding_window_layers"), "Sliding-window layers"),
-        Calc("lora", M("kv_lora_rank"), "MLA kv_lora_rank"),
-        Calc("rope", M("qk_rope_head_dim"), "MLA rope dim"),
-        Calc("ffn", M("intermediate_size"), "Intermediate size"),
-        Calc("is_moe", "{experts}>0", "MoE?"),
-        # --- precision ---------------------------------------------------------------------------
-        Calc("bits", P("bits_per_weight"), "Bits per weight"),
-        Calc("emb_bits", P("embedding_bits"), "Embedding bits"),
-        Calc("out_bits", P("output_bits"), "Output bits"),
-        Calc("v_bits", f'IF(AND({{heads}}>=4*{{kv_heads}},{P("attn_v_bits_gqa4")}<>""),{P("attn_v_bits_gqa4")},'
-                       f'IF({P("attn_v_bits")}="",{{bits}},{P("attn_v_bits")}))', "attn_v bits"),
-        Calc("down_bits", f'IF({P("ffn_down_bits")}="",{{bits}},{P("ffn_down_bits")})', "ffn_down bits"),
-        Calc("o_bits", f'IF({P("attn_output_bits")}="",{{bits}},{P("attn_output_bits")})', "attn_output bits"),
-        Calc("up_share", f'IF({P("upgraded_layer_share")}="",1,{P("upgraded_layer_share")})', "Upgraded layer share"),
-        # --- engine ----------------------------------------------------------------------------------
-        Calc("tensor", f'{E("parallelism")}="tensor"', "Tensor parallel?"),
-        Calc("rule_free", f'{E("memory_rule")}="fraction_of_free"', "KV from free memory?"),
-        Calc("fraction", _override("memory_fraction", E("memory_fraction")), "Memory fraction"),
-        Calc("block", E("kv_block_tokens"), "KV block tokens"),
-        Calc("max_tokens", E("max_batched_tokens"), "Max batched tokens"),
-        Calc("engine_overhead", _override("overhead_gib", E("overhead_gib")), "Engine overhead GiB/GPU"),
-        Calc("window_saves", f"{E('sliding_window_saves_memory')}=TRUE", "Window frees memory?"),
-        Calc("on_apple", '{hw_kind}="apple"', "Apple GPU?"),
-        Calc("mfu_prefill", _override("prefill_mfu", f'IF(AND({{on_apple}},ISNUMBER({E("apple_prefill_mfu")})),'
-                                                     f'{E("apple_prefill_mfu")},{E("prefill_mfu")})'), "Prefill MFU"),
-        Calc("mfu_decode", _override("decode_mfu", E("decode_mfu")), "Decode MFU"),
-        Calc("mbu_decode", _override("decode_mbu", f'IF(AND({{on_apple}},ISNUMBER({E("apple_decode_mbu")})),'
-                                                   f'{E("apple_decode_mbu")},{E("decode_mbu")})'), "Decode MBU"),
-        Calc("half_tokens", f'IF(AND({{on_apple}},ISNUMBER({E("apple_prefill_half_tokens")})),'
-                            f'{E("apple_prefill_half_tokens")},{E("prefill_half_tokens")})', "Half-efficiency tokens"),
-        Calc("prefill_fixed", _override("prefill_overhead_s", E("prefill_overhead_s")), "Prefill fixed s"),
-        Calc("step_fixed", f"{_override('decode_step_overhead_s', E('decode_step_overhead_s'))}"
-                           f"+{{layers}}*{E('decode_overhead_s_per_layer')}",
-             "Decode fixed s per step"),
-        Calc("cpu_floor", f"{{layers}}*{E('cpu_floor_s_per_layer')}", "CPU floor s per step"),
-        Calc("continuous", f"{E('continuous_batching')}=TRUE", "Continuous batching?"),
-        # --- hardware ----------------------------------------------------------------------------
-        Calc("mem_gib", _override("memory_gib", H("memory_gib")), "Memory GiB per GPU"),
-        Calc("mem_fraction", f'IF({{custom_hw}},1,{H("memory_fraction")})', "Allocatable share"),
-        Calc("bandwidth", f"{_override('bandwidth_gb_s', H('bandwidth_gb_s'))}*{BYTES_PER_GB:.0f}", "Bandwidth B/s"),
-        Calc("tflops_fp16", num(H("tflops_fp16")), "TFLOPS 16-bit"),
-        Calc("compute", P("compute"), "Computes in"),
-        Calc("tflops_used", _override("tflops", _by_compute()), "Dense TFLOPS used"),
-        Calc("peak", f"{{tflops_used}}*{TERA:.0f}", "Peak FLOP/s per GPU"),
-        Calc("link", f'IF({{h_row}}>0,IF({num(H("interconnect_gb_s"))}>0,{H("interconnect_gb_s")},'
-                     f'default_link_gb_s),default_link_gb_s)*{BYTES_PER_GB:.0f}',
-             "Link B/s"),
-        Calc("price_known", f'AND({{has_hw}},OR(ISNUMBER({{price_per_hour}}),'
-                            f'AND({{h_row}}>0,ISNUMBER({H("price_usd_per_hour")}))))', "Price known?"),
-        Calc("price", f'IF(ISNUMBER({{price_per_hour}}),{{price_per_hour}},{H("price_usd_per_hour")})',
-             "USD per GPU-hour"),
-        Calc("is_cuda", '{hw_kind}="gpu"', "CUDA-class GPU?"),
-        Calc("hosted", "AND({has_hw},NOT({is_api}))", "Self-hosted model on a device?"),
-        # --- weights ------------------------------------------------------------------------------
-        Calc("emb", "{vocab}*{hidden}", "Embedding parameters"),
-        Calc("out_p", "IF({tie},0,{vocab}*{hidden})", "Output parameters"),
-        Calc("mlps", "MAX({experts}+{shared_experts},1)", "MLPs per layer"),
-        Calc("layer_total", "2*({heads}*{head_dim}*{hidden})+2*({kv_heads}*{head_dim}*{hidden})"
-                            "+3*({ffn}*{hidden}*{mlps})", "Linear weights per layer"),
-        Calc("s_v", "IF({ffn}>0,{kv_heads}*{head_dim}*{hidden}/{layer_total},share_v_default)", "attn_v share"),
-        Calc("s_down", "IF({ffn}>0,{ffn}*{hidden}*{mlps}/{layer_total},share_down_default)", "ffn_down share"),
-        Calc("s_o", "IF({ffn}>0,{heads}*{head_dim}*{hidden}/{layer_total},share_o_default)", "attn_output share"),
-        Calc("body_bits", "{bits}+{up_share}*({s_v}*({v_bits}-{bits})+{s_down}*({down_bits}-{bits}))"
-                          "+{s_o}*({o_bits}-{bits})", "Body bits per weight"),
-        Calc("weights", "(({params}-{emb}-{out_p})*{body_bits}+{emb}*{emb_bits}+{out_p}*{out_bits})/8", "Weights B"),
-        Calc("expert_share", "IF({experts}>0,{k_active}/{experts},0)", "Active expert share"),
-        Calc("expert_params", "IF(AND({experts}>0,{expert_share}<1),({params}-{active})/(1-{expert_share}),0)",
-             "Routed expert parameters"),
-        Calc("expert_bytes", "{expert_params}*{body_bits}/8", "Routed expert B"),
-        Calc("dense_read", "{weights}-{expert_bytes}-IF({tie},0,{emb}*{emb_bits}/8)", "Weights read per step B"),
-        # --- KV cache and memory at the requested GPUs --------------------------------------------
-        Calc("full_held", "ROUNDUP({context}/{block},0)*{block}", "Tokens held (full layers)"),
-        Calc("has_window", "AND({window}>0,{window_saves})", "Window layers hold less?"),
-        Calc("win_held", "IF({has_window},ROUNDUP(MIN({context},{window})/{block},0)*{block},{full_held})",
-             "Tokens held (window layers)"),
-        Calc("swa_layers", "IF({has_window},{window_layers},0)", "Layers holding the window"),
-        Calc("pass_tokens", "MAX(MIN({batch_in}*MAX({prompt},1),{max_tokens}),1)", "Tokens per pass"),
-    ]
-    cols += [Calc(f"fits_{g}", _fits_at(g), f"Fits on {g} GPUs?") for g in GPU_CANDIDATES]
-    cols += [
-        Calc("gpus_needed_n", "INDEX(gpu_candidates,MATCH(TRUE,{fits_range},0))", "Fewest GPUs that fit"),
-        Calc("gpus_in", f'IF({{gpus_auto}},{{gpus_needed_n}},{_number("gpus")})', "GPUs"),
-        Calc("tp", "IF({tensor},{gpus_in},1)", "Tensor-parallel degree"),
-        Calc("heads_stored", "ROUNDUP({kv_heads}/{tp},0)*{tp}", "KV heads held"),
-        Calc("per_tok_layer", "IF({lora}>0,({lora}+{rope})*{kv_bytes}*{tp},2*{heads_stored}*{head_dim}*{kv_bytes})",
-             "KV B per token per layer"),
-        Calc("kv_seq", "{per_tok_layer}*(({layers}-{swa_layers})*{full_held}+{swa_layers}*{win_held})",
-             "KV B per sequence"),
-        Calc("kv_total", "{batch_in}*{kv_seq}", "KV cache B"),
-        Calc("act_factor", _act_factor("{tp}"), "Activation factor c(TP)"),
-        Calc("act", "{tp}*activation_bytes*{pass_tokens}*{heads}*{head_dim}*{act_factor}"
-                    "+{batch_in}*{vocab}*logit_bytes", "Activations B"),
-        Calc("ovh", f"{{gpus_in}}*({{engine_overhead}}+IF({{is_cuda}},cuda_context_gib,0)"
-                    f"+IF(AND({{tensor}},{{gpus_in}}>1),nccl_buffers_gib,0))*{GIB}", "Overhead B"),
-        Calc("device", f"{{gpus_in}}*{{mem_gib}}*{GIB}*{{mem_fraction}}", "Device memory B"),
-        Calc("static", "{weights}+{act}+{ovh}", "Weights + activations + overhead B"),
-        Calc("usable", "IF({rule_free},{static}+{fraction}*MAX({device}-{static},0),{fraction}*{device})",
-             "Usable B"),
-        Calc("total", "{static}+{kv_total}", "Total B"),
-        Calc("no_fit", "AND({hosted},{total}>{usable})", "Does not fit (cannot run)?"),
-        # --- largest batch -------------------------------------------------------------------------
-        Calc("act_tok", "{tp}*activation_bytes*{heads}*{head_dim}*{act_factor}", "Activation B per token"),
-        Calc("p_seq", "IF({rule_free},{kv_seq}+{fraction}*({vocab}*logit_bytes),{kv_seq}+{vocab}*logit_bytes)",
-             "B per sequence"),
-        Calc("q_tok", "IF({rule_free},{fraction}*{act_tok},{act_tok})", "B per prompt token"),
-        Calc("budget", "IF({rule_free},{fraction}*({device}-({weights}+{ovh})),{fraction}*{device}-({weights}+{ovh}))",
-             "Budget B"),
-        Calc("mb_prompt", "MAX({prompt},1)", "Prompt (>= 1)"),
-        Calc("mb_cross", "{max_tokens}/{mb_prompt}", "Sequences filling a pass"),
-        Calc("max_batch_n", "MAX(IF({budget}-{q_tok}*{max_tokens}>={mb_cross}*{p_seq},"
-                            "INT(({budget}-{q_tok}*{max_tokens})/{p_seq}),"
-                            "MIN(INT({budget}/({p_seq}+{q_tok}*{mb_prompt})),INT({mb_cross}))),0)", "Largest batch"),
-    ]
-    cols += [
-        # --- speed ------------------------------------------------------------------------------------
-        Calc("bw_eff", "{bandwidth}*{tp}", "Bandwidth B/s (all GPUs)"),
-        Calc("flops_eff", "{peak}*{tp}", "Peak FLOP/s (all GPUs)"),
-        Calc("linear", "{active}-{emb}-{out_p}", "Matmul parameters per token"),
-        Calc("head_flops", "2*{vocab}*{hidden}", "lm_head FLOPs per token"),
-        Calc("kv_token_all_layers", "{per_tok_layer}*{layers}", "KV B per token"),
-        Calc("pairs_full", "{prompt}*{prompt}/2", "Attention pairs (full)"),
-        Calc("pairs_win", "IF({window}>0,IF({prompt}<={window},{prompt}*{prompt}/2,"
-                          "{window}*{window}/2+({prompt}-{window})*{window}),{prompt}*{prompt}/2)",
-             "Attention pairs (window)"),
-        Calc("attn_flops_prompt", "4*{heads}*{head_dim}*(({layers}-{window_layers})*{pairs_full}"
-                                  "+{window_layers}*{pairs_win})", "Prompt attention FLOPs"),
-        Calc("dequantizes", f'AND({E("prefill_dequantizes")}=TRUE,{{is_cuda}},{P("family")}="gguf")',
-             "Dequantises GGUF for prefill?"),
-        Calc("expert_linear", "{expert_params}*{expert_share}", "Expert parameters per token"),
-    ]
-    cols += _prefill("1") + _prefill("{batch_in}")
-    cols += [
-        Calc("ttft_core", "IF({continuous},{prefill_s_1},{prefill_s_b})", "Prefill s (TTFT)"),
-        Calc("mean_ctx", "{prompt}+{output}/2", "Mean context"),
-        Calc("ctx_win", "IF({window}>0,MIN({mean_ctx},{window}),{mean_ctx})", "Mean context (window)"),
-        Calc("full_layers", "{layers}-{window_layers}", "Full-attention layers"),
-        Calc("attn_ctx", "{full_layers}*{mean_ctx}+{window_layers}*{ctx_win}", "Attended tokens x layers"),
-        Calc("dec_bytes", f"{{dense_read}}+{{expert_bytes}}*IF({{experts}}>0,{_touched('{batch_in}')},0)"
-                          "+{batch_in}*{per_tok_layer}*{attn_ctx}", "Decode bytes per step"),
-        Calc("dec_flops", "{batch_in}*(2*{linear}+{head_flops}+4*{heads}*{head_dim}*{attn_ctx})",
-             "Decode FLOPs per step"),
-        Calc("tpot_core", f"MAX(MAX({{dec_flops}}/({{flops_eff}}*{{mfu_decode}}),{{dec_bytes}}/({{bw_eff}}*{{mbu_decode}})),"
-                          f"{{cpu_floor}})+{_comm('{batch_in}')}+{{step_fixed}}", "Decode s per step"),
-        Calc("speed_known", f'IF({{is_api}},AND({num(M("ttft_s"))}>0,{num(M("output_tokens_per_s"))}>0),'
-                            f'AND({{has_hw}},{{tflops_used}}>0))', "Speed known?"),
-        Calc("ttft", f'IF({{is_api}},{M("ttft_s")},{{ttft_core}})', "TTFT s"),
-        Calc("tpot", f'IF({{is_api}},1/{M("output_tokens_per_s")},{{tpot_core}})', "TPOT s"),
-        Calc("steps", "MAX({output}-1,0)", "Decode steps after the first token"),
-        Calc("latency_known", 'OR({latency_s}<>"",{speed_known})', "Latency known?"),
-        Calc("latency", 'IF({latency_s}<>"",{latency_s},{ttft}+{steps}*{tpot})', "Latency s"),
-        Calc("busy", 'IF({latency_s}<>"",{latency_s},IF({is_api},{ttft}+{steps}*{tpot},{prefill_s_b}+{steps}*{tpot}))',
-             "Busy s per batch"),
-        # --- cost ----------------------------------------------------------------------------------
-        Calc("token_cost", f"IF({{is_api}},(({{prompt}}-{{cached}})*{M('input_usd_per_mtok')}"
-                           f"+{{cached}}*IF(ISNUMBER({M('cached_input_usd_per_mtok')}),"
-                           f"{M('cached_input_usd_per_mtok')},{M('input_usd_per_mtok')})"
-                           f"+{{output}}*{M('output_usd_per_mtok')})/1000000,0)", "API token USD"),
-        Calc("infra_known", "AND({has_hw},{price_known},{latency_known})", "GPU cost known?"),
-        Calc("infra", "IF({has_hw},{gpus_in}*{price}*{busy}/3600/{batch_in}/{util},0)", "GPU time USD"),
-        Calc("deployment", "{gpus_in}*{price}*hours_per_month", "Deployment USD per month"),
-        Calc("capacity", "{batch_in}/{busy}*3600*hours_per_month*{util}", "Requests per month capacity"),
-        Calc("requests_given", "ISNUMBER({requests_per_month})", "Requests per month given?"),
-        Calc("requests", "IF({requests_given},{requests_per_month},0)", "Requests per month"),
-        Calc("replicas", "IF({requests}>0,MAX(ROUNDUP({requests}/{capacity},0),1),0)", "Replicas"),
-        # always-on replicas price self-hosted models; an API model is paid per request
-        Calc("monthly", "IF({is_api},{requests}*({token_cost}+{infra}),{requests}*{token_cost}"
-                        "+{replicas}*{deployment})", "Monthly USD"),
-        Calc("monthly_known", "AND({requests_given},IF({is_api},OR(NOT({has_hw}),{infra_known}),"
-                              "AND({hosted},{price_known},OR({requests}=0,{latency_known}))))",
-             "Monthly cost known?"),
-        # --- what the row's Check cell says ------------------------------------------------------
-    ]
+    return calc_sheet()[0]
+
+
+def calc_sheet() -> tuple[list[Calc], dict[str, str]]:
+    """The Calc columns and each output's formula template. The catalog rows of the typed names
+    first, then the core's physics (``core/physics.py``) called on the cells, then the Check
+    column's parts. Outputs are NA() where they do not apply."""
+    sheet = CalcSheet()
+    _resolution(sheet)
+    c = NAMED_ASSUMPTIONS
+    s = physics.scenario(CatalogCells(), sheet.let, c)
+    w = physics.weights(s, sheet.let, c)
+    h = physics.held(s, sheet.let)
+    # the fewest GPUs that fit: one column per count, then the first that holds the workload
+    for g in GPU_CANDIDATES:
+        allowed = True if g in defaults.TENSOR_GPU_COUNTS else ~s.tensor
+        sheet.add(f"fits_{g}", allowed & physics.fits(physics.memory_at(s, w, h, float(g), physics.keep, c)),
+                  f"Fits on {g} GPUs?")
+    needed = sheet.add("gpus_needed_n", call("INDEX", name("gpu_candidates"),
+                                             call("MATCH", True, ref("fits_range"), 0)), "Fewest GPUs that fit")
+    gpus = sheet.add("gpus_in", np.where(ref("gpus_auto"), needed, CatalogCells().number("gpus")), "GPUs")
+    m = physics.memory_at(s, w, h, gpus, sheet.let, c)
+    sheet.add("no_fit", s.has_hw & ~s.is_api & ~physics.fits(m), "Does not fit (cannot run)?")
+    max_batch = physics.largest_batch(s, w, m, sheet.let, c)
+    sp = physics.speed(s, w, m, gpus, sheet.let, c)
+    co = physics.costs(s, sp, gpus, sheet.let, c)
+    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co).items()}
     checks = _input_checks() + _combination_checks()
     groups = [checks[i:i + CHECKS_PER_COLUMN] for i in range(0, len(checks), CHECKS_PER_COLUMN)]
-    cols += [Calc(f"problems_{i}", _problems(g), "Problems found", guard=False) for i, g in enumerate(groups)]
-    return cols
+    for i, group in enumerate(groups):
+        sheet.add(f"problems_{i}", _problems(group), "Problems found")
+    return sheet.columns, outputs
 
 
-#: Scenario outputs: key (as in estimate --json), header, number format, Calc formula, when "n/a".
+#: Scenario outputs: key (as in estimate --json), header, number format.
 OUTPUTS = (
-    ("weights_gib", "Weights GiB", "0.00", f"{{weights}}/{GIB}", "{is_api}"),
-    ("kv_cache_gib", "KV cache GiB", "0.00", f"{{kv_total}}/{GIB}", "{is_api}"),
-    ("activations_gib", "Activations GiB", "0.00", f"{{act}}/{GIB}", "{is_api}"),
-    ("overhead_gib", "Overhead GiB", "0.00", f"{{ovh}}/{GIB}", "{is_api}"),
-    ("total_memory_gib", "Total memory GiB", "0.00", f"{{total}}/{GIB}", "{is_api}"),
-    ("usable_memory_gib", "Usable memory GiB", "0.00", f"{{usable}}/{GIB}", "OR({is_api},NOT({has_hw}))"),
-    ("fits", "Fits?", "General", "{total}<={usable}", "OR({is_api},NOT({has_hw}))"),
-    ("gpus_needed", "GPUs needed", "0", "IF({gpus_needed_n}>0,{gpus_needed_n},NA())",
-     "OR({is_api},NOT({has_hw}))"),
-    ("max_batch", "Largest batch", "#,##0", "{max_batch_n}", "OR({is_api},NOT({has_hw}))"),
-    ("ttft_s", "TTFT s", "0.000", "{ttft}", "NOT({speed_known})"),
-    ("tpot_s", "TPOT s", "0.0000", "{tpot}", "NOT({speed_known})"),
-    ("latency_s", "Latency s", "0.00", "{latency}", "NOT({latency_known})"),
-    ("prefill_tokens_per_s", "Prefill tokens/s", "#,##0", "{prompt}/{ttft}", "OR({is_api},NOT({speed_known}))"),
-    ("decode_tokens_per_s", "Decode tokens/s", "#,##0.0", "1/{tpot}", "NOT({speed_known})"),
-    ("throughput_tokens_per_s", "Throughput tokens/s", "#,##0", "{batch_in}*{output}/{busy}", "NOT({latency_known})"),
-    ("token_cost_usd", "API tokens USD", "$#,##0.000000", "{token_cost}", "FALSE"),
-    ("infra_cost_usd", "GPU time USD", "$#,##0.000000", "{infra}",
-     "IF({has_hw},NOT({infra_known}),NOT({is_api}))"),
-    ("cost_per_request_usd", "Cost per request USD", "$#,##0.000000", "{token_cost}+{infra}",
-     "IF({has_hw},NOT({infra_known}),NOT({is_api}))"),
-    ("cost_per_mtok_usd", "USD per million output tokens", "$#,##0.00", "({token_cost}+{infra})/{output}*1000000",
-     "OR(IF({has_hw},NOT({infra_known}),NOT({is_api})),{output}<=0)"),
-    ("deployment_usd_per_month", "Deployment USD a month", "$#,##0.00", "{deployment}",
-     "OR(NOT({hosted}),NOT({price_known}))"),
-    ("capacity_requests_per_month", "Capacity, requests a month", "#,##0", "{capacity}",
-     "OR(NOT({hosted}),NOT({latency_known}))"),
-    ("replicas_needed", "Replicas", "0", "{replicas}",
-     "OR(NOT({hosted}),NOT({requests_given}),AND({requests}>0,NOT({latency_known})))"),
-    ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00", "{monthly}", "NOT({monthly_known})"),
-    ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000", "{monthly}/{requests}",
-     "OR(NOT({monthly_known}),{requests}<=0)"),
+    ("weights_gib", "Weights GiB", "0.00"),
+    ("kv_cache_gib", "KV cache GiB", "0.00"),
+    ("activations_gib", "Activations GiB", "0.00"),
+    ("overhead_gib", "Overhead GiB", "0.00"),
+    ("total_memory_gib", "Total memory GiB", "0.00"),
+    ("usable_memory_gib", "Usable memory GiB", "0.00"),
+    ("fits", "Fits?", "General"),
+    ("gpus_needed", "GPUs needed", "0"),
+    ("max_batch", "Largest batch", "#,##0"),
+    ("ttft_s", "TTFT s", "0.000"),
+    ("tpot_s", "TPOT s", "0.0000"),
+    ("latency_s", "Latency s", "0.00"),
+    ("prefill_tokens_per_s", "Prefill tokens/s", "#,##0"),
+    ("decode_tokens_per_s", "Decode tokens/s", "#,##0.0"),
+    ("throughput_tokens_per_s", "Throughput tokens/s", "#,##0"),
+    ("token_cost_usd", "API tokens USD", "$#,##0.000000"),
+    ("infra_cost_usd", "GPU time USD", "$#,##0.000000"),
+    ("cost_per_request_usd", "Cost per request USD", "$#,##0.000000"),
+    ("cost_per_mtok_usd", "USD per million output tokens", "$#,##0.00"),
+    ("deployment_usd_per_month", "Deployment USD a month", "$#,##0.00"),
+    ("capacity_requests_per_month", "Capacity, requests a month", "#,##0"),
+    ("replicas_needed", "Replicas", "0"),
+    ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00"),
+    ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
-def _typed(key: str) -> str:
+
+def _typed(key: str) -> Expr:
     """The text a user typed, cut short for a message."""
-    return f'"\'"&LEFT(TRIM({{{key}}}),40)&"\'"'
+    return concat("'", call("LEFT", call("TRIM", ref(key)), 40), "'")
 
 
-def _input_checks() -> list[tuple[str, str]]:
+def _filled(key: str) -> Expr:
+    return call("TRIM", ref(key)) != ""
+
+
+def _input_checks() -> list[tuple[Expr, Expr]]:
     """(condition, message) for each rule the core applies to one input, generated from its
     option table so that the workbook refuses what the core refuses."""
     from ..core.estimate import NUMBER_OPTIONS
 
-    checks = []
+    checks: list[tuple[Expr, Expr]] = []
     sheet = {"model": "Models", "hardware": "Hardware", "precision": "Precisions", "engine": "Engines",
              "kv_precision": "Precisions"}
-    given = {"model": 'TRIM({model})<>""', "hardware": 'AND(TRIM({hardware})<>"",LOWER(TRIM({hardware}))<>"auto")',
-             "precision": "{precision_id_given}", "engine": "{engine_id_given}", "kv_precision": "{kv_id_given}"}
+    given = {"model": _filled("model"),
+             "hardware": _filled("hardware") & (call("LOWER", call("TRIM", ref("hardware"))) != "auto"),
+             "precision": ref("precision_id_given"), "engine": ref("engine_id_given"),
+             "kv_precision": ref("kv_id_given")}
     rows = {"model": "m_row", "hardware": "h_row", "precision": "p_row", "engine": "e_row", "kv_precision": "kv_row"}
     for key in TEXT_INPUTS:
-        checks.append((f"AND({given[key]},{{{rows[key]}}}=0)",
-                       f'"Unknown {key.replace("_", " ")} "&{_typed(key)}&": pick one from the {sheet[key]} sheet. "'))
-    checks.append(('AND(NOT({precision_id_given}),{p_row}=0)',
-                    '"Unknown default_precision on the Assumptions sheet. "'))
+        checks.append((given[key] & (ref(rows[key]) == 0),
+                       concat(f"Unknown {key.replace('_', ' ')} ", _typed(key),
+                              f": pick one from the {sheet[key]} sheet. ")))
+    checks.append((~ref("precision_id_given") & (ref("p_row") == 0),
+                   literal("Unknown default_precision on the Assumptions sheet. ")))
     for key, rule in NUMBER_OPTIONS.items():
-        cell = f"{{{key}}}"
-        not_number = f'AND(TRIM({cell})<>"",NOT(ISNUMBER({cell})))'
+        cell = ref(key)
+        not_number = _filled(key) & ~is_number(cell)
         if key == "gpus":
-            not_number = f"AND({not_number},NOT({{gpus_auto}}))"
-        checks.append((not_number, f'"{key} must be a number, got "&{_typed(key)}&". "'))
-        number = f"ISNUMBER({cell})"
+            not_number = not_number & ~ref("gpus_auto")
+        checks.append((not_number, concat(f"{key} must be a number, got ", _typed(key), ". ")))
+        number = is_number(cell)
         if rule.get("minimum") is not None:
-            checks.append((f"AND({number},{cell}<{rule['minimum']:g})", f'"{key} must be >= {rule["minimum"]:g}. "'))
+            checks.append((number & (cell < rule["minimum"]), literal(f"{key} must be >= {rule['minimum']:g}. ")))
         if rule.get("above") is not None:
-            checks.append((f"AND({number},{cell}<={rule['above']:g})", f'"{key} must be > {rule["above"]:g}. "'))
+            checks.append((number & (cell <= rule["above"]), literal(f"{key} must be > {rule['above']:g}. ")))
         if rule.get("maximum") is not None:
-            checks.append((f"AND({number},{cell}>{rule['maximum']:g})", f'"{key} must be <= {rule["maximum"]:g}. "'))
+            checks.append((number & (cell > rule["maximum"]), literal(f"{key} must be <= {rule['maximum']:g}. ")))
         if rule.get("whole"):
-            checks.append((f"AND({number},{cell}<>INT({cell}))", f'"{key} must be a whole number. "'))
+            checks.append((number & (cell != np.floor(cell)), literal(f"{key} must be a whole number. ")))
     return checks
 
 
-def _combination_checks() -> list[tuple[str, str]]:
+def _in_list(item, listed) -> Expr:
+    """Whether a catalog cell's list (text separated by ; or spaces) names the item."""
+    return is_number(call("SEARCH", item, listed))
+
+
+def _combination_checks() -> list[tuple[Expr, Expr]]:
     """(condition, message) for the rules across inputs (the core's, in its words)."""
-    runs = "AND(NOT({is_api}),{h_row}>0,{e_row}>0)"
+    runs = ~ref("is_api") & (ref("h_row") > 0) & (ref("e_row") > 0)
+    context_length = call("INDEX", name("m_context_length"), ref("m_row"))
+    engine = {k: call("INDEX", name(f"e_{k}"), ref("e_row")) for k in ("hardware_kinds", "vendors", "precisions")}
+    precisions = concat(";", call("SUBSTITUTE", engine["precisions"], " ", ""), ";")
     return [
-        ("{cached}>{prompt}", '"cached_input_tokens must be <= input_tokens. "'),
-        ("AND(ISNUMBER({context_tokens}),{context}<{prompt}+{output})",
-         '"context_tokens must hold input_tokens + output_tokens. "'),
-        ("AND({m_row}>0,ISNUMBER(INDEX(m_context_length,{m_row})),"
-         "MAX({context},{prompt}+{output})>INDEX(m_context_length,{m_row}))",
-         '"Context longer than the model\'s context length: use fewer input/output tokens. "'),
-        ("AND({custom_hw},NOT(AND(ISNUMBER({memory_gib}),ISNUMBER({bandwidth_gb_s}),ISNUMBER({tflops}))))",
-         '"A device not in the catalog needs memory_gib, bandwidth_gb_s and tflops together. "'),
-        ("AND(NOT({is_api}),{kv_row}>0,{kv_bytes}<=0)", '"This KV precision cannot hold a KV cache: use fp16 or fp8. "'),
-        (f'AND({runs},NOT(ISNUMBER(SEARCH({{hw_kind}},INDEX(e_hardware_kinds,{{e_row}})))))',
-         '"The engine does not run on this hardware: use llama.cpp. "'),
-        (f'AND({runs},INDEX(e_vendors,{{e_row}})<>"",{{hw_kind}}="gpu",'
-         'NOT(ISNUMBER(SEARCH(INDEX(h_vendor,{h_row}),INDEX(e_vendors,{e_row})))))',
-         '"The engine does not run on this GPU vendor: use vllm or llama.cpp. "'),
-        ('AND(NOT({is_api}),{e_row}>0,{p_row}>0,INDEX(e_precisions,{e_row})<>"",'
-         'NOT(ISNUMBER(SEARCH(";"&{precision_id}&";",";"&SUBSTITUTE(INDEX(e_precisions,{e_row})," ","")&";"))))',
-         '"The engine does not run this precision. "'),
-        ("AND({gpus_auto},NOT({is_api}),{has_hw},{gpus_needed_n}=0)",
-         '"gpus auto: no GPU count up to 64 holds this workload. "'),
+        (ref("cached") > ref("prompt"), literal("cached_input_tokens must be <= input_tokens. ")),
+        (is_number(ref("context_tokens")) & (ref("context") < ref("prompt") + ref("output")),
+         literal("context_tokens must hold input_tokens + output_tokens. ")),
+        ((ref("m_row") > 0) & is_number(context_length)
+         & (np.maximum(ref("context"), ref("prompt") + ref("output")) > context_length),
+         literal("Context longer than the model's context length: use fewer input/output tokens. ")),
+        (ref("custom_only") & ~(is_number(ref("memory_gib")) & is_number(ref("bandwidth_gb_s"))
+                                & is_number(ref("tflops"))),
+         literal("A device not in the catalog needs memory_gib, bandwidth_gb_s and tflops together. ")),
+        (~ref("is_api") & (ref("kv_row") > 0) & (ref("kv_bytes") <= 0),
+         literal("This KV precision cannot hold a KV cache: use fp16 or fp8. ")),
+        (runs & ~_in_list(ref("hw_kind"), engine["hardware_kinds"]),
+         literal("The engine does not run on this hardware: use llama.cpp. ")),
+        (runs & (engine["vendors"] != "") & (ref("hw_kind") == "gpu")
+         & ~_in_list(call("INDEX", name("h_vendor"), ref("h_row")), engine["vendors"]),
+         literal("The engine does not run on this GPU vendor: use vllm or llama.cpp. ")),
+        (~ref("is_api") & (ref("e_row") > 0) & (ref("p_row") > 0) & (engine["precisions"] != "")
+         & ~_in_list(concat(";", ref("precision_id"), ";"), precisions),
+         literal("The engine does not run this precision. ")),
+        (ref("gpus_auto") & ~ref("is_api") & ref("has_hw") & ~is_number(ref("gpus_needed_n")),
+         literal(f"gpus auto: no GPU count up to {max(GPU_CANDIDATES)} holds this workload. ")),
     ]
 
 
-def _problems(checks: list[tuple[str, str]]) -> str:
+def _problems(checks: list[tuple[Expr, Expr]]) -> Expr:
     """Every failing check's message, one after another ("" when all pass). A check that cannot
     be evaluated (its inputs are unusable, another message says why) does not fire."""
-    return "&".join(f'IF(IFERROR({cond},FALSE),{msg},"")' for cond, msg in checks)
+    return concat(*(np.where(call("IFERROR", cond, False), msg, "") for cond, msg in checks))
 
 
 #: The message a row shows when its inputs are not usable (empty when they are).
 def check_formula() -> str:
     n = -(-len(_input_checks() + _combination_checks()) // CHECKS_PER_COLUMN)
-    return 'IF(TRIM({model})="","",TRIM(' + "&".join(f"{{problems_{i}}}" for i in range(n)) + "))"
+    return np.where(~_filled("model"), "", call("TRIM", concat(*(ref(f"problems_{i}") for i in range(n))))).text
 
 
 #: Checks per Calc column: keeps each formula far below Excel's 8,192 characters.
