@@ -12,11 +12,11 @@ REQUIRED = {
               "llama-3.1-405b llama-3.3-70b mistral-7b mixtral-8x7b mixtral-8x22b qwen2.5-7b qwen2.5-72b "
               "gemma-2-9b gemma-2-27b phi-3-mini deepseek-v3 gpt-oss-20b gpt-oss-120b",
     "api_models": "gpt-4 gpt-4o gpt-4o-mini gpt-4.1",
-    "hardware": "t4 l4 a10g a40 v100 a100-40gb a100-80gb a100-80gb-pcie h100-sxm h100-pcie h200 b200 l40s "
-                "mi300x rtx-3060 rtx-3070 rtx-3080 rtx-3080-ti rtx-3090 rtx-3090-ti rtx-4070-ti rtx-4080 "
-                "rtx-4090 rtx-5080 rtx-5090 rtx-a6000 rtx-4000-ada rtx-5000-ada rtx-6000-ada apple-m1 "
-                "apple-m1-max apple-m1-ultra apple-m2-max apple-m2-ultra apple-m3 apple-m3-max apple-m3-ultra "
-                "apple-m4-pro apple-m4-max cpu-8gb",
+    "hardware": "t4 l4 a10g a40 v100 a100-40gb a100-80gb a100-80gb-pcie h100-sxm h100-pcie h200 b200 b300 gb200 "
+                "gb300 l40s mi300x mi325x mi355x rtx-pro-6000 rtx-3060 rtx-3070 rtx-3080 rtx-3080-ti rtx-3090 "
+                "rtx-3090-ti rtx-4070-ti rtx-4080 rtx-4090 rtx-5080 rtx-5090 rtx-a6000 rtx-4000-ada rtx-5000-ada "
+                "rtx-6000-ada apple-m1 apple-m1-max apple-m1-ultra apple-m2-max apple-m2-ultra apple-m3 apple-m3-max "
+                "apple-m3-ultra apple-m4-pro apple-m4-max cpu-8gb",
     "engines": "llama.cpp vllm tensorrt-llm transformers",
     "precisions": "fp32 fp16 bf16 fp8 int8 int4 fp4 q8_0 q6_k q5_k_m q4_k_m q4_0 q3_k_m q2_k",
 }
@@ -65,6 +65,9 @@ def test_dense_param_counts_match_the_architecture(cat):
     ("H100", "hardware", "h100-sxm"), ("A100 80GB", "hardware", "a100-80gb"),
     ("Llama 3 70B", "models", "llama-3-70b"), ("llama_3_8b", "models", "llama-3-8b"),
     ("RTX 4090", "hardware", "rtx-4090"), ("Q4_K_M", "precisions", "q4_k_m"), ("TRT-LLM", "engines", "tensorrt-llm"),
+    ("B300", "hardware", "b300"), ("HGX B300", "hardware", "b300"), ("GB200", "hardware", "gb200"),
+    ("GB300 NVL72", "hardware", "gb300"), ("MI355X", "hardware", "mi355x"), ("mi325x", "hardware", "mi325x"),
+    ("RTX PRO 6000", "hardware", "rtx-pro-6000"), ("rtx_pro_6000_blackwell", "hardware", "rtx-pro-6000"),
 ])
 def test_aliases_match_regardless_of_case_spaces_and_underscores(cat, typed, kind, expected):
     assert cat.resolve_id(kind, typed) == expected
