@@ -20,8 +20,8 @@ GROUPS = ("models", "api_models", "hardware", "engines", "precisions")
 
 def _value(entry: Any, field: str) -> Any:
     value = getattr(entry, field)
-    if isinstance(value, tuple):
-        return "; ".join(value)
+    if isinstance(value, tuple):  # aliases, or a price schedule (periods that describe themselves)
+        return "; ".join(v if isinstance(v, str) else v.describe() for v in value)
     return value
 
 

@@ -108,9 +108,97 @@ class Model:
                                  "check those four numbers")
 
 
+#: Price fields an API price may give besides input and output (USD per 1,000,000 tokens), in the
+#: entry itself and in each period of its schedule. Pairs and the long-context group go together.
+PRICE_EXTRAS = ("cached_input_usd_per_mtok", "cache_write_usd_per_mtok", "batch_input_usd_per_mtok",
+                "batch_output_usd_per_mtok", "long_context_threshold_tokens", "long_input_usd_per_mtok",
+                "long_cached_input_usd_per_mtok", "long_output_usd_per_mtok", "priority_input_usd_per_mtok",
+                "priority_output_usd_per_mtok")
+PRICE_FIELDS = ("input_usd_per_mtok", "output_usd_per_mtok") + PRICE_EXTRAS
+
+
+def _check_prices(price: Any) -> None:
+    """What no single price field can say: pairs given together, a long-context tier complete."""
+    for a, b in (("batch_input_usd_per_mtok", "batch_output_usd_per_mtok"),
+                 ("priority_input_usd_per_mtok", "priority_output_usd_per_mtok")):
+        if (getattr(price, a) is None) != (getattr(price, b) is None):
+            raise ValueError(f"{a} and {b} go together: give both, or neither")
+    tier = [n for n in ("long_input_usd_per_mtok", "long_cached_input_usd_per_mtok", "long_output_usd_per_mtok")
+            if getattr(price, n) is not None]
+    if price.long_context_threshold_tokens is None and tier:
+        raise ValueError(f"{tier[0]} needs long_context_threshold_tokens (the prompt length in tokens above "
+                         "which the long-context prices apply)")
+    if price.long_context_threshold_tokens is not None:
+        for n in ("long_input_usd_per_mtok", "long_output_usd_per_mtok"):
+            if getattr(price, n) is None:
+                raise ValueError(f"long_context_threshold_tokens needs {n} (the price above the threshold)")
+
+
+def _day(value: str) -> _dt.date:
+    """An ISO date (YYYY-MM-DD, or YYYY-MM for the first of the month) as a date."""
+    parts = [int(p) for p in value.split("-")] + [1]
+    return _dt.date(parts[0], parts[1], parts[2])
+
+
+@dataclass(frozen=True)
+class PricePeriod:
+    """One period of an API model's price schedule (a ``[[api_models.prices]]`` table): the prices that
+    apply from ``effective_from`` through ``effective_until`` (ISO dates, both days included; an empty
+    one leaves that end open)."""
+
+    input_usd_per_mtok: float = _f(min=0)
+    output_usd_per_mtok: float = _f(min=0)
+    effective_from: str = _f("")
+    effective_until: str = _f("")
+    cached_input_usd_per_mtok: float | None = _f(None, min=0)
+    cache_write_usd_per_mtok: float | None = _f(None, min=0)
+    batch_input_usd_per_mtok: float | None = _f(None, min=0)
+    batch_output_usd_per_mtok: float | None = _f(None, min=0)
+    long_context_threshold_tokens: int | None = _f(None, gt=0)
+    long_input_usd_per_mtok: float | None = _f(None, min=0)
+    long_cached_input_usd_per_mtok: float | None = _f(None, min=0)
+    long_output_usd_per_mtok: float | None = _f(None, min=0)
+    priority_input_usd_per_mtok: float | None = _f(None, min=0)
+    priority_output_usd_per_mtok: float | None = _f(None, min=0)
+    source: str = _f("")
+
+    def check(self) -> None:
+        if not (self.effective_from or self.effective_until):
+            raise ValueError("needs effective_from or effective_until (or both): the days this price applies")
+        for name in ("effective_from", "effective_until"):
+            if getattr(self, name):
+                _check_date(getattr(self, name), name)
+        if self.effective_from and self.effective_until and _day(self.effective_until) < _day(self.effective_from):
+            raise ValueError(f"effective_until ({self.effective_until}) is before effective_from "
+                             f"({self.effective_from})")
+        _check_prices(self)
+
+    def bounds(self) -> tuple[_dt.date, _dt.date]:
+        """First and last day the period covers (date.min / date.max for an open end)."""
+        return (_day(self.effective_from) if self.effective_from else _dt.date.min,
+                _day(self.effective_until) if self.effective_until else _dt.date.max)
+
+    def covers(self, day: _dt.date) -> bool:
+        first, last = self.bounds()
+        return first <= day <= last
+
+    def span(self) -> str:
+        return f"{self.effective_from or 'open'} to {self.effective_until or 'open'}"
+
+    def describe(self) -> str:
+        """One line for a cell or a listing: the days, then every price given."""
+        prices = ", ".join(f"{n.replace('_usd_per_mtok', '')} {getattr(self, n):g}" for n in PRICE_FIELDS
+                           if getattr(self, n) is not None)
+        return f"{self.span()}: {prices}"
+
+
 @dataclass(frozen=True)
 class ApiModel:
-    """A model sold per token through an API."""
+    """A model sold per token through an API.
+
+    The top-level prices are the price in force on ``as_of``; ``prices`` holds the other periods of
+    a published schedule (an introductory price that ends, an announced rise), never the day ``as_of``.
+    """
 
     id: str
     name: str
@@ -127,6 +215,20 @@ class ApiModel:
     speed_source: str = _f("")
     speed_as_of: str = _f("")
     notes: str = _f("")
+    cache_write_usd_per_mtok: float | None = _f(None, min=0)
+    batch_input_usd_per_mtok: float | None = _f(None, min=0)
+    batch_output_usd_per_mtok: float | None = _f(None, min=0)
+    long_context_threshold_tokens: int | None = _f(None, gt=0)
+    long_input_usd_per_mtok: float | None = _f(None, min=0)
+    long_cached_input_usd_per_mtok: float | None = _f(None, min=0)
+    long_output_usd_per_mtok: float | None = _f(None, min=0)
+    priority_input_usd_per_mtok: float | None = _f(None, min=0)
+    priority_output_usd_per_mtok: float | None = _f(None, min=0)
+    released: str = _f("")
+    deprecated: str = _f("")
+    retires: str = _f("")
+    successor: str = _f("")
+    prices: tuple = _f((), table=PricePeriod)
 
     kind = "api"
 
@@ -135,6 +237,36 @@ class ApiModel:
             raise ValueError("ttft_s/output_tokens_per_s need speed_source and speed_as_of")
         if self.speed_as_of:
             _check_date(self.speed_as_of, "speed_as_of")
+        _check_prices(self)
+        dates = [(n, getattr(self, n)) for n in ("released", "deprecated", "retires") if getattr(self, n)]
+        for name, value in dates:
+            _check_date(value, name)
+        for (a, va), (b, vb) in zip(dates, dates[1:]):
+            if _day(vb) < _day(va):
+                raise ValueError(f"{b} ({vb}) is before {a} ({va}); the order is released, deprecated, retires")
+        if self.successor and self.successor == self.id:
+            raise ValueError(f"successor '{self.successor}' is this model itself. Name the model that replaces it")
+        as_of = _day(self.as_of)
+        for n, period in enumerate(self.prices, start=1):
+            if period.covers(as_of):
+                raise ValueError(f"prices[{n}] ({period.span()}) covers as_of {self.as_of}: the top-level prices "
+                                 "are the price on as_of, so a period may not cover that day. Move its dates, or "
+                                 "make it the top-level price")
+            for m, other in enumerate(self.prices[:n - 1], start=1):
+                (a0, a1), (b0, b1) = period.bounds(), other.bounds()
+                if a0 <= b1 and b0 <= a1:
+                    raise ValueError(f"prices[{m}] ({other.span()}) and prices[{n}] ({period.span()}) overlap; "
+                                     "each day has one price")
+
+    def price_on(self, day: _dt.date | str) -> PricePeriod:
+        """The price in force on ``day``: the schedule period that covers it, else the top-level price."""
+        if isinstance(day, str):
+            _check_date(day, "day")
+            day = _day(day)
+        for period in self.prices:
+            if period.covers(day):
+                return period
+        return PricePeriod(**{n: getattr(self, n) for n in PRICE_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -252,6 +384,7 @@ class Precision:
 _PARAMS = "the largest published models have about 1,000 billion parameters"
 _MODEL_COUNT = "no published model comes within a factor 100 of it"
 _TFLOPS = "the fastest GPUs reach about 15,000 dense TFLOPS, at 4 bits"
+_API_PRICE = "the dearest published API prices are about 600 USD per million tokens"
 BOUNDS: dict[str, tuple[float, float, str]] = {
     # models: architecture counts
     "params_b": (0, 100_000, _PARAMS),
@@ -272,10 +405,18 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "kv_lora_rank": (0, 1_000_000, _MODEL_COUNT),
     "qk_rope_head_dim": (0, 100_000, _MODEL_COUNT),
     # API models
-    "input_usd_per_mtok": (0, 100_000, "the dearest published API prices are about 600 USD per million tokens"),
-    "output_usd_per_mtok": (0, 100_000, "the dearest published API prices are about 600 USD per million tokens"),
-    "cached_input_usd_per_mtok": (0, 100_000, "the dearest published API prices are about 600 USD per million "
-                                              "tokens"),
+    "input_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "output_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "cached_input_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "cache_write_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "batch_input_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "batch_output_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "long_input_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "long_cached_input_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "long_output_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "priority_input_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "priority_output_usd_per_mtok": (0, 100_000, _API_PRICE),
+    "long_context_threshold_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "ttft_s": (0, 3_600, "an hour to the first token"),
     "output_tokens_per_s": (0, 10_000_000, "published APIs stream at most a few thousand tokens a second"),
     # hardware: one unit
@@ -347,6 +488,8 @@ def normalize(name: str) -> str:
 
 def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
     ann = str(fld.type)
+    if "table" in fld.metadata:
+        return _coerce_tables(fld.metadata["table"], fld.name, value)
     if "tuple" in ann:
         if isinstance(value, str):
             value = [value]
@@ -388,6 +531,34 @@ def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
     return value
 
 
+def _coerce_tables(cls: type, name: str, value: Any) -> tuple:
+    """Sub-tables (``[[api_models.prices]]``) as frozen entries; errors name the table: ``prices[2]: ...``."""
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{name} must be a list of [[...{name}]] tables")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    built = []
+    for n, raw in enumerate(value, start=1):
+        label = f"{name}[{n}]"
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(fields)}"
+            raise ValueError(f"{label}: unknown field '{unknown[0]}' ({hint})")
+        try:
+            values = {k: _coerce(cls, fields[k], v) for k, v in raw.items()}
+            missing = [k for k, f in fields.items() if k not in values and f.default is dataclasses.MISSING]
+            if missing:
+                raise ValueError(f"missing field '{missing[0]}'")
+            entry = cls(**values)
+            entry.check()
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        built.append(entry)
+    return tuple(built)
+
+
 def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
     cls = ENTRY_TYPES[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -396,7 +567,11 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
         close = difflib.get_close_matches(unknown[0], list(fields), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else f" Known fields: {', '.join(fields)}."
         raise CatalogError(f"{where}: unknown field '{unknown[0]}'.{hint}")
-    values: dict[str, Any] = dataclasses.asdict(base) if base is not None else {}
+    # a shallow copy: nested entries (a price schedule) stay entries
+    values: dict[str, Any] = {f: getattr(base, f) for f in fields} if base is not None else {}
+    if base is not None and getattr(base, "prices", ()) and "prices" not in raw \
+            and any(k in raw for k in PRICE_FIELDS):
+        values["prices"] = ()  # a user's own price (a contract) replaces the published schedule too
     if base is not None:
         for key in ("source", "as_of"):
             if key not in raw:
@@ -505,12 +680,25 @@ def _refuse_non_finite(raw: Any, where: str, name: str = "") -> None:
 class Catalog:
     """The merged catalog every surface uses. Build with :func:`load_catalog`."""
 
-    def __init__(self, entries: dict[str, dict[str, Any]], files: tuple[str, ...]):
+    def __init__(self, entries: dict[str, dict[str, Any]], files: tuple[str, ...],
+                 origins: dict[tuple[str, str], str] | None = None):
         self.files = files
         self._entries = entries
         self._keys: dict[str, dict[str, str]] = {}
         self._tables: dict[str, Any] = {}
         self._index_keys()
+        self._check_successors(origins or {})
+
+    def _check_successors(self, origins: dict[tuple[str, str], str]) -> None:
+        """A successor is the id of a model in the merged catalog (checked once every file is in)."""
+        ids = list(self._entries["models"]) + list(self._entries["api_models"])
+        for entry in self._entries["api_models"].values():
+            if entry.successor and entry.successor not in ids:
+                where = origins.get(("api_models", entry.id), f"Catalog, API model '{entry.id}'")
+                close = difflib.get_close_matches(entry.successor, ids, n=3, cutoff=0.6)
+                hint = f"Did you mean: {', '.join(close)}? " if close else ""
+                raise CatalogError(f"{where}: successor '{entry.successor}' is not an id in the catalog. {hint}"
+                                   "Give the id of a catalog model, or leave successor out.")
 
     # id and alias index; an alias may not name two entries across models and api_models
     def _index_keys(self) -> None:
@@ -650,17 +838,19 @@ def _shipped_dir() -> Any:
 @lru_cache(maxsize=16)
 def _load(user_files: tuple[tuple[str, float], ...]) -> Catalog:
     entries: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+    origins: dict[tuple[str, str], str] = {}
     shipped = _shipped_dir()
     for name in SHIPPED_FILES:
         res = shipped / name
         data = tomllib.loads(res.read_text(encoding="utf-8"))
-        _load_dict(data, entries, f"shipped catalog {name}", user=False)
+        _load_dict(data, entries, f"shipped catalog {name}", user=False, origins=origins)
     for path, _mtime in user_files:
-        _load_dict(_read_toml(Path(path)), entries, f"Catalog file '{path}'", user=True)
-    return Catalog(entries, tuple(p for p, _ in user_files))
+        _load_dict(_read_toml(Path(path)), entries, f"Catalog file '{path}'", user=True, origins=origins)
+    return Catalog(entries, tuple(p for p, _ in user_files), origins)
 
 
-def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user: bool) -> None:
+def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user: bool,
+               origins: dict[tuple[str, str], str] | None = None) -> None:
     unknown = sorted(set(data) - set(KINDS))
     if unknown:
         raise CatalogError(f"{label}: unknown section '{unknown[0]}'. Sections are "
@@ -689,6 +879,8 @@ def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user:
             base = entries[kind].get(rid) if user else None
             _refuse_non_finite(raw, where)
             entries[kind][rid] = _build(kind, raw, base, where)
+            if origins is not None:
+                origins[(kind, rid)] = where
 
 
 def user_catalog_paths(paths: Iterable[str | os.PathLike] = ()) -> tuple[str, ...]:

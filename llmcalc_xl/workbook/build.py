@@ -105,11 +105,11 @@ def _catalog_fields(cat: Catalog, group: str) -> list[str]:
         fields = ["id", "kind"]
         for cls in (Model, ApiModel):
             for f in dataclasses.fields(cls):
-                if f.name not in fields:
+                if f.name not in fields and "table" not in f.metadata:  # a price schedule is no cell
                     fields.append(f.name)
         return fields
     cls = {"hardware": Hardware, "engines": Engine, "precisions": Precision}[group]
-    return [f.name for f in dataclasses.fields(cls)]
+    return [f.name for f in dataclasses.fields(cls) if "table" not in f.metadata]
 
 
 def _cell_of(value: Any) -> Any:

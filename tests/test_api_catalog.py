@@ -1,0 +1,236 @@
+"""API catalog: lifecycle dates, successors, extra prices and price schedules; the shipped entries."""
+
+import datetime as dt
+import re
+import textwrap
+
+import pytest
+
+from llmcalc_xl import CatalogError, estimate, load_catalog
+
+GOOD = '''
+[[api_models]]
+id = "acme-large"
+name = "Acme Large"
+provider = "Acme"
+released = "2026-01-15"
+deprecated = "2026-06-01"
+retires = "2026-12-01"
+successor = "acme-large-2"
+input_usd_per_mtok = 2.0
+cached_input_usd_per_mtok = 0.2
+cache_write_usd_per_mtok = 2.5
+output_usd_per_mtok = 10.0
+batch_input_usd_per_mtok = 1.0
+batch_output_usd_per_mtok = 5.0
+long_context_threshold_tokens = 200000
+long_input_usd_per_mtok = 4.0
+long_cached_input_usd_per_mtok = 0.4
+long_output_usd_per_mtok = 15.0
+priority_input_usd_per_mtok = 3.6
+priority_output_usd_per_mtok = 18.0
+source = "price list"
+as_of = "2026-11-01"
+
+[[api_models.prices]]
+effective_until = "2026-02-28"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 5.0
+
+[[api_models.prices]]
+effective_from = "2026-12-01"
+effective_until = "2026-12-31"
+input_usd_per_mtok = 4.0
+cached_input_usd_per_mtok = 0.4
+output_usd_per_mtok = 20.0
+source = "announced rise"
+
+[[api_models]]
+id = "acme-large-2"
+name = "Acme Large 2"
+provider = "Acme"
+input_usd_per_mtok = 3.0
+output_usd_per_mtok = 12.0
+source = "price list"
+as_of = "2026-11-01"
+'''
+
+
+def _file(tmp_path, text, name="acme.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_complete_entry_loads_with_its_schedule(tmp_path):
+    m = load_catalog([_file(tmp_path, GOOD)]).model("acme-large")
+    assert (m.released, m.deprecated, m.retires, m.successor) == ("2026-01-15", "2026-06-01", "2026-12-01",
+                                                                  "acme-large-2")
+    assert (m.long_context_threshold_tokens, m.long_output_usd_per_mtok) == (200000, 15.0)
+    assert [p.effective_from for p in m.prices] == ["", "2026-12-01"]
+    assert m.prices[1].source == "announced rise"
+
+
+@pytest.mark.parametrize("day, expected", [
+    ("2026-01-20", (1.0, None, 5.0)),     # first period: open start through 2026-02-28
+    ("2026-02-28", (1.0, None, 5.0)),     # effective_until is the last day of a period
+    ("2026-03-01", (2.0, 0.2, 10.0)),     # between periods: the top-level price
+    ("2026-11-30", (2.0, 0.2, 10.0)),
+    ("2026-12-01", (4.0, 0.4, 20.0)),     # effective_from is the first day
+    ("2027-01-01", (2.0, 0.2, 10.0)),     # after the last period: the top-level price again
+])
+def test_price_on_a_day(tmp_path, day, expected):
+    p = load_catalog([_file(tmp_path, GOOD)]).model("acme-large").price_on(day)
+    assert (p.input_usd_per_mtok, p.cached_input_usd_per_mtok, p.output_usd_per_mtok) == expected
+    assert load_catalog([_file(tmp_path, GOOD)]).model("acme-large").price_on(dt.date.fromisoformat(day)) == p
+
+
+def test_the_top_level_price_keeps_its_extra_prices_on_a_day_no_period_covers(tmp_path):
+    p = load_catalog([_file(tmp_path, GOOD)]).model("acme-large").price_on("2026-06-01")
+    assert (p.batch_input_usd_per_mtok, p.long_input_usd_per_mtok, p.priority_output_usd_per_mtok) == (1.0, 4.0, 18.0)
+
+
+def _bad(field_lines, prices=""):
+    return ('[[api_models]]\nid = "acme-x"\nname = "X"\nprovider = "Acme"\ninput_usd_per_mtok = 1.0\n'
+            'output_usd_per_mtok = 2.0\nsource = "s"\nas_of = "2026-11-01"\n' + field_lines + prices)
+
+
+@pytest.mark.parametrize("text, message", [
+    (_bad('released = "2026-02-01"\nretires = "2026-01-01"\n'),
+     "'acme-x': retires (2026-01-01) is before released (2026-02-01); the order is released, deprecated, "
+     "retires."),
+    (_bad('deprecated = "soon"\n'), "'acme-x': deprecated must be an ISO date like 2025-06-30, got 'soon'."),
+    (_bad('successor = "acme-x"\n'), "'acme-x': successor 'acme-x' is this model itself. Name the model that "
+                                     "replaces it."),
+    (_bad('batch_input_usd_per_mtok = 0.5\n'), "'acme-x': batch_input_usd_per_mtok and batch_output_usd_per_mtok go "
+                                               "together: give both, or neither."),
+    (_bad('long_input_usd_per_mtok = 2.0\n'), "'acme-x': long_input_usd_per_mtok needs long_context_threshold_tokens "
+                                              "(the prompt length in tokens above which the long-context prices "
+                                              "apply)."),
+    (_bad('long_context_threshold_tokens = 100000\nlong_input_usd_per_mtok = 2.0\n'),
+     "'acme-x': long_context_threshold_tokens needs long_output_usd_per_mtok (the price above the threshold)."),
+    (_bad('long_context_threshold_tokens = 0\n'),
+     "'acme-x': long_context_threshold_tokens must be > 0, got 0."),
+    (_bad('', '[[api_models.prices]]\neffective_form = "2027-01-01"\ninput_usd_per_mtok = 1\n'
+              'output_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1]: unknown field 'effective_form' (did you mean 'effective_from'?)."),
+    (_bad('', '[[api_models.prices]]\ninput_usd_per_mtok = 1\noutput_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1]: needs effective_from or effective_until (or both): the days this price applies."),
+    (_bad('', '[[api_models.prices]]\neffective_from = "2027-01-01"\noutput_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1]: missing field 'input_usd_per_mtok'."),
+    (_bad('', '[[api_models.prices]]\neffective_from = "2027-01-01"\ninput_usd_per_mtok = -1\n'
+              'output_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1]: input_usd_per_mtok must be >= 0, got -1.0."),
+    (_bad('', '[[api_models.prices]]\neffective_from = "2027-02-01"\neffective_until = "2027-01-01"\n'
+              'input_usd_per_mtok = 1\noutput_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1]: effective_until (2027-01-01) is before effective_from (2027-02-01)."),
+    (_bad('', '[[api_models.prices]]\neffective_from = "2026-10-01"\ninput_usd_per_mtok = 1\n'
+              'output_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1] (2026-10-01 to open) covers as_of 2026-11-01: the top-level prices are the price on "
+     "as_of, so a period may not cover that day. Move its dates, or make it the top-level price."),
+    (_bad('', '[[api_models.prices]]\neffective_from = "2027-01-01"\ninput_usd_per_mtok = 1\n'
+              'output_usd_per_mtok = 2\n[[api_models.prices]]\neffective_from = "2027-06-01"\n'
+              'effective_until = "2027-12-31"\ninput_usd_per_mtok = 1\noutput_usd_per_mtok = 2\n'),
+     "'acme-x': prices[1] (2027-01-01 to open) and prices[2] (2027-06-01 to 2027-12-31) overlap; each day has one "
+     "price."),
+    (_bad('prices = "soon"\n'), "'acme-x': prices must be a list of [[...prices]] tables."),
+])
+def test_bad_api_entries_name_file_entry_and_field(tmp_path, text, message):
+    with pytest.raises(CatalogError) as e:
+        load_catalog([_file(tmp_path, text, "bad.toml")])
+    assert str(e.value) == f"Catalog file '{tmp_path / 'bad.toml'}', [[api_models]] entry 1 {message} Fix the entry " \
+                           "and load again."
+
+
+def test_a_successor_must_be_a_catalog_id(tmp_path):
+    path = _file(tmp_path, _bad('successor = "gpt-6-lune"\n'), "bad.toml")
+    with pytest.raises(CatalogError) as e:
+        load_catalog([path])
+    assert str(e.value) == (f"Catalog file '{path}', [[api_models]] entry 1 'acme-x': successor 'gpt-6-lune' is not "
+                            "an id in the catalog. Did you mean: gpt-6-luna, gpt-5.6-luna, gpt-6-sol? Give the id of a "
+                            "catalog model, or leave successor out.")
+
+
+def test_a_successor_may_be_an_open_weight_model(tmp_path):
+    assert load_catalog([_file(tmp_path, _bad('successor = "llama-3.3-70b"\n'))]).model("acme-x").successor \
+        == "llama-3.3-70b"
+
+
+def test_a_users_own_price_replaces_the_published_schedule(tmp_path):
+    # a contract price holds on every day; the shipped December rise of Gemini 4 Carbon must not apply to it
+    path = _file(tmp_path, '[[api_models]]\nid = "gemini-4-carbon"\ninput_usd_per_mtok = 1.5\n'
+                           'output_usd_per_mtok = 7.5\nsource = "our contract"\nas_of = "2026-11-20"\n')
+    m = load_catalog([path]).model("gemini-4-carbon")
+    assert m.prices == ()
+    assert (m.price_on("2026-12-15").input_usd_per_mtok, m.price_on("2026-12-15").output_usd_per_mtok) == (1.5, 7.5)
+
+
+def test_an_override_without_prices_keeps_the_schedule(tmp_path):
+    path = _file(tmp_path, '[[api_models]]\nid = "gemini-4-carbon"\nnotes = "ours"\nsource = "our note"\n'
+                           'as_of = "2026-11-20"\n')
+    assert load_catalog([path]).model("gemini-4-carbon").price_on("2026-12-15").input_usd_per_mtok == 4.0
+
+
+# --- the shipped catalog ------------------------------------------------------------------------------
+
+def test_every_shipped_api_entry_has_a_source_and_a_date(cat):
+    for e in cat.entries("api_models"):
+        assert re.match(r"^(https://|secondary: |github:)", e.source), e.id
+        assert re.match(r"^\d{4}-\d{2}-\d{2}$", e.as_of), e.id
+        assert e.provider and e.name, e.id
+        for p in e.prices:
+            assert p.effective_from or p.effective_until, e.id
+
+
+def test_shipped_successors_are_catalog_ids(cat):
+    ids = set(cat.ids("models")) | set(cat.ids("api_models"))
+    assert {e.successor for e in cat.entries("api_models") if e.successor} <= ids
+
+
+# Retirement dates given in the issue (from OpenAI's and Google's deprecation pages).
+@pytest.mark.parametrize("ids, retires", [
+    ("o4-mini gpt-4.1-nano gpt-4", "2026-10-23"),
+    ("gemini-2.5-pro gemini-2.5-flash", "2026-12-01"),
+    ("gpt-5 gpt-5-mini gpt-5-nano o3", "2026-12-11"),
+    ("gpt-4o gpt-4o-mini gpt-4.1 gpt-4.1-mini", "2027-01-14"),
+])
+def test_shipped_retirement_dates(cat, ids, retires):
+    assert {cat.model(i).retires for i in ids.split()} == {retires}
+
+
+def test_gpt4_keeps_its_price_after_retirement(cat):
+    # old quotes must still compute: GPT-4 8k at $30 / $60 (developers.openai.com/api/docs/models/gpt-4.md)
+    r = estimate("gpt-4", input_tokens=1000, output_tokens=500)
+    assert r.cost_per_request_usd == pytest.approx((1000 * 30 + 500 * 60) / 1e6, rel=1e-12)
+
+
+def test_gemini_4_carbon_introductory_price_ends_on_december_1(cat):
+    # laozhang (2026-11-11): $2 / $0.10 cached / $10 through 2026-11-30, then $4 / $0.20 / $20
+    m = cat.model("gemini-4-carbon")
+    now, later = m.price_on("2026-11-30"), m.price_on("2026-12-01")
+    assert (now.input_usd_per_mtok, now.cached_input_usd_per_mtok, now.output_usd_per_mtok) == (2.0, 0.1, 10.0)
+    assert (later.input_usd_per_mtok, later.cached_input_usd_per_mtok, later.output_usd_per_mtok) == (4.0, 0.2, 20.0)
+
+
+def test_mistral_cached_input_is_a_tenth_of_input(cat):
+    # docs.mistral.ai prompt caching: "billed at 10% of the standard input token price"
+    for e in cat.entries("api_models"):
+        if e.provider == "Mistral":
+            assert e.cached_input_usd_per_mtok == pytest.approx(e.input_usd_per_mtok / 10, rel=1e-12), e.id
+
+
+# One hand-computed request per provider new in this catalog: 10,000 input tokens of which 4,000 are
+# cached, and 2,000 output tokens. Cost = (6,000 x input + 4,000 x cached + 2,000 x output) / 1e6.
+@pytest.mark.parametrize("model, expected_usd", [
+    # DeepSeek, peak price (api-docs.deepseek.com/quick_start/pricing): $1.32 / $0.044 cache hit / $3.96
+    ("deepseek-v4-pro-api", (6000 * 1.32 + 4000 * 0.044 + 2000 * 3.96) / 1e6),   # 0.016016
+    # DeepSeek Flash, peak: $0.30 / $0.006 / $1.20
+    ("deepseek-flash", (6000 * 0.30 + 4000 * 0.006 + 2000 * 1.20) / 1e6),        # 0.004224
+    # xAI (docs.x.ai/developers/grok-4-7; cache read per apidog.com): $2 / $0.50 / $6
+    ("grok-4.7", (6000 * 2.0 + 4000 * 0.50 + 2000 * 6.0) / 1e6),                  # 0.026
+    # Moonshot (docs.apiyi.com, matching Moonshot's price): $2 / $0.20 / $10
+    ("kimi-k3.1-pro", (6000 * 2.0 + 4000 * 0.20 + 2000 * 10.0) / 1e6),            # 0.0328
+])
+def test_a_request_on_each_new_provider(model, expected_usd):
+    r = estimate(model, input_tokens=10_000, cached_input_tokens=4_000, output_tokens=2_000)
+    assert r.cost_per_request_usd == pytest.approx(expected_usd, rel=1e-12)
