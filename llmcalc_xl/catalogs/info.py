@@ -22,6 +22,8 @@ def _value(entry: Any, field: str) -> Any:
     value = getattr(entry, field)
     if isinstance(value, tuple):  # aliases, or a price schedule (periods that describe themselves)
         return "; ".join(v if isinstance(v, str) else v.describe() for v in value)
+    if isinstance(value, dict):  # checkpoints: repo -> precision
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
     return value
 
 

@@ -74,6 +74,18 @@ class Model:
     sliding_window_layers: int = _f(0, min=0)
     kv_lora_rank: int = _f(0, min=0)
     qk_rope_head_dim: int = _f(0, min=0)
+    # attention kinds beyond full, sliding-window and MLA (0: none)
+    chunked_attention_layers: int = _f(0, min=0)
+    attention_chunk_tokens: int = _f(0, min=0)
+    linear_attention_layers: int = _f(0, min=0)
+    linear_state_elements: int = _f(0, min=0)
+    mlp_only_layers: int = _f(0, min=0)
+    sparse_attention_top_k: int = _f(0, min=0)
+    indexer_heads: int = _f(0, min=0)
+    indexer_head_dim: int = _f(0, min=0)
+    native_precision: str = _f("")
+    native_precision_source: str = _f("")
+    checkpoints: dict = _f({}, table=True)
     notes: str = _f("")
 
     kind = "open"
@@ -85,8 +97,17 @@ class Model:
             raise ValueError("kv_heads must be <= heads")
         if self.experts_per_token > self.experts:
             raise ValueError("experts_per_token must be <= experts")
-        if self.sliding_window_layers > self.layers:
-            raise ValueError("sliding_window_layers must be <= layers")
+        special = (self.sliding_window_layers + self.chunked_attention_layers + self.linear_attention_layers
+                   + self.mlp_only_layers)
+        if special > self.layers:
+            raise ValueError(f"sliding_window_layers + chunked_attention_layers + linear_attention_layers + "
+                             f"mlp_only_layers ({special}) must be <= layers ({self.layers})")
+        if (self.chunked_attention_layers > 0) != (self.attention_chunk_tokens > 0):
+            raise ValueError("chunked_attention_layers and attention_chunk_tokens go together")
+        if (self.linear_attention_layers > 0) != (self.linear_state_elements > 0):
+            raise ValueError("linear_attention_layers and linear_state_elements go together")
+        if self.native_precision and not self.native_precision_source:
+            raise ValueError("native_precision needs native_precision_source (where the model says how it ships)")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:
