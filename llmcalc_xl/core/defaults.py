@@ -55,6 +55,14 @@ ACTIVATION_FACTOR_MOE = {1: 22.0, 2: 13.0, 4: 10.0, 8: 10.0}
 #: for v and o, h ffn / (4 h^2 + 3 h ffn) = 0.223 for down.
 LLAMA2_7B_SHARES = (0.0829, 0.2228, 0.0829)
 
+#: Bytes per element of a linear-attention or state-space layer's recurrent state: vLLM keeps it in
+#: the model's 16-bit type unless told otherwise (vllm/model_executor/layers/mamba/mamba_utils.py,
+#: MambaStateDtypeCalculator: mamba_cache_dtype "auto" follows the model dtype; docs.vllm.ai v0.10.2).
+STATE_BYTES = 2.0
+#: Bytes per value of DeepSeek sparse attention's indexer keys: fp8 values plus one fp32 scale per
+#: 128 (vLLM's DeepSeek-V3.2 indexer cache: index_head_dim + index_head_dim / 128 x 4 bytes).
+INDEXER_BYTES_PER_VALUE = 1.0 + 4.0 / 128.0
+
 # --- speed physics -----------------------------------------------------------------------
 #: Fixed latency of one all-reduce of a small message (NCCL on NVLink/PCIe: 5-10 us in
 #: nccl-tests small-message results). Two all-reduces per layer under tensor parallelism.
@@ -92,6 +100,8 @@ class Assumptions:
     act_moe_tp4: Any = ACTIVATION_FACTOR_MOE[4]
     act_moe_tp8: Any = ACTIVATION_FACTOR_MOE[8]
     hours_per_month: Any = HOURS_PER_MONTH
+    state_bytes: Any = STATE_BYTES
+    indexer_bytes_per_value: Any = INDEXER_BYTES_PER_VALUE
 
 
 #: The constants as numbers.

@@ -106,10 +106,26 @@ def tokens_held(context_tokens, block_tokens):
     return np.ceil(context_tokens / block_tokens) * block_tokens
 
 
-def kv_cache_bytes_per_sequence(per_token_layer, layers, full_held, window_held, window_layers_held):
-    """KV bytes one sequence holds: full-attention layers hold every token (``full_held``);
-    the ``window_layers_held`` sliding-window layers hold at most the window (``window_held``)."""
-    return per_token_layer * ((layers - window_layers_held) * full_held + window_layers_held * window_held)
+def kv_cache_bytes_per_sequence(per_token_layer, full_layers, full_held, window_held, window_layers_held,
+                                chunk_held=0.0, chunk_layers_held=0.0):
+    """KV bytes one sequence holds: ``full_layers`` hold every token (``full_held``); the
+    ``window_layers_held`` sliding-window layers hold at most the window (``window_held``); the
+    ``chunk_layers_held`` chunked-attention layers (Llama 4) at most one chunk (``chunk_held``)."""
+    return per_token_layer * (full_layers * full_held + window_layers_held * window_held
+                              + chunk_layers_held * chunk_held)
+
+
+def state_bytes_per_sequence(linear_layers, state_elements, c=ASSUMPTIONS):
+    """The fixed-size recurrent state of linear-attention (Gated DeltaNet) or state-space (Mamba2)
+    layers: it does not grow with the context. Qwen3.5-27B-style 48 such layers of 2.2 M elements
+    at 2 bytes: 211 MB a sequence."""
+    return linear_layers * state_elements * c.state_bytes
+
+
+def indexer_bytes_per_sequence(indexed_layers, indexer_head_dim, tokens_held_, c=ASSUMPTIONS):
+    """DeepSeek sparse attention keeps, beside the KV cache, one fp8 indexer key per token per layer
+    (index_head_dim values and their scale)."""
+    return indexed_layers * indexer_head_dim * c.indexer_bytes_per_value * tokens_held_
 
 
 def activation_factor(tp, is_moe, c=ASSUMPTIONS):

@@ -104,6 +104,14 @@ class Scenario:
     lora: Any
     rope: Any
     ffn: Any
+    chunk_layers: Any
+    chunk: Any
+    linear_layers: Any
+    linear_state: Any
+    mlp_only: Any
+    top_k: Any
+    indexer_heads: Any
+    indexer_dim: Any
     # precision of the weights and of the KV cache
     bits: Any
     emb_bits: Any
@@ -199,6 +207,14 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         window_layers=zero_if_missing(look.model("sliding_window_layers")),
         lora=zero_if_missing(look.model("kv_lora_rank")), rope=zero_if_missing(look.model("qk_rope_head_dim")),
         ffn=zero_if_missing(look.model("intermediate_size")),
+        chunk_layers=zero_if_missing(look.model("chunked_attention_layers")),
+        chunk=zero_if_missing(look.model("attention_chunk_tokens")),
+        linear_layers=zero_if_missing(look.model("linear_attention_layers")),
+        linear_state=zero_if_missing(look.model("linear_state_elements")),
+        mlp_only=zero_if_missing(look.model("mlp_only_layers")),
+        top_k=zero_if_missing(look.model("sparse_attention_top_k")),
+        indexer_heads=zero_if_missing(look.model("indexer_heads")),
+        indexer_dim=zero_if_missing(look.model("indexer_head_dim")),
     )
     v = {k: (let(k, x) if k not in ("prompt", "output", "context") else x) for k, x in v.items()}
 
@@ -268,7 +284,8 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
 #: Fields named (given a Calc column) inside ``scenario`` before the rest.
 _NAMED_EARLY = ("is_api", "has_hw", "custom_only", "is_cuda", "sequences", "cached", "latency_given", "requests", "util",
                 "params", "active", "layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tie", "experts",
-                "k_active", "shared_experts", "window", "window_layers", "lora", "rope", "ffn")
+                "k_active", "shared_experts", "window", "window_layers", "lora", "rope", "ffn", "chunk_layers", "chunk",
+                "linear_layers", "linear_state", "mlp_only", "top_k", "indexer_heads", "indexer_dim")
 
 
 @dataclass(frozen=True)
@@ -309,10 +326,14 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
 
 @dataclass(frozen=True)
 class Held:
-    """Tokens the KV cache holds per sequence, and tokens in one forward pass."""
+    """What the KV cache holds per sequence, in tokens per layer of each kind, and tokens in one
+    forward pass."""
     full: Any
     window: Any
     window_layers: Any
+    chunk: Any
+    chunk_layers: Any
+    full_layers: Any
     pass_tokens: Any
 
     def rows(self, index: Any) -> Any:
@@ -320,12 +341,20 @@ class Held:
 
 
 def held(s: Scenario, let: Let = keep) -> Held:
-    """Sliding-window layers hold at most the window, when the engine frees what falls out of it."""
+    """Sliding-window layers hold at most the window and chunked-attention layers at most one chunk,
+    when the engine frees what falls out of it; linear-attention and MLP-only layers hold no KV."""
     full = let("full_held", _mem.tokens_held(s.context, s.block))
     has_window = let("has_window", (s.window > 0) & s.window_saves)
     window = let("win_held", np.where(has_window, _mem.tokens_held(np.minimum(s.context, np.where(s.window > 0, s.window, 1.0)),
                                                                      s.block), full))
-    return Held(full=full, window=window, window_layers=let("swa_layers", np.where(has_window, s.window_layers, 0.0)),
+    has_chunk = (s.chunk > 0) & s.window_saves
+    chunk = let("chunk_held", np.where(has_chunk, _mem.tokens_held(np.minimum(s.context, np.where(s.chunk > 0, s.chunk, 1.0)),
+                                                                     s.block), full))
+    window_layers = let("swa_layers", np.where(has_window, s.window_layers, 0.0))
+    chunk_layers = let("chunk_layers_held", np.where(has_chunk, s.chunk_layers, 0.0))
+    return Held(full=full, window=window, window_layers=window_layers, chunk=chunk, chunk_layers=chunk_layers,
+                full_layers=let("full_layers_held", s.layers - s.linear_layers - s.mlp_only - window_layers
+                                - chunk_layers),
                 pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.sequences * np.maximum(s.prompt, 1.0),
                                                                      s.max_tokens), 1.0)))
 
@@ -350,7 +379,10 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
     heads_stored = let("heads_stored", _mem.stored_kv_heads(s.kv_heads, tp))
     per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
                                                                        s.rope, s.kv_bytes, tp))
-    kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, s.layers, h.full, h.window, h.window_layers))
+    kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, h.full_layers, h.full, h.window,
+                                                            h.window_layers, h.chunk, h.chunk_layers)
+                 + _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
+                 + _mem.indexer_bytes_per_sequence(np.where(s.top_k > 0, h.full_layers, 0.0), s.indexer_dim, h.full, c))
     kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
     act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
@@ -391,10 +423,17 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     bw_eff = let("bw_eff", s.bandwidth * m.tp)
     flops_eff = let("flops_eff", s.peak * m.tp)
     head_flops = let("head_flops", 2.0 * s.vocab * s.hidden)  # lm_head, once per sampled token
-    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * s.layers)
+    attention_layers = s.layers - s.linear_layers - s.mlp_only
+    full_layers = let("full_attention_layers", attention_layers - s.window_layers - s.chunk_layers)
+    # the KV written per prompt token (every attention layer), and the indexer keys of sparse attention
+    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * attention_layers + np.where(
+        s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0))
     attn_flops_prompt = let("attn_flops_prompt", _speed.attention_flops(
-        _speed.attended_pairs(s.prompt, 0.0), _speed.attended_pairs(s.prompt, s.window), s.layers, s.window_layers,
-        s.heads, s.head_dim))
+        _speed.attended_pairs(s.prompt, s.top_k), _speed.attended_pairs(s.prompt, s.window),
+        _speed.chunked_pairs(s.prompt, s.chunk), full_layers, s.window_layers, s.chunk_layers, s.heads, s.head_dim)
+        + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0), np.where(s.top_k > 0, full_layers, 0.0),
+                               s.indexer_heads, s.indexer_dim)
+        + _speed.linear_attention_flops(s.prompt, s.linear_layers, s.linear_state))
 
     def gemm_efficiency(rows):
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
@@ -432,12 +471,21 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
 
     # decode: one token for each of B sequences per step, at the mean context P + N/2
     mean_ctx = let("mean_ctx", s.prompt + s.output / 2.0)
+    # tokens each layer kind attends to at the mean context: all (sparse: the top k), the window, the
+    # part of the current chunk (half a chunk on average once the context passes one)
+    ctx_full = np.where(s.top_k > 0, np.minimum(mean_ctx, np.where(s.top_k > 0, s.top_k, 1.0)), mean_ctx)
     ctx_win = np.where(s.window > 0, np.minimum(mean_ctx, np.where(s.window > 0, s.window, 1.0)), mean_ctx)
-    attn_ctx = let("attn_ctx", (s.layers - s.window_layers) * mean_ctx + s.window_layers * ctx_win)
+    ctx_chunk = np.where(mean_ctx < s.chunk, mean_ctx, s.chunk / 2.0)
+    attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk)
+    indexed = let("indexed_keys", np.where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
+    state = _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
     dec_bytes = let("dec_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(s.experts, s.k_active,
                                                                                               s.sequences)
-                    + s.sequences * m.per_tok_layer * attn_ctx)
-    dec_flops = let("dec_flops", s.sequences * (2.0 * w.linear + head_flops + 4.0 * s.heads * s.head_dim * attn_ctx))
+                    + s.sequences * (m.per_tok_layer * attn_ctx + indexed * s.indexer_dim * c.indexer_bytes_per_value
+                                     + 2.0 * state))  # a linear layer reads and writes its state
+    dec_flops = let("dec_flops", s.sequences * (2.0 * w.linear + head_flops + 4.0 * s.heads * s.head_dim * attn_ctx
+                                                + 2.0 * s.indexer_heads * s.indexer_dim * indexed
+                                                + _speed.linear_attention_flops(1.0, s.linear_layers, s.linear_state)))
     tpot_hosted = let("tpot_core", np.maximum(_speed.roofline_s(dec_flops, flops_eff * s.mfu_decode, dec_bytes,
                                                                 bw_eff * s.mbu_decode), s.cpu_floor)
                       + comm(s.sequences) + s.step_fixed)

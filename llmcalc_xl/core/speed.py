@@ -22,10 +22,32 @@ def attended_pairs(tokens, window):
                     full)
 
 
-def attention_flops(pairs_full, pairs_windowed, layers, sliding_window_layers, heads, head_dim):
+def chunked_pairs(tokens, chunk):
+    """Query-key pairs of chunked local attention (Llama 4): each query sees its own chunk only, so
+    n = tokens // chunk whole chunks give n x chunk^2 / 2 and the rest r^2 / 2; chunk 0 means none."""
+    size = np.where(chunk > 0, chunk, 1.0)
+    whole = np.floor(tokens / size)
+    rest = tokens - whole * size
+    return np.where(chunk > 0, whole * size * size / 2.0 + rest * rest / 2.0, tokens * tokens / 2.0)
+
+
+def attention_flops(pairs_full, pairs_windowed, pairs_chunked, full_layers, window_layers, chunk_layers, heads,
+                    head_dim):
     """FLOPs of QK^T and PV: 4 x n_q x d per query-key pair per layer (2 for each product)."""
-    return 4.0 * heads * head_dim * ((layers - sliding_window_layers) * pairs_full
-                                     + sliding_window_layers * pairs_windowed)
+    return 4.0 * heads * head_dim * (full_layers * pairs_full + window_layers * pairs_windowed
+                                     + chunk_layers * pairs_chunked)
+
+
+def indexer_flops(pairs, indexed_layers, indexer_heads, indexer_head_dim):
+    """DeepSeek sparse attention's indexer scores every earlier key for each query: 2 x heads x dim
+    FLOPs a pair (one product) in each layer it serves."""
+    return 2.0 * indexer_heads * indexer_head_dim * pairs * indexed_layers
+
+
+def linear_attention_flops(tokens, linear_layers, state_elements):
+    """A linear-attention layer updates and reads its state once a token: about 4 FLOPs per state
+    element (a multiply-add into the state, one to read it out)."""
+    return 4.0 * state_elements * tokens * linear_layers
 
 
 def experts_touched_share(experts, experts_per_token, tokens):

@@ -100,6 +100,10 @@ ASSUMPTIONS = (
     ("share_down_default", defaults.LLAMA2_7B_SHARES[1], "share", "Llama-2-7B ffn_down share"),
     ("share_o_default", defaults.LLAMA2_7B_SHARES[2], "share", "Llama-2-7B attn_output share"),
     ("allreduce_latency_s", defaults.ALLREDUCE_LATENCY_S, "s", "nccl-tests small-message latency, 5-10 us"),
+    ("state_bytes", defaults.STATE_BYTES, "bytes",
+     "16-bit recurrent state of linear-attention layers (vLLM mamba_utils.py: follows the model dtype)"),
+    ("indexer_bytes_per_value", defaults.INDEXER_BYTES_PER_VALUE, "bytes",
+     "DeepSeek sparse attention indexer keys: fp8 plus an fp32 scale per 128 (vLLM DeepSeek-V3.2)"),
     ("default_link_gb_s", defaults.DEFAULT_LINK_GB_S, "GB/s", "PCIe 4.0 x16, one direction"),
 )
 
