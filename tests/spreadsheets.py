@@ -60,6 +60,11 @@ def is_error(value) -> bool:
     return isinstance(value, str) and value.startswith(ERROR_VALUES)
 
 
+def problem(check):
+    """What a Check cell says is wrong (None when nothing): notes ("Note: ...", a retired model) are not problems."""
+    return None if check in (None, "") or str(check).startswith("Note:") else check
+
+
 def unexpected_errors(wb) -> list[tuple[str, str, str]]:
     """Error values in a computed workbook, except #N/A on the Calc sheet: the audit sheet's mark
     for a quantity that does not apply to a row (the core's NaN). Any other error, or any error on

@@ -20,7 +20,7 @@ from llmcalc_xl.batch.fill import fill_file
 from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
 from .random_scenarios import random_scenarios
-from .spreadsheets import core_of as _core
+from .spreadsheets import problem, core_of as _core
 from .spreadsheets import (unexpected_errors, load_values, mismatches, needs_gnumeric, needs_libreoffice, recalculate,
                            recalculate_gnumeric, scenario_outputs, same)
 
@@ -70,7 +70,7 @@ def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
 def _check_recalculated(rows, core, path, engine):
     wb = load_values(path)
     got = scenario_outputs(wb["Scenarios"], len(rows))
-    assert [got(i, "check") for i in range(len(rows)) if got(i, "check") not in (None, "")] == []
+    assert [problem(got(i, "check")) for i in range(len(rows)) if problem(got(i, "check"))] == []
     bad = mismatches(engine, rows, core, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
     assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
     errors = unexpected_errors(wb)

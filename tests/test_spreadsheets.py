@@ -22,7 +22,7 @@ from llmcalc_xl.workbook import formulas as F
 from llmcalc_xl.cli.main import main
 from llmcalc_xl.workbook.build import DEFAULT_SCENARIOS, build_workbook, save_atomically
 
-from .spreadsheets import (EXCEL_2010_FUNCTIONS, KINDS, ROOT, unexpected_errors, is_openpyxl_font_order, lint_formula,
+from .spreadsheets import (problem, EXCEL_2010_FUNCTIONS, KINDS, ROOT, unexpected_errors, is_openpyxl_font_order, lint_formula,
                            lint_workbook, load_values, mismatches, needs_gnumeric, needs_libreoffice, needs_validator,
                            recalculate, recalculate_gnumeric, scenario_outputs, validate_ooxml)
 from .test_workbook import STRESS, _core
@@ -139,7 +139,7 @@ def test_gnumeric_computes_the_quote_like_the_core(quote, tmp_path):
     errors = unexpected_errors(wb)
     assert errors == []
     got = scenario_outputs(wb["Scenarios"], len(ROWS))
-    assert [got(i, "check") for i in range(len(ROWS)) if got(i, "check") not in (None, "")] == []
+    assert [problem(got(i, "check")) for i in range(len(ROWS)) if problem(got(i, "check"))] == []
     bad = mismatches("Gnumeric", ROWS, _core(ROWS), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
     assert bad == [], "\n".join(bad[:20])
 

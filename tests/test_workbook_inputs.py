@@ -11,7 +11,7 @@ from llmcalc_xl.workbook import formulas as F
 from llmcalc_xl.core.estimate import OPTION_NAMES
 from llmcalc_xl.workbook.build import FIRST_ROW, _Layout, build_workbook, save_atomically
 
-from .spreadsheets import core_of as _core
+from .spreadsheets import problem, core_of as _core
 from .spreadsheets import mismatches, needs_libreoffice, recalculate, scenario_outputs
 
 
@@ -84,7 +84,7 @@ def test_typed_names_and_every_option_give_the_core_numbers(recalculated):
     rows, wb = recalculated
     good = TYPED + OPTIONS
     got = scenario_outputs(wb["Scenarios"], len(good))
-    assert [got(i, "check") for i in range(len(good))] == [None] * len(good)
+    assert [problem(got(i, "check")) for i in range(len(good))] == [None] * len(good)
     bad = mismatches("LibreOffice", good, _core(good), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
     assert bad == [], "\n".join(bad[:20])
 

@@ -85,7 +85,7 @@ class Model:
     indexer_head_dim: int = _f(0, min=0)
     native_precision: str = _f("")
     native_precision_source: str = _f("")
-    checkpoints: dict = _f({}, table=True)
+    checkpoints: dict = _f({}, mapping=True)
     notes: str = _f("")
 
     kind = "open"
@@ -511,6 +511,10 @@ def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
     ann = str(fld.type)
     if "table" in fld.metadata:
         return _coerce_tables(fld.metadata["table"], fld.name, value)
+    if "mapping" in fld.metadata:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError(f'{fld.name} must be a table of text, e.g. {{"org/repo-FP8" = "fp8"}}, got {value!r}')
+        return dict(value)
     if "tuple" in ann:
         if isinstance(value, str):
             value = [value]
@@ -709,6 +713,45 @@ class Catalog:
         self._tables: dict[str, Any] = {}
         self._index_keys()
         self._check_successors(origins or {})
+        self._check_precisions(origins or {})
+        self._days: dict[str, "Catalog"] = {}
+
+    def on(self, day: _dt.date | str) -> "Catalog":
+        """The catalog as of ``day``: each API model at the price its schedule gives for that day
+        (an introductory price ends on its date). Cached per day."""
+        key = day if isinstance(day, str) else day.isoformat()
+        if key not in self._days:
+            scheduled = {e.id: e for e in self._entries["api_models"].values() if e.prices}
+            if not scheduled:
+                self._days[key] = self
+            else:
+                api = {}
+                for mid, e in self._entries["api_models"].items():
+                    price = e.price_on(key) if e.prices else None
+                    api[mid] = e if price is None else dataclasses.replace(
+                        e, **{n: getattr(price, n) for n in PRICE_FIELDS})
+                self._days[key] = Catalog(dict(self._entries, api_models=api), self.files)
+        return self._days[key]
+
+    def retired(self, day: _dt.date | str) -> dict[str, tuple[str, str]]:
+        """{model id: (retirement date, successor id)} of the API models retired on or before ``day``."""
+        key = day if isinstance(day, str) else day.isoformat()
+        return {e.id: (e.retires, e.successor) for e in self._entries["api_models"].values()
+                if e.retires and e.retires <= key}
+
+    def _check_precisions(self, origins: dict[tuple[str, str], str]) -> None:
+        """A model's native precision and its checkpoints' precisions are precision ids."""
+        ids = list(self._entries["precisions"])
+        for entry in self._entries["models"].values():
+            named = ([("native_precision", entry.native_precision)] if entry.native_precision else []) + [
+                (f"checkpoints['{repo}']", precision) for repo, precision in entry.checkpoints.items()]
+            for what, precision in named:
+                if precision not in ids:
+                    where = origins.get(("models", entry.id), f"Catalog, model '{entry.id}'")
+                    close = difflib.get_close_matches(str(precision), ids, n=3, cutoff=0.5)
+                    hint = f"Did you mean: {', '.join(close)}? " if close else ""
+                    raise CatalogError(f"{where}: {what} '{precision}' is not a precision id. {hint}"
+                                       "Use an id of the precisions catalog.")
 
     def _check_successors(self, origins: dict[tuple[str, str], str]) -> None:
         """A successor is the id of a model in the merged catalog (checked once every file is in)."""
@@ -729,7 +772,7 @@ class Catalog:
             keys: dict[str, str] = {}
             for kind in kinds:
                 for entry in self._entries[kind].values():
-                    for name in (entry.id, *entry.aliases):
+                    for name in (entry.id, *entry.aliases, *getattr(entry, "checkpoints", {})):
                         key = normalize(name)
                         other = keys.get(key)
                         if other is not None and other != entry.id:
@@ -740,8 +783,15 @@ class Catalog:
             self._keys[group] = keys
 
     def names(self, group: str) -> dict[str, str]:
-        """{normalized name: id} of every id and alias of a group (models include API models)."""
+        """{normalized name: id} of every id and alias of a group (models include API models and
+        the Hugging Face repos of their quantised checkpoints)."""
         return dict(self._keys[group])
+
+    def implied_precisions(self) -> dict[str, str]:
+        """{normalized checkpoint repo: precision id}: the precision a quantised checkpoint's name
+        implies (``nvidia/DeepSeek-R1-NVFP4``: fp4)."""
+        return {normalize(repo): precision for entry in self._entries["models"].values()
+                for repo, precision in entry.checkpoints.items()}
 
     def entries(self, kind: str) -> list[Any]:
         return list(self._entries[kind].values())

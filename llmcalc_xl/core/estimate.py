@@ -14,10 +14,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import defaults, physics
-from ..catalogs.loader import Catalog, load_catalog
+from ..catalogs.loader import Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
 from .inputs import RowErrors, check_rule, length_of, numbers_column
-from .resolve import AUTO, _add_note, _check_engine, _ids, _per_pair, _per_value, _positions, _take
+from .resolve import AUTO, _add_note, _factorize, _check_engine, _ids, _per_pair, _per_value, _positions, _take
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (
@@ -112,7 +112,7 @@ def _python_value(key: str, value: Any) -> Any:
 
 
 def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
-             **options: Any) -> Estimate:
+             quote_date: Any = None, **options: Any) -> Estimate:
     """Memory, fit, speed and cost of one scenario.
 
     ``model`` and ``hardware`` are catalog ids or names people type ("H100", "Llama 3 70B").
@@ -121,27 +121,31 @@ def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[st
     context_tokens, latency_s, price_per_hour (USD per GPU-hour), memory_gib, bandwidth_gb_s,
     tflops (describe a device not in the catalog), requests_per_month, utilization, and engine
     overrides memory_fraction, overhead_gib, prefill_mfu, decode_mfu, decode_mbu,
-    prefill_overhead_s, decode_step_overhead_s. Raises a :class:`~llmcalc_xl.errors.LlmcalcError` on bad input.
+    prefill_overhead_s, decode_step_overhead_s. ``quote_date`` (ISO date, default today) picks the
+    API price in force that day and notes a model retired by then. Raises a
+    :class:`~llmcalc_xl.errors.LlmcalcError` on bad input.
     """
     for name, value in options.items():
         if length_of(value) is not None:
             raise InvalidValueError(f"{name} must be a single value in estimate(), got a column. "
                                     "Use estimate_many() for columns.")
-    result = estimate_many(model, hardware, catalog=catalog, errors="raise", **options)
+    result = estimate_many(model, hardware, catalog=catalog, errors="raise", quote_date=quote_date, **options)
     values = {k: _python_value(k, v[0]) for k, v in result.items() if k not in ("error", "notes")}
     notes = [n for n in str(result["notes"][0] or "").split("\n") if n]
     return Estimate(values, notes)
 
 
 def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
-                  errors: str = "collect", **options: Any) -> dict[str, np.ndarray]:
+                  errors: str = "collect", quote_date: Any = None, **options: Any) -> dict[str, np.ndarray]:
     """Estimate for columns of scenarios in one vectorised pass.
 
     Returns a dict of equal-length arrays: the resolved inputs (``gpus`` as a count where
     "auto" was given), every key of ``OUTPUT_KEYS`` (NaN where there is no answer: a
     self-hosted deployment that does not fit has no speed and no cost, and the note
     "does not fit: needs N GPUs"), ``notes`` and ``error`` (the row's message, None when it
-    computed). With ``errors="raise"`` the first bad row raises.
+    computed). With ``errors="raise"`` the first bad row raises. ``quote_date`` (a date or
+    "YYYY-MM-DD", default today): API prices are those in force that day (an introductory price ends
+    on its date) and a model retired by then gets a note naming its successor.
     """
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
@@ -152,6 +156,8 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
     if errors not in ("collect", "raise"):
         raise InvalidValueError(f"errors must be 'collect' or 'raise', got {errors!r}")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
+    day = quote_day(quote_date)
+    cat = cat.on(day)
     given = dict(model=model, hardware=hardware, **options)
     lengths = {k: length_of(v) for k, v in given.items()}
     sizes = {n for n in lengths.values() if n is not None}
@@ -169,7 +175,7 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
         block = {k: (columns[k][start:stop] if k in columns else v) for k, v in given.items()}
         errs = RowErrors(stop - start)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = _compute(cat, block, stop - start, errs)  # rows with errors compute NaN, then masked
+            out = _compute(cat, block, stop - start, errs, day)  # rows with errors compute NaN, then masked
         if errors == "raise" and errs.bad.any():
             raise errs.first()
         out["error"] = errs.messages
@@ -196,7 +202,44 @@ def _as_array(value: Any) -> np.ndarray:
 
 # --- the computation ---------------------------------------------------------------------
 
-def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> dict[str, np.ndarray]:
+def quote_day(value: Any = None) -> str:
+    """The quote's date as "YYYY-MM-DD" (today when not given)."""
+    import datetime as _dt
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _dt.date.today().isoformat()
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    try:
+        return _dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise InvalidValueError(f"quote_date must be a date as YYYY-MM-DD, got {value!r}. "
+                                "Write it like 2026-11-30.") from None
+
+
+def _retired_notes(cat: Catalog, day: str, m_pos: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a row's API model was retired by the quote's day, and the note saying so."""
+    retired = cat.retired(day)
+    n = len(m_pos)
+    notes = np.full(n, None, dtype=object)
+    if not retired:
+        return np.zeros(n, dtype=bool), notes
+    ids = np.asarray(cat.table("models").ids, dtype=object)
+    flags = np.asarray([i in retired for i in ids.tolist()])
+    mask = _take(flags, m_pos, missing=False) & ok
+    for pos in np.unique(np.asarray(m_pos)[mask]):
+        mid = ids[pos]
+        when, successor = retired[mid]
+        text = (f"'{mid}' was retired on {when}: its provider no longer serves it, and the cost uses its last "
+                f"published price." + (f" Its successor is '{successor}'." if successor else ""))
+        notes[mask & (m_pos == pos)] = text
+    return mask, notes
+
+
+def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
+             day: str | None = None) -> dict[str, np.ndarray]:
     num: dict[str, np.ndarray] = {}
     # gpus "auto": the fewest GPUs that fit, resolved once the memory is known
     gpus_auto = _auto_cells(given.get("gpus"), n)
@@ -216,8 +259,11 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
     m_pos = _positions(cat, "models", given.get("model"), n, errs, "model")
     hw_pos = _positions(cat, "hardware", given.get("hardware"), n, errs, "hardware", blank=-1)
     is_api = _take(mt.flag("kind", "api"), m_pos, missing=False)
-    p_pos = _positions(cat, "precisions", given.get("precision"), n, errs, "precision",
-                       blank=pt.index(defaults.DEFAULT_PRECISION))
+    # precision: as given; else what a quantised checkpoint's name implies; else the model's native
+    # precision (gpt-oss ships in MXFP4, DeepSeek-V3 in FP8); else 16-bit
+    p_pos = _positions(cat, "precisions", given.get("precision"), n, errs, "precision", blank=AUTO)
+    if (p_pos == AUTO).any():
+        p_pos = np.where(p_pos == AUTO, _default_precision(cat, given.get("model"), m_pos, n), p_pos)
 
     # hardware: catalog entry, custom device, or none
     custom_given = {k: ~np.isnan(num[k]) for k in ("memory_gib", "bandwidth_gb_s", "tflops")}
@@ -287,6 +333,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
     ok = ~errs.bad
     notes = np.full(n, None, dtype=object)
     notes = _add_note(notes, is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
+    retired, retired_notes = _retired_notes(cat, day or quote_day(), m_pos, ok)
+    notes = _add_note(notes, retired, retired_notes)
     no_fit = ok & has_hw & ~is_api & (values["fits"] == 0)
     notes = _add_note(notes, no_fit, _fit_notes(values["gpus_needed"], hw_ids, no_fit))
     no_price = has_hw & np.isnan(values["price_per_hour"])
@@ -321,6 +369,26 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
+
+
+def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> np.ndarray:
+    """The precision position of a row that names none: the checkpoint's, the model's native one,
+    or the default."""
+    pt, mt = cat.table("precisions"), cat.table("models")
+    native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "")
+                         else pt.index(defaults.DEFAULT_PRECISION) for r in mt.rows])
+    out = _take(native, m_pos, missing=pt.index(defaults.DEFAULT_PRECISION))
+    implied = cat.implied_precisions()
+    if not implied:
+        return out
+    if length_of(model) is None:
+        precision = implied.get(normalize(model)) if isinstance(model, str) else None
+        return np.full(n, pt.index(precision)) if precision else out
+    codes, uniques = _factorize(np.asarray(model, dtype=object))
+    by_unique = np.asarray([pt.index(implied[normalize(u)]) if isinstance(u, str) and normalize(u) in implied
+                            else -1 for u in uniques], dtype=np.int64)
+    checkpoint = by_unique[codes]
+    return np.where(checkpoint >= 0, checkpoint, out)
 
 
 def _auto_cells(value: Any, n: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from ..files import check_writable, open_workbook, replacing
 from .template import style_name
 from ..errors import InvalidValueError
 from ..core.cost import token_cost_usd
-from ..core.estimate import NOT_RUNNING_KEYS
+from ..core.estimate import NOT_RUNNING_KEYS, quote_day
 from .symbolic import Expr, call, concat, is_number, literal
 from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
@@ -105,11 +105,11 @@ def _catalog_fields(cat: Catalog, group: str) -> list[str]:
         fields = ["id", "kind"]
         for cls in (Model, ApiModel):
             for f in dataclasses.fields(cls):
-                if f.name not in fields and "table" not in f.metadata:  # a price schedule is no cell
+                if f.name not in fields and "table" not in f.metadata and "mapping" not in f.metadata:  # a price schedule is no cell
                     fields.append(f.name)
         return fields
     cls = {"hardware": Hardware, "engines": Engine, "precisions": Precision}[group]
-    return [f.name for f in dataclasses.fields(cls) if "table" not in f.metadata]
+    return [f.name for f in dataclasses.fields(cls) if "table" not in f.metadata and "mapping" not in f.metadata]
 
 
 def _cell_of(value: Any) -> Any:
@@ -170,17 +170,20 @@ def _write_names(wb, cat: Catalog) -> None:
     _put_value(ws, 1, 1, "Names you can type, and the catalog id each stands for", "Title")
     _put_value(ws, 2, 1, "Matched without regard to case, spaces, hyphens or underscores. Generated from the "
                          "catalog; an id added on a catalog sheet is matched as typed.", "Note")
-    for c, h in enumerate(("Key", "Id", "Catalog"), start=1):
+    for c, h in enumerate(("Key", "Id", "Catalog", "Implies precision"), start=1):
         _put_value(ws, 4, c, h, "Header")
     r = 5
+    implied = cat.implied_precisions()
     for group, letter in (("models", "m"), ("hardware", "h"), ("engines", "e"), ("precisions", "p")):
         for key, rid in sorted(cat.names(group).items()):
-            for c, v in enumerate((f"{letter}:{key}", rid, CATALOG_SHEETS[group]), start=1):
+            precision = implied.get(key) if group == "models" else None
+            for c, v in enumerate((f"{letter}:{key}", rid, CATALOG_SHEETS[group], precision), start=1):
                 _put_value(ws, r, c, v)
             r += 1
     _define(wb, "n_key", f"Names!$A$5:$A${r - 1}")
     _define(wb, "n_id", f"Names!$B$5:$B${r - 1}")
-    for c, w in zip("ABC", (40, 28, 12)):
+    _define(wb, "n_precision", f"Names!$D$5:$D${r - 1}")
+    for c, w in zip("ABCD", (40, 28, 12, 16)):
         ws.column_dimensions[c].width = w
     ws.freeze_panes = "A5"
 
@@ -285,7 +288,7 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     check = layout.template(F.CHECK, "Scenarios")  # ROW_TOKEN stands for the row: one template per column
     expressions = layout.outputs
     outputs = [(num(key, "out"), layout.template(
-        'IF(OR(TRIM({model})="",{check}<>""),"",'
+        'IF(OR(TRIM({model})="",{problems}<>""),"",'
         + ('IF({no_fit},"does not fit",' if key in NOT_RUNNING_KEYS else "(")
         + f'IFERROR({expressions[key]},"n/a")))', "Scenarios"), fmt)
         for key, header, fmt in F.OUTPUTS]
@@ -349,7 +352,7 @@ def _write_calc(wb, layout: _Layout, n_rows: int) -> None:
 
 # --- cover, assumptions, quote, sources ---------------------------------------------------------------
 
-def _write_assumptions(wb) -> None:
+def _write_assumptions(wb, day: str) -> None:
 
     ws = wb.create_sheet("Assumptions")
     _put_value(ws, 1, 1, "Assumptions", "Title")
@@ -358,7 +361,7 @@ def _write_assumptions(wb) -> None:
         _put_value(ws, 4, c, h, "Header")
     for r, (name, value, unit, source) in enumerate(F.ASSUMPTIONS, start=5):
         _put_value(ws, r, 1, name)
-        _put_value(ws, r, 2, value, "Input")
+        _put_value(ws, r, 2, day if name == "quote_date" else value, "Input")
         _put_value(ws, r, 3, unit)
         _put_value(ws, r, 4, source)
         _put_value(ws, r, 5, F.ASSUMPTION_DATES.get(name, F.CHECKED))
@@ -457,7 +460,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         calc = lambda key: Expr(f"Calc!${layout.calc_col[key]}{s}")  # noqa: E731
         here = lambda col: Expr(f"{col}{r}")  # noqa: E731
         blank = call("TRIM", sc("model")) == ""
-        unusable = blank | (Expr(f"Scenarios!${layout.check_col}{s}") != "")
+        problems = calc("problems") != ""
+        unusable = blank | problems
         no_fit = calc("no_fit")
         needs = np.where(is_number(out("gpus_needed")), concat("needs ", out("gpus_needed"), " GPUs"),
                          f"no GPU count up to {max(F.GPU_CANDIDATES)}")
@@ -471,7 +475,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             np.where(blank, "", np.where(calc("has_hw"), np.where(calc("hardware_id") == "", "custom device",
                                                                   calc("hardware_id")), "(API)")),
             np.where(blank, "", np.where(is_number(sc("requests_per_month")), sc("requests_per_month"), 0)),
-            np.where(blank, "", np.where(Expr(f"Scenarios!${layout.check_col}{s}") != "", "check inputs",
+            np.where(blank, "", np.where(problems, "check inputs",
                                          np.where(no_fit, concat("does not fit: ", needs),
                                                   np.where(is_number(out("monthly_cost_usd")),
                                                            out("monthly_cost_usd") * fx, "n/a")))),
@@ -486,7 +490,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             np.where(calc("is_api") | ~is_number(monthly) | ~is_number(api_monthly), "",
                      np.where(monthly <= api_monthly, "self-hosted", "API")),
             np.where(blank, "", np.where(is_number(monthly), "yes", np.where(
-                Expr(f"Scenarios!${layout.check_col}{s}") != "", "no: see Check on Scenarios",
+                problems, "no: see Check on Scenarios",
                 np.where(no_fit, "no: does not fit", np.where(requests == 0, "no: no requests per month",
                                                                "no: no price or speed"))))),
         ]
@@ -677,6 +681,11 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
                    as_of: _dt.date | None = None, template: str | Path | None = None, with_functions: bool = False):
     """The quote as an openpyxl Workbook (not saved), filled into the template."""
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
+    try:
+        day = quote_day(as_of)
+    except InvalidValueError:  # a cover date typed as text ("Q4 2026"): prices as of today
+        day = quote_day()
+    cat = cat.on(day)  # API prices in force on the quote's date
     rows = scenarios_for_build(scenarios)
     wb = load_template(template)
     ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Names", "Calc",
@@ -686,7 +695,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
             del wb[name]
     extra = [ws.title for ws in wb.worksheets if ws.title != "Cover"]
     layout = _Layout()
-    _write_assumptions(wb)
+    _write_assumptions(wb, day)
     _write_scenarios(wb, layout, rows)
     _write_calc(wb, layout, len(rows) + SPARE_SCENARIO_ROWS)
     _write_catalog(wb, cat, "models", "Models", "m", "ModelsTable")

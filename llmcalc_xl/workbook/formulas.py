@@ -82,6 +82,9 @@ ASSUMPTIONS = (
     ("currency", "USD", "ISO 4217", "Catalog prices are USD; set the quote currency and its rate"),
     ("fx_rate", 1.0, "currency per USD", "Set with its date and source when the quote is not in USD"),
     ("compare_api_model", "gpt-4o", "model id", "API model the Quote sheet compares each scenario with"),
+    ("quote_date", None, "YYYY-MM-DD",
+     "The quote's date (the day it was built): API prices are those in force that day, and a model retired "
+     "by then is noted in Check. Prices follow another date after a rebuild or refresh"),
     ("default_precision", defaults.DEFAULT_PRECISION, "precision id", "Weights as most checkpoints ship"),
     ("cuda_context_gib", defaults.CUDA_CONTEXT_GIB, "GiB per GPU",
      "pytorch/pytorch PR #86509 (274 MiB lazy loading) and issue #109888 (~400 MB)"),
@@ -229,7 +232,14 @@ def _resolution(sheet: CalcSheet) -> None:
     sheet.add("hw_kind", np.where(ref("h_row") > 0, call("INDEX", name("h_kind"), ref("h_row")), "gpu"), "Hardware kind")
     sheet.add("on_apple", ref("hw_kind") == "apple", "Apple GPU?")
     sheet.add("is_cuda", ref("hw_kind") == "gpu", "CUDA-class GPU?")
-    _resolved(sheet, "precision", "p", "p_id", blank=name("default_precision"))
+    # a precision left empty: the quantised checkpoint's (typed as the model), else the model's native one
+    implied = sheet.add("checkpoint_precision", call("IFERROR", concat(call("INDEX", name("n_precision"), call(
+        "MATCH", _wildcards_escaped(concat("m:", normalized(ref("model")))), name("n_key"), 0)), ""), ""),
+        "Precision the checkpoint implies")
+    native = sheet.add("native_precision", np.where(ref("m_row") > 0, concat(
+        call("INDEX", name("m_native_precision"), ref("m_row")), ""), ""), "Model's native precision")
+    _resolved(sheet, "precision", "p", "p_id",
+              blank=np.where(implied != "", implied, np.where(native != "", native, name("default_precision"))))
     sheet.add("p_row", _row_of("precision_id", "p_id"), "Precisions row")
     gguf = np.where(ref("p_row") > 0, call("INDEX", name("p_family"), ref("p_row")) == "gguf", False)
     local = (ref("hw_kind") == "apple") | (ref("hw_kind") == "cpu") | gguf
@@ -310,7 +320,21 @@ def calc_sheet() -> tuple[list[Calc], dict[str, str]]:
     groups = [checks[i:i + CHECKS_PER_COLUMN] for i in range(0, len(checks), CHECKS_PER_COLUMN)]
     for i, group in enumerate(groups):
         sheet.add(f"problems_{i}", _problems(group), "Problems found")
+    sheet.add("problems", call("TRIM", concat(*(ref(f"problems_{i}") for i in range(len(groups))))),
+              "What is wrong with the inputs")
+    sheet.add("notes", _retirement_note(), "Notes")
     return sheet.columns, outputs
+
+
+def _retirement_note() -> Expr:
+    """A model its provider retired on or before the quote's date: still priced (at its last published
+    price), and said so with its successor. ISO dates compare as text."""
+    retires = concat(call("INDEX", name("m_retires"), ref("m_row")), "")
+    successor = concat(call("INDEX", name("m_successor"), ref("m_row")), "")
+    retired = ref("is_api") & (retires != "") & (retires <= name("quote_date"))
+    text = concat("Note: '", ref("model_id"), "' was retired on ", retires, "; the cost uses its last published price.",
+                  np.where(successor != "", concat(" Successor: '", successor, "'."), ""))
+    return call("IFERROR", np.where(retired, text, ""), "")
 
 
 #: Scenario outputs: key (as in estimate --json), header, number format.
@@ -431,10 +455,10 @@ def _problems(checks: list[tuple[Expr, Expr]]) -> Expr:
     return concat(*(np.where(call("IFERROR", cond, False), msg, "") for cond, msg in checks))
 
 
-#: The message a row shows when its inputs are not usable (empty when they are).
+#: The row's Check cell: what is wrong with its inputs (the outputs stay empty while anything is), then
+#: notes that do not stop the estimate (a retired model). Empty when there is nothing to say.
 def check_formula() -> str:
-    n = -(-len(_input_checks() + _combination_checks()) // CHECKS_PER_COLUMN)
-    return np.where(~_filled("model"), "", call("TRIM", concat(*(ref(f"problems_{i}") for i in range(n))))).text
+    return np.where(~_filled("model"), "", call("TRIM", concat(ref("problems"), " ", ref("notes")))).text
 
 
 #: Checks per Calc column: keeps each formula far below Excel's 8,192 characters.
