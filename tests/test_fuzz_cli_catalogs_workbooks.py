@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from llmcalc_xl.cli.main import main
+from llmcalc_xl.core.options import OPTIONS
 from llmcalc_xl.workbook.build import FIRST_ROW, _Layout, build_workbook, save_atomically
 
 DATA = Path(__file__).parent / "data"
@@ -216,10 +217,7 @@ xlsx_value = weighted((st.sampled_from(["{dir}/q.xlsx", "{dir}/calc.xlsx"]), 3),
 catalog_opt = st.lists(st.tuples(st.just("--catalog"), weighted((st.just("{dir}/tiny.toml"), 3), (file_value, 1))),
                        max_size=1)
 
-ESTIMATE_OPTIONS = ["--model", "--hardware", "--gpus", "--precision", "--kv-precision", "--engine", "--input-tokens",
-                    "--cached-input-tokens", "--output-tokens", "--batch", "--context-tokens", "--latency-s",
-                    "--price-per-hour", "--requests-per-month", "--utilization", "--memory-gib", "--bandwidth-gb-s",
-                    "--tflops"]
+ESTIMATE_OPTIONS = [o.flag for o in OPTIONS]  # --model first, then every other option of the table
 PLAN_OPTIONS = ["--requests-per-day", "--requests-per-s", "--input-tokens", "--output-tokens", "--api-model",
                 "--max-ttft-s", "--max-latency-s", "--precision", "--engine", "--utilization", "--top"]
 

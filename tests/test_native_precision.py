@@ -68,3 +68,28 @@ def test_the_workbook_picks_the_same_precision(cat, tmp_path):
     calc = wb["Calc"]
     column = next(c.column for c in calc[3] if c.value == "precision_id")
     assert [calc.cell(5 + i, column).value for i in range(4)] == ["mxfp4", "fp8", "bf16", "fp16"]
+
+
+def test_the_quote_date_picks_the_scheduled_price_and_notes_a_retirement():
+    """Gemini 4 Carbon's introductory $2/$10 ends on 2026-12-01, $4/$20 after (catalog schedule, Google's
+    pricing page); GPT-4 was retired on 2026-10-23 and still prices at $30/$60 per million."""
+    from click.testing import CliRunner
+
+    from llmcalc_xl.cli.main import main
+
+    before = estimate("gemini-4-carbon", input_tokens=1000, output_tokens=500, quote_date="2026-11-30")
+    after = estimate("gemini-4-carbon", input_tokens=1000, output_tokens=500, quote_date="2026-12-01")
+    assert before.token_cost_usd == pytest.approx((1000 * 2 + 500 * 10) / 1e6, rel=1e-12)
+    assert after.token_cost_usd == pytest.approx((1000 * 4 + 500 * 20) / 1e6, rel=1e-12)
+    old = estimate("gpt-4", input_tokens=80, output_tokens=500, quote_date="2026-09-01")
+    retired = estimate("gpt-4", input_tokens=80, output_tokens=500, quote_date="2026-10-23")
+    assert old.cost_per_request_usd == retired.cost_per_request_usd == pytest.approx(
+        (80 * 30 + 500 * 60) / 1e6, rel=1e-12)  # $0.0324, the research notes' example
+    assert not any("retired" in n for n in old.notes)
+    assert [n for n in retired.notes if "retired" in n] == [
+        "'gpt-4' was retired on 2026-10-23: its provider no longer serves it, and the cost uses its last "
+        "published price. Its successor is 'gpt-5.6-sol'."]
+    r = CliRunner().invoke(main, ["estimate", "--model", "gemini-4-carbon", "--quote-date", "2026-12-24", "--json"])
+    assert r.exit_code == 0 and '"token_cost_usd": 0.014' in r.output  # 1,000 in, 500 out at $4/$20
+    r = CliRunner().invoke(main, ["estimate", "--model", "gpt-4", "--quote-date", "24/12/2026"])
+    assert r.exit_code != 0 and "quote_date must be a date as YYYY-MM-DD, got '24/12/2026'" in r.output

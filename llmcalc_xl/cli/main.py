@@ -109,6 +109,30 @@ def _check_text(option: str, value: str) -> None:
                                 "which a workbook cannot store. Remove it.")
 
 
+def scenario_options(names: tuple[str, ...] | None = None, **settings: dict[str, Any]):
+    """click options (``--input-tokens``) for the named options of the core's option table (all
+    of them by default), with their help, unit and default. ``settings`` adds click settings per
+    option; one given a ``type`` is parsed by click and defaults to the table's default, the
+    others go to the core as typed, which parses them and says what is wrong."""
+    from ..core.options import BY_NAME, OPTIONS
+
+    options = [BY_NAME[name] for name in names] if names else list(OPTIONS)
+
+    def decorate(f):
+        for o in reversed(options):
+            extra = settings.get(o.name, {})
+            default = {"default": o.default} if "type" in extra and o.default is not None else {}
+            f = click.option(o.flag, **dict(dict(help=o.help_text(), metavar=_metavar(o)), **default, **extra))(f)
+        return f
+    return decorate
+
+
+def _metavar(option: Any) -> str:
+    if option.kind == "text":
+        return "ID"
+    return "N|auto" if option.name == "gpus" else "N" if option.whole else "X"
+
+
 def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]],
                    catalog_paths: tuple[str, ...] = ()) -> None:
     """Before anything is read or written: no output may be an input or another output."""
@@ -119,29 +143,13 @@ def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]]
 
 
 @main.command()
-@click.option("--model", required=True, help="Model id or name, e.g. llama-3-8b, \"Llama 3 70B\", gpt-4o.")
-@click.option("--hardware", help="Hardware id or name, e.g. h100-sxm, \"A100 80GB\", rtx-4090.")
-@click.option("--gpus", help="Number of GPUs (default 1), or auto: the fewest that fit.")
-@click.option("--precision", help="Weight precision: fp16 (default), bf16, fp8, int8, int4, fp4, q4_k_m, ...")
-@click.option("--kv-precision", help="KV-cache precision (default: the weights' float type, else fp16).")
-@click.option("--engine", help="vllm, tensorrt-llm, llama.cpp, transformers (default: llama.cpp on Apple/CPU "
-                               "or with GGUF weights, else vllm).")
-@click.option("--input-tokens", help="Prompt tokens per request (default 1000).")
-@click.option("--cached-input-tokens", help="Of those, tokens billed at the API's cache-read price (default 0).")
-@click.option("--output-tokens", help="Generated tokens per request (default 500).")
-@click.option("--batch", help="Sequences served at once (default 1).")
-@click.option("--context-tokens", help="Context to reserve per sequence (default input + output).")
-@click.option("--latency-s", help="Use this request latency (seconds) instead of the estimate.")
-@click.option("--price-per-hour", help="USD per GPU-hour instead of the catalog's cloud price.")
-@click.option("--requests-per-month", help="Monthly requests, for the monthly cost.")
-@click.option("--utilization", help="Share of time the GPUs do useful work, 0-1 (default 1).")
-@click.option("--memory-gib", help="Device memory in GiB (overrides, or describes a device not in the catalog).")
-@click.option("--bandwidth-gb-s", help="Device memory bandwidth in GB/s.")
-@click.option("--tflops", help="Device dense 16-bit TFLOPS.")
+@scenario_options(model=dict(required=True))
 @CATALOG_OPTION
+@click.option("--quote-date", metavar="YYYY-MM-DD", help="Price API models as on this day (default: today); "
+                                                            "a model retired by then gets a note.")
 @click.option("--json", "as_json", is_flag=True, help="Print one flat JSON object.")
 def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], as_json: bool,
-             **options: Any) -> None:
+             quote_date: str | None, **options: Any) -> None:
     """Memory, fit, speed and cost of one scenario."""
     from ..catalogs.loader import load_catalog
     from ..core.estimate import estimate as run
@@ -149,7 +157,7 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
 
     cat = load_catalog(catalog_paths)
     given = {k: v for k, v in options.items() if v is not None}
-    result = run(model, hardware, catalog=cat, **given)
+    result = run(model, hardware, catalog=cat, quote_date=quote_date, **given)
     d = result.to_dict()
     if as_json:
         click.echo(_dumps(d))
@@ -217,16 +225,12 @@ def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
               help="Open-weight model to self-host (repeatable); API models named here are compared too.")
 @click.option("--requests-per-day", type=float, help="Target load, requests per day.")
 @click.option("--requests-per-s", type=float, help="Target load, requests per second.")
-@click.option("--input-tokens", type=int, default=1000, show_default=True, help="Prompt tokens per request.")
-@click.option("--output-tokens", type=int, default=500, show_default=True, help="Generated tokens per request.")
+@scenario_options(("input_tokens", "output_tokens"), input_tokens=dict(type=int), output_tokens=dict(type=int))
 @click.option("--hardware", multiple=True, help="Hardware to consider (repeatable; default: all with a cloud price).")
 @click.option("--api-model", "api_models", multiple=True, help="API models to compare (repeatable; default: all).")
 @click.option("--max-ttft-s", type=float, help="Latency target: time to first token, seconds.")
 @click.option("--max-latency-s", type=float, help="Latency target: whole request, seconds.")
-@click.option("--precision", help="Weight precision (default fp16).")
-@click.option("--engine", help="Engine (default: vllm on GPUs).")
-@click.option("--utilization", type=float, default=1.0, show_default=True,
-              help="Share of capacity you plan to use (0-1): below 1 leaves headroom for peaks.")
+@scenario_options(("precision", "engine", "utilization"), utilization=dict(type=float))
 @click.option("--top", type=int, default=10, show_default=True, help="How many self-hosted options to show.")
 @CATALOG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")

@@ -18,6 +18,8 @@ from ..units import HOURS_PER_MONTH
 #: this project started from priced 500-token GPT-4 answers.
 DEFAULT_INPUT_TOKENS = 1000
 DEFAULT_OUTPUT_TOKENS = 500
+#: No input tokens served from an API's prompt cache unless said.
+DEFAULT_CACHED_INPUT_TOKENS = 0
 DEFAULT_BATCH = 1
 DEFAULT_GPUS = 1
 #: Weights in 16-bit floating point, as most open-weight checkpoints are published.

@@ -17,7 +17,9 @@ from . import defaults, physics
 from ..catalogs.loader import Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
 from .inputs import RowErrors, check_rule, length_of, numbers_column
-from .resolve import AUTO, _add_note, _factorize, _check_engine, _ids, _per_pair, _per_value, _positions, _take
+#: The options' rules and defaults come from the one option table (names kept importable from here).
+from .options import NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
+from .resolve import AUTO, _add_note, _check_engine, _factorize, _ids, _per_pair, _per_value, _positions, _take
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (
@@ -39,32 +41,6 @@ BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
 
-#: Numeric options: name -> (rule, default). Rules: ("min", x) / ("above", x), whole numbers.
-NUMBER_OPTIONS: dict[str, dict[str, Any]] = {
-    "gpus": dict(minimum=1, whole=True, default=defaults.DEFAULT_GPUS),
-    "input_tokens": dict(minimum=0, whole=True, default=defaults.DEFAULT_INPUT_TOKENS),
-    "output_tokens": dict(minimum=0, whole=True, default=defaults.DEFAULT_OUTPUT_TOKENS),
-    "cached_input_tokens": dict(minimum=0, whole=True, default=0),
-    "batch": dict(minimum=1, whole=True, default=defaults.DEFAULT_BATCH),
-    "context_tokens": dict(minimum=1, whole=True, default=None),
-    "latency_s": dict(above=0, default=None),
-    "price_per_hour": dict(minimum=0, default=None),
-    "memory_gib": dict(above=0, default=None),
-    "bandwidth_gb_s": dict(above=0, default=None),
-    "tflops": dict(above=0, default=None),
-    "requests_per_month": dict(minimum=0, default=None),
-    "utilization": dict(above=0, maximum=1, default=defaults.DEFAULT_UTILIZATION),
-    # engine efficiency overrides (default: the engine's catalog values)
-    "memory_fraction": dict(above=0, maximum=1, default=None),
-    "overhead_gib": dict(minimum=0, default=None),
-    "prefill_mfu": dict(above=0, maximum=1, default=None),
-    "decode_mfu": dict(above=0, maximum=1, default=None),
-    "decode_mbu": dict(above=0, maximum=1, default=None),
-    "prefill_overhead_s": dict(minimum=0, default=None),
-    "decode_step_overhead_s": dict(minimum=0, default=None),
-}
-TEXT_OPTIONS = ("model", "hardware", "engine", "precision", "kv_precision")
-OPTION_NAMES = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)
 
 _NOT_APPLICABLE_API = ("memory is not applicable to API model '{}': it runs on the provider's "
                        "hardware. Ask about an open-weight model, or compare costs with `plan`.")

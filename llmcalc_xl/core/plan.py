@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import cost as _cost
+from . import defaults
 from ..catalogs.loader import Catalog, load_catalog
 from ..errors import InvalidValueError
 from .estimate import estimate_many
@@ -49,10 +50,10 @@ def requests_per_month(requests_per_day: float | None = None, requests_per_s: fl
 
 
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
-         input_tokens: int = 1000, output_tokens: int = 500, hardware: Iterable[str] = (),
-         api_models: Iterable[str] = (), max_ttft_s: float | None = None, max_latency_s: float | None = None,
-         precision: str | None = None, engine: str | None = None, utilization: float = 1.0,
-         catalog: Catalog | Iterable[str] | None = None) -> Plan:
+         input_tokens: int = defaults.DEFAULT_INPUT_TOKENS, output_tokens: int = defaults.DEFAULT_OUTPUT_TOKENS,
+         hardware: Iterable[str] = (), api_models: Iterable[str] = (), max_ttft_s: float | None = None,
+         max_latency_s: float | None = None, precision: str | None = None, engine: str | None = None,
+         utilization: float = defaults.DEFAULT_UTILIZATION, catalog: Catalog | Iterable[str] | None = None) -> Plan:
     """Cheapest self-hosted configurations per hardware, and the API alternatives."""
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     monthly = requests_per_month(requests_per_day, requests_per_s)

@@ -22,6 +22,7 @@ except ImportError:  # the functions stay plain Python functions; Excel needs `p
 from .. import cells
 from ..errors import LlmcalcError
 from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OPTION_NAMES, OUTPUT_KEYS, estimate_many
+from ..core.options import OPTIONS
 
 #: The catalog the functions use; None: the shipped one with $LLMCALC_XL_CATALOG (as in Excel).
 _CATALOG: ContextVar[Any] = ContextVar("llmcalc_xl_udf_catalog", default=None)
@@ -46,37 +47,15 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
                   "price_per_hour", *ESTIMATE_MORE, "part")
 
+#: The function wizard's description of each argument: the options' help from the core's option
+#: table (an empty cell takes the default), then the arguments that are not scenario options.
 ARG_DOCS = {
-    "model": "Model id or name: open-weight (llama-3-8b, \"Llama 3 70B\") or API (gpt-4o).",
+    **{o.name: o.help_text("empty") for o in OPTIONS},
     "api_model": "API model id, e.g. gpt-4o.",
-    "hardware": "Hardware id or name, e.g. h100-sxm, \"A100 80GB\", rtx-4090. Empty: no GPU cost.",
-    "input_tokens": "Prompt tokens per request (empty: 1000).",
-    "output_tokens": "Generated tokens per request (empty: 500).",
-    "requests_per_month": "Requests per month.",
-    "gpus": "GPUs per deployment (empty: 1; auto: the fewest that fit).",
-    "context_tokens": "Context reserved per sequence, tokens (empty: input + output).",
-    "batch": "Sequences served at once (empty: 1).",
-    "precision": "Weight precision: fp16 (empty), bf16, fp8, int8, int4, fp4, q4_k_m, q8_0, ...",
-    "engine": "vllm, tensorrt-llm, llama.cpp or transformers (empty: llama.cpp on Apple/CPU or GGUF, else vllm).",
-    "latency_s": "Seconds per request to use instead of the estimate.",
-    "price_per_hour": "USD per GPU-hour instead of the catalog's cloud price (0 for hardware you own).",
     "part": "total (empty), weights, kv_cache, activations or overhead.",
     "id": "Any catalog id: model, API model, hardware, engine or precision.",
     "field": "A catalog field, e.g. price_usd_per_hour, bandwidth_gb_s, source, as_of.",
     "kind": "open, api or empty for all.",
-    "kv_precision": "KV-cache precision (empty: the weights' float type, else fp16).",
-    "cached_input_tokens": "Of the input tokens, those billed at the API's cache-read price (empty: 0).",
-    "utilization": "Share of time the GPUs do useful work, 0-1 (empty: 1).",
-    "memory_gib": "Device memory GiB per GPU, instead of the catalog's (or a device not in it).",
-    "bandwidth_gb_s": "Device memory bandwidth GB/s, instead of the catalog's.",
-    "tflops": "Device dense TFLOPS, instead of the catalog's.",
-    "memory_fraction": "Share of memory the engine may use, instead of the engine's.",
-    "overhead_gib": "Engine overhead GiB per GPU, instead of the engine's.",
-    "prefill_mfu": "Prefill share of peak FLOP/s, instead of the engine's.",
-    "decode_mfu": "Decode share of peak FLOP/s, instead of the engine's.",
-    "decode_mbu": "Decode share of peak bandwidth, instead of the engine's.",
-    "prefill_overhead_s": "Fixed seconds per prefill, instead of the engine's.",
-    "decode_step_overhead_s": "Fixed seconds per decode step, instead of the engine's.",
 }
 
 

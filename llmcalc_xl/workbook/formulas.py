@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import defaults, physics
+from ..core.options import BY_NAME, OPTIONS, TEXT_OPTIONS
 from .symbolic import Expr, call, concat, is_number, literal
 
 
@@ -31,42 +32,13 @@ class Calc:
 
 
 #: Scenario inputs (Scenarios sheet), in column order: key, header, what an empty cell means
-#: (a number: that default; text: said as is; None: nothing, or the catalog's value). Every
-#: option of the core has a column (a test walks the core's option list).
-INPUTS = (
-    ("scenario", "Scenario", None),
-    ("model", "Model", None),
-    ("hardware", "Hardware", None),
-    ("gpus", "GPUs", f"{defaults.DEFAULT_GPUS}; auto: fewest that fit"),
-    ("precision", "Precision", "default"),
-    ("engine", "Engine", "auto"),
-    ("input_tokens", "Input tokens", defaults.DEFAULT_INPUT_TOKENS),
-    ("cached_input_tokens", "Cached input tokens", 0),
-    ("output_tokens", "Output tokens", defaults.DEFAULT_OUTPUT_TOKENS),
-    ("batch", "Batch (sequences at once)", defaults.DEFAULT_BATCH),
-    ("requests_per_month", "Requests per month", None),
-    ("utilization", "Utilization 0-1", "default"),
-    ("context_tokens", "Context tokens", "in + out"),
-    ("kv_precision", "KV precision", "auto"),
-    ("latency_s", "Latency s", "estimate"),
-    ("price_per_hour", "USD per GPU-hour", "catalog"),
-    # device and engine overrides: right of the results, for fitting to a measurement
-    ("memory_gib", "Memory GiB per GPU", "catalog"),
-    ("bandwidth_gb_s", "Bandwidth GB/s", "catalog"),
-    ("tflops", "Dense TFLOPS", "catalog"),
-    ("memory_fraction", "Memory fraction", "engine"),
-    ("overhead_gib", "Engine overhead GiB per GPU", "engine"),
-    ("prefill_mfu", "Prefill MFU", "engine"),
-    ("decode_mfu", "Decode MFU", "engine"),
-    ("decode_mbu", "Decode MBU", "engine"),
-    ("prefill_overhead_s", "Prefill fixed s", "engine"),
-    ("decode_step_overhead_s", "Decode step fixed s", "engine"),
-)
+#: (a number: that default; text: said as is; None: nothing, or the catalog's value). A free-text
+#: label, then every option of the core, from its option table (``core/options.py``).
+INPUTS = (("scenario", "Scenario", None),) + tuple((o.name, o.header, o.cell_empty) for o in OPTIONS)
 #: Inputs placed right of the results (device and engine overrides).
-ADVANCED_INPUTS = ("memory_gib", "bandwidth_gb_s", "tflops", "memory_fraction", "overhead_gib", "prefill_mfu",
-                   "decode_mfu", "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s")
+ADVANCED_INPUTS = tuple(o.name for o in OPTIONS if o.advanced)
 #: Text inputs matched against the catalogs (ids, aliases, any case or spacing).
-TEXT_INPUTS = ("model", "hardware", "precision", "engine", "kv_precision")
+TEXT_INPUTS = TEXT_OPTIONS
 INPUT_KEYS = tuple(k for k, _, _ in INPUTS)
 
 #: The date an assumption's figure was last checked, where its source carries none of its own.
@@ -212,9 +184,7 @@ class CatalogCells:
         return np.where(is_number(ref(key)), ref(key), np.nan)
 
     def number(self, key):
-        from ..core.estimate import NUMBER_OPTIONS
-
-        default = name("utilization") if key == "utilization" else float(NUMBER_OPTIONS[key]["default"])
+        default = name("utilization") if key == "utilization" else float(BY_NAME[key].default)
         return np.where(is_number(ref(key)), ref(key), default)
 
 
@@ -379,8 +349,6 @@ def _filled(key: str) -> Expr:
 def _input_checks() -> list[tuple[Expr, Expr]]:
     """(condition, message) for each rule the core applies to one input, generated from its
     option table so that the workbook refuses what the core refuses."""
-    from ..core.estimate import NUMBER_OPTIONS
-
     checks: list[tuple[Expr, Expr]] = []
     sheet = {"model": "Models", "hardware": "Hardware", "precision": "Precisions", "engine": "Engines",
              "kv_precision": "Precisions"}
@@ -395,7 +363,8 @@ def _input_checks() -> list[tuple[Expr, Expr]]:
                               f": pick one from the {sheet[key]} sheet. ")))
     checks.append((~ref("precision_id_given") & (ref("p_row") == 0),
                    literal("Unknown default_precision on the Assumptions sheet. ")))
-    for key, rule in NUMBER_OPTIONS.items():
+    for option in (o for o in OPTIONS if o.kind == "number"):
+        key, rule = option.name, option.rule
         cell = ref(key)
         not_number = _filled(key) & ~is_number(cell)
         if key == "gpus":

@@ -1,0 +1,171 @@
+"""The scenario options, declared once.
+
+Every option a scenario takes (its name, unit, rule, default and help text) is one
+:class:`Option` in :data:`OPTIONS`, in display order. Everything else is derived from it:
+the core's checks and defaults (``estimate``), the command line's ``--kebab-case`` options,
+the Excel functions' argument help, the quote's Scenarios columns and their "(empty: ...)"
+notes, the CSV columns ``fill`` reads, the JSON keys and the README's option table
+(``python -m llmcalc_xl.cli.readme`` rewrites it; a test checks it).
+
+The default values themselves live in :mod:`.defaults`, next to their sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import defaults
+
+
+@dataclass(frozen=True)
+class Option:
+    """One scenario option. ``name`` is snake_case with its unit (``latency_s``): the library
+    keyword, the CSV column, the Excel argument and the JSON key; the command line spells it
+    ``--latency-s``."""
+
+    name: str
+    kind: Literal["number", "text"]
+    help: str                      # what it is, one phrase without unit or default
+    header: str                    # the Scenarios column header of the quote
+    unit: str = ""                 # "tokens", "s", "USD per GPU-hour", "0-1"; "" for text
+    default: float | str | None = None  # what the core takes when the option is not given
+    otherwise: str = ""            # in words, when not given, where that is not one value
+    empty: str | None = None       # the header's "(empty: ...)" when it is not the default itself
+    minimum: float | None = None   # the rule: value >= minimum
+    above: float | None = None     # value > above
+    maximum: float | None = None   # value <= maximum
+    whole: bool = False            # a whole number
+    advanced: bool = False         # a device or engine override: right of the quote's results
+
+    def __post_init__(self):
+        if self.kind not in ("number", "text"):
+            raise ValueError(f"Option {self.name}: kind must be 'number' or 'text', got {self.kind!r}")
+        if self.kind == "text" and (self.minimum, self.above, self.maximum, self.whole) != (None, None, None, False):
+            raise ValueError(f"Option {self.name}: a text option has no number rule")
+        if self.kind == "number" and isinstance(self.default, str):
+            raise ValueError(f"Option {self.name}: a number option's default must be a number or None")
+
+    @property
+    def flag(self) -> str:
+        """The command-line option: ``--input-tokens``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def rule(self) -> dict[str, Any]:
+        """The number rule as ``check_rule`` takes it (only the parts that are set)."""
+        rule: dict[str, Any] = {k: getattr(self, k) for k in ("minimum", "above", "maximum")
+                                if getattr(self, k) is not None}
+        if self.whole:
+            rule["whole"] = True
+        return rule
+
+    @property
+    def rule_text(self) -> str:
+        """The rule in words: ">= 0, whole"; "" for text options."""
+        parts = []
+        if self.minimum is not None:
+            parts.append(f">= {self.minimum:g}")
+        if self.above is not None:
+            parts.append(f"> {self.above:g}")
+        if self.maximum is not None:
+            parts.append(f"<= {self.maximum:g}")
+        if self.whole:
+            parts.append("whole")
+        return ", ".join(parts)
+
+    @property
+    def default_text(self) -> str:
+        """What is taken when the option is not given, in words ("" when nothing is)."""
+        if self.otherwise:
+            return self.otherwise
+        if isinstance(self.default, (int, float)):
+            return f"{self.default:g}"
+        return self.default or ""
+
+    def help_text(self, word: str = "default") -> str:
+        """The help line, with unit and default: "Prompt tokens per request (tokens; default: 1000)."
+        The Excel functions say ``empty`` for ``default``."""
+        notes = [self.unit] if self.unit else []
+        if self.default_text:
+            notes.append(f"{word}: {self.default_text}")
+        return self.help + (f" ({'; '.join(notes)})" if notes else "") + "."
+
+    @property
+    def cell_empty(self) -> float | str | None:
+        """What the quote's header says an empty cell means: the default number, a word, or None."""
+        if self.empty is not None:
+            return self.empty.format(default=self.default)
+        return self.default if isinstance(self.default, (int, float)) else None
+
+
+_TOKENS = dict(kind="number", unit="tokens", minimum=0, whole=True)
+_ENGINE = dict(kind="number", otherwise="the engine's", empty="engine", advanced=True)
+_DEVICE = dict(kind="number", above=0, otherwise="the catalog's", empty="catalog", advanced=True)
+
+#: Every scenario option, in display order (the quote's Scenarios columns, the command line's
+#: help, the README table). The core checks them in this order: a row's first broken rule is
+#: the one its message names.
+OPTIONS: tuple[Option, ...] = (
+    Option("model", "text", "Model id or name: open-weight (llama-3-8b, \"Llama 3 70B\") or API (gpt-4o)", "Model"),
+    Option("hardware", "text", "Hardware id or name, e.g. h100-sxm, \"A100 80GB\", rtx-4090", "Hardware",
+           otherwise="none; memory only, no GPU time"),
+    Option("gpus", "number", "GPUs per deployment, or auto: the fewest that fit", "GPUs", unit="count",
+           default=defaults.DEFAULT_GPUS, empty="{default:g}; auto: fewest that fit", minimum=1, whole=True),
+    Option("precision", "text", "Weight precision: fp16, bf16, fp8, int8, int4, fp4, q4_k_m, q8_0, ...", "Precision",
+           default=defaults.DEFAULT_PRECISION, empty="default"),
+    Option("engine", "text", "Engine: vllm, tensorrt-llm, llama.cpp or transformers", "Engine",
+           default=defaults.DEFAULT_ENGINE, otherwise="llama.cpp on Apple/CPU hardware or with GGUF weights, else vllm",
+           empty="auto"),
+    Option("input_tokens", help="Prompt tokens per request", header="Input tokens",
+           default=defaults.DEFAULT_INPUT_TOKENS, **_TOKENS),
+    Option("cached_input_tokens", help="Of the input tokens, those billed at the API's cache-read price",
+           header="Cached input tokens", default=defaults.DEFAULT_CACHED_INPUT_TOKENS, **_TOKENS),
+    Option("output_tokens", help="Generated tokens per request", header="Output tokens",
+           default=defaults.DEFAULT_OUTPUT_TOKENS, **_TOKENS),
+    Option("batch", "number", "Sequences served at once", "Batch (sequences at once)", unit="sequences",
+           default=defaults.DEFAULT_BATCH, minimum=1, whole=True),
+    Option("requests_per_month", "number", "Requests a month, for the monthly cost", "Requests per month",
+           unit="requests", minimum=0),
+    Option("utilization", "number", "Share of time the GPUs do useful work", "Utilization 0-1", unit="0-1",
+           default=defaults.DEFAULT_UTILIZATION, empty="default", above=0, maximum=1),
+    Option("context_tokens", "number", "Context reserved per sequence", "Context tokens", unit="tokens",
+           otherwise="input + output", empty="in + out", minimum=1, whole=True),
+    Option("kv_precision", "text", "KV-cache precision", "KV precision", default=defaults.DEFAULT_KV_PRECISION,
+           otherwise="the weights' float type, else fp16", empty="auto"),
+    Option("latency_s", "number", "Seconds a request takes", "Latency s", unit="s",
+           otherwise="the estimate", empty="estimate", above=0),
+    Option("price_per_hour", "number", "Price of a GPU-hour; 0 for hardware you own", "USD per GPU-hour",
+           unit="USD per GPU-hour", otherwise="the catalog's cloud price", empty="catalog", minimum=0),
+    # device overrides; all three without a hardware id describe a device not in the catalog
+    Option("memory_gib", help="Device memory; with bandwidth_gb_s and tflops and no hardware, a device not in the "
+           "catalog", header="Memory GiB per GPU", unit="GiB per GPU", **_DEVICE),
+    Option("bandwidth_gb_s", help="Device memory bandwidth", header="Bandwidth GB/s", unit="GB/s", **_DEVICE),
+    Option("tflops", help="Device dense 16-bit compute", header="Dense TFLOPS", unit="TFLOPS", **_DEVICE),
+    # engine overrides, for fitting the estimate to a measurement
+    Option("memory_fraction", help="Share of device memory the engine may use", header="Memory fraction",
+           unit="0-1", above=0, maximum=1, **_ENGINE),
+    Option("overhead_gib", help="Engine memory overhead", header="Engine overhead GiB per GPU", unit="GiB per GPU",
+           minimum=0, **_ENGINE),
+    Option("prefill_mfu", help="Prefill share of peak FLOP/s", header="Prefill MFU", unit="0-1", above=0, maximum=1,
+           **_ENGINE),
+    Option("decode_mfu", help="Decode share of peak FLOP/s", header="Decode MFU", unit="0-1", above=0, maximum=1,
+           **_ENGINE),
+    Option("decode_mbu", help="Decode share of peak memory bandwidth", header="Decode MBU", unit="0-1", above=0,
+           maximum=1, **_ENGINE),
+    Option("prefill_overhead_s", help="Fixed time per prefill", header="Prefill fixed s", unit="s", minimum=0,
+           **_ENGINE),
+    Option("decode_step_overhead_s", help="Fixed time per decode step", header="Decode step fixed s", unit="s",
+           minimum=0, **_ENGINE),
+)
+
+#: Each option by name.
+BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+#: Options matched against the catalogs (ids and aliases), in display order.
+TEXT_OPTIONS: tuple[str, ...] = tuple(o.name for o in OPTIONS if o.kind == "text")
+#: Numeric options: name -> rule and default, as ``check_rule`` takes them (plus ``default``).
+NUMBER_OPTIONS: dict[str, dict[str, Any]] = {o.name: dict(o.rule, default=o.default)
+                                            for o in OPTIONS if o.kind == "number"}
+#: Every option name, in display order.
+OPTION_NAMES: tuple[str, ...] = tuple(o.name for o in OPTIONS)
+
