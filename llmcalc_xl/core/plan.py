@@ -163,4 +163,5 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     volume = _cost.breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
                                                 own["capacity_requests_per_month"])
     volume = np.where(np.equal(error, None), volume, np.nan)
-    return {"breakeven_requests_per_month": volume, "error": error, "notes": own["notes"]}
+    return {"breakeven_requests_per_month": volume, "error": error, "notes": own["notes"],
+            "note_kinds": own["note_kinds"]}

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..catalogs.loader import Catalog
 from ..errors import UnknownIdError
+from ..notes import NOTE_KINDS, NoteKind, note_bit
 from .inputs import RowErrors, text_column
 
 AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later
@@ -94,6 +95,27 @@ def _add_note(notes: np.ndarray, mask: np.ndarray, text: np.ndarray) -> np.ndarr
     if (~empty).any():
         notes[rows[~empty]] = old[~empty] + "\n" + new[~empty]
     return notes
+
+
+class RowNotes:
+    """Each row's notes: ``texts`` (one line per note, None for none) and ``kinds`` (bit i set:
+    a note of kind ``NOTE_KINDS[i]``). Notes are added in ``NOTE_KINDS`` order, so a row's lines
+    and its bits list the same notes in the same order (``notes_of`` pairs them)."""
+
+    def __init__(self, n: int):
+        self.texts = np.full(n, None, dtype=object)
+        self.kinds = np.zeros(n, dtype=np.uint8)
+        self._last = -1
+
+    def add(self, kind: NoteKind, mask: np.ndarray, text: np.ndarray) -> None:
+        """Note ``text`` (per row; None elsewhere) of ``kind`` on the rows in ``mask``."""
+        bit = NOTE_KINDS.index(kind)
+        if bit <= self._last:
+            raise RuntimeError(f"note '{kind}' added after a later kind: add notes in NOTE_KINDS order")
+        self._last = bit
+        if mask.any():
+            self.texts = _add_note(self.texts, mask, text)
+            self.kinds = self.kinds | np.where(mask, np.uint8(note_bit(kind)), np.uint8(0))
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
