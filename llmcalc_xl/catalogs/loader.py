@@ -345,7 +345,7 @@ def normalize(name: str) -> str:
 
 # --- building entries from TOML tables ---------------------------------------------
 
-def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
+def _coerce(fld: dataclasses.Field, value: Any) -> Any:
     ann = str(fld.type)
     if "tuple" in ann:
         if isinstance(value, str):
@@ -407,7 +407,7 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
                 )
     try:
         for name, value in raw.items():
-            values[name] = _coerce(cls, fields[name], value)
+            values[name] = _coerce(fields[name], value)
         missing = [n for n, f in fields.items()
                    if n not in values and f.default is dataclasses.MISSING
                    and f.default_factory is dataclasses.MISSING]

@@ -292,7 +292,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
         errs.add(bad_kv, _per_value("kv_precision '{}' cannot hold a KV cache. Use fp16, bf16, fp8, "
                                     "int8, q8_0 or q4_0", _ids(pt, k_pos), bad_kv))
 
-    _check_engine(cat, e_pos, hw_pos, p_pos, custom_only, is_api, errs)
+    _check_engine(cat, e_pos, hw_pos, p_pos, is_api, errs)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]

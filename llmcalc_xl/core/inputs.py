@@ -149,8 +149,8 @@ def _messages(name: str, rule: str, values: np.ndarray, bad: np.ndarray) -> np.n
     return out
 
 
-def text_column(value: Any, n: int) -> tuple[np.ndarray | None, Any]:
-    """(array of length n, None) for a column, or (None, scalar) for a single value."""
+def text_column(value: Any) -> tuple[np.ndarray | None, Any]:
+    """(array, None) for a column, or (None, scalar) for a single value."""
     if length_of(value) is None:
         if isinstance(value, float) and math.isnan(value):
             value = None

@@ -75,7 +75,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
         est = estimate_many(list(cols[0]), list(cols[1]), catalog=cat, gpus=list(cols[2]), batch=list(cols[3]),
                             input_tokens=input_tokens, output_tokens=output_tokens, precision=precision,
                             engine=engine, utilization=utilization)
-        result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s, cat)
+        result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s)
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
@@ -99,8 +99,8 @@ def _f(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None, max_latency: float | None,
-            cat: Catalog) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None,
+            max_latency: float | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     ok = np.equal(est["error"], None) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
     why = {}
     if max_ttft is not None:

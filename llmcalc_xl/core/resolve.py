@@ -24,7 +24,7 @@ def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, wh
     """Row numbers into the group's table. Blank cells (and "auto") take ``blank``; with
     ``blank=None`` they are an error. Unknown names are errors (position -1)."""
     table = cat.table(group)
-    column, single = text_column(value, n)
+    column, single = text_column(value)
     if column is None:
         uniques, codes = [single], None
     else:
@@ -147,7 +147,7 @@ def _per_pair(template: str, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> 
     return out
 
 
-def _check_engine(cat: Catalog, e_pos, hw_pos, p_pos, custom_only, is_api, errs) -> None:
+def _check_engine(cat: Catalog, e_pos, hw_pos, p_pos, is_api, errs) -> None:
     """Engines run on some hardware kinds, vendors and precisions: check each (engine, x) pair once."""
     et, ht, pt = cat.table("engines"), cat.table("hardware"), cat.table("precisions")
     rows = ~is_api & (e_pos >= 0)

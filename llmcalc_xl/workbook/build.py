@@ -98,7 +98,7 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
 
 # --- the catalog sheets --------------------------------------------------------------------------
 
-def _catalog_fields(cat: Catalog, group: str) -> list[str]:
+def _catalog_fields(group: str) -> list[str]:
     from ..catalogs.loader import ApiModel, Engine, Hardware, Model, Precision
 
     if group == "models":
@@ -123,7 +123,7 @@ def _write_catalog(wb, cat: Catalog, group: str, sheet: str, prefix: str, table_
     from openpyxl.worksheet.table import Table, TableStyleInfo
 
     ws = wb.create_sheet(sheet)
-    fields = _catalog_fields(cat, group)
+    fields = _catalog_fields(group)
     entries = cat.entries("models") + cat.entries("api_models") if group == "models" else cat.entries(group)
     for c, name in enumerate(fields, start=1):
         _put_value(ws, 1, c, name, "Header")
@@ -155,7 +155,7 @@ def _write_built(wb, cat: Catalog) -> None:
     for group, sheet in CATALOG_SHEETS.items():
         entries = cat.entries("models") + cat.entries("api_models") if group == "models" else cat.entries(group)
         for e in entries:
-            for name in _catalog_fields(cat, group):
+            for name in _catalog_fields(group):
                 value = e.kind if name == "kind" else _cell_of(getattr(e, name, None))
                 for c, v in enumerate((sheet, e.id, name, value), start=1):
                     _put_value(ws, r, c, v)

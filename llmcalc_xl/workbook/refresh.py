@@ -167,7 +167,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _apply_catalog(new, edits, new_rows, cat: Catalog, report: Report) -> None:
+def _apply_catalog(new, edits, new_rows, report: Report) -> None:
     from openpyxl.utils import get_column_letter
 
     for (sheet, eid, fld), value in edits.items():
@@ -267,7 +267,7 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
             report.carried.append(f"your assumption {name} = {assumptions[name]!r}")
     for name in sorted(set(assumptions) - known):
         report.not_carried.append(f"assumption {name}: no longer used")
-    _apply_catalog(new, edits, new_rows, cat, report)
+    _apply_catalog(new, edits, new_rows, report)
     backup_copy(path, backup)
     save_atomically(new, path, force=True)
     return report

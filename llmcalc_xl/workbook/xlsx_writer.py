@@ -278,7 +278,7 @@ class _Plan:
         head, tail = xml[:m.start()], xml[m.end():]
         theirs = self._their_rows(ws, m.group(1) or "")
         ours = self._our_rows(ws)
-        head = self._dimension(head, ws, theirs, ours)
+        head = self._dimension(head, ws, ours)
         with archive.open(arcname, "w", force_zip64=True) as out:
             chunks = itertools.chain([head, "<sheetData>"], _merge_rows(theirs, ours, ws), ["</sheetData>", tail])
             _write_behind(out, (chunk.encode("utf-8") for chunk in chunks))
@@ -335,7 +335,7 @@ class _Plan:
             grid.append(arr)
         return all_rows, grid
 
-    def _dimension(self, head: str, ws, theirs, ours) -> str:
+    def _dimension(self, head: str, ws, ours) -> str:
         from openpyxl.utils import get_column_letter
 
         rows, cols = [], []
