@@ -456,6 +456,12 @@ _TOML_BASIC = re.compile(r'(?:[^"\\\n]|\\.)*')
 _TOML_MULTILINE = re.compile(r'(?:[^"\\]|\\.|"(?!""))*', re.S)
 
 
+def _match_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a string's body ends from ``pos`` (the patterns match the empty string too)."""
+    m = pattern.match(text, pos)
+    return m.end() if m else pos
+
+
 def _toml_depth(text: str) -> int:
     """How deep arrays and inline tables nest in TOML text (brackets outside strings and comments).
     Table headers ([x], [[x]]) count too, which only adds 2."""
@@ -470,9 +476,9 @@ def _toml_depth(text: str) -> int:
         elif token == "#":
             pos = text.find("\n", pos) % (len(text) + 1)
         elif token == '"':
-            pos = _TOML_BASIC.match(text, pos).end() + 1
+            pos = _match_end(_TOML_BASIC, text, pos) + 1
         elif token == '"""':
-            pos = _TOML_MULTILINE.match(text, pos).end() + 3
+            pos = _match_end(_TOML_MULTILINE, text, pos) + 3
         else:
             end = text.find(token, pos)
             if token == "'":
@@ -599,7 +605,7 @@ class EntryTable:
         self.ids = [r.id for r in rows]
         pos = {rid: i for i, rid in enumerate(self.ids)}
         self._key_pos = {k: pos[v] for k, v in keys.items()}
-        self._cols: dict[str, Any] = {}
+        self._cols: dict[tuple[Any, ...], Any] = {}  # (field, default) or ("flag", field, value)
         self._np = np
 
     def position(self, name: Any) -> int:
@@ -634,13 +640,6 @@ class EntryTable:
     def index(self, entry_id: str) -> int:
         """Row number of an id (not an alias); raises KeyError for an unknown id."""
         return self.ids.index(entry_id)
-
-    def text_column(self, name: str) -> Any:
-        col = self._cols.get(("text", name))
-        if col is None:
-            col = self._np.asarray([str(getattr(r, name, "")) for r in self.rows], dtype=object)
-            self._cols[("text", name)] = col
-        return col
 
 
 def _shipped_dir() -> Any:

@@ -246,13 +246,13 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors) -> di
         value = given.get(name)
         if name == "gpus" and gpus_auto.any():
             value = _without(value, gpus_auto)
-        values = numbers_column(name, value, n, errs)
+        column = numbers_column(name, value, n, errs)
         rule = dict(rule)
         default = rule.pop("default")
-        check_rule(name, values, errs, **rule)
+        check_rule(name, column, errs, **rule)
         if default is not None:
-            values = np.where(np.isnan(values), float(default), values)
-        num[name] = values
+            column = np.where(np.isnan(column), float(default), column)
+        num[name] = column
 
     mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
     m_pos = _positions(cat, "models", given.get("model"), n, errs, "model")

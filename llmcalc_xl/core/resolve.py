@@ -14,7 +14,7 @@ import numpy as np
 from ..catalogs.loader import Catalog
 from ..errors import UnknownIdError
 from ..notes import NOTE_KINDS, NoteKind, note_bit
-from .inputs import RowErrors, text_column
+from .inputs import NONE, RowErrors, text_column
 
 AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later
 
@@ -90,7 +90,7 @@ def _add_note(notes: np.ndarray, mask: np.ndarray, text: np.ndarray) -> np.ndarr
         return notes
     notes = notes.copy()
     old, new = notes[rows], np.broadcast_to(text, mask.shape)[rows]
-    empty = np.equal(old, None)
+    empty = np.equal(old, NONE)
     notes[rows[empty]] = new[empty]
     if (~empty).any():
         notes[rows[~empty]] = old[~empty] + "\n" + new[~empty]

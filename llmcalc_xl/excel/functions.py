@@ -15,7 +15,7 @@ from typing import Any
 try:
     import xlwings as xw
 except ImportError:  # the functions stay plain Python functions; Excel needs `pip install "llmcalc-xl[excel]"`
-    xw = None
+    xw = None  # type: ignore[assignment]
 
 from .. import cells
 from ..errors import LlmcalcError
