@@ -18,8 +18,9 @@ from .errors import (  # noqa: E402
     UnknownIdError,
 )
 from .core.estimate import OUTPUT_KEYS, Estimate, estimate, estimate_many  # noqa: E402
+from .notes import NOTE_KINDS, Note  # noqa: E402
 
 __all__ = [
     "__version__", "estimate", "estimate_many", "Estimate", "OUTPUT_KEYS", "load_catalog", "Catalog",
-    "LlmcalcError", "UnknownIdError", "InvalidValueError", "NotApplicableError", "CatalogError",
+    "LlmcalcError", "UnknownIdError", "InvalidValueError", "NotApplicableError", "CatalogError", "Note", "NOTE_KINDS",
 ]

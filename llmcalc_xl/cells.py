@@ -11,11 +11,12 @@ No xlwings here: this module is plain Python and tested as such.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .errors import InvalidValueError, LlmcalcError
+from .notes import Note, notes_of
 
 PREFIX = "#LLM! "
 
@@ -106,15 +107,11 @@ def cell_value(value: Any, kind: str) -> Any:
     return float(value)
 
 
-MEMORY_NOTE = "memory is not applicable"
-
-
-def relevant_note(notes: str | None, about_memory: bool) -> str | None:
-    """The note that explains a missing answer: the memory note for memory questions, another
-    note (no price, no speed) for speed and cost questions."""
-    lines = [n for n in (notes or "").split("\n") if n]
-    wanted = [n for n in lines if n.startswith(MEMORY_NOTE) == about_memory]
-    return (wanted or [None])[0]
+def relevant_note(notes: Sequence[Note], about_memory: bool) -> str | None:
+    """The text of the note that explains a missing answer: the note that memory does not apply
+    for memory questions, another note (does not fit, no price, no speed) for the others."""
+    wanted = [n.text for n in notes if (n.kind == "not_applicable") == about_memory]
+    return wanted[0] if wanted else None
 
 
 def compute(run: Callable[[dict[str, Any]], dict[str, np.ndarray]], named: dict[str, Any],
@@ -135,7 +132,9 @@ def compute(run: Callable[[dict[str, Any]], dict[str, np.ndarray]], named: dict[
     result = {k: (np.broadcast_to(v, (n,)) if isinstance(v, np.ndarray) and v.size == 1 else v)
               for k, v in result.items()}
     errors = np.broadcast_to(result["error"], (n,))
-    notes = np.broadcast_to(result.get("notes", np.full(n, None, dtype=object)), (n,))
+    # the core's notes: texts and, in a parallel column, their kinds (a result without notes has neither)
+    texts = np.broadcast_to(result.get("notes", np.full(n, None, dtype=object)), (n,))
+    kinds = np.broadcast_to(result.get("note_kinds", np.zeros(n, dtype=np.uint8)), (n,))
     values = []
     for i in range(n):
         if errors[i] is not None:
@@ -143,7 +142,7 @@ def compute(run: Callable[[dict[str, Any]], dict[str, np.ndarray]], named: dict[
             continue
         value = pick(result, i)
         if value is None:
-            values.append(message(relevant_note(notes[i], about_memory) or no_answer))
+            values.append(message(relevant_note(notes_of(texts[i], kinds[i]), about_memory) or no_answer))
         else:
             values.append(value)
     return shaped(values, shape)

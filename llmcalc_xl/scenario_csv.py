@@ -19,7 +19,7 @@ import io
 import math
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from .errors import InvalidValueError
 
@@ -155,11 +155,13 @@ def read_number(name: str, text: str | None, decimal: str = ".") -> tuple[float,
     return math.nan, f"{name} must be a number, got '{t if len(t) <= 40 else t[:37] + '...'}'"
 
 
-def typed_row(record: dict, keys: Iterable[str], text_keys: Iterable[str], decimal: str = "."):
+def typed_row(record: dict[str, Any], keys: Iterable[str], text_keys: Iterable[str],
+              decimal: str = ".") -> tuple[dict[str, Any], str | None]:
     """(row, first error): the ``keys`` of a CSV record as values, text trimmed, numbers read with
     :func:`read_number`, empty cells None. A cell that is not a number stays as it is."""
     text_keys = set(text_keys)
-    row, error = {}, None
+    row: dict[str, Any] = {}
+    error: str | None = None
     for key in keys:
         value = record.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):

@@ -143,14 +143,17 @@ def test_missing_catalog_figures_give_no_answer_and_say_why(cat):
     assert unpriced, "the test needs a device without a sourced price"
     r = estimate("llama-3-8b", unpriced[0], precision="q4_k_m")
     assert r.infra_cost_usd is None and r.cost_per_request_usd is None
-    assert any(n.startswith(f"No hourly price for '{unpriced[0]}'") for n in r.notes)
+    assert [n.text for n in r.notes if n.kind == "no_price"] == [
+        f"No hourly price for '{unpriced[0]}' in the catalog: pass price_per_hour (0 for hardware you own) "
+        "to price GPU time"]
     priced = estimate("llama-3-8b", unpriced[0], precision="q4_k_m", price_per_hour=0.3)
     assert priced.infra_cost_usd == pytest.approx(0.3 * priced.latency_s / 3600, rel=1e-12)
     no_flops = [h.id for h in cat.entries("hardware") if not h.tflops_fp16]
     if no_flops:
         r = estimate("llama-3-8b", no_flops[0], precision="q4_k_m")
         assert r.tpot_s is None and r.weights_gib is not None
-        assert any("pass tflops" in n for n in r.notes)
+        assert [n.kind for n in r.notes] == ["no_price", "no_speed"] or [n.kind for n in r.notes] == ["no_speed"]
+        assert "pass tflops" in r.notes[-1].text
 
 
 def test_blocks_of_rows_give_the_same_answer_as_one_pass(monkeypatch):
@@ -183,3 +186,64 @@ def test_each_error_has_its_class_from_where_it_arose_not_from_its_words():
     errs.add([True, True], "model is empty.", UnknownIdError)
     assert type(errs.first()) is InvalidValueError and str(errs.first()) == "Unknown units: write GB"
     assert list(errs.kinds) == [InvalidValueError, UnknownIdError]
+
+
+def test_an_estimate_is_a_frozen_record_with_one_typed_field_per_key():
+    import dataclasses
+    import typing
+
+    from llmcalc_xl.core.estimate import INPUT_KEYS, Estimate
+
+    names = [f.name for f in dataclasses.fields(Estimate)]
+    assert names == list(INPUT_KEYS) + list(OUTPUT_KEYS) + ["notes"]
+    hints = typing.get_type_hints(Estimate)
+    for spec in SCENARIOS:
+        r = estimate(**spec)
+        d = r.to_dict()
+        assert list(d) == names and d["notes"] == [n.text for n in r.notes]
+        for name in names[:-1]:
+            allowed = typing.get_args(hints[name]) or (hints[name],)
+            value = getattr(r, name)
+            assert type(value) in allowed, f"{spec}: {name} = {value!r} is not {hints[name]}"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            r.fits = True
+
+
+def test_each_note_says_its_kind(cat):
+    from llmcalc_xl import NOTE_KINDS
+
+    def kinds(**spec):
+        return [n.kind for n in estimate(**spec).notes]
+
+    assert kinds(model="gpt-4o") == ["not_applicable"]
+    # 405B in fp16 is about 756 GiB of weights: one 80 GB A100 cannot hold it
+    assert kinds(model="llama-3.1-405b", hardware="a100-80gb") == ["does_not_fit"]
+    assert kinds(model="llama-3-8b", hardware="l4") == []
+    unpriced = [h.id for h in cat.entries("hardware") if h.price_usd_per_hour is None and h.tflops_fp16][0]
+    assert kinds(model="llama-3-8b", hardware=unpriced, precision="q4_k_m") == ["no_price"]
+    slow = [m.id for m in cat.entries("api_models") if m.output_tokens_per_s is None][0]
+    assert kinds(model=slow) == ["not_applicable", "api_no_speed"]
+    # an unpriced API row lists its notes in the order of NOTE_KINDS, each text with its kind
+    r = estimate(slow, unpriced)
+    assert [n.kind for n in r.notes] == ["not_applicable", "no_price", "api_no_speed"]
+    assert [NOTE_KINDS.index(n.kind) for n in r.notes] == sorted(NOTE_KINDS.index(n.kind) for n in r.notes)
+    assert r.notes[1].text.startswith(f"No hourly price for '{unpriced}'")
+    assert r.notes[2].text.startswith(f"No published speed for API model '{slow}'")
+
+
+def test_a_note_of_an_unknown_kind_is_refused():
+    from llmcalc_xl import Note
+
+    with pytest.raises(ValueError, match="Note kind 'nope' is not one of not_applicable, retired, does_not_fit"):
+        Note("nope", "text")  # type: ignore[arg-type]
+
+
+def test_cells_choose_the_note_by_its_kind_not_its_words():
+    from llmcalc_xl import Note
+    from llmcalc_xl.cells import relevant_note
+
+    # a price note that happens to start with the memory note's words is still a price note
+    notes = (Note("not_applicable", "Memory: none"), Note("no_price", "memory is not applicable, no price"))
+    assert relevant_note(notes, about_memory=True) == "Memory: none"
+    assert relevant_note(notes, about_memory=False) == "memory is not applicable, no price"
+    assert relevant_note((), about_memory=True) is None

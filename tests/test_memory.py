@@ -135,7 +135,7 @@ def test_gpus_needed_is_the_fewest_that_fit():
 def test_api_model_memory_is_not_applicable():
     r = estimate("gpt-4o")
     assert r.weights_gib is None and r.total_memory_gib is None and r.fits is None
-    assert any("not applicable" in n for n in r.notes)
+    assert [n.kind for n in r.notes] == ["not_applicable"] and "not applicable" in r.notes[0].text
 
 
 def test_paged_engines_round_the_context_up_to_whole_blocks():

@@ -85,8 +85,8 @@ def test_the_quote_date_picks_the_scheduled_price_and_notes_a_retirement():
     retired = estimate("gpt-4", input_tokens=80, output_tokens=500, quote_date="2026-10-23")
     assert old.cost_per_request_usd == retired.cost_per_request_usd == pytest.approx(
         (80 * 30 + 500 * 60) / 1e6, rel=1e-12)  # $0.0324, the research notes' example
-    assert not any("retired" in n for n in old.notes)
-    assert [n for n in retired.notes if "retired" in n] == [
+    assert not any(n.kind == "retired" for n in old.notes)
+    assert [n.text for n in retired.notes if n.kind == "retired"] == [
         "'gpt-4' was retired on 2026-10-23: its provider no longer serves it, and the cost uses its last "
         "published price. Its successor is 'gpt-5.6-sol'."]
     r = CliRunner().invoke(main, ["estimate", "--model", "gemini-4-carbon", "--quote-date", "2026-12-24", "--json"])

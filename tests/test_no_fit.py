@@ -16,6 +16,7 @@ from llmcalc_xl import InvalidValueError, estimate, estimate_many
 from llmcalc_xl.excel import functions as udfs
 from llmcalc_xl.cli.main import main
 from llmcalc_xl.core.plan import breakeven_many, plan
+from llmcalc_xl.notes import Note, notes_of
 
 #: Speed and cost: what a deployment that cannot run cannot have (listed here, not imported).
 NO_ANSWER = ("ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s",
@@ -62,7 +63,7 @@ def test_a_deployment_that_does_not_fit_has_no_cost(given):
     assert [k for k in NO_ANSWER if d[k] is not None] == []
     assert [k for k in KEPT if d[k] is None] == []
     assert d["token_cost_usd"] == 0.0  # no API tokens either way
-    assert r.notes == [NOTE_405B] and d["notes"] == [NOTE_405B]
+    assert r.notes == (Note("does_not_fit", NOTE_405B),) and d["notes"] == [NOTE_405B]
 
 
 def test_no_gpu_count_fits():
@@ -70,7 +71,7 @@ def test_no_gpu_count_fits():
     assert 64 * 8 * 0.92 < 405.8533888e9 * 2 / 2**30
     r = estimate("llama-3.1-405b", "rtx-3070")
     assert r.fits is False and r.gpus_needed is None and r.cost_per_request_usd is None
-    assert r.notes[0] == NOTHING_FITS
+    assert r.notes[0] == Note("does_not_fit", NOTHING_FITS)  # then: no price for an RTX 3070
 
 
 def test_columns_mask_only_the_rows_that_do_not_fit():
@@ -83,12 +84,14 @@ def test_columns_mask_only_the_rows_that_do_not_fit():
     # an API row is unchanged: 1000 x $2.50 + 500 x $10 per million tokens
     assert out["cost_per_request_usd"][2] == pytest.approx(0.0075, rel=1e-12)
     assert out["notes"][0] == NOTE_405B and out["notes"][1] is None
+    assert [notes_of(t, k) for t, k in zip(out["notes"], out["note_kinds"])] == [
+        (Note("does_not_fit", NOTE_405B),), (), (Note("not_applicable", out["notes"][2]),)]
     assert list(out["error"]) == [None, None, None]
 
 
 def test_gpus_auto_takes_the_fewest_that_fit():
     r = estimate("llama-3.1-405b", "a100-80gb", gpus="auto", requests_per_month=100_000)
-    assert r.gpus == N_405B and r.fits is True and r.notes == []
+    assert r.gpus == N_405B and r.fits is True and r.notes == ()
     same = estimate("llama-3.1-405b", "a100-80gb", gpus=N_405B, requests_per_month=100_000)
     assert r.to_dict() == same.to_dict()
     # Llama 3 8B: 8.03e9 x 2 bytes = 15.0 GiB < 22.49 x 0.92 = 20.7 GiB of one L4

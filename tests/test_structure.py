@@ -20,8 +20,9 @@ def test_core_imports_no_adapter_libraries():
     assert out.stdout.strip() == "[]"
 
 
-#: What each part of the package may import (besides itself and the standard library). The
-#: shared base (errors, units, files, cell_text, cells, scenario_csv) imports nothing of ours but errors.
+#: What each part of the package may import (besides itself and the standard library). The shared
+#: base (errors, notes, units, files, cell_text, cells, scenario_csv) imports nothing of ours but
+#: errors and notes.
 ALLOWED = {
     "base": {"base"},
     "catalogs": {"base"},
@@ -97,6 +98,22 @@ def test_the_direction_check_sees_wrong_imports(tmp_path):
     (package / "excel" / "functions.py").write_text("from .. import cells\nfrom ..core import estimate\n")
     assert _wrong_imports(package) == ["core.plan (core) imports workbook.build (workbook)",
                                        "workbook.build (workbook) imports excel (excel)"]
+
+
+def test_ci_runs_the_readmes_test_command_then_lint_types_and_accuracy():
+    import re
+
+    blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), re.DOTALL)
+    main_job, tests, checks = blocks[0], blocks[1], blocks[2]
+    assert "llmcalc-xl build" in main_job and tests.endswith("python -m pytest -q")
+    steps = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    at = [i for i, line in enumerate(steps) if line.startswith(tests + " ")]
+    assert at, "the README's test command, exactly, is a step of .ci/run"
+    wanted = [line.split("#")[0].strip() for line in checks.splitlines()]
+    assert wanted == ["ruff check llmcalc_xl tests benchmarks", "mypy llmcalc_xl", "python benchmarks/accuracy.py"]
+    assert steps[at[0] + 1:] == wanted
+    # a failing step fails the run: set -e for the checks, an explicit exit for the && list
+    assert "set -euo pipefail" in steps and steps[at[0]].endswith(" || exit 1")
 
 
 @pytest.mark.slow

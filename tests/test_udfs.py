@@ -122,6 +122,18 @@ def test_estimate_is_two_rows_of_names_and_values():
             assert value == core[name], name
 
 
+def test_estimate_takes_every_option_of_the_core_and_passes_each_on():
+    from llmcalc_xl.core.estimate import OPTION_NAMES
+
+    assert set(inspect.signature(udfs.LLM_ESTIMATE).parameters) == set(OPTION_NAMES)
+    # each option given alone reaches the core: a value no option accepts is refused by name
+    for option in OPTION_NAMES:
+        if option in ("model", "hardware", "engine", "precision", "kv_precision"):
+            continue
+        got = udfs.LLM_ESTIMATE(cell("llama-3-8b"), **{option: cell(-7.5)})
+        assert isinstance(got, str) and got.startswith(f"#LLM! {option} must be"), (option, got)
+
+
 def test_info_and_tables(cat):
     assert udfs.LLM_INFO(cell("H100"), cell("price_usd_per_hour")) == cat.hardware("h100-sxm").price_usd_per_hour
     assert udfs.LLM_INFO(cell("gpt-4"), cell("output_usd_per_mtok")) == 60.0

@@ -63,7 +63,8 @@ def test_every_result_equals_the_core(computed):
     assert [problem(got(i, "check")) for i in range(len(rows))] == [None] * len(rows)
     # GPT-4 (the research notes' example) is still priced, with the note its provider retired it
     gpt4 = next(i for i, r in enumerate(rows) if r["model"] == "gpt-4")
-    successor = estimate("gpt-4").notes[1].split("successor is ")[1].strip(".")
+    retired_note = next(n.text for n in estimate("gpt-4").notes if n.kind == "retired")
+    successor = retired_note.split("successor is ")[1].strip(".")
     assert got(gpt4, "check").startswith("Note: 'gpt-4' was retired on 2026-10-23") and successor in got(gpt4, "check")
     bad = mismatches("LibreOffice", rows, _core(rows), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
     assert bad == [] and len(rows) * len(F.OUTPUT_KEYS) >= 400, "\n".join(bad[:20])

@@ -19,6 +19,7 @@ from ..cell_text import escape_arrow, safe_text
 from ..files import replacing
 from ..errors import InvalidValueError
 from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
+from ..core.inputs import NONE
 from ..scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
@@ -62,7 +63,7 @@ def _numbers(name: str, texts: np.ndarray, errors: np.ndarray, decimal: str = ".
     numbers = np.array([number for number, _ in parsed] + [math.nan], dtype=float)
     messages = np.array([err for _, err in parsed] + [None], dtype=object)
     bad = messages[codes]  # code -1 (a missing cell) takes the last: NaN, no message
-    todo = ~np.equal(bad, None) & np.equal(errors, None)
+    todo = ~np.equal(bad, NONE) & np.equal(errors, NONE)
     errors[todo] = bad[todo]
     return numbers[codes]
 
@@ -70,7 +71,7 @@ def _numbers(name: str, texts: np.ndarray, errors: np.ndarray, decimal: str = ".
 def _gpus(texts: np.ndarray, errors: np.ndarray, decimal: str) -> np.ndarray:
     """The gpus column: "auto" cells as they are (the core resolves them), the others as numbers."""
     auto = np.array([isinstance(t, str) and t.strip().lower() == "auto" for t in texts.tolist()], dtype=bool)
-    numbers = _numbers("gpus", np.where(auto, None, texts), errors, decimal).astype(object)
+    numbers = _numbers("gpus", np.where(auto, NONE, texts), errors, decimal).astype(object)
     return np.where(auto, "auto", numbers)
 
 
@@ -105,7 +106,7 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     results: dict[str, np.ndarray] = {}
     for start in range(0, n, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n)
-        block = {k: (v[start:stop] if isinstance(v, np.ndarray) else v) for k, v in given.items()}
+        block: dict[str, Any] = {k: (v[start:stop] if isinstance(v, np.ndarray) else v) for k, v in given.items()}
         out = estimate_many(catalog=cat, **block)
         for key in RESULT_KEYS + ("notes", "error"):
             if key not in results:
@@ -116,14 +117,14 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     if n == 0:
         results = {k: np.empty(0, dtype=object) for k in RESULT_KEYS + ("notes", "error")}
     core_errors = results.pop("error")
-    errors = np.where(np.equal(errors, None), core_errors, errors)
-    failed = ~np.equal(errors, None)
+    errors = np.where(np.equal(errors, NONE), core_errors, errors)
+    failed = ~np.equal(errors, NONE)
     columns = {name: table.column(name) for name in table.column_names}
     taken = {canonical(name) for name in columns}
     for key in RESULT_KEYS:
         name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
         columns[name] = _arrow(key, results[key], failed)
-    notes = pa.array(np.where(failed, None, results["notes"]), type=pa.string())
+    notes = pa.array(np.where(failed, NONE, results["notes"]), type=pa.string())
     columns["notes_result" if "notes" in taken else "notes"] = pc.replace_substring(notes, "\n", NOTES_SEPARATOR)
     columns["status"] = pa.array(np.where(failed, "error", "ok").astype(object), type=pa.string())
     columns["error"] = pa.array(errors, type=pa.string())
@@ -135,7 +136,7 @@ def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
     import pyarrow as pa
 
     if values.dtype == object:
-        return pa.array(np.where(failed, None, values), type=pa.string())
+        return pa.array(np.where(failed, NONE, values), type=pa.string())
     values = np.asarray(values, dtype=float)
     gaps = np.isnan(values) | failed
     if key in BOOL_KEYS:

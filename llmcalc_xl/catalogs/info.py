@@ -76,7 +76,7 @@ def models_table(kind: str | None = None, catalog: Catalog | None = None) -> lis
     groups = {"all": ("models", "api_models"), "open": ("models",), "api": ("api_models",)}
     if kind not in groups:
         raise InvalidValueError(f"kind '{kind}' must be open, api or empty (all).")
-    rows = [list(MODEL_COLUMNS)]
+    rows: list[list[Any]] = [list(MODEL_COLUMNS)]
     for group in groups[kind]:
         for e in cat.entries(group):
             rows.append([e.kind if c == "kind" else (_value(e, c) if hasattr(e, c) else None) for c in MODEL_COLUMNS])

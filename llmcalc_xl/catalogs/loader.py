@@ -515,7 +515,7 @@ def normalize(name: str) -> str:
 
 # --- building entries from TOML tables ---------------------------------------------
 
-def _coerce(cls: type, fld: dataclasses.Field, value: Any) -> Any:
+def _coerce(fld: dataclasses.Field, value: Any) -> Any:
     ann = str(fld.type)
     if "table" in fld.metadata:
         return _coerce_tables(fld.metadata["table"], fld.name, value)
@@ -580,7 +580,7 @@ def _coerce_tables(cls: type, name: str, value: Any) -> tuple:
             hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(fields)}"
             raise ValueError(f"{label}: unknown field '{unknown[0]}' ({hint})")
         try:
-            values = {k: _coerce(cls, fields[k], v) for k, v in raw.items()}
+            values = {k: _coerce(fields[k], v) for k, v in raw.items()}
             missing = [k for k, f in fields.items() if k not in values and f.default is dataclasses.MISSING]
             if missing:
                 raise ValueError(f"missing field '{missing[0]}'")
@@ -602,7 +602,7 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
         raise CatalogError(f"{where}: unknown field '{unknown[0]}'.{hint}")
     # a shallow copy: nested entries (a price schedule) stay entries
     values: dict[str, Any] = {f: getattr(base, f) for f in fields} if base is not None else {}
-    if base is not None and getattr(base, "prices", ()) and "prices" not in raw \
+    if base is not None and bool(getattr(base, "prices", None)) and "prices" not in raw \
             and any(k in raw for k in PRICE_FIELDS):
         values["prices"] = ()  # a user's own price (a contract) replaces the published schedule too
     if base is not None:
@@ -615,7 +615,7 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
                 )
     try:
         for name, value in raw.items():
-            values[name] = _coerce(cls, fields[name], value)
+            values[name] = _coerce(fields[name], value)
         missing = [n for n, f in fields.items()
                    if n not in values and f.default is dataclasses.MISSING
                    and f.default_factory is dataclasses.MISSING]
@@ -664,6 +664,12 @@ _TOML_BASIC = re.compile(r'(?:[^"\\\n]|\\.)*')
 _TOML_MULTILINE = re.compile(r'(?:[^"\\]|\\.|"(?!""))*', re.S)
 
 
+def _match_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a string's body ends from ``pos`` (the patterns match the empty string too)."""
+    m = pattern.match(text, pos)
+    return m.end() if m else pos
+
+
 def _toml_depth(text: str) -> int:
     """How deep arrays and inline tables nest in TOML text (brackets outside strings and comments).
     Table headers ([x], [[x]]) count too, which only adds 2."""
@@ -678,9 +684,9 @@ def _toml_depth(text: str) -> int:
         elif token == "#":
             pos = text.find("\n", pos) % (len(text) + 1)
         elif token == '"':
-            pos = _TOML_BASIC.match(text, pos).end() + 1
+            pos = _match_end(_TOML_BASIC, text, pos) + 1
         elif token == '"""':
-            pos = _TOML_MULTILINE.match(text, pos).end() + 3
+            pos = _match_end(_TOML_MULTILINE, text, pos) + 3
         else:
             end = text.find(token, pos)
             if token == "'":
@@ -866,7 +872,7 @@ class EntryTable:
         self.ids = [r.id for r in rows]
         pos = {rid: i for i, rid in enumerate(self.ids)}
         self._key_pos = {k: pos[v] for k, v in keys.items()}
-        self._cols: dict[str, Any] = {}
+        self._cols: dict[tuple[Any, ...], Any] = {}  # (field, default) or ("flag", field, value)
         self._np = np
 
     def position(self, name: Any) -> int:
@@ -901,13 +907,6 @@ class EntryTable:
     def index(self, entry_id: str) -> int:
         """Row number of an id (not an alias); raises KeyError for an unknown id."""
         return self.ids.index(entry_id)
-
-    def text_column(self, name: str) -> Any:
-        col = self._cols.get(("text", name))
-        if col is None:
-            col = self._np.asarray([str(getattr(r, name, "")) for r in self.rows], dtype=object)
-            self._cols[("text", name)] = col
-        return col
 
 
 def _shipped_dir() -> Any:

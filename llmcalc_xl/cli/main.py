@@ -60,7 +60,8 @@ class _Group(click.Group):
         except LlmcalcError as exc:
             _fail(str(exc))
         except click.UsageError as exc:  # click's own message quotes the value as typed
-            exc.message = safe_line(exc.message)
+            # click declares message Final, but formats the error from it: the cleaned text goes there
+            exc.message = safe_line(exc.message)  # type: ignore[misc]
             raise
         except OSError as exc:  # a file that changed under us, a full disk: still one line
             where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
@@ -214,8 +215,9 @@ def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
         row = {k: getattr(e, k, None) for k, _ in columns}
         if kind == "models":
             row["kind"] = e.kind
-        if isinstance(row.get("source"), str) and len(row["source"]) > 60:
-            row["source"] = row["source"][:57] + "..."
+        source = row.get("source")
+        if isinstance(source, str) and len(source) > 60:
+            row["source"] = source[:57] + "..."
         rows.append(row)
     click.echo(table(rows, columns))
 
@@ -407,7 +409,7 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
         raise click.UsageError("--replace needs --workbook QUOTE.xlsx: it replaces that quote's scenarios.")
     src = regular_file(scenarios, "Scenarios file")
     out = Path(out_path) if out_path else src.with_name(src.stem + ".results.csv")
-    outputs = [("--out", out)]
+    outputs: list[tuple[str, Any]] = [("--out", out)]
     if workbook:
         outputs += [("--workbook", workbook)]
         if Path(workbook).name:

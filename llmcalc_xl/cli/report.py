@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
-
-#: How the core's note for a deployment that does not fit begins.
-NO_FIT_NOTE = "does not fit:"
+from ..notes import Note
 
 
 def money(value: Any, digits: int | None = None) -> str:
@@ -38,7 +36,7 @@ def seconds(value: Any) -> str:
 
 
 def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str | None,
-                  notes: list[str]) -> str:
+                  notes: Sequence[Note]) -> str:
     lines = []
     api = d["model_kind"] == "api"
     head = f"{d['model']}"
@@ -75,12 +73,12 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
     if d.get("fits") is False:  # a deployment that does not fit cannot run: the note instead of speed and cost
         lines.append("Speed and cost: none (it cannot run)")
         for note in notes:
-            if note.startswith(NO_FIT_NOTE):
+            if note.kind == "does_not_fit":
                 hint = f" Use --gpus {d['gpus_needed']} or --gpus auto." if d.get("gpus_needed") else ""
-                lines.append(f"Note: {note.rstrip('.')}.{hint}")
+                lines.append(f"Note: {note.text.rstrip('.')}.{hint}")
         for note in notes:
-            if not note.startswith((NO_FIT_NOTE, "memory is not applicable")):
-                lines.append(f"Note: {note}.")
+            if note.kind not in ("does_not_fit", "not_applicable"):
+                lines.append(f"Note: {note.text}.")
         return "\n".join(lines)
     if d["latency_s"] is not None:
         lines.append("Speed")
@@ -107,8 +105,8 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
                      + (f" ({d['replicas_needed']} deployment{'s' if d['replicas_needed'] != 1 else ''})"
                         if d.get("replicas_needed") else ""))
     for note in notes:
-        if not note.startswith("memory is not applicable"):
-            lines.append(f"Note: {note}.")
+        if note.kind != "not_applicable":  # the Memory line above says so
+            lines.append(f"Note: {note.text}.")
     return "\n".join(lines)
 
 

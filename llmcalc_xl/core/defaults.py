@@ -24,13 +24,13 @@ DEFAULT_BATCH = 1
 DEFAULT_GPUS = 1
 #: Weights in 16-bit floating point, as most open-weight checkpoints are published.
 DEFAULT_PRECISION = "fp16"
-#: "auto": llama.cpp on Apple and CPU hardware or with a GGUF precision, vLLM otherwise.
+#: An empty engine (or "auto"): llama.cpp on Apple and CPU hardware or with a GGUF precision,
+#: vLLM otherwise. An empty KV precision keeps the weights' float type (fp32/bf16), else fp16,
+#: which is what vLLM, TensorRT-LLM and llama.cpp do by default with quantised weights.
 DEFAULT_ENGINE = "auto"
+DEFAULT_KV_PRECISION = "auto"
 DEFAULT_GPU_ENGINE = "vllm"
 DEFAULT_LOCAL_ENGINE = "llama.cpp"
-#: "auto": the KV cache keeps the weights' float type (fp32/fp16/bf16); quantised weights
-#: keep a 16-bit cache, which is what vLLM, TensorRT-LLM and llama.cpp do by default.
-DEFAULT_KV_PRECISION = "auto"
 #: Share of a month the self-hosted GPUs do useful work. 1.0 prices GPU time at cost;
 #: set it lower (e.g. 0.5) for traffic with peaks and idle nights.
 DEFAULT_UTILIZATION = 1.0

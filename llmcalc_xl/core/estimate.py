@@ -9,6 +9,7 @@ prices columns and keeps each bad row's message in its ``error`` column.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -16,10 +17,11 @@ import numpy as np
 from . import defaults, physics
 from ..catalogs.loader import Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
+from ..notes import Note, notes_of
 from .inputs import RowErrors, check_rule, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
 from .options import NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
-from .resolve import AUTO, _add_note, _check_engine, _factorize, _ids, _per_pair, _per_value, _positions, _take
+from .resolve import AUTO, RowNotes, _check_engine, _factorize, _ids, _per_pair, _per_value, _positions, _take
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (
@@ -46,26 +48,65 @@ _NOT_APPLICABLE_API = ("memory is not applicable to API model '{}': it runs on t
                        "hardware. Ask about an open-weight model, or compare costs with `plan`.")
 
 
+@dataclass(frozen=True, repr=False)
 class Estimate:
-    """The result for one scenario. ``to_dict()`` gives the flat mapping (None = no answer)."""
+    """The result for one scenario: the resolved inputs (ids after alias matching and "auto"),
+    every output (None: no answer; memory in GiB over all GPUs, times in seconds, money in USD)
+    and the notes that say why an output has no answer. ``to_dict()`` gives the flat mapping."""
 
-    def __init__(self, values: dict[str, Any], notes: list[str]):
-        self._values = values
-        self.notes = notes
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    # resolved inputs (INPUT_KEYS)
+    model: str
+    model_kind: str  # "open" or "api"
+    hardware: str | None  # a catalog id, "custom" (a device given by its numbers) or None
+    engine: str | None
+    precision: str | None
+    kv_precision: str | None
+    gpus: int
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    batch: int
+    context_tokens: int | None
+    price_per_hour: float | None  # USD per GPU-hour
+    requests_per_month: float | None
+    utilization: float
+    # outputs (OUTPUT_KEYS)
+    weights_gib: float | None
+    kv_cache_gib: float | None
+    activations_gib: float | None
+    overhead_gib: float | None
+    total_memory_gib: float | None
+    usable_memory_gib: float | None
+    fits: bool | None
+    gpus_needed: int | None
+    max_batch: int | None
+    ttft_s: float | None
+    tpot_s: float | None
+    latency_s: float | None
+    prefill_tokens_per_s: float | None
+    decode_tokens_per_s: float | None
+    throughput_tokens_per_s: float | None
+    token_cost_usd: float | None
+    infra_cost_usd: float | None
+    cost_per_request_usd: float | None
+    cost_per_mtok_usd: float | None
+    deployment_usd_per_month: float | None
+    capacity_requests_per_month: float | None
+    replicas_needed: int | None
+    monthly_cost_usd: float | None
+    effective_cost_per_request_usd: float | None
+    notes: tuple[Note, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The values, then ``notes`` (a list of texts), as ``estimate --json`` prints them."""
-        return dict(self._values, notes=list(self.notes))
+        """The inputs and outputs in ``INPUT_KEYS + OUTPUT_KEYS`` order, then ``notes`` (a list
+        of texts), as ``estimate --json`` prints them."""
+        out = {key: getattr(self, key) for key in INPUT_KEYS + OUTPUT_KEYS}
+        out["notes"] = [note.text for note in self.notes]
+        return out
 
     def __repr__(self) -> str:
         keys = ("model", "hardware", "total_memory_gib", "fits", "latency_s", "cost_per_request_usd")
-        return "Estimate(" + ", ".join(f"{k}={self._values.get(k)!r}" for k in keys) + ")"
+        return "Estimate(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in keys) + ")"
 
 
 def _python_value(key: str, value: Any) -> Any:
@@ -106,9 +147,8 @@ def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[st
             raise InvalidValueError(f"{name} must be a single value in estimate(), got a column. "
                                     "Use estimate_many() for columns.")
     result = estimate_many(model, hardware, catalog=catalog, errors="raise", quote_date=quote_date, **options)
-    values = {k: _python_value(k, v[0]) for k, v in result.items() if k not in ("error", "notes")}
-    notes = [n for n in str(result["notes"][0] or "").split("\n") if n]
-    return Estimate(values, notes)
+    values = {k: _python_value(k, result[k][0]) for k in INPUT_KEYS + OUTPUT_KEYS}
+    return Estimate(**values, notes=notes_of(result["notes"][0], result["note_kinds"][0]))
 
 
 def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
@@ -118,7 +158,9 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
     Returns a dict of equal-length arrays: the resolved inputs (``gpus`` as a count where
     "auto" was given), every key of ``OUTPUT_KEYS`` (NaN where there is no answer: a
     self-hosted deployment that does not fit has no speed and no cost, and the note
-    "does not fit: needs N GPUs"), ``notes`` and ``error`` (the row's message, None when it
+    "does not fit: needs N GPUs"), ``notes`` (the texts, one line each, None for none),
+    ``note_kinds`` (their kinds as bits; :func:`~llmcalc_xl.notes.notes_of` gives a row's
+    :class:`~llmcalc_xl.notes.Note` list) and ``error`` (the row's message, None when it
     computed). With ``errors="raise"`` the first bad row raises. ``quote_date`` (a date or
     "YYYY-MM-DD", default today): API prices are those in force that day (an introductory price ends
     on its date) and a model retired by then gets a note naming its successor.
@@ -223,13 +265,13 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         value = given.get(name)
         if name == "gpus" and gpus_auto.any():
             value = _without(value, gpus_auto)
-        values = numbers_column(name, value, n, errs)
+        column = numbers_column(name, value, n, errs)
         rule = dict(rule)
         default = rule.pop("default")
-        check_rule(name, values, errs, **rule)
+        check_rule(name, column, errs, **rule)
         if default is not None:
-            values = np.where(np.isnan(values), float(default), values)
-        num[name] = values
+            column = np.where(np.isnan(column), float(default), column)
+        num[name] = column
 
     mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
     m_pos = _positions(cat, "models", given.get("model"), n, errs, "model")
@@ -272,7 +314,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         errs.add(bad_kv, _per_value("kv_precision '{}' cannot hold a KV cache. Use fp16, bf16, fp8, "
                                     "int8, q8_0 or q4_0", _ids(pt, k_pos), bad_kv))
 
-    _check_engine(cat, e_pos, hw_pos, p_pos, custom_only, is_api, errs)
+    _check_engine(cat, e_pos, hw_pos, p_pos, is_api, errs)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
@@ -307,21 +349,21 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
             "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
     ok = ~errs.bad
-    notes = np.full(n, None, dtype=object)
-    notes = _add_note(notes, is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
+    notes = RowNotes(n)  # in NOTE_KINDS order
+    notes.add("not_applicable", is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
     retired, retired_notes = _retired_notes(cat, day or quote_day(), m_pos, ok)
-    notes = _add_note(notes, retired, retired_notes)
+    notes.add("retired", retired, retired_notes)
     no_fit = ok & has_hw & ~is_api & (values["fits"] == 0)
-    notes = _add_note(notes, no_fit, _fit_notes(values["gpus_needed"], hw_ids, no_fit))
+    notes.add("does_not_fit", no_fit, _fit_notes(values["gpus_needed"], hw_ids, no_fit))
     no_price = has_hw & np.isnan(values["price_per_hour"])
-    notes = _add_note(notes, no_price, _per_value(
+    notes.add("no_price", no_price, _per_value(
         "No hourly price for '{}' in the catalog: pass price_per_hour (0 for hardware you own) "
         "to price GPU time", hw_ids, no_price))
     no_speed = has_hw & ~is_api & ~no_fit & np.isnan(values["tpot_s"])
-    notes = _add_note(notes, no_speed, _per_value(
+    notes.add("no_speed", no_speed, _per_value(
         "No published dense TFLOPS for '{}': pass tflops to estimate speed", hw_ids, no_speed))
     api_no_speed = is_api & np.isnan(values["latency_s"])
-    notes = _add_note(notes, api_no_speed, _per_value(
+    notes.add("api_no_speed", api_no_speed, _per_value(
         "No published speed for API model '{}': pass latency_s to price GPU time or latency", m_ids,
         api_no_speed))
 
@@ -339,7 +381,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     for key in OUTPUT_KEYS:
         col = np.asarray(values[key], dtype=float)
         result[key] = np.where(ok, col, np.nan) if not ok.all() else col
-    result["notes"] = notes
+    result["notes"], result["note_kinds"] = notes.texts, notes.kinds
     return result
 
 

@@ -13,6 +13,11 @@ import numpy as np
 
 from ..errors import InvalidValueError, LlmcalcError
 
+#: None as an array operand (a 0-d object array): ``np.equal(column, NONE)`` is where a column
+#: holds None, ``np.where(mask, NONE, column)`` empties cells. numpy compares and fills the same
+#: with a bare None, but its type annotations accept only arrays and scalars.
+NONE = np.array(None, dtype=object)
+
 
 class RowErrors:
     """The first error of each row: its message (None where the row is fine) and the exception
@@ -27,7 +32,7 @@ class RowErrors:
         """Record ``message`` (text, or an array of texts) of class ``kind`` for rows in ``mask``
         without one yet."""
         mask = np.broadcast_to(np.asarray(mask, dtype=bool), (self.n,))
-        todo = mask & np.equal(self.messages, None)
+        todo = mask & np.equal(self.messages, NONE)
         if not todo.any():
             return
         if isinstance(message, np.ndarray):
@@ -43,7 +48,7 @@ class RowErrors:
 
     @property
     def bad(self) -> np.ndarray:
-        return ~np.equal(self.messages, None)
+        return ~np.equal(self.messages, NONE)
 
 
 def length_of(value: Any) -> int | None:
@@ -149,8 +154,8 @@ def _messages(name: str, rule: str, values: np.ndarray, bad: np.ndarray) -> np.n
     return out
 
 
-def text_column(value: Any, n: int) -> tuple[np.ndarray | None, Any]:
-    """(array of length n, None) for a column, or (None, scalar) for a single value."""
+def text_column(value: Any) -> tuple[np.ndarray | None, Any]:
+    """(array, None) for a column, or (None, scalar) for a single value."""
     if length_of(value) is None:
         if isinstance(value, float) and math.isnan(value):
             value = None

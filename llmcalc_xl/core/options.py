@@ -99,9 +99,9 @@ class Option:
         return self.default if isinstance(self.default, (int, float)) else None
 
 
-_TOKENS = dict(kind="number", unit="tokens", minimum=0, whole=True)
-_ENGINE = dict(kind="number", otherwise="the engine's", empty="engine", advanced=True)
-_DEVICE = dict(kind="number", above=0, otherwise="the catalog's", empty="catalog", advanced=True)
+_TOKENS: dict[str, Any] = dict(kind="number", unit="tokens", minimum=0, whole=True)
+_ENGINE: dict[str, Any] = dict(kind="number", otherwise="the engine's", empty="engine", advanced=True)
+_DEVICE: dict[str, Any] = dict(kind="number", above=0, otherwise="the catalog's", empty="catalog", advanced=True)
 
 #: Every scenario option, in display order (the quote's Scenarios columns, the command line's
 #: help, the README table). The core checks them in this order: a row's first broken rule is

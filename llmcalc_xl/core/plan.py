@@ -20,6 +20,7 @@ from . import defaults
 from ..catalogs.loader import Catalog, load_catalog
 from ..errors import InvalidValueError
 from .estimate import estimate_many
+from .inputs import NONE
 from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 
 DAYS_PER_MONTH = 365.0 / 12.0
@@ -38,10 +39,12 @@ class Plan:
 
 def requests_per_month(requests_per_day: float | None = None, requests_per_s: float | None = None) -> float:
     """Monthly requests from a daily or per-second rate (365/12 days, 730 h a month)."""
-    if (requests_per_day is None) == (requests_per_s is None):
+    if requests_per_day is not None and requests_per_s is None:
+        name, rate, scale = "requests_per_day", requests_per_day, DAYS_PER_MONTH
+    elif requests_per_s is not None and requests_per_day is None:
+        name, rate, scale = "requests_per_s", requests_per_s, SECONDS_PER_HOUR * HOURS_PER_MONTH
+    else:
         raise InvalidValueError("Give the load as requests_per_day or requests_per_s (one of them).")
-    name, rate, scale = (("requests_per_day", requests_per_day, DAYS_PER_MONTH) if requests_per_day is not None
-                         else ("requests_per_s", requests_per_s, SECONDS_PER_HOUR * HOURS_PER_MONTH))
     if not rate > 0:
         raise InvalidValueError(f"{name} must be > 0, got {rate:g}")
     if not math.isfinite(rate * scale):
@@ -76,7 +79,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
         est = estimate_many(list(cols[0]), list(cols[1]), catalog=cat, gpus=list(cols[2]), batch=list(cols[3]),
                             input_tokens=input_tokens, output_tokens=output_tokens, precision=precision,
                             engine=engine, utilization=utilization)
-        result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s, cat)
+        result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s)
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
@@ -100,9 +103,9 @@ def _f(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None, max_latency: float | None,
-            cat: Catalog) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    ok = np.equal(est["error"], None) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
+def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None,
+            max_latency: float | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    ok = np.equal(est["error"], NONE) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
     why = {}
     if max_ttft is not None:
         ok &= est["ttft_s"] <= max_ttft
@@ -113,11 +116,11 @@ def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None, 
     replica_cost = est["deployment_usd_per_month"]
     total = replicas * replica_cost
     best: dict[tuple[str, str], int] = {}
-    for i in np.flatnonzero(ok):
+    for i in np.flatnonzero(ok).tolist():
         key = (est["model"][i], est["hardware"][i])
         if key not in best or total[i] < total[best[key]] - 1e-9:
             best[key] = i
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (model, hw), i in best.items():
         rows.append({
             "model": model, "hardware": hw, "gpus": int(est["gpus"][i]), "batch": int(est["batch"][i]),
@@ -151,17 +154,18 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     tokens = {k: v for k, v in options.items() if k in ("input_tokens", "output_tokens", "cached_input_tokens")}
     api = estimate_many(api_model, catalog=cat, **tokens)
     own = estimate_many(model, hardware, catalog=cat, **options)
-    error = np.where(np.equal(api["error"], None), own["error"], api["error"])
-    not_api = np.equal(error, None) & (np.asarray(api["model_kind"]) != "api")
+    error = np.where(np.equal(api["error"], NONE), own["error"], api["error"])
+    not_api = np.equal(error, NONE) & (np.asarray(api["model_kind"]) != "api")
     if not_api.any():
         error = error.copy()
         for i in np.flatnonzero(not_api):
             error[i] = (f"api_model '{api['model'][i]}' is not an API model. Give an API model such as "
                         "gpt-4o as the first argument")
-    not_open = np.equal(error, None) & (np.asarray(own["model_kind"]) != "open")
+    not_open = np.equal(error, NONE) & (np.asarray(own["model_kind"]) != "open")
     for i in np.flatnonzero(not_open):
         error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
     volume = _cost.breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
                                                 own["capacity_requests_per_month"])
-    volume = np.where(np.equal(error, None), volume, np.nan)
-    return {"breakeven_requests_per_month": volume, "error": error, "notes": own["notes"]}
+    volume = np.where(np.equal(error, NONE), volume, np.nan)
+    return {"breakeven_requests_per_month": volume, "error": error, "notes": own["notes"],
+            "note_kinds": own["note_kinds"]}

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..catalogs.loader import Catalog
 from ..errors import UnknownIdError
-from .inputs import RowErrors, text_column
+from ..notes import NOTE_KINDS, NoteKind, note_bit
+from .inputs import NONE, RowErrors, text_column
 
 AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later
 
@@ -23,7 +24,7 @@ def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, wh
     """Row numbers into the group's table. Blank cells (and "auto") take ``blank``; with
     ``blank=None`` they are an error. Unknown names are errors (position -1)."""
     table = cat.table(group)
-    column, single = text_column(value, n)
+    column, single = text_column(value)
     if column is None:
         uniques, codes = [single], None
     else:
@@ -89,11 +90,32 @@ def _add_note(notes: np.ndarray, mask: np.ndarray, text: np.ndarray) -> np.ndarr
         return notes
     notes = notes.copy()
     old, new = notes[rows], np.broadcast_to(text, mask.shape)[rows]
-    empty = np.equal(old, None)
+    empty = np.equal(old, NONE)
     notes[rows[empty]] = new[empty]
     if (~empty).any():
         notes[rows[~empty]] = old[~empty] + "\n" + new[~empty]
     return notes
+
+
+class RowNotes:
+    """Each row's notes: ``texts`` (one line per note, None for none) and ``kinds`` (bit i set:
+    a note of kind ``NOTE_KINDS[i]``). Notes are added in ``NOTE_KINDS`` order, so a row's lines
+    and its bits list the same notes in the same order (``notes_of`` pairs them)."""
+
+    def __init__(self, n: int):
+        self.texts = np.full(n, None, dtype=object)
+        self.kinds = np.zeros(n, dtype=np.uint8)
+        self._last = -1
+
+    def add(self, kind: NoteKind, mask: np.ndarray, text: np.ndarray) -> None:
+        """Note ``text`` (per row; None elsewhere) of ``kind`` on the rows in ``mask``."""
+        bit = NOTE_KINDS.index(kind)
+        if bit <= self._last:
+            raise RuntimeError(f"note '{kind}' added after a later kind: add notes in NOTE_KINDS order")
+        self._last = bit
+        if mask.any():
+            self.texts = _add_note(self.texts, mask, text)
+            self.kinds = self.kinds | np.where(mask, np.uint8(note_bit(kind)), np.uint8(0))
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -125,7 +147,7 @@ def _per_pair(template: str, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> 
     return out
 
 
-def _check_engine(cat: Catalog, e_pos, hw_pos, p_pos, custom_only, is_api, errs) -> None:
+def _check_engine(cat: Catalog, e_pos, hw_pos, p_pos, is_api, errs) -> None:
     """Engines run on some hardware kinds, vendors and precisions: check each (engine, x) pair once."""
     et, ht, pt = cat.table("engines"), cat.table("hardware"), cat.table("precisions")
     rows = ~is_api & (e_pos >= 0)

@@ -10,34 +10,17 @@ a thin adapter: conversion lives in ``cells``, arithmetic in the core.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any
 
 try:
     import xlwings as xw
 except ImportError:  # the functions stay plain Python functions; Excel needs `pip install "llmcalc-xl[excel]"`
-    xw = None
+    xw = None  # type: ignore[assignment]
 
 from .. import cells
 from ..errors import LlmcalcError
-from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OPTION_NAMES, OUTPUT_KEYS, estimate_many
+from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OUTPUT_KEYS, estimate_many
 from ..core.options import OPTIONS
-
-#: The catalog the functions use; None: the shipped one with $LLMCALC_XL_CATALOG (as in Excel).
-_CATALOG: ContextVar[Any] = ContextVar("llmcalc_xl_udf_catalog", default=None)
-
-
-@contextmanager
-def using_catalog(catalog: Any) -> Iterator[None]:
-    """Compute the functions with ``catalog`` (a Catalog or paths) inside this block, as Excel
-    does where $LLMCALC_XL_CATALOG names those files."""
-    token = _CATALOG.set(catalog)
-    try:
-        yield
-    finally:
-        _CATALOG.reset(token)
-
 
 #: Optional parameters, in the one order every function keeps.
 #: LLM_ESTIMATE's arguments after price_per_hour: every other option of the core, in this order.
@@ -81,7 +64,7 @@ MEMORY_KEYS = ("fits", "gpus_needed", "max_batch", "total_memory_gib", "weights_
 
 def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
     def run(flat):
-        return estimate_many(catalog=_CATALOG.get(), **flat)
+        return estimate_many(**flat)
 
     def pick(result, i):
         return cells.cell_value(result[key][i], kind)
@@ -139,7 +122,7 @@ def LLM_MEMORY(model, context_tokens=None, batch=None, precision=None, part=None
                                   input_tokens=input_tokens, output_tokens=output_tokens))
 
     def run(flat):
-        out = estimate_many(catalog=_CATALOG.get(), **{k: v for k, v in flat.items() if k != "part"})
+        out = estimate_many(**{k: v for k, v in flat.items() if k != "part"})
         out["part"] = cells.column(flat.get("part"))
         return out
 
@@ -258,7 +241,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
     from ..core.plan import breakeven_many
 
     def run(flat):
-        return breakeven_many(catalog=_CATALOG.get(), **flat)
+        return breakeven_many(**flat)
 
     def pick(result, i):
         return cells.cell_value(result["breakeven_requests_per_month"][i], "float")
@@ -274,7 +257,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
 def LLM_INFO(id, field):  # noqa: A002 - the Excel argument is called id
     """Any catalog value: a price, a bandwidth, a source, a date..."""
     from ..catalogs.info import info_many
-    return cells.compute(lambda flat: info_many(flat["id"], flat["field"], _CATALOG.get()), dict(id=id, field=field),
+    return cells.compute(lambda flat: info_many(flat["id"], flat["field"]), dict(id=id, field=field),
                          lambda result, i: result["value"][i], "No value")
 
 
@@ -287,7 +270,7 @@ def LLM_MODELS(kind=None):
         kinds = cells.grid(kind)
         if kinds.shape != (1, 1):
             return cells.message("kind takes one cell: open, api or empty")
-        return models_table(kinds[0, 0], _CATALOG.get())
+        return models_table(kinds[0, 0])
     except LlmcalcError as exc:
         return cells.message(str(exc))
 
@@ -296,7 +279,7 @@ def LLM_MODELS(kind=None):
 def LLM_HARDWARE():
     """The hardware catalog as a table with a header row (for a spill range or a dropdown)."""
     from ..catalogs.info import hardware_table
-    return hardware_table(_CATALOG.get())
+    return hardware_table()
 
 
 @_excel_function
@@ -309,12 +292,18 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  decode_mfu=None, decode_mbu=None, prefill_overhead_s=None, decode_step_overhead_s=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
-    named = {k: v for k, v in locals().items() if k in OPTION_NAMES}
+    named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
+                 context_tokens=context_tokens, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
+                 price_per_hour=price_per_hour, kv_precision=kv_precision, cached_input_tokens=cached_input_tokens,
+                 requests_per_month=requests_per_month, utilization=utilization, memory_gib=memory_gib,
+                 bandwidth_gb_s=bandwidth_gb_s, tflops=tflops, memory_fraction=memory_fraction,
+                 overhead_gib=overhead_gib, prefill_mfu=prefill_mfu, decode_mfu=decode_mfu, decode_mbu=decode_mbu,
+                 prefill_overhead_s=prefill_overhead_s, decode_step_overhead_s=decode_step_overhead_s)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):
             return cells.message("LLM_ESTIMATE takes single cells. Use LLM_COST, LLM_LATENCY, ... for ranges")
-        result = estimate_many(catalog=_CATALOG.get(), **flat)
+        result = estimate_many(**flat)
     except LlmcalcError as exc:
         return cells.message(str(exc))
     if result["error"][0] is not None:

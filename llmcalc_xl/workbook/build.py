@@ -29,7 +29,7 @@ from .template import style_name
 from ..errors import InvalidValueError
 from ..core.cost import token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS, quote_day
-from .symbolic import Expr, call, concat, is_number, literal
+from .symbolic import Expr, Symbol, call, concat, is_number, literal
 from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -98,13 +98,13 @@ def _put_value(ws, row: int, col: int, value: Any, style: str | None = None, fmt
 
 # --- the catalog sheets --------------------------------------------------------------------------
 
-def _catalog_fields(cat: Catalog, group: str) -> list[str]:
+def _catalog_fields(group: str) -> list[str]:
     from ..catalogs.loader import ApiModel, Engine, Hardware, Model, Precision
 
     if group == "models":
         fields = ["id", "kind"]
-        for cls in (Model, ApiModel):
-            for f in dataclasses.fields(cls):
+        for model_cls in (Model, ApiModel):
+            for f in dataclasses.fields(model_cls):
                 if f.name not in fields and "table" not in f.metadata and "mapping" not in f.metadata:  # a price schedule is no cell
                     fields.append(f.name)
         return fields
@@ -123,7 +123,7 @@ def _write_catalog(wb, cat: Catalog, group: str, sheet: str, prefix: str, table_
     from openpyxl.worksheet.table import Table, TableStyleInfo
 
     ws = wb.create_sheet(sheet)
-    fields = _catalog_fields(cat, group)
+    fields = _catalog_fields(group)
     entries = cat.entries("models") + cat.entries("api_models") if group == "models" else cat.entries(group)
     for c, name in enumerate(fields, start=1):
         _put_value(ws, 1, c, name, "Header")
@@ -155,7 +155,7 @@ def _write_built(wb, cat: Catalog) -> None:
     for group, sheet in CATALOG_SHEETS.items():
         entries = cat.entries("models") + cat.entries("api_models") if group == "models" else cat.entries(group)
         for e in entries:
-            for name in _catalog_fields(cat, group):
+            for name in _catalog_fields(group):
                 value = e.kind if name == "kind" else _cell_of(getattr(e, name, None))
                 for c, v in enumerate((sheet, e.id, name, value), start=1):
                     _put_value(ws, r, c, v)
@@ -183,8 +183,8 @@ def _write_names(wb, cat: Catalog) -> None:
     _define(wb, "n_key", f"Names!$A$5:$A${r - 1}")
     _define(wb, "n_id", f"Names!$B$5:$B${r - 1}")
     _define(wb, "n_precision", f"Names!$D$5:$D${r - 1}")
-    for c, w in zip("ABCD", (40, 28, 12, 16)):
-        ws.column_dimensions[c].width = w
+    for col, width in zip("ABCD", (40, 28, 12, 16)):
+        ws.column_dimensions[col].width = width
     ws.freeze_panes = "A5"
 
 
@@ -455,10 +455,19 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     fx = Expr("fx_rate")
     for i in range(n_scen):
         r, s = first + i, FIRST_ROW + i
-        sc = lambda key: Expr(f"Scenarios!${layout.input_col[key]}{s}")  # noqa: E731
-        out = lambda key: Expr(f"Scenarios!${layout.output_col[key]}{s}")  # noqa: E731
-        calc = lambda key: Expr(f"Calc!${layout.calc_col[key]}{s}")  # noqa: E731
-        here = lambda col: Expr(f"{col}{r}")  # noqa: E731
+
+        def sc(key: str) -> Symbol:
+            return Expr(f"Scenarios!${layout.input_col[key]}{s}")
+
+        def out(key: str) -> Symbol:
+            return Expr(f"Scenarios!${layout.output_col[key]}{s}")
+
+        def calc(key: str) -> Symbol:
+            return Expr(f"Calc!${layout.calc_col[key]}{s}")
+
+        def here(col: str) -> Symbol:
+            return Expr(f"{col}{r}")
+
         blank = call("TRIM", sc("model")) == ""
         problems = calc("problems") != ""
         unusable = blank | problems
@@ -494,8 +503,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
                 np.where(no_fit, "no: does not fit", np.where(requests == 0, "no: no requests per month",
                                                                "no: no price or speed"))))),
         ]
-        values = [literal(v).text for v in values]
-        for c, (formula, (header, fmt, style)) in enumerate(zip(values, QUOTE_COLUMNS), start=1):
+        texts = [literal(v).text for v in values]
+        for c, (formula, (header, fmt, style)) in enumerate(zip(texts, QUOTE_COLUMNS), start=1):
             _put_formula(ws, r, c, "=" + formula, style, fmt)
     rng = lambda col: f"{col}{first}:{col}{total - 1}"  # noqa: E731
     _put_value(ws, total, 1, "Total (rows in totals)", "Header")
@@ -512,8 +521,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_value(ws, total + 3, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one "
                                  "more request. Rows that do not fit, or whose inputs the Check column flags, are "
                                  "left out of the totals.", "Note")
-    for c, w in zip("ABCDEFGHIJK", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16)):
-        ws.column_dimensions[c].width = w
+    for col, width in zip("ABCDEFGHIJK", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16)):
+        ws.column_dimensions[col].width = width
     ws.row_dimensions[head].height = 45
     ws.print_title_rows = f"{head}:{head}"
     ws.freeze_panes = f"B{first}"
@@ -548,8 +557,8 @@ def _write_sources(wb, cat: Catalog) -> None:
         for c, v in enumerate(("assumption", name, source, "", "", ""), start=1):
             _put_value(ws, r, c, v)
         r += 1
-    for c, w in zip("ABCDEF", (12, 22, 110, 12, 60, 12)):
-        ws.column_dimensions[c].width = w
+    for col, width in zip("ABCDEF", (12, 22, 110, 12, 60, 12)):
+        ws.column_dimensions[col].width = width
     ws.freeze_panes = "A4"
 
 
@@ -601,7 +610,7 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
                              about_memory=key in ("fits", "total_memory_gib"))
 
     priced = "No answer: give hardware (or latency_s and price_per_hour)"
-    examples = [
+    examples: list[tuple[str, str, Any, str | None]] = [
         ("Cost of one GPT-4o request (1,000 in, 500 out)", 'LLM_COST("gpt-4o",1000,500)',
          core("cost_per_request_usd", "float", priced, model="gpt-4o", input_tokens=1000.0, output_tokens=500.0),
          None),
@@ -649,8 +658,8 @@ def _write_functions(wb, layout: _Layout, rows: list[dict[str, Any]], cat: Catal
         _put_value(ws, r, 4, expected)
         if native:
             _put_formula(ws, r, 5, "=" + native, "Link")
-    for c, w in zip("ABCDE", (60, 70, 16, 22, 24)):
-        ws.column_dimensions[c].width = w
+    for col, width in zip("ABCDE", (60, 70, 16, 22, 24)):
+        ws.column_dimensions[col].width = width
 
 
 # --- the builder ---------------------------------------------------------------------------------------
@@ -736,7 +745,7 @@ def _save(wb, path: str) -> None:
     xlsx_writer.save(wb, path, compresslevel=1 if big else 6)
 
 
-def save_atomically(wb, out: Path, force: bool = False) -> Path:
+def save_atomically(wb, out: str | Path, force: bool = False) -> Path:
     """Write to a temporary file beside ``out``, then rename: no half-written quote."""
     out = Path(out)
     if out.suffix.lower() != ".xlsx":

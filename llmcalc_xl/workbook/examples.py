@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
+from typing import Any
 from pathlib import Path
 
 EXAMPLE_AS_OF = _dt.date(2026, 11, 26)
@@ -28,8 +29,8 @@ def build_examples(root: Path = ROOT) -> list[Path]:
     template = root / "templates" / "quote.xlsx"
     default_template().save(template)
     written = [template]
-    common = dict(catalog=cat, template=template, as_of=EXAMPLE_AS_OF, client="Example client",
-                  prepared_by="llmcalc-xl examples")
+    common: dict[str, Any] = dict(catalog=cat, template=template, as_of=EXAMPLE_AS_OF, client="Example client",
+                                  prepared_by="llmcalc-xl examples")
     written.append(save_atomically(build_workbook(None, **common), root / "workbooks" / "quote.xlsx", force=True))
     rows, problems = scenarios_from_csv(str(root / "workbooks" / "example-scenarios.csv"), cat)
     if problems:

@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class V:
         if k == NUM:
             return float(self.num[i])
         if k == TEXT:
-            return self.text[i]
+            return self.texts()[i]
         if k == BOOL:
             return bool(self.num[i])
         if k == ERROR:
@@ -122,8 +122,8 @@ def texts(values: list | np.ndarray, err: np.ndarray | None = None) -> V:
     text[:] = values
     if err is None or not err.any():
         return V(TEXT, np.zeros(n), text)
-    return V(np.where(err > 0, ERROR, TEXT).astype(np.int8), np.where(err > 0, err, 0).astype(float),
-             np.where(err > 0, None, text))
+    text[err > 0] = None
+    return V(np.where(err > 0, ERROR, TEXT).astype(np.int8), np.where(err > 0, err, 0).astype(float), text)
 
 
 def errors(code: int, n: int) -> V:
@@ -204,7 +204,7 @@ def to_numbers(v: V) -> tuple[np.ndarray, np.ndarray | None]:
     num = np.where(kind == BLANK, 0.0, v.num)
     err = np.where(kind == ERROR, v.num, 0).astype(np.int8)
     for i in np.flatnonzero(kind == TEXT):
-        x = _parse_number(v.text[i])
+        x = _parse_number(v.texts()[i])
         if x is None:
             err[i] = VALUE_E
         else:
@@ -220,7 +220,7 @@ def to_booleans(v: V) -> tuple[np.ndarray, np.ndarray | None]:
     value = (v.num != 0) & ((kind == NUM) | (kind == BOOL))
     err = np.where(kind == ERROR, v.num, 0).astype(np.int8)
     for i in np.flatnonzero(kind == TEXT):
-        t = v.text[i].strip().upper()
+        t = v.texts()[i].strip().upper()
         if t in ("TRUE", "FALSE"):
             value[i] = t == "TRUE"
         else:
@@ -504,6 +504,7 @@ class Run:
     values: list | None = None
     result: V | None = None
     failed: str | None = None
+    tree: Any = field(default=None, repr=False, compare=False)  # the parsed formula, while computing
 
 
 class _Failed(Exception):
@@ -615,14 +616,14 @@ class Engine:
 
     def run(self) -> Results:
         results = Results()
-        nodes = [r for r in self.book.runs if r.formula is not None]
+        nodes: list[Run | _Single] = [r for r in self.book.runs if r.formula is not None]
         nodes += [s for col in self.singles.values() for s in col.values()]
         order: list = []
         deps: dict[int, set[int]] = {}
         index = {id(x): i for i, x in enumerate(nodes)}
         for i, node in enumerate(nodes):
             try:
-                node.tree = parse(node.formula)
+                node.tree = parse(cast(str, node.formula))  # runs without a formula are left out above
             except FormulaError as exc:
                 node.tree = None
                 self._fail(node, str(exc), type(exc))
@@ -739,7 +740,7 @@ class Engine:
     def _run_value(self, run: Run) -> V:
         if run.formula is None:
             if run.result is None:
-                run.result = python_values(run.values)
+                run.result = python_values(cast(list, run.values))  # a run without a formula holds values
             return run.result
         if run.result is None:
             raise _Failed(f"uses {_address(run.sheet, run.first, run.col)}, which has no value")
@@ -1012,12 +1013,12 @@ def fn_iferror(ctx: _Ctx, args):
     alt = ctx.value(ctx.eval(args[1])) if args[1][0] != "missing" else V(NUM, np.zeros(ctx.n))
     if np.all(bad):
         return alt
-    return where(bad, alt, value)
+    return where(np.asarray(bad), alt, value)
 
 
 def _logical_parts(ctx: _Ctx, args, name: str):
     """(truth per row for each argument, whether it counted, error)."""
-    parts = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
     for node in args:
         x = ctx.eval(node)
         if isinstance(x, (Rng, RowRng)):
@@ -1028,8 +1029,8 @@ def _logical_parts(ctx: _Ctx, args, name: str):
                     counted = (kind == NUM) | (kind == BOOL)
                     e = kind == ERROR
                     err_code = int(c.num[e][0]) if e.any() else 0
-                    truth = bool(((c.num != 0) & counted).all()) if name == "AND" else bool(((c.num != 0) & counted).any())
-                    parts.append((np.full(ctx.n, truth), np.full(ctx.n, bool(counted.any())),
+                    whole = bool(((c.num != 0) & counted).all()) if name == "AND" else bool(((c.num != 0) & counted).any())
+                    parts.append((np.full(ctx.n, whole), np.full(ctx.n, bool(counted.any())),
                                   np.full(ctx.n, err_code, dtype=np.int8) if err_code else None))
                 else:
                     parts.append(_logical_cells(c))
@@ -1160,7 +1161,7 @@ def _wildcard(pattern: str) -> re.Pattern | None:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
-def _lookup_key(kind: int, num: float, text: str | None):
+def _lookup_key(kind: int, num: float, text: Any):
     if kind == TEXT:
         return (TEXT, text.lower())
     if kind in (NUM, BOOL):
@@ -1196,7 +1197,7 @@ def fn_match(ctx, args):
                 if key is not None and key not in table:
                     table[key] = i + 1
             ctx.engine._match_cache[area] = table
-        memo = {}
+        memo: dict[Any, Any] = {}
         for i in range(n):
             k = int(lk[i])
             if k == ERROR:
@@ -1251,7 +1252,7 @@ def _match_cells(lookup: V, cells: V) -> np.ndarray:
 
 def _aggregate_parts(ctx, args):
     """(numbers matrix pieces): for each argument, (values n x k, counted n x k, error n)."""
-    pieces = []
+    pieces: list[tuple[Any, ...]] = []
     for node in args:
         x = ctx.eval(node)
         if isinstance(x, Rng):
@@ -1268,8 +1269,8 @@ def _aggregate_parts(ctx, args):
             if v.ref or isinstance(x, RowRng):
                 kind = v.kinds()
                 counted = kind == NUM
-                err = np.where(kind == ERROR, v.num, 0).astype(np.int8)
-                pieces.append(("rows", v.num, counted, err if err.any() else None))
+                codes = np.where(kind == ERROR, v.num, 0).astype(np.int8)
+                pieces.append(("rows", v.num, counted, codes if codes.any() else None))
             else:
                 num, err = to_numbers(v)
                 blank = v.is_(BLANK)
@@ -1376,7 +1377,7 @@ def fn_n(ctx, args):
     return numbers(num, err)
 
 
-def _is(test: Callable[[V], np.ndarray]):
+def _is(test: Callable[[V], np.ndarray | bool]):
     def fn(ctx, args):
         _need(args, 1, 1, "IS")
         v = ctx.value(ctx.eval(args[0]))
@@ -1409,7 +1410,7 @@ def fn_search(ctx, args):
     n = ctx.n
     pos = np.zeros(n)
     bad = np.zeros(n, dtype=np.int8)
-    memo = {}
+    memo: dict[Any, Any] = {}
     for i in range(n):
         key = (find[i], within[i], int(start[i]))
         if key not in memo:
@@ -1499,8 +1500,8 @@ def _criteria(value: Any) -> Callable[[int, float, str | None], bool]:
     if isinstance(value, float):
         return lambda k, x, t: k == NUM and x == value
     s = value or ""
-    m = re.match(r"^(<=|>=|<>|<|>|=)?(.*)$", s, re.DOTALL)
-    op, operand = m.group(1) or "=", m.group(2)
+    op = next((o for o in ("<=", ">=", "<>", "<", ">", "=") if s.startswith(o)), "")
+    op, operand = op or "=", s[len(op):]
     number = _parse_number(operand) if operand.strip() else None
     if number is not None:
         tests = {"=": lambda x: x == number, "<>": lambda x: x != number, "<": lambda x: x < number,
@@ -1526,7 +1527,7 @@ def _criteria(value: Any) -> Callable[[int, float, str | None], bool]:
         return lambda k, x, t: not (k == TEXT and bool(pattern.fullmatch(t)))
     low = operand.lower()
     cmp = {"<": lambda a: a < low, ">": lambda a: a > low, "<=": lambda a: a <= low, ">=": lambda a: a >= low}[op]
-    return lambda k, x, t: k == TEXT and cmp(t.lower())
+    return lambda k, x, t: k == TEXT and t is not None and cmp(t.lower())
 
 
 def fn_sumif(ctx, args):
@@ -1560,17 +1561,17 @@ def fn_countif(ctx, args):
     _need(args, 2, 2, "COUNTIF")
     area = ctx.eval(args[0])
     crit = ctx.value(ctx.eval(args[1]))
+    cells: V | None = None
+    cells_by_row: list[V] = []
     if isinstance(area, Rng):
-        cells_by_row = None
         cells = ctx.engine.range_cells(area)
     elif isinstance(area, RowRng):
-        cells = None
         cells_by_row = area.columns
     else:
         raise Unsupported("COUNTIF over a single value")
     out = np.zeros(ctx.n)
     ck = crit.kinds()
-    memo = {}
+    memo: dict[Any, Any] = {}
     for i in range(ctx.n):
         k = int(ck[i])
         if k == ERROR:
@@ -1696,7 +1697,7 @@ def fn_text(ctx, args):
     kind = v.kinds()
     err = np.where(kind == ERROR, v.num, 0).astype(np.int8)
     out = []
-    memo = {}
+    memo: dict[Any, Any] = {}
     text_values = v.texts()
     for i in range(ctx.n):
         k = kind[i]

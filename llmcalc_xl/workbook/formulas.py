@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core import defaults, physics
 from ..core.options import BY_NAME, OPTIONS, TEXT_OPTIONS
-from .symbolic import Expr, call, concat, is_number, literal
+from .symbolic import Expr, Symbol, call, concat, is_number, literal
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,13 @@ GPU_CANDIDATES = tuple(sorted(set(defaults.TENSOR_GPU_COUNTS) | set(defaults.LAY
 
 # --- the Calc sheet, generated from the core's physics -------------------------------------------
 
-def ref(key: str, na: bool = False, numeric: bool = False) -> Expr:
+def ref(key: str, na: bool = False, numeric: bool = False) -> Symbol:
     """The row's cell of a Calc column or a Scenarios input (``na``: it may hold #N/A; ``numeric``:
     it holds a number or an error)."""
     return Expr("{" + key + "}", na=na, numeric=numeric)
 
 
-def name(defined: str) -> Expr:
+def name(defined: str) -> Symbol:
     """A defined name of the workbook (an Assumptions cell, a catalog column)."""
     return Expr(defined)
 
@@ -106,7 +106,7 @@ class CalcSheet:
         self.columns: list[Calc] = []
         self._keys: set[str] = set()
 
-    def add(self, key: str, value, header: str = "") -> Expr:
+    def add(self, key: str, value, header: str = "") -> Symbol:
         if key in self._keys or key in INPUT_KEYS:
             raise ValueError(f"Calc column {key!r} is defined twice (or is a Scenarios input).")
         self._keys.add(key)
@@ -150,7 +150,7 @@ class CatalogCells:
     is_cuda = ref("is_cuda")
     on_apple = ref("on_apple")
 
-    def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Expr:
+    def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
         cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
         default = _field_default(group, field)
         value = np.where(is_number(cell), cell, np.nan if default is None else float(default))
@@ -184,8 +184,11 @@ class CatalogCells:
         return np.where(is_number(ref(key)), ref(key), np.nan)
 
     def number(self, key):
-        default = name("utilization") if key == "utilization" else float(BY_NAME[key].default)
-        return np.where(is_number(ref(key)), ref(key), default)
+        if key == "utilization":  # the Assumptions sheet's cell, which a reader may change
+            return np.where(is_number(ref(key)), ref(key), name("utilization"))
+        default = BY_NAME[key].default
+        assert isinstance(default, (int, float)), key
+        return np.where(is_number(ref(key)), ref(key), float(default))
 
 
 def _resolution(sheet: CalcSheet) -> None:
@@ -223,7 +226,7 @@ def _resolution(sheet: CalcSheet) -> None:
               "GPUs: auto?")
 
 
-def _row_of(id_key: str, ids: str) -> Expr:
+def _row_of(id_key: str, ids: str) -> Symbol:
     return np.where(ref(id_key) == "", 0, call("MATCH", ref(id_key), name(ids), 0))
 
 
@@ -418,7 +421,7 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
     ]
 
 
-def _problems(checks: list[tuple[Expr, Expr]]) -> Expr:
+def _problems(checks: list[tuple[Symbol, Symbol]]) -> Symbol:
     """Every failing check's message, one after another ("" when all pass). A check that cannot
     be evaluated (its inputs are unusable, another message says why) does not fire."""
     return concat(*(np.where(call("IFERROR", cond, False), msg, "") for cond, msg in checks))
@@ -427,7 +430,7 @@ def _problems(checks: list[tuple[Expr, Expr]]) -> Expr:
 #: The row's Check cell: what is wrong with its inputs (the outputs stay empty while anything is), then
 #: notes that do not stop the estimate (a retired model). Empty when there is nothing to say.
 def check_formula() -> str:
-    return np.where(~_filled("model"), "", call("TRIM", concat(ref("problems"), " ", ref("notes")))).text
+    return literal(np.where(~_filled("model"), "", call("TRIM", concat(ref("problems"), " ", ref("notes"))))).text
 
 
 #: Checks per Calc column: keeps each formula far below Excel's 8,192 characters.

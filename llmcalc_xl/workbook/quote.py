@@ -23,7 +23,7 @@ def _check(rows: list[dict[str, Any]], cat: Catalog, labels: list[str]) -> tuple
     """The rows the core accepts, with names written as catalog ids, and a message per refused row."""
     if not rows:
         return [], []
-    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
+    cols: dict[str, Any] = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
     result = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=cat, **cols)
     good, problems = [], []
     for i, (row, label, error) in enumerate(zip(rows, labels, result["error"])):
@@ -70,7 +70,7 @@ def scenarios_from_csv(path: str, cat: Catalog,
 
 
 def scenarios_from_lists(models: Iterable[str], hardware: Iterable[str], cat: Catalog):
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in models:
         if cat.model(m).kind == "api" or not hardware:
             rows.append({"scenario": m, "model": m, "requests_per_month": 1_000_000})
@@ -94,7 +94,7 @@ def merge_scenarios(existing: list[dict[str, Any]], new: list[dict[str, Any]], r
     if replace:
         return list(new), dict(added=len(new), updated=0, kept=0, replaced=len(existing))
     rows = list(existing)
-    where = {}
+    where: dict[str, int] = {}
     for i, row in enumerate(existing):
         label = str(row.get("scenario") or "").strip()
         if label and label not in where:
@@ -103,10 +103,10 @@ def merge_scenarios(existing: list[dict[str, Any]], new: list[dict[str, Any]], r
     added = 0
     for row in new:
         label = str(row.get("scenario") or "").strip()
-        i = where.get(label) if label else None
-        if i is not None and i not in updated:
-            rows[i] = row
-            updated.add(i)
+        at = where.get(label) if label else None
+        if at is not None and at not in updated:
+            rows[at] = row
+            updated.add(at)
         else:
             rows.append(row)
             added += 1

@@ -96,16 +96,16 @@ def _contains(z: zipfile.ZipFile, name: str, needle: bytes) -> bool:
 def _read_scenarios(ws, report: Report) -> list[dict[str, Any]]:
     header = next(ws.iter_rows(min_row=HEADER_ROW, max_row=HEADER_ROW, values_only=True), ())
     cells = [(str(v), c) for c, v in enumerate(header, start=1) if v]
-    exact = {}
+    exact: dict[str, int] = {}
     for text, c in cells:
         exact.setdefault(text, c)
     # an earlier version's header of the same input ("GPUs (empty: 1)"), never a result's header
     noted = {_base(text): c for text, c in cells if "(empty:" in text}
-    columns = {}
+    columns: dict[str, int] = {}
     for key, label in scenario_headers().items():
-        c = exact.get(label) or (noted.get(_base(label)) if "(empty:" in label else None)
-        if c:
-            columns[key] = c
+        col = exact.get(label) or (noted.get(_base(label)) if "(empty:" in label else None)
+        if col:
+            columns[key] = col
         else:
             report.not_carried.append(f"Scenarios column for {key} not found; its inputs take the default")
     rows = []
@@ -139,7 +139,8 @@ def _catalog_edits(old, report: Report) -> tuple[dict[tuple[str, str, str], Any]
         if isinstance(sheet, str) and eid not in (None, "") and isinstance(fld, str):
             built[(sheet, eid, fld)] = value
     built_ids = {(s, i) for s, i, _ in built}
-    edits, new_rows = {}, {}
+    edits: dict[tuple[str, str, str], Any] = {}
+    new_rows: dict[str, list[dict[str, Any]]] = {}
     for sheet in CATALOG_SHEETS.values():
         if sheet not in old.sheetnames:
             continue
@@ -167,7 +168,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _apply_catalog(new, edits, new_rows, cat: Catalog, report: Report) -> None:
+def _apply_catalog(new, edits, new_rows, report: Report) -> None:
     from openpyxl.utils import get_column_letter
 
     for (sheet, eid, fld), value in edits.items():
@@ -267,7 +268,7 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
             report.carried.append(f"your assumption {name} = {assumptions[name]!r}")
     for name in sorted(set(assumptions) - known):
         report.not_carried.append(f"assumption {name}: no longer used")
-    _apply_catalog(new, edits, new_rows, cat, report)
+    _apply_catalog(new, edits, new_rows, report)
     backup_copy(path, backup)
     save_atomically(new, path, force=True)
     return report

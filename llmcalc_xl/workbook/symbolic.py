@@ -31,9 +31,14 @@ templates into cell references.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+#: A formula symbol as the code that builds formulas holds it: an :class:`Expr` at run time, typed
+#: Any because it goes through numpy's functions (``np.where``, ``np.maximum``...), whose type
+#: annotations know only arrays; ``core/physics.py`` types its quantities Any for the same reason.
+Symbol = Any
 
 #: Precedence of what an expression's text is at its top (higher binds tighter).
 COMPARE, CONCAT, ADD, MUL, POWER, NEGATE, ATOM = 1, 2, 3, 4, 5, 6, 9
@@ -78,8 +83,8 @@ class Expr:
     def __le__(self, o): return _binary("<=", COMPARE, self, o)
     def __gt__(self, o): return _binary(">", COMPARE, self, o)
     def __ge__(self, o): return _binary(">=", COMPARE, self, o)
-    def __eq__(self, o): return _binary("=", COMPARE, self, o)  # type: ignore[override]
-    def __ne__(self, o): return _binary("<>", COMPARE, self, o)  # type: ignore[override]
+    def __eq__(self, o): return _binary("=", COMPARE, self, o)
+    def __ne__(self, o): return _binary("<>", COMPARE, self, o)
 
     # booleans
     def __and__(self, o): return call("AND", self, o)
@@ -172,7 +177,7 @@ def negate(a: Any) -> Expr:
     return Expr(f"-{_wrapped(a, POWER)}", NEGATE, a.na, numeric=True)
 
 
-def call(name: str, *args: Any) -> Expr:
+def call(name: str, *args: Any) -> Symbol:
     """A function call; nested AND/OR are flattened, NOT(NOT(x)) is x."""
     exprs = [literal(a) for a in args]
     if name == "NOT" and len(exprs) == 1:
@@ -234,7 +239,7 @@ def _one_call(text: str) -> bool:
     return False
 
 
-def concat(*parts: Any) -> Expr:
+def concat(*parts: Any) -> Symbol:
     """Text joined with ``&`` (Python strings are text literals)."""
     exprs = [literal(p) for p in parts]
     return Expr("&".join(e.text if e.prec >= CONCAT else f"({e.text})" for e in exprs), CONCAT, any(e.na for e in exprs))
@@ -253,11 +258,11 @@ def where(condition: Any, a: Any, b: Any) -> Expr:
     return call("IF", condition, a, b)
 
 
-def is_number(x: Any) -> Expr:
+def is_number(x: Any) -> Symbol:
     return call("ISNUMBER", x)
 
 
-UFUNCS = {
+UFUNCS: dict[str, Callable[..., Expr]] = {
     "add": lambda a, b: _binary("+", ADD, a, b),
     "subtract": lambda a, b: _binary("-", ADD, a, b),
     "multiply": lambda a, b: _binary("*", MUL, a, b),
@@ -286,7 +291,7 @@ UFUNCS = {
     "isfinite": is_number,
 }
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., Expr]] = {
     "where": where,
     "asarray": lambda a, dtype=None: a,
 }

@@ -27,7 +27,7 @@ import queue
 import re
 import threading
 import zipfile
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -278,7 +278,7 @@ class _Plan:
         head, tail = xml[:m.start()], xml[m.end():]
         theirs = self._their_rows(ws, m.group(1) or "")
         ours = self._our_rows(ws)
-        head = self._dimension(head, ws, theirs, ours)
+        head = self._dimension(head, ws, ours)
         with archive.open(arcname, "w", force_zip64=True) as out:
             chunks = itertools.chain([head, "<sheetData>"], _merge_rows(theirs, ours, ws), ["</sheetData>", tail])
             _write_behind(out, (chunk.encode("utf-8") for chunk in chunks))
@@ -316,7 +316,8 @@ class _Plan:
             out.append((r, xml, row))
         return out
 
-    def _our_rows(self, ws) -> list[tuple[int, list[tuple[int, str]]]] | None:
+    def _our_rows(self, ws) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """(the rows the store writes, sorted; for each of its columns, each row's cell xml or "")."""
         cells = self.stores.get(ws.title)
         if cells is None:
             return None
@@ -335,7 +336,7 @@ class _Plan:
             grid.append(arr)
         return all_rows, grid
 
-    def _dimension(self, head: str, ws, theirs, ours) -> str:
+    def _dimension(self, head: str, ws, ours) -> str:
         from openpyxl.utils import get_column_letter
 
         rows, cols = [], []
@@ -426,7 +427,7 @@ def _cell_value(v: FV.V, i: int) -> tuple[str, str]:
     """(t attribute, <v> text) of cell i of a computed value."""
     k = int(v.kind[i]) if isinstance(v.kind, np.ndarray) else v.kind
     if k == FV.TEXT:
-        return "str", v.text[i]
+        return "str", v.texts()[i]
     if k == FV.BOOL:
         return "b", "1" if v.num[i] else "0"
     if k == FV.ERROR:
@@ -450,7 +451,8 @@ def _values_xml(v: FV.V) -> tuple[np.ndarray, np.ndarray]:
     num = kinds == FV.NUM
     if num.any():
         vals[num] = [f"<v>{t}</v>" for t in _number_texts(v.num[num]).tolist()]
-    for kind, make in ((FV.TEXT, lambda i: f"<v>{_escape(v.text[i])}</v>"),
+    text: Any = v.text  # an object array wherever a cell is text
+    for kind, make in ((FV.TEXT, lambda i: f"<v>{_escape(text[i])}</v>"),
                        (FV.BOOL, lambda i: "<v>1</v>" if v.num[i] else "<v>0</v>"),
                        (FV.ERROR, lambda i: f"<v>{FV.ERRORS[int(v.num[i])]}</v>"),
                        (FV.BLANK, lambda i: "<v>0</v>")):
@@ -495,7 +497,7 @@ def _openpyxl_cell(coord: str, value: Any, sid: int) -> str:
     cell = ws.cell(row=row, column=column_index_from_string(letters), value=value)
 
     class _Collect:
-        el = None
+        el: Any = None
 
         def write(self, el):
             self.el = el
@@ -528,7 +530,7 @@ def _column_xml(column: _Column, results: FV.Results, shared_ids):
             tattr, vals = [""], [f"<v>{nums[0]}</v>"]
         else:
             tattr, vals = (a.tolist() for a in _values_xml(run.result))
-        master = _escape(run.formula[1:])
+        master = _escape(cast(str, run.formula)[1:])  # the store's runs are formula runs
         strings = [f'<c r="{letter}{run.first}"{s}{tattr[0]}><f t="shared" ref="{letter}{run.first}:{letter}{last}" '
                    f'si="{index}">{master}</f>{vals[0]}</c>']
         if numbers_only:  # one step per cell: the most common case by far
@@ -545,9 +547,9 @@ def _column_xml(column: _Column, results: FV.Results, shared_ids):
         for r, text, sid in column.singles:
             v = results.cells.get((column.sheet, r, column.col))
             t, val = ("", "") if v is None else _cell_value(v, 0)
-            tattr = f' t="{t}"' if t else ""
+            t_attr = f' t="{t}"' if t else ""
             vxml = f"<v>{_escape(val)}</v>" if v is not None else ""
-            strings.append(f'<c r="{letter}{r}"{_style(sid)}{tattr}><f>{_escape(text[1:])}</f>{vxml}</c>')
+            strings.append(f'<c r="{letter}{r}"{_style(sid)}{t_attr}><f>{_escape(text[1:])}</f>{vxml}</c>')
         pieces.append((rows, column.col, strings))
     return pieces
 
@@ -559,6 +561,11 @@ def _row_attrs(ws, r: int) -> str:
     return "".join(f' {k}="{v}"' for k, v in dict(dims).items())
 
 
+def _letters(ref: str) -> str:
+    """The column letters a cell reference starts with ("AB12" -> "AB")."""
+    return ref[:len(ref) - len(ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))]
+
+
 def _merged_row(r: int, cells: tuple, el) -> str:
     """A row that both openpyxl and the store wrote: their cells and ours, by column; theirs win."""
     from lxml import etree
@@ -566,10 +573,9 @@ def _merged_row(r: int, cells: tuple, el) -> str:
     by_column = {}
     for piece in cells:
         if piece:
-            by_column[re.match(r'<c r="([A-Z]+)', piece).group(1)] = piece
+            by_column[_letters(piece[len('<c r="'):])] = piece
     for c in el.findall(f"{{{MAIN_NS}}}c"):
-        letters = re.match(r"[A-Z]+", c.get("r")).group(0)
-        by_column[letters] = etree.tostring(c, encoding="unicode").replace(f' xmlns="{MAIN_NS}"', "", 1)
+        by_column[_letters(c.get("r"))] = etree.tostring(c, encoding="unicode").replace(f' xmlns="{MAIN_NS}"', "", 1)
     attrs = "".join(f' {k}="{v}"' for k, v in el.attrib.items() if k != "r")
     ordered = sorted(by_column.items(), key=lambda kv: (len(kv[0]), kv[0]))
     return f'<row r="{r}"{attrs}>' + "".join(p for _, p in ordered) + "</row>"
