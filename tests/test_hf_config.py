@@ -2,6 +2,7 @@
 publishers state, the attention fields, the native precision, and `catalog add-model`."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -268,15 +269,13 @@ def test_add_model_bad_id_is_refused_before_writing(tmp_path):
 
 
 @pytest.mark.parametrize("line, message", [
-    ('checkpoints = {"someone/x-FP8" = "fp9"}', "checkpoints 'someone/x-FP8' precision 'fp9' is not a precision id"),
+    ('checkpoints = {"someone/x-FP8" = "fp9"}', "checkpoints['someone/x-FP8'] 'fp9' is not a precision id"),
     ('checkpoints = {"not a repo" = "fp8"}', "checkpoints: 'not a repo' is not a Hugging Face repo id"),
-    ('native_precision = "int3"\nnative_precision_source = "card"', "native_precision precision 'int3' is not a "
-                                                                     "precision id"),
-    ('checkpoints = {"nvidia/DeepSeek-R1-NVFP4" = "fp4"}', "checkpoint 'nvidia/DeepSeek-R1-NVFP4' is already a "
-                                                          "checkpoint of model 'deepseek-r1'"),
+    ('native_precision = "int3"\nnative_precision_source = "card"', "native_precision 'int3' is not a precision id"),
+    ('checkpoints = {"nvidia/DeepSeek-R1-NVFP4" = "fp4"}', "the name 'nvidia/DeepSeek-R1-NVFP4' of model"),
 ])
 def test_checkpoints_and_native_precision_are_checked_at_load(tmp_path, line, message):
     p = tmp_path / "c.toml"
     p.write_text(f'[[models]]\nid = "qwen3-8b"\nsource = "mine"\nas_of = "2026-01-01"\n{line}\n')
-    with pytest.raises(CatalogError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(CatalogError, match=re.escape(message)):
         load_catalog([p])
