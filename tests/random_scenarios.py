@@ -35,11 +35,17 @@ def _hardware_entry(cat: Catalog, hw: str | None):
     return next((h for h in cat.entries("hardware") if h.id == hw), None)
 
 
+def _precision(cat: Catalog, row: dict[str, Any]) -> str:
+    """The precision the row is estimated in: its own, else the model's native one, else fp16 (README)."""
+    model = next((m for m in cat.entries("models") if m.id == row.get("model")), None)
+    return row.get("precision") or (model.native_precision if model is not None else "") or "fp16"
+
+
 def _engines_for(cat: Catalog, row: dict[str, Any]) -> list[str]:
     """Engines that run the row's precision on its hardware (kind and vendor), in catalog order."""
     hw = _hardware_entry(cat, row.get("hardware"))
     kind = hw.kind if hw else "gpu"
-    precision = row.get("precision") or "fp16"
+    precision = _precision(cat, row)
     return [e.id for e in cat.entries("engines")
             if kind in e.hardware_kinds and (not e.vendors or kind != "gpu" or hw is None or hw.vendor in e.vendors)
             and (not e.precisions or precision in e.precisions)]
@@ -48,7 +54,7 @@ def _engines_for(cat: Catalog, row: dict[str, Any]) -> list[str]:
 def _default_engine(cat: Catalog, row: dict[str, Any]) -> str:
     """The engine an empty Engine cell means (README: llama.cpp on Apple and CPU or with GGUF, else vLLM)."""
     hw = _hardware_entry(cat, row.get("hardware"))
-    family = next(p.family for p in cat.entries("precisions") if p.id == (row.get("precision") or "fp16"))
+    family = next(p.family for p in cat.entries("precisions") if p.id == _precision(cat, row))
     return "llama.cpp" if (hw and hw.kind in ("apple", "cpu")) or family == "gguf" else "vllm"
 
 
@@ -70,7 +76,9 @@ def choose_hardware(rng, row, cat):
 
 
 def choose_precision(rng, row, cat):
-    if _is_api(cat, row["model"]) or not _often(rng, 0.3):
+    if _is_api(cat, row["model"]):
+        return None
+    if not _often(rng, 0.3) and _engines_for(cat, row):  # the model's native precision runs here
         return None
     for _ in range(50):
         precision = rng.choice(cat.entries("precisions")).id

@@ -428,7 +428,8 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "chunked_attention_layers": (0, 10_000, "the deepest published models have about 130 layers"),
     "attention_chunk_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "linear_attention_layers": (0, 10_000, "the deepest published models have about 130 layers"),
-    "linear_state_elements": (0, 10_000_000_000, "a published linear-attention layer holds a few million"),
+    "linear_state_elements": (0, 1_000_000_000, "the largest published recurrent states hold about 2 million "
+                                                "elements per layer"),
     "mlp_only_layers": (0, 10_000, "the deepest published models have about 130 layers"),
     "sparse_attention_top_k": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "indexer_heads": (0, 100_000, _MODEL_COUNT),
@@ -515,6 +516,9 @@ def normalize(name: str) -> str:
 
 # --- building entries from TOML tables ---------------------------------------------
 
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
 def _coerce(fld: dataclasses.Field, value: Any) -> Any:
     ann = str(fld.type)
     if "table" in fld.metadata:
@@ -522,6 +526,10 @@ def _coerce(fld: dataclasses.Field, value: Any) -> Any:
     if "mapping" in fld.metadata:
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             raise ValueError(f'{fld.name} must be a table of text, e.g. {{"org/repo-FP8" = "fp8"}}, got {value!r}')
+        for repo in value:
+            if not _REPO_ID.match(repo):
+                raise ValueError(f"{fld.name}: '{repo}' is not a Hugging Face repo id. Write it as owner/name, "
+                                 "e.g. nvidia/DeepSeek-R1-NVFP4")
         return dict(value)
     if "tuple" in ann:
         if isinstance(value, str):

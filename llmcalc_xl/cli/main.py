@@ -168,12 +168,26 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     click.echo(estimate_text(d, hw_name, eng_name, result.notes))
 
 
-@main.command()
-@click.argument("kind", type=click.Choice(["models", "hardware", "engines", "precisions"]))
-@CATALOG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
-def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
-    """List catalog entries with their key figures, source and date."""
+@main.group(cls=_Group)
+def catalog() -> None:
+    """List catalog entries (models, hardware, engines, precisions), or add a model from its config.json."""
+
+
+def _listing(kind: str) -> Any:
+    @CATALOG_OPTION
+    @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+    def command(catalog_paths: tuple[str, ...], as_json: bool) -> None:
+        _list_catalog(kind, catalog_paths, as_json)
+
+    command.__doc__ = f"List the {kind} with their key figures, source and date."
+    return catalog.command(kind)(command)
+
+
+for _kind in ("models", "hardware", "engines", "precisions"):
+    _listing(_kind)
+
+
+def _list_catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
     import dataclasses
 
     from ..catalogs.loader import load_catalog
@@ -220,6 +234,71 @@ def catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
             row["source"] = source[:57] + "..."
         rows.append(row)
     click.echo(table(rows, columns))
+
+
+@catalog.command("add-model")
+@click.argument("config_path", metavar="CONFIG.json")
+@click.option("--id", "model_id", required=True, help="Catalog id for the model: lower case with hyphens, e.g. "
+              "my-qwen3-32b.")
+@click.option("--out", "out_path", metavar="FILE", help="Your catalog file to add it to (created if missing). "
+              "Default: the first file in $LLMCALC_XL_CATALOG, else my-models.toml.")
+@click.option("--name", default="", help="Display name (default: the id).")
+@click.option("--alias", "aliases", multiple=True, help="A name people type for it, e.g. the Hugging Face repo id "
+              "(repeatable).")
+@click.option("--source", default="", help="Where the config.json comes from, e.g. its Hugging Face URL.")
+@click.option("--as-of", "as_of", default="", help="Date of the config (YYYY-MM-DD; default today).")
+@click.option("--force", is_flag=True, help="Replace a model of the same id in FILE, or override a shipped one.")
+def add_model(config_path: str, model_id: str, out_path: str | None, name: str, aliases: tuple[str, ...],
+              source: str, as_of: str, force: bool) -> None:
+    """Add a model to your catalog from its Hugging Face config.json, with the exact parameter count.
+
+    Dense, MoE, MLA, sliding, chunked and linear-attention (Gated DeltaNet, Mamba2) architectures are
+    counted; every surface (estimate, build, fill, the Excel functions) then sees the model through
+    --catalog FILE or $LLMCALC_XL_CATALOG."""
+    import datetime
+    import os
+    import tomllib
+
+    from ..catalogs.hf_config import entry_from_config, with_entry
+    from ..catalogs.loader import _load_dict, KINDS, load_catalog, user_catalog_paths
+    from ..errors import InvalidValueError
+    from ..files import MAX_CATALOG_BYTES, check_distinct, read_bounded, replacing
+
+    out = out_path or (user_catalog_paths() or ("my-models.toml",))[0]
+    check_distinct([("--out", out)], [("CONFIG.json", config_path)])
+    raw = read_bounded(config_path, "Config file", MAX_CATALOG_BYTES)
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidValueError(f"Config file '{config_path}' is not JSON ({str(exc).splitlines()[0]}). Give the "
+                                "model's config.json from its Hugging Face repo.") from None
+    as_of = as_of or datetime.date.today().isoformat()
+    entry = entry_from_config(config, model_id, name=name, aliases=list(aliases), as_of=as_of,
+                              source=source or f"config.json read by llmcalc-xl catalog add-model from "
+                                               f"{os.path.basename(config_path)}")
+    # the id: the loader's rules, said before anything is written
+    probe: dict[str, dict] = {k: {} for k in KINDS}
+    _load_dict({"models": [dict(entry, source=entry["source"] or "config.json")]}, probe, "The new entry", user=False)
+    shipped = load_catalog(()).ids("models") + load_catalog(()).ids("api_models")
+    if model_id in shipped and not force:
+        raise InvalidValueError(f"Model id '{model_id}' is already a shipped catalog model. Choose another --id, "
+                                "or add --force to override it with this config's numbers.")
+    text = ""
+    if os.path.exists(out):
+        text = read_bounded(out, "Catalog file", MAX_CATALOG_BYTES).decode("utf-8", errors="strict")
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidValueError(f"Catalog file '{out}' is not valid TOML ({exc}). Fix it, or give another "
+                                    "--out.") from None
+    new_text, replaced = with_entry(text, entry, replace=force)
+    with replacing(out) as tmp:
+        tmp.write_text(new_text, encoding="utf-8")
+        load_catalog([tmp])  # the file must load with the shipped catalog before it replaces the old one
+    params = f"{entry['params_b']:,.3f}B parameters" + (
+        f", {entry['active_params_b']:,.3f}B active" if entry["experts"] else "")
+    click.echo(f"{'Replaced' if replaced else 'Added'} model '{model_id}' ({params}) in {out}. "
+               f"Use it with --catalog {out}, or set {'LLMCALC_XL_CATALOG'}={out}.")
 
 
 @main.command()
