@@ -123,7 +123,8 @@ def test_environment_variable_names_the_user_file(tmp_path, monkeypatch):
     ('[[models]]\nid = "Big Model"\n', "id 'Big Model' must be lower case without spaces, e.g. 'big-model'"),
     ('[[hardware]]\nid = "x"\nname = "X"\nkind = "gpu"\nmemory_gib = 1\nbandwidth_gb_s = 1\n'
      'as_of = "2026-01-01"\n', "missing field 'source'"),
-    ('[[hardware]]\nid = "h100-sxm"\nprice_usd_per_hour = 1.0\n', "overriding 'h100-sxm' needs its own 'source'"),
+    ('[[hardware]]\nid = "h100-sxm"\nprice_usd_per_hour = 1.0\n',
+     "overriding 'h100-sxm' sets price_usd_per_hour, which needs its own 'price_source'"),
     ('[[gpus]]\nid = "x"\n', "unknown section 'gpus'"),
     ('this is not toml', "is not valid TOML"),
 ])

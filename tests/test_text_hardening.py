@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 
 from llmcalc_xl import estimate
 from llmcalc_xl.excel import functions as udfs
-from llmcalc_xl.catalogs.loader import BOUNDS, ENTRY_TYPES, load_catalog
+from llmcalc_xl.catalogs.loader import BOUNDS, ENTRY_TYPES, FIELD_GROUPS, load_catalog
 from llmcalc_xl.cli.main import main
 from llmcalc_xl.errors import CatalogError
 from llmcalc_xl.workbook.build import build_workbook, save_atomically
@@ -276,8 +276,13 @@ def test_every_number_has_bounds_and_the_ceiling_is_enforced(tmp_path, kind, nam
     base = load_catalog(()).entries(kind)[0]
     value = int(high * 10) if isinstance(getattr(base, name), int) else high * 10
     section = kind
-    path = _user_file(tmp_path, f'[[{section}]]\nid = "{base.id}"\n{name} = {value}\nsource = "x"\n'
-                                f'as_of = "2026-01-01"\n')
+    # the override names the source of the field's group, and gives a whole price with its input and output
+    group = next(g for g in FIELD_GROUPS[kind] if name in g.fields)
+    given = {name: value, group.source: '"x"', group.as_of: '"2026-01-01"'}
+    if group.whole:
+        given = {**{f: getattr(base, f) for f in ("input_usd_per_mtok", "output_usd_per_mtok")
+                    if f in group.fields}, **given}
+    path = _user_file(tmp_path, f'[[{section}]]\nid = "{base.id}"\n' + "".join(f"{k} = {v}\n" for k, v in given.items()))
     with pytest.raises(CatalogError, match=rf"entry 1 '{re.escape(base.id)}': {name} must be .* at most"):
         load_catalog([path])
 
@@ -287,14 +292,14 @@ def test_the_shipped_catalog_is_within_its_bounds():
 
 
 def test_the_functions_sheet_expects_what_the_catalog_says(tmp_path):
-    path = _user_file(tmp_path, '[[api_models]]\nid = "gpt-4o"\ninput_usd_per_mtok = 100.0\nsource = "x"\n'
-                                'as_of = "2026-01-01"\n')
+    path = _user_file(tmp_path, '[[api_models]]\nid = "gpt-4o"\ninput_usd_per_mtok = 100.0\noutput_usd_per_mtok = 10.0\n'
+                                'source = "x"\nas_of = "2026-01-01"\n')
     out = tmp_path / "q.xlsx"
     r = CliRunner().invoke(main, ["build", "--catalog", str(path), "--with-functions", "--out", str(out)])
     assert r.exit_code == 0, r.output
     ws = load_workbook(out)["Functions"]
     assert ws["B5"].value == '=LLM_COST("gpt-4o",1000,500)'
-    # 1,000 input tokens at the catalog's 100 USD per million and 500 output at GPT-4o's 10 USD
+    # 1,000 input tokens at the user file's 100 USD per million and 500 output at its 10 USD
     assert ws["D5"].value == pytest.approx(1000 * 100e-6 + 500 * 10e-6, rel=1e-12)
 
 

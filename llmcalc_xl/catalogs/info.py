@@ -43,15 +43,30 @@ def find_entry(cat: Catalog, name: str) -> tuple[str, Any]:
     raise UnknownIdError(f"Unknown id '{name}'. {hint}")
 
 
+def provenance_fields(cat: Catalog, entry: Any) -> dict[str, str]:
+    """``<group>_source``, ``<group>_as_of`` and ``<group>_file`` of every group of an entry (specs,
+    price, speed), whatever its catalog calls them: an API model's ``price_source`` is its ``source``,
+    a device's ``specs_source`` is its ``source``."""
+    found = {}
+    for p in cat.provenance(entry):
+        found.update({f"{p.group}_source": p.source, f"{p.group}_as_of": p.as_of, f"{p.group}_file": p.file})
+    return found
+
+
 def info(cat: Catalog, name: str, field: str) -> Any:
     """One catalog value (None where the catalog has none)."""
     _, entry = find_entry(cat, name)
     fields = [f.name for f in dataclasses.fields(entry)]
-    if not isinstance(field, str) or field.strip() not in fields:
-        close = difflib.get_close_matches(str(field), fields, n=3)
-        hint = f"Did you mean: {', '.join(close)}?" if close else f"Fields: {', '.join(fields)}."
+    named = provenance_fields(cat, entry)
+    key = field.strip() if isinstance(field, str) else field
+    if key not in fields and key in named:
+        return named[key]
+    if not isinstance(field, str) or key not in fields:
+        known = fields + [k for k in named if k not in fields]
+        close = difflib.get_close_matches(str(field), known, n=3)
+        hint = f"Did you mean: {', '.join(close)}?" if close else f"Fields: {', '.join(known)}."
         raise InvalidValueError(f"field '{field}' is not a field of '{entry.id}'. {hint}")
-    return _value(entry, field.strip())
+    return _value(entry, key)
 
 
 def info_many(names: Any, fields: Any, catalog: Catalog | None = None) -> dict[str, np.ndarray]:

@@ -5,8 +5,9 @@ Each file starts with a comment header documenting every field and its unit; eve
 entry carries ``source`` and ``as_of``. A user adds or overrides entries with a file
 of the same format (``--catalog PATH``, or the ``LLMCALC_XL_CATALOG`` environment
 variable, several paths joined with ``os.pathsep``). A user entry whose id already
-exists replaces only the fields it gives, and must give its own ``source`` and
-``as_of``.
+exists replaces the fields it gives; each group of numbers it sets (an entry's specs,
+price or speed figures, ``FIELD_GROUPS``) needs that group's own source and date, and
+the groups it leaves alone keep theirs.
 
 Loaded lazily, once per set of files, into frozen dataclasses that validate
 themselves: unknown fields, missing fields, duplicate ids or aliases and impossible
@@ -155,6 +156,11 @@ def _check_prices(price: Any) -> None:
                 raise ValueError(f"long_context_threshold_tokens needs {n} (the price above the threshold)")
 
 
+def as_date(value: str) -> _dt.date:
+    """A catalog date (YYYY-MM-DD, or YYYY-MM for the first of the month) as a date."""
+    return _day(value)
+
+
 def _day(value: str) -> _dt.date:
     """An ISO date (YYYY-MM-DD, or YYYY-MM for the first of the month) as a date."""
     parts = [int(p) for p in value.split("-")] + [1]
@@ -250,14 +256,18 @@ class ApiModel:
     retires: str = _f("")
     successor: str = _f("")
     prices: tuple = _f((), table=PricePeriod)
+    # where the specs (context length, lifecycle dates, successor) come from, when not from `source`
+    specs_source: str = _f("")
+    specs_as_of: str = _f("")
 
     kind = "api"
 
     def check(self) -> None:
         if (self.ttft_s is not None or self.output_tokens_per_s is not None) and not self.speed_source:
             raise ValueError("ttft_s/output_tokens_per_s need speed_source and speed_as_of")
-        if self.speed_as_of:
-            _check_date(self.speed_as_of, "speed_as_of")
+        for name in ("speed_as_of", "specs_as_of"):
+            if getattr(self, name):
+                _check_date(getattr(self, name), name)
         _check_prices(self)
         dates = [(n, getattr(self, n)) for n in ("released", "deprecated", "retires") if getattr(self, n)]
         for name, value in dates:
@@ -498,6 +508,84 @@ ENTRY_TYPES: dict[str, type] = {
 }
 SINGULAR = {"models": "model", "api_models": "API model", "hardware": "hardware",
             "engines": "engine", "precisions": "precision"}
+KIND_OF = {cls: kind for kind, cls in ENTRY_TYPES.items()}
+
+
+# --- provenance: which source stands behind which numbers ----------------------------------------
+
+@dataclass(frozen=True)
+class FieldGroup:
+    """Numbers of an entry that come from one source: its specs, its price or its speed figures.
+
+    ``source`` and ``as_of`` name the fields that say where the group's numbers come from and as of
+    when. A file that sets a field of a group gives that group its own source and date; the other
+    groups keep theirs. A ``whole`` group (a price, speed figures) is given whole: the fields a file
+    leaves out are empty, not the catalog's, which came from another source. The specs are merged
+    field by field (a measured bandwidth does not erase the datasheet's memory size).
+    """
+
+    name: str
+    source: str
+    as_of: str
+    fields: tuple[str, ...]
+    whole: bool
+
+    @property
+    def said(self) -> str:
+        """How a message names what comes from the new source."""
+        return {"specs": "the new specs come", "price": "the new price comes",
+                "speed": "the new speed figures come"}[self.name]
+
+
+#: Fields that name or describe an entry rather than state a number with a source.
+DESCRIPTIVE_FIELDS = ("id", "name", "aliases", "notes", "family", "provider")
+
+#: kind -> (group, source field, as-of field, its fields; None: every field no other group holds, whole)
+_GROUP_LAYOUT: dict[str, tuple] = {
+    "api_models": (("price", "source", "as_of", PRICE_FIELDS + ("prices",), True),
+                   ("speed", "speed_source", "speed_as_of", ("ttft_s", "output_tokens_per_s"), True),
+                   ("specs", "specs_source", "specs_as_of", None, False)),
+    "hardware": (("specs", "source", "as_of", None, False),
+                 ("price", "price_source", "price_as_of", ("price_usd_per_hour", "price_provider"), True)),
+}
+
+
+def _field_groups(kind: str) -> tuple[FieldGroup, ...]:
+    layout = _GROUP_LAYOUT.get(kind, (("specs", "source", "as_of", None, False),))
+    named = {f for *_, fields, _ in layout if fields for f in fields}
+    provenance = {f for _, source, as_of, *_ in layout for f in (source, as_of)}
+    rest = tuple(f.name for f in dataclasses.fields(ENTRY_TYPES[kind])
+                 if f.name not in named | provenance and f.name not in DESCRIPTIVE_FIELDS)
+    return tuple(FieldGroup(name, source, as_of, fields or rest, whole) for name, source, as_of, fields, whole in layout)
+
+
+#: The provenance groups of every kind of entry: hardware has specs and a price, an API model a
+#: price, speed figures and specs (context length, lifecycle), the other kinds specs only.
+FIELD_GROUPS: dict[str, tuple[FieldGroup, ...]] = {kind: _field_groups(kind) for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one group of an entry's numbers comes from: the source, its date, and the file that set
+    it (``shipped`` for the catalog in the package, else the user's catalog file)."""
+
+    group: str
+    source: str
+    as_of: str
+    file: str
+
+
+def provenance_of(entry: Any, files: dict[tuple[str, str, str], str] | None = None) -> tuple[Provenance, ...]:
+    """The groups of ``entry`` that hold numbers or a source, each with its source, date and file."""
+    kind = KIND_OF[type(entry)]
+    found = []
+    for g in FIELD_GROUPS[kind]:
+        source, as_of = getattr(entry, g.source), getattr(entry, g.as_of)
+        holds = any(getattr(entry, f) not in (None, "", ()) for f in g.fields)
+        if holds or source:
+            found.append(Provenance(g.name, source, as_of, (files or {}).get((kind, entry.id, g.name), "shipped")))
+    return tuple(found)
+
 
 _DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
@@ -610,20 +698,15 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
         raise CatalogError(f"{where}: unknown field '{unknown[0]}'.{hint}")
     # a shallow copy: nested entries (a price schedule) stay entries
     values: dict[str, Any] = {f: getattr(base, f) for f in fields} if base is not None else {}
-    if base is not None and bool(getattr(base, "prices", None)) and "prices" not in raw \
-            and any(k in raw for k in PRICE_FIELDS):
-        values["prices"] = ()  # a user's own price (a contract) replaces the published schedule too
     if base is not None:
-        for key in ("source", "as_of"):
-            if key not in raw:
-                raise CatalogError(
-                    f"{where}: overriding '{raw.get('id')}' needs its own '{key}'. "
-                    f"Say where the new numbers come from, e.g. {key} = "
-                    + ('"our contract, 2026"' if key == "source" else '"2026-01-31"') + "."
-                )
+        _override_groups(kind, raw, values, fields, where)
     try:
         for name, value in raw.items():
             values[name] = _coerce(fields[name], value)
+        if kind == "api_models" and not values.get("specs_source"):
+            # the specs come from the entry's own source unless it names another; said once, here, so that
+            # a later file that changes only the price leaves them with the source they came from
+            values["specs_source"], values["specs_as_of"] = values.get("source", ""), values.get("as_of", "")
         missing = [n for n, f in fields.items()
                    if n not in values and f.default is dataclasses.MISSING
                    and f.default_factory is dataclasses.MISSING]
@@ -637,6 +720,44 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
     except ValueError as exc:
         raise CatalogError(f"{where}: {exc}. Fix the entry and load again.") from None
     return entry
+
+
+def _override_groups(kind: str, raw: dict, values: dict[str, Any], fields: dict[str, dataclasses.Field],
+                     where: str) -> None:
+    """A user's entry over an existing one: each group it sets needs its own source and date, and a
+    whole group (a price, speed figures) is replaced whole; the groups it leaves alone keep their
+    numbers and their sources."""
+    rid = raw.get("id")
+    for g in FIELD_GROUPS[kind]:
+        given = [f for f in g.fields if f in raw]
+        if not given:
+            continue
+        for key, example in ((g.source, '"our contract, 2026"'), (g.as_of, '"2026-01-31"')):
+            if key not in raw:
+                raise CatalogError(f"{where}: overriding '{rid}' sets {given[0]}, which needs its own '{key}'. "
+                                   f"Say where {g.said} from and as of when, e.g. {key} = {example}.")
+        if not g.whole:
+            continue
+        for name in g.fields:
+            if name in raw:
+                continue
+            f = fields[name]
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                whole = {"price": "A price from a new source is", "speed": "Speed figures from a new source are"}
+                raise CatalogError(f"{where}: overriding '{rid}' sets {given[0]} but not {name}. {whole[g.name]} "
+                                   f"given whole (the catalog's {name} comes from another source): give {name} too.")
+            if f.default is not dataclasses.MISSING:
+                values[name] = f.default
+            else:
+                factory: Any = f.default_factory
+                values[name] = factory()
+
+
+def groups_set_by(kind: str, raw: dict, new: bool) -> list[str]:
+    """The groups a file's entry sets: every group of a new entry; for an override, the groups of
+    which it gives a field, a source or a date."""
+    return [g.name for g in FIELD_GROUPS[kind]
+            if new or any(f in raw for f in g.fields + (g.source, g.as_of))]
 
 
 def _read_toml(path: Path) -> dict:
@@ -728,9 +849,11 @@ class Catalog:
     """The merged catalog every surface uses. Build with :func:`load_catalog`."""
 
     def __init__(self, entries: dict[str, dict[str, Any]], files: tuple[str, ...],
-                 origins: dict[tuple[str, str], str] | None = None):
+                 origins: dict[tuple[str, str], str] | None = None,
+                 group_files: dict[tuple[str, str, str], str] | None = None):
         self.files = files
         self._entries = entries
+        self._group_files = dict(group_files or {})
         self._keys: dict[str, dict[str, str]] = {}
         self._tables: dict[str, Any] = {}
         self._index_keys()
@@ -752,7 +875,8 @@ class Catalog:
                     price = e.price_on(key) if e.prices else None
                     api[mid] = e if price is None else dataclasses.replace(
                         e, **{n: getattr(price, n) for n in PRICE_FIELDS})
-                self._days[key] = Catalog(dict(self._entries, api_models=api), self.files)
+                self._days[key] = Catalog(dict(self._entries, api_models=api), self.files,
+                                          group_files=self._group_files)
         return self._days[key]
 
     def retired(self, day: _dt.date | str) -> dict[str, tuple[str, str]]:
@@ -803,6 +927,15 @@ class Catalog:
                                 f"'{other}'. Remove or rename one of the two aliases.")
                         keys[key] = entry.id
             self._keys[group] = keys
+
+    def provenance(self, entry: Any) -> tuple[Provenance, ...]:
+        """Where each group of an entry's numbers (specs, price, speed) comes from, and which file set it."""
+        return provenance_of(entry, self._group_files)
+
+    def as_of(self) -> str:
+        """The catalog's date: the newest date any of its numbers was stated."""
+        return max((p.as_of for kind in KINDS for e in self._entries[kind].values() for p in self.provenance(e)
+                    if p.as_of), default="")
 
     def names(self, group: str) -> dict[str, str]:
         """{normalized name: id} of every id and alias of a group (models include API models and
@@ -925,18 +1058,21 @@ def _shipped_dir() -> Any:
 def _load(user_files: tuple[tuple[str, float], ...]) -> Catalog:
     entries: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
     origins: dict[tuple[str, str], str] = {}
+    group_files: dict[tuple[str, str, str], str] = {}
     shipped = _shipped_dir()
     for name in SHIPPED_FILES:
         res = shipped / name
         data = tomllib.loads(res.read_text(encoding="utf-8"))
         _load_dict(data, entries, f"shipped catalog {name}", user=False, origins=origins)
     for path, _mtime in user_files:
-        _load_dict(_read_toml(Path(path)), entries, f"Catalog file '{path}'", user=True, origins=origins)
-    return Catalog(entries, tuple(p for p, _ in user_files), origins)
+        _load_dict(_read_toml(Path(path)), entries, f"Catalog file '{path}'", user=True, origins=origins,
+                   group_files=group_files, file=path)
+    return Catalog(entries, tuple(p for p, _ in user_files), origins, group_files)
 
 
 def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user: bool,
-               origins: dict[tuple[str, str], str] | None = None) -> None:
+               origins: dict[tuple[str, str], str] | None = None,
+               group_files: dict[tuple[str, str, str], str] | None = None, file: str = "shipped") -> None:
     unknown = sorted(set(data) - set(KINDS))
     if unknown:
         raise CatalogError(f"{label}: unknown section '{unknown[0]}'. Sections are "
@@ -967,6 +1103,9 @@ def _load_dict(data: dict, entries: dict[str, dict[str, Any]], label: str, user:
             entries[kind][rid] = _build(kind, raw, base, where)
             if origins is not None:
                 origins[(kind, rid)] = where
+            if group_files is not None:
+                for group in groups_set_by(kind, raw, new=base is None):
+                    group_files[(kind, rid, group)] = file
 
 
 def user_catalog_paths(paths: Iterable[str | os.PathLike] = ()) -> tuple[str, ...]:

@@ -170,24 +170,27 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
 
 @main.group(cls=_Group)
 def catalog() -> None:
-    """List catalog entries (models, hardware, engines, precisions), or add a model from its config.json."""
+    """List, check and update the catalogs (models, hardware, engines, precisions); add a model from its
+    config.json."""
 
 
-def _listing(kind: str) -> Any:
-    @CATALOG_OPTION
-    @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
-    def command(catalog_paths: tuple[str, ...], as_json: bool) -> None:
-        _list_catalog(kind, catalog_paths, as_json)
-
-    command.__doc__ = f"List the {kind} with their key figures, source and date."
-    return catalog.command(kind)(command)
-
-
-for _kind in ("models", "hardware", "engines", "precisions"):
-    _listing(_kind)
+LISTING_COLUMNS = {
+    "models": [("id", "id"), ("kind", "kind"), ("params_b", "params (B)"), ("active_params_b", "active (B)"),
+               ("context_length", "context"), ("input_usd_per_mtok", "in $/Mtok"),
+               ("output_usd_per_mtok", "out $/Mtok"), ("as_of", "as of"), ("source", "source")],
+    "hardware": [("id", "id"), ("memory_gib", "GiB"), ("bandwidth_gb_s", "GB/s"), ("tflops_fp16", "TFLOPS 16-bit"),
+                 ("price_usd_per_hour", "$/GPU-h"), ("price_provider", "price from"), ("price_as_of", "price as of"),
+                 ("as_of", "specs as of"), ("source", "source")],
+    "engines": [("id", "id"), ("parallelism", "parallelism"), ("memory_fraction", "memory share"),
+                ("decode_mbu", "decode MBU"), ("prefill_mfu", "prefill MFU"), ("as_of", "as of"),
+                ("source", "source")],
+    "precisions": [("id", "id"), ("bits_per_weight", "bits/weight"), ("compute", "computes in"),
+                   ("kv_bytes", "KV bytes"), ("as_of", "as of"), ("source", "source")],
+}
 
 
 def _list_catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> None:
+    """List catalog entries with their key figures, source and date."""
     import dataclasses
 
     from ..catalogs.loader import load_catalog
@@ -208,22 +211,13 @@ def _list_catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> N
                     d[k] = list(v)
             if kind == "models":
                 d["kind"] = e.kind
+            # where each group of numbers comes from, whatever the catalog calls its fields
+            d["provenance"] = {p.group: {"source": p.source, "as_of": p.as_of, "file": p.file}
+                               for p in cat.provenance(e)}
             rows.append(d)
         click.echo(_dumps(rows, indent=1))
         return
-    columns = {
-        "models": [("id", "id"), ("kind", "kind"), ("params_b", "params (B)"), ("active_params_b", "active (B)"),
-                   ("context_length", "context"), ("input_usd_per_mtok", "in $/Mtok"),
-                   ("output_usd_per_mtok", "out $/Mtok"), ("as_of", "as of"), ("source", "source")],
-        "hardware": [("id", "id"), ("memory_gib", "GiB"), ("bandwidth_gb_s", "GB/s"), ("tflops_fp16", "TFLOPS 16-bit"),
-                     ("price_usd_per_hour", "$/GPU-h"), ("price_provider", "price from"), ("as_of", "as of"),
-                     ("source", "source")],
-        "engines": [("id", "id"), ("parallelism", "parallelism"), ("memory_fraction", "memory share"),
-                    ("decode_mbu", "decode MBU"), ("prefill_mfu", "prefill MFU"), ("as_of", "as of"),
-                    ("source", "source")],
-        "precisions": [("id", "id"), ("bits_per_weight", "bits/weight"), ("compute", "computes in"),
-                       ("kv_bytes", "KV bytes"), ("as_of", "as of"), ("source", "source")],
-    }[kind]
+    columns = LISTING_COLUMNS[kind]
     rows = []
     for e in entries:
         row = {k: getattr(e, k, None) for k, _ in columns}
@@ -234,6 +228,187 @@ def _list_catalog(kind: str, catalog_paths: tuple[str, ...], as_json: bool) -> N
             row["source"] = source[:57] + "..."
         rows.append(row)
     click.echo(table(rows, columns))
+
+
+def _listing(kind: str) -> click.Command:
+    @click.command(name=kind, help=f"List the {kind} with their key figures, source and date.")
+    @CATALOG_OPTION
+    @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON, with the source and date of "
+                  "each group of numbers (specs, price, speed).")
+    def listing(catalog_paths: tuple[str, ...], as_json: bool) -> None:
+        _list_catalog(kind, catalog_paths, as_json)
+    return listing
+
+
+for _kind in ("models", "hardware", "engines", "precisions"):
+    catalog.add_command(_listing(_kind))
+
+
+def _quote_ids(cat: Any, workbook: str | None, scenarios_csv: str | None, decimal: str | None) -> set[str] | None:
+    """The catalog ids a quote uses (its scenarios' models and devices, and the API model it compares
+    with), or None when no quote is given."""
+    if not workbook and not scenarios_csv:
+        return None
+    from ..catalogs.check import ids_of_rows
+    from ..files import check_workbook, regular_file
+
+    ids: set[str] = set()
+    if workbook:
+        from ..workbook.refresh import read_assumption, read_scenarios
+
+        regular_file(workbook, "Workbook")
+        check_workbook(workbook)
+        ids |= ids_of_rows(cat, read_scenarios(workbook))
+        compared = read_assumption(workbook, "compare_api_model")
+        if compared:
+            ids |= ids_of_rows(cat, [{"model": compared}])
+    if scenarios_csv:
+        from ..workbook.quote import scenarios_from_csv
+
+        regular_file(scenarios_csv, "Scenarios file")
+        rows, _ = scenarios_from_csv(scenarios_csv, cat, decimal=decimal)
+        ids |= ids_of_rows(cat, rows)
+    return ids
+
+
+@catalog.command("check")
+@click.option("--max-age-days", type=click.IntRange(min=0), default=90, show_default=True,
+              help="A price stated more days than this before the day checked is stale.")
+@click.option("--on", "on_day", metavar="DATE", help="Check as on this day, e.g. a quote's valid-until date "
+              "(default: today).")
+@click.option("--workbook", metavar="QUOTE.xlsx", help="Fail only on entries this quote uses (its scenarios and the "
+              "API model it compares with).")
+@click.option("--scenarios", "scenarios_csv", metavar="CSV", help="Fail only on entries these scenarios use.")
+@DECIMAL_OPTION
+@CATALOG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def catalog_check(max_age_days: int, on_day: str | None, workbook: str | None, scenarios_csv: str | None,
+                  decimal: str | None, catalog_paths: tuple[str, ...], as_json: bool) -> None:
+    """List retired models, ended prices and prices older than --max-age-days; exit 1 when any
+    fails the check (retired models, kept for old quotes, fail only when a quote uses them)."""
+    import datetime as dt
+
+    from ..catalogs.check import find
+    from ..catalogs.loader import load_catalog
+
+    on = _date_option("--on", on_day) if on_day else dt.date.today()
+    cat = load_catalog(catalog_paths)
+    used = _quote_ids(cat, workbook, scenarios_csv, decimal)
+    findings = find(cat, on, max_age_days, used)
+    failing = [f for f in findings if f.failing]
+    if as_json:
+        click.echo(_dumps({"on": on.isoformat(), "catalog_as_of": cat.as_of(), "max_age_days": max_age_days,
+                           "findings": [f.to_dict() for f in findings], "failing": len(failing)}, indent=1))
+    else:
+        click.echo(_check_report(cat, findings, on, max_age_days, used is not None))
+    if failing:
+        sys.exit(1)
+
+
+def _check_report(cat: Any, findings: list[Any], on: Any, max_age_days: int, quote: bool) -> str:
+    import datetime as dt
+
+    oldest = on - dt.timedelta(days=max_age_days)
+    lines = [f"Catalog as of {cat.as_of()}, checked on {on.isoformat()}: prices stated before {oldest.isoformat()} "
+             f"({max_age_days} days) are stale."]
+    titles = {"retired": "Retired models, kept so that old quotes still compute (a problem only for a quote that "
+                         "uses them):",
+              "ended": "Ended prices (the catalog's price has given way to the next one of its schedule):",
+              "stale": f"Stale prices (older than {max_age_days} days):"}
+    for kind, title in titles.items():
+        group = [f for f in findings if f.kind == kind]
+        if not group:
+            continue
+        lines += ["", title]
+        width = max(len(f.id) for f in group)
+        for f in group:
+            where = "" if f.file == "shipped" else f" [{f.file}]"
+            mark = "" if f.used is None else ("  USED BY THE QUOTE" if f.used else "  (not used by the quote)")
+            lines.append(safe_line(f"  {f.id:<{width}}  {f.text}{where}{mark}"))
+    failing = [f for f in findings if f.failing]
+    counts = ", ".join(f"{n} {kind}" for kind in titles if (n := sum(1 for f in failing if f.kind == kind)))
+    lines.append("")
+    if failing:
+        lines.append(f"{len(failing)} problem{'s' if len(failing) != 1 else ''}{' in the quote' if quote else ''} "
+                     f"({counts}). Give newer prices in your own catalog file (--catalog), e.g. with "
+                     "`llmcalc-xl catalog import-prices`, or move the quote off retired models.")
+    else:
+        lines.append("OK: no stale or ended price" + (", and no retired model, in the quote." if quote else
+                                                      "; retired models are listed only."))
+    return "\n".join(lines)
+
+
+def _date_option(option: str, value: str) -> Any:
+    import datetime as dt
+
+    from ..errors import InvalidValueError
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidValueError(f"{option} '{value}' is not a date. Give it as YYYY-MM-DD, e.g. 2026-11-30.") from None
+
+
+@catalog.command("import-prices")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", metavar="TOML", help="The catalog file to write (default: "
+              "litellm-prices-<as-of>.toml).")
+@click.option("--as-of", "as_of", metavar="DATE", help="The day the file states its prices (default: the file's "
+              "modification date, the day you downloaded it).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+@CATALOG_OPTION
+def import_prices(file: str, out_path: str | None, as_of: str | None, force: bool,
+                  catalog_paths: tuple[str, ...]) -> None:
+    """Write the prices in LiteLLM's model_prices_and_context_window.json of the catalog's API models,
+    as their own providers sell them, as a dated catalog file to use with --catalog."""
+    import datetime as dt
+    import os
+    from pathlib import Path
+
+    from ..catalogs.litellm import import_prices as run, to_toml
+    from ..catalogs.loader import load_catalog, user_catalog_paths
+    from ..errors import InvalidValueError
+    from ..files import check_writable, read_bounded, replacing
+
+    raw = read_bounded(file, "LiteLLM price file", 64 * 1024**2)
+    day = _date_option("--as-of", as_of) if as_of else dt.date.fromtimestamp(os.stat(file).st_mtime)
+    out = Path(out_path or f"litellm-prices-{day.isoformat()}.toml")
+    _outputs_apart([("--out", out)], [("the LiteLLM price file", file)], catalog_paths)
+    check_writable(out, probe=True)
+    if out.exists() and not force:
+        raise InvalidValueError(f"'{out}' already exists. Add --force to replace it, or choose another --out.")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidValueError(f"LiteLLM price file '{file}' is not JSON ({exc}). Give LiteLLM's "
+                                "model_prices_and_context_window.json as downloaded from github.com/BerriAI/litellm."
+                                ) from None
+    cat = load_catalog(catalog_paths)
+    result = run(data, cat, day.isoformat(), Path(file).name)
+    if not result.entries:
+        raise InvalidValueError(f"LiteLLM price file '{file}' prices no API model of the catalog as its own provider "
+                                f"sells it, as of {day.isoformat()} or later than the catalog. Nothing was written.")
+    header = [f"API prices from LiteLLM's model_prices_and_context_window.json ({Path(file).name}), as of "
+              f"{day.isoformat()},", f"written by `llmcalc-xl catalog import-prices` on {dt.date.today().isoformat()}. "
+              "Use it with --catalog or LLMCALC_XL_CATALOG.",
+              "Each entry gives a model's whole price, which replaces the catalog's (and its price schedule);",
+              "the model's specs and speed figures keep their own sources."]
+    with replacing(out) as tmp:
+        tmp.write_text(to_toml(result.entries, header), encoding="utf-8")
+        load_catalog([*user_catalog_paths(catalog_paths), tmp])  # it loads as a catalog, or nothing is replaced
+    n = len(result.entries)
+    click.echo(f"Wrote {out}: {n} price{'s' if n != 1 else ''} as of {day.isoformat()} ({len(result.changed)} changed, "
+               f"{len(result.confirmed)} the same as the catalog's). Use it with --catalog {out}.")
+    notes = [(result.newer_in_catalog, "kept: the catalog's price is newer than the file"),
+             (result.disagreeing, "left out: the file's names for the model disagree on the price"),
+             (result.refused, "left out: the price fails the catalog's checks")]
+    for ids, why in notes:
+        if ids:
+            click.echo(safe_line(f"{len(ids)} {why}: {'; '.join(ids)}"), err=True)
+    if result.other_providers or result.not_in_catalog:
+        click.echo(f"Not imported: {result.not_in_catalog:,} priced text models the catalog has no API entry for "
+                   "(add them to your own catalog to price them), and "
+                   f"{result.other_providers:,} names of catalog models sold through a cloud or a reseller.",
+                   err=True)
 
 
 @catalog.command("add-model")

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from .. import __version__
 from . import formulas as F
-from ..catalogs.loader import Catalog, load_catalog
+from ..catalogs.loader import Catalog, as_date, load_catalog
 from ..cell_text import safe_text
 from ..files import check_writable, open_workbook, replacing
 from .template import style_name
@@ -379,6 +379,10 @@ def _write_assumptions(wb, day: str) -> None:
     _print_setup(ws)
 
 
+#: Cover placeholders whose value is a formula (not text to keep as text).
+FORMULA_PLACEHOLDERS = ("stale",)
+
+
 def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
     """Replace the template's {placeholders} on the Cover sheet."""
     t = quote_total_row(n_scen)
@@ -395,6 +399,8 @@ def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
             key = cell.value.strip()[1:-1] if cell.value.strip().startswith("{") else None
             if key == "summary":
                 cell.value = summary
+            elif key in FORMULA_PLACEHOLDERS and isinstance(values.get(key), str):
+                cell.value = values[key]  # a formula
             elif key in values:
                 cell.value = values[key]
                 if isinstance(values[key], str):
@@ -542,24 +548,81 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
 
 
 def _write_sources(wb, cat: Catalog) -> None:
+    """One row per group of numbers of each entry (specs, price, speed), with the source and date of
+    whichever file set that group."""
     ws = wb.create_sheet("Sources")
     _put_value(ws, 1, 1, "Sources of every catalog number and default", "Title")
-    for c, h in enumerate(("Catalog", "Id", "Source", "As of", "Price source", "Price as of"), start=1):
+    _put_value(ws, 2, 1, "Each entry's specs, price and speed figures have their own source and date: a catalog file "
+                         "that sets only a price leaves the specs with the source they came from.", "Note")
+    for c, h in enumerate(("Catalog", "Id", "Numbers", "Source", "As of", "From"), start=1):
         _put_value(ws, 3, c, h, "Header")
     r = 4
     for group in ("models", "api_models", "hardware", "engines", "precisions"):
         for e in cat.entries(group):
-            values = (group, e.id, e.source, e.as_of, getattr(e, "price_source", ""), getattr(e, "price_as_of", ""))
-            for c, v in enumerate(values, start=1):
-                _put_value(ws, r, c, v)
-            r += 1
+            for p in cat.provenance(e):
+                values = (group, e.id, p.group, p.source, p.as_of, "catalog" if p.file == "shipped" else p.file)
+                for c, v in enumerate(values, start=1):
+                    _put_value(ws, r, c, v)
+                r += 1
     for name, _, unit, source in F.ASSUMPTIONS:
-        for c, v in enumerate(("assumption", name, source, "", "", ""), start=1):
+        for c, v in enumerate(("assumption", name, "", source, F.ASSUMPTION_DATES.get(name, F.CHECKED), ""), start=1):
             _put_value(ws, r, c, v)
         r += 1
-    for col, width in zip("ABCDEF", (12, 22, 110, 12, 60, 12)):
+    for col, width in zip("ABCDEF", (12, 22, 9, 110, 12, 30)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A4"
+
+
+def _quote_day(as_of: Any) -> _dt.date:
+    """The quote's date as a date: the Cover's as-of may come back from a workbook as a date and time,
+    a spreadsheet serial number (a cell that lost its date format) or text; else today."""
+    if isinstance(as_of, _dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, _dt.date):
+        return as_of
+    if isinstance(as_of, (int, float)) and not isinstance(as_of, bool) and 0 < as_of < 2_958_466:
+        return _dt.date(1899, 12, 30) + _dt.timedelta(days=int(as_of))
+    if isinstance(as_of, str):
+        try:
+            return _dt.date.fromisoformat(as_of.strip()[:10])
+        except ValueError:
+            pass
+    return _dt.date.today()
+
+
+#: A quote's stale entries are counted by a formula that names each: past this length, the count
+#: is the one at build (a catalog with that many stale entries needs `catalog check` more than a cell).
+MAX_STALE_FORMULA_CHARS = 8000
+
+
+def _stale_count_formula(cat: Catalog, layout: _Layout, n_rows: int, day: _dt.date,
+                         rows: list[dict[str, Any]]) -> str | int:
+    """The Cover's count of the catalog entries the scenarios use (and the API model the Quote sheet
+    compares with) that are retired, have an ended price or a price older than the default limit on
+    the quote's date: a formula over the Calc sheet's resolved ids, so that a scenario typed in later
+    counts too. The list of stale entries is the one on the day the quote was built."""
+    from ..catalogs.check import DEFAULT_MAX_AGE_DAYS, find, ids_of_rows
+
+    findings = find(cat, day, DEFAULT_MAX_AGE_DAYS)
+    stale = {f.id: f.catalog for f in findings}
+    if not stale:
+        return 0
+    last = FIRST_ROW + n_rows - 1
+    column = {"api_models": layout.calc_col["model_id"], "hardware": layout.calc_col["hardware_id"]}
+    terms = []
+    for eid, catalog in sorted(stale.items()):
+        text = eid.replace('"', '""')
+        crit = "=" + re.sub(r"([*?~])", r"~\1", text)
+        col = column[catalog]
+        count = f'COUNTIF(Calc!${col}${FIRST_ROW}:${col}${last},"{crit}")'
+        if catalog == "api_models":
+            count += f'+(compare_api_model="{text}")'
+        terms.append(f"({count}>0)")
+    formula = "=" + "+".join(terms)
+    if len(formula) <= MAX_STALE_FORMULA_CHARS:
+        return formula
+    compared = next((v for n, v, *_ in F.ASSUMPTIONS if n == "compare_api_model"), None)
+    return len(set(stale) & ids_of_rows(cat, list(rows) + [{"model": compared}]))
 
 
 #: The sheets a printed (or PDF) quote holds, and the pages across each prints on (fit to width).
@@ -719,7 +782,10 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     if with_functions:
         _write_functions(wb, layout, rows, cat)
     _fill_cover(wb["Cover"], {"title": title, "client": client, "prepared_by": prepared_by,
-                              "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}"},
+                              "as_of": as_of or _dt.date.today(), "version": f"llmcalc-xl {__version__}",
+                              "catalog_as_of": as_date(cat.as_of()) if cat.as_of() else "",
+                              "stale": _stale_count_formula(cat, layout, len(rows) + SPARE_SCENARIO_ROWS,
+                                                            _quote_day(as_of), rows)},
                 len(rows) + SPARE_SCENARIO_ROWS)
     order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Names",
              "Calc",

@@ -82,6 +82,20 @@ def read_scenarios(path: str | Path) -> list[dict[str, Any]]:
         wb.close()
 
 
+def read_assumption(path: str | Path, name: str) -> Any:
+    """The value of one assumption of a quote (None when it has none)."""
+    wb = open_workbook(Path(path), "Quote", read_only=True, data_only=True)
+    try:
+        if "Assumptions" not in wb.sheetnames:
+            return None
+        for key, value in wb["Assumptions"].iter_rows(min_row=5, max_col=2, values_only=True):
+            if key == name:
+                return value
+        return None
+    finally:
+        wb.close()
+
+
 def _contains(z: zipfile.ZipFile, name: str, needle: bytes) -> bool:
     """Whether a part holds ``needle``, read in pieces (a sheet can be hundreds of MB)."""
     tail = b""

@@ -3,7 +3,7 @@
 A team restyles its quote by editing a copy of ``templates/quote.xlsx`` in Excel (the named
 styles Quote Input, Quote Calculation, Quote Link, Quote Header, Quote Title, Quote Note; the
 Cover sheet's text, layout and logo) and building with ``--template``. The builder replaces the Cover's placeholders
-({title}, {client}, {prepared_by}, {as_of}, {version}, {summary}) and adds the other sheets.
+({title}, {client}, {prepared_by}, {as_of}, {version}, {catalog_as_of}, {summary}, {stale}) and adds the other sheets.
 Any further sheet of the template (terms, a disclaimer) is kept after them.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PLACEHOLDERS = ("title", "client", "prepared_by", "as_of", "version", "summary")
+PLACEHOLDERS = ("title", "client", "prepared_by", "as_of", "version", "catalog_as_of", "summary", "stale")
 STYLE_NAMES = ("Input", "Calculation", "Link", "Header", "Title", "Note")
 #: Our styles carry this prefix: Excel has built-in styles named Input, Calculation, Title and Note,
 #: and a custom style of the same name would clash with them.
@@ -64,9 +64,18 @@ def default_template():
     ws["B6"].number_format = "yyyy-mm-dd"
     ws["A7"] = "Version"
     ws["B7"] = "{version}"
+    ws["A8"] = "Catalog as of"
+    ws["B8"] = "{catalog_as_of}"
+    ws["B8"].number_format = "yyyy-mm-dd"
     ws["A9"] = "Summary"
     ws["B9"] = "{summary}"
     ws["B9"].style = style_name("Calculation")
+    ws["A10"] = "Stale catalog entries"
+    ws["B10"] = "{stale}"
+    ws["B10"].style = style_name("Calculation")
+    # the count stays a number; the words are its format
+    ws["B10"].number_format = ('0" used: retired models, ended prices, or prices older than 90 days on the as-of '
+                               'date (llmcalc-xl catalog check lists them)"')
     ws["A11"], ws["B11"] = "Key to the cells", ""
     ws["A11"].style = ws["B11"].style = style_name("Header")
     for r, (label, style) in enumerate((("Input: type here", "Input"), ("Formula: computed", "Calculation"),
