@@ -1,9 +1,9 @@
 """Seeded random scenarios that the core accepts, for the parity book (tests/test_parity.py).
 
-``CHOICES`` maps each scenario input column to a function ``choose(rng, row, cat)`` that returns
-its value, or None to leave the cell empty (the default). The functions run in the dict's order
-and see the columns chosen before them in ``row``; to cover a new input column or an alias, add
-one entry (its position sets what it may depend on).
+``CHOICES`` (then ``OWNING_CHOICES``) maps each scenario input column to a function
+``choose(rng, row, cat)`` that returns its value, or None to leave the cell empty (the default). The
+functions run in the dicts' order and see the columns chosen before them in ``row``; to cover a new
+input column or an alias, add one entry (its position sets what it may depend on).
 """
 
 from __future__ import annotations
@@ -179,6 +179,50 @@ def choose_utilization(rng, row, cat):
     return round(rng.uniform(0.05, 1.0), 3) if _often(rng, 0.2) else None
 
 
+def choose_pricing(rng, row, cat):
+    """Empty (on-demand, or owned for hardware with no rental price), or a spelling of a word."""
+    if row.get("hardware") is None or not _often(rng, 0.7):
+        return None
+    return rng.choice(["owned", "Owned", " owned ", "on-demand", "On Demand", "auto"])
+
+
+def _owned(row):
+    return str(row.get("pricing") or "").strip().lower() == "owned"
+
+
+def choose_capex_usd_per_gpu(rng, row, cat):
+    """Given where owned hardware has no purchase price in the catalog (else it could not be priced),
+    and now and then over the catalog's."""
+    hw = _hardware_entry(cat, row.get("hardware"))
+    needed = _owned(row) and row.get("price_per_hour") is None and hw is not None and hw.capex_usd_per_gpu is None
+    if needed or (row.get("hardware") is not None and not _often(rng, 0.1)):
+        return round(_log_uniform(rng, 300, 60000), 2)
+    return None
+
+
+def choose_power_w_per_gpu(rng, row, cat):
+    hw = _hardware_entry(cat, row.get("hardware"))
+    needed = _owned(row) and row.get("price_per_hour") is None and hw is not None and hw.tdp_w is None
+    if needed or (row.get("hardware") is not None and not _often(rng, 0.1)):
+        return round(rng.uniform(30, 1500), 1)
+    return None
+
+
+def choose_cost_of_capital(rng, row, cat):
+    """Often on owned rows (an annuity), now and then elsewhere (where it does not apply)."""
+    if row.get("hardware") is None or not _often(rng, 0.4 if _owned(row) else 0.8):
+        return None
+    return 0 if rng.random() < 0.2 else round(rng.uniform(0.01, 0.2), 4)
+
+
+def _when_hardware(low, high, share, whole=False):
+    def choose(rng, row, cat):
+        if row.get("hardware") is None or not _often(rng, share):
+            return None
+        return rng.randint(low, high) if whole else round(rng.uniform(low, high), 4)
+    return choose
+
+
 def _override(low, high, share=0.1):
     def choose(rng, row, cat):
         if row.get("hardware") is None or not _often(rng, share):
@@ -216,6 +260,23 @@ CHOICES: dict[str, Choose] = {
     "gpus": choose_gpus,
 }
 
+#: The owned hardware and fleet columns, chosen after CHOICES from a random stream of their own, so that
+#: adding them left the columns above (and what they exercise) as they were.
+OWNING_CHOICES: dict[str, Choose] = {
+    "pricing": choose_pricing,
+    "capex_usd_per_gpu": choose_capex_usd_per_gpu,
+    "power_w_per_gpu": choose_power_w_per_gpu,
+    "depreciation_years": _when_hardware(1, 8, 0.7),
+    "residual_share": _when_hardware(0, 0.5, 0.6),
+    "cost_of_capital": choose_cost_of_capital,
+    "pue": _when_hardware(1, 2, 0.8),
+    "electricity_usd_per_kwh": _when_hardware(0.03, 0.4, 0.8),
+    "hosting_usd_per_kw_month": _when_hardware(0, 300, 0.8),
+    "maintenance_share_per_year": _when_hardware(0, 0.2, 0.8),
+    "peak_to_average": _when_hardware(1, 6, 0.6),
+    "redundancy": _when_hardware(0, 3, 0.7, whole=True),
+}
+
 
 def _alias(group):
     """Another name the catalog accepts for the id: one of its aliases, or the id re-spaced."""
@@ -240,12 +301,14 @@ SPELLINGS: dict[str, tuple[float, Callable[[random.Random, str, Catalog], str]]]
 
 def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
     """n scenarios, each a dict of the chosen (non-empty) inputs plus a ``scenario`` label."""
-    rng = random.Random(seed)
+    rng, owning = random.Random(seed), random.Random(seed + 1)
     rows = []
     for i in range(n):
         row: dict[str, Any] = {}
         for column, choose in CHOICES.items():
             row[column] = choose(rng, row, cat)
+        for column, choose in OWNING_CHOICES.items():
+            row[column] = choose(owning, row, cat)
         for column, (share, respell) in SPELLINGS.items():
             if row.get(column) is not None and rng.random() < share:
                 row[column] = respell(rng, row[column], cat)

@@ -61,6 +61,14 @@ def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
             kinds[key] += key in r
         kinds["no price"] += "hardware" in r and math.isnan(core["cost_per_request_usd"][i])
         kinds["gpus auto"] += str(r.get("gpus", "")).strip().lower() == "auto"
+        owned = core["pricing"][i] == "owned" and "price_per_hour" not in r
+        kinds["priced as owned"] += owned
+        kinds["owned by default (no rental price)"] += owned and "pricing" not in r
+        kinds["owned as an annuity"] += owned and r.get("cost_of_capital", 0) > 0
+        kinds["owned with a resale value"] += owned and r.get("residual_share", 0) > 0
+        kinds["priced on demand"] += core["pricing"][i] == "on-demand" and "price_per_hour" not in r
+        for key in ("peak_to_average", "redundancy", "hosting_usd_per_kw_month", "maintenance_share_per_year"):
+            kinds[key] += key in r and r.get("requests_per_month", 0) > 0
         kinds["model spelled otherwise"] += r["model"] != core["model"][i]
         kinds["hardware spelled otherwise"] += "hardware" in r and r["hardware"] != core["hardware"][i]
     assert min(kinds.values()) >= 5, kinds

@@ -49,6 +49,19 @@ OPTIONS = [
          requests_per_month=10_000),
     dict(scenario="context and latency", model="qwen2.5-72b", hardware="mi300x", context_tokens=16_000,
          latency_s=12.5, price_per_hour=2.0, requests_per_month=40_000),
+    dict(scenario="owned, README example", model="llama-3.1-8b", hardware="h100-sxm", pricing="owned",
+         capex_usd_per_gpu=30_000, power_w_per_gpu=700, pue=1.3, electricity_usd_per_kwh=0.12, batch=16,
+         requests_per_month=2_000_000),
+    dict(scenario="owned annuity, colocated, N+1 at a peak of 3", model="llama-3-8b", hardware="l4", pricing=" Owned",
+         capex_usd_per_gpu=10_000, depreciation_years=5, residual_share=0.1, cost_of_capital=0.08,
+         hosting_usd_per_kw_month=180, maintenance_share_per_year=0.1, peak_to_average=3, redundancy=1, batch=8,
+         requests_per_month=800_000),
+    dict(scenario="GeForce with no rental price: owned", model="llama-3-8b", hardware="rtx-3080", precision="q4_k_m",
+         requests_per_month=30_000),
+    dict(scenario="on demand typed", model="llama-3-8b", hardware="rtx-4090", pricing="On Demand",
+         requests_per_month=30_000, peak_to_average=1.5),
+    dict(scenario="custom device owned", model="llama-3-8b", memory_gib=48, bandwidth_gb_s=960, tflops=180,
+         pricing="owned", capex_usd_per_gpu=6000, power_w_per_gpu=300, requests_per_month=100_000),
 ]
 # Mistakes: (row, words the Check cell must contain)
 MISTAKES = [
@@ -61,6 +74,14 @@ MISTAKES = [
      "cached_input_tokens must be <= input_tokens"),
     (dict(scenario="partial device", model="llama-3-8b", memory_gib=24), "needs memory_gib, bandwidth_gb_s and tflops"),
     (dict(scenario="wildcard", model="llama*", hardware="l4"), "Unknown model 'llama*'"),
+    (dict(scenario="spot", model="llama-3-8b", hardware="l4", pricing="spot"), "pricing 'spot' must be on-demand or owned"),
+    (dict(scenario="owned, no capex", model="llama-3-8b", hardware="h100-sxm", pricing="owned"),
+     "pricing owned needs capex_usd_per_gpu"),
+    (dict(scenario="owned Mac, no power", model="llama-3-8b", hardware="apple-m2-max", pricing="owned",
+          capex_usd_per_gpu=3000), "pricing owned needs power_w_per_gpu"),
+    (dict(scenario="peak below average", model="llama-3-8b", hardware="l4", peak_to_average=0.5),
+     "peak_to_average must be >= 1"),
+    (dict(scenario="half a spare", model="llama-3-8b", hardware="l4", redundancy=1.5), "redundancy must be a whole number"),
 ]
 
 

@@ -326,6 +326,9 @@ class Hardware:
     price_provider: str = _f("")
     price_source: str = _f("")
     price_as_of: str = _f("")
+    capex_usd_per_gpu: float | None = _f(None, min=0)
+    capex_source: str = _f("")
+    capex_as_of: str = _f("")
     notes: str = _f("")
 
     def check(self) -> None:
@@ -335,6 +338,10 @@ class Hardware:
             raise ValueError("a price needs price_source and price_as_of")
         if self.price_as_of:
             _check_date(self.price_as_of, "price_as_of")
+        if self.capex_usd_per_gpu is not None and not (self.capex_source and self.capex_as_of):
+            raise ValueError("a purchase price (capex_usd_per_gpu) needs capex_source and capex_as_of")
+        if self.capex_as_of:
+            _check_date(self.capex_as_of, "capex_as_of")
 
 
 @dataclass(frozen=True)
@@ -471,6 +478,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "interconnect_gb_s": (0, 1_000_000, "the fastest GPU links move about 1,800 GB/s"),
     "tdp_w": (0, 100_000, "the hungriest GPUs draw about 1,400 W"),
     "price_usd_per_hour": (0, 10_000, "a whole 8-GPU server rents for about 100 USD an hour"),
+    "capex_usd_per_gpu": (0, 10_000_000, "a purchase price per GPU above 10 million USD is a slip of zeros"),
     # engines
     "kv_block_tokens": (1, 1_000_000, "engines page the KV cache in blocks of 16 to 256 tokens"),
     "max_batched_tokens": (1, 1e12, "1e9 stands for no cap"),

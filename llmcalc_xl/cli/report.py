@@ -96,6 +96,8 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
     infra = money(d["infra_cost_usd"])
     price = d.get("price_per_hour")
     extra = f"   at {money(price, 2)}/GPU-hour" if price is not None else ""
+    if extra and d.get("pricing") == "owned":
+        extra += ", owned"
     lines.append(f"  {'GPU time':<22}{infra:>12}{extra}")
     lines.append(f"  {'total':<22}{money(d['cost_per_request_usd']):>12}")
     lines.append(f"  {'per 1M output tokens':<22}{money(d['cost_per_mtok_usd'], 2):>12}")

@@ -41,15 +41,68 @@ def fixed_monthly_usd(gpus, price_usd_per_hour, hours_per_month=HOURS_PER_MONTH)
     return gpus * price_usd_per_hour * hours_per_month
 
 
+# --- the cost of a GPU-hour you own --------------------------------------------------------------
+# One GPU-hour of owned hardware costs its capital (purchase, less what it fetches at the end, spread
+# over its life) plus the electricity it and its share of cooling draw, plus colocation and
+# maintenance. README, "Own, rent or API", works the example: 30,000 USD over 4 years straight line
+# and 0.7 kW x PUE 1.3 x 0.12 USD/kWh is 0.8562 + 0.1092 = 0.9654 USD per GPU-hour.
+
+def capital_recovery_factor(rate, years):
+    """The share of a sum repaid each year so that ``years`` equal payments repay it with interest
+    ``rate`` a year: r / (1 - (1 + r)^-n) (the "capital recovery factor" (A/P, r, n) of engineering
+    economics); 1 / n at a rate of 0, the straight line. 10% over 4 years: 0.3155."""
+    r = np.where(rate > 0, rate, 1.0)
+    return np.where(rate > 0, r / (1.0 - (1.0 + r) ** -years), 1.0 / years)
+
+
+def capital_usd_per_hour(capex_usd, years, residual_share, rate, hours_per_month=HOURS_PER_MONTH):
+    """The purchase, less the present value of what it fetches at the end, repaid in equal payments
+    over its life, per hour of the year (12 x the hours of a month): (capex - residual / (1 + r)^n)
+    x CRF(r, n) / 8760 h. At r = 0 the straight line (capex - residual) / (n x 8760 h); above 0 the
+    same as (capex - residual) x CRF + residual x r, the textbook's capital recovery cost.
+    30,000 USD over 4 years at 0: 0.8562 USD an hour."""
+    residual = capex_usd * residual_share
+    return (capex_usd - residual * (1.0 + rate) ** -years) * capital_recovery_factor(rate, years) \
+        / (12.0 * hours_per_month)
+
+
+def power_usd_per_hour(power_w, pue, usd_per_kwh):
+    """Electricity for an hour of one GPU: its draw in kW x PUE (the site's power over the IT power,
+    cooling included) x the price of a kWh. 700 W x 1.3 x 0.12 USD: 0.1092 USD."""
+    return power_w / 1000.0 * pue * usd_per_kwh
+
+
+def hosting_usd_per_hour(power_w, usd_per_kw_month, hours_per_month=HOURS_PER_MONTH):
+    """Colocation, priced per kW of IT power a month, for an hour of one GPU."""
+    return power_w / 1000.0 * usd_per_kw_month / hours_per_month
+
+
+def maintenance_usd_per_hour(capex_usd, share_per_year, hours_per_month=HOURS_PER_MONTH):
+    """Maintenance and support priced as a share of the purchase a year, per hour."""
+    return capex_usd * share_per_year / (12.0 * hours_per_month)
+
+
+def owned_usd_per_gpu_hour(capex_usd, years, residual_share, rate, power_w, pue, usd_per_kwh, hosting_usd_per_kw_month,
+                           maintenance_share_per_year, hours_per_month=HOURS_PER_MONTH):
+    """What an hour of a GPU you own costs: capital + power + hosting + maintenance (the parts above)."""
+    return (capital_usd_per_hour(capex_usd, years, residual_share, rate, hours_per_month)
+            + power_usd_per_hour(power_w, pue, usd_per_kwh)
+            + hosting_usd_per_hour(power_w, hosting_usd_per_kw_month, hours_per_month)
+            + maintenance_usd_per_hour(capex_usd, maintenance_share_per_year, hours_per_month))
+
+
 def capacity_requests_per_month(sequences, latency_s, utilization=1.0, hours_per_month=HOURS_PER_MONTH):
     """Requests one deployment serves in a month: sequences at once, one batch per latency,
     for the share of the month it is busy."""
     return sequences / latency_s * SECONDS_PER_HOUR * hours_per_month * utilization
 
 
-def replicas_needed(requests_per_month, capacity):
-    """Deployments needed for a month's traffic (at least one while there is traffic)."""
-    return np.where(requests_per_month > 0, np.maximum(np.ceil(requests_per_month / capacity), 1.0), 0.0)
+def replicas_needed(requests_per_month, capacity, peak_to_average=1.0, spares=0.0):
+    """Deployments needed for a month's traffic: enough for the peak (the average load x
+    peak_to_average) at the capacity of one, at least one, plus ``spares`` (N+k); none without
+    traffic. 3 million requests at a peak of 2 on replicas of 1.5 million, N+1: 5."""
+    return np.where(requests_per_month > 0,
+                    np.maximum(np.ceil(requests_per_month * peak_to_average / capacity), 1.0) + spares, 0.0)
 
 
 def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):

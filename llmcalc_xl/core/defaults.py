@@ -31,9 +31,56 @@ DEFAULT_ENGINE = "auto"
 DEFAULT_KV_PRECISION = "auto"
 DEFAULT_GPU_ENGINE = "vllm"
 DEFAULT_LOCAL_ENGINE = "llama.cpp"
-#: Share of a month the self-hosted GPUs do useful work. 1.0 prices GPU time at cost;
-#: set it lower (e.g. 0.5) for traffic with peaks and idle nights.
+#: Share of the time a serving replica can be kept busy. 1.0 prices GPU time at cost; set it
+#: lower for headroom a replica keeps to hold its latency (queues, uneven batches). Daily peaks
+#: and quiet nights are peak_to_average's (README, "Own, rent or API").
 DEFAULT_UTILIZATION = 1.0
+
+# --- traffic and fleet -----------------------------------------------------------------------------
+#: Replicas are sized for the average load unless told the peak is higher: 1 is traffic spread
+#: evenly over the month (the arithmetic before peak_to_average existed).
+DEFAULT_PEAK_TO_AVERAGE = 1.0
+#: No spare replicas (N+0) unless asked for.
+DEFAULT_REDUNDANCY = 0
+
+# --- owned hardware (pricing "owned"): the cost of a GPU-hour you own ---------------------------
+#: How GPU time is priced when nothing says: the catalog's on-demand rental price; hardware with no
+#: rental price is owned where its purchase price and power are known ("auto").
+DEFAULT_PRICING = "auto"
+#: Write the purchase off over 4 years. Source: the useful life the largest server buyers gave their
+#: servers in their 2021 filings: Microsoft, "increase the estimated useful life of server equipment
+#: from three years to four years" (10-Q, 2020-10-27, effective fiscal 2021); Alphabet, "adjusted the
+#: estimated useful life of our servers from three years to four years" (10-Q, 2021-07-28); Amazon and
+#: Meta used four years until 2022 (10-Ks for 2022: Amazon "from four years to five years", Meta "from
+#: four years to 4.5 years" and then five).
+#: All have since moved to 5-6 years (Microsoft 10-Q Q2 FY2023: "from four years to six years"), while
+#: the economic life of an AI accelerator is argued to be shorter; give depreciation_years to choose.
+#: Quotes as collected by calcbench.com (2021) and shaulkoral.com (2023).
+DEFAULT_DEPRECIATION_YEARS = 4.0
+#: No resale value is counted unless given: the conservative reading, and what US tax depreciation
+#: (MACRS, IRS Publication 946) does, which ignores salvage value.
+DEFAULT_RESIDUAL_SHARE = 0.0
+#: 0: the purchase is written off in a straight line, as the books depreciate it (the useful-life
+#: sources above), with no charge for the money tied up. Give the company's cost of capital (its
+#: WACC, or the rate of the loan that pays for the hardware) to price it as an annuity.
+DEFAULT_COST_OF_CAPITAL = 0.0
+#: Facility power over IT power. Source: Uptime Institute Global Data Center Survey 2024, average
+#: annual PUE of 1.56 reported by operators for their largest data centre (as published by Statista,
+#: "Responding to a 2024 survey ... 1.56"); 1.58 in 2023 (Uptime Intelligence Update 221,
+#: 2023-11-23, "In 2023, industry average PUE stood at 1.58"). New large sites reach 1.1-1.3.
+DEFAULT_PUE = 1.56
+#: USD per kWh. Source: US Energy Information Administration, Electric Power Annual 2023 (released
+#: 2024-10-17): average price to commercial customers 12.59 cents per kWh in 2023 (industrial: 8.04),
+#: as quoted from the finalized EIA data by NPGA (bpnews.com, "2023 Average U.S. Commercial
+#: Electricity Price: 12.59 cents per kWh"); 12.41 in 2022 (EIA, via the Washington Research Council's
+#: 2024 Competitiveness Redbook, table 43). The commercial price is what an office or a colocation
+#: tenant pays; a large site on an industrial tariff pays less.
+DEFAULT_ELECTRICITY_USD_PER_KWH = 0.1259
+#: No colocation fee unless given: hardware on your own premises pays for power and cooling through
+#: PUE x electricity. In a colocation site give its price per kW of IT load a month.
+DEFAULT_HOSTING_USD_PER_KW_MONTH = 0.0
+#: No maintenance or support contract unless given (a share of the purchase price a year).
+DEFAULT_MAINTENANCE_SHARE_PER_YEAR = 0.0
 
 # --- memory physics ------------------------------------------------------------------
 #: CUDA context per GPU: about 274 MiB with lazy module loading, 636 MiB without

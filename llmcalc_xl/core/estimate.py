@@ -18,10 +18,11 @@ from . import defaults, physics
 from ..catalogs.loader import Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
 from ..notes import Note, notes_of
-from .inputs import RowErrors, check_rule, length_of, numbers_column
+from .inputs import NONE, RowErrors, check_rule, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
-from .options import NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
-from .resolve import AUTO, RowNotes, _check_engine, _factorize, _ids, _per_pair, _per_value, _positions, _take
+from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
+from .resolve import (AUTO, RowNotes, _check_engine, _choices, _factorize, _ids, _per_pair, _per_value, _positions,
+                      _take)
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (
@@ -38,7 +39,8 @@ NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
 #: Resolved inputs reported with the outputs (ids after alias matching and "auto").
 INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus",
               "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
-              "price_per_hour", "requests_per_month", "utilization")
+              "price_per_hour", "pricing", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
+              "utilization")
 BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
@@ -67,7 +69,10 @@ class Estimate:
     output_tokens: int
     batch: int
     context_tokens: int | None
-    price_per_hour: float | None  # USD per GPU-hour
+    price_per_hour: float | None  # USD per GPU-hour: given, the catalog's on-demand price, or the owned cost
+    pricing: str | None  # "on-demand" or "owned" (None without hardware)
+    capex_usd_per_gpu: float | None
+    power_w_per_gpu: float | None
     requests_per_month: float | None
     utilization: float
     # outputs (OUTPUT_KEYS)
@@ -315,6 +320,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
                                     "int8, q8_0 or q4_0", _ids(pt, k_pos), bad_kv))
 
     _check_engine(cat, e_pos, hw_pos, p_pos, is_api, errs)
+    pricing = _choices("pricing", given.get("pricing"), n, errs, BY_NAME["pricing"].choices,
+                       BY_NAME["pricing"].choice_fix)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
@@ -338,7 +345,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
 
     pos = {"models": m_pos, "hardware": hw_pos, "engines": e_pos, "precisions": p_pos, "kv_precision": k_pos}
     flags = {"is_api": is_api, "has_hw": has_hw, "custom_only": custom_only, "on_apple": kind["apple"],
-             "is_cuda": kind["gpu"] | ~has_hw}  # no device named: price the memory of NVIDIA GPUs
+             "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
+             "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned")}
     values = _physics(cat, num, pos, flags, gpus_auto)
     m_ids = _ids(mt, m_pos)
     hw_ids = np.where(custom_only, "custom", _ids(ht, hw_pos)).astype(object)
@@ -348,6 +356,12 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         errs.add(unresolved, _per_pair(
             "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
             "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
+    owned = values.pop("owned") & has_hw
+    for field, what in (("capex_usd_per_gpu", "purchase price"), ("power_w_per_gpu", "power draw (TDP)")):
+        missing = owned & np.isnan(num["price_per_hour"]) & np.isnan(values[field])
+        if missing.any():
+            errs.add(missing, _per_value(f"pricing 'owned' needs {field}: '{{}}' has no {what} in the catalog. Give "
+                                         f"{field}, or price_per_hour", hw_ids, missing))
     ok = ~errs.bad
     notes = RowNotes(n)  # in NOTE_KINDS order
     notes.add("not_applicable", is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
@@ -376,6 +390,9 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
         "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
+        "pricing": np.where(has_hw, np.where(owned, "owned", "on-demand"), NONE).astype(object),
+        "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
+        "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
         "requests_per_month": num["requests_per_month"], "utilization": num["utilization"],
     }
     for key in OUTPUT_KEYS:
@@ -454,6 +471,7 @@ class CatalogRows:
         self._cat, self._num, self._pos = cat, num, pos
         self.is_api, self.has_hw, self.custom_only = flags["is_api"], flags["has_hw"], flags["custom_only"]
         self.on_apple, self.is_cuda = flags["on_apple"], flags["is_cuda"]
+        self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
 
     def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
         return _take(self._cat.table(group).column(field), pos, missing)
@@ -510,6 +528,7 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto) -> dict[str, np.ndarray]:
     out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co)
     out["gpus"] = gpus
     out["price_per_hour"] = s.price
+    out.update(owned=np.asarray(s.owned, dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
     out["gpus_unresolved"] = auto & np.isnan(needed_auto)
     return out
 

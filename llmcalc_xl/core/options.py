@@ -36,7 +36,10 @@ class Option:
     above: float | None = None     # value > above
     maximum: float | None = None   # value <= maximum
     whole: bool = False            # a whole number
-    advanced: bool = False         # a device or engine override: right of the quote's results
+    advanced: bool = False         # an override (device, engine, owned hardware): right of the quote's results
+    choices: tuple[str, ...] = ()  # a text option that takes one of these words (else: a catalog id)
+    choice_fix: str = ""           # what the message for another word suggests
+    source: str = ""               # where the default comes from (the quote's Sources sheet)
 
     def __post_init__(self):
         if self.kind not in ("number", "text"):
@@ -45,6 +48,8 @@ class Option:
             raise ValueError(f"Option {self.name}: a text option has no number rule")
         if self.kind == "number" and isinstance(self.default, str):
             raise ValueError(f"Option {self.name}: a number option's default must be a number or None")
+        if self.kind == "number" and self.choices:
+            raise ValueError(f"Option {self.name}: a number option has no choices")
 
     @property
     def flag(self) -> str:
@@ -129,19 +134,59 @@ OPTIONS: tuple[Option, ...] = (
            unit="requests", minimum=0),
     Option("utilization", "number", "Share of time the GPUs do useful work", "Utilization 0-1", unit="0-1",
            default=defaults.DEFAULT_UTILIZATION, empty="default", above=0, maximum=1),
+    Option("peak_to_average", "number", "Peak traffic over the month's average: replicas are sized for the peak",
+           "Peak to average", unit="ratio", default=defaults.DEFAULT_PEAK_TO_AVERAGE, minimum=1),
+    Option("redundancy", "number", "Spare replicas beyond those the peak needs (N+k)", "Spare replicas",
+           unit="replicas", default=defaults.DEFAULT_REDUNDANCY, minimum=0, whole=True),
     Option("context_tokens", "number", "Context reserved per sequence", "Context tokens", unit="tokens",
            otherwise="input + output", empty="in + out", minimum=1, whole=True),
     Option("kv_precision", "text", "KV-cache precision", "KV precision", default=defaults.DEFAULT_KV_PRECISION,
            otherwise="the weights' float type, else fp16", empty="auto"),
     Option("latency_s", "number", "Seconds a request takes", "Latency s", unit="s",
            otherwise="the estimate", empty="estimate", above=0),
-    Option("price_per_hour", "number", "Price of a GPU-hour; 0 for hardware you own", "USD per GPU-hour",
-           unit="USD per GPU-hour", otherwise="the catalog's cloud price", empty="catalog", minimum=0),
+    Option("price_per_hour", "number", "Price of a GPU-hour, whatever the pricing", "USD per GPU-hour",
+           unit="USD per GPU-hour", otherwise="by pricing: the catalog's rental price, or the owned cost",
+           empty="by pricing", minimum=0),
+    Option("pricing", "text", "How a GPU-hour is priced: on-demand (the catalog's rental price) or owned (purchase, "
+           "power and upkeep)", "Pricing", default=defaults.DEFAULT_PRICING,
+           otherwise="on-demand; owned for hardware with no rental price whose purchase price and power are known",
+           empty="auto", choices=("on-demand", "owned"),
+           choice_fix="Reserved and spot prices are not in the catalog yet: give yours as price_per_hour"),
     # device overrides; all three without a hardware id describe a device not in the catalog
     Option("memory_gib", help="Device memory; with bandwidth_gb_s and tflops and no hardware, a device not in the "
            "catalog", header="Memory GiB per GPU", unit="GiB per GPU", **_DEVICE),
     Option("bandwidth_gb_s", help="Device memory bandwidth", header="Bandwidth GB/s", unit="GB/s", **_DEVICE),
     Option("tflops", help="Device dense 16-bit compute", header="Dense TFLOPS", unit="TFLOPS", **_DEVICE),
+    # owned hardware (pricing "owned"): what a GPU-hour you own costs
+    Option("capex_usd_per_gpu", help="Purchase price per GPU, all-in: the GPU and its share of the server, network "
+           "and installation", header="Capex USD per GPU", unit="USD per GPU", otherwise="the catalog's",
+           empty="catalog", minimum=0, advanced=True, kind="number"),
+    Option("depreciation_years", help="Years the purchase is written off over", header="Depreciation years",
+           unit="years", default=defaults.DEFAULT_DEPRECIATION_YEARS, above=0, advanced=True, kind="number",
+           source="4 years: the servers' useful life in Microsoft's and Alphabet's 2021 filings; 5-6 years since"),
+    Option("residual_share", help="Share of the purchase price recovered at the end (resale value)",
+           header="Residual share 0-1", unit="0-1", default=defaults.DEFAULT_RESIDUAL_SHARE, minimum=0, maximum=1,
+           advanced=True, kind="number", source="No resale value counted unless given (as US tax depreciation, MACRS)"),
+    Option("cost_of_capital", help="Annual cost of the money tied up: 0 writes the purchase off in a straight "
+           "line, above 0 as an annuity", header="Cost of capital a year", unit="share a year",
+           default=defaults.DEFAULT_COST_OF_CAPITAL, minimum=0, advanced=True, kind="number",
+           source="0: straight-line depreciation, as the books carry servers; give your WACC for an annuity"),
+    Option("power_w_per_gpu", help="Average power a GPU draws, with its share of the server's", header="Power W per GPU",
+           unit="W per GPU", otherwise="the catalog's TDP", empty="catalog TDP", minimum=0, advanced=True,
+           kind="number"),
+    Option("pue", help="Power usage effectiveness: the site's power over the IT power", header="PUE", unit="ratio",
+           default=defaults.DEFAULT_PUE, minimum=1, advanced=True, kind="number",
+           source="Uptime Institute Global Data Center Survey 2024: average annual PUE 1.56"),
+    Option("electricity_usd_per_kwh", help="Price of electricity", header="Electricity USD per kWh",
+           unit="USD per kWh", default=defaults.DEFAULT_ELECTRICITY_USD_PER_KWH, minimum=0, advanced=True,
+           kind="number", source="US EIA, Electric Power Annual 2023: commercial average 12.59 cents per kWh"),
+    Option("hosting_usd_per_kw_month", help="Colocation price per kW of IT power a month",
+           header="Hosting USD per kW-month", unit="USD per kW-month", default=defaults.DEFAULT_HOSTING_USD_PER_KW_MONTH,
+           minimum=0, advanced=True, kind="number",
+           source="Not counted unless given: own premises pay power and cooling through PUE x electricity"),
+    Option("maintenance_share_per_year", help="Maintenance and support a year, as a share of the purchase price",
+           header="Maintenance share a year", unit="share a year", default=defaults.DEFAULT_MAINTENANCE_SHARE_PER_YEAR,
+           minimum=0, advanced=True, kind="number", source="Not counted unless given"),
     # engine overrides, for fitting the estimate to a measurement
     Option("memory_fraction", help="Share of device memory the engine may use", header="Memory fraction",
            unit="0-1", above=0, maximum=1, **_ENGINE),
@@ -161,8 +206,12 @@ OPTIONS: tuple[Option, ...] = (
 
 #: Each option by name.
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
-#: Options matched against the catalogs (ids and aliases), in display order.
+#: Text options, in display order: those matched against the catalogs, and those with choices.
 TEXT_OPTIONS: tuple[str, ...] = tuple(o.name for o in OPTIONS if o.kind == "text")
+#: Text options matched against the catalogs (ids and aliases), in display order.
+CATALOG_OPTIONS: tuple[str, ...] = tuple(o.name for o in OPTIONS if o.kind == "text" and not o.choices)
+#: Text options that take one of a few words: name -> the words.
+CHOICE_OPTIONS: dict[str, tuple[str, ...]] = {o.name: o.choices for o in OPTIONS if o.choices}
 #: Numeric options: name -> rule and default, as ``check_rule`` takes them (plus ``default``).
 NUMBER_OPTIONS: dict[str, dict[str, Any]] = {o.name: dict(o.rule, default=o.default)
                                             for o in OPTIONS if o.kind == "number"}

@@ -55,6 +55,8 @@ class Lookup(Protocol):
     custom_only: Any  # a device described by memory_gib, bandwidth_gb_s and tflops only
     on_apple: Any     # an Apple GPU
     is_cuda: Any      # an NVIDIA/AMD-class GPU (no device named counts as one)
+    pricing_given: Any  # pricing is given (on-demand or owned; empty or "auto" is not)
+    pricing_owned: Any  # pricing is given as owned
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -86,6 +88,8 @@ class Scenario:
     latency_given: Any
     requests: Any
     util: Any
+    peak_ratio: Any  # peak traffic over the average
+    spares: Any      # spare replicas (N+k)
     # model
     params: Any
     active: Any
@@ -146,6 +150,11 @@ class Scenario:
     peak: Any
     link: Any
     price: Any
+    # owned hardware
+    owned: Any      # GPU time priced as owned hardware
+    capex: Any      # USD per GPU
+    power_w: Any    # W per GPU
+    own_price: Any  # USD per GPU-hour of owned hardware
     # API model
     api_ttft: Any
     api_tokens_per_s: Any
@@ -196,7 +205,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         sequences=look.number("batch"), prompt=prompt, output=output, cached=look.number("cached_input_tokens"),
         context=let("context", or_default(context_given, prompt + output)),
         latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
-        util=look.number("utilization"),
+        util=look.number("utilization"), peak_ratio=look.number("peak_to_average"), spares=look.number("redundancy"),
         params=look.model("params_b") * 1e9, active=look.model("active_params_b") * 1e9,
         layers=look.model("layers"), hidden=look.model("hidden_size"), heads=look.model("heads"),
         kv_heads=look.model("kv_heads"), head_dim=look.model("head_dim"), vocab=look.model("vocab_size"),
@@ -264,7 +273,25 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     # hardware, with the caller's overrides (a custom device gives all three numbers)
     custom_tflops = look.option("tflops")
     tflops = np.where(look.custom_only, custom_tflops, _peak_tflops(look))
-    price = or_default(look.option("price_per_hour"), np.where(look.custom_only, np.nan, look.hardware("price_usd_per_hour")))
+    # a GPU-hour: price_per_hour where given; else what owned hardware costs (pricing "owned", or no rental
+    # price but a known purchase price and power); else the catalog's rental price
+    rental = look.hardware("price_usd_per_hour")
+    capex = let("capex", or_default(look.option("capex_usd_per_gpu"), look.hardware("capex_usd_per_gpu")))
+    power_w = let("power_w", or_default(look.option("power_w_per_gpu"), look.hardware("tdp_w")))
+    owned = let("owned", np.where(look.pricing_given, look.pricing_owned,
+                                  ~(rental > 0) & given(capex) & given(power_w)))
+    owning = {k: let(k, look.number(name)) for k, name in _OWNING.items()}
+    own_parts = (
+        let("own_capital", _cost.capital_usd_per_hour(capex, owning["years"], owning["residual"], owning["rate"],
+                                                     c.hours_per_month)),
+        let("own_power", _cost.power_usd_per_hour(power_w, owning["pue_ratio"], owning["electricity"])),
+        let("own_hosting", _cost.hosting_usd_per_hour(power_w, owning["hosting_rate"], c.hours_per_month)),
+        let("own_maintenance", _cost.maintenance_usd_per_hour(capex, owning["upkeep"], c.hours_per_month)),
+    )
+    own_price = let("own_price", own_parts[0] + own_parts[1] + own_parts[2] + own_parts[3])
+    price = or_default(look.option("price_per_hour"),
+                       np.where(owned, own_price, np.where(look.custom_only, np.nan, rental)))
+    v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price)
     v.update(
         mem_gib=override("memory_gib", look.hardware("memory_gib")),
         mem_fraction=np.where(look.custom_only, 1.0, look.hardware("memory_fraction")),
@@ -276,13 +303,20 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         input_price=look.model("input_usd_per_mtok"), cached_price=look.model("cached_input_usd_per_mtok"),
         output_price=look.model("output_usd_per_mtok"),
     )
-    named = {k: (x if k in ("prompt", "output", "context", "bits") or k in _NAMED_EARLY else let(k, x))
+    named = {k: (x if k in ("prompt", "output", "context", "bits") or k in _NAMED_EARLY + _NAMED_OWNED else let(k, x))
              for k, x in v.items()}
     return Scenario(**named)
 
 
+#: The numbers of owned hardware's cost: Calc column -> option.
+_OWNING = {"years": "depreciation_years", "residual": "residual_share", "rate": "cost_of_capital", "pue_ratio": "pue",
+           "electricity": "electricity_usd_per_kwh", "hosting_rate": "hosting_usd_per_kw_month",
+           "upkeep": "maintenance_share_per_year"}
+#: The owned hardware's fields, named where they are computed.
+_NAMED_OWNED = ("owned", "capex", "power_w", "own_price")
 #: Fields named (given a Calc column) inside ``scenario`` before the rest.
 _NAMED_EARLY = ("is_api", "has_hw", "custom_only", "is_cuda", "sequences", "cached", "latency_given", "requests", "util",
+                "peak_ratio", "spares",
                 "params", "active", "layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tie", "experts",
                 "k_active", "shared_experts", "window", "window_layers", "lora", "rope", "ffn", "chunk_layers", "chunk",
                 "linear_layers", "linear_state", "mlp_only", "top_k", "indexer_heads", "indexer_dim")
@@ -531,8 +565,8 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
     deployment = let("deployment", np.where(hosted, _cost.fixed_monthly_usd(gpus, s.price, c.hours_per_month), np.nan))
     capacity = let("capacity", np.where(hosted, _cost.capacity_requests_per_month(
         s.sequences, sp.busy, s.util, c.hours_per_month), np.nan))
-    replicas = let("replicas", np.where(hosted & given(s.requests), _cost.replicas_needed(s.requests, capacity),
-                                        np.nan))
+    replicas = let("replicas", np.where(hosted & given(s.requests),
+                                        _cost.replicas_needed(s.requests, capacity, s.peak_ratio, s.spares), np.nan))
     monthly = let("monthly", np.where(s.is_api, s.requests * per_request, s.requests * token_cost
                                       + replicas * deployment))
     # what a request costs with the idle time of always-on replicas: the month over its requests
@@ -592,6 +626,13 @@ LABELS = {
     "is_api": "API model?", "has_hw": "Hardware given?", "custom_only": "Device described by its numbers?",
     "is_cuda": "CUDA-class GPU?", "sequences": "Batch (sequences at once)", "cached": "Cached input tokens",
     "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
+    "peak_ratio": "Peak to average", "spares": "Spare replicas",
+    "capex": "Capex USD per GPU", "power_w": "Power W per GPU", "owned": "Priced as owned?",
+    "own_capital": "Owned: capital USD per GPU-hour", "own_power": "Owned: power USD per GPU-hour",
+    "own_hosting": "Owned: hosting USD per GPU-hour", "own_maintenance": "Owned: maintenance USD per GPU-hour",
+    "own_price": "Owned: USD per GPU-hour", "years": "Depreciation years", "residual": "Residual share",
+    "rate": "Cost of capital a year", "pue_ratio": "PUE", "electricity": "Electricity USD per kWh",
+    "hosting_rate": "Hosting USD per kW-month", "upkeep": "Maintenance share a year",
     "params": "Parameters", "active": "Active parameters", "layers": "Layers", "hidden": "Hidden size",
     "heads": "Query heads", "kv_heads": "KV heads", "head_dim": "Head dim", "vocab": "Vocabulary",
     "tie": "Tied embeddings?", "experts": "Routed experts", "k_active": "Experts per token",

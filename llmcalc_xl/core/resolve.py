@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalogs.loader import Catalog
+from ..catalogs.loader import Catalog, normalize
 from ..errors import UnknownIdError
 from ..notes import NOTE_KINDS, NoteKind, note_bit
 from .inputs import NONE, RowErrors, text_column
@@ -44,6 +44,33 @@ def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, wh
     if codes is None:
         return np.broadcast_to(upos[0], (n,))
     return upos[codes]
+
+
+def _choices(name: str, value: Any, n: int, errs: RowErrors, choices: tuple[str, ...], fix: str = "") -> np.ndarray:
+    """The word each row gives for a text option that takes one of ``choices``, matched as catalog
+    names are (any case, without spaces, hyphens or underscores: "On demand" is on-demand); None
+    where empty or "auto". Another word is the row's error: "pricing 'spot' must be on-demand or
+    owned. <fix>."."""
+    known = {normalize(c): c for c in choices}
+    rule = ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
+    column, single = text_column(value)
+    if column is None:
+        uniques, codes = [single], None
+    else:
+        codes, uniques = _factorize(column)
+    words = np.full(len(uniques), None, dtype=object)
+    for i, u in enumerate(uniques):
+        if _is_blank(u) or (isinstance(u, str) and normalize(u) == "auto"):
+            continue
+        if isinstance(u, str) and normalize(u) in known:
+            words[i] = known[normalize(u)]
+            continue
+        shown = f"'{u.strip()[:40]}'" if isinstance(u, str) else repr(u)
+        errs.add(True if codes is None else codes == i,
+                 f"{name} {shown} must be {rule}." + (f" {fix}." if fix else ""))
+    if codes is None:
+        return np.broadcast_to(words[:1], (n,))
+    return words[codes]
 
 
 def _ids(table, pos: np.ndarray) -> np.ndarray:

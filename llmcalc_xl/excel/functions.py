@@ -26,7 +26,10 @@ from ..core.options import OPTIONS
 #: LLM_ESTIMATE's arguments after price_per_hour: every other option of the core, in this order.
 ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "utilization", "memory_gib",
                  "bandwidth_gb_s", "tflops", "memory_fraction", "overhead_gib", "prefill_mfu", "decode_mfu",
-                 "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s")
+                 "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s", "pricing", "capex_usd_per_gpu",
+                 "depreciation_years", "residual_share", "cost_of_capital", "power_w_per_gpu", "pue",
+                 "electricity_usd_per_kwh", "hosting_usd_per_kw_month", "maintenance_share_per_year",
+                 "peak_to_average", "redundancy")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
                   "price_per_hour", *ESTIMATE_MORE, "part")
 
@@ -289,7 +292,10 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  batch=None, precision=None, engine=None, latency_s=None, price_per_hour=None, kv_precision=None,
                  cached_input_tokens=None, requests_per_month=None, utilization=None, memory_gib=None,
                  bandwidth_gb_s=None, tflops=None, memory_fraction=None, overhead_gib=None, prefill_mfu=None,
-                 decode_mfu=None, decode_mbu=None, prefill_overhead_s=None, decode_step_overhead_s=None):
+                 decode_mfu=None, decode_mbu=None, prefill_overhead_s=None, decode_step_overhead_s=None, pricing=None,
+                 capex_usd_per_gpu=None, depreciation_years=None, residual_share=None, cost_of_capital=None,
+                 power_w_per_gpu=None, pue=None, electricity_usd_per_kwh=None, hosting_usd_per_kw_month=None,
+                 maintenance_share_per_year=None, peak_to_average=None, redundancy=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
     named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
@@ -298,7 +304,13 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  requests_per_month=requests_per_month, utilization=utilization, memory_gib=memory_gib,
                  bandwidth_gb_s=bandwidth_gb_s, tflops=tflops, memory_fraction=memory_fraction,
                  overhead_gib=overhead_gib, prefill_mfu=prefill_mfu, decode_mfu=decode_mfu, decode_mbu=decode_mbu,
-                 prefill_overhead_s=prefill_overhead_s, decode_step_overhead_s=decode_step_overhead_s)
+                 prefill_overhead_s=prefill_overhead_s, decode_step_overhead_s=decode_step_overhead_s,
+                 pricing=pricing, capex_usd_per_gpu=capex_usd_per_gpu, depreciation_years=depreciation_years,
+                 residual_share=residual_share, cost_of_capital=cost_of_capital, power_w_per_gpu=power_w_per_gpu,
+                 pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh,
+                 hosting_usd_per_kw_month=hosting_usd_per_kw_month,
+                 maintenance_share_per_year=maintenance_share_per_year, peak_to_average=peak_to_average,
+                 redundancy=redundancy)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):

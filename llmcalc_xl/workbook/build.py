@@ -29,6 +29,7 @@ from .template import style_name
 from ..errors import InvalidValueError
 from ..core.cost import token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS, quote_day
+from ..core.options import CHOICE_OPTIONS, OPTIONS
 from .symbolic import Expr, Symbol, call, concat, is_number, literal
 from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
@@ -265,8 +266,8 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     _put_value(ws, 1, 1, "Scenarios", "Title")
     _put_value(ws, 2, 1, "Blue cells on yellow are inputs: change them, add rows below. Empty cells take the "
                          "default shown in the header. Green cells are results linked from the Calc sheet: memory "
-                         "in GiB over all GPUs, money in USD as the catalog. Right of the results, device and engine "
-                         "overrides (empty: the catalog's).", "Note")
+                         "in GiB over all GPUs, money in USD as the catalog. Right of the results, device, engine and owned-"
+                         "hardware overrides (empty: the catalog's or the default in the header).", "Note")
     from openpyxl.utils import column_index_from_string as number_of
 
     def num(key, kind="in"):
@@ -305,6 +306,12 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     for key, name in (("model", "m_id"), ("hardware", "h_id"), ("precision", "p_id"), ("engine", "e_id"),
                       ("kv_precision", "p_id")):
         dv = DataValidation(type="list", formula1=name, allow_blank=True, showErrorMessage=False)
+        ws.add_data_validation(dv)
+        col = layout.input_col[key]
+        dv.add(f"{col}{FIRST_ROW}:{col}{last + 200}")
+    for key, words in CHOICE_OPTIONS.items():  # a short list of words: offered, other text flagged by Check
+        dv = DataValidation(type="list", formula1='"' + ",".join(words) + '"', allow_blank=True,
+                            showErrorMessage=False)
         ws.add_data_validation(dv)
         col = layout.input_col[key]
         dv.add(f"{col}{FIRST_ROW}:{col}{last + 200}")
@@ -566,6 +573,11 @@ def _write_sources(wb, cat: Catalog) -> None:
                 r += 1
     for name, _, unit, source in F.ASSUMPTIONS:
         for c, v in enumerate(("assumption", name, "", source, F.ASSUMPTION_DATES.get(name, F.CHECKED), ""), start=1):
+            _put_value(ws, r, c, v)
+        r += 1
+    for option in (o for o in OPTIONS if o.source):
+        for c, v in enumerate(("option default", option.name, f"{option.default_text}: {option.source}", "", "", ""),
+                              start=1):
             _put_value(ws, r, c, v)
         r += 1
     for col, width in zip("ABCDEF", (12, 22, 9, 110, 12, 30)):

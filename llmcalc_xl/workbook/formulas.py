@@ -13,12 +13,14 @@ tables through their defined names.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..catalogs.loader import normalize
 from ..core import defaults, physics
-from ..core.options import BY_NAME, OPTIONS, TEXT_OPTIONS
+from ..core.options import BY_NAME, CATALOG_OPTIONS, CHOICE_OPTIONS, OPTIONS, TEXT_OPTIONS
 from .symbolic import Expr, Symbol, call, concat, is_number, literal
 
 
@@ -35,9 +37,10 @@ class Calc:
 #: (a number: that default; text: said as is; None: nothing, or the catalog's value). A free-text
 #: label, then every option of the core, from its option table (``core/options.py``).
 INPUTS = (("scenario", "Scenario", None),) + tuple((o.name, o.header, o.cell_empty) for o in OPTIONS)
-#: Inputs placed right of the results (device and engine overrides).
+#: Inputs placed right of the results (device, engine and owned-hardware overrides).
 ADVANCED_INPUTS = tuple(o.name for o in OPTIONS if o.advanced)
-#: Text inputs matched against the catalogs (ids, aliases, any case or spacing).
+#: Text inputs: those matched against the catalogs (ids, aliases, any case or spacing) and those
+#: that take one of a few words (pricing).
 TEXT_INPUTS = TEXT_OPTIONS
 INPUT_KEYS = tuple(k for k, _, _ in INPUTS)
 
@@ -149,6 +152,8 @@ class CatalogCells:
     custom_only = ref("custom_only")
     is_cuda = ref("is_cuda")
     on_apple = ref("on_apple")
+    pricing_given = ref("pricing_given")
+    pricing_owned = ref("pricing_owned")
 
     def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
         cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
@@ -224,6 +229,16 @@ def _resolution(sheet: CalcSheet) -> None:
     sheet.add("kv_row", _row_of("kv_id", "p_id"), "KV precisions row")
     sheet.add("gpus_auto", call("ISTEXT", ref("gpus")) & (call("LOWER", call("TRIM", ref("gpus"))) == "auto"),
               "GPUs: auto?")
+    # the word a choice option names ("" when empty, "auto" or not one of its words), matched as names are:
+    # any case, without spaces, hyphens or underscores
+    for key, words in CHOICE_OPTIONS.items():
+        typed = sheet.add(f"{key}_typed", normalized(ref(key)), f"{key} as matched")
+        word: Any = literal("")
+        for w in reversed(words):
+            word = np.where(typed == normalize(w), w, word)
+        sheet.add(f"{key}_word", word, f"{key}")
+        sheet.add(f"{key}_given", ref(f"{key}_word") != "", f"{key} given?")
+    sheet.add("pricing_owned", ref("pricing_word") == "owned", "Pricing owned?")
 
 
 def _row_of(id_key: str, ids: str) -> Symbol:
@@ -360,27 +375,31 @@ def _input_checks() -> list[tuple[Expr, Expr]]:
              "precision": ref("precision_id_given"), "engine": ref("engine_id_given"),
              "kv_precision": ref("kv_id_given")}
     rows = {"model": "m_row", "hardware": "h_row", "precision": "p_row", "engine": "e_row", "kv_precision": "kv_row"}
-    for key in TEXT_INPUTS:
+    for key in CATALOG_OPTIONS:
         checks.append((given[key] & (ref(rows[key]) == 0),
                        concat(f"Unknown {key.replace('_', ' ')} ", _typed(key),
                               f": pick one from the {sheet[key]} sheet. ")))
+    for key, words in CHOICE_OPTIONS.items():
+        rule = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+        checks.append(((ref(f"{key}_typed") != "") & (ref(f"{key}_typed") != "auto") & (ref(f"{key}_word") == ""),
+                       concat(f"{key} ", _typed(key), f" must be {rule}. ")))
     checks.append((~ref("precision_id_given") & (ref("p_row") == 0),
                    literal("Unknown default_precision on the Assumptions sheet. ")))
     for option in (o for o in OPTIONS if o.kind == "number"):
-        key, rule = option.name, option.rule
+        key, rules = option.name, option.rule
         cell = ref(key)
         not_number = _filled(key) & ~is_number(cell)
         if key == "gpus":
             not_number = not_number & ~ref("gpus_auto")
         checks.append((not_number, concat(f"{key} must be a number, got ", _typed(key), ". ")))
         number = is_number(cell)
-        if rule.get("minimum") is not None:
-            checks.append((number & (cell < rule["minimum"]), literal(f"{key} must be >= {rule['minimum']:g}. ")))
-        if rule.get("above") is not None:
-            checks.append((number & (cell <= rule["above"]), literal(f"{key} must be > {rule['above']:g}. ")))
-        if rule.get("maximum") is not None:
-            checks.append((number & (cell > rule["maximum"]), literal(f"{key} must be <= {rule['maximum']:g}. ")))
-        if rule.get("whole"):
+        if rules.get("minimum") is not None:
+            checks.append((number & (cell < rules["minimum"]), literal(f"{key} must be >= {rules['minimum']:g}. ")))
+        if rules.get("above") is not None:
+            checks.append((number & (cell <= rules["above"]), literal(f"{key} must be > {rules['above']:g}. ")))
+        if rules.get("maximum") is not None:
+            checks.append((number & (cell > rules["maximum"]), literal(f"{key} must be <= {rules['maximum']:g}. ")))
+        if rules.get("whole"):
             checks.append((number & (cell != np.floor(cell)), literal(f"{key} must be a whole number. ")))
     return checks
 
@@ -418,6 +437,10 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
          literal("The engine does not run this precision. ")),
         (ref("gpus_auto") & ~ref("is_api") & ref("has_hw") & ~is_number(ref("gpus_needed_n")),
          literal(f"gpus auto: no GPU count up to {max(GPU_CANDIDATES)} holds this workload. ")),
+        (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("capex")),
+         literal("pricing owned needs capex_usd_per_gpu: the hardware has no purchase price in the catalog. ")),
+        (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("power_w")),
+         literal("pricing owned needs power_w_per_gpu: the hardware has no power draw (TDP) in the catalog. ")),
     ]
 
 
