@@ -268,7 +268,7 @@ def test_threads_codes_and_categoricals_give_the_same_answer_as_one_plain_pass(m
     monkeypatch.setattr(est, "CHUNK_ROWS", 10**9)
     plain = estimate_many(**cols)
     monkeypatch.setattr(est, "THREADS", 2)
-    monkeypatch.setattr(est, "_CODE_ROWS", 2000)
+    monkeypatch.setattr(est, "_CODE_ROWS", 100)
     monkeypatch.setattr(est, "CHUNK_ROWS", 700)
     texts = ("model", "hardware", "precision", "engine", "kv_precision")
     for variant in (cols, {k: (pd.Series(v, dtype="category") if k in texts else v) for k, v in cols.items()}):

@@ -185,15 +185,15 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
         raise InvalidValueError(f"Columns must have the same length, got {detail}. "
                                 "Give single values or columns of one length.")
     n = sizes.pop() if sizes else 1
-    columns = {k: _as_array(v, coded=k in TEXT_OPTIONS and n > _CODE_ROWS) for k, v in given.items()
-               if lengths[k] is not None}
+    columns = {k: _as_array(v, coded=k in TEXT_OPTIONS) for k, v in given.items() if lengths[k] is not None}
     # blocks of rows keep each temporary array in cache: a million rows in one pass would
     # allocate (and page-fault) hundreds of 8 MB temporaries
     count = -(-n // CHUNK_ROWS)
     edges = [n * i // count for i in range(count + 1)]  # blocks of equal size, for the threads
 
     def block_of(start: int, stop: int) -> dict[str, np.ndarray]:
-        block = {k: (_rows_of(columns[k], start, stop) if k in columns else v) for k, v in given.items()}
+        block = {k: (_rows_of(columns[k], start, stop, coded=k in TEXT_OPTIONS) if k in columns else v)
+                 for k, v in given.items()}
         errs = RowErrors(stop - start)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = _compute(cat, block, stop - start, errs, day)  # rows with errors compute NaN, then masked
@@ -253,25 +253,28 @@ def _each_block(block_of, blocks: list[tuple[int, int]]):
 
 
 def _as_array(value: Any, coded: bool = False) -> np.ndarray | Coded:
-    """A column as a numpy array that slices by position (lists keep their Python objects), or,
-    with ``coded``, text as :class:`Coded` (a pandas categorical keeps its codes)."""
+    """A column as a numpy array that slices by position (lists keep their Python objects); with
+    ``coded``, a pandas categorical as :class:`Coded` (its codes, no text per row)."""
     if coded and getattr(getattr(value, "dtype", None), "name", None) == "category":
         cat = value.cat if hasattr(value, "cat") else value
         return Coded(np.asarray(cat.codes, dtype=np.int64) % (len(cat.categories) + 1),
                      list(cat.categories) + [None])  # code -1 (missing) takes the last: None
     if hasattr(value, "to_numpy"):
-        value = value.to_numpy()
-    elif isinstance(value, (list, tuple)):
-        value = np.asarray(value, dtype=object)
-    else:
-        value = np.asarray(value)
-    if coded and value.dtype == object:
-        return Coded(*factorize(value))
-    return value
+        return value.to_numpy()
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value, dtype=object)
+    return np.asarray(value)
 
 
-def _rows_of(column: np.ndarray | Coded, start: int, stop: int) -> np.ndarray | Coded:
-    return column.rows(slice(start, stop)) if isinstance(column, Coded) else column[start:stop]
+def _rows_of(column: np.ndarray | Coded, start: int, stop: int, coded: bool = False) -> np.ndarray | Coded:
+    """Rows start:stop of a column; with ``coded``, long text as :class:`Coded` (its distinct
+    values found here, in the block's own thread)."""
+    if isinstance(column, Coded):
+        return column.rows(slice(start, stop))
+    part = column[start:stop]
+    if coded and part.dtype == object and stop - start > _CODE_ROWS:
+        return Coded(*factorize(part))
+    return part
 
 # --- the computation ---------------------------------------------------------------------
 
