@@ -215,7 +215,7 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
 
 #: Rows computed together; 64k rows of float64 are 512 KiB per temporary array.
 CHUNK_ROWS = 65536
-#: Text columns longer than this are resolved by their distinct values (codes into them).
+#: A block of a text column longer than this is coded: each distinct name is then resolved once.
 _CODE_ROWS = 2000
 #: Blocks computed at once, where the machine has the cores: numpy lets go of the GIL in its
 #: loops, so two blocks computed in two threads take about the time of one.
