@@ -65,9 +65,62 @@ def safe_text(value: Any, *, csv: bool = False) -> Any:
 
 
 def escape_arrow(column):
-    """:func:`safe_text` (``csv=True``) over a pyarrow text column, in one vectorised pass."""
+    """:func:`safe_text` (``csv=True``) over a pyarrow text column (an array, a chunked array, or
+    dictionary-encoded text, whose distinct values are escaped once).
+
+    A formula starts with a sign or a blank, never with a letter or a digit: the rule's regular
+    expressions run only on the cells whose first byte is neither (found with numpy in the
+    column's own buffers), which in most columns are none at all."""
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        return pa.chunked_array([escape_arrow(chunk) for chunk in column.chunks], column.type)
+    if pa.types.is_dictionary(column.type):
+        return pa.DictionaryArray.from_arrays(column.indices, escape_arrow(column.dictionary))
+    maybe = _first_byte_not_alphanumeric(column)
+    if not maybe.any():
+        return column
+    return _escape_some(column, maybe)
+
+
+#: Bytes that start a cell that cannot be a formula: ASCII letters and digits.
+_ALPHANUMERIC = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
+
+
+def _first_byte_not_alphanumeric(array):
+    """Which cells of a pyarrow string array begin with a byte other than a letter or a digit."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _, offsets_buffer, data_buffer = array.buffers()
+    if offsets_buffer is None or data_buffer is None or not len(array):
+        return np.zeros(len(array), dtype=bool)
+    offsets = np.frombuffer(offsets_buffer, dtype=offsets_type)[array.offset:array.offset + len(array) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    starts = offsets[:-1]
+    filled = np.greater(offsets[1:], starts)
+    first = np.take(data, np.where(filled, starts, 0), mode="clip") if len(data) else np.zeros(len(array), np.uint8)
+    safe = np.zeros(256, dtype=bool)
+    safe[np.frombuffer(_ALPHANUMERIC, dtype=np.uint8)] = True
+    return filled & ~np.take(safe, first)
+
+
+def _escape_some(array, maybe):
+    """The array with an apostrophe before each of the ``maybe`` cells that runs as a formula."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    risky = pc.and_(pc.match_substring_regex(column, FORMULA_START),
-                    pc.invert(pc.match_substring_regex(column, PLAIN_NUMBER)))
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    rows = np.flatnonzero(maybe)
+    some = array.take(pa.array(rows))
+    risky = pc.and_(pc.match_substring_regex(some, FORMULA_START),
+                    pc.invert(pc.match_substring_regex(some, PLAIN_NUMBER)))
+    risky = risky.fill_null(False).to_numpy(zero_copy_only=False)
+    if not risky.any():
+        return array
+    mask = np.zeros(len(array), dtype=bool)
+    mask[rows[risky]] = True
+    escaped = pc.binary_join_element_wise(pa.scalar("'", array.type), some.filter(pa.array(risky)),
+                                          pa.scalar("", array.type))
+    return pc.replace_with_mask(array, pa.array(mask), escaped)

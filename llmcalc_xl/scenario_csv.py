@@ -37,8 +37,9 @@ def delimiter(text: str) -> str:
     return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
-def open_table(path: str | Path):
-    """A streaming reader of the CSV's text columns, and its header."""
+def open_table(path: str | Path, block_bytes: int = 1 << 24):
+    """A streaming reader of the CSV's text columns (in blocks of about ``block_bytes`` of the
+    file), and its header."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -48,7 +49,7 @@ def open_table(path: str | Path):
         reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
                                 convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header_row},
                                                                      strings_can_be_null=False),
-                                read_options=pacsv.ReadOptions(block_size=1 << 24))
+                                read_options=pacsv.ReadOptions(block_size=block_bytes))
     except pa.ArrowInvalid as exc:
         raise InvalidValueError(f"'{path}' is not a readable CSV ({str(exc).splitlines()[0]}).") from None
     return reader, header_row

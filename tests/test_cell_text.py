@@ -81,8 +81,22 @@ def test_the_blanks_are_every_control_format_and_separator_character():
                           st.text(alphabet=" \u00a0\u200b\t\r\n=+-@0123456789.,eE'x\x01\ufeff", max_size=8)),
                 min_size=1, max_size=30))
 def test_the_vectorised_csv_path_agrees_with_the_cell_path(texts):
-    got = escape_arrow(pa.array(texts, pa.string())).to_pylist()
-    assert got == [safe_text(t, csv=True) for t in texts]
+    expected = [safe_text(t, csv=True) for t in texts]
+    array = pa.array(texts, pa.string())
+    assert escape_arrow(array).to_pylist() == expected
+    # as fill hands them over: dictionary-encoded (ids, notes), in chunks, sliced, with wide offsets
+    assert escape_arrow(array.dictionary_encode()).to_pylist() == expected
+    assert escape_arrow(pa.chunked_array([array[:1], array[1:]])).to_pylist() == expected
+    assert escape_arrow(pa.array(["x"] + texts, pa.large_string()).slice(1)).to_pylist() == expected
+
+
+def test_fill_escapes_dictionary_encoded_result_columns():
+    from llmcalc_xl.batch.fill import _escaped
+
+    table = pa.table({"=h": pa.array(["=1", "a"]).dictionary_encode(), "n": pa.array([1.5, 2.0])})
+    out = _escaped(table)
+    assert out.column_names == ["'=h", "n"]
+    assert out.column("'=h").to_pylist() == ["'=1", "a"] and out.column("n").to_pylist() == [1.5, 2.0]
 
 
 def test_null_cells_stay_null():

@@ -247,3 +247,40 @@ def test_cells_choose_the_note_by_its_kind_not_its_words():
     assert relevant_note(notes, about_memory=True) == "Memory: none"
     assert relevant_note(notes, about_memory=False) == "memory is not applicable, no price"
     assert relevant_note((), about_memory=True) is None
+
+
+def test_threads_codes_and_categoricals_give_the_same_answer_as_one_plain_pass(monkeypatch, cat):
+    # Long columns take other paths: names resolved once per distinct value, blocks computed on
+    # two threads, pandas categoricals read by their codes. Each must match one plain pass.
+    from .random_scenarios import random_scenarios
+
+    est = sys.modules["llmcalc_xl.core.estimate"]
+    rows = random_scenarios(2400, seed=11, cat=cat)
+    junk = ["", "nope", None, "AUTO", 3, True]
+    for i, row in enumerate(rows[::7]):  # unknown, empty and non-text names, "auto" GPUs
+        row["model" if i % 2 else "hardware"] = junk[i % len(junk)]
+        row["gpus"] = "auto" if i % 3 == 0 else row.get("gpus")
+    keys = sorted({k for r in rows for k in r} - {"scenario"})
+    cols = {k: [r.get(k) for r in rows] for k in keys}
+
+    monkeypatch.setattr(est, "THREADS", 1)
+    monkeypatch.setattr(est, "_CODE_ROWS", 10**9)
+    monkeypatch.setattr(est, "CHUNK_ROWS", 10**9)
+    plain = estimate_many(**cols)
+    monkeypatch.setattr(est, "THREADS", 2)
+    monkeypatch.setattr(est, "_CODE_ROWS", 100)
+    monkeypatch.setattr(est, "CHUNK_ROWS", 700)
+    texts = ("model", "hardware", "precision", "engine", "kv_precision")
+    for variant in (cols, {k: (pd.Series(v, dtype="category") if k in texts else v) for k, v in cols.items()}):
+        got = estimate_many(**variant)
+        assert set(got) == set(plain)
+        for key, value in plain.items():
+            if value.dtype == object:
+                assert list(value) == list(got[key]), key
+            else:
+                assert np.array_equal(value, got[key], equal_nan=True), key
+    assert (plain["error"] != None).sum() > 100  # noqa: E711 - the junk rows were refused
+    first_bad = int(np.flatnonzero(plain["error"] != None)[0])  # noqa: E711
+    with pytest.raises(LlmcalcError) as caught:
+        estimate_many(errors="raise", **cols)
+    assert str(caught.value) == plain["error"][first_bad]

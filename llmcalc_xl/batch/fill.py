@@ -19,7 +19,8 @@ from ..cell_text import escape_arrow, safe_text
 from ..files import replacing
 from ..errors import InvalidValueError
 from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
-from ..core.inputs import NONE
+from ..core.inputs import NONE, length_of
+from ..core.resolve import factorize
 from ..scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
@@ -31,6 +32,9 @@ NOTES_SEPARATOR = "; "
 RESULT_COLUMNS = (("scenario", "status", "error", "notes", "notes_result") + RESULT_KEYS
                   + tuple(f"{k}_result" for k in RESULT_KEYS))
 BLOCK_ROWS = 131072
+#: Bytes of the input read, priced and written at a time: blocks of about 80,000 rows keep
+#: memory flat, and small enough that writing the last block adds little after pricing ends.
+READ_BYTES = 1 << 22
 
 
 def _numbers_fast(column, decimal: str = ".") -> np.ndarray | None:
@@ -38,6 +42,13 @@ def _numbers_fast(column, decimal: str = ".") -> np.ndarray | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if decimal == "." and column.null_count == 0:
+        try:  # plain numbers in every cell: one cast (blanks and spaces make it fail: trimmed below)
+            values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            return None if np.isnan(values).any() else values  # "nan" typed in a cell: the slow path says so
     trimmed = pc.utf8_trim_whitespace(column)
     blanks = pc.equal(trimmed, "")
     if decimal == ",":
@@ -92,7 +103,7 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
             continue
         column = table.column(by_key[key])
         if key in TEXT_OPTIONS:
-            given[key] = column.to_numpy(zero_copy_only=False)
+            given[key] = _categories(column)
         else:
             fast = _numbers_fast(column, decimal)
             if fast is not None:
@@ -104,11 +115,17 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     if "hardware" not in given:
         given["hardware"] = None
     results: dict[str, np.ndarray] = {}
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, n)
-        block: dict[str, Any] = {k: (v[start:stop] if isinstance(v, np.ndarray) else v) for k, v in given.items()}
+    step = BLOCK_ROWS if progress else max(n, 1)  # blocks only to report progress
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        block: dict[str, Any] = {k: (_rows(v, start, stop) if length_of(v) is not None else v)
+                                 for k, v in given.items()}
         out = estimate_many(catalog=cat, **block)
+        if stop - start == n:
+            results = {key: out[key] for key in RESULT_KEYS + ("notes", "error")}
         for key in RESULT_KEYS + ("notes", "error"):
+            if stop - start == n:
+                break
             if key not in results:
                 results[key] = np.empty(n, dtype=np.asarray(out[key]).dtype)
             results[key][start:stop] = out[key]
@@ -124,10 +141,11 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     for key in RESULT_KEYS:
         name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
         columns[name] = _arrow(key, results[key], failed)
-    notes = pa.array(np.where(failed, NONE, results["notes"]), type=pa.string())
-    columns["notes_result" if "notes" in taken else "notes"] = pc.replace_substring(notes, "\n", NOTES_SEPARATOR)
-    columns["status"] = pa.array(np.where(failed, "error", "ok").astype(object), type=pa.string())
-    columns["error"] = pa.array(errors, type=pa.string())
+    notes = _text(results["notes"], failed)
+    notes = pa.DictionaryArray.from_arrays(notes.indices, pc.replace_substring(notes.dictionary, "\n", NOTES_SEPARATOR))
+    columns["notes_result" if "notes" in taken else "notes"] = notes
+    columns["status"] = pa.DictionaryArray.from_arrays(pa.array(failed.astype(np.int8)), pa.array(["ok", "error"]))
+    columns["error"] = _text(errors, np.zeros(n, dtype=bool))
     return pa.table(columns), int(failed.sum())
 
 
@@ -136,15 +154,43 @@ def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
     import pyarrow as pa
 
     if values.dtype == object:
-        return pa.array(np.where(failed, NONE, values), type=pa.string())
+        return _text(values, failed)
     values = np.asarray(values, dtype=float)
     gaps = np.isnan(values) | failed
     if key in BOOL_KEYS:
         return pa.array(values > 0, mask=gaps, type=pa.bool_())
     if key in INT_KEYS:
         return pa.array(np.where(gaps, 0, values).astype(np.int64), mask=gaps, type=pa.int64())
-    finite = np.where(np.isinf(values), np.nan, values)
-    return pa.array(finite, mask=gaps | np.isnan(finite), type=pa.float64())
+    return pa.array(values, mask=failed | ~np.isfinite(values), type=pa.float64())  # infinity: a gap too
+
+
+def _text(values: np.ndarray, gaps: np.ndarray):
+    """Text (None: a gap) as dictionary-encoded pyarrow: the ids, notes and messages of a million
+    rows are a few distinct texts, each converted (and escaped for the CSV) once."""
+    import pyarrow as pa
+
+    codes, uniques = factorize(values)
+    missing = np.asarray([u is None or not isinstance(u, str) for u in uniques], dtype=bool)
+    indices = pa.array(codes.astype(np.int32), mask=gaps | np.take(missing, codes) if missing.any() or gaps.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([u if isinstance(u, str) else None for u in uniques],
+                                                            type=pa.string()))
+
+
+def _categories(column):
+    """A text column as a pandas categorical: the core resolves each distinct name once, and no
+    Python text is made per cell."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=encoded.dictionary.to_pylist()))
+
+
+def _rows(column: Any, start: int, stop: int) -> Any:
+    return column.iloc[start:stop] if hasattr(column, "iloc") else column[start:stop]
 
 
 def _escaped(table):
@@ -152,7 +198,10 @@ def _escaped(table):
     and in every text cell, gets a leading apostrophe (cell_text.safe_text); numbers never."""
     import pyarrow as pa
 
-    columns = [escape_arrow(col) if pa.types.is_string(col.type) else col for col in table.columns]
+    def text(kind):
+        return pa.types.is_string(kind) or (pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type))
+
+    columns = [escape_arrow(col) if text(col.type) else col for col in table.columns]
     return pa.table(columns, names=[safe_text(name, csv=True) for name in table.column_names])
 
 
@@ -170,7 +219,7 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
         raise InvalidValueError(f"Output '{out}' must end in .csv or .xlsx.")
     header_row, separator = header(Path(src))
     mark = decimal_mark(separator, decimal)
-    table_reader, header_row = open_table(src)
+    table_reader, header_row = open_table(src, READ_BYTES)
     unused = unused_columns(header_row, OPTION_COLUMNS + ("scenario",), RESULT_COLUMNS)
     if unused and warn:
         warn(f"Warning: columns not used, carried through unchanged: {unused}. Only columns named as an option "
@@ -182,15 +231,21 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
 
 def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, decimal) -> tuple[int, int]:
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     rows = failed = 0
     blocks = []
-    writer = None
-    # pyarrow writes CSV without the GIL: a writer thread overlaps writing a block with pricing the next
+    # pyarrow writes CSV without the GIL: writer threads turn blocks into text (each block in
+    # parts, for the cores) while the next block is priced; the parts reach the file in order
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(max_workers=1)
-    pending = None
+    pool = ThreadPoolExecutor(max_workers=WRITE_PARTS)
+    parts: deque = deque()
+    out = open(tmp, "wb") if suffix == ".csv" else None
+
+    def write_parts(keep: int) -> None:
+        while len(parts) > keep and out is not None:
+            out.write(parts.popleft().result())
+
     try:
         while True:
             try:
@@ -201,41 +256,50 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
                 raise InvalidValueError(f"'{src}' is not a readable CSV near row {rows + 2:,} "
                                         f"({str(exc).splitlines()[0]}).") from None
             result, bad = fill(pa.Table.from_batches([batch]), cat, decimal=decimal)
-            rows += result.num_rows
-            failed += bad
             if suffix == ".csv":
                 escaped = _escaped(result)
-                if writer is None:
-                    writer = pacsv.CSVWriter(tmp, escaped.schema)
-                if pending is not None:
-                    pending.result()  # blocks stay in order
-                pending = pool.submit(writer.write_table, escaped)
+                edges = [escaped.num_rows * i // WRITE_PARTS for i in range(WRITE_PARTS + 1)]
+                for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+                    parts.append(pool.submit(_csv_text, escaped.slice(lo, hi - lo), rows == 0 and i == 0))
+                write_parts(keep=2 * WRITE_PARTS)  # at most two blocks in memory as text
             else:
                 blocks.append(result)
-                if rows > 1_048_575:
+                if rows + result.num_rows > 1_048_575:
                     raise InvalidValueError("More than 1,048,575 rows do not fit an Excel sheet. Write a .csv.")
+            rows += result.num_rows
+            failed += bad
             if progress:
                 progress(result.num_rows)
-        if pending is not None:
-            pending.result()
-            pending = None
         if suffix == ".csv":
-            if writer is None:  # no data rows: the header alone
+            if not rows:  # no data rows: the header alone
                 empty, _ = fill(pa.table({h: pa.array([], pa.string()) for h in header}), cat)
-                writer = pacsv.CSVWriter(tmp, _escaped(empty).schema)
-            writer.close()
-            writer = None
+                parts.append(pool.submit(_csv_text, _escaped(empty), True))
+            write_parts(keep=0)
         else:
             table = pa.concat_tables(blocks) if blocks else fill(
                 pa.table({h: pa.array([], pa.string()) for h in header}), cat)[0]
             _write_xlsx(table, tmp, decimal)
     finally:
-        if pending is not None:
-            pending.exception()  # let a block in flight finish before the file is closed
-        pool.shutdown(wait=True)
-        if writer is not None:
-            writer.close()
+        for part in parts:
+            part.cancel()
+        pool.shutdown(wait=True)  # a part in flight finishes before the file is closed
+        if out is not None:
+            out.close()
     return rows, failed
+
+
+#: Parts each block of results is written in, on as many threads.
+WRITE_PARTS = 2
+
+
+def _csv_text(table, with_header: bool):
+    """The table as CSV (UTF-8 bytes, pyarrow's quoting), with or without the header line."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=with_header))
+    return memoryview(sink.getvalue())
 
 
 def count_rows(path: str | Path) -> int:

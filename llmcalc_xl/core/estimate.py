@@ -21,8 +21,8 @@ from ..notes import Note, notes_of
 from .inputs import NONE, RowErrors, check_rule, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
 from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
-from .resolve import (AUTO, RowNotes, _check_engine, _choices, _factorize, _ids, _per_pair, _per_value, _positions,
-                      _take)
+from .resolve import (AUTO, Coded, RowNotes, _check_engine, _choices, _ids, _per_pair, _per_value, _positions, _take,
+                      factorize)
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (
@@ -189,21 +189,27 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
         raise InvalidValueError(f"Columns must have the same length, got {detail}. "
                                 "Give single values or columns of one length.")
     n = sizes.pop() if sizes else 1
-    columns = {k: _as_array(v) for k, v in given.items() if lengths[k] is not None}
-    result: dict[str, np.ndarray] = {}
+    columns = {k: _as_array(v, coded=k in TEXT_OPTIONS) for k, v in given.items() if lengths[k] is not None}
     # blocks of rows keep each temporary array in cache: a million rows in one pass would
     # allocate (and page-fault) hundreds of 8 MB temporaries
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, n)
-        block = {k: (columns[k][start:stop] if k in columns else v) for k, v in given.items()}
+    count = -(-n // CHUNK_ROWS)
+    edges = [n * i // count for i in range(count + 1)]  # blocks of equal size, for the threads
+
+    def block_of(start: int, stop: int) -> dict[str, np.ndarray]:
+        block = {k: (_rows_of(columns[k], start, stop, coded=k in TEXT_OPTIONS) if k in columns else v)
+                 for k, v in given.items()}
         errs = RowErrors(stop - start)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = _compute(cat, block, stop - start, errs, day)  # rows with errors compute NaN, then masked
         if errors == "raise" and errs.bad.any():
             raise errs.first()
         out["error"] = errs.messages
-        if stop - start == n:
-            return out
+        return out
+
+    if count == 1:
+        return block_of(0, n)
+    result: dict[str, np.ndarray] = {}
+    for start, stop, out in _each_block(block_of, list(zip(edges[:-1], edges[1:]))):
         for key, values in out.items():
             if key not in result:
                 result[key] = np.empty(n, dtype=np.asarray(values).dtype)
@@ -213,15 +219,66 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
 
 #: Rows computed together; 64k rows of float64 are 512 KiB per temporary array.
 CHUNK_ROWS = 65536
+#: A block of a text column longer than this is coded: each distinct name is then resolved once.
+_CODE_ROWS = 2000
+#: Blocks computed at once, where the machine has the cores: numpy lets go of the GIL in its
+#: loops, so two blocks computed in two threads take about the time of one.
+THREADS = 2
 
 
-def _as_array(value: Any) -> np.ndarray:
-    """A column as a numpy array that slices by position (lists keep their Python objects)."""
+def _each_block(block_of, blocks: list[tuple[int, int]]):
+    """(start, stop, ``block_of(start, stop)``) for every block, in order, computed on up to
+    THREADS threads (each block is independent of the others)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = min(THREADS, cores, len(blocks))
+    if threads <= 1:
+        for start, stop in blocks:
+            yield start, stop, block_of(start, stop)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque = deque()
+        try:
+            for start, stop in blocks:
+                pending.append((start, stop, pool.submit(block_of, start, stop)))
+                if len(pending) == threads:
+                    start, stop, done = pending.popleft()
+                    yield start, stop, done.result()
+            while pending:
+                start, stop, done = pending.popleft()
+                yield start, stop, done.result()
+        finally:  # a block that raised: the blocks not started are not computed
+            for _, _, waiting in pending:
+                waiting.cancel()
+
+
+def _as_array(value: Any, coded: bool = False) -> np.ndarray | Coded:
+    """A column as a numpy array that slices by position (lists keep their Python objects); with
+    ``coded``, a pandas categorical as :class:`Coded` (its codes, no text per row)."""
+    if coded and getattr(getattr(value, "dtype", None), "name", None) == "category":
+        cat = value.cat if hasattr(value, "cat") else value
+        return Coded(np.asarray(cat.codes, dtype=np.int64) % (len(cat.categories) + 1),
+                     list(cat.categories) + [None])  # code -1 (missing) takes the last: None
     if hasattr(value, "to_numpy"):
         return value.to_numpy()
     if isinstance(value, (list, tuple)):
         return np.asarray(value, dtype=object)
     return np.asarray(value)
+
+
+def _rows_of(column: np.ndarray | Coded, start: int, stop: int, coded: bool = False) -> np.ndarray | Coded:
+    """Rows start:stop of a column; with ``coded``, long text as :class:`Coded` (its distinct
+    values found here, in the block's own thread)."""
+    if isinstance(column, Coded):
+        return column.rows(slice(start, stop))
+    part = column[start:stop]
+    if coded and part.dtype == object and stop - start > _CODE_ROWS:
+        return Coded(*factorize(part))
+    return part
 
 # --- the computation ---------------------------------------------------------------------
 
@@ -242,23 +299,22 @@ def quote_day(value: Any = None) -> str:
                                 "Write it like 2026-11-30.") from None
 
 
-def _retired_notes(cat: Catalog, day: str, m_pos: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where a row's API model was retired by the quote's day, and the note saying so."""
+def _retired_notes(cat: Catalog, day: str, m_pos: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """(rows, codes, texts) of the note on the rows whose API model was retired by the quote's day
+    (codes: the models' positions)."""
     retired = cat.retired(day)
-    n = len(m_pos)
-    notes = np.full(n, None, dtype=object)
+    ids = cat.table("models").ids
+    texts: list[str | None] = [None] * len(ids)
     if not retired:
-        return np.zeros(n, dtype=bool), notes
-    ids = np.asarray(cat.table("models").ids, dtype=object)
-    flags = np.asarray([i in retired for i in ids.tolist()])
-    mask = _take(flags, m_pos, missing=False) & ok
-    for pos in np.unique(np.asarray(m_pos)[mask]):
-        mid = ids[pos]
-        when, successor = retired[mid]
-        text = (f"'{mid}' was retired on {when}: its provider no longer serves it, and the cost uses its last "
-                f"published price." + (f" Its successor is '{successor}'." if successor else ""))
-        notes[mask & (m_pos == pos)] = text
-    return mask, notes
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), texts
+    flags = np.asarray([i in retired for i in ids])
+    rows = np.flatnonzero(_take(flags, m_pos, missing=False) & ok)
+    codes = np.take(np.broadcast_to(m_pos, ok.shape), rows)
+    for pos in np.unique(codes).tolist():
+        when, successor = retired[ids[pos]]
+        texts[pos] = (f"'{ids[pos]}' was retired on {when}: its provider no longer serves it, and the cost uses its "
+                      f"last published price." + (f" Its successor is '{successor}'." if successor else ""))
+    return rows, codes, texts
 
 
 def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
@@ -348,8 +404,11 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
              "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned")}
     values = _physics(cat, num, pos, flags, gpus_auto)
-    m_ids = _ids(mt, m_pos)
-    hw_ids = np.where(custom_only, "custom", _ids(ht, hw_pos)).astype(object)
+    # ids as codes into a list of names (-1: none), so that notes format each name once
+    m_names = np.asarray(mt.ids + [None], dtype=object)
+    hw_names = np.asarray(ht.ids + ["custom", None], dtype=object)
+    hw_codes = np.where(custom_only, len(ht.ids), hw_pos)
+    m_ids, hw_ids = np.take(m_names, m_pos), np.take(hw_names, hw_codes)
     gpus = values.pop("gpus")
     unresolved = values.pop("gpus_unresolved")
     if unresolved.any():
@@ -364,25 +423,22 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
                                          f"{field}, or price_per_hour", hw_ids, missing))
     ok = ~errs.bad
     notes = RowNotes(n)  # in NOTE_KINDS order
-    notes.add("not_applicable", is_api, _per_value(_NOT_APPLICABLE_API, m_ids, is_api))
-    retired, retired_notes = _retired_notes(cat, day or quote_day(), m_pos, ok)
-    notes.add("retired", retired, retired_notes)
+    notes.add("not_applicable", is_api, _NOT_APPLICABLE_API, m_names, m_pos)
+    notes.add_codes("retired", *_retired_notes(cat, day or quote_day(), m_pos, ok))
     no_fit = ok & has_hw & ~is_api & (values["fits"] == 0)
-    notes.add("does_not_fit", no_fit, _fit_notes(values["gpus_needed"], hw_ids, no_fit))
+    notes.add_codes("does_not_fit", *_fit_notes(values["gpus_needed"], hw_names, hw_codes, no_fit))
     no_price = has_hw & np.isnan(values["price_per_hour"])
-    notes.add("no_price", no_price, _per_value(
-        "No hourly price for '{}' in the catalog: pass price_per_hour (0 for hardware you own) "
-        "to price GPU time", hw_ids, no_price))
+    notes.add("no_price", no_price, "No hourly price for '{}' in the catalog: pass price_per_hour (0 for hardware "
+              "you own) to price GPU time", hw_names, hw_codes)
     no_speed = has_hw & ~is_api & ~no_fit & np.isnan(values["tpot_s"])
-    notes.add("no_speed", no_speed, _per_value(
-        "No published dense TFLOPS for '{}': pass tflops to estimate speed", hw_ids, no_speed))
+    notes.add("no_speed", no_speed, "No published dense TFLOPS for '{}': pass tflops to estimate speed",
+              hw_names, hw_codes)
     api_no_speed = is_api & np.isnan(values["latency_s"])
-    notes.add("api_no_speed", api_no_speed, _per_value(
-        "No published speed for API model '{}': pass latency_s to price GPU time or latency", m_ids,
-        api_no_speed))
+    notes.add("api_no_speed", api_no_speed, "No published speed for API model '{}': pass latency_s to price GPU "
+              "time or latency", m_names, m_pos)
 
     result: dict[str, np.ndarray] = {
-        "model": m_ids, "model_kind": np.where(is_api, "api", "open").astype(object),
+        "model": m_ids, "model_kind": np.take(np.asarray(["open", "api"], dtype=object), is_api.astype(np.intp)),
         "hardware": hw_ids,
         "engine": _ids(et, np.where(is_api, -1, e_pos)),
         "precision": _ids(pt, np.where(is_api, -1, p_pos)),
@@ -419,10 +475,11 @@ def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> n
     if length_of(model) is None:
         precision = implied.get(normalize(model)) if isinstance(model, str) else None
         return np.full(n, pt.index(precision)) if precision else out
-    codes, uniques = _factorize(np.asarray(model, dtype=object))
+    codes, uniques = ((model.codes, model.uniques) if isinstance(model, Coded)
+                      else factorize(np.asarray(model, dtype=object)))
     by_unique = np.asarray([pt.index(implied[normalize(u)]) if isinstance(u, str) and normalize(u) in implied
                             else -1 for u in uniques], dtype=np.int64)
-    checkpoint = by_unique[codes]
+    checkpoint = np.take(by_unique, codes)
     return np.where(checkpoint >= 0, checkpoint, out)
 
 
@@ -448,18 +505,24 @@ def _without(value: Any, cells: np.ndarray) -> Any:
     return arr
 
 
-def _fit_notes(gpus_needed: np.ndarray, hw_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """"does not fit: needs N GPUs" for each masked row (N = the fewest that fit), or what to do
-    when no count up to MAX_GPUS fits (None elsewhere)."""
-    needed = np.broadcast_to(gpus_needed, mask.shape)
-    none_fits = mask & np.isnan(needed)
-    out = _per_value(f"does not fit: needs more than {MAX_GPUS} GPUs of '{{}}'. Use a smaller precision, context "
-                     "or batch, or hardware with more memory", hw_ids, none_fits)
-    counted = mask & ~none_fits
-    for count in np.unique(needed[counted]):
-        out[counted & (needed == count)] = f"does not fit: needs {count:g} GPU{'' if count == 1 else 's'}"
-    return out
-
+def _fit_notes(gpus_needed: np.ndarray, hw_names: np.ndarray, hw_codes: np.ndarray,
+               mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """(rows, codes, texts) of the notes "does not fit: needs N GPUs" on the masked rows (N = the
+    fewest that fit), or of what to do where no count up to MAX_GPUS fits."""
+    rows = np.flatnonzero(mask)
+    needed = np.take(np.broadcast_to(gpus_needed, mask.shape), rows)
+    counts = np.unique(needed[~np.isnan(needed)])
+    texts = [f"does not fit: needs {count:g} GPU{'' if count == 1 else 's'}" for count in counts.tolist()]
+    codes = np.searchsorted(counts, needed)  # NaN sorts last: the rows no count holds
+    none_fits = np.isnan(needed)
+    if none_fits.any():
+        hw = np.take(np.broadcast_to(hw_codes, mask.shape), rows[none_fits])
+        hw = np.where(hw < 0, len(hw_names) - 1, hw)
+        distinct = np.unique(hw)
+        codes[none_fits] = len(texts) + np.searchsorted(distinct, hw)
+        texts += [f"does not fit: needs more than {MAX_GPUS} GPUs of '{hw_names[code]}'. Use a smaller precision, "
+                  "context or batch, or hardware with more memory" for code in distinct.tolist()]
+    return rows, codes, texts
 
 
 class CatalogRows:
@@ -511,17 +574,26 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto) -> dict[str, np.ndarray]:
     w = physics.weights(s)
     h = physics.held(s)
 
-    def memory_at(g, rows):
-        return physics.memory_at(s.rows(rows), w.rows(rows), h.rows(rows), g)
+    stages = (_Rows(s), _Rows(w), _Rows(h))
+
+    def memory_at(g: np.float64, rows: tuple[Any, Any, Any]) -> physics.Memory:
+        return physics.memory_at(rows[0], rows[1], rows[2], g)  # some rows of the stages, read alike
 
     # "auto" is the fewest GPUs that fit; without a device (or for an API model) the default count
     auto = gpus_auto & s.has_hw & ~s.is_api
-    needed_auto = _gpus_needed(memory_at, s.tensor, auto)
+    # every search starts at one GPU: that fit is computed once for all rows (where every row
+    # asks for one GPU, it is the fit of the memory asked for)
+    one_each = not auto.any() and bool(np.all(num["gpus"] == 1))
+    fits_one = None if one_each else physics.fits(physics.memory_at(s, w, h, np.float64(1)))
+    needed_auto = np.full(auto.shape, np.nan)
+    if fits_one is not None and auto.any():
+        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, fits_one)
     found = auto & ~np.isnan(needed_auto)
     gpus = np.where(found, needed_auto, num["gpus"]) if found.any() else num["gpus"]
     m = physics.memory_at(s, w, h, gpus)
     others = np.isfinite(m.total) & s.has_hw & ~s.is_api & ~auto
-    gpus_needed = np.where(auto, needed_auto, _gpus_needed(memory_at, s.tensor, others))
+    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(m) if fits_one is None else fits_one)
+    gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     sp = physics.speed(s, w, m, gpus)
     co = physics.costs(s, sp, gpus)
@@ -533,19 +605,60 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto) -> dict[str, np.ndarray]:
     return out
 
 
-def _gpus_needed(memory_at, tensor: np.ndarray, answerable: np.ndarray) -> np.ndarray:
-    """The fewest GPUs whose memory holds the workload (NaN: not even 64). Each candidate
-    count is tried only on the rows no smaller count could hold."""
+class _Rows:
+    """Some rows of a stage's fields (a Scenario, Weights or Held), each cut once when first
+    read. The GPU search reads the same fields for every count it tries; ``narrow`` keeps fewer
+    rows of what was cut."""
+
+    def __init__(self, stage: Any, index: np.ndarray | None = None, cut: dict | None = None):
+        self._stage, self._index = stage, index
+        self._cut = cut if cut is not None else {}
+
+    def __getattr__(self, name: str) -> Any:
+        cut = self.__dict__["_cut"]
+        if name not in cut:
+            value = getattr(self.__dict__["_stage"], name)
+            index = self.__dict__["_index"]
+            cut[name] = np.take(value, index) if index is not None and np.ndim(value) else value
+        return cut[name]
+
+    def narrow(self, keep: np.ndarray) -> "_Rows":
+        """The rows at positions ``keep`` (indices into this object's rows)."""
+        index = keep if self._index is None else self._index[keep]
+        return _Rows(self._stage, index, {k: (np.take(v, keep) if np.ndim(v) else v) for k, v in self._cut.items()})
+
+
+def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answerable: np.ndarray,
+                 fits_one: np.ndarray) -> np.ndarray:
+    """The fewest GPUs whose memory holds the workload (NaN: not even 64). Tensor-parallel rows
+    try the powers of two, layer-split rows every count, each count only on the rows that no
+    smaller count could hold (computed on a superset of them until few enough are left to be
+    worth cutting out). ``fits_one``: the fit on one GPU, for every row."""
     needed = np.full(answerable.shape, np.nan)
-    todo = np.flatnonzero(answerable)
     tensor = np.broadcast_to(tensor, answerable.shape)
-    for g in GPU_CANDIDATES:
+    for split, allowed in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
+        counts = sorted(allowed)
+        todo = np.flatnonzero(answerable & (tensor == split))
+        if counts[0] == 1:
+            hit = np.take(fits_one, todo)
+            needed[todo[hit]] = 1
+            todo, counts = todo[~hit], counts[1:]
         if not len(todo):
-            break
-        allowed = np.where(tensor[todo], g in defaults.TENSOR_GPU_COUNTS, g in defaults.LAYER_GPU_COUNTS)
-        hit = allowed & physics.fits(memory_at(np.float64(g), todo))
-        needed[todo[hit]] = g
-        todo = todo[~hit]
+            continue
+        rows = tuple(stage.narrow(todo) for stage in stages)
+        open_rows = np.ones(len(todo), dtype=bool)
+        left = len(todo)
+        for g in counts:
+            if left < 0.75 * len(todo):  # cut the rows still open out of those computed
+                keep = np.flatnonzero(open_rows)
+                rows, todo = tuple(stage.narrow(keep) for stage in rows), todo[keep]
+                open_rows = np.ones(len(todo), dtype=bool)
+            hit = physics.fits(memory_at(np.float64(g), rows)) & open_rows
+            needed[todo[hit]] = g
+            open_rows &= ~hit
+            left = int(np.count_nonzero(open_rows))
+            if not left:
+                break
     return needed
 
 

@@ -19,31 +19,71 @@ from .inputs import NONE, RowErrors, text_column
 AUTO = -2  # position placeholder for a blank or "auto" cell that a rule fills in later
 
 
+class Coded:
+    """A text column as codes into its distinct values (``uniques``): each distinct name is
+    resolved once for all the blocks of rows cut from it."""
+
+    ndim = 1
+
+    def __init__(self, codes: np.ndarray, uniques: list):
+        self.codes, self.uniques = codes, uniques
+        self.shape = codes.shape
+        self.resolved: dict[tuple, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def rows(self, rows: slice) -> "Coded":
+        part = Coded(self.codes[rows], self.uniques)
+        part.resolved = self.resolved  # the same distinct names
+        return part
+
+
 def _positions(cat: Catalog, group: str, value: Any, n: int, errs: RowErrors, what: str,
                blank: int | None = None) -> np.ndarray:
     """Row numbers into the group's table. Blank cells (and "auto") take ``blank``; with
     ``blank=None`` they are an error. Unknown names are errors (position -1)."""
-    table = cat.table(group)
-    column, single = text_column(value)
-    if column is None:
-        uniques, codes = [single], None
+    if isinstance(value, Coded):
+        codes, uniques, resolved = value.codes, value.uniques, value.resolved
     else:
-        codes, uniques = _factorize(column)
+        column, single = text_column(value)
+        if column is None:
+            uniques, codes = [single], None
+        else:
+            codes, uniques = factorize(column)
+        resolved = {}
+    key = (group, what, blank)
+    if key not in resolved:
+        resolved[key] = _resolve(cat, group, uniques, what, blank)
+    upos, messages = resolved[key]
+    if codes is None:
+        if messages[0] is not None:
+            errs.add(True, messages[0], UnknownIdError)
+        return np.broadcast_to(upos[0], (n,))
+    if len(messages) > 1 or messages[0] is not None:  # some names do not resolve
+        bad = np.take(np.not_equal(messages, NONE), codes)
+        if bad.any():
+            errs.add(bad, np.take(messages, codes), UnknownIdError)
+    return np.take(upos, codes)
+
+
+def _resolve(cat: Catalog, group: str, uniques: list, what: str, blank: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The position of each distinct name, and its message (None where it resolves)."""
+    table = cat.table(group)
     upos = np.empty(len(uniques), dtype=np.int64)
+    messages = np.full(len(uniques), None, dtype=object)
     for i, u in enumerate(uniques):
-        rows = True if codes is None else codes == i
         if _is_blank(u) or (blank is not None and isinstance(u, str) and u.strip().lower() == "auto"):
             upos[i] = -1 if blank is None else blank
             if blank is None:
-                errs.add(rows, f"{what} is empty. Give a {what} id; `llmcalc-xl catalog {group}` lists them.",
-                         UnknownIdError)
+                messages[i] = f"{what} is empty. Give a {what} id; `llmcalc-xl catalog {group}` lists them."
             continue
         upos[i] = table.position(u)
         if upos[i] < 0:
-            errs.add(rows, _unknown(cat, group, what, u), UnknownIdError)
-    if codes is None:
-        return np.broadcast_to(upos[0], (n,))
-    return upos[codes]
+            messages[i] = _unknown(cat, group, what, u)
+    if len(uniques) > 1 and not np.not_equal(messages, NONE).any():
+        messages = messages[:1]  # every name resolves
+    return upos, messages
 
 
 def _choices(name: str, value: Any, n: int, errs: RowErrors, choices: tuple[str, ...], fix: str = "") -> np.ndarray:
@@ -53,11 +93,14 @@ def _choices(name: str, value: Any, n: int, errs: RowErrors, choices: tuple[str,
     owned. <fix>."."""
     known = {normalize(c): c for c in choices}
     rule = ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
-    column, single = text_column(value)
-    if column is None:
-        uniques, codes = [single], None
+    if isinstance(value, Coded):  # a text column coded once for all blocks
+        codes, uniques = value.codes, list(value.uniques)
     else:
-        codes, uniques = _factorize(column)
+        column, single = text_column(value)
+        if column is None:
+            uniques, codes = [single], None
+        else:
+            codes, uniques = factorize(column)
     words = np.full(len(uniques), None, dtype=object)
     for i, u in enumerate(uniques):
         if _is_blank(u) or (isinstance(u, str) and normalize(u) == "auto"):
@@ -78,17 +121,32 @@ def _ids(table, pos: np.ndarray) -> np.ndarray:
     return _take(np.asarray(table.ids, dtype=object), pos, missing=None)
 
 
-def _factorize(column: np.ndarray) -> tuple[np.ndarray, list]:
+def factorize(column: np.ndarray) -> tuple[np.ndarray, list]:
+    """(codes, distinct values) of a column; None and NaN are one value (None), and values of
+    other types stay apart (True is not 1)."""
     if len(column) > 2000:
         import pandas as pd  # only for big columns: a hash table beats sorting strings
-        codes, uniques = pd.factorize(column, use_na_sentinel=False)
-        return codes, list(uniques)
+
+        codes, uniques = pd.factorize(column)  # missing values (None, NaN) get -1: the last, None
+        if all(isinstance(u, str) for u in uniques):
+            return np.where(codes < 0, len(uniques), codes), list(uniques) + [None]
     index: dict[Any, int] = {}
+    uniques = []
     codes = np.empty(len(column), dtype=np.int64)
     for i, v in enumerate(column.tolist()):
-        key = v if not (isinstance(v, float) and math.isnan(v)) else None
-        codes[i] = index.setdefault(key, len(index))
-    return codes, list(index)
+        key: Any
+        if isinstance(v, str) or v is None:
+            key = v
+        elif isinstance(v, float) and math.isnan(v):
+            key = None
+        else:
+            key = (type(v), v)
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(uniques)
+            uniques.append(None if key is None else v)
+        codes[i] = code
+    return codes, uniques
 
 
 def _unknown(cat: Catalog, group: str, what: str, value: Any) -> str:
@@ -98,51 +156,78 @@ def _unknown(cat: Catalog, group: str, what: str, value: Any) -> str:
 
 
 def _take(column: np.ndarray, pos: np.ndarray, missing: Any = math.nan) -> np.ndarray:
-    """column[pos] with ``missing`` where pos < 0; cheap when pos is one broadcast value."""
+    """column[pos] with ``missing`` where pos is -1 (the positions -2 of "auto" are resolved
+    before anything is taken); cheap when pos is one broadcast value."""
     padded = np.append(column, np.asarray([missing], dtype=column.dtype))
-    pos = np.where(pos < 0, len(column), pos) if (np.asarray(pos) < 0).any() else pos
     if pos.ndim == 1 and pos.strides == (0,):
-        return np.broadcast_to(padded[pos[0]:pos[0] + 1], pos.shape)  # keeps the dtype (object stays object)
-    return padded[pos]
+        i = int(pos[0]) if pos[0] >= 0 else len(column)
+        return np.broadcast_to(padded[i:i + 1], pos.shape)  # keeps the dtype (object stays object)
+    return np.take(padded, pos)  # -1 takes the last: missing
 
 
 def _is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
-def _add_note(notes: np.ndarray, mask: np.ndarray, text: np.ndarray) -> np.ndarray:
-    """Append ``text`` to the notes of the rows in ``mask`` (one line each)."""
-    rows = np.flatnonzero(mask)
-    if not len(rows):
-        return notes
-    notes = notes.copy()
-    old, new = notes[rows], np.broadcast_to(text, mask.shape)[rows]
-    empty = np.equal(old, NONE)
-    notes[rows[empty]] = new[empty]
-    if (~empty).any():
-        notes[rows[~empty]] = old[~empty] + "\n" + new[~empty]
-    return notes
-
-
 class RowNotes:
     """Each row's notes: ``texts`` (one line per note, None for none) and ``kinds`` (bit i set:
     a note of kind ``NOTE_KINDS[i]``). Notes are added in ``NOTE_KINDS`` order, so a row's lines
-    and its bits list the same notes in the same order (``notes_of`` pairs them)."""
+    and its bits list the same notes in the same order (``notes_of`` pairs them).
+
+    A kind is kept as codes into its few texts, and each distinct set of notes is joined once
+    (a million rows have a few hundred)."""
 
     def __init__(self, n: int):
-        self.texts = np.full(n, None, dtype=object)
-        self.kinds = np.zeros(n, dtype=np.uint8)
+        self.n = n
+        self._kinds: list[tuple[NoteKind, np.ndarray, list]] = []
         self._last = -1
 
-    def add(self, kind: NoteKind, mask: np.ndarray, text: np.ndarray) -> None:
-        """Note ``text`` (per row; None elsewhere) of ``kind`` on the rows in ``mask``."""
+    def add(self, kind: NoteKind, mask: np.ndarray, template: str, names: np.ndarray, codes: np.ndarray) -> None:
+        """Note ``template`` filled with ``names[code]`` (code -1: the last name) on the masked rows."""
+        rows = np.flatnonzero(np.broadcast_to(mask, (self.n,)))
+        row_codes = np.take(np.broadcast_to(codes, (self.n,)), rows)
+        row_codes = np.where(row_codes < 0, len(names) - 1, row_codes)
+        texts: list[str | None] = [None] * len(names)
+        for code in np.unique(row_codes).tolist():
+            texts[code] = template.format(names[code])
+        self.add_codes(kind, rows, row_codes, texts)
+
+    def add_codes(self, kind: NoteKind, rows: np.ndarray, row_codes: np.ndarray, texts: list) -> None:
+        """Note ``texts[code]`` of ``kind`` on each of ``rows``."""
         bit = NOTE_KINDS.index(kind)
         if bit <= self._last:
             raise RuntimeError(f"note '{kind}' added after a later kind: add notes in NOTE_KINDS order")
         self._last = bit
-        if mask.any():
-            self.texts = _add_note(self.texts, mask, text)
-            self.kinds = self.kinds | np.where(mask, np.uint8(note_bit(kind)), np.uint8(0))
+        if len(rows):
+            codes = np.full(self.n, -1, dtype=np.int64)
+            codes[rows] = row_codes
+            self._kinds.append((kind, codes, texts))
+
+    @property
+    def kinds(self) -> np.ndarray:
+        out = np.zeros(self.n, dtype=np.uint8)
+        for kind, codes, _ in self._kinds:
+            out |= np.where(codes >= 0, np.uint8(note_bit(kind)), np.uint8(0))
+        return out
+
+    @property
+    def texts(self) -> np.ndarray:
+        out = np.full(self.n, None, dtype=object)
+        if not self._kinds:
+            return out
+        which, size = np.zeros(self.n, dtype=np.int64), 1
+        for _, codes, texts in self._kinds:  # a number for each set of notes, then a code
+            if size * (len(texts) + 1) >= 2**62:
+                which = _codes(which)
+                size = int(which.max()) + 1
+            which, size = which * (len(texts) + 1) + (codes + 1), size * (len(texts) + 1)
+        which = _codes(which)
+        first = np.flatnonzero(np.diff(np.maximum.accumulate(which), prepend=-1))  # codes count up from 0
+        joined = np.empty(len(first), dtype=object)
+        for i, row in enumerate(first.tolist()):
+            parts = [texts[codes[row]] for _, codes, texts in self._kinds if codes[row] >= 0]
+            joined[i] = "\n".join(parts) if parts else None
+        return np.take(joined, which)
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -158,20 +243,32 @@ def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _per_pair(template: str, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``template`` filled with each masked row's pair of values (None elsewhere); each distinct
+    pair (numbers told apart to the bit) formatted once."""
     out = np.full(len(mask), None, dtype=object)
-    a = np.broadcast_to(a, mask.shape)
-    b = np.broadcast_to(b, mask.shape)
-    for i in np.flatnonzero(mask)[:1000]:
-        out[i] = template.format(a[i], b[i])
-    rest = np.flatnonzero(mask)[1000:]
-    if len(rest):  # a million bad rows: format the distinct pairs once
-        pairs = {}
-        for i in rest:
-            key = (a[i], b[i])
-            if key not in pairs:
-                pairs[key] = template.format(*key)
-            out[i] = pairs[key]
+    rows = np.flatnonzero(mask)
+    if len(rows):
+        a = np.take(np.broadcast_to(a, mask.shape), rows)
+        b = np.take(np.broadcast_to(b, mask.shape), rows)
+        a_codes, b_codes = _codes(a), _codes(b)
+        which = _codes(a_codes * (int(b_codes.max()) + 1) + b_codes)
+        _, first = np.unique(which, return_index=True)  # a row of each distinct pair
+        texts = np.empty(len(first), dtype=object)
+        texts[:] = [template.format(x, y) for x, y in zip(np.take(a, first).tolist(), np.take(b, first).tolist())]
+        out[rows] = np.take(texts, which)
     return out
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Codes of a column's distinct values (numbers told apart to the bit, objects by equality),
+    counting up from 0 in the order they first appear."""
+    if values.dtype == np.float64:
+        values = values.view(np.int64)
+    if values.dtype != object and len(values) > 2000:
+        import pandas as pd
+        return pd.factorize(values)[0]
+    index: dict[Any, int] = {}
+    return np.fromiter((index.setdefault(v, len(index)) for v in values.tolist()), dtype=np.intp, count=len(values))
 
 
 def _check_engine(cat: Catalog, e_pos, hw_pos, p_pos, is_api, errs) -> None:
