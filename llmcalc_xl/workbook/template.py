@@ -73,9 +73,10 @@ def default_template():
     ws["A10"] = "Stale catalog entries"
     ws["B10"] = "{stale}"
     ws["B10"].style = style_name("Calculation")
-    # the count stays a number; the words are its format
-    ws["B10"].number_format = ('0" used: retired models, ended prices, or prices older than 90 days on the as-of '
-                               'date (llmcalc-xl catalog check lists them)"')
+    ws["B10"].number_format = "0"  # a count; what it counts is said beside it, where the text has room
+    ws["C10"] = ("used by this quote: retired models, ended prices, or prices older than 90 days on the as-of date "
+                 "(llmcalc-xl catalog check lists them)")
+    ws["C10"].style = style_name("Note")
     ws["A11"], ws["B11"] = "Key to the cells", ""
     ws["A11"].style = ws["B11"].style = style_name("Header")
     for r, (label, style) in enumerate((("Input: type here", "Input"), ("Formula: computed", "Calculation"),
