@@ -225,7 +225,8 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         indexer_heads=zero_if_missing(look.model("indexer_heads")),
         indexer_dim=zero_if_missing(look.model("indexer_head_dim")),
     )
-    v = {k: (let(k, x) if k not in ("prompt", "output", "context") else x) for k, x in v.items()}
+    # named now: the stages below read them (a name given twice is the same column: ``let`` keeps it)
+    v = {k: let(k, x) for k, x in v.items()}
 
     # precision: GGUF k-quant mixes keep some tensors at more bits
     bits = let("bits", look.precision("bits_per_weight"))
@@ -303,24 +304,13 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         input_price=look.model("input_usd_per_mtok"), cached_price=look.model("cached_input_usd_per_mtok"),
         output_price=look.model("output_usd_per_mtok"),
     )
-    named = {k: (x if k in ("prompt", "output", "context", "bits") or k in _NAMED_EARLY + _NAMED_OWNED else let(k, x))
-             for k, x in v.items()}
-    return Scenario(**named)
+    return Scenario(**{k: let(k, x) for k, x in v.items()})
 
 
 #: The numbers of owned hardware's cost: Calc column -> option.
 _OWNING = {"years": "depreciation_years", "residual": "residual_share", "rate": "cost_of_capital", "pue_ratio": "pue",
            "electricity": "electricity_usd_per_kwh", "hosting_rate": "hosting_usd_per_kw_month",
            "upkeep": "maintenance_share_per_year"}
-#: The owned hardware's fields, named where they are computed.
-_NAMED_OWNED = ("owned", "capex", "power_w", "own_price")
-#: Fields named (given a Calc column) inside ``scenario`` before the rest.
-_NAMED_EARLY = ("is_api", "has_hw", "custom_only", "is_cuda", "sequences", "cached", "latency_given", "requests", "util",
-                "peak_ratio", "spares",
-                "params", "active", "layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tie", "experts",
-                "k_active", "shared_experts", "window", "window_layers", "lora", "rope", "ffn", "chunk_layers", "chunk",
-                "linear_layers", "linear_state", "mlp_only", "top_k", "indexer_heads", "indexer_dim")
-
 
 @dataclass(frozen=True)
 class Weights:
