@@ -150,3 +150,33 @@ def test_activation_factor_follows_aiconfigurator_table():
     # c(TP) = 10/6/5/5 dense and 22/13/10/10 MoE for TP 1/2/4/8 (NVIDIA AIConfigurator)
     assert list(memory.activation_factor(np.array([1, 2, 4, 8, 16]), False)) == [10, 6, 5, 5, 5]
     assert list(memory.activation_factor(np.array([1, 2, 4, 8]), True)) == [22, 13, 10, 10]
+
+
+def test_gpus_needed_is_the_first_count_that_fits_in_a_varied_book():
+    # the search skips counts its bound rules out; the oracle tries every count in order:
+    # gpus_needed must be the first count whose `fits` is true (NaN when none up to 64)
+    from llmcalc_xl import estimate_many
+    from llmcalc_xl.core import defaults
+
+    rng = np.random.default_rng(7)
+    models = ["llama-3-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b", "deepseek-v3", "qwen3-235b-a22b",
+              "gpt-oss-120b", "gemma-2-27b"]
+    n = 300
+    engine = rng.choice(["vllm", "tensorrt-llm", "llama.cpp"], n)
+    book = dict(model=rng.choice(models, n), hardware=rng.choice(["l4", "a100-80gb", "h100-sxm", "rtx-4090", "h200"], n),
+                engine=engine, batch=rng.integers(1, 200, n), input_tokens=rng.integers(1, 6000, n),
+                output_tokens=rng.integers(1, 2000, n), memory_fraction=rng.choice([0.5, 0.9, 0.95], n),
+                precision=np.where(engine == "llama.cpp", rng.choice(["fp16", "q8_0", "q4_k_m"], n),
+                                   rng.choice(["fp16", "fp8", "int4"], n)))
+    got = estimate_many(**book)
+    ok = np.equal(got["error"], None)
+    assert ok.sum() > 250
+    for split, counts in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
+        rows = ok & ((book["engine"] != "llama.cpp") == split)
+        first = np.full(n, np.nan)
+        for g in sorted(counts, reverse=True):  # the smallest count that fits is written last
+            fit = estimate_many(**book, gpus=g)["fits"] == 1
+            first = np.where(rows & fit, g, first)
+        assert np.array_equal(got["gpus_needed"][rows], first[rows], equal_nan=True)
+        assert (first[rows] > 2).sum() > 20  # rows the bound lets skip counts
+    assert np.isnan(got["gpus_needed"][ok]).sum() > 5  # and rows no count holds

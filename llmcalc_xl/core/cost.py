@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import where
+
 from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
 
 
@@ -16,7 +18,7 @@ def token_cost_usd(input_tokens, cached_input_tokens, output_tokens,
     """What an API charges for one request. Cached input tokens are billed at the cache-read
     price (the input price where the provider offers none). 500 GPT-4 output tokens at
     $60 per million: $0.03."""
-    cached_price = np.where(np.isnan(cached_input_usd_per_mtok), input_usd_per_mtok,
+    cached_price = where(np.isnan(cached_input_usd_per_mtok), input_usd_per_mtok,
                             cached_input_usd_per_mtok)
     return ((input_tokens - cached_input_tokens) * input_usd_per_mtok + cached_input_tokens * cached_price
             + output_tokens * output_usd_per_mtok) / TOKENS_PER_MTOK
@@ -32,7 +34,7 @@ def infra_cost_usd(gpus, price_usd_per_hour, latency_s, sequences, utilization=1
 def cost_per_mtok_usd(cost_per_request_usd, output_tokens):
     """USD per million output tokens (NaN for a request that produces none)."""
     produces = output_tokens > 0
-    return np.where(produces, cost_per_request_usd / np.where(produces, output_tokens, 1.0) * TOKENS_PER_MTOK,
+    return where(produces, cost_per_request_usd / where(produces, output_tokens, 1.0) * TOKENS_PER_MTOK,
                     np.nan)
 
 
@@ -51,8 +53,8 @@ def capital_recovery_factor(rate, years):
     """The share of a sum repaid each year so that ``years`` equal payments repay it with interest
     ``rate`` a year: r / (1 - (1 + r)^-n) (the "capital recovery factor" (A/P, r, n) of engineering
     economics); 1 / n at a rate of 0, the straight line. 10% over 4 years: 0.3155."""
-    r = np.where(rate > 0, rate, 1.0)
-    return np.where(rate > 0, r / (1.0 - (1.0 + r) ** -years), 1.0 / years)
+    r = where(rate > 0, rate, 1.0)
+    return where(rate > 0, r / (1.0 - (1.0 + r) ** -years), 1.0 / years)
 
 
 def capital_usd_per_hour(capex_usd, years, residual_share, rate, hours_per_month=HOURS_PER_MONTH):
@@ -101,7 +103,7 @@ def replicas_needed(requests_per_month, capacity, peak_to_average=1.0, spares=0.
     """Deployments needed for a month's traffic: enough for the peak (the average load x
     peak_to_average) at the capacity of one, at least one, plus ``spares`` (N+k); none without
     traffic. 3 million requests at a peak of 2 on replicas of 1.5 million, N+1: 5."""
-    return np.where(requests_per_month > 0,
+    return where(requests_per_month > 0,
                     np.maximum(np.ceil(requests_per_month * peak_to_average / capacity), 1.0) + spares, 0.0)
 
 
@@ -115,4 +117,4 @@ def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):
         volume = np.asarray(fixed_usd, dtype=float) / api
     reachable = (api > 0) & (volume <= capacity)
     unknown = np.isnan(np.asarray(fixed_usd, dtype=float)) | np.isnan(np.asarray(capacity, dtype=float)) | np.isnan(api)
-    return np.where(unknown, np.nan, np.where(reachable, volume, np.inf))
+    return where(unknown, np.nan, where(reachable, volume, np.inf))

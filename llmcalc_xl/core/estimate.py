@@ -15,9 +15,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import defaults, physics
+from .arrays import where
 from ..catalogs.loader import Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
 from ..notes import Note, notes_of
+from ..units import BYTES_PER_GIB
 from .inputs import NONE, RowErrors, check_rule, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
 from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
@@ -403,7 +405,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     flags = {"is_api": is_api, "has_hw": has_hw, "custom_only": custom_only, "on_apple": kind["apple"],
              "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
              "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned")}
-    values = _physics(cat, num, pos, flags, gpus_auto)
+    constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
+    values = _physics(cat, num, pos, flags, gpus_auto, constant)
     # ids as codes into a list of names (-1: none), so that notes format each name once
     m_names = np.asarray(mt.ids + [None], dtype=object)
     hw_names = np.asarray(ht.ids + ["custom", None], dtype=object)
@@ -446,17 +449,20 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
         "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
-        "pricing": np.where(has_hw, np.where(owned, "owned", "on-demand"), NONE).astype(object),
+        "pricing": np.take(_PRICING_NAMES, np.where(has_hw, owned.astype(np.intp), 2)),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
         "requests_per_month": num["requests_per_month"], "utilization": num["utilization"],
     }
     for key in OUTPUT_KEYS:
         col = np.asarray(values[key], dtype=float)
-        result[key] = np.where(ok, col, np.nan) if not ok.all() else col
+        result[key] = where(ok, col, np.nan) if not ok.all() else col
     result["notes"], result["note_kinds"] = notes.texts, notes.kinds
     return result
 
+
+#: The ``pricing`` output of rows priced on demand, as owned, without a device.
+_PRICING_NAMES = np.asarray(["on-demand", "owned", None], dtype=object)
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
@@ -530,8 +536,8 @@ class CatalogRows:
     row's positions (NaN where a row has none), and the options with their defaults applied."""
 
     def __init__(self, cat: Catalog, num: dict[str, np.ndarray], pos: dict[str, np.ndarray],
-                 flags: dict[str, np.ndarray]):
-        self._cat, self._num, self._pos = cat, num, pos
+                 flags: dict[str, np.ndarray], constant: frozenset[str] = frozenset()):
+        self._cat, self._num, self._pos, self._constant = cat, num, pos, constant
         self.is_api, self.has_hw, self.custom_only = flags["is_api"], flags["has_hw"], flags["custom_only"]
         self.on_apple, self.is_cuda = flags["on_apple"], flags["is_cuda"]
         self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
@@ -561,16 +567,19 @@ class CatalogRows:
         return self._column(group, field, self._pos[group]) > 0
 
     def option(self, name: str) -> np.ndarray:
-        return self._num[name]
+        """The option's column; one value for all rows where it is the same in every row (not
+        given, or given once), so that the stages compute with it once rather than per row."""
+        column = self._num[name]
+        return column[0] if name in self._constant and len(column) else column
 
     number = option
 
 
-def _physics(cat: Catalog, num, pos, flags, gpus_auto) -> dict[str, np.ndarray]:
+def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
     """Every output for resolved rows: the stages of ``physics``, with the GPU count of "auto"
     rows found first. Also gives ``gpus`` (resolved), ``price_per_hour`` and ``gpus_unresolved``
     (rows whose "auto" no count fits)."""
-    s = physics.scenario(CatalogRows(cat, num, pos, flags))
+    s = physics.scenario(CatalogRows(cat, num, pos, flags, constant))
     w = physics.weights(s)
     h = physics.held(s)
 
@@ -584,15 +593,16 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto) -> dict[str, np.ndarray]:
     # every search starts at one GPU: that fit is computed once for all rows (where every row
     # asks for one GPU, it is the fit of the memory asked for)
     one_each = not auto.any() and bool(np.all(num["gpus"] == 1))
-    fits_one = None if one_each else physics.fits(physics.memory_at(s, w, h, np.float64(1)))
+    one = None if one_each else physics.memory_at(s, w, h, np.float64(1))
     needed_auto = np.full(auto.shape, np.nan)
-    if fits_one is not None and auto.any():
-        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, fits_one)
+    if one is not None and auto.any():
+        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, physics.fits(one), _fewest_gpus(s, w, one))
     found = auto & ~np.isnan(needed_auto)
     gpus = np.where(found, needed_auto, num["gpus"]) if found.any() else num["gpus"]
     m = physics.memory_at(s, w, h, gpus)
+    one = m if one is None else one
     others = np.isfinite(m.total) & s.has_hw & ~s.is_api & ~auto
-    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(m) if fits_one is None else fits_one)
+    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one))
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     sp = physics.speed(s, w, m, gpus)
@@ -602,7 +612,8 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto) -> dict[str, np.ndarray]:
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(s.owned, dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
     out["gpus_unresolved"] = auto & np.isnan(needed_auto)
-    return out
+    rows = len(pos["models"])  # a quantity of options alone is one value: one per row
+    return {k: (v if np.ndim(v) else np.full(rows, v)) for k, v in out.items()}
 
 
 class _Rows:
@@ -629,37 +640,48 @@ class _Rows:
 
 
 def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answerable: np.ndarray,
-                 fits_one: np.ndarray) -> np.ndarray:
+                 fits_one: np.ndarray, fewest: np.ndarray) -> np.ndarray:
     """The fewest GPUs whose memory holds the workload (NaN: not even 64). Tensor-parallel rows
-    try the powers of two, layer-split rows every count, each count only on the rows that no
-    smaller count could hold (computed on a superset of them until few enough are left to be
-    worth cutting out). ``fits_one``: the fit on one GPU, for every row."""
+    try the powers of two, layer-split rows every count, in order; each row starts at the first
+    count not below ``fewest`` (a bound under which no count can hold it, see :func:`_fewest_gpus`),
+    so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row."""
     needed = np.full(answerable.shape, np.nan)
     tensor = np.broadcast_to(tensor, answerable.shape)
     for split, allowed in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
-        counts = sorted(allowed)
+        counts = np.asarray(sorted(allowed), dtype=np.float64)
         todo = np.flatnonzero(answerable & (tensor == split))
         if counts[0] == 1:
             hit = np.take(fits_one, todo)
             needed[todo[hit]] = 1
-            todo, counts = todo[~hit], counts[1:]
-        if not len(todo):
-            continue
+            todo = todo[~hit]
+        # the position in ``counts`` each row tries next: past one GPU, and not below its bound
+        step = np.maximum(np.searchsorted(counts, np.take(fewest, todo), side="left"), 1 if counts[0] == 1 else 0)
+        within = step < len(counts)
+        todo, step = todo[within], step[within]
         rows = tuple(stage.narrow(todo) for stage in stages)
-        open_rows = np.ones(len(todo), dtype=bool)
-        left = len(todo)
-        for g in counts:
-            if left < 0.75 * len(todo):  # cut the rows still open out of those computed
-                keep = np.flatnonzero(open_rows)
-                rows, todo = tuple(stage.narrow(keep) for stage in rows), todo[keep]
-                open_rows = np.ones(len(todo), dtype=bool)
-            hit = physics.fits(memory_at(np.float64(g), rows)) & open_rows
-            needed[todo[hit]] = g
-            open_rows &= ~hit
-            left = int(np.count_nonzero(open_rows))
-            if not left:
-                break
+        while len(todo):
+            hit = physics.fits(memory_at(np.take(counts, step), rows))
+            needed[todo[hit]] = np.take(counts, step[hit])
+            step = step + 1
+            keep = np.flatnonzero(~hit & (step < len(counts)))
+            if len(keep) < len(todo):
+                rows, todo, step = tuple(stage.narrow(keep) for stage in rows), todo[keep], step[keep]
     return needed
+
+
+def _fewest_gpus(s: physics.Scenario, w: physics.Weights, one: physics.Memory) -> np.ndarray:
+    """A bound below which no GPU count holds the workload (0 where nothing is known: try all).
+
+    On g GPUs of D bytes each the total is at least the weights W plus the KV cache on one GPU,
+    K (more GPUs store more of it: KV heads replicate, MLA keeps a copy per GPU). The engine lets
+    it use at most g x D x f (its fraction f, vLLM's rule), or, under TensorRT-LLM's rule (the
+    weights first, then f of what is free for the KV cache), it fits only when g x D >= W + K / f,
+    as long as K > 0. So g >= (W + K / max(f, 1)) / (D x max(f, 1)) in both."""
+    f = np.maximum(s.fraction, 1.0)
+    per_gpu = s.mem_gib * BYTES_PER_GIB * s.mem_fraction * f
+    bound = (w.weights + one.kv_total / f) / per_gpu * (1.0 - 1e-9)  # a rounding never skips a count
+    known = (per_gpu > 0) & (w.weights > 0) & (one.kv_total >= 0) & ~(s.rule_free & ~(one.kv_total > 0))
+    return np.where(known & ~np.isnan(bound), bound, 0.0)
 
 
 #: GPU counts tried for "GPUs needed" (tensor parallelism only takes the powers of two).

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import where
+
 from .defaults import ASSUMPTIONS
 
 
@@ -25,13 +27,13 @@ def embedding_params(vocab_size, hidden_size):
 
 def output_params(vocab_size, hidden_size, tie_embeddings):
     """Parameters of the output projection (lm_head): V x h, or 0 when tied to the embedding."""
-    return np.where(tie_embeddings, 0.0, vocab_size * hidden_size * 1.0)
+    return where(tie_embeddings, 0.0, vocab_size * hidden_size * 1.0)
 
 
 def safe_ratio(numerator, denominator):
     """numerator / denominator, 0 where the denominator is not above 0."""
     positive = denominator > 0
-    return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
+    return where(positive, numerator / where(positive, denominator, 1.0), 0.0)
 
 
 def routed_expert_params(params, active_params, experts, experts_per_token):
@@ -43,7 +45,7 @@ def routed_expert_params(params, active_params, experts, experts_per_token):
     """
     share = safe_ratio(experts_per_token, experts)
     applies = (experts > 0) & (share < 1)
-    return np.where(applies, (params - active_params) / np.where(applies, 1.0 - share, 1.0), 0.0)
+    return where(applies, (params - active_params) / where(applies, 1.0 - share, 1.0), 0.0)
 
 
 def tensor_shares(hidden_size, heads, kv_heads, head_dim, intermediate_size, experts, shared_experts,
@@ -58,9 +60,9 @@ def tensor_shares(hidden_size, heads, kv_heads, head_dim, intermediate_size, exp
     down = intermediate_size * hidden_size * mlps
     total = 2 * q + 2 * kv + 3 * down
     known = down > 0
-    safe = np.where(known, total, 1.0)
-    return (np.where(known, kv / safe, c.share_v_default), np.where(known, down / safe, c.share_down_default),
-            np.where(known, q / safe, c.share_o_default))
+    safe = where(known, total, 1.0)
+    return (where(known, kv / safe, c.share_v_default), where(known, down / safe, c.share_down_default),
+            where(known, q / safe, c.share_o_default))
 
 
 def body_bits_per_weight(bits, attn_v_bits, ffn_down_bits, attn_output_bits, upgraded_layer_share,
@@ -96,7 +98,7 @@ def kv_bytes_per_token_layer(is_mla, kv_heads_stored, head_dim, kv_lora_rank, qk
     Standard attention stores K and V: 2 x n_kv x d x b. MLA (DeepSeek-V2/V3) stores the
     compressed latent and the rope key: (kv_lora_rank + qk_rope_head_dim) x b, one copy
     on every tensor-parallel GPU (``mla_copies``)."""
-    return np.where(is_mla, (kv_lora_rank + qk_rope_head_dim) * kv_bytes * mla_copies,
+    return where(is_mla, (kv_lora_rank + qk_rope_head_dim) * kv_bytes * mla_copies,
                     2.0 * kv_heads_stored * head_dim * kv_bytes)
 
 
@@ -131,9 +133,9 @@ def indexer_bytes_per_sequence(indexed_layers, indexer_head_dim, tokens_held_, c
 def activation_factor(tp, is_moe, c=ASSUMPTIONS):
     """AIConfigurator's peak-activation multiplier c(TP) (dense or MoE); TP > 8 uses TP 8."""
     def by_tp(f1, f2, f4, f8):
-        return np.where(tp <= 1, f1, np.where(tp <= 2, f2, np.where(tp <= 4, f4, f8)))
+        return where(tp <= 1, f1, where(tp <= 2, f2, where(tp <= 4, f4, f8)))
 
-    return np.where(is_moe, by_tp(c.act_moe_tp1, c.act_moe_tp2, c.act_moe_tp4, c.act_moe_tp8),
+    return where(is_moe, by_tp(c.act_moe_tp1, c.act_moe_tp2, c.act_moe_tp4, c.act_moe_tp8),
                     by_tp(c.act_dense_tp1, c.act_dense_tp2, c.act_dense_tp4, c.act_dense_tp8))
 
 
@@ -154,8 +156,8 @@ def overhead_bytes(gpus, engine_overhead_gib, is_cuda, uses_nccl, c=ASSUMPTIONS)
     """Runtime memory outside weights, KV and activations, over all GPUs: the engine's own
     (CUDA graphs, allocator slack), the CUDA context on NVIDIA/AMD GPUs, NCCL buffers when
     tensor parallelism spans several GPUs."""
-    per_gpu = (engine_overhead_gib + np.where(is_cuda, c.cuda_context_gib, 0.0)
-               + np.where(uses_nccl, c.nccl_buffers_gib, 0.0))
+    per_gpu = (engine_overhead_gib + where(is_cuda, c.cuda_context_gib, 0.0)
+               + where(uses_nccl, c.nccl_buffers_gib, 0.0))
     return gpus * per_gpu * 2.0**30
 
 
@@ -165,7 +167,7 @@ def usable_bytes(device_bytes, memory_rule_is_free, memory_fraction, static_byte
     vLLM-style engines take ``memory_fraction`` of the device (gpu_memory_utilization);
     TensorRT-LLM takes everything its weights and buffers need, then that fraction of
     what is free for the KV cache (kv_cache_free_gpu_mem_fraction)."""
-    return np.where(memory_rule_is_free, static_bytes + memory_fraction * np.maximum(device_bytes - static_bytes, 0.0),
+    return where(memory_rule_is_free, static_bytes + memory_fraction * np.maximum(device_bytes - static_bytes, 0.0),
                     memory_fraction * device_bytes)
 
 
@@ -180,6 +182,6 @@ def max_sequences(per_sequence_bytes, activation_bytes_per_token, prompt_tokens,
     prompt = np.maximum(prompt_tokens, 1.0)
     b_cross = cap / prompt  # beyond this many sequences the pass is full
     saturated = budget - q * cap >= b_cross * p  # f(b_cross) <= R
-    b = np.where(saturated, np.floor((budget - q * cap) / p),
+    b = where(saturated, np.floor((budget - q * cap) / p),
                  np.minimum(np.floor(budget / (p + q * prompt)), np.floor(b_cross)))
-    return np.maximum(np.where(np.isfinite(b), b, 0.0), 0.0)
+    return np.maximum(where(np.isfinite(b), b, 0.0), 0.0)

@@ -25,6 +25,7 @@ import numpy as np
 from . import cost as _cost
 from . import memory as _mem
 from . import speed as _speed
+from .arrays import where
 from .defaults import ASSUMPTIONS, Assumptions
 from ..units import BYTES_PER_GB, BYTES_PER_GIB, TERA
 
@@ -43,7 +44,7 @@ def given(x: Any) -> Any:
 
 def or_default(x: Any, default: Any) -> Any:
     """x where given, else ``default``."""
-    return np.where(np.isnan(x), default, x)
+    return where(np.isnan(x), default, x)
 
 
 class Lookup(Protocol):
@@ -182,12 +183,12 @@ def _peak_tflops(look: Lookup) -> Any:
     rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit)."""
     def rate(name):
         x = look.hardware(name)
-        return np.where(x > 0, x, np.nan)
+        return where(x > 0, x, np.nan)
 
     fp16 = rate("tflops_fp16")
     tflops = fp16
     for compute in ("fp32", "fp8", "int8", "fp4"):
-        tflops = np.where(look.flag("precisions", "compute", compute), or_default(rate(f"tflops_{compute}"), fp16),
+        tflops = where(look.flag("precisions", "compute", compute), or_default(rate(f"tflops_{compute}"), fp16),
                           tflops)
     return tflops
 
@@ -235,7 +236,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     v_bits_gqa4 = look.precision("attn_v_bits_gqa4")
     v.update(
         bits=bits, emb_bits=look.precision("embedding_bits"), out_bits=look.precision("output_bits"),
-        v_bits=np.where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
+        v_bits=where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
         down_bits=mix["ffn_down_bits"], o_bits=mix["attn_output_bits"],
         up_share=look.precision("upgraded_layer_share", 1.0),
         gguf=look.flag("precisions", "family", "gguf"), kv_bytes=look.kv_precision("kv_bytes"),
@@ -247,7 +248,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
 
     def efficiency(name):
         apple = look.engine("apple_" + name)
-        return np.where(look.on_apple & given(apple), apple, look.engine(name, 0.0))
+        return where(look.on_apple & given(apple), apple, look.engine(name, 0.0))
 
     v.update(
         tensor=look.flag("engines", "parallelism", "tensor"),
@@ -273,13 +274,13 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
 
     # hardware, with the caller's overrides (a custom device gives all three numbers)
     custom_tflops = look.option("tflops")
-    tflops = np.where(look.custom_only, custom_tflops, _peak_tflops(look))
+    tflops = where(look.custom_only, custom_tflops, _peak_tflops(look))
     # a GPU-hour: price_per_hour where given; else what owned hardware costs (pricing "owned", or no rental
     # price but a known purchase price and power); else the catalog's rental price
     rental = look.hardware("price_usd_per_hour")
     capex = let("capex", or_default(look.option("capex_usd_per_gpu"), look.hardware("capex_usd_per_gpu")))
     power_w = let("power_w", or_default(look.option("power_w_per_gpu"), look.hardware("tdp_w")))
-    owned = let("owned", np.where(look.pricing_given, look.pricing_owned,
+    owned = let("owned", where(look.pricing_given, look.pricing_owned,
                                   ~(rental > 0) & given(capex) & given(power_w)))
     owning = {k: let(k, look.number(name)) for k, name in _OWNING.items()}
     own_parts = (
@@ -291,15 +292,15 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     )
     own_price = let("own_price", own_parts[0] + own_parts[1] + own_parts[2] + own_parts[3])
     price = or_default(look.option("price_per_hour"),
-                       np.where(owned, own_price, np.where(look.custom_only, np.nan, rental)))
+                       where(owned, own_price, where(look.custom_only, np.nan, rental)))
     v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price)
     v.update(
         mem_gib=override("memory_gib", look.hardware("memory_gib")),
-        mem_fraction=np.where(look.custom_only, 1.0, look.hardware("memory_fraction")),
+        mem_fraction=where(look.custom_only, 1.0, look.hardware("memory_fraction")),
         bandwidth=override("bandwidth_gb_s", look.hardware("bandwidth_gb_s")) * BYTES_PER_GB,
-        peak=np.where(given(custom_tflops) & ~look.custom_only, custom_tflops, tflops) * TERA,
+        peak=where(given(custom_tflops) & ~look.custom_only, custom_tflops, tflops) * TERA,
         link=or_default(look.hardware("interconnect_gb_s"), c.default_link_gb_s) * BYTES_PER_GB,
-        price=np.where(look.has_hw, price, np.nan),
+        price=where(look.has_hw, price, np.nan),
         api_ttft=look.model("ttft_s"), api_tokens_per_s=look.model("output_tokens_per_s"),
         input_price=look.model("input_usd_per_mtok"), cached_price=look.model("cached_input_usd_per_mtok"),
         output_price=look.model("output_usd_per_mtok"),
@@ -341,7 +342,7 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
     expert_params = let("expert_params", _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active))
     expert_bytes = let("expert_bytes", expert_params * body_bits / 8.0)
     # a step reads every weight but the embedding table (only its looked-up rows), unless tied
-    dense_read = let("dense_read", total - expert_bytes - np.where(s.tie, 0.0, emb * s.emb_bits / 8.0))
+    dense_read = let("dense_read", total - expert_bytes - where(s.tie, 0.0, emb * s.emb_bits / 8.0))
     return Weights(emb=emb, out_p=out_p, weights=total, expert_share=share, expert_params=expert_params,
                    expert_bytes=expert_bytes, dense_read=dense_read,
                    linear=let("linear", s.active - emb - out_p),  # matmul parameters a token passes through
@@ -369,13 +370,13 @@ def held(s: Scenario, let: Let = keep) -> Held:
     when the engine frees what falls out of it; linear-attention and MLP-only layers hold no KV."""
     full = let("full_held", _mem.tokens_held(s.context, s.block))
     has_window = let("has_window", (s.window > 0) & s.window_saves)
-    window = let("win_held", np.where(has_window, _mem.tokens_held(np.minimum(s.context, np.where(s.window > 0, s.window, 1.0)),
+    window = let("win_held", where(has_window, _mem.tokens_held(np.minimum(s.context, where(s.window > 0, s.window, 1.0)),
                                                                      s.block), full))
     has_chunk = (s.chunk > 0) & s.window_saves
-    chunk = let("chunk_held", np.where(has_chunk, _mem.tokens_held(np.minimum(s.context, np.where(s.chunk > 0, s.chunk, 1.0)),
+    chunk = let("chunk_held", where(has_chunk, _mem.tokens_held(np.minimum(s.context, where(s.chunk > 0, s.chunk, 1.0)),
                                                                      s.block), full))
-    window_layers = let("swa_layers", np.where(has_window, s.window_layers, 0.0))
-    chunk_layers = let("chunk_layers_held", np.where(has_chunk, s.chunk_layers, 0.0))
+    window_layers = let("swa_layers", where(has_window, s.window_layers, 0.0))
+    chunk_layers = let("chunk_layers_held", where(has_chunk, s.chunk_layers, 0.0))
     return Held(full=full, window=window, window_layers=window_layers, chunk=chunk, chunk_layers=chunk_layers,
                 full_layers=let("full_layers_held", s.layers - s.linear_layers - s.mlp_only - window_layers
                                 - chunk_layers),
@@ -399,14 +400,14 @@ class Memory:
 
 def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Memory:
     """Memory of the workload on ``gpus`` GPUs, and what the engine lets it use."""
-    tp = let("tp", np.where(s.tensor, gpus, 1.0))
+    tp = let("tp", where(s.tensor, gpus, 1.0))
     heads_stored = let("heads_stored", _mem.stored_kv_heads(s.kv_heads, tp))
     per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
                                                                        s.rope, s.kv_bytes, tp))
     kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, h.full_layers, h.full, h.window,
                                                             h.window_layers, h.chunk, h.chunk_layers)
                  + _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
-                 + _mem.indexer_bytes_per_sequence(np.where(s.top_k > 0, h.full_layers, 0.0), s.indexer_dim, h.full, c))
+                 + _mem.indexer_bytes_per_sequence(where(s.top_k > 0, h.full_layers, 0.0), s.indexer_dim, h.full, c))
     kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
     act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
@@ -425,9 +426,9 @@ def largest_batch(s: Scenario, w: Weights, m: Memory, let: Let = keep, c: Assump
     logit_per_seq = s.vocab * c.logit_bytes
     act_per_token = let("act_tok", _mem.activation_bytes_per_token(m.tp, s.heads, s.head_dim, m.act_factor, c))
     fixed = w.weights + m.ovh
-    p_seq = let("p_seq", np.where(s.rule_free, m.kv_seq + s.fraction * logit_per_seq, m.kv_seq + logit_per_seq))
-    q_tok = let("q_tok", np.where(s.rule_free, s.fraction * act_per_token, act_per_token))
-    budget = let("budget", np.where(s.rule_free, s.fraction * (m.device - fixed), s.fraction * m.device - fixed))
+    p_seq = let("p_seq", where(s.rule_free, m.kv_seq + s.fraction * logit_per_seq, m.kv_seq + logit_per_seq))
+    q_tok = let("q_tok", where(s.rule_free, s.fraction * act_per_token, act_per_token))
+    budget = let("budget", where(s.rule_free, s.fraction * (m.device - fixed), s.fraction * m.device - fixed))
     return let("max_batch", _mem.max_sequences(p_seq, q_tok, s.prompt, s.max_tokens, budget))
 
 
@@ -450,12 +451,12 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     attention_layers = s.layers - s.linear_layers - s.mlp_only
     full_layers = let("full_attention_layers", attention_layers - s.window_layers - s.chunk_layers)
     # the KV written per prompt token (every attention layer), and the indexer keys of sparse attention
-    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * attention_layers + np.where(
+    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * attention_layers + where(
         s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0))
     attn_flops_prompt = let("attn_flops_prompt", _speed.attention_flops(
         _speed.attended_pairs(s.prompt, s.top_k), _speed.attended_pairs(s.prompt, s.window),
         _speed.chunked_pairs(s.prompt, s.chunk), full_layers, s.window_layers, s.chunk_layers, s.heads, s.head_dim)
-        + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0), np.where(s.top_k > 0, full_layers, 0.0),
+        + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0), where(s.top_k > 0, full_layers, 0.0),
                                s.indexer_heads, s.indexer_dim)
         + _speed.linear_attention_flops(s.prompt, s.linear_layers, s.linear_state))
 
@@ -465,7 +466,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
 
     def comm(tokens):
         """All-reduces under tensor parallelism; activation hops between GPUs under layer splitting."""
-        return np.where(s.tensor, _speed.allreduce_s(m.tp, s.layers, tokens, s.hidden, s.link, c),
+        return where(s.tensor, _speed.allreduce_s(m.tp, s.layers, tokens, s.hidden, s.link, c),
                         _speed.pipeline_hops_s(gpus, tokens, s.hidden, s.link, c))
 
     def prefill_s(prompts, suffix):
@@ -483,7 +484,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         # llama.cpp expands GGUF weights into 16-bit copies (write + read: 4 bytes a weight) for
         # each micro-batch of prompt tokens, in kernels of their own before each product
         passes = np.ceil(np.maximum(tokens, 1.0) / s.max_tokens)
-        dequant = let(f"pf_dequant_{suffix}", np.where(s.dequantizes, passes * (s.params - w.emb) * 4.0
+        dequant = let(f"pf_dequant_{suffix}", where(s.dequantizes, passes * (s.params - w.emb) * 4.0
                                                         / (bw_eff * s.mbu_decode), 0.0))
         return let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.mbu_decode)) + dequant
                    + comm(tokens) + s.prefill_fixed)
@@ -497,11 +498,11 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     mean_ctx = let("mean_ctx", s.prompt + s.output / 2.0)
     # tokens each layer kind attends to at the mean context: all (sparse: the top k), the window, the
     # part of the current chunk (half a chunk on average once the context passes one)
-    ctx_full = np.where(s.top_k > 0, np.minimum(mean_ctx, np.where(s.top_k > 0, s.top_k, 1.0)), mean_ctx)
-    ctx_win = np.where(s.window > 0, np.minimum(mean_ctx, np.where(s.window > 0, s.window, 1.0)), mean_ctx)
-    ctx_chunk = np.where(mean_ctx < s.chunk, mean_ctx, s.chunk / 2.0)
+    ctx_full = where(s.top_k > 0, np.minimum(mean_ctx, where(s.top_k > 0, s.top_k, 1.0)), mean_ctx)
+    ctx_win = where(s.window > 0, np.minimum(mean_ctx, where(s.window > 0, s.window, 1.0)), mean_ctx)
+    ctx_chunk = where(mean_ctx < s.chunk, mean_ctx, s.chunk / 2.0)
     attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk)
-    indexed = let("indexed_keys", np.where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
+    indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
     state = _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
     dec_bytes = let("dec_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(s.experts, s.k_active,
                                                                                               s.sequences)
@@ -515,17 +516,17 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
                       + comm(s.sequences) + s.step_fixed)
 
     # API models: the provider's published speed
-    ttft = let("ttft", np.where(s.is_api, s.api_ttft,
-                                np.where(s.has_hw, np.where(s.continuous, prefill_one, prefill_batch), np.nan)))
-    tpot = let("tpot", np.where(s.is_api, 1.0 / s.api_tokens_per_s, np.where(s.has_hw, tpot_hosted, np.nan)))
+    ttft = let("ttft", where(s.is_api, s.api_ttft,
+                                where(s.has_hw, where(s.continuous, prefill_one, prefill_batch), np.nan)))
+    tpot = let("tpot", where(s.is_api, 1.0 / s.api_tokens_per_s, where(s.has_hw, tpot_hosted, np.nan)))
     steps = let("steps", np.maximum(s.output - 1.0, 0.0))
     latency_est = ttft + steps * tpot
     latency = let("latency", or_default(s.latency_given, latency_est))
     # time the deployment is busy with one batch of B requests: all B prompts, then the steps
-    busy = let("busy", or_default(s.latency_given, np.where(
-        s.is_api, latency_est, np.where(s.has_hw, prefill_batch, np.nan) + steps * tpot)))
+    busy = let("busy", or_default(s.latency_given, where(
+        s.is_api, latency_est, where(s.has_hw, prefill_batch, np.nan) + steps * tpot)))
     return Speed(ttft=ttft, tpot=tpot, latency=latency, busy=busy,
-                 prefill_rate=np.where(s.is_api, np.nan, s.prompt / ttft), decode_rate=1.0 / tpot,
+                 prefill_rate=where(s.is_api, np.nan, s.prompt / ttft), decode_rate=1.0 / tpot,
                  throughput=s.sequences * s.output / busy)
 
 
@@ -544,23 +545,23 @@ class Costs:
 
 def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Costs:
     """What a request costs, what a deployment costs a month, and what the month's traffic costs."""
-    token_cost = let("token_cost", np.where(s.is_api, _cost.token_cost_usd(
+    token_cost = let("token_cost", where(s.is_api, _cost.token_cost_usd(
         s.prompt, s.cached, s.output, s.input_price, s.cached_price, s.output_price), 0.0))
-    infra = let("infra", np.where(s.has_hw, _cost.infra_cost_usd(gpus, s.price, sp.busy, s.sequences, s.util),
-                                  np.where(s.is_api, 0.0, np.nan)))
+    infra = let("infra", where(s.has_hw, _cost.infra_cost_usd(gpus, s.price, sp.busy, s.sequences, s.util),
+                                  where(s.is_api, 0.0, np.nan)))
     per_request = let("per_request", token_cost + infra)
     # always-on replicas price self-hosted models only; an API model is paid per request (its
     # tokens, and the GPU time of the caller's own device where one is given)
     hosted = let("hosted", s.has_hw & ~s.is_api)
-    deployment = let("deployment", np.where(hosted, _cost.fixed_monthly_usd(gpus, s.price, c.hours_per_month), np.nan))
-    capacity = let("capacity", np.where(hosted, _cost.capacity_requests_per_month(
+    deployment = let("deployment", where(hosted, _cost.fixed_monthly_usd(gpus, s.price, c.hours_per_month), np.nan))
+    capacity = let("capacity", where(hosted, _cost.capacity_requests_per_month(
         s.sequences, sp.busy, s.util, c.hours_per_month), np.nan))
-    replicas = let("replicas", np.where(hosted & given(s.requests),
+    replicas = let("replicas", where(hosted & given(s.requests),
                                         _cost.replicas_needed(s.requests, capacity, s.peak_ratio, s.spares), np.nan))
-    monthly = let("monthly", np.where(s.is_api, s.requests * per_request, s.requests * token_cost
+    monthly = let("monthly", where(s.is_api, s.requests * per_request, s.requests * token_cost
                                       + replicas * deployment))
     # what a request costs with the idle time of always-on replicas: the month over its requests
-    effective = np.where(s.requests > 0, monthly / np.where(s.requests > 0, s.requests, 1.0), np.nan)
+    effective = where(s.requests > 0, monthly / where(s.requests > 0, s.requests, 1.0), np.nan)
     return Costs(token_cost=token_cost, infra=infra, per_request=per_request,
                  per_mtok=_cost.cost_per_mtok_usd(per_request, s.output), deployment=deployment, capacity=capacity,
                  replicas=replicas, monthly=monthly, effective=effective)
@@ -586,15 +587,15 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
     na_fit = s.is_api | ~s.has_hw
     nan = np.nan
     out = {
-        "weights_gib": np.where(na_mem, nan, w.weights / BYTES_PER_GIB),
-        "kv_cache_gib": np.where(na_mem, nan, m.kv_total / BYTES_PER_GIB),
-        "activations_gib": np.where(na_mem, nan, m.act / BYTES_PER_GIB),
-        "overhead_gib": np.where(na_mem, nan, m.ovh / BYTES_PER_GIB),
-        "total_memory_gib": np.where(na_mem, nan, m.total / BYTES_PER_GIB),
-        "usable_memory_gib": np.where(na_fit, nan, m.usable / BYTES_PER_GIB),
-        "fits": np.where(na_fit, nan, fits(m)),
-        "gpus_needed": np.where(na_fit, nan, gpus_needed),
-        "max_batch": np.where(na_fit, nan, max_batch),
+        "weights_gib": where(na_mem, nan, w.weights / BYTES_PER_GIB),
+        "kv_cache_gib": where(na_mem, nan, m.kv_total / BYTES_PER_GIB),
+        "activations_gib": where(na_mem, nan, m.act / BYTES_PER_GIB),
+        "overhead_gib": where(na_mem, nan, m.ovh / BYTES_PER_GIB),
+        "total_memory_gib": where(na_mem, nan, m.total / BYTES_PER_GIB),
+        "usable_memory_gib": where(na_fit, nan, m.usable / BYTES_PER_GIB),
+        "fits": where(na_fit, nan, fits(m)),
+        "gpus_needed": where(na_fit, nan, gpus_needed),
+        "max_batch": where(na_fit, nan, max_batch),
         "ttft_s": sp.ttft, "tpot_s": sp.tpot, "latency_s": sp.latency,
         "prefill_tokens_per_s": sp.prefill_rate, "decode_tokens_per_s": sp.decode_rate,
         "throughput_tokens_per_s": sp.throughput,
@@ -606,7 +607,7 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
     cannot_run = ~na_fit & ~fits(m)
     for key in NOT_RUNNING_KEYS:
-        out[key] = np.where(cannot_run, nan, out[key])
+        out[key] = where(cannot_run, nan, out[key])
     return out
 
 

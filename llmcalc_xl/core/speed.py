@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import where
+
 from .defaults import ASSUMPTIONS
 
 
@@ -18,17 +20,17 @@ def attended_pairs(tokens, window):
     """Query-key pairs of causal attention over ``tokens`` (sum of min(i, window) for
     i = 1..tokens): tokens^2 / 2 without a window; window 0 means none."""
     full = tokens * tokens / 2.0
-    return np.where(window > 0, np.where(tokens <= window, full, window * window / 2.0 + (tokens - window) * window),
+    return where(window > 0, where(tokens <= window, full, window * window / 2.0 + (tokens - window) * window),
                     full)
 
 
 def chunked_pairs(tokens, chunk):
     """Query-key pairs of chunked local attention (Llama 4): each query sees its own chunk only, so
     n = tokens // chunk whole chunks give n x chunk^2 / 2 and the rest r^2 / 2; chunk 0 means none."""
-    size = np.where(chunk > 0, chunk, 1.0)
+    size = where(chunk > 0, chunk, 1.0)
     whole = np.floor(tokens / size)
     rest = tokens - whole * size
-    return np.where(chunk > 0, whole * size * size / 2.0 + rest * rest / 2.0, tokens * tokens / 2.0)
+    return where(chunk > 0, whole * size * size / 2.0 + rest * rest / 2.0, tokens * tokens / 2.0)
 
 
 def attention_flops(pairs_full, pairs_windowed, pairs_chunked, full_layers, window_layers, chunk_layers, heads,
@@ -55,8 +57,8 @@ def experts_touched_share(experts, experts_per_token, tokens):
     tokens routed independently. 1 token reads k/E; a large batch reads them all. Where
     (k/E) x tokens > 40 the power is below 1E-17 and the share is 1 (spreadsheets give an error
     rather than 0 when that power underflows)."""
-    share = np.where(experts > 0, experts_per_token / np.where(experts > 0, experts, 1.0), 0.0)
-    return np.where(experts > 0, np.where(share * tokens > 40, 1.0, 1.0 - (1.0 - share) ** tokens), 0.0)
+    share = where(experts > 0, experts_per_token / where(experts > 0, experts, 1.0), 0.0)
+    return where(experts > 0, where(share * tokens > 40, 1.0, 1.0 - (1.0 - share) ** tokens), 0.0)
 
 
 def allreduce_s(tp, layers, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
@@ -64,7 +66,7 @@ def allreduce_s(tp, layers, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS
     tokens x h 16-bit values, 2 (n-1)/n x message / link bandwidth + fixed latency each."""
     message = tokens * hidden_size * c.activation_bytes
     per = 2.0 * (tp - 1.0) / tp * message / link_bytes_per_s + c.allreduce_latency_s
-    return np.where(tp > 1, 2.0 * layers * per, 0.0)
+    return where(tp > 1, 2.0 * layers * per, 0.0)
 
 
 def pipeline_hops_s(gpus, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
