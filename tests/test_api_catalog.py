@@ -230,7 +230,34 @@ def test_mistral_cached_input_is_a_tenth_of_input(cat):
     ("grok-4.7", (6000 * 2.0 + 4000 * 0.50 + 2000 * 6.0) / 1e6),                  # 0.026
     # Moonshot (docs.apiyi.com, matching Moonshot's price): $2 / $0.20 / $10
     ("kimi-k3.1-pro", (6000 * 2.0 + 4000 * 0.20 + 2000 * 10.0) / 1e6),            # 0.0328
+    # Amazon Nova 2 Lite on Bedrock (aws/agent-toolkit-for-aws pricing-cache.md, transcribing
+    # aws.amazon.com/bedrock/pricing, 2026-09-03): $0.33 / $2.75 and no published cache-read price, so
+    # the 4,000 cached tokens bill as input: (10,000 x 0.33 + 2,000 x 2.75) / 1e6
+    ("amazon-nova-2-lite", (10_000 * 0.33 + 2000 * 2.75) / 1e6),                  # 0.0088
 ])
 def test_a_request_on_each_new_provider(model, expected_usd):
     r = estimate(model, input_tokens=10_000, cached_input_tokens=4_000, output_tokens=2_000)
     assert r.cost_per_request_usd == pytest.approx(expected_usd, rel=1e-12)
+
+
+def test_amazon_nova_batch_is_half_of_on_demand(cat):
+    # aws/agent-toolkit-for-aws pricing-cache.md (Bedrock pricing page, US East): Nova Micro $0.035 / $0.14
+    # on demand, Batch $0.0175 / $0.07; Nova Pro $0.80 / $3.20, Batch $0.40 / $1.60
+    for model, (inp, out) in {"amazon-nova-micro": (0.0175, 0.07), "amazon-nova-pro": (0.40, 1.60)}.items():
+        m = cat.model(model)
+        assert (m.batch_input_usd_per_mtok, m.batch_output_usd_per_mtok) == (inp, out)
+        assert m.provider == "Amazon" and m.cached_input_usd_per_mtok is None
+
+
+@pytest.mark.parametrize("model, retires", [
+    # mistralai/platform-docs-public@222f4ba (2026-08-21), model cards' metadata: retirementDate, and
+    # replacement "Mistral Medium 3.5" for all three
+    ("devstral-2-api", "2026-07-31"), ("magistral-medium", "2026-07-31"), ("mistral-medium-3", "2026-08-31"),
+])
+def test_retired_mistral_models_name_medium_3_5_and_still_compute(cat, model, retires):
+    m = cat.model(model)
+    assert (m.retires, m.successor) == (retires, "mistral-medium-3.5")
+    # Devstral 2 and Medium 3: $0.40 / $2.00; Magistral Medium: $2.00 / $5.00 (same cards)
+    inp, out = (2.0, 5.0) if model == "magistral-medium" else (0.4, 2.0)
+    r = estimate(model, input_tokens=1000, output_tokens=500, quote_date="2026-11-30")
+    assert r.cost_per_request_usd == pytest.approx((1000 * inp + 500 * out) / 1e6, rel=1e-12)

@@ -290,9 +290,9 @@ def test_check_usage_errors_are_one_line(args, message):
 # newest any stored source stated, and are older than 90 days. Re-read a source and date it, or leave the
 # entry here: the list may shrink, never grow, and no price of the shipped catalog may have ended.
 KNOWN_STALE_ON_2026_11_30 = {
-    "api_models": "claude-3.5-haiku claude-haiku-4.5 claude-sonnet-4.6 codestral devstral-2-api gemini-2.5-flash "
+    "api_models": "claude-haiku-4.5 claude-sonnet-4.6 codestral gemini-2.5-flash "
                   "gemini-2.5-flash-lite gemini-2.5-pro gpt-4.1 gpt-4.1-mini gpt-4o gpt-4o-mini gpt-5 "
-                  "magistral-medium mistral-large mistral-medium-3 mistral-medium-3.5 mistral-small o3",
+                  "mistral-large mistral-medium-3.5 mistral-small o3",
     "hardware": "a10g a40 b300 l4 mi300x rtx-3090 rtx-4000-ada rtx-5090 rtx-6000-ada rtx-a6000 rtx-pro-6000 t4 v100",
 }
 
@@ -305,6 +305,10 @@ def test_the_shipped_catalog_on_its_date_has_no_new_stale_price_and_no_ended_one
     # retired models are kept for old quotes, listed, and fail nothing by themselves
     retired = [f for f in findings if f.kind == "retired"]
     assert {"gpt-4", "o4-mini"} <= {f.id for f in retired} and not any(f.failing for f in retired)
+    # a retired model's price is not checked for age: no new quote can buy it (claude-3.5-haiku's price
+    # is of 2025-08-05, Devstral 2's and Magistral Medium's of 2026-08-21, all older than 90 days)
+    assert {"claude-3.5-haiku", "devstral-2-api", "magistral-medium", "mistral-medium-3"} <= {f.id for f in retired}
+    assert not {"claude-3.5-haiku", "devstral-2-api", "magistral-medium"} & {f.id for f in findings if f.kind == "stale"}
 
 
 # --- catalog import-prices --------------------------------------------------------------------------------
