@@ -183,7 +183,27 @@ def choose_pricing(rng, row, cat):
     """Empty (on-demand, or owned for hardware with no rental price), or a spelling of a word."""
     if row.get("hardware") is None or not _often(rng, 0.7):
         return None
-    return rng.choice(["owned", "Owned", " owned ", "on-demand", "On Demand", "auto"])
+    return rng.choice(["owned", "Owned", " owned ", "on-demand", "On Demand", "auto", "spot", "Reserved 1y",
+                       "reserved-3y"])
+
+
+def _tier(row):
+    """The rental tier a row's pricing takes its price from (on-demand when empty, auto or owned)."""
+    word = str(row.get("pricing") or "").strip().lower().replace(" ", "-")
+    return word if word in ("reserved-1y", "reserved-3y", "spot") else "on-demand"
+
+
+def choose_provider(rng, row, cat):
+    """Now and then one of the providers that publish a price of the row's tier for its hardware, in
+    another spelling at times (names are matched without regard to case or spacing)."""
+    hw = _hardware_entry(cat, row.get("hardware"))
+    if hw is None or _owned(row) or not _often(rng, 0.5):
+        return None
+    providers = [p.provider for p in hw.prices if p.tier == _tier(row)]
+    if not providers:
+        return None
+    name = rng.choice(providers)
+    return rng.choice([name, name.upper(), f" {name.lower()} "])
 
 
 def _owned(row):
@@ -277,6 +297,11 @@ OWNING_CHOICES: dict[str, Choose] = {
     "redundancy": _when_hardware(0, 3, 0.7, whole=True),
 }
 
+#: The provider of a published price, chosen after OWNING_CHOICES from a third random stream.
+PRICE_CHOICES: dict[str, Choose] = {
+    "provider": choose_provider,
+}
+
 
 def _alias(group):
     """Another name the catalog accepts for the id: one of its aliases, or the id re-spaced."""
@@ -301,7 +326,7 @@ SPELLINGS: dict[str, tuple[float, Callable[[random.Random, str, Catalog], str]]]
 
 def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
     """n scenarios, each a dict of the chosen (non-empty) inputs plus a ``scenario`` label."""
-    rng, owning = random.Random(seed), random.Random(seed + 1)
+    rng, owning, prices = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
     rows = []
     for i in range(n):
         row: dict[str, Any] = {}
@@ -309,6 +334,8 @@ def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
             row[column] = choose(rng, row, cat)
         for column, choose in OWNING_CHOICES.items():
             row[column] = choose(owning, row, cat)
+        for column, choose in PRICE_CHOICES.items():
+            row[column] = choose(prices, row, cat)
         for column, (share, respell) in SPELLINGS.items():
             if row.get(column) is not None and rng.random() < share:
                 row[column] = respell(rng, row[column], cat)

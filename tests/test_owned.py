@@ -104,8 +104,8 @@ def test_pricing_is_matched_like_names(typed):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(pricing="spot"), "pricing 'spot' must be on-demand or owned. Reserved and spot prices are not in the "
-                           "catalog yet: give yours as price_per_hour."),
+    (dict(pricing="lease"), "pricing 'lease' must be on-demand, reserved-1y, reserved-3y, spot or owned. reserved-1y "
+                            "and reserved-3y are 1- and 3-year commitments; owned prices hardware you buy."),
     (dict(pricing="owned"), "pricing 'owned' needs capex_usd_per_gpu: 'h100-sxm' has no purchase price in the "
                             "catalog. Give capex_usd_per_gpu, or price_per_hour"),
     (dict(pue=0.9), "pue must be >= 1, got 0.9"),
@@ -127,10 +127,10 @@ def test_an_owned_mac_needs_its_power():
 
 
 def test_a_column_of_pricings_keeps_each_rows_error():
-    out = estimate_many("llama-3-8b", "l4", pricing=["owned", "spot", None], capex_usd_per_gpu=3_000)
+    out = estimate_many("llama-3-8b", "l4", pricing=["owned", "lease", None], capex_usd_per_gpu=3_000)
     assert (out["pricing"][0], out["pricing"][2]) == ("owned", "on-demand")
     assert out["error"][0] is None and out["error"][2] is None
-    assert out["error"][1].startswith("pricing 'spot' must be on-demand or owned")
+    assert out["error"][1].startswith("pricing 'lease' must be on-demand, reserved-1y, reserved-3y, spot or owned")
 
 
 # --- the fleet --------------------------------------------------------------------------------------------
@@ -182,11 +182,12 @@ def test_estimate_command_prices_owned_hardware():
     assert d["pricing"] == "owned" and round(d["price_per_hour"], 4) == 0.9654
 
 
-def test_estimate_command_refuses_an_unpriced_tier():
-    r = CliRunner().invoke(main, ["estimate", "--model", "llama-3-8b", "--hardware", "l4", "--pricing", "reserved-1y"])
+def test_estimate_command_refuses_an_unknown_pricing():
+    r = CliRunner().invoke(main, ["estimate", "--model", "llama-3-8b", "--hardware", "l4", "--pricing", "lease"])
     assert r.exit_code != 0
-    assert r.output.strip() == ("Error: pricing 'reserved-1y' must be on-demand or owned. Reserved and spot prices are "
-                                "not in the catalog yet: give yours as price_per_hour.")
+    assert r.output.strip() == ("Error: pricing 'lease' must be on-demand, reserved-1y, reserved-3y, spot or owned. "
+                                "reserved-1y and reserved-3y are 1- and 3-year commitments; owned prices hardware you "
+                                "buy.")
 
 
 def test_fill_reads_the_new_columns(tmp_path):
@@ -197,11 +198,11 @@ def test_fill_reads_the_new_columns(tmp_path):
     src.write_text("model,hardware,pricing,capex_usd_per_gpu,power_w_per_gpu,pue,electricity_usd_per_kwh,"
                    "requests_per_month,peak_to_average,redundancy,latency_s\n"
                    "llama-3.1-8b,h100-sxm,owned,30000,700,1.3,0.12,1000000,2,1,3.6\n"
-                   "llama-3.1-8b,h100-sxm,spot,,,,,1000,,,\n", encoding="utf-8")
+                   "llama-3.1-8b,h100-sxm,lease,,,,,1000,,,\n", encoding="utf-8")
     fill_file(src, tmp_path / "out.csv")
     rows = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
     assert rows[0]["status"] == "ok" and rows[0]["pricing_result"] == "owned"
     assert float(rows[0]["replicas_needed"]) == 4  # 2,000,000 at the peak over 730,000: 3, plus 1
     assert float(rows[0]["monthly_cost_usd"]) == pytest.approx(4 * (30_000 / 35_040 + 0.1092) * 730, rel=1e-9)
-    assert rows[1]["status"] == "error" and "pricing 'spot'" in rows[1]["error"]
+    assert rows[1]["status"] == "error" and "pricing 'lease'" in rows[1]["error"]
     assert math.isclose(float(rows[0]["price_per_hour"]), 30_000 / 35_040 + 0.1092, rel_tol=1e-9)

@@ -67,6 +67,8 @@ def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
         kinds["owned as an annuity"] += owned and r.get("cost_of_capital", 0) > 0
         kinds["owned with a resale value"] += owned and r.get("residual_share", 0) > 0
         kinds["priced on demand"] += core["pricing"][i] == "on-demand" and "price_per_hour" not in r
+        kinds["priced at a reserved or spot tier"] += core["pricing"][i] in ("reserved-1y", "reserved-3y", "spot")
+        kinds["provider named"] += "provider" in r
         for key in ("peak_to_average", "redundancy", "hosting_usd_per_kw_month", "maintenance_share_per_year"):
             kinds[key] += key in r and r.get("requests_per_month", 0) > 0
         kinds["model spelled otherwise"] += r["model"] != core["model"][i]

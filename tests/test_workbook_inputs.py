@@ -62,6 +62,13 @@ OPTIONS = [
          requests_per_month=30_000, peak_to_average=1.5),
     dict(scenario="custom device owned", model="llama-3-8b", memory_gib=48, bandwidth_gb_s=960, tflops=180,
          pricing="owned", capex_usd_per_gpu=6000, power_w_per_gpu=300, requests_per_month=100_000),
+    dict(scenario="another provider, typed", model="llama-3-8b", hardware="H100", provider=" LAMBDA ", batch=8,
+         requests_per_month=500_000),
+    dict(scenario="spot tier", model="llama-3-8b", hardware="h100-sxm", pricing="Spot", requests_per_month=500_000),
+    dict(scenario="spot from its provider", model="llama-3-8b", hardware="h100-sxm", pricing="spot",
+         provider="google cloud", requests_per_month=500_000),
+    dict(scenario="a tier with no price", model="llama-3-8b", hardware="l4", pricing="reserved-3y",
+         requests_per_month=500_000),
 ]
 # Mistakes: (row, words the Check cell must contain)
 MISTAKES = [
@@ -74,7 +81,12 @@ MISTAKES = [
      "cached_input_tokens must be <= input_tokens"),
     (dict(scenario="partial device", model="llama-3-8b", memory_gib=24), "needs memory_gib, bandwidth_gb_s and tflops"),
     (dict(scenario="wildcard", model="llama*", hardware="l4"), "Unknown model 'llama*'"),
-    (dict(scenario="spot", model="llama-3-8b", hardware="l4", pricing="spot"), "pricing 'spot' must be on-demand or owned"),
+    (dict(scenario="lease", model="llama-3-8b", hardware="l4", pricing="lease"),
+     "pricing 'lease' must be on-demand, reserved-1y, reserved-3y, spot or owned"),
+    (dict(scenario="unknown provider", model="llama-3-8b", hardware="h100-sxm", provider="AWS"),
+     "No price from provider 'AWS' for this hardware and tier"),
+    (dict(scenario="provider without the tier", model="llama-3-8b", hardware="h100-sxm", provider="Lambda",
+          pricing="spot"), "No price from provider 'Lambda' for this hardware and tier"),
     (dict(scenario="owned, no capex", model="llama-3-8b", hardware="h100-sxm", pricing="owned"),
      "pricing owned needs capex_usd_per_gpu"),
     (dict(scenario="owned Mac, no power", model="llama-3-8b", hardware="apple-m2-max", pricing="owned",

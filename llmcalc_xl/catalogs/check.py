@@ -8,7 +8,7 @@ Three kinds of finding:
 - **ended**: an API model whose top-level price (the one every estimate uses, in force on its
   ``as_of``) has given way to a later period of its published schedule.
 - **stale**: a price stated more than ``max_age_days`` before the day: an API model's price
-  (``as_of``) or a device's hourly price (``price_as_of``). Only prices age: the specs of a
+  (``as_of``) or each published price of a device's GPU time (every provider and tier). Only prices age: the specs of a
   released model or device (a config.json, a datasheet) do not change, and an API model's typical
   speed is shown, never charged. A price of 0 (hardware you own) does not age either.
 
@@ -90,14 +90,26 @@ def find(cat: Catalog, on: _dt.date, max_age_days: int = DEFAULT_MAX_AGE_DAYS,
         if as_date(m.as_of) < oldest:
             add("stale", "api_models", m, f"price as of {m.as_of} ({_age(on, m.as_of)} days)", m.as_of, "price")
     for h in cat.entries("hardware"):
-        if not h.price_usd_per_hour or not h.price_as_of:
-            continue
-        if as_date(h.price_as_of) < oldest:
-            seller = f" from {h.price_provider}" if h.price_provider else ""
-            add("stale", "hardware", h, f"price {h.price_usd_per_hour:g} USD per GPU-hour{seller} as of "
-                f"{h.price_as_of} ({_age(on, h.price_as_of)} days)", h.price_as_of, "price")
+        listed = h.prices or ((_OnePrice(h.price_usd_per_hour, h.price_provider, h.price_as_of),)
+                              if h.price_usd_per_hour and h.price_as_of else ())
+        for p in listed:
+            if p.usd_per_gpu_hour and as_date(p.as_of) < oldest:
+                seller = f" from {p.provider}" if p.provider else ""
+                tier = "" if p.tier == "on-demand" else f" ({p.tier})"
+                add("stale", "hardware", h, f"price {p.usd_per_gpu_hour:g} USD per GPU-hour{seller}{tier} as of "
+                    f"{p.as_of} ({_age(on, p.as_of)} days)", p.as_of, "price")
     order = {k: i for i, k in enumerate(KINDS)}
     return sorted(found, key=lambda f: (order[f.kind], f.catalog, f.id))
+
+
+@dataclass(frozen=True)
+class _OnePrice:
+    """A device's one price without a source (a local machine's 0 kept in the one-price fields)."""
+
+    usd_per_gpu_hour: float | None
+    provider: str
+    as_of: str
+    tier: str = "on-demand"
 
 
 def ids_of_rows(cat: Catalog, rows: Iterable[dict[str, Any]]) -> set[str]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ..errors import CatalogError, UnknownIdError
 
@@ -300,9 +300,70 @@ class ApiModel:
         return PricePeriod(**{n: getattr(self, n) for n in PRICE_FIELDS})
 
 
+#: The tiers of a published price of GPU time, in the order a listing shows them.
+TIERS = ("on-demand", "reserved-1y", "reserved-3y", "spot")
+#: Each tier's default price as a catalog column (the Hardware sheet, ``EntryTable.column``): the
+#: on-demand one is ``price_usd_per_hour``, as before tiers existed.
+TIER_FIELDS = {"on-demand": "price_usd_per_hour", "reserved-1y": "price_reserved_1y_usd_per_hour",
+               "reserved-3y": "price_reserved_3y_usd_per_hour", "spot": "price_spot_usd_per_hour"}
+
+
+@dataclass(frozen=True)
+class HardwarePrice:
+    """One published price of GPU time (a ``[[hardware.prices]]`` table): who charges it, in which
+    tier, in USD per GPU-hour. A price per instance is divided by the GPUs in it, and the entry says
+    so: ``instance_usd_per_hour`` / ``gpus_per_instance`` = ``usd_per_gpu_hour``."""
+
+    provider: str = _f()
+    tier: str = _f(choices=TIERS)
+    usd_per_gpu_hour: float = _f(min=0)
+    source: str = _f()
+    as_of: str = _f()
+    default: bool = _f(False)
+    instance: str = _f("")
+    instance_usd_per_hour: float | None = _f(None, min=0)
+    gpus_per_instance: int | None = _f(None, gt=0)
+    notes: str = _f("")
+
+    def check(self) -> None:
+        if not self.provider.strip():
+            raise ValueError("provider must name who charges the price, e.g. provider = \"AWS\"")
+        if not self.source.strip():
+            raise ValueError("source must say where the price is published (the provider's price page)")
+        _check_date(self.as_of, "as_of")
+        if (self.instance_usd_per_hour is None) != (self.gpus_per_instance is None):
+            raise ValueError("instance_usd_per_hour and gpus_per_instance go together: a price per instance is "
+                             "divided by the GPUs in it")
+        if self.instance_usd_per_hour is not None and self.gpus_per_instance is not None:
+            per_gpu = self.instance_usd_per_hour / self.gpus_per_instance
+            if abs(per_gpu - self.usd_per_gpu_hour) > 0.00005 + 1e-9 * per_gpu:
+                raise ValueError(f"usd_per_gpu_hour ({self.usd_per_gpu_hour:g}) must be instance_usd_per_hour / "
+                                 f"gpus_per_instance ({self.instance_usd_per_hour:g} / {self.gpus_per_instance} = "
+                                 f"{per_gpu:.6g})")
+
+    def describe(self) -> str:
+        """One line for a listing: provider, tier, price, and the instance it was divided from."""
+        inst = (f" ({self.instance + ': ' if self.instance else ''}{self.instance_usd_per_hour:g} USD an hour / "
+                f"{self.gpus_per_instance} GPUs)" if self.instance_usd_per_hour is not None else "")
+        return f"{self.provider} {self.tier} {self.usd_per_gpu_hour:g} USD per GPU-hour{inst}, as of {self.as_of}"
+
+
+def default_price(prices: Iterable[HardwarePrice], tier: str) -> HardwarePrice | None:
+    """The price a quote takes for ``tier`` when no provider is named: the one marked default, else
+    the tier's only price (None: none, or several and none marked)."""
+    in_tier = [p for p in prices if p.tier == tier]
+    marked = [p for p in in_tier if p.default]
+    if marked:
+        return marked[0]
+    return in_tier[0] if len(in_tier) == 1 else None
+
+
 @dataclass(frozen=True)
 class Hardware:
-    """A GPU, an Apple SoC or a CPU machine: one unit of what is priced per hour."""
+    """A GPU, an Apple SoC or a CPU machine: one unit of what is priced per hour.
+
+    ``prices`` lists the published prices of its time (provider, tier, USD per GPU-hour); the
+    ``price_*`` fields are the default on-demand one (filled in from the list when loading)."""
 
     id: str
     name: str
@@ -329,9 +390,11 @@ class Hardware:
     capex_usd_per_gpu: float | None = _f(None, min=0)
     capex_source: str = _f("")
     capex_as_of: str = _f("")
+    prices: tuple = _f((), table=HardwarePrice)
     notes: str = _f("")
 
     def check(self) -> None:
+        self._check_price_list()
         if self.memory_fraction > 1:
             raise ValueError("memory_fraction must be <= 1")
         if (self.price_usd_per_hour or 0) > 0 and not (self.price_source and self.price_as_of):
@@ -342,6 +405,87 @@ class Hardware:
             raise ValueError("a purchase price (capex_usd_per_gpu) needs capex_source and capex_as_of")
         if self.capex_as_of:
             _check_date(self.capex_as_of, "capex_as_of")
+
+    def _check_price_list(self) -> None:
+        """One price per provider and tier; a default for each tier that has several."""
+        seen: dict[tuple[str, str], int] = {}
+        for n, p in enumerate(self.prices, start=1):
+            key = (normalize(p.provider), p.tier)
+            if key in seen:
+                raise ValueError(f"prices[{n}] repeats provider '{p.provider}' and tier '{p.tier}' of prices[{seen[key]}]: "
+                                 "keep one price per provider and tier")
+            seen[key] = n
+        for tier in TIERS:
+            numbered = [(n, p) for n, p in enumerate(self.prices, start=1) if p.tier == tier]
+            marked = [n for n, p in numbered if p.default]
+            if len(marked) > 1:
+                raise ValueError(f"prices[{marked[0]}] and prices[{marked[1]}] are both the default {tier} price: "
+                                 "mark one default = true")
+            if len(numbered) > 1 and not marked:
+                listed = ", ".join(f"prices[{n}]" for n, _ in numbered)
+                raise ValueError(f"the {tier} tier has {len(numbered)} prices ({listed}) and none is default = true: "
+                                 "mark the one a quote takes when no provider is named")
+
+    def price(self, tier: str, provider: str | None = None) -> HardwarePrice | None:
+        """The published price of ``tier``: the provider's (matched as names are), else the tier's default."""
+        if provider is None:
+            return default_price(self.prices, tier)
+        return next((p for p in self.prices if p.tier == tier and normalize(p.provider) == normalize(provider)), None)
+
+    def providers(self) -> list[str]:
+        """The providers of the published prices, in catalog order, each once."""
+        return list(dict.fromkeys(p.provider for p in self.prices if p.provider))
+
+    def _tier_usd(self, tier: str) -> float | None:
+        found = default_price(self.prices, tier)
+        return None if found is None else found.usd_per_gpu_hour
+
+    @property
+    def price_reserved_1y_usd_per_hour(self) -> float | None:
+        """The default reserved-1y price, USD per GPU-hour (None: none published)."""
+        return self._tier_usd("reserved-1y")
+
+    @property
+    def price_reserved_3y_usd_per_hour(self) -> float | None:
+        """The default reserved-3y price, USD per GPU-hour (None: none published)."""
+        return self._tier_usd("reserved-3y")
+
+    @property
+    def price_spot_usd_per_hour(self) -> float | None:
+        """The default spot price, USD per GPU-hour (None: none published)."""
+        return self._tier_usd("spot")
+
+
+def _settle_hardware_prices(raw: dict, values: dict[str, Any]) -> None:
+    """A device's price list and its one-price fields (``price_usd_per_hour``, ``price_provider``,
+    ``price_source``, ``price_as_of``) say the same: the fields are the default on-demand price of the
+    list. A file gives either the list, or the fields alone (one on-demand price, the form before
+    tiers), or only a new ``price_source``/``price_as_of`` (the same price read again on a later day)."""
+    legacy = [k for k in ("price_usd_per_hour", "price_provider") if k in raw]
+    if "prices" in raw:
+        restated = legacy + [k for k in ("price_source", "price_as_of") if k in raw]
+        if restated:
+            raise ValueError(f"{restated[0]} and [[hardware.prices]] both give a price: give each price as a "
+                             "[[hardware.prices]] table (the on-demand one marked default = true stands for "
+                             "price_usd_per_hour)")
+    elif "price_usd_per_hour" in raw:
+        price, source, as_of = values.get("price_usd_per_hour"), values.get("price_source"), values.get("price_as_of")
+        values["prices"] = (() if price is None or not (source and as_of) else (HardwarePrice(
+            provider=values.get("price_provider", ""), tier="on-demand", usd_per_gpu_hour=price, source=source,
+            as_of=as_of, default=True),))
+        return
+    elif values.get("prices") and ("price_source" in raw or "price_as_of" in raw):
+        chosen = default_price(values["prices"], "on-demand")
+        values["prices"] = tuple(dataclasses.replace(p, source=values.get("price_source") or p.source,
+                                                     as_of=values.get("price_as_of") or p.as_of)
+                                 if chosen is not None and p is chosen else p for p in values["prices"])
+        return
+    if "prices" not in raw and not values.get("prices"):
+        return
+    chosen = default_price(values.get("prices", ()), "on-demand")
+    values.update(price_usd_per_hour=chosen.usd_per_gpu_hour if chosen else None,
+                  price_provider=chosen.provider if chosen else "", price_source=chosen.source if chosen else "",
+                  price_as_of=chosen.as_of if chosen else "")
 
 
 @dataclass(frozen=True)
@@ -479,6 +623,9 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "tdp_w": (0, 100_000, "the hungriest GPUs draw about 1,400 W"),
     "price_usd_per_hour": (0, 10_000, "a whole 8-GPU server rents for about 100 USD an hour"),
     "capex_usd_per_gpu": (0, 10_000_000, "a purchase price per GPU above 10 million USD is a slip of zeros"),
+    "usd_per_gpu_hour": (0, 10_000, "a whole 8-GPU server rents for about 100 USD an hour"),
+    "instance_usd_per_hour": (0, 100_000, "a 72-GPU rack rents for about 1,000 USD an hour"),
+    "gpus_per_instance": (0, 100_000, "the largest instances rented whole hold 72 GPUs"),
     # engines
     "kv_block_tokens": (1, 1_000_000, "engines page the KV cache in blocks of 16 to 256 tokens"),
     "max_batched_tokens": (1, 1e12, "1e9 stands for no cap"),
@@ -554,7 +701,7 @@ _GROUP_LAYOUT: dict[str, tuple] = {
                    ("speed", "speed_source", "speed_as_of", ("ttft_s", "output_tokens_per_s"), True),
                    ("specs", "specs_source", "specs_as_of", None, False)),
     "hardware": (("specs", "source", "as_of", None, False),
-                 ("price", "price_source", "price_as_of", ("price_usd_per_hour", "price_provider"), True)),
+                 ("price", "price_source", "price_as_of", ("price_usd_per_hour", "price_provider", "prices"), True)),
 }
 
 
@@ -715,6 +862,8 @@ def _build(kind: str, raw: dict, base: Any | None, where: str) -> Any:
             # the specs come from the entry's own source unless it names another; said once, here, so that
             # a later file that changes only the price leaves them with the source they came from
             values["specs_source"], values["specs_as_of"] = values.get("source", ""), values.get("as_of", "")
+        if kind == "hardware":
+            _settle_hardware_prices(raw, values)
         missing = [n for n, f in fields.items()
                    if n not in values and f.default is dataclasses.MISSING
                    and f.default_factory is dataclasses.MISSING]
@@ -740,8 +889,9 @@ def _override_groups(kind: str, raw: dict, values: dict[str, Any], fields: dict[
         given = [f for f in g.fields if f in raw]
         if not given:
             continue
+        listed = kind == "hardware" and "prices" in raw  # each listed price carries its own source and date
         for key, example in ((g.source, '"our contract, 2026"'), (g.as_of, '"2026-01-31"')):
-            if key not in raw:
+            if key not in raw and not listed:
                 raise CatalogError(f"{where}: overriding '{rid}' sets {given[0]}, which needs its own '{key}'. "
                                    f"Say where {g.said} from and as of when, e.g. {key} = {example}.")
         if not g.whole:
@@ -1000,6 +1150,13 @@ class Catalog:
     def precision(self, name: str) -> Precision:
         return self._entries["precisions"][self.resolve_id("precisions", name)]
 
+    def offers(self) -> "OfferTable":
+        """Every published price of GPU time, one row per (device, provider, tier), for vectorised lookups (cached)."""
+        if "offers" not in self._tables:
+            self._tables["offers"] = OfferTable([(h.id, p) for h in self.entries("hardware") for p in h.prices],
+                                                self.entries("hardware"))
+        return self._tables["offers"]
+
     def table(self, group: str) -> "EntryTable":
         """Column arrays over all entries of a group, for vectorised lookups (cached)."""
         if group not in self._tables:
@@ -1056,6 +1213,45 @@ class EntryTable:
     def index(self, entry_id: str) -> int:
         """Row number of an id (not an alias); raises KeyError for an unknown id."""
         return self.ids.index(entry_id)
+
+
+def offer_key(hardware_id: str, provider: str, tier: str) -> str:
+    """How a published price is looked up: the device's id, the provider as names are matched, the tier
+    (the workbook's Prices sheet has the same key)."""
+    return f"o:{hardware_id}:{normalize(provider)}:{tier}"
+
+
+class OfferTable:
+    """The published prices of GPU time as numpy columns: ``rows`` are (hardware id, price)."""
+
+    def __init__(self, rows: list[tuple[str, "HardwarePrice"]], hardware: Sequence["Hardware"] = ()):
+        import numpy as np
+
+        self.rows = rows
+        self._hardware = list(hardware)
+        self._defaults: Any = None
+        self.keys = {offer_key(hid, p.provider, p.tier): i for i, (hid, p) in enumerate(rows)}
+        self._np = np
+        self._cols: dict[str, Any] = {}
+
+    def default_providers(self) -> Any:
+        """[hardware row, tier] -> who charges the tier's default price (None: none; a last row of None for
+        no catalog device), in ``TIERS`` order; a device's one-price fields count as its on-demand default."""
+        if self._defaults is None:
+            out = self._np.full((len(self._hardware) + 1, len(TIERS)), None, dtype=object)
+            for j, h in enumerate(self._hardware):
+                for t, tier in enumerate(TIERS):
+                    chosen = h.price(tier)
+                    out[j, t] = (chosen.provider or None) if chosen else (h.price_provider or None) if t == 0 else None
+            self._defaults = out
+        return self._defaults
+
+    def column(self, name: str) -> Any:
+        """A float column of the prices' field ``name`` (NaN where None)."""
+        if name not in self._cols:
+            vals = [getattr(p, name) for _, p in self.rows]
+            self._cols[name] = self._np.asarray([float("nan") if v is None else float(v) for v in vals], dtype=float)
+        return self._cols[name]
 
 
 def _shipped_dir() -> Any:

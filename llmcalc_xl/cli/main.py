@@ -130,7 +130,7 @@ def scenario_options(names: tuple[str, ...] | None = None, **settings: dict[str,
 
 def _metavar(option: Any) -> str:
     if option.kind == "text":
-        return "ID"
+        return "NAME" if option.free else "ID"
     return "N|auto" if option.name == "gpus" else "N" if option.whole else "X"
 
 
@@ -242,6 +242,39 @@ def _listing(kind: str) -> click.Command:
 
 for _kind in ("models", "hardware", "engines", "precisions"):
     catalog.add_command(_listing(_kind))
+
+
+@catalog.command("prices")
+@click.option("--hardware", "hardware", multiple=True, help="Only these devices (repeatable).")
+@CATALOG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the prices as JSON.")
+def catalog_prices(hardware: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool) -> None:
+    """List the published prices of GPU time: per device, each provider's price in each tier (on-demand,
+    reserved-1y, reserved-3y, spot), with the tier's default marked, source and date."""
+    from ..catalogs.loader import load_catalog
+    from .report import table
+
+    cat = load_catalog(catalog_paths)
+    wanted = [cat.resolve_id("hardware", h) for h in hardware]
+    rows = []
+    for h in cat.entries("hardware"):
+        if wanted and h.id not in wanted:
+            continue
+        for p in h.prices:
+            rows.append({"hardware": h.id, "provider": p.provider, "tier": p.tier,
+                         "usd_per_gpu_hour": p.usd_per_gpu_hour, "default": p is h.price(p.tier),
+                         "instance": p.instance or None, "instance_usd_per_hour": p.instance_usd_per_hour,
+                         "gpus_per_instance": p.gpus_per_instance, "as_of": p.as_of, "source": p.source})
+    if as_json:
+        click.echo(_dumps(rows, indent=1))
+        return
+    for row in rows:
+        row["default"] = "yes" if row["default"] else ""
+        if len(row["source"]) > 60:
+            row["source"] = row["source"][:57] + "..."
+    click.echo(table(rows, [("hardware", "hardware"), ("provider", "provider"), ("tier", "tier"),
+                            ("usd_per_gpu_hour", "$/GPU-h"), ("default", "default"), ("instance", "instance"),
+                            ("as_of", "as of"), ("source", "source")]))
 
 
 def _quote_ids(cat: Any, workbook: str | None, scenarios_csv: str | None, decimal: str | None) -> set[str] | None:
@@ -493,7 +526,7 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool, top: int,
          hardware: tuple[str, ...], api_models: tuple[str, ...], **options: Any) -> None:
     """Which hardware serves a load, at what monthly cost, against the APIs."""
-    from ..core.plan import plan as run
+    from ..core.plan import PLAN_PRICINGS, plan as run
     from .report import money, table
 
     result = run(models, hardware=hardware, api_models=api_models, catalog=catalog_paths, **options)
@@ -511,6 +544,12 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
             ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas"),
             ("ttft_s", "TTFT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
             ("usd_per_1k_requests", "USD/1k requests")]))
+        click.echo("")
+        tiers = [dict(hardware=r["hardware"], **{w: r["monthly_usd_by_pricing"].get(w) for w in PLAN_PRICINGS})
+                 for r in rows]
+        click.echo(f"The same configurations of {model}, USD a month by how the GPU-hour is paid for (the catalog's "
+                   "default published price of each tier; owned: purchase, power and upkeep; blank: no price):")
+        click.echo(table(tiers, [("hardware", "hardware")] + [(w, w) for w in PLAN_PRICINGS]))
         click.echo("")
     if not result.open_models:
         click.echo("Self-hosted: none of the models given is open-weight. Add one to compare, e.g. "

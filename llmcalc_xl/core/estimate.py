@@ -23,8 +23,8 @@ from ..units import BYTES_PER_GIB
 from .inputs import NONE, RowErrors, check_rule, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
 from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
-from .resolve import (AUTO, Coded, RowNotes, _check_engine, _choices, _ids, _per_pair, _per_value, _positions, _take,
-                      factorize)
+from .resolve import (AUTO, RENTAL_TIERS, Coded, RowNotes, _check_engine, _choices, _ids, _offer_positions, _per_pair,
+                      _per_value, _positions, _take, factorize)
 
 #: Output keys, in display order. Memory figures are GiB over all GPUs.
 OUTPUT_KEYS = (
@@ -41,7 +41,7 @@ NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
 #: Resolved inputs reported with the outputs (ids after alias matching and "auto").
 INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus",
               "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
-              "price_per_hour", "pricing", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
+              "price_per_hour", "pricing", "provider", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
               "utilization")
 BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
@@ -72,7 +72,8 @@ class Estimate:
     batch: int
     context_tokens: int | None
     price_per_hour: float | None  # USD per GPU-hour: given, the catalog's on-demand price, or the owned cost
-    pricing: str | None  # "on-demand" or "owned" (None without hardware)
+    pricing: str | None  # "on-demand", "reserved-1y", "reserved-3y", "spot" or "owned" (None without hardware)
+    provider: str | None  # whose published price the GPU-hour is (None: owned, given or no price)
     capex_usd_per_gpu: float | None
     power_w_per_gpu: float | None
     requests_per_month: float | None
@@ -380,6 +381,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     _check_engine(cat, e_pos, hw_pos, p_pos, is_api, errs)
     pricing = _choices("pricing", given.get("pricing"), n, errs, BY_NAME["pricing"].choices,
                        BY_NAME["pricing"].choice_fix)
+    o_pos, provider_given = _offer_positions(cat, given.get("provider"), hw_pos, pricing, n, errs)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
@@ -404,7 +406,11 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     pos = {"models": m_pos, "hardware": hw_pos, "engines": e_pos, "precisions": p_pos, "kv_precision": k_pos}
     flags = {"is_api": is_api, "has_hw": has_hw, "custom_only": custom_only, "on_apple": kind["apple"],
              "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
-             "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned")}
+             "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned"),
+             "pricing_reserved_1y": np.equal(pricing, "reserved-1y"),
+             "pricing_reserved_3y": np.equal(pricing, "reserved-3y"), "pricing_spot": np.equal(pricing, "spot"),
+             "provider_given": provider_given}
+    pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     values = _physics(cat, num, pos, flags, gpus_auto, constant)
     # ids as codes into a list of names (-1: none), so that notes format each name once
@@ -419,6 +425,9 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
             "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
     owned = values.pop("owned") & has_hw
+    tier_words = np.asarray(RENTAL_TIERS, dtype=object)[np.select(
+        [np.equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)]
+    price_used = values["price_per_hour"]
     for field, what in (("capex_usd_per_gpu", "purchase price"), ("power_w_per_gpu", "power draw (TDP)")):
         missing = owned & np.isnan(num["price_per_hour"]) & np.isnan(values[field])
         if missing.any():
@@ -431,8 +440,12 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     no_fit = ok & has_hw & ~is_api & (values["fits"] == 0)
     notes.add_codes("does_not_fit", *_fit_notes(values["gpus_needed"], hw_names, hw_codes, no_fit))
     no_price = has_hw & np.isnan(values["price_per_hour"])
-    notes.add("no_price", no_price, "No hourly price for '{}' in the catalog: pass price_per_hour (0 for hardware "
-              "you own) to price GPU time", hw_names, hw_codes)
+    tier_code = np.select([np.equal(tier_words, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)
+    priced_names = np.asarray([f"{'hourly' if w == 'on-demand' else w} price for '{h}'" for h in hw_names
+                               for w in RENTAL_TIERS], dtype=object)
+    notes.add("no_price", no_price, "No {} in the catalog: pass price_per_hour (0 for hardware you own) to price "
+              "GPU time", priced_names, np.where(hw_codes < 0, len(hw_names) - 1, hw_codes) * len(RENTAL_TIERS)
+              + tier_code)
     no_speed = has_hw & ~is_api & ~no_fit & np.isnan(values["tpot_s"])
     notes.add("no_speed", no_speed, "No published dense TFLOPS for '{}': pass tflops to estimate speed",
               hw_names, hw_codes)
@@ -449,7 +462,9 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
         "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
-        "pricing": np.take(_PRICING_NAMES, np.where(has_hw, owned.astype(np.intp), 2)),
+        "pricing": np.where(has_hw, np.where(owned, "owned", tier_words), NONE).astype(object),
+        "provider": _providers(cat, hw_pos, o_pos, tier_words, has_hw & ~owned & np.isnan(num["price_per_hour"])
+                               & ~np.isnan(price_used)),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
         "requests_per_month": num["requests_per_month"], "utilization": num["utilization"],
@@ -461,8 +476,18 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     return result
 
 
-#: The ``pricing`` output of rows priced on demand, as owned, without a device.
-_PRICING_NAMES = np.asarray(["on-demand", "owned", None], dtype=object)
+def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tiers: np.ndarray, rented: np.ndarray) -> np.ndarray:
+    """Whose published price each rented row's GPU-hour is: the named provider's (as the catalog spells
+    it), else the default of the row's tier; None where the GPU-hour is owned, given or unpriced."""
+    offers = cat.offers()
+    named = np.asarray([p.provider for _, p in offers.rows] + [None], dtype=object)
+    defaults_ = offers.default_providers()
+    hardware = defaults_.shape[0] - 1
+    tier = np.select([np.equal(tiers, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)
+    by_default = defaults_[np.where(hw_pos >= 0, hw_pos, hardware), tier]
+    out = np.where(o_pos >= 0, np.take(named, o_pos), by_default)
+    return np.where(rented, out, NONE).astype(object)
+
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
@@ -541,6 +566,8 @@ class CatalogRows:
         self.is_api, self.has_hw, self.custom_only = flags["is_api"], flags["has_hw"], flags["custom_only"]
         self.on_apple, self.is_cuda = flags["on_apple"], flags["is_cuda"]
         self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
+        self.pricing_reserved_1y, self.pricing_reserved_3y = flags["pricing_reserved_1y"], flags["pricing_reserved_3y"]
+        self.pricing_spot, self.provider_given = flags["pricing_spot"], flags["provider_given"]
 
     def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
         return _take(self._cat.table(group).column(field), pos, missing)
@@ -573,6 +600,9 @@ class CatalogRows:
         return column[0] if name in self._constant and len(column) else column
 
     number = option
+
+    def offer(self, field: str) -> np.ndarray:
+        return _take(self._cat.offers().column(field), self._pos["offers"])
 
 
 def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:

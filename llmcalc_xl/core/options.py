@@ -39,6 +39,7 @@ class Option:
     advanced: bool = False         # an override (device, engine, owned hardware): right of the quote's results
     choices: tuple[str, ...] = ()  # a text option that takes one of these words (else: a catalog id)
     choice_fix: str = ""           # what the message for another word suggests
+    free: bool = False             # a text option that is neither a catalog id nor a word of choices (provider)
     source: str = ""               # where the default comes from (the quote's Sources sheet)
 
     def __post_init__(self):
@@ -50,6 +51,8 @@ class Option:
             raise ValueError(f"Option {self.name}: a number option's default must be a number or None")
         if self.kind == "number" and self.choices:
             raise ValueError(f"Option {self.name}: a number option has no choices")
+        if self.free and (self.kind != "text" or self.choices):
+            raise ValueError(f"Option {self.name}: only a text option without choices is free text")
 
     @property
     def flag(self) -> str:
@@ -147,11 +150,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("price_per_hour", "number", "Price of a GPU-hour, whatever the pricing", "USD per GPU-hour",
            unit="USD per GPU-hour", otherwise="by pricing: the catalog's rental price, or the owned cost",
            empty="by pricing", minimum=0),
-    Option("pricing", "text", "How a GPU-hour is priced: on-demand (the catalog's rental price) or owned (purchase, "
-           "power and upkeep)", "Pricing", default=defaults.DEFAULT_PRICING,
+    Option("pricing", "text", "How a GPU-hour is priced: on-demand, reserved-1y, reserved-3y or spot (the catalog's "
+           "published rental prices) or owned (purchase, power and upkeep)", "Pricing", default=defaults.DEFAULT_PRICING,
            otherwise="on-demand; owned for hardware with no rental price whose purchase price and power are known",
-           empty="auto", choices=("on-demand", "owned"),
-           choice_fix="Reserved and spot prices are not in the catalog yet: give yours as price_per_hour"),
+           empty="auto", choices=("on-demand", "reserved-1y", "reserved-3y", "spot", "owned"),
+           choice_fix="reserved-1y and reserved-3y are 1- and 3-year commitments; owned prices hardware you buy"),
+    Option("provider", "text", "Whose published price of the pricing's tier to take (`llmcalc-xl catalog prices` "
+           "lists them)", "Provider", otherwise="the tier's default in the catalog", empty="default", free=True),
     # device overrides; all three without a hardware id describe a device not in the catalog
     Option("memory_gib", help="Device memory; with bandwidth_gb_s and tflops and no hardware, a device not in the "
            "catalog", header="Memory GiB per GPU", unit="GiB per GPU", **_DEVICE),
@@ -209,7 +214,7 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 #: Text options, in display order: those matched against the catalogs, and those with choices.
 TEXT_OPTIONS: tuple[str, ...] = tuple(o.name for o in OPTIONS if o.kind == "text")
 #: Text options matched against the catalogs (ids and aliases), in display order.
-CATALOG_OPTIONS: tuple[str, ...] = tuple(o.name for o in OPTIONS if o.kind == "text" and not o.choices)
+CATALOG_OPTIONS: tuple[str, ...] = tuple(o.name for o in OPTIONS if o.kind == "text" and not o.choices and not o.free)
 #: Text options that take one of a few words: name -> the words.
 CHOICE_OPTIONS: dict[str, tuple[str, ...]] = {o.name: o.choices for o in OPTIONS if o.choices}
 #: Numeric options: name -> rule and default, as ``check_rule`` takes them (plus ``default``).

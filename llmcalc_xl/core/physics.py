@@ -56,8 +56,12 @@ class Lookup(Protocol):
     custom_only: Any  # a device described by memory_gib, bandwidth_gb_s and tflops only
     on_apple: Any     # an Apple GPU
     is_cuda: Any      # an NVIDIA/AMD-class GPU (no device named counts as one)
-    pricing_given: Any  # pricing is given (on-demand or owned; empty or "auto" is not)
+    pricing_given: Any  # pricing is given (a rental tier or owned; empty or "auto" is not)
     pricing_owned: Any  # pricing is given as owned
+    pricing_reserved_1y: Any  # pricing is given as reserved-1y (a 1-year commitment)
+    pricing_reserved_3y: Any  # pricing is given as reserved-3y
+    pricing_spot: Any         # pricing is given as spot
+    provider_given: Any       # a provider is named: its published price of the tier, not the tier's default
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -68,6 +72,7 @@ class Lookup(Protocol):
     def yes(self, group: str, field: str) -> Any: ...
     def option(self, name: str) -> Any: ...
     def number(self, name: str) -> Any: ...
+    def offer(self, field: str) -> Any: ...  # the named provider's published price of the tier (NaN: none)
 
 
 @dataclass(frozen=True)
@@ -276,8 +281,13 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     custom_tflops = look.option("tflops")
     tflops = where(look.custom_only, custom_tflops, _peak_tflops(look))
     # a GPU-hour: price_per_hour where given; else what owned hardware costs (pricing "owned", or no rental
-    # price but a known purchase price and power); else the catalog's rental price
-    rental = look.hardware("price_usd_per_hour")
+    # price but a known purchase price and power); else the catalog's rental price of the tier (the named
+    # provider's, or the tier's default)
+    tier_price = where(look.pricing_spot, look.hardware("price_spot_usd_per_hour"),
+                          where(look.pricing_reserved_3y, look.hardware("price_reserved_3y_usd_per_hour"),
+                                   where(look.pricing_reserved_1y, look.hardware("price_reserved_1y_usd_per_hour"),
+                                            look.hardware("price_usd_per_hour"))))
+    rental = let("rental", where(look.provider_given, look.offer("usd_per_gpu_hour"), tier_price))
     capex = let("capex", or_default(look.option("capex_usd_per_gpu"), look.hardware("capex_usd_per_gpu")))
     power_w = let("power_w", or_default(look.option("power_w_per_gpu"), look.hardware("tdp_w")))
     owned = let("owned", where(look.pricing_given, look.pricing_owned,
@@ -618,7 +628,7 @@ LABELS = {
     "is_cuda": "CUDA-class GPU?", "sequences": "Batch (sequences at once)", "cached": "Cached input tokens",
     "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
     "peak_ratio": "Peak to average", "spares": "Spare replicas",
-    "capex": "Capex USD per GPU", "power_w": "Power W per GPU", "owned": "Priced as owned?",
+    "rental": "Rental USD per GPU-hour (tier, provider)", "capex": "Capex USD per GPU", "power_w": "Power W per GPU", "owned": "Priced as owned?",
     "own_capital": "Owned: capital USD per GPU-hour", "own_power": "Owned: power USD per GPU-hour",
     "own_hosting": "Owned: hosting USD per GPU-hour", "own_maintenance": "Owned: maintenance USD per GPU-hour",
     "own_price": "Owned: USD per GPU-hour", "years": "Depreciation years", "residual": "Residual share",

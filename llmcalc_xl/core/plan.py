@@ -80,6 +80,8 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
                             input_tokens=input_tokens, output_tokens=output_tokens, precision=precision,
                             engine=engine, utilization=utilization)
         result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s)
+        _price_tiers(result.self_hosted, cat, input_tokens=input_tokens, output_tokens=output_tokens,
+                     precision=precision, engine=engine, utilization=utilization)
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
@@ -96,6 +98,29 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
         result.apis.append(row)
     result.apis.sort(key=lambda r: r["monthly_usd"])
     return result
+
+
+#: The ways a GPU-hour is paid for that ``plan`` compares for each hardware.
+PLAN_PRICINGS = ("on-demand", "reserved-1y", "reserved-3y", "spot", "owned")
+
+
+def _price_tiers(rows: list[dict[str, Any]], cat: Catalog, **options: Any) -> None:
+    """Each chosen configuration's monthly cost at every pricing the catalog can price: the default
+    published price of each rental tier, and the owned GPU-hour where the purchase price and power are
+    known (``monthly_usd_by_pricing``: pricing -> USD a month, None where there is no price)."""
+    if not rows:
+        return
+    n = len(rows)
+    cols = {k: [r[k] for r in rows] * len(PLAN_PRICINGS) for k in ("model", "hardware", "gpus", "batch")}
+    pricing = [p for p in PLAN_PRICINGS for _ in range(n)]
+    est = estimate_many(cols["model"], cols["hardware"], catalog=cat, pricing=pricing, gpus=cols["gpus"],
+                        batch=cols["batch"], **options)
+    for t, word in enumerate(PLAN_PRICINGS):
+        for i, row in enumerate(rows):
+            price = float(est["price_per_hour"][t * n + i]) if est["error"][t * n + i] is None else math.nan
+            monthly = row["replicas"] * row["gpus"] * price * HOURS_PER_MONTH
+            row.setdefault("monthly_usd_by_pricing", {})[word] = None if math.isnan(monthly) else monthly
+            row.setdefault("provider_by_pricing", {})[word] = est["provider"][t * n + i] if word != "owned" else None
 
 
 def _f(x: Any) -> float | None:

@@ -307,3 +307,68 @@ def _pairs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> list[tuple[int, in
         return []
     a, b = np.broadcast_to(a, mask.shape)[mask], np.broadcast_to(b, mask.shape)[mask]
     return sorted(set(zip(a.tolist(), b.tolist())))
+
+
+#: The rental tiers, in the order of ``TIERS``; "owned" and an empty pricing take on-demand prices.
+RENTAL_TIERS = ("on-demand", "reserved-1y", "reserved-3y", "spot")
+
+
+def _offer_positions(cat: Catalog, value: Any, hw_pos: np.ndarray, pricing: np.ndarray, n: int,
+                     errs: RowErrors) -> tuple[np.ndarray, np.ndarray]:
+    """(rows into ``cat.offers()``, whether a provider is named) for each scenario: the published price
+    of the named provider for the row's hardware and tier (on-demand where pricing is empty). A name the
+    device's prices do not know, or a tier the provider does not publish, is the row's error; pricing
+    "owned" takes no rental price, so the provider is not checked there."""
+    codes: np.ndarray | None
+    if isinstance(value, Coded):
+        codes, uniques = value.codes, list(value.uniques)
+    else:
+        column, single = text_column(value)
+        codes, uniques = (None, [single]) if column is None else factorize(column)
+    named = [isinstance(u, str) and not _is_blank(u) and normalize(u) != "auto" for u in uniques]
+    for i, u in enumerate(uniques):
+        if not named[i] and not _is_blank(u) and not isinstance(u, str):
+            errs.add(True if codes is None else codes == i, f"provider must be text (a provider's name), got {u!r}")
+    if not any(named):
+        return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
+    given = np.broadcast_to(np.asarray(named)[0] if codes is None else np.take(np.asarray(named), codes), (n,))
+    code = np.zeros(n, dtype=np.int64) if codes is None else np.asarray(codes)
+    tier = np.zeros(n, dtype=np.int64)
+    for t, word in enumerate(RENTAL_TIERS[1:], start=1):
+        tier = np.where(np.equal(pricing, word), t, tier)
+    offers, hardware = cat.offers(), cat.entries("hardware")
+    table = np.full((len(uniques), len(hardware) + 1, len(RENTAL_TIERS)), -1, dtype=np.int64)
+    for i, u in enumerate(uniques):
+        if named[i]:
+            for j, h in enumerate(hardware):
+                for t, word in enumerate(RENTAL_TIERS):
+                    table[i, j, t] = offers.keys.get(f"o:{h.id}:{normalize(u)}:{word}", -1)
+    hw = np.where(hw_pos >= 0, hw_pos, len(hardware))
+    pos = np.where(given, table[code, hw, tier], -1)
+    bad = given & (pos < 0) & ~np.equal(pricing, "owned")
+    if bad.any():
+        for i, j, t in sorted(set(zip(np.broadcast_to(code, (n,))[bad].tolist(), np.broadcast_to(hw, (n,))[bad].tolist(),
+                                      np.broadcast_to(tier, (n,))[bad].tolist()))):
+            errs.add(bad & (code == i) & (hw == j) & (tier == t), _provider_message(uniques[i], hardware, j,
+                                                                                     RENTAL_TIERS[t]))
+    return pos, given
+
+
+def _provider_message(typed: str, hardware: list, j: int, tier: str) -> str:
+    """Why a named provider has no price: no catalog device, a name the device's prices do not know, or a
+    tier that provider does not publish for it."""
+    shown = typed.strip()[:40]
+    if j >= len(hardware):
+        return (f"provider '{shown}' needs a hardware id from the catalog: only catalog devices have published "
+                "prices. Give a hardware id, or leave provider empty")
+    h = hardware[j]
+    providers = h.providers()
+    if not providers:
+        return (f"Unknown provider '{shown}': '{h.id}' has no published prices in the catalog. Leave provider empty, "
+                "or give price_per_hour")
+    mine = [p for p in h.prices if normalize(p.provider) == normalize(shown)]
+    if not mine:
+        return f"Unknown provider '{shown}' for '{h.id}'. Its published prices are from: {', '.join(providers)}"
+    tiers = [t for t in RENTAL_TIERS if any(p.tier == t for p in mine)]
+    return (f"provider '{mine[0].provider}' publishes no {tier} price for '{h.id}' in the catalog; its tiers there: "
+            f"{', '.join(tiers)}. Choose another pricing or provider")

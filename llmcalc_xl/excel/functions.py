@@ -29,7 +29,7 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s", "pricing", "capex_usd_per_gpu",
                  "depreciation_years", "residual_share", "cost_of_capital", "power_w_per_gpu", "pue",
                  "electricity_usd_per_kwh", "hosting_usd_per_kw_month", "maintenance_share_per_year",
-                 "peak_to_average", "redundancy")
+                 "peak_to_average", "redundancy", "provider")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
                   "price_per_hour", *ESTIMATE_MORE, "part")
 
@@ -295,7 +295,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  decode_mfu=None, decode_mbu=None, prefill_overhead_s=None, decode_step_overhead_s=None, pricing=None,
                  capex_usd_per_gpu=None, depreciation_years=None, residual_share=None, cost_of_capital=None,
                  power_w_per_gpu=None, pue=None, electricity_usd_per_kwh=None, hosting_usd_per_kw_month=None,
-                 maintenance_share_per_year=None, peak_to_average=None, redundancy=None):
+                 maintenance_share_per_year=None, peak_to_average=None, redundancy=None, provider=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
     named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
@@ -310,7 +310,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh,
                  hosting_usd_per_kw_month=hosting_usd_per_kw_month,
                  maintenance_share_per_year=maintenance_share_per_year, peak_to_average=peak_to_average,
-                 redundancy=redundancy)
+                 redundancy=redundancy, provider=provider)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):

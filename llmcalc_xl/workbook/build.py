@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from .. import __version__
 from . import formulas as F
-from ..catalogs.loader import Catalog, as_date, load_catalog
+from ..catalogs.loader import TIER_FIELDS, TIERS, Catalog, as_date, load_catalog
 from ..cell_text import safe_text
 from ..files import check_writable, open_workbook, replacing
 from .template import style_name
@@ -110,7 +110,11 @@ def _catalog_fields(group: str) -> list[str]:
                     fields.append(f.name)
         return fields
     cls = {"hardware": Hardware, "engines": Engine, "precisions": Precision}[group]
-    return [f.name for f in dataclasses.fields(cls) if "table" not in f.metadata and "mapping" not in f.metadata]
+    fields = [f.name for f in dataclasses.fields(cls) if "table" not in f.metadata and "mapping" not in f.metadata]
+    if group == "hardware":  # each tier's default price beside the on-demand one (the Prices sheet lists them all)
+        at = fields.index("price_usd_per_hour") + 1
+        fields[at:at] = [TIER_FIELDS[t] for t in TIERS[1:]]
+    return fields
 
 
 def _cell_of(value: Any) -> Any:
@@ -185,6 +189,37 @@ def _write_names(wb, cat: Catalog) -> None:
     _define(wb, "n_id", f"Names!$B$5:$B${r - 1}")
     _define(wb, "n_precision", f"Names!$D$5:$D${r - 1}")
     for col, width in zip("ABCD", (40, 28, 12, 16)):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A5"
+
+
+def _write_prices(wb, cat: Catalog) -> None:
+    """Every published price of GPU time: device, provider, tier, USD per GPU-hour, the instance it was
+    divided from, source and date. A scenario that names a provider takes its price from here (Key)."""
+    from ..catalogs.loader import offer_key
+
+    ws = wb.create_sheet("Prices")
+    _put_value(ws, 1, 1, "Published prices of GPU time, per device, provider and tier", "Title")
+    _put_value(ws, 2, 1, "A price per instance is divided by the GPUs in it. A scenario's Provider picks the row "
+                         "of its hardware and tier; an empty Provider takes the tier's default (Default = TRUE), "
+                         "which is also the Hardware sheet's price column of that tier.", "Note")
+    headers = ("Key", "Hardware", "Provider", "Tier", "USD per GPU-hour", "Default", "Instance", "Instance USD per hour",
+               "GPUs per instance", "Source", "As of", "Notes")
+    for c, h in enumerate(headers, start=1):
+        _put_value(ws, 4, c, h, "Header")
+    r = 5
+    for h in cat.entries("hardware"):
+        for p in h.prices:
+            chosen = h.price(p.tier)
+            row = (offer_key(h.id, p.provider, p.tier), h.id, p.provider, p.tier, p.usd_per_gpu_hour, p is chosen,
+                   p.instance or None, p.instance_usd_per_hour, p.gpus_per_instance, p.source, p.as_of, p.notes or None)
+            for c, v in enumerate(row, start=1):
+                _put_value(ws, r, c, v, fmt="0.0000" if c == 5 else None)
+            r += 1
+    last = max(r - 1, 5)
+    _define(wb, "o_key", f"Prices!$A$5:$A${last}")
+    _define(wb, "o_usd_per_gpu_hour", f"Prices!$E$5:$E${last}")
+    for col, width in zip("ABCDEFGHIJKL", (34, 14, 14, 12, 12, 8, 16, 12, 10, 60, 11, 40)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A5"
 
@@ -772,7 +807,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     cat = cat.on(day)  # API prices in force on the quote's date
     rows = scenarios_for_build(scenarios)
     wb = load_template(template)
-    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Names", "Calc",
+    ours = {"Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Prices", "Engines", "Precisions", "Names", "Calc",
             "Sources", "Built", "Functions"}
     for name in list(wb.sheetnames):
         if name in ours:
@@ -784,6 +819,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
     _write_calc(wb, layout, len(rows) + SPARE_SCENARIO_ROWS)
     _write_catalog(wb, cat, "models", "Models", "m", "ModelsTable")
     _write_catalog(wb, cat, "hardware", "Hardware", "h", "HardwareTable")
+    _write_prices(wb, cat)
     _write_catalog(wb, cat, "engines", "Engines", "e", "EnginesTable")
     _write_catalog(wb, cat, "precisions", "Precisions", "p", "PrecisionsTable")
     _write_names(wb, cat)
@@ -799,7 +835,7 @@ def build_workbook(scenarios: Iterable[dict[str, Any]] | None = None, *, catalog
                               "stale": _stale_count_formula(cat, layout, len(rows) + SPARE_SCENARIO_ROWS,
                                                             _quote_day(as_of), rows)},
                 len(rows) + SPARE_SCENARIO_ROWS)
-    order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Engines", "Precisions", "Names",
+    order = ["Cover", "Quote", "Scenarios", "Assumptions", "Models", "Hardware", "Prices", "Engines", "Precisions", "Names",
              "Calc",
              "Functions", "Sources", "Built"] + extra
     wb._sheets.sort(key=lambda ws: order.index(ws.title))

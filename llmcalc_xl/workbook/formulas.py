@@ -154,6 +154,10 @@ class CatalogCells:
     on_apple = ref("on_apple")
     pricing_given = ref("pricing_given")
     pricing_owned = ref("pricing_owned")
+    pricing_reserved_1y = ref("pricing_reserved_1y")
+    pricing_reserved_3y = ref("pricing_reserved_3y")
+    pricing_spot = ref("pricing_spot")
+    provider_given = ref("provider_given")
 
     def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
         cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
@@ -187,6 +191,10 @@ class CatalogCells:
 
     def option(self, key):
         return np.where(is_number(ref(key)), ref(key), np.nan)
+
+    def offer(self, field):
+        cell = call("INDEX", name(f"o_{field}"), ref("o_row"))
+        return np.where(ref("o_row") > 0, np.where(is_number(cell), cell, np.nan), np.nan)
 
     def number(self, key):
         if key == "utilization":  # the Assumptions sheet's cell, which a reader may change
@@ -239,6 +247,18 @@ def _resolution(sheet: CalcSheet) -> None:
         sheet.add(f"{key}_word", word, f"{key}")
         sheet.add(f"{key}_given", ref(f"{key}_word") != "", f"{key} given?")
     sheet.add("pricing_owned", ref("pricing_word") == "owned", "Pricing owned?")
+    for word in ("reserved-1y", "reserved-3y", "spot"):
+        sheet.add(f"pricing_{word.replace('-', '_')}", ref("pricing_word") == word, f"Pricing {word}?")
+    # a named provider: its published price of the tier (on-demand unless a rental tier is given), looked up on
+    # the Prices sheet by the key the core uses (catalog.offer_key)
+    sheet.add("provider_given", (call("TRIM", ref("provider")) != "") & (normalized(ref("provider")) != "auto"),
+              "Provider named?")
+    rented = (ref("pricing_word") == "reserved-1y") | (ref("pricing_word") == "reserved-3y") | (ref("pricing_word") == "spot")
+    sheet.add("tier", np.where(rented, ref("pricing_word"), "on-demand"), "Price tier")
+    key = concat("o:", ref("hardware_id"), ":", normalized(ref("provider")), ":", ref("tier"))
+    sheet.add("o_row", np.where(ref("provider_given") & (ref("h_row") > 0),
+                                call("IFERROR", call("MATCH", _wildcards_escaped(key), name("o_key"), 0), 0), 0),
+              "Prices row (0: none)")
 
 
 def _row_of(id_key: str, ids: str) -> Symbol:
@@ -437,6 +457,8 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
          literal("The engine does not run this precision. ")),
         (ref("gpus_auto") & ~ref("is_api") & ref("has_hw") & ~is_number(ref("gpus_needed_n")),
          literal(f"gpus auto: no GPU count up to {max(GPU_CANDIDATES)} holds this workload. ")),
+        (ref("provider_given") & ~ref("pricing_owned") & (ref("o_row") == 0),
+         concat("No price from provider ", _typed("provider"), " for this hardware and tier: see the Prices sheet. ")),
         (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("capex")),
          literal("pricing owned needs capex_usd_per_gpu: the hardware has no purchase price in the catalog. ")),
         (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("power_w")),
