@@ -315,6 +315,7 @@ class Hardware:
     vendor: str = _f("")
     tflops_fp32: float | None = _f(None, min=0)
     tflops_fp16: float | None = _f(None, min=0)
+    tflops_bf16: float | None = _f(None, min=0)
     tflops_fp8: float | None = _f(None, min=0)
     tflops_int8: float | None = _f(None, min=0)
     tflops_fp4: float | None = _f(None, min=0)
@@ -394,7 +395,7 @@ class Precision:
     bits_per_weight: float = _f(gt=0)
     embedding_bits: float = _f(gt=0)
     output_bits: float = _f(gt=0)
-    compute: str = _f(choices=("fp32", "fp16", "fp8", "int8", "fp4"))
+    compute: str = _f(choices=("fp32", "fp16", "bf16", "fp8", "int8", "fp4"))
     source: str = _f()
     as_of: str = _f()
     aliases: tuple = _f(())
@@ -471,6 +472,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "bandwidth_gb_s": (0, 1_000_000, "the fastest GPU memory moves about 8,000 GB/s"),
     "tflops_fp32": (0, 10_000_000, _TFLOPS),
     "tflops_fp16": (0, 10_000_000, _TFLOPS),
+    "tflops_bf16": (0, 10_000_000, _TFLOPS),
     "tflops_fp8": (0, 10_000_000, _TFLOPS),
     "tflops_int8": (0, 10_000_000, _TFLOPS),
     "tflops_fp4": (0, 10_000_000, _TFLOPS),

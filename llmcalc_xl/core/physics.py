@@ -180,14 +180,16 @@ class RowView:
 
 def _peak_tflops(look: Lookup) -> Any:
     """Dense TFLOPS at the precision's compute type. A type the device lacks runs at the 16-bit
-    rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit)."""
+    rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit);
+    BF16 runs at tflops_bf16 where the device states one (GeForce cards run BF16, which accumulates
+    in FP32, at half their FP16-accumulate rate), else at the 16-bit rate."""
     def rate(name):
         x = look.hardware(name)
         return where(x > 0, x, np.nan)
 
     fp16 = rate("tflops_fp16")
     tflops = fp16
-    for compute in ("fp32", "fp8", "int8", "fp4"):
+    for compute in ("fp32", "bf16", "fp8", "int8", "fp4"):
         tflops = where(look.flag("precisions", "compute", compute), or_default(rate(f"tflops_{compute}"), fp16),
                           tflops)
     return tflops
