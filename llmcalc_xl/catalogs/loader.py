@@ -86,6 +86,7 @@ class Model:
     indexer_head_dim: int = _f(0, min=0)
     native_precision: str = _f("")
     native_precision_source: str = _f("")
+    native_precision_scope: str = _f("", choices=("", "all", "experts"))
     checkpoints: dict = _f({}, mapping=True)
     notes: str = _f("")
 
@@ -109,6 +110,9 @@ class Model:
             raise ValueError("linear_attention_layers and linear_state_elements go together")
         if self.native_precision and not self.native_precision_source:
             raise ValueError("native_precision needs native_precision_source (where the model says how it ships)")
+        if self.native_precision_scope == "experts" and not (self.native_precision and self.experts > 0):
+            raise ValueError("native_precision_scope 'experts' needs a native_precision and routed experts "
+                             "(experts > 0). Leave native_precision_scope out, or set both")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:

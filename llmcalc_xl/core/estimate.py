@@ -404,7 +404,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     pos = {"models": m_pos, "hardware": hw_pos, "engines": e_pos, "precisions": p_pos, "kv_precision": k_pos}
     flags = {"is_api": is_api, "has_hw": has_hw, "custom_only": custom_only, "on_apple": kind["apple"],
              "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
-             "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned")}
+             "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned"),
+             "experts_only": _experts_only(cat, m_pos, p_pos)}
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     values = _physics(cat, num, pos, flags, gpus_auto, constant)
     # ids as codes into a list of names (-1: none), so that notes format each name once
@@ -466,6 +467,16 @@ _PRICING_NAMES = np.asarray(["on-demand", "owned", None], dtype=object)
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
+
+
+def _experts_only(cat: Catalog, m_pos: np.ndarray, p_pos: np.ndarray) -> np.ndarray:
+    """Rows whose precision covers the routed experts only: the model ships its experts alone in its
+    native precision (native_precision_scope "experts") and the row runs in that precision."""
+    pt, mt = cat.table("precisions"), cat.table("models")
+    native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "") else -2
+                         for r in mt.rows])
+    scoped = _take(mt.flag("native_precision_scope", "experts"), m_pos, missing=False)
+    return scoped & (_take(native, m_pos, missing=-2) == p_pos)
 
 
 def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> np.ndarray:
@@ -541,6 +552,7 @@ class CatalogRows:
         self.is_api, self.has_hw, self.custom_only = flags["is_api"], flags["has_hw"], flags["custom_only"]
         self.on_apple, self.is_cuda = flags["on_apple"], flags["is_cuda"]
         self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
+        self.experts_only = flags["experts_only"]
 
     def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
         return _take(self._cat.table(group).column(field), pos, missing)

@@ -58,6 +58,7 @@ class Lookup(Protocol):
     is_cuda: Any      # an NVIDIA/AMD-class GPU (no device named counts as one)
     pricing_given: Any  # pricing is given (on-demand or owned; empty or "auto" is not)
     pricing_owned: Any  # pricing is given as owned
+    experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -118,6 +119,7 @@ class Scenario:
     indexer_heads: Any
     indexer_dim: Any
     # precision of the weights and of the KV cache
+    experts_only: Any  # the precision covers the routed experts; the rest of the body keeps emb_bits
     bits: Any
     emb_bits: Any
     out_bits: Any
@@ -237,6 +239,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
            for name in ("attn_v_bits", "ffn_down_bits", "attn_output_bits")}
     v_bits_gqa4 = look.precision("attn_v_bits_gqa4")
     v.update(
+        experts_only=look.experts_only,
         bits=bits, emb_bits=look.precision("embedding_bits"), out_bits=look.precision("output_bits"),
         v_bits=where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
         down_bits=mix["ffn_down_bits"], o_bits=mix["attn_output_bits"],
@@ -339,9 +342,13 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
                                           s.shared_experts, c)
     body_bits = let("body_bits", _mem.body_bits_per_weight(s.bits, s.v_bits, s.down_bits, s.o_bits, s.up_share,
                                                            let("s_v", s_v), let("s_down", s_down), let("s_o", s_o)))
-    total = let("weights", _mem.weights_bytes(s.params, emb, out_p, body_bits, s.emb_bits, s.out_bits))
     share = let("expert_share", _mem.safe_ratio(s.k_active, s.experts))
     expert_params = let("expert_params", _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active))
+    # a precision that covers the experts only leaves the rest of the body at the bits the format
+    # keeps unquantised tensors in (its embedding bits: 16)
+    rest_bits = let("rest_bits", where(s.experts_only, s.emb_bits, body_bits))
+    total = let("weights", _mem.expert_scoped_weights_bytes(s.params, emb, out_p, expert_params, body_bits,
+                                                            rest_bits, s.emb_bits, s.out_bits))
     expert_bytes = let("expert_bytes", expert_params * body_bits / 8.0)
     # a step reads every weight but the embedding table (only its looked-up rows), unless tied
     dense_read = let("dense_read", total - expert_bytes - where(s.tie, 0.0, emb * s.emb_bits / 8.0))
@@ -633,7 +640,8 @@ LABELS = {
     "lora": "MLA kv_lora_rank", "rope": "MLA rope dim", "ffn": "Intermediate size",
     "bits": "Bits per weight", "emb_bits": "Embedding bits", "out_bits": "Output bits", "v_bits": "attn_v bits",
     "down_bits": "ffn_down bits", "o_bits": "attn_output bits", "up_share": "Upgraded layer share",
-    "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value",
+    "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value", "experts_only": "Precision covers experts only?",
+    "rest_bits": "Bits of the body outside the experts",
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
     "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",
