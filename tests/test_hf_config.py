@@ -126,7 +126,7 @@ def test_entry_fields_for_hybrid_and_chunked_attention():
 @pytest.mark.parametrize("name, expected", [
     ("openai--gpt-oss-120b", "mxfp4"),
     ("deepseek-ai--DeepSeek-V3.2", "fp8"),
-    ("moonshotai--Kimi-K2.5", "int4"),            # compressed-tensors, 4-bit int routed experts
+    ("moonshotai--Kimi-K2.5", "int4-g32"),        # compressed-tensors, 4-bit int, symmetric groups of 32
     ("Qwen--Qwen3-235B-A22B-FP8", "fp8"),
     ("nvidia--Kimi-K2.6-NVFP4", "fp4"),
     ("Qwen--Qwen3-235B-A22B", ""),
@@ -189,7 +189,7 @@ def test_quantised_repos_are_checkpoints_with_their_precision(cat):
     assert cat.model("qwen3-235b-a22b").checkpoints["Qwen/Qwen3-235B-A22B-FP8"] == "fp8"
     assert (cat.model("deepseek-r1").native_precision, cat.model("gpt-oss-120b").native_precision,
             cat.model("kimi-k2.5").native_precision, cat.model("qwen3-235b-a22b").native_precision) == \
-        ("fp8", "mxfp4", "int4", "")
+        ("fp8", "mxfp4", "int4-g32", "")
 
 
 def test_unknown_architecture_is_refused_with_the_fix():

@@ -71,6 +71,9 @@ def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
         kinds["provider named"] += "provider" in r
         for key in ("peak_to_average", "redundancy", "hosting_usd_per_kw_month", "maintenance_share_per_year"):
             kinds[key] += key in r and r.get("requests_per_month", 0) > 0
+        model = None if is_api else cat.model(core["model"][i])
+        kinds["precision covering the experts only"] += (model is not None and model.native_precision_scope == "experts"
+                                                         and core["precision"][i] == model.native_precision)
         kinds["model spelled otherwise"] += r["model"] != core["model"][i]
         kinds["hardware spelled otherwise"] += "hardware" in r and r["hardware"] != core["hardware"][i]
     assert min(kinds.values()) >= 5, kinds

@@ -86,6 +86,7 @@ class Model:
     indexer_head_dim: int = _f(0, min=0)
     native_precision: str = _f("")
     native_precision_source: str = _f("")
+    native_precision_scope: str = _f("", choices=("", "all", "experts"))
     checkpoints: dict = _f({}, mapping=True)
     notes: str = _f("")
 
@@ -109,6 +110,9 @@ class Model:
             raise ValueError("linear_attention_layers and linear_state_elements go together")
         if self.native_precision and not self.native_precision_source:
             raise ValueError("native_precision needs native_precision_source (where the model says how it ships)")
+        if self.native_precision_scope == "experts" and not (self.native_precision and self.experts > 0):
+            raise ValueError("native_precision_scope 'experts' needs a native_precision and routed experts "
+                             "(experts > 0). Leave native_precision_scope out, or set both")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:
@@ -376,6 +380,7 @@ class Hardware:
     vendor: str = _f("")
     tflops_fp32: float | None = _f(None, min=0)
     tflops_fp16: float | None = _f(None, min=0)
+    tflops_bf16: float | None = _f(None, min=0)
     tflops_fp8: float | None = _f(None, min=0)
     tflops_int8: float | None = _f(None, min=0)
     tflops_fp4: float | None = _f(None, min=0)
@@ -538,7 +543,7 @@ class Precision:
     bits_per_weight: float = _f(gt=0)
     embedding_bits: float = _f(gt=0)
     output_bits: float = _f(gt=0)
-    compute: str = _f(choices=("fp32", "fp16", "fp8", "int8", "fp4"))
+    compute: str = _f(choices=("fp32", "fp16", "bf16", "fp8", "int8", "fp4"))
     source: str = _f()
     as_of: str = _f()
     aliases: tuple = _f(())
@@ -615,6 +620,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "bandwidth_gb_s": (0, 1_000_000, "the fastest GPU memory moves about 8,000 GB/s"),
     "tflops_fp32": (0, 10_000_000, _TFLOPS),
     "tflops_fp16": (0, 10_000_000, _TFLOPS),
+    "tflops_bf16": (0, 10_000_000, _TFLOPS),
     "tflops_fp8": (0, 10_000_000, _TFLOPS),
     "tflops_int8": (0, 10_000_000, _TFLOPS),
     "tflops_fp4": (0, 10_000_000, _TFLOPS),

@@ -409,7 +409,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned"),
              "pricing_reserved_1y": np.equal(pricing, "reserved-1y"),
              "pricing_reserved_3y": np.equal(pricing, "reserved-3y"), "pricing_spot": np.equal(pricing, "spot"),
-             "provider_given": provider_given}
+             "provider_given": provider_given, "experts_only": _experts_only(cat, m_pos, p_pos)}
     pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     values = _physics(cat, num, pos, flags, gpus_auto, constant)
@@ -493,6 +493,16 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tiers: np.nd
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
 
 
+def _experts_only(cat: Catalog, m_pos: np.ndarray, p_pos: np.ndarray) -> np.ndarray:
+    """Rows whose precision covers the routed experts only: the model ships its experts alone in its
+    native precision (native_precision_scope "experts") and the row runs in that precision."""
+    pt, mt = cat.table("precisions"), cat.table("models")
+    native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "") else -2
+                         for r in mt.rows])
+    scoped = _take(mt.flag("native_precision_scope", "experts"), m_pos, missing=False)
+    return scoped & (_take(native, m_pos, missing=-2) == p_pos)
+
+
 def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> np.ndarray:
     """The precision position of a row that names none: the checkpoint's, the model's native one,
     or the default."""
@@ -568,6 +578,7 @@ class CatalogRows:
         self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
         self.pricing_reserved_1y, self.pricing_reserved_3y = flags["pricing_reserved_1y"], flags["pricing_reserved_3y"]
         self.pricing_spot, self.provider_given = flags["pricing_spot"], flags["provider_given"]
+        self.experts_only = flags["experts_only"]
 
     def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
         return _take(self._cat.table(group).column(field), pos, missing)

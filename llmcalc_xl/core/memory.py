@@ -85,6 +85,16 @@ def weights_bytes(params, emb_params, out_params, body_bits, embedding_bits, out
     return (body * body_bits + emb_params * embedding_bits + out_params * output_bits) / 8.0
 
 
+def expert_scoped_weights_bytes(params, emb_params, out_params, expert_params, expert_bits, rest_bits,
+                                embedding_bits, output_bits):
+    """Bytes of all weights when the routed experts are stored at ``expert_bits`` and the rest of
+    the body (attention, shared experts, dense layers) at ``rest_bits``: a checkpoint that
+    quantises its experts only (Kimi K2.5: INT4 experts, BF16 elsewhere; gpt-oss: MXFP4 experts)."""
+    rest = params - emb_params - out_params - expert_params
+    return (rest * rest_bits + expert_params * expert_bits + emb_params * embedding_bits
+            + out_params * output_bits) / 8.0
+
+
 def stored_kv_heads(kv_heads, tp):
     """KV heads held over all GPUs: each of TP GPUs holds ceil(n_kv / TP) heads, so heads
     are replicated once TP exceeds n_kv (Llama-3-70B, 8 KV heads, on 16 GPUs holds 16)."""

@@ -62,6 +62,7 @@ class Lookup(Protocol):
     pricing_reserved_3y: Any  # pricing is given as reserved-3y
     pricing_spot: Any         # pricing is given as spot
     provider_given: Any       # a provider is named: its published price of the tier, not the tier's default
+    experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -123,6 +124,7 @@ class Scenario:
     indexer_heads: Any
     indexer_dim: Any
     # precision of the weights and of the KV cache
+    experts_only: Any  # the precision covers the routed experts; the rest of the body keeps emb_bits
     bits: Any
     emb_bits: Any
     out_bits: Any
@@ -185,14 +187,16 @@ class RowView:
 
 def _peak_tflops(look: Lookup) -> Any:
     """Dense TFLOPS at the precision's compute type. A type the device lacks runs at the 16-bit
-    rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit)."""
+    rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit);
+    BF16 runs at tflops_bf16 where the device states one (GeForce cards run BF16, which accumulates
+    in FP32, at half their FP16-accumulate rate), else at the 16-bit rate."""
     def rate(name):
         x = look.hardware(name)
         return where(x > 0, x, np.nan)
 
     fp16 = rate("tflops_fp16")
     tflops = fp16
-    for compute in ("fp32", "fp8", "int8", "fp4"):
+    for compute in ("fp32", "bf16", "fp8", "int8", "fp4"):
         tflops = where(look.flag("precisions", "compute", compute), or_default(rate(f"tflops_{compute}"), fp16),
                           tflops)
     return tflops
@@ -240,6 +244,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
            for name in ("attn_v_bits", "ffn_down_bits", "attn_output_bits")}
     v_bits_gqa4 = look.precision("attn_v_bits_gqa4")
     v.update(
+        experts_only=look.experts_only,
         bits=bits, emb_bits=look.precision("embedding_bits"), out_bits=look.precision("output_bits"),
         v_bits=where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
         down_bits=mix["ffn_down_bits"], o_bits=mix["attn_output_bits"],
@@ -347,9 +352,13 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
                                           s.shared_experts, c)
     body_bits = let("body_bits", _mem.body_bits_per_weight(s.bits, s.v_bits, s.down_bits, s.o_bits, s.up_share,
                                                            let("s_v", s_v), let("s_down", s_down), let("s_o", s_o)))
-    total = let("weights", _mem.weights_bytes(s.params, emb, out_p, body_bits, s.emb_bits, s.out_bits))
     share = let("expert_share", _mem.safe_ratio(s.k_active, s.experts))
     expert_params = let("expert_params", _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active))
+    # a precision that covers the experts only leaves the rest of the body at the bits the format
+    # keeps unquantised tensors in (its embedding bits: 16)
+    rest_bits = let("rest_bits", where(s.experts_only, s.emb_bits, body_bits))
+    total = let("weights", _mem.expert_scoped_weights_bytes(s.params, emb, out_p, expert_params, body_bits,
+                                                            rest_bits, s.emb_bits, s.out_bits))
     expert_bytes = let("expert_bytes", expert_params * body_bits / 8.0)
     # a step reads every weight but the embedding table (only its looked-up rows), unless tied
     dense_read = let("dense_read", total - expert_bytes - where(s.tie, 0.0, emb * s.emb_bits / 8.0))
@@ -641,7 +650,8 @@ LABELS = {
     "lora": "MLA kv_lora_rank", "rope": "MLA rope dim", "ffn": "Intermediate size",
     "bits": "Bits per weight", "emb_bits": "Embedding bits", "out_bits": "Output bits", "v_bits": "attn_v bits",
     "down_bits": "ffn_down bits", "o_bits": "attn_output bits", "up_share": "Upgraded layer share",
-    "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value",
+    "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value", "experts_only": "Precision covers experts only?",
+    "rest_bits": "Bits of the body outside the experts",
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
     "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",

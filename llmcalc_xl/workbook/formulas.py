@@ -158,6 +158,7 @@ class CatalogCells:
     pricing_reserved_3y = ref("pricing_reserved_3y")
     pricing_spot = ref("pricing_spot")
     provider_given = ref("provider_given")
+    experts_only = ref("experts_only")
 
     def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
         cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
@@ -227,6 +228,10 @@ def _resolution(sheet: CalcSheet) -> None:
     _resolved(sheet, "precision", "p", "p_id",
               blank=np.where(implied != "", implied, np.where(native != "", native, name("default_precision"))))
     sheet.add("p_row", _row_of("precision_id", "p_id"), "Precisions row")
+    # a model that ships its routed experts alone in its native format, run in that format
+    scope = np.where(ref("m_row") > 0, concat(call("INDEX", name("m_native_precision_scope"), ref("m_row")), ""), "")
+    sheet.add("experts_only", (native != "") & (ref("precision_id") == native) & (scope == "experts"),
+              "Precision covers experts only?")
     gguf = np.where(ref("p_row") > 0, call("INDEX", name("p_family"), ref("p_row")) == "gguf", False)
     local = (ref("hw_kind") == "apple") | (ref("hw_kind") == "cpu") | gguf
     _resolved(sheet, "engine", "e", "e_id", blank=np.where(local, defaults.DEFAULT_LOCAL_ENGINE,
