@@ -425,8 +425,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
             "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
     owned = values.pop("owned") & has_hw
-    tier_words = np.asarray(RENTAL_TIERS, dtype=object)[np.select(
-        [np.equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)]
+    tier_code = np.select([np.equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)  # RENTAL_TIERS
+    tier_words = np.take(_PRICING_NAMES, tier_code)
     price_used = values["price_per_hour"]
     for field, what in (("capex_usd_per_gpu", "purchase price"), ("power_w_per_gpu", "power draw (TDP)")):
         missing = owned & np.isnan(num["price_per_hour"]) & np.isnan(values[field])
@@ -440,7 +440,6 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     no_fit = ok & has_hw & ~is_api & (values["fits"] == 0)
     notes.add_codes("does_not_fit", *_fit_notes(values["gpus_needed"], hw_names, hw_codes, no_fit))
     no_price = has_hw & np.isnan(values["price_per_hour"])
-    tier_code = np.select([np.equal(tier_words, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)
     priced_names = np.asarray([f"{'hourly' if w == 'on-demand' else w} price for '{h}'" for h in hw_names
                                for w in RENTAL_TIERS], dtype=object)
     notes.add("no_price", no_price, "No {} in the catalog: pass price_per_hour (0 for hardware you own) to price "
@@ -462,7 +461,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
         "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
-        "pricing": np.where(has_hw, np.where(owned, "owned", tier_words), NONE).astype(object),
+        "pricing": np.take(_PRICING_NAMES, np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code),
+                                                    len(RENTAL_TIERS) + 1)),
         "provider": _providers(cat, hw_pos, o_pos, tier_words, has_hw & ~owned & np.isnan(num["price_per_hour"])
                                & ~np.isnan(price_used)),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
@@ -474,6 +474,10 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         result[key] = where(ok, col, np.nan) if not ok.all() else col
     result["notes"], result["note_kinds"] = notes.texts, notes.kinds
     return result
+
+
+#: The ``pricing`` output: the rental tiers (RENTAL_TIERS), "owned", and None (no device).
+_PRICING_NAMES = np.asarray([*RENTAL_TIERS, "owned", None], dtype=object)
 
 
 def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tiers: np.ndarray, rented: np.ndarray) -> np.ndarray:
