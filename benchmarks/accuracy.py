@@ -13,6 +13,14 @@ error is printed per metric and per engine. Rows that cannot be mapped (hardware
 the catalog, unknown lengths, "all requests at once" serving) are counted, not scored.
 Online serving at a finite request rate gets its concurrency from Little's law
 (sequences = requests/s x latency, iterated to a fixed point).
+
+Loaded serving: benchmarks/data/serving_measurements.csv (NVIDIA AIConfigurator's benchmark
+database: TensorRT-LLM, vLLM and SGLang with B closed-loop clients, mean TTFT and TPOT). Each
+aggregated ("agg") row is estimated at batch = its concurrency and scored on TTFT and TPOT; the
+row of each deployment's sweep with the highest concurrency (at least MAX_LOAD_MIN_BATCH) is
+also scored on throughput (B x output / (TTFT + (output - 1) x TPOT), the closed loop's rate).
+Errors are printed per engine, GPU, model, concurrency bucket and shape, with the issue-12
+goals marked ok/MISSED; only the goals in ENFORCED make the script exit non-zero.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 from llmcalc_xl import estimate_many, load_catalog  # noqa: E402
 
 DATA = [HERE / "data" / "calibration_measurements.csv", HERE / "data" / "extra_measurements.csv"]
+SERVING = HERE / "data" / "serving_measurements.csv"
 
 # Published hardware names -> catalog ids (first match wins; order matters)
 HARDWARE = [
@@ -204,12 +213,160 @@ def run(paths, show_rows: bool) -> int:
     return status
 
 
+# --- loaded serving (AIConfigurator) ------------------------------------------------------------
+SERVING_SYSTEMS = {"h100_sxm": "h100-sxm", "b200_sxm": "b200", "gb200": "gb200"}
+#: GPUs one NVLink domain holds: a deployment wider than this crosses nodes (not modelled yet)
+NVLINK_DOMAIN = {"h100-sxm": 8, "b200": 8, "gb200": 72}
+SERVING_MODELS = [
+    (r"DeepSeek-R1", "deepseek-r1"), (r"DeepSeek-V3\.1", "deepseek-v3.1"), (r"DeepSeek-V3", "deepseek-v3"),
+    (r"Kimi-K2\.5", "kimi-k2.5"), (r"GLM-5", "glm-5"), (r"MiniMax-M2\.5", "minimax-m2.5"),
+    (r"Qwen3-235B-A22B", "qwen3-235b-a22b"), (r"Qwen3-32B", "qwen3-32b"), (r"Qwen3\.5-397B", "qwen3.5-397b-a17b"),
+    (r"gpt-oss-120b", "gpt-oss-120b"), (r"Llama-3\.1-70B", "llama-3.1-70b"), (r"Llama-3\.1-8B", "llama-3.1-8b"),
+]
+#: the weights' format (gemm_quant_mode; blank = bf16) -> catalog precision
+SERVING_PRECISIONS = {"": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4", "int4_wo": "int4"}
+#: SGLang is not in the engines catalog yet: scored with vLLM's physics (both batch continuously
+#: with chunked prefill), reported under its own name
+SERVING_ENGINES = {"trtllm": "tensorrt-llm", "vllm": "vllm", "sglang": "vllm"}
+#: the highest concurrency of a sweep counts as its maximum load only from this many clients up
+MAX_LOAD_MIN_BATCH = 64
+#: the issue-12 goals: (metric, what, limit)
+GOALS = [
+    ("tpot_ms", "median |err|", 0.12), ("ttft_ms", "median |err|", 0.25),
+    ("tpot_ms", "worst engine/model group", 0.30), ("ttft_ms", "worst engine/model group", 0.30),
+    ("max_load_throughput", "median |err|", 0.10), ("max_load_throughput", "|median bias|", 0.05),
+]
+#: the goals CI enforces (exit status 1 when missed): those the estimates meet today
+ENFORCED: set = set()
+
+
+def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
+    """Estimate arguments for one AIConfigurator row, or (None, why it is not scored)."""
+    if row["mode"] != "agg":
+        return None, "disagg (prefill and decode workers not mapped yet)"
+    hw = SERVING_SYSTEMS.get(row["system"])
+    model = _match(SERVING_MODELS, row["model_path"])
+    if hw is None or model not in model_ids:
+        return None, "model/system not in catalog"
+    dp = max(_int(row["attention_dp_size"]) or 1, 1)
+    if dp > 1:
+        return None, "attention data parallel (dp > 1) not modelled yet"
+    gpus = (_int(row["tp_size"]) or 1) * max(_int(row["pp_size"]) or 1, 1)
+    if gpus > NVLINK_DOMAIN[hw]:
+        return None, "multi-node (more GPUs than one NVLink domain)"
+    precision = SERVING_PRECISIONS.get(row["gemm_quant_mode"])
+    if precision is None:
+        return None, f"precision {row['gemm_quant_mode']}"
+    if model == "gpt-oss-120b" and precision == "fp4":
+        precision = "mxfp4"  # the checkpoint's own format
+    batch = _int(row["batch_size"])
+    if not batch:
+        return None, "concurrency not stated"
+    return dict(model=model, hardware=hw, gpus=gpus, precision=precision, engine=SERVING_ENGINES[row["backend"]],
+                batch=batch, input_tokens=int(row["isl"]), output_tokens=int(row["osl"]),
+                label=row["backend"]), ""
+
+
+def _bucket(batch: int) -> str:
+    for top, name in ((1, "c1"), (8, "c2-8"), (32, "c9-32"), (128, "c33-128")):
+        if batch <= top:
+            return name
+    return "c129+"
+
+
+def _table(title: str, errors: dict) -> None:
+    print(f"{title:<44}{'rows':>5}{'median |err|':>14}{'median err':>12}")
+    for key, errs in sorted(errors.items()):
+        print(f"{key:<44}{len(errs):>5}{statistics.median(abs(e) for e in errs):>13.1%}"
+              f"{statistics.median(errs):>+12.1%}")
+    print()
+
+
+def run_serving(path: Path, show_rows: bool) -> int:
+    """Score loaded TTFT, TPOT and max-load throughput on the AIConfigurator rows."""
+    cat = load_catalog()
+    model_ids = set(cat.ids("models"))
+    rows, skipped = [], defaultdict(int)
+    for row in csv.DictReader(open(path, newline="", encoding="utf-8")):
+        args, why = serving_scenario(row, model_ids)
+        if args is None:
+            skipped[why] += 1
+        else:
+            rows.append((row, args))
+    # the highest concurrency of each deployment's sweep: its maximum load
+    def deployment(row):
+        return tuple(row[k] for k in ("backend", "backend_version", "system", "model_path", "gemm_quant_mode",
+                                      "moe_quant_mode", "tp_size", "moe_tp_size", "moe_ep_size", "isl", "osl"))
+    top = defaultdict(int)
+    for row, a in rows:
+        top[deployment(row)] = max(top[deployment(row)], a["batch"])
+    cols = {k: [a[k] for _, a in rows] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
+                                                 "input_tokens", "output_tokens")}
+    est = estimate_many(cols.pop("model"), cols.pop("hardware"), **cols)
+    errors = {m: defaultdict(list) for m in ("tpot_ms", "ttft_ms", "max_load_throughput")}
+    detail = []
+    for i, (row, a) in enumerate(rows):
+        if est["error"][i] is not None or not math.isfinite(est["tpot_s"][i]):
+            skipped["estimate failed: " + str(est["error"][i] or "does not fit")[:60]] += 1
+            continue
+        ttft, tpot = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])
+        n = a["output_tokens"]
+        measured = {"ttft_ms": ttft, "tpot_ms": tpot}
+        predicted = {"ttft_ms": est["ttft_s"][i] * 1000.0, "tpot_ms": est["tpot_s"][i] * 1000.0}
+        if a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
+            measured["max_load_throughput"] = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
+            predicted["max_load_throughput"] = est["throughput_tokens_per_s"][i]
+        for metric, value in measured.items():
+            err = predicted[metric] / value - 1.0
+            group = errors[metric]
+            for key in ("all", f"engine {a['label']}", f"gpu {a['hardware']}", f"model {a['model']}",
+                        f"batch {_bucket(a['batch'])}", f"shape {a['input_tokens']}x{n}",
+                        f"engine/model {a['label']}/{a['model']}"):
+                group[key].append(err)
+            detail.append((metric, a["label"], a["model"], a["hardware"], a["precision"], a["gpus"], a["batch"],
+                           f"{a['input_tokens']}x{n}", value, predicted[metric], err))
+    if show_rows:
+        for d in sorted(detail):
+            print(f"{d[0]:<20}{d[1]:<8}{d[2]:<18}{d[3]:<9}{d[4]:<6}{d[5]:>3}{d[6]:>6} {d[7]:<10}"
+                  f"{d[8]:>11.2f}{d[9]:>11.2f}{d[10]:>+8.0%}")
+        print()
+    for metric, groups in errors.items():
+        _table(f"loaded serving: {metric}", groups)
+    print(f"{'goal (issue 12)':<52}{'value':>8}{'limit':>8}")
+    status = 0
+    for metric, what, limit in GOALS:
+        groups = errors[metric]
+        if not groups:
+            continue
+        if what == "median |err|":
+            value = statistics.median(abs(e) for e in groups["all"])
+        elif what == "|median bias|":
+            value = abs(statistics.median(groups["all"]))
+        else:
+            value = max(statistics.median(abs(e) for e in errs)
+                        for key, errs in groups.items() if key.startswith("engine/model "))
+        met = value <= limit
+        enforced = (metric, what) in ENFORCED
+        if enforced and not met:
+            status = 1
+        print(f"{metric + ' ' + what:<52}{value:>8.1%}{limit:>8.0%} {'ok' if met else 'MISSED'}"
+              f"{' (enforced)' if enforced else ''}")
+    print(f"\nloaded serving: scored {len(rows) - sum(v for k, v in skipped.items() if k.startswith('estimate'))}"
+          " rows; not scored " + ", ".join(f"{n} ({why})" for why, n in sorted(skipped.items(), key=lambda kv: -kv[1])))
+    return status
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", action="store_true", help="print every scored row")
     parser.add_argument("--data", nargs="*", type=Path, default=DATA, help="measurement CSV files")
+    parser.add_argument("--serving", type=Path, default=SERVING, help="AIConfigurator serving CSV ('' to skip)")
     args = parser.parse_args()
-    sys.exit(run(args.data, args.rows))
+    status = run(args.data, args.rows)
+    if str(args.serving):
+        print()
+        status = run_serving(args.serving, args.rows) or status
+    sys.exit(status)
 
 
 if __name__ == "__main__":
