@@ -62,8 +62,8 @@ def experts_touched_share(experts, experts_per_token, tokens):
 def tree_depth(gpus):
     """ceil(log2(gpus)) for 1 to 1024 GPUs, written with comparisons only (a spreadsheet formula
     can write them; np.log2 is not in the operations the workbook shares)."""
-    depth = 0.0
-    for k in range(10):
+    depth = np.where(gpus > 1.0, 1.0, 0.0)
+    for k in range(1, 10):
         depth = depth + np.where(gpus > 2.0 ** k, 1.0, 0.0)
     return depth
 
