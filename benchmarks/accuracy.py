@@ -13,6 +13,14 @@ error is printed per metric and per engine. Rows that cannot be mapped (hardware
 the catalog, unknown lengths, "all requests at once" serving) are counted, not scored.
 Online serving at a finite request rate gets its concurrency from Little's law
 (sequences = requests/s x latency, iterated to a fixed point).
+
+Loaded serving: benchmarks/data/serving_measurements.csv (NVIDIA AIConfigurator's benchmark
+database: TensorRT-LLM, vLLM and SGLang with B closed-loop clients, mean TTFT and TPOT). Each
+aggregated ("agg") row is estimated at batch = its concurrency and scored on TTFT and TPOT; the
+row of each deployment's sweep with the highest concurrency (at least MAX_LOAD_MIN_BATCH) is
+also scored on throughput (B x output / (TTFT + (output - 1) x TPOT), the closed loop's rate).
+Errors are printed per engine, GPU, model, concurrency bucket and shape, with the issue-12
+goals marked ok/MISSED; only the goals in ENFORCED make the script exit non-zero.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import math
 import re
 import statistics
 import sys
+import tempfile
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 from llmcalc_xl import estimate_many, load_catalog  # noqa: E402
 
 DATA = [HERE / "data" / "calibration_measurements.csv", HERE / "data" / "extra_measurements.csv"]
+SERVING = HERE / "data" / "serving_measurements.csv"
 
 # Published hardware names -> catalog ids (first match wins; order matters)
 HARDWARE = [
@@ -133,7 +144,42 @@ def scenario(row: dict, hardware_ids: set) -> tuple[dict | None, str]:
     args.update(input_tokens=p, output_tokens=n)
     if metric == "decode_tokens_per_s" and p == 0 and n == 0:
         return None, "no tokens"
+    if metric == "request_latency_s" and "benchmark_latency" in row["framework"] + notes:
+        # vLLM's benchmark_latency submits B prompts at once and times the batch: one static batch,
+        # not B clients in a closed loop (what ``batch`` means to a continuous-batching engine)
+        args["engine"] += ONE_BATCH
     return args, ""
+
+
+#: suffix of an engine that serves one batch at a time (``one_batch_catalog``)
+ONE_BATCH = "-one-batch"
+
+
+def one_batch_catalog() -> str:
+    """A user catalog file with each continuous-batching engine served as one static batch (the
+    engine's entry with continuous_batching = false, under the id ENGINE-one-batch)."""
+    catalog = Path(__file__).resolve().parent.parent / "llmcalc_xl" / "catalogs" / "engines.toml"
+    lines = []
+    for entry in tomllib.load(open(catalog, "rb"))["engines"]:
+        entry = dict(entry, id=entry["id"] + ONE_BATCH, name=entry["name"] + " (one batch)", aliases=[],
+                     continuous_batching=False)
+        lines.append("[[engines]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in entry.items()]
+        lines.append("")
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f.write("\n".join(lines))
+    f.close()
+    return f.name
+
+
+def _toml_value(v):
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
 
 
 def run(paths, show_rows: bool) -> int:
@@ -154,8 +200,10 @@ def run(paths, show_rows: bool) -> int:
         cols["context_tokens"].append(a.get("context_tokens"))
     qps = [a["qps"] for _, a in rows]
     batch = [float(b) for b in cols["batch"]]
+    extra = [one_batch_catalog()]
     for _ in range(8):  # Little's law: concurrency = arrival rate x time in system
-        est = estimate_many(cols["model"], cols["hardware"], gpus=cols["gpus"], batch=[max(1, round(b)) for b in batch],
+        est = estimate_many(cols["model"], cols["hardware"], catalog=extra, gpus=cols["gpus"],
+                            batch=[max(1, round(b)) for b in batch],
                             precision=cols["precision"], engine=cols["engine"], input_tokens=cols["input_tokens"],
                             output_tokens=cols["output_tokens"], context_tokens=cols["context_tokens"])
         new = [(q * est["latency_s"][i] if q else batch[i]) for i, q in enumerate(qps)]
@@ -176,18 +224,19 @@ def run(paths, show_rows: bool) -> int:
             skipped["estimate failed: " + str(est["error"][i])[:60]] += 1
             continue
         err = predicted / measured - 1.0
-        errors[(row["metric"], args["engine"])].append(err)
+        engine = args["engine"].removesuffix(ONE_BATCH)
+        errors[(row["metric"], engine)].append(err)
         if args["hardware"]:
             kind = cat.hardware(args["hardware"]).kind
-            errors[(row["metric"], f"{args['engine']}/{kind}")].append(err)
+            errors[(row["metric"], f"{engine}/{kind}")].append(err)
         errors[(row["metric"], "all")].append(err)
         detail.append((row["metric"], args["engine"], args["model"], args["hardware"] or "-", args["precision"],
                        round(batch[i], 1), measured, predicted, err))
     if show_rows:
-        print(f"{'metric':<24}{'engine':<14}{'model':<15}{'hardware':<16}{'prec':<8}{'batch':>7}"
+        print(f"{'metric':<24}{'engine':<16}{'model':<15}{'hardware':<16}{'prec':<8}{'batch':>7}"
               f"{'measured':>11}{'estimate':>11}{'error':>8}")
         for d in sorted(detail):
-            print(f"{d[0]:<24}{d[1]:<14}{d[2]:<15}{d[3]:<16}{d[4]:<8}{d[5]:>7}{d[6]:>11.2f}{d[7]:>11.2f}{d[8]:>+8.0%}")
+            print(f"{d[0]:<24}{d[1]:<16}{d[2]:<15}{d[3]:<16}{d[4]:<8}{d[5]:>7}{d[6]:>11.2f}{d[7]:>11.2f}{d[8]:>+8.0%}")
         print()
     print(f"{'metric':<26}{'engine':<14}{'rows':>5}{'median |err|':>14}{'median err':>12}{'goal':>8}")
     status = 0
@@ -204,12 +253,206 @@ def run(paths, show_rows: bool) -> int:
     return status
 
 
+# --- loaded serving (AIConfigurator) ------------------------------------------------------------
+SERVING_SYSTEMS = {"h100_sxm": "h100-sxm", "b200_sxm": "b200", "gb200": "gb200"}
+#: GPUs one NVLink domain holds: a deployment wider than this crosses nodes (not modelled yet)
+NVLINK_DOMAIN = {"h100-sxm": 8, "b200": 8, "gb200": 72}
+SERVING_MODELS = [
+    (r"DeepSeek-R1", "deepseek-r1"), (r"DeepSeek-V3\.1", "deepseek-v3.1"), (r"DeepSeek-V3", "deepseek-v3"),
+    (r"Kimi-K2\.5", "kimi-k2.5"), (r"GLM-5", "glm-5"), (r"MiniMax-M2\.5", "minimax-m2.5"),
+    (r"Qwen3-235B-A22B", "qwen3-235b-a22b"), (r"Qwen3-32B", "qwen3-32b"), (r"Qwen3\.5-397B", "qwen3.5-397b-a17b"),
+    (r"gpt-oss-120b", "gpt-oss-120b"), (r"Llama-3\.1-70B", "llama-3.1-70b"), (r"Llama-3\.1-8B", "llama-3.1-8b"),
+]
+#: the weights' format (gemm_quant_mode; blank = bf16) -> catalog precision
+SERVING_PRECISIONS = {"": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4", "int4_wo": "int4"}
+#: SGLang is not in the engines catalog yet: scored with vLLM's physics (both batch continuously
+#: with chunked prefill), reported under its own name
+SERVING_ENGINES = {"trtllm": "tensorrt-llm", "vllm": "vllm", "sglang": "vllm"}
+#: the highest concurrency of a sweep counts as its maximum load only from this many clients up
+MAX_LOAD_MIN_BATCH = 64
+#: the issue-12 goals: (metric, what, limit)
+GOALS = [
+    ("tpot_ms", "median |err|", 0.12), ("ttft_ms", "median |err|", 0.25),
+    ("tpot_ms", "worst engine/model group", 0.30), ("ttft_ms", "worst engine/model group", 0.30),
+    ("max_load_throughput", "median |err|", 0.10), ("max_load_throughput", "|median bias|", 0.05),
+]
+#: the goals CI enforces (exit status 1 when missed): those the estimates meet today
+ENFORCED: set = set()
+
+
+def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
+    """What to estimate for one AIConfigurator row, or (None, why it is not scored): the model,
+    device, format and clients, and per metric the estimate's arguments (``jobs``).
+
+    Aggregated serving: one deployment of ``tp_size`` GPUs serves ``batch_size`` clients.
+    Disaggregated serving: TTFT is a lone prompt's prefill on a prefill worker (its queue is not
+    modelled), TPOT the decode step of a decode worker holding clients / decode_num_workers
+    sequences, with no prompts joining its steps (an engine serving one batch)."""
+    hw = SERVING_SYSTEMS.get(row["system"])
+    model = _match(SERVING_MODELS, row["model_path"])
+    if hw is None or model not in model_ids:
+        return None, "model/system not in catalog"
+    precision = SERVING_PRECISIONS.get(row["gemm_quant_mode"])
+    if precision is None:
+        return None, f"precision {row['gemm_quant_mode']}"
+    if model == "gpt-oss-120b" and precision == "fp4":
+        precision = "mxfp4"  # the checkpoint's own format
+    found = re.search(r"silicon_concurrency=(\d+)", row["silicon_data_source"]) or re.search(r"_c(\d+)(_|$)", row["id"])
+    clients = int(found.group(1)) if found else None
+    engine = SERVING_ENGINES[row["backend"]]
+    base = dict(model=model, hardware=hw, precision=precision, input_tokens=int(row["isl"]),
+                output_tokens=int(row["osl"]))
+
+    def layout(prefix: str) -> tuple[int | None, str]:
+        if max(_int(row[prefix + "attention_dp_size"]) or 1, 1) > 1:
+            return None, "attention data parallel (dp > 1) not modelled yet"
+        gpus = (_int(row[prefix + "tp_size"]) or 1) * max(_int(row[prefix + "pp_size"]) or 1, 1)
+        if gpus > NVLINK_DOMAIN[hw]:
+            return None, "multi-node (more GPUs than one NVLink domain)"
+        return gpus, ""
+
+    if row["mode"] == "agg":
+        gpus, why = layout("")
+        batch = _int(row["batch_size"])
+        if gpus is None:
+            return None, why
+        if not batch:
+            return None, "concurrency not stated"
+        if clients is not None and clients != batch:
+            # more clients than the engine's batch_size: the rest wait in a queue, which ``batch``
+            # (requests in flight) does not model yet
+            return None, "more clients than the engine's batch (queueing)"
+        args = dict(base, gpus=gpus, engine=engine, batch=batch)
+        return dict(base, gpus=gpus, batch=batch, label=row["backend"], mode="agg",
+                    jobs={"ttft_ms": args, "tpot_ms": args}), ""
+    if clients is None:
+        return None, "concurrency not stated"
+    prefill_gpus, why = layout("prefill_")
+    decode_gpus, why_decode = layout("decode_")
+    if prefill_gpus is None or decode_gpus is None:
+        return None, why or why_decode
+    per_worker = max(1, round(clients / max(_int(row["decode_num_workers"]) or 1, 1)))
+    return dict(base, gpus=decode_gpus, batch=clients, label=row["backend"], mode="disagg",
+                jobs={"ttft_ms": dict(base, gpus=prefill_gpus, engine=engine, batch=1),
+                      "tpot_ms": dict(base, gpus=decode_gpus, engine=engine + ONE_BATCH, batch=per_worker)}), ""
+
+
+def _bucket(batch: int) -> str:
+    for top, name in ((1, "c1"), (8, "c2-8"), (32, "c9-32"), (128, "c33-128")):
+        if batch <= top:
+            return name
+    return "c129+"
+
+
+def _table(title: str, errors: dict) -> None:
+    print(f"{title:<44}{'rows':>5}{'median |err|':>14}{'median err':>12}")
+    for key, errs in sorted(errors.items()):
+        print(f"{key:<44}{len(errs):>5}{statistics.median(abs(e) for e in errs):>13.1%}"
+              f"{statistics.median(errs):>+12.1%}")
+    print()
+
+
+def run_serving(path: Path, show_rows: bool) -> int:
+    """Score loaded TTFT, TPOT and max-load throughput on the AIConfigurator rows."""
+    cat = load_catalog()
+    model_ids = set(cat.ids("models"))
+    rows, skipped = [], defaultdict(int)
+    for row in csv.DictReader(open(path, newline="", encoding="utf-8")):
+        args, why = serving_scenario(row, model_ids)
+        if args is None:
+            skipped[why] += 1
+        else:
+            rows.append((row, args))
+    # the highest concurrency of each aggregated deployment's sweep: its maximum load
+    def deployment(row):
+        return tuple(row[k] for k in ("backend", "backend_version", "system", "model_path", "gemm_quant_mode",
+                                      "moe_quant_mode", "tp_size", "moe_tp_size", "moe_ep_size", "isl", "osl"))
+    top = defaultdict(int)
+    for row, a in rows:
+        if a["mode"] == "agg":
+            top[deployment(row)] = max(top[deployment(row)], a["batch"])
+    jobs = [(i, metric, kw) for i, (_, a) in enumerate(rows) for metric, kw in a["jobs"].items()]
+    cols = {k: [kw[k] for _, _, kw in jobs] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
+                                                     "input_tokens", "output_tokens")}
+    est = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=[one_batch_catalog()], **cols)
+    at = {(i, metric): j for j, (i, metric, _) in enumerate(jobs)}
+    # the goals are scored on aggregated serving; disaggregated rows are printed apart, since two
+    # things they measure are not modelled yet (the prefill workers' queue, and speculative decoding
+    # that some decode workers run)
+    by_mode = {mode: {m: defaultdict(list) for m in ("tpot_ms", "ttft_ms", "max_load_throughput")}
+               for mode in ("agg", "disagg")}
+    detail = []
+    scored = 0
+    for i, (row, a) in enumerate(rows):
+        j_ttft, j_tpot = at[(i, "ttft_ms")], at[(i, "tpot_ms")]
+        failed = next((est["error"][j] or "does not fit" for j in (j_ttft, j_tpot)
+                       if est["error"][j] is not None or not math.isfinite(est["tpot_s"][j])), None)
+        if failed:
+            skipped["estimate failed: " + str(failed)[:60]] += 1
+            continue
+        scored += 1
+        ttft, tpot = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])
+        n = a["output_tokens"]
+        measured = {"ttft_ms": ttft, "tpot_ms": tpot}
+        predicted = {"ttft_ms": est["ttft_s"][j_ttft] * 1000.0, "tpot_ms": est["tpot_s"][j_tpot] * 1000.0}
+        if a["mode"] == "agg" and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
+            measured["max_load_throughput"] = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
+            predicted["max_load_throughput"] = est["throughput_tokens_per_s"][j_tpot]
+        for metric, value in measured.items():
+            err = predicted[metric] / value - 1.0
+            group = by_mode[a["mode"]][metric]
+            for key in ("all", f"engine {a['label']}", f"gpu {a['hardware']}",
+                        f"model {a['model']}", f"batch {_bucket(a['batch'])}", f"shape {a['input_tokens']}x{n}",
+                        f"engine/model {a['label']}/{a['model']}"):
+                group[key].append(err)
+            detail.append((metric, a["label"], a["model"], a["hardware"], a["precision"], a["gpus"], a["batch"],
+                           f"{a['input_tokens']}x{n}", value, predicted[metric], err))
+    if show_rows:
+        for d in sorted(detail):
+            print(f"{d[0]:<20}{d[1]:<8}{d[2]:<18}{d[3]:<9}{d[4]:<6}{d[5]:>3}{d[6]:>6} {d[7]:<10}"
+                  f"{d[8]:>11.2f}{d[9]:>11.2f}{d[10]:>+8.0%}")
+        print()
+    errors = by_mode["agg"]
+    for metric, groups in errors.items():
+        _table(f"loaded serving (agg): {metric}", groups)
+    for metric in ("ttft_ms", "tpot_ms"):
+        groups = by_mode["disagg"][metric]
+        _table(f"disaggregated (not in the goals): {metric}",
+               {k: v for k, v in groups.items() if k == "all" or k.startswith(("engine ", "model "))})
+    print(f"{'goal (issue 12)':<52}{'value':>8}{'limit':>8}")
+    status = 0
+    for metric, what, limit in GOALS:
+        groups = errors[metric]
+        if not groups:
+            continue
+        if what == "median |err|":
+            value = statistics.median(abs(e) for e in groups["all"])
+        elif what == "|median bias|":
+            value = abs(statistics.median(groups["all"]))
+        else:
+            value = max(statistics.median(abs(e) for e in errs)
+                        for key, errs in groups.items() if key.startswith("engine/model "))
+        met = value <= limit
+        enforced = (metric, what) in ENFORCED
+        if enforced and not met:
+            status = 1
+        print(f"{metric + ' ' + what:<52}{value:>8.1%}{limit:>8.0%} {'ok' if met else 'MISSED'}"
+              f"{' (enforced)' if enforced else ''}")
+    print(f"\nloaded serving: scored {scored} rows; not scored " + ", ".join(f"{n} ({why})" for why, n in sorted(skipped.items(), key=lambda kv: -kv[1])))
+    return status
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", action="store_true", help="print every scored row")
     parser.add_argument("--data", nargs="*", type=Path, default=DATA, help="measurement CSV files")
+    parser.add_argument("--serving", default=str(SERVING), help="AIConfigurator serving CSV ('' to skip)")
     args = parser.parse_args()
-    sys.exit(run(args.data, args.rows))
+    status = run(args.data, args.rows)
+    if args.serving:
+        print()
+        status = run_serving(Path(args.serving), args.rows) or status
+    sys.exit(status)
 
 
 if __name__ == "__main__":

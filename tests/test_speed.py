@@ -24,9 +24,59 @@ def test_expected_share_of_experts_touched():
 
 def test_allreduce_cost():
     # 2 GPUs, 10 layers, 100 tokens x 1000 hidden x 2 B = 200 kB; 100 GB/s link:
-    # per all-reduce 2 x 1/2 x 200e3 / 100e9 = 2 us + 8 us latency; 2 per layer
-    assert speed.allreduce_s(2, 10, 100, 1000, 100e9) == pytest.approx(20 * (2e-6 + 8e-6))
+    # per all-reduce 2 x 1/2 x 200e3 / 100e9 = 2 us on the wire, and a tree of depth 1 = 2 hops of
+    # 6 us; 2 all-reduces per layer
+    assert speed.allreduce_s(2, 10, 100, 1000, 100e9) == pytest.approx(20 * (2e-6 + 2 * 6e-6))
+    # 8 GPUs: depth 3 (6 hops), 2 x 7/8 x 200e3 / 100e9 = 3.5 us
+    assert speed.allreduce_s(8, 10, 100, 1000, 100e9) == pytest.approx(20 * (3.5e-6 + 6 * 6e-6))
     assert speed.allreduce_s(1, 10, 100, 1000, 100e9) == 0
+
+
+@pytest.mark.parametrize("gpus, depth", [(1, 0), (2, 1), (3, 2), (4, 2), (8, 3), (9, 4), (72, 7), (1024, 10)])
+def test_tree_depth_is_ceil_log2(gpus, depth):
+    assert speed.tree_depth(gpus) == depth
+
+
+# toy-dense (1e9 parameters, 1e6 of them embedding and 1e6 lm_head, 10 layers, 10 heads of 100,
+# 2 KV heads, fp16) on toy-gpu (100 TFLOPS, 1000 GB/s), vLLM with MFU = MBU = 0.5 and no fixed
+# costs; a 256-token prompt, so each matrix product of the prompt runs at g = 256 / (256 + 256)
+# = 0.5 of the MFU (vLLM's prefill_half_tokens is 256).
+# C_1, the arithmetic of one prompt: (2 x 0.998e9 x 256 + 2e6 lm_head) FLOPs at 100e12 x 0.5 x 0.5
+# = 0.02043912 s, plus attention 4 x 10 x 100 x 10 layers x 256^2 / 2 = 1.31072e9 FLOPs at the
+# same rate = 5.24288e-5 s. It is longer than reading the weights (2e9 B at 0.5e12 = 4 ms), so a
+# lone prompt's prefill F_1 = C_1.
+TOY_LOOP = dict(catalog=[TINY], engine="vllm", input_tokens=256, decode_mfu=0.5, decode_mbu=0.5, prefill_mfu=0.5,
+                decode_step_overhead_s=0.0, prefill_overhead_s=0.0)
+TOY_C1 = 2 * 0.998e9 * 256 / 25e12 + 2e6 / 25e12 + 1.31072e9 / 25e12
+
+
+def test_closed_loop_reduces_to_a_single_request_at_batch_1():
+    # batch 1: nothing else runs. TTFT = F_1; TPOT = the weights' read (1.998e9 B, the embedding
+    # table is not read) + the KV read at the mean context 256 + 100 / 2 = 306 tokens:
+    # 2 x 2 x 100 x 2 B x 10 layers x 306 = 2.448e6 B, both at 0.5e12 B/s
+    r = estimate("toy-dense", "toy-gpu", batch=1, output_tokens=100, **TOY_LOOP)
+    tpot = 1.998e9 / 0.5e12 + 2.448e6 / 0.5e12
+    assert r.ttft_s == pytest.approx(TOY_C1, rel=1e-9)
+    assert r.tpot_s == pytest.approx(tpot, rel=1e-9)
+    assert r.latency_s == pytest.approx(TOY_C1 + 99 * tpot, rel=1e-9)
+    assert r.throughput_tokens_per_s == pytest.approx(100 / (TOY_C1 + 99 * tpot), rel=1e-9)
+
+
+def test_closed_loop_of_five_clients_by_hand():
+    # batch 5, 100 output tokens. The decode step of 5 sequences: GEMMs 5 x 1.998e9 FLOPs at 50e12
+    # = 0.2 ms under the weights' read of 3.996 ms; attention 5 x 2.448e6 B at 0.5e12 = 24.48 us
+    # (its 6.12e7 FLOPs take 1.2 us): T_dec = 4.02048 ms.
+    # A request waits half a running step, its prompt takes ceil(256 / 8192) = 1 step, then it
+    # decodes for 99: a cycle of 100.5 steps. 4 other clients each start a request once a cycle:
+    # 4 / 100.5 prompts join a step and add their arithmetic: TPOT = T_dec + 4 / 100.5 x C_1.
+    # TTFT = its own prefill + (0.5 + 1) x TPOT.
+    r = estimate("toy-dense", "toy-gpu", batch=5, output_tokens=100, **TOY_LOOP)
+    tpot = 3.996e-3 + 2.448e-5 + 4 / 100.5 * TOY_C1
+    ttft = TOY_C1 + 1.5 * tpot
+    assert r.tpot_s == pytest.approx(tpot, rel=1e-9)
+    assert r.ttft_s == pytest.approx(ttft, rel=1e-9)
+    # the 5 requests run side by side, each for its latency
+    assert r.throughput_tokens_per_s == pytest.approx(5 * 100 / (ttft + 99 * tpot), rel=1e-9)
 
 
 def test_single_sequence_decode_is_memory_bound_on_the_toy():
@@ -40,9 +90,23 @@ def test_single_sequence_decode_is_memory_bound_on_the_toy():
     assert r.tpot_s == pytest.approx((weights_read + kv_read) / (1000e9 * 0.5), rel=1e-9)
 
 
+def test_decode_step_is_two_rooflines_that_add():
+    # toy-dense, fp16, batch 1000, 10 + 10 tokens (mean context 15), HF transformers (a static
+    # batch: no prompt shares a decode step), one GPU (no communication), MFU = MBU = 0.5:
+    # GEMMs: 1000 x (2 x (1e9 - 2 x 1e6) + 2 x 1e6 lm_head) = 1.998e12 FLOPs at 100e12 x 0.5
+    #        = 39.96 ms, against 1.998e9 B of weights at 1000e9 x 0.5 = 4.0 ms: compute-bound
+    # attention: KV read 1000 x 2 x 2 heads x 100 x 2 B x 10 layers x 15 = 1.2e8 B at 0.5e12
+    #        = 0.24 ms, against 1000 x 4 x 10 x 100 x 150 = 6e8 FLOPs = 0.012 ms: memory-bound
+    # the step is their sum; one max(FLOPs, bytes) over both would have been 39.972 ms
+    r = estimate("toy-dense", "toy-gpu", catalog=[TINY], engine="transformers", batch=1000, input_tokens=10,
+                 output_tokens=10, decode_mfu=0.5, decode_mbu=0.5, decode_step_overhead_s=0.0)
+    assert r.tpot_s == pytest.approx(1.998e12 / 50e12 + 1.2e8 / 0.5e12, rel=1e-9)
+
+
 def test_moe_decode_reads_more_experts_as_the_batch_grows():
-    one = estimate("mixtral-8x7b", "h100-sxm", gpus=2, batch=1, input_tokens=100, output_tokens=10)
-    many = estimate("mixtral-8x7b", "h100-sxm", gpus=2, batch=8, input_tokens=100, output_tokens=10)
+    # long answers, so that the other clients' prompts (7 per 1000 steps) hardly share the steps
+    one = estimate("mixtral-8x7b", "h100-sxm", gpus=2, batch=1, input_tokens=100, output_tokens=1000)
+    many = estimate("mixtral-8x7b", "h100-sxm", gpus=2, batch=8, input_tokens=100, output_tokens=1000)
     # batch 8 touches ~90% of experts against 25%: per-step time grows, per-token time falls
     assert many.tpot_s > 1.5 * one.tpot_s
     assert many.throughput_tokens_per_s > 3 * one.throughput_tokens_per_s

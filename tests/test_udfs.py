@@ -75,7 +75,9 @@ def test_every_estimate_function_equals_the_core(case):
     assert _call(udfs.LLM_THROUGHPUT, case, *speed_args) == core["throughput_tokens_per_s"]
     ttft = udfs.LLM_TTFT(*[cell(case.get(n)) for n in ("model", "hardware", "input_tokens", "gpus", "batch",
                                                        "precision", "engine")])
-    assert ttft == estimate(**dict(case, output_tokens=None)).ttft_s
+    # LLM_TTFT prices the prompts alone (README): no answer tokens, which under load (batch > 1) also
+    # sets how often the other clients' prompts arrive
+    assert ttft == estimate(**dict(case, output_tokens=0)).ttft_s
     cost_args = ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine")
     assert _call(udfs.LLM_COST, case, *cost_args) == core["cost_per_request_usd"]
     assert _call(udfs.LLM_COST_PER_MTOK, case, *cost_args) == core["cost_per_mtok_usd"]

@@ -521,6 +521,7 @@ class Engine:
     cpu_floor_s_per_layer: float = _f(0.0, min=0)
     apple_prefill_mfu: float | None = _f(None, gt=0)
     apple_decode_mbu: float | None = _f(None, gt=0)
+    decode_attention_mbu: float | None = _f(None, gt=0)
     apple_prefill_half_tokens: float | None = _f(None, min=0)
     hardware_kinds: tuple = _f(("gpu", "apple", "cpu"))
     vendors: tuple = _f(())
@@ -529,7 +530,7 @@ class Engine:
 
     def check(self) -> None:
         for name in ("memory_fraction", "prefill_mfu", "decode_mfu", "decode_mbu", "apple_prefill_mfu",
-                     "apple_decode_mbu"):
+                     "apple_decode_mbu", "decode_attention_mbu"):
             if (getattr(self, name) or 0) > 1:
                 raise ValueError(f"{name} must be <= 1")
 
@@ -554,9 +555,12 @@ class Precision:
     attn_output_bits: float | None = _f(None, gt=0)
     upgraded_layer_share: float = _f(1.0, min=0)
     kv_bytes: float = _f(0.0, min=0)
+    gemm_efficiency: float = _f(1.0, gt=0)
     notes: str = _f("")
 
     def check(self) -> None:
+        if self.gemm_efficiency > 1:
+            raise ValueError("gemm_efficiency must be <= 1")
         if self.upgraded_layer_share > 1:
             raise ValueError("upgraded_layer_share must be <= 1")
 
@@ -641,6 +645,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "decode_mbu": (0, 1, "a share of the peak"),
     "apple_prefill_mfu": (0, 1, "a share of the peak"),
     "apple_decode_mbu": (0, 1, "a share of the peak"),
+    "decode_attention_mbu": (0, 1, "a share of the peak"),
     "prefill_overhead_s": (0, 3_600, "an hour"),
     "decode_step_overhead_s": (0, 60, "a minute per step"),
     "decode_overhead_s_per_layer": (0, 1, "a second per layer and step"),
@@ -649,6 +654,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "apple_prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     # precisions
     "bits_per_weight": (0, 64, "no weight format is wider than a 64-bit float"),
+    "gemm_efficiency": (0, 1, "a share of the 16-bit kernels' efficiency"),
     "embedding_bits": (0, 64, "no weight format is wider than a 64-bit float"),
     "output_bits": (0, 64, "no weight format is wider than a 64-bit float"),
     "attn_v_bits": (0, 64, "no weight format is wider than a 64-bit float"),

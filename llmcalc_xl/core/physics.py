@@ -145,6 +145,7 @@ class Scenario:
     mfu_prefill: Any
     mfu_decode: Any
     mbu_decode: Any
+    mbu_attention: Any
     half_tokens: Any
     prefill_fixed: Any
     step_fixed: Any
@@ -156,6 +157,8 @@ class Scenario:
     mem_fraction: Any
     bandwidth: Any
     peak: Any
+    peak_attention: Any
+    gemm_factor: Any
     link: Any
     price: Any
     # owned hardware
@@ -185,21 +188,24 @@ class RowView:
         return value[self._index] if np.ndim(value) else value
 
 
-def _peak_tflops(look: Lookup) -> Any:
-    """Dense TFLOPS at the precision's compute type. A type the device lacks runs at the 16-bit
-    rate (FP8 weights on an A100 and FP4 weights on an H100 are dequantised and computed in 16-bit);
-    BF16 runs at tflops_bf16 where the device states one (GeForce cards run BF16, which accumulates
-    in FP32, at half their FP16-accumulate rate), else at the 16-bit rate."""
+def _peak_tflops(look: Lookup) -> tuple[Any, Any, Any]:
+    """Dense TFLOPS at the precision's compute type, at 16 bits, and whether the device has units
+    of the precision's type. A type the device lacks runs at the 16-bit rate (FP8 weights on an
+    A100 and FP4 weights on an H100 are dequantised and computed in 16-bit); BF16 runs at
+    tflops_bf16 where the device states one (GeForce cards run BF16, which accumulates in FP32, at
+    half their FP16-accumulate rate), else at the 16-bit rate."""
     def rate(name):
         x = look.hardware(name)
         return where(x > 0, x, np.nan)
 
     fp16 = rate("tflops_fp16")
     tflops = fp16
+    native = look.flag("precisions", "compute", "fp16")
     for compute in ("fp32", "bf16", "fp8", "int8", "fp4"):
-        tflops = where(look.flag("precisions", "compute", compute), or_default(rate(f"tflops_{compute}"), fp16),
-                          tflops)
-    return tflops
+        kind = look.flag("precisions", "compute", compute)
+        tflops = where(kind, or_default(rate(f"tflops_{compute}"), fp16), tflops)
+        native = native | (kind & given(rate(f"tflops_{compute}")))
+    return tflops, fp16, native
 
 
 def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Scenario:
@@ -270,6 +276,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         mfu_prefill=override("prefill_mfu", efficiency("prefill_mfu")),
         mfu_decode=override("decode_mfu", look.engine("decode_mfu")),
         mbu_decode=override("decode_mbu", efficiency("decode_mbu")),
+        # attention's KV read reaches its own share of the bandwidth (decode_mbu where none is given)
+        mbu_attention=or_default(look.engine("decode_attention_mbu"), override("decode_mbu",
+                                                                                efficiency("decode_mbu"))),
         half_tokens=efficiency("prefill_half_tokens"),
         prefill_fixed=override("prefill_overhead_s", look.engine("prefill_overhead_s")),
         step_fixed=(override("decode_step_overhead_s", look.engine("decode_step_overhead_s"))
@@ -284,7 +293,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
 
     # hardware, with the caller's overrides (a custom device gives all three numbers)
     custom_tflops = look.option("tflops")
-    tflops = where(look.custom_only, custom_tflops, _peak_tflops(look))
+    tflops_at_precision, tflops_16, native = _peak_tflops(look)
+    tflops = where(look.custom_only, custom_tflops, tflops_at_precision)
+    peak = let("peak", where(given(custom_tflops) & ~look.custom_only, custom_tflops, tflops) * TERA)
     # a GPU-hour: price_per_hour where given; else what owned hardware costs (pricing "owned", or no rental
     # price but a known purchase price and power); else the catalog's rental price of the tier (the named
     # provider's, or the tier's default)
@@ -313,7 +324,14 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         mem_gib=override("memory_gib", look.hardware("memory_gib")),
         mem_fraction=where(look.custom_only, 1.0, look.hardware("memory_fraction")),
         bandwidth=override("bandwidth_gb_s", look.hardware("bandwidth_gb_s")) * BYTES_PER_GB,
-        peak=where(given(custom_tflops) & ~look.custom_only, custom_tflops, tflops) * TERA,
+        peak=peak,
+        # attention multiplies activations and the KV cache, in 16-bit whatever the weights' format
+        # (FP32 weights: at the FP32 rate); a device described by one tflops figure runs all at it
+        peak_attention=where(given(custom_tflops), peak, np.minimum(peak, or_default(tflops_16 * TERA, peak))),
+        # a weight format's matrix-product kernels on its own units reach this share of what 16-bit
+        # kernels reach, in arithmetic and in streaming the weights (precisions.toml, gemm_efficiency);
+        # dequantised to 16-bit on a device without those units, it runs the 16-bit kernels' way
+        gemm_factor=where(native, look.precision("gemm_efficiency", 1.0), 1.0),
         link=or_default(look.hardware("interconnect_gb_s"), c.default_link_gb_s) * BYTES_PER_GB,
         price=where(look.has_hw, price, np.nan),
         api_ttft=look.model("ttft_s"), api_tokens_per_s=look.model("output_tokens_per_s"),
@@ -463,9 +481,38 @@ class Speed:
 
 
 def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Speed:
-    """Time to first token, time per output token, latency and busy time per batch."""
+    """Time to first token, time per output token, latency and busy time per batch.
+
+    ``batch`` (B) is the number of requests in flight: B clients in a closed loop, each sending its
+    next request when its previous one ends. TTFT and TPOT are the means they see in steady state
+    under the engine's default scheduler.
+
+    Static batching (HF transformers, ``continuous_batching = false``): the B prompts are prefilled
+    together, then B sequences decode in lockstep: TTFT = prefill of all B prompts, TPOT = the
+    decode step of B sequences (T_dec).
+
+    Continuous batching with chunked prefill (vLLM, SGLang) and in-flight batching (TensorRT-LLM):
+    a new request's prompt is processed in the same steps as the running decodes.
+
+    - A new request first waits for the step that is running when it arrives (half a step on
+      average), then its prompt goes through in k = ceil(P / max_batched_tokens) steps, then it
+      decodes for N - 1 steps: each client's cycle is N + k - 1/2 steps (k + 1/2 for an answer of
+      one token or none), so each of the B - 1 others starts a new request once a cycle:
+      (B - 1) / (N + k - 1/2) prompts join an average step. A step reads the weights once for all its tokens, so what a joining
+      prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill):
+      TPOT = T_dec + (B - 1) / (N + k - 1/2) x C_1.
+    - The prompt's steps are as long as an average step, and its own prefill adds its own time,
+      that of a lone prompt (F_1): TTFT = F_1 + min(B - 1, 1) x (1/2 + k) x TPOT.
+    - Over one client's cycle the others' prompts add (B - 1) x C_1 in all, whatever N: the
+      latency, and the GPU time a request costs, grow with N.
+    - At B = 1 nothing else runs: TTFT = F_1 and TPOT = T_dec, the single-request figures.
+    - A deployment serves B requests at once, each for TTFT + (N - 1) x TPOT: throughput =
+      B x N / (TTFT + (N - 1) x TPOT).
+    """
     bw_eff = let("bw_eff", s.bandwidth * m.tp)
-    flops_eff = let("flops_eff", s.peak * m.tp)
+    flops_eff = let("flops_eff", s.peak * m.tp * s.gemm_factor)
+    attn_eff = let("attn_flops_eff", s.peak_attention * m.tp)
+    gemm_bw_eff = let("gemm_bw_eff", bw_eff * s.gemm_factor)
     head_flops = let("head_flops", 2.0 * s.vocab * s.hidden)  # lm_head, once per sampled token
     attention_layers = s.layers - s.linear_layers - s.mlp_only
     full_layers = let("full_attention_layers", attention_layers - s.window_layers - s.chunk_layers)
@@ -494,8 +541,9 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         # dense weights see every token of a pass; each routed expert only its share (k/E)
         peak = flops_eff * s.mfu_prefill
         compute = let(f"pf_compute_{suffix}",
-                      prompts * (2.0 * (w.linear - w.expert_linear) * s.prompt + attn_flops_prompt + head_flops)
+                      prompts * (2.0 * (w.linear - w.expert_linear) * s.prompt + head_flops)
                       / (peak * gemm_efficiency(pass_rows))
+                      + prompts * attn_flops_prompt / (attn_eff * s.mfu_prefill * gemm_efficiency(pass_rows))
                       + prompts * 2.0 * w.expert_linear * s.prompt
                       / (peak * gemm_efficiency(np.maximum(pass_rows * w.expert_share, 1.0))))
         moved = let(f"pf_moved_{suffix}", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
@@ -505,13 +553,13 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         passes = np.ceil(np.maximum(tokens, 1.0) / s.max_tokens)
         dequant = let(f"pf_dequant_{suffix}", where(s.dequantizes, passes * (s.params - w.emb) * 4.0
                                                         / (bw_eff * s.mbu_decode), 0.0))
-        return let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.mbu_decode)) + dequant
-                   + comm(tokens) + s.prefill_fixed)
+        return compute, let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.mbu_decode)) + dequant
+                            + comm(tokens) + s.prefill_fixed)
 
     # with continuous batching a new request's prompt is prefilled on its own; a static batch
     # (HF generate) prefills all B prompts before the first token of any
-    prefill_one = prefill_s(1.0, "1")
-    prefill_batch = prefill_s(s.sequences, "b")
+    compute_one, prefill_one = prefill_s(1.0, "1")
+    _, prefill_batch = prefill_s(s.sequences, "b")
 
     # decode: one token for each of B sequences per step, at the mean context P + N/2
     mean_ctx = let("mean_ctx", s.prompt + s.output / 2.0)
@@ -523,27 +571,44 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk)
     indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
     state = _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
-    dec_bytes = let("dec_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(s.experts, s.k_active,
-                                                                                              s.sequences)
-                    + s.sequences * (m.per_tok_layer * attn_ctx + indexed * s.indexer_dim * c.indexer_bytes_per_value
-                                     + 2.0 * state))  # a linear layer reads and writes its state
-    dec_flops = let("dec_flops", s.sequences * (2.0 * w.linear + head_flops + 4.0 * s.heads * s.head_dim * attn_ctx
-                                                + 2.0 * s.indexer_heads * s.indexer_dim * indexed
-                                                + _speed.linear_attention_flops(1.0, s.linear_layers, s.linear_state)))
-    tpot_hosted = let("tpot_core", np.maximum(_speed.roofline_s(dec_flops, flops_eff * s.mfu_decode, dec_bytes,
-                                                                bw_eff * s.mbu_decode), s.cpu_floor)
-                      + comm(s.sequences) + s.step_fixed)
+    # a decode step runs two kinds of kernels one after the other, each on its own roofline: the
+    # matrix products (GEMMs) stream the weights once for all B tokens and turn compute-bound as B
+    # grows, while attention reads every sequence's KV cache at bandwidth whatever B is. One
+    # max(flops, bytes) over both would let the KV read hide under the GEMMs' arithmetic.
+    gemm_bytes = let("dec_gemm_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
+        s.experts, s.k_active, s.sequences))
+    gemm_flops = let("dec_gemm_flops", s.sequences * (2.0 * w.linear + head_flops))
+    attn_bytes = let("dec_attn_bytes", s.sequences * (m.per_tok_layer * attn_ctx
+                                                      + indexed * s.indexer_dim * c.indexer_bytes_per_value
+                                                      + 2.0 * state))  # a linear layer reads and writes its state
+    attn_flops = let("dec_attn_flops", s.sequences * (4.0 * s.heads * s.head_dim * attn_ctx
+                                                      + 2.0 * s.indexer_heads * s.indexer_dim * indexed
+                                                      + _speed.linear_attention_flops(1.0, s.linear_layers,
+                                                                                      s.linear_state)))
+    gemm_s = let("dec_gemm_s", _speed.roofline_s(gemm_flops, flops_eff * s.mfu_decode, gemm_bytes,
+                                                 gemm_bw_eff * s.mbu_decode))
+    attn_s = let("dec_attn_s", _speed.roofline_s(attn_flops, attn_eff * s.mfu_decode, attn_bytes,
+                                                 bw_eff * s.mbu_attention))
+    tpot_alone = let("tpot_core", np.maximum(gemm_s + attn_s, s.cpu_floor) + comm(s.sequences) + s.step_fixed)
+    # continuous batching: the other clients' prompts share the decode steps (docstring)
+    others = let("other_clients", np.maximum(s.sequences - 1.0, 0.0))
+    prompt_steps = let("prompt_steps", np.ceil(np.maximum(s.prompt, 1.0) / s.max_tokens))
+    cycle = let("cycle_steps", np.maximum(s.output - 1.0, 0.0) + prompt_steps + 0.5)
+    joining = let("joining_prompts", where(s.continuous, others / cycle, 0.0))
+    tpot_hosted = let("tpot_loaded", tpot_alone + joining * compute_one)
+    ttft_loaded = let("ttft_loaded", prefill_one + np.minimum(others, 1.0) * (0.5 + prompt_steps) * tpot_hosted)
 
     # API models: the provider's published speed
     ttft = let("ttft", where(s.is_api, s.api_ttft,
-                                where(s.has_hw, where(s.continuous, prefill_one, prefill_batch), np.nan)))
+                                where(s.has_hw, where(s.continuous, ttft_loaded, prefill_batch), np.nan)))
     tpot = let("tpot", where(s.is_api, 1.0 / s.api_tokens_per_s, where(s.has_hw, tpot_hosted, np.nan)))
     steps = let("steps", np.maximum(s.output - 1.0, 0.0))
     latency_est = ttft + steps * tpot
     latency = let("latency", or_default(s.latency_given, latency_est))
-    # time the deployment is busy with one batch of B requests: all B prompts, then the steps
+    # time the deployment is busy with one batch of B requests: a static batch prefills all B prompts,
+    # then the steps; under continuous batching the B requests run side by side, each for its latency
     busy = let("busy", or_default(s.latency_given, where(
-        s.is_api, latency_est, where(s.has_hw, prefill_batch, np.nan) + steps * tpot)))
+        s.is_api, latency_est, where(s.has_hw, where(s.continuous, ttft, prefill_batch), np.nan) + steps * tpot)))
     return Speed(ttft=ttft, tpot=tpot, latency=latency, busy=busy,
                  prefill_rate=where(s.is_api, np.nan, s.prompt / ttft), decode_rate=1.0 / tpot,
                  throughput=s.sequences * s.output / busy)
@@ -655,7 +720,7 @@ LABELS = {
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
     "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",
-    "mbu_decode": "Decode MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
+    "mbu_decode": "Decode MBU", "mbu_attention": "Decode attention MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
     "step_fixed": "Decode fixed s per step", "cpu_floor": "CPU floor s per step",
     "continuous": "Continuous batching?", "dequantizes": "Dequantises GGUF for prefill?",
     "mem_gib": "Memory GiB per GPU", "mem_fraction": "Allocatable share", "bandwidth": "Bandwidth B/s",
@@ -675,7 +740,9 @@ LABELS = {
     "device": "Device memory B", "static": "Weights + activations + overhead B", "usable": "Usable B",
     "total": "Total B", "act_tok": "Activation B per token", "p_seq": "B per sequence",
     "q_tok": "B per prompt token", "budget": "Budget B", "max_batch": "Largest batch",
-    "bw_eff": "Bandwidth B/s (all GPUs)", "flops_eff": "Peak FLOP/s (all GPUs)",
+    "bw_eff": "Bandwidth B/s (all GPUs)", "flops_eff": "GEMM peak FLOP/s (all GPUs, format's share)",
+    "attn_flops_eff": "Attention peak FLOP/s (all GPUs)", "gemm_bw_eff": "GEMM weight streaming B/s (all GPUs)",
+    "peak_attention": "Attention peak FLOP/s per GPU", "gemm_factor": "GEMM efficiency of the format",
     "head_flops": "lm_head FLOPs per token", "kv_token_all_layers": "KV B per token",
     "attn_flops_prompt": "Prompt attention FLOPs",
     "pf_tokens_1": "Prefill tokens (one prompt)", "pf_rows_1": "Tokens per matrix product (one prompt)",
@@ -684,8 +751,13 @@ LABELS = {
     "pf_tokens_b": "Prefill tokens (batch)", "pf_rows_b": "Tokens per matrix product (batch)",
     "pf_compute_b": "Prefill arithmetic s (batch)", "pf_moved_b": "Prefill bytes moved (batch)",
     "pf_dequant_b": "GGUF dequantisation s (batch)", "prefill_s_b": "Prefill s (batch)",
-    "mean_ctx": "Mean context", "attn_ctx": "Attended tokens x layers", "dec_bytes": "Decode bytes per step",
-    "dec_flops": "Decode FLOPs per step", "tpot_core": "Decode s per step (own hardware)",
+    "mean_ctx": "Mean context", "attn_ctx": "Attended tokens x layers",
+    "dec_gemm_bytes": "Decode weights read per step B", "dec_gemm_flops": "Decode GEMM FLOPs per step",
+    "dec_attn_bytes": "Decode KV read per step B", "dec_attn_flops": "Decode attention FLOPs per step",
+    "dec_gemm_s": "Decode GEMMs s per step", "dec_attn_s": "Decode attention s per step", "tpot_core": "Decode s per step (own hardware)",
+    "other_clients": "Other requests in flight", "cycle_steps": "Steps of a client's cycle", "joining_prompts": "Prompts joining a decode step",
+    "tpot_loaded": "Decode s per step with prompts joining", "prompt_steps": "Steps a prompt takes",
+    "ttft_loaded": "TTFT s under load",
     "ttft": "TTFT s", "tpot": "TPOT s", "steps": "Decode steps after the first token", "latency": "Latency s",
     "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
     "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",

@@ -61,11 +61,24 @@ def experts_touched_share(experts, experts_per_token, tokens):
     return where(experts > 0, where(share * tokens > 40, 1.0, 1.0 - (1.0 - share) ** tokens), 0.0)
 
 
+def tree_depth(gpus):
+    """ceil(log2(gpus)) for 1 to 1024 GPUs, written with comparisons only (a spreadsheet formula
+    can write them; np.log2 is not in the operations the workbook shares)."""
+    depth = where(gpus > 1.0, 1.0, 0.0)
+    for k in range(1, 10):
+        depth = depth + where(gpus > 2.0 ** k, 1.0, 0.0)
+    return depth
+
+
 def allreduce_s(tp, layers, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
-    """Tensor-parallel communication of one forward pass: two ring all-reduces per layer of
-    tokens x h 16-bit values, 2 (n-1)/n x message / link bandwidth + fixed latency each."""
+    """Tensor-parallel communication of one forward pass: two all-reduces per layer of tokens x h
+    16-bit values. Each moves 2 (n-1)/n x the message over the link (the ring's bandwidth term)
+    and waits one latency per level of a reduction tree, up and down: 2 ceil(log2 n) hops. Small
+    messages, as in decode, are latency-bound, and NCCL reduces them along trees (double binary
+    trees since NCCL 2.4: latency logarithmic in the number of GPUs) rather than rings (latency
+    linear in it). The hop latency is fitted (defaults.py)."""
     message = tokens * hidden_size * c.activation_bytes
-    per = 2.0 * (tp - 1.0) / tp * message / link_bytes_per_s + c.allreduce_latency_s
+    per = 2.0 * tree_depth(tp) * c.allreduce_hop_latency_s + 2.0 * (tp - 1.0) / tp * message / link_bytes_per_s
     return where(tp > 1, 2.0 * layers * per, 0.0)
 
 

@@ -1,0 +1,158 @@
+"""Fit the few loaded-serving parameters on the AIConfigurator rows, and print the fit.
+
+    python benchmarks/fit_serving.py
+
+What is fitted (physics and per-format efficiencies, never rows; the estimates are also scored on
+GPUs that are not in the data):
+
+0. The all-reduce hop latency (defaults.py), paid at each of the 2 ceil(log2 n) hops of a
+   reduction tree, on the TPOT of 16-bit dense models on H100 at TP 1, 2, 4 and 8, where nothing
+   else changes with the TP degree (the weights' share per GPU is in the roofline). The objective
+   is the mean over (model, TP) groups of |median error|.
+1. ``gemm_efficiency`` of FP8 and FP4 weights (precisions.toml): the share of the 16-bit kernels'
+   efficiency their matrix-product kernels reach, in arithmetic and in streaming the weights.
+   Fitted on the TPOT of DENSE models only (Llama-3.1-70B, Qwen3-32B), where a decode step is the
+   weights' read plus attention and nothing model-specific (MoE routing) muddies the format's
+   effect. The objective is the median log error of the format's rows (zero: no bias).
+2. The TPOT residuals per (GPU, format, dense/MoE, batch) group are printed for the next slice.
+
+It writes nothing: the values go into the catalogs by hand, with this script named as their source.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import statistics
+import sys
+import tempfile
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import accuracy  # noqa: E402
+from llmcalc_xl import estimate_many, load_catalog  # noqa: E402
+from llmcalc_xl.core import physics  # noqa: E402
+from llmcalc_xl.core.defaults import ASSUMPTIONS  # noqa: E402
+
+CATALOGS = HERE.parent / "llmcalc_xl" / "catalogs"
+DENSE = {"llama-3.1-70b", "llama-3.1-8b", "qwen3-32b"}
+
+
+def _toml_value(v):
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def overlay(changes: dict) -> str:
+    """A user catalog file replacing the changed entries: {(table, id): {field: value}}."""
+    lines = []
+    for table, file in (("precisions", "precisions.toml"), ("engines", "engines.toml")):
+        entries = {e["id"]: e for e in tomllib.load(open(CATALOGS / file, "rb"))[table]}
+        for (group, ident), fields in changes.items():
+            if group == table:
+                lines.append(f"[[{table}]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in dict(entries[ident], **fields).items()]
+                lines.append("")
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f.write("\n".join(lines))
+    f.close()
+    return f.name
+
+
+def rows():
+    """The aggregated-serving rows accuracy.py scores, with their estimate's arguments."""
+    ids = set(load_catalog().ids("models"))
+    out = []
+    for row in csv.DictReader(open(accuracy.SERVING, newline="", encoding="utf-8")):
+        args, _ = accuracy.serving_scenario(row, ids)
+        if args is not None and args["mode"] == "agg":  # the goals' rows
+            out.append((row, args["jobs"]["tpot_ms"]))
+    return out
+
+
+def set_hop_latency(seconds: float) -> None:
+    """The all-reduce hop latency the speed stage uses (a fit-only switch of its default)."""
+    physics.speed.__defaults__ = (physics.keep, dataclasses.replace(ASSUMPTIONS, allreduce_hop_latency_s=seconds))
+
+
+def log_errors(data, changes, metric="tpot_ms"):
+    """log(estimate / measured) of every row that computes, with its arguments."""
+    cols = {k: [a[k] for _, a in data] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
+                                                 "input_tokens", "output_tokens")}
+    est = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=[overlay(changes)] if changes else None,
+                        **cols)
+    key = {"tpot_ms": "tpot_s", "ttft_ms": "ttft_s"}[metric]
+    out = []
+    for i, (row, a) in enumerate(data):
+        value = est[key][i] * 1000.0
+        if est["error"][i] is None and math.isfinite(value):
+            out.append((a, math.log(value / float(row["silicon_" + metric]))))
+    return out
+
+
+def bias(errs):
+    return statistics.median(errs) if errs else float("nan")
+
+
+def fit_hop_latency(data):
+    subset = [(r, a) for r, a in data if a["model"] in DENSE and a["precision"] == "bf16"
+              and a["hardware"] == "h100-sxm"]
+
+    def score(hop_us):
+        set_hop_latency(hop_us * 1e-6)
+        groups = defaultdict(list)
+        for a, e in log_errors(subset, {}):
+            groups[(a["model"], a["gpus"])].append(e)
+        return statistics.mean(abs(bias(v)) for v in groups.values()), groups
+
+    best = min((0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12), key=lambda h: score(h)[0])
+    value, groups = score(best)
+    print(f"all-reduce hop latency: {best} us ({len(subset)} bf16 dense H100 TPOT rows; mean |bias| of "
+          f"(model, TP) groups {value:.3f}, {score(0)[0]:.3f} without)")
+    for key, errs in sorted(groups.items()):
+        print(f"  {key[0]:<14} TP{key[1]:<3}{len(errs):>4}{math.exp(bias(errs)) - 1:>+8.0%}")
+    set_hop_latency(best * 1e-6)
+    return best
+
+
+def fit_factor(data, changes, precision):
+    subset = [(r, a) for r, a in data if a["precision"] == precision and a["model"] in DENSE]
+
+    def score(x):
+        return bias([e for _, e in log_errors(subset, {**changes, ("precisions", precision): {"gemm_efficiency": x}})])
+
+    grid = [round(0.30 + 0.02 * i, 2) for i in range(36)]
+    best = min(grid, key=lambda x: abs(score(x)))
+    print(f"gemm_efficiency {precision:<6}{len(subset):>5} dense TPOT rows: {best:.2f} "
+          f"(median log error {score(1.0):+.3f} at 1.0, {score(best):+.3f} at {best:.2f})")
+    return best
+
+
+def main() -> None:
+    data = rows()
+    fit_hop_latency(data)
+    changes: dict = {}
+    for precision in ("fp8", "fp4"):
+        changes[("precisions", precision)] = {"gemm_efficiency": fit_factor(data, changes, precision)}
+    groups = defaultdict(list)
+    for a, e in log_errors(data, changes):
+        groups[(a["hardware"], a["precision"], "dense" if a["model"] in DENSE else "moe",
+                "b<=8" if a["batch"] <= 8 else "b>8")].append(e)
+    print("\nTPOT residuals with these values: median error (estimate / measured - 1) per group")
+    for key, errs in sorted(groups.items()):
+        print(f"  {' '.join(key):<34}{len(errs):>5}{math.exp(bias(errs)) - 1:>+8.0%}")
+
+
+if __name__ == "__main__":
+    main()
