@@ -120,6 +120,8 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
                              targets, monthly)
         result.configurations_tried = tried
         result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"])
+        _price_tiers(result.self_hosted, cat, input_tokens=input_tokens, output_tokens=output_tokens,
+                     precision=precision, engine=engine, utilization=fleet["utilization"])
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
@@ -169,12 +171,21 @@ def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_
 def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str, Any],
             targets: dict[str, float | None], monthly: float) -> tuple[dict[str, np.ndarray], int]:
     """Every whole batch of each (model, hardware, GPUs) configuration, in rounds of doubling
-    range; returns the estimates of the rows that can answer (fit, priced, within the targets:
-    ``ok``) and every configuration's first row (for the reasons a hardware is not shown),
-    concatenated, and the number of rows estimated."""
+    range. Returns, concatenated, the estimates of each configuration's best row per block of
+    rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
+    shown), and the number of rows estimated.
+
+    A configuration closes when its batches run out (``max_batch``), when a batch answers with
+    the fewest replicas a fleet can have (1 + redundancy: a larger batch could only cost as much),
+    or when that fewest, at its replica's monthly cost, costs more than the best answer of the same
+    model and hardware found so far (no batch of it can be cheaper)."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
+    pair_of = {pair: i for i, pair in enumerate(dict.fromkeys((m, h) for m, h, _ in configs))}
+    pair = np.array([pair_of[(m, h)] for m, h, _ in configs])
+    best_usd = np.full(len(pair_of), np.inf)      # per (model, hardware): the cheapest answer so far
+    replica_usd = np.full(len(configs), np.nan)   # per configuration: one replica a month
+    largest = np.full(len(configs), np.inf)       # per configuration: max_batch, once known
     open_ = np.arange(len(configs))
-    largest = np.full(len(configs), np.inf)  # max_batch, once known
     lo, hi = 0, FIRST_BATCHES
     kept: list[dict[str, np.ndarray]] = []
     tried = 0
@@ -183,29 +194,54 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
         counts = np.maximum(top - lo, 0).astype(int)
         which = np.repeat(open_, counts)
         starts = np.repeat(np.cumsum(counts) - counts, counts)
-        batch = lo + 1 + np.arange(which.size) - starts
+        batches = lo + 1 + np.arange(which.size) - starts
         done = np.zeros(len(configs), bool)
         done[open_[counts == 0]] = True
         for s in range(0, which.size, ROWS_PER_CALL):
-            rows = which[s:s + ROWS_PER_CALL]
+            rows, batch = which[s:s + ROWS_PER_CALL], batches[s:s + ROWS_PER_CALL]
             est = estimate_many([configs[i][0] for i in rows], [configs[i][1] for i in rows], catalog=cat,
-                                gpus=[configs[i][2] for i in rows], batch=batch[s:s + ROWS_PER_CALL], **common)
+                                gpus=[configs[i][2] for i in rows], batch=batch, **common)
             tried += rows.size
-            est["config"] = rows
-            est["ok"] = _answers(est, targets)
+            ok = est["ok"] = _answers(est, targets)
             fine = np.equal(est["error"], NONE)
-            # the largest batch that fits: the same for every batch of a configuration
-            known = np.where(fine, np.nan_to_num(est["max_batch"], nan=0.0), np.inf)
-            np.minimum.at(largest, rows, known)
-            enough = est["ok"] & (est["replicas_needed"] <= fewest)
-            done[rows[enough | ~fine]] = True
-            first = batch[s:s + ROWS_PER_CALL] == lo + 1
-            keep = est["ok"] | first
+            # the largest batch that fits and a replica's cost: the same for every batch of a configuration
+            np.minimum.at(largest, rows, np.where(fine, np.nan_to_num(est["max_batch"], nan=0.0), np.inf))
+            replica_usd[rows[fine]] = est["deployment_usd_per_month"][fine]
+            np.minimum.at(best_usd, pair[rows[ok]], est["monthly_cost_usd"][ok])
+            done[rows[(ok & (est["replicas_needed"] <= fewest)) | ~fine]] = True
+            # at the round's last batch of a configuration: a request never gets faster as more share the
+            # GPUs, so a target missed there is missed by every larger batch, and capacity per sequence
+            # only falls: no larger batch serves more than (largest / batch) x this capacity
+            last = (np.r_[rows[1:] != rows[:-1], True]) & fine & (est["fits"] == 1)
+            missed = np.zeros(rows.size, bool)
+            for key, limit in targets.items():
+                if limit is not None:
+                    missed |= est[key] > limit
+            done[rows[last & missed]] = True
+            at_most = est["capacity_requests_per_month"] * largest[rows] / batch
+            beyond = _cost.replicas_needed(monthly, at_most, common["peak_to_average"], common["redundancy"]) \
+                * est["deployment_usd_per_month"] > best_usd[pair[rows]] + 0.005
+            done[rows[last & beyond]] = True
+            keep = np.zeros(rows.size, bool)
+            keep[_cheapest(est, np.flatnonzero(ok), rows)] = True
+            keep |= batch == lo + 1
             kept.append({k: v[keep] for k, v in est.items() if isinstance(v, np.ndarray) and v.shape == keep.shape})
         done[open_[largest[open_] <= hi]] = True
+        done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + 0.005]] = True
         open_ = open_[~done[open_]]
         lo, hi = hi, 2 * hi
     return {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}, tried
+
+
+def _cheapest(est: dict[str, np.ndarray], idx: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Of the rows ``idx``, the best of each ``group`` (an array over all rows): the lowest monthly
+    cost (to the cent: equal costs tie), then the lowest latency, fewer GPUs, the smaller batch."""
+    if not idx.size:
+        return idx
+    order = idx[np.lexsort((est["batch"][idx], est["gpus"][idx], est["latency_s"][idx],
+                            np.round(est["monthly_cost_usd"][idx], 2), group[idx]))]
+    g = group[order]
+    return order[np.r_[True, g[1:] != g[:-1]]]
 
 
 def _answers(est: dict[str, np.ndarray], targets: dict[str, float | None]) -> np.ndarray:
@@ -215,6 +251,29 @@ def _answers(est: dict[str, np.ndarray], targets: dict[str, float | None]) -> np
         if limit is not None:
             ok &= est[key] <= limit
     return ok
+
+
+#: The ways a GPU-hour is paid for that ``plan`` compares for each hardware.
+PLAN_PRICINGS = ("on-demand", "reserved-1y", "reserved-3y", "spot", "owned")
+
+
+def _price_tiers(rows: list[dict[str, Any]], cat: Catalog, **options: Any) -> None:
+    """Each chosen configuration's monthly cost at every pricing the catalog can price: the default
+    published price of each rental tier, and the owned GPU-hour where the purchase price and power are
+    known (``monthly_usd_by_pricing``: pricing -> USD a month, None where there is no price)."""
+    if not rows:
+        return
+    n = len(rows)
+    cols = {k: [r[k] for r in rows] * len(PLAN_PRICINGS) for k in ("model", "hardware", "gpus", "batch")}
+    pricing = [p for p in PLAN_PRICINGS for _ in range(n)]
+    est = estimate_many(cols["model"], cols["hardware"], catalog=cat, pricing=pricing, gpus=cols["gpus"],
+                        batch=cols["batch"], **options)
+    for t, word in enumerate(PLAN_PRICINGS):
+        for i, row in enumerate(rows):
+            price = float(est["price_per_hour"][t * n + i]) if est["error"][t * n + i] is None else math.nan
+            monthly = row["replicas"] * row["gpus"] * price * HOURS_PER_MONTH
+            row.setdefault("monthly_usd_by_pricing", {})[word] = None if math.isnan(monthly) else monthly
+            row.setdefault("provider_by_pricing", {})[word] = est["provider"][t * n + i] if word != "owned" else None
 
 
 def _f(x: Any) -> float | None:
@@ -229,16 +288,13 @@ def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float
     total = est["monthly_cost_usd"]
     model, hw = est["model"].astype(str), est["hardware"].astype(str)
     rows: list[dict[str, Any]] = []
-    idx = np.flatnonzero(ok)
-    if idx.size:
-        # sorted by (model, hardware), then cost (to the cent: equal costs tie), latency, GPUs, batch
-        order = idx[np.lexsort((est["batch"][idx], est["gpus"][idx], est["latency_s"][idx],
-                                np.round(total[idx], 2), hw[idx], model[idx]))]
-        pair = np.char.add(np.char.add(model[order], "\0"), hw[order])
-        for i in order[np.r_[True, pair[1:] != pair[:-1]]].tolist():
+    pairs = np.unique(np.char.add(np.char.add(model, "\t"), hw), return_inverse=True)[1]
+    if ok.any():
+        for i in _cheapest(est, np.flatnonzero(ok), pairs).tolist():
             replicas = int(est["replicas_needed"][i])
             rows.append({
-                "model": str(model[i]), "hardware": str(hw[i]), "gpus": int(est["gpus"][i]), "batch": int(est["batch"][i]),
+                "model": str(model[i]), "hardware": str(hw[i]), "gpus": int(est["gpus"][i]),
+                "batch": int(est["batch"][i]),
                 "max_batch": int(est["max_batch"][i]), "replicas": replicas, "spare_replicas": int(spares),
                 "total_gpus": int(replicas * est["gpus"][i]),
                 "ttft_s": float(est["ttft_s"][i]), "tpot_s": float(est["tpot_s"][i]),
