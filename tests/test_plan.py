@@ -168,3 +168,25 @@ def test_cli_plan_takes_peak_and_spares():
 def test_cli_plan_refuses_bad_fleet_options(args, message):
     r = CliRunner().invoke(main, ["plan", "--model", "llama-3.1-8b", "--requests-per-day", "1000", *args])
     assert r.exit_code == 2 and r.output.strip() == message
+
+
+@pytest.mark.parametrize("model, hardware, engine, tokens", [
+    ("llama-3.1-8b", "h100-sxm", None, (1000, 500)),
+    ("llama-3.2-1b", "l4", "tensorrt-llm", (200, 100)),
+    ("qwen3-30b-a3b", "a100-80gb", None, (8000, 200)),
+    ("llama-3.1-70b", "mi300x", "transformers", (1000, 500)),
+])
+def test_what_the_search_assumes_of_the_core(model, hardware, engine, tokens):
+    # plan closes a configuration early on two properties of the core's outputs (README, "How plan
+    # searches"): a request never gets faster as the batch grows, and capacity per sequence never rises
+    # with it. Should the speed physics change them, this fails before a plan misses a cheaper batch.
+    shape = dict(engine=engine, input_tokens=tokens[0], output_tokens=tokens[1])
+    e = estimate_many(model, hardware, gpus=[1, 8], batch=1, **shape)
+    for gpus, top in zip((1, 8), np.nan_to_num(e["max_batch"]).astype(int)):
+        batch = np.arange(1, min(top, 3000) + 1)
+        out = estimate_many(model, hardware, gpus=gpus, batch=batch, requests_per_month=1e6, **shape)
+        assert np.all(out["fits"] == 1)
+        for key in ("ttft_s", "tpot_s", "latency_s"):
+            assert np.all(np.diff(out[key]) >= -1e-12 * out[key][1:]), key
+        per_sequence = out["capacity_requests_per_month"] / batch
+        assert np.all(np.diff(per_sequence) <= 1e-12 * per_sequence[1:])

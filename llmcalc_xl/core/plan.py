@@ -3,9 +3,8 @@
 For every model, hardware and GPU count (1, 2, 4, 8) the search tries every whole batch from 1 up
 to the largest that fits (``max_batch``, the core's figure), in vectorised rounds of
 :func:`~llmcalc_xl.estimate_many`: batches 1-256 first, then 257-512, 513-1024, ... for the
-configurations still open. A configuration closes when its batches run out or when one of them
-meets the latency targets with the fewest replicas the fleet can have (1 + redundancy): a larger
-batch can then only cost as much. Latency, capacity, replicas (sized for the peak, plus spares)
+configurations still open. A configuration closes when its batches run out or when no larger
+batch can be cheaper (see :func:`_search`). Latency, capacity, replicas (sized for the peak, plus spares)
 and the monthly cost are the core's outputs; nothing here re-derives them. The cheapest
 configuration of each hardware is kept (ties: the lower latency, then fewer GPUs per replica,
 then the smaller batch).
@@ -19,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import numpy as np
 
@@ -76,7 +75,12 @@ def _checked(name: str, value: Any) -> float:
     check_rule(name, number, errors, minimum=o.minimum, above=o.above, maximum=o.maximum, whole=o.whole)
     if errors.bad.any():
         raise errors.first()
-    return float(number[0]) if not math.isnan(number[0]) else float(o.default)
+    return float(number[0]) if not math.isnan(number[0]) else _default(name)
+
+
+def _default(name: str) -> float:
+    """A number option's default (options.py refuses a text default for a number option)."""
+    return float(cast(float, BY_NAME[name].default))
 
 
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
@@ -142,8 +146,9 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
 
 
 def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_request_usd: Any,
-                                       capacity_requests_per_month: Any, peak_to_average: Any = 1.0,
-                                       redundancy: Any = 0.0) -> np.ndarray:
+                                       capacity_requests_per_month: Any,
+                                       peak_to_average: Any = defaults.DEFAULT_PEAK_TO_AVERAGE,
+                                       redundancy: Any = defaults.DEFAULT_REDUNDANCY) -> np.ndarray:
     """The smallest monthly volume V at which a self-hosted fleet costs no more than the API:
     (n + k) x F <= V x a, where F is one replica's monthly cost, a the API's cost per request,
     C one replica's capacity (requests a month), p the peak-to-average ratio and k the spares,
@@ -175,10 +180,12 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
     rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
     shown), and the number of rows estimated.
 
-    A configuration closes when its batches run out (``max_batch``), when a batch answers with
-    the fewest replicas a fleet can have (1 + redundancy: a larger batch could only cost as much),
-    or when that fewest, at its replica's monthly cost, costs more than the best answer of the same
-    model and hardware found so far (no batch of it can be cheaper)."""
+    A configuration closes when its batches run out (``max_batch``), or when no larger batch can be
+    cheaper: a batch answers with the fewest replicas a fleet can have (1 + redundancy: a larger
+    batch could only cost as much); a batch misses a target (a request never gets faster as more
+    share the GPUs); or the most any larger batch could serve (capacity per sequence never rises
+    with the batch: max_batch / b x this capacity) needs a fleet that costs more than the best
+    answer of the same model and hardware found so far."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
     pair_of = {pair: i for i, pair in enumerate(dict.fromkeys((m, h) for m, h, _ in configs))}
     pair = np.array([pair_of[(m, h)] for m, h, _ in configs])
@@ -346,7 +353,7 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     fleet = {}
     for name in ("peak_to_average", "redundancy"):  # bad values are the rows' errors already
         column = numbers_column(name, options.get(name), len(error), RowErrors(len(error)))
-        fleet[name] = np.where(np.isnan(column), BY_NAME[name].default, column)
+        fleet[name] = np.where(np.isnan(column), _default(name), column)
     volume = fleet_breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
                                                 own["capacity_requests_per_month"], **fleet)
     volume = np.where(np.equal(error, NONE), volume, np.nan)
