@@ -540,9 +540,11 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
                           indent=1))
         return
     spares = f", plus {result.redundancy} spare{'s' if result.redundancy != 1 else ''}" if result.redundancy else ""
+    sized = (f"a peak of {result.peak_to_average:g}x the average" if result.peak_to_average != 1
+             else "the average rate (--peak-to-average for a busier peak)")
     click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
                f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each); replicas sized "
-               f"for a peak of {result.peak_to_average:g}x the average{spares}\n")
+               f"for {sized}{spares}\n")
     for model in dict.fromkeys(m for m in [r["model"] for r in result.self_hosted]):
         rows = [dict(r, breakeven=None) for r in result.self_hosted if r["model"] == model][:top]
         click.echo(f"Self-hosted {model}, cheapest configuration per hardware (always-on, 730 h a month):")
