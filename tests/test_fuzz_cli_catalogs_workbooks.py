@@ -219,7 +219,8 @@ catalog_opt = st.lists(st.tuples(st.just("--catalog"), weighted((st.just("{dir}/
 
 ESTIMATE_OPTIONS = [o.flag for o in OPTIONS]  # --model first, then every other option of the table
 PLAN_OPTIONS = ["--requests-per-day", "--requests-per-s", "--input-tokens", "--output-tokens", "--api-model",
-                "--max-ttft-s", "--max-latency-s", "--precision", "--engine", "--utilization", "--top"]
+                "--max-ttft-s", "--max-tpot-s", "--max-latency-s", "--precision", "--engine", "--utilization",
+                "--peak-to-average", "--redundancy", "--top"]
 
 
 def _options(names, max_size=3):

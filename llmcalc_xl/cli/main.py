@@ -518,8 +518,10 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 @click.option("--hardware", multiple=True, help="Hardware to consider (repeatable; default: all with a cloud price).")
 @click.option("--api-model", "api_models", multiple=True, help="API models to compare (repeatable; default: all).")
 @click.option("--max-ttft-s", type=float, help="Latency target: time to first token, seconds.")
+@click.option("--max-tpot-s", type=float, help="Latency target: time per output token, seconds.")
 @click.option("--max-latency-s", type=float, help="Latency target: whole request, seconds.")
-@scenario_options(("precision", "engine", "utilization"), utilization=dict(type=float))
+@scenario_options(("precision", "engine", "utilization", "peak_to_average", "redundancy"),
+                  utilization=dict(type=float), peak_to_average=dict(type=float), redundancy=dict(type=float))
 @click.option("--top", type=int, default=10, show_default=True, help="How many self-hosted options to show.")
 @CATALOG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -532,17 +534,23 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
     result = run(models, hardware=hardware, api_models=api_models, catalog=catalog_paths, **options)
     if as_json:
         click.echo(_dumps({"requests_per_month": result.requests_per_month,
+                           "peak_to_average": result.peak_to_average, "redundancy": result.redundancy,
                            "self_hosted": result.self_hosted, "apis": result.apis,
-                           "rejected": result.rejected}, indent=1))
+                           "rejected": result.rejected, "configurations_tried": result.configurations_tried},
+                          indent=1))
         return
+    spares = f", plus {result.redundancy} spare{'s' if result.redundancy != 1 else ''}" if result.redundancy else ""
+    sized = (f"a peak of {result.peak_to_average:g}x the average" if result.peak_to_average != 1
+             else "the average rate (--peak-to-average for a busier peak)")
     click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
-               f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each)\n")
+               f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each); replicas sized "
+               f"for {sized}{spares}\n")
     for model in dict.fromkeys(m for m in [r["model"] for r in result.self_hosted]):
         rows = [dict(r, breakeven=None) for r in result.self_hosted if r["model"] == model][:top]
         click.echo(f"Self-hosted {model}, cheapest configuration per hardware (always-on, 730 h a month):")
         click.echo(table(rows, [
             ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas"),
-            ("ttft_s", "TTFT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
+            ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
             ("usd_per_1k_requests", "USD/1k requests")]))
         click.echo("")
         tiers = [dict(hardware=r["hardware"], **{w: r["monthly_usd_by_pricing"].get(w) for w in PLAN_PRICINGS})
@@ -560,8 +568,9 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
         click.echo("Not shown: " + "; ".join(f"{hw} ({why})" for hw, why in sorted(result.rejected.items())) + "\n")
     if result.apis:
         best = result.self_hosted[0] if result.self_hosted else None
-        click.echo("APIs for the same traffic" + (f" (break-even against {best['model']} on {best['hardware']} x "
-                                                  f"{best['gpus']}, one replica):" if best else ":"))
+        click.echo("APIs for the same traffic" + (
+            f" (break-even: the monthly requests at which {best['model']} on {best['hardware']} x {best['gpus']}, "
+            "with replicas for the peak plus the spares, first costs what the API does):" if best else ":"))
         click.echo(table(result.apis, [("api_model", "API model"), ("usd_per_1k_requests", "USD/1k requests"),
                                        ("monthly_usd", "USD/month"),
                                        ("breakeven_requests_per_month", "break-even requests/month"),

@@ -1,17 +1,24 @@
 """``plan``: which hardware serves a target load, at what monthly cost, next to the APIs.
 
-For every (model, hardware, GPU count, batch) on a grid, one vectorised estimate gives
-latency and capacity; the cheapest configuration of each hardware that fits and meets
-the latency targets is kept. Self-hosted deployments are priced always-on (GPUs x
-USD/h x 730 h per replica, as many replicas as the load needs); APIs per token. The
-break-even is the monthly volume at which one replica costs what the API would.
+For every model, hardware and GPU count (1, 2, 4, 8) the search tries every whole batch from 1 up
+to the largest that fits (``max_batch``, the core's figure), in vectorised rounds of
+:func:`~llmcalc_xl.estimate_many`: batches 1-256 first, then 257-512, 513-1024, ... for the
+configurations still open. A configuration closes when its batches run out or when no larger
+batch can be cheaper (see :func:`_search`). Latency, capacity, replicas (sized for the peak, plus spares)
+and the monthly cost are the core's outputs; nothing here re-derives them. The cheapest
+configuration of each hardware is kept (ties: the lower latency, then fewer GPUs per replica,
+then the smaller batch).
+
+Self-hosted deployments are priced always-on (GPUs x USD/h x 730 h per replica, as many
+replicas as the peak needs plus the spares); APIs per token. The break-even is the monthly
+volume at which that fleet costs what the API would (:func:`fleet_breakeven_requests_per_month`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import numpy as np
 
@@ -20,12 +27,17 @@ from . import defaults
 from ..catalogs.loader import Catalog, load_catalog
 from ..errors import InvalidValueError
 from .estimate import estimate_many
-from .inputs import NONE
+from .inputs import NONE, RowErrors, check_rule, numbers_column
+from .options import BY_NAME
 from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 
 DAYS_PER_MONTH = 365.0 / 12.0
-BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 GPU_CHOICES = (1, 2, 4, 8)
+#: Batches 1..FIRST_BATCHES are tried for every configuration in the first round; each later
+#: round doubles the range for the configurations still open.
+FIRST_BATCHES = 256
+#: Rows of one estimate_many call: bounds the memory of a round (about 1 KB a row).
+ROWS_PER_CALL = 200_000
 
 
 @dataclass
@@ -35,6 +47,9 @@ class Plan:
     apis: list[dict[str, Any]] = field(default_factory=list)          # cheapest first
     rejected: dict[str, str] = field(default_factory=dict)            # hardware -> why
     open_models: list[str] = field(default_factory=list)              # the models that could be self-hosted
+    peak_to_average: float = defaults.DEFAULT_PEAK_TO_AVERAGE
+    redundancy: int = defaults.DEFAULT_REDUNDANCY
+    configurations_tried: int = 0                                     # rows estimated by the search
 
 
 def requests_per_month(requests_per_day: float | None = None, requests_per_s: float | None = None) -> float:
@@ -52,17 +67,44 @@ def requests_per_month(requests_per_day: float | None = None, requests_per_s: fl
     return rate * scale
 
 
+def _checked(name: str, value: Any) -> float:
+    """One scenario option checked against its rule in the option table (the core's messages)."""
+    errors = RowErrors(1)
+    number = numbers_column(name, value, 1, errors)
+    o = BY_NAME[name]
+    check_rule(name, number, errors, minimum=o.minimum, above=o.above, maximum=o.maximum, whole=o.whole)
+    if errors.bad.any():
+        raise errors.first()
+    return float(number[0]) if not math.isnan(number[0]) else _default(name)
+
+
+def _default(name: str) -> float:
+    """A number option's default (options.py refuses a text default for a number option)."""
+    return float(cast(float, BY_NAME[name].default))
+
+
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
          input_tokens: int = defaults.DEFAULT_INPUT_TOKENS, output_tokens: int = defaults.DEFAULT_OUTPUT_TOKENS,
          hardware: Iterable[str] = (), api_models: Iterable[str] = (), max_ttft_s: float | None = None,
-         max_latency_s: float | None = None, precision: str | None = None, engine: str | None = None,
-         utilization: float = defaults.DEFAULT_UTILIZATION, catalog: Catalog | Iterable[str] | None = None) -> Plan:
-    """Cheapest self-hosted configurations per hardware, and the API alternatives."""
+         max_tpot_s: float | None = None, max_latency_s: float | None = None, precision: str | None = None,
+         engine: str | None = None, utilization: float = defaults.DEFAULT_UTILIZATION,
+         peak_to_average: float = defaults.DEFAULT_PEAK_TO_AVERAGE, redundancy: int = defaults.DEFAULT_REDUNDANCY,
+         catalog: Catalog | Iterable[str] | None = None) -> Plan:
+    """Cheapest self-hosted configurations per hardware, and the API alternatives.
+
+    The load is ``requests_per_day`` or ``requests_per_s`` (the month's average); replicas are
+    sized for ``peak_to_average`` x that load, plus ``redundancy`` spare replicas (N+k). Targets,
+    in seconds: ``max_ttft_s`` (time to first token), ``max_tpot_s`` (time per output token),
+    ``max_latency_s`` (whole request); each is the core's mean at the configuration's batch.
+    """
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     monthly = requests_per_month(requests_per_day, requests_per_s)
-    for name, limit in (("max_ttft_s", max_ttft_s), ("max_latency_s", max_latency_s)):
+    for name, limit in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s), ("max_latency_s", max_latency_s)):
         if limit is not None and not limit > 0:
             raise InvalidValueError(f"{name} must be > 0, got {limit:g}")
+    fleet = dict(utilization=_checked("utilization", utilization),
+                 peak_to_average=_checked("peak_to_average", peak_to_average),
+                 redundancy=_checked("redundancy", redundancy))
     models = [cat.model(m).id for m in models]
     if not models:
         raise InvalidValueError("Give at least one model to self-host (--model).")
@@ -72,16 +114,18 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
     hw_ids = [cat.hardware(h).id for h in hardware] or \
         [h.id for h in cat.entries("hardware") if (h.price_usd_per_hour or 0) > 0]
 
-    result = Plan(requests_per_month=monthly, open_models=open_models)
+    result = Plan(requests_per_month=monthly, open_models=open_models, peak_to_average=fleet["peak_to_average"],
+                  redundancy=int(fleet["redundancy"]))
     if open_models and hw_ids:
-        grid = [(m, h, g, b) for m in open_models for h in hw_ids for g in GPU_CHOICES for b in BATCH_CHOICES]
-        cols = list(zip(*grid))
-        est = estimate_many(list(cols[0]), list(cols[1]), catalog=cat, gpus=list(cols[2]), batch=list(cols[3]),
-                            input_tokens=input_tokens, output_tokens=output_tokens, precision=precision,
-                            engine=engine, utilization=utilization)
-        result.self_hosted, result.rejected = _choose(est, monthly, max_ttft_s, max_latency_s)
+        common = dict(input_tokens=input_tokens, output_tokens=output_tokens, precision=precision, engine=engine,
+                      requests_per_month=monthly, **fleet)
+        targets = dict(ttft_s=max_ttft_s, tpot_s=max_tpot_s, latency_s=max_latency_s)
+        est, tried = _search([(m, h, g) for m in open_models for h in hw_ids for g in GPU_CHOICES], cat, common,
+                             targets, monthly)
+        result.configurations_tried = tried
+        result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"])
         _price_tiers(result.self_hosted, cat, input_tokens=input_tokens, output_tokens=output_tokens,
-                     precision=precision, engine=engine, utilization=utilization)
+                     precision=precision, engine=engine, utilization=fleet["utilization"])
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
@@ -91,13 +135,129 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
                "ttft_s": _f(e["ttft_s"][0]), "latency_s": _f(e["latency_s"][0])}
         if result.self_hosted:
             best = result.self_hosted[0]
-            volume = float(_cost.breakeven_requests_per_month(
-                best["replica_usd_per_month"], per_request, best["capacity_requests_per_month"]))
+            volume = float(fleet_breakeven_requests_per_month(
+                best["replica_usd_per_month"], per_request, best["capacity_requests_per_month"],
+                fleet["peak_to_average"], fleet["redundancy"]))
             row["breakeven_requests_per_month"] = volume
             row["cheaper"] = "self-hosted" if best["monthly_usd"] < row["monthly_usd"] else "API"
         result.apis.append(row)
     result.apis.sort(key=lambda r: r["monthly_usd"])
     return result
+
+
+def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_request_usd: Any,
+                                       capacity_requests_per_month: Any,
+                                       peak_to_average: Any = defaults.DEFAULT_PEAK_TO_AVERAGE,
+                                       redundancy: Any = defaults.DEFAULT_REDUNDANCY) -> np.ndarray:
+    """The smallest monthly volume V at which a self-hosted fleet costs no more than the API:
+    (n + k) x F <= V x a, where F is one replica's monthly cost, a the API's cost per request,
+    C one replica's capacity (requests a month), p the peak-to-average ratio and k the spares,
+    and n = max(1, ceil(V x p / C)) the replicas the peak needs (the core's ``replicas_needed``).
+
+    V = (n + k) x F / a for the fewest replicas n >= 1 at which that volume still fits them
+    ((n + k) x F / a <= n x C / p): n = max(1, ceil(k x F x p / (a x C - F x p))). Infinite
+    (never) when a x C <= F x p (the API costs less per request than a replica fully busy at
+    the peak; with k = 0 equality breaks even at V = F / a). With p = 1 and k = 0 this is the
+    one-replica break-even F / a (``cost.breakeven_requests_per_month``). Above V the cost of
+    self-hosting rises in steps as replicas are added, so just past a step the API can briefly
+    be cheaper again; V is where self-hosting first pays. NaN where a figure is unknown.
+    """
+    f, a, c, p, k = (np.asarray(x, dtype=float) for x in (replica_usd_per_month, api_cost_per_request_usd,
+                                                          capacity_requests_per_month, peak_to_average, redundancy))
+    margin = a * c - f * p  # what one more replica at the peak earns over its cost, per C/p requests
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = np.where(k > 0, np.maximum(1.0, np.ceil(k * f * p / margin * (1 - 1e-12))), 1.0)
+        volume = (n + k) * f / a
+    reachable = (a > 0) & np.where(k > 0, margin > 0, margin >= 0)
+    unknown = np.isnan(f) | np.isnan(a) | np.isnan(c) | np.isnan(p) | np.isnan(k)
+    return np.where(unknown, np.nan, np.where(reachable, volume, np.inf))
+
+
+def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str, Any],
+            targets: dict[str, float | None], monthly: float) -> tuple[dict[str, np.ndarray], int]:
+    """Every whole batch of each (model, hardware, GPUs) configuration, in rounds of doubling
+    range. Returns, concatenated, the estimates of each configuration's best row per block of
+    rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
+    shown), and the number of rows estimated.
+
+    A configuration closes when its batches run out (``max_batch``), or when no larger batch can be
+    cheaper: a batch answers with the fewest replicas a fleet can have (1 + redundancy: a larger
+    batch could only cost as much); a batch misses a target (a request never gets faster as more
+    share the GPUs); or the most any larger batch could serve (capacity per sequence never rises
+    with the batch: max_batch / b x this capacity) needs a fleet that costs more than the best
+    answer of the same model and hardware found so far."""
+    fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
+    pair_of = {pair: i for i, pair in enumerate(dict.fromkeys((m, h) for m, h, _ in configs))}
+    pair = np.array([pair_of[(m, h)] for m, h, _ in configs])
+    best_usd = np.full(len(pair_of), np.inf)      # per (model, hardware): the cheapest answer so far
+    replica_usd = np.full(len(configs), np.nan)   # per configuration: one replica a month
+    largest = np.full(len(configs), np.inf)       # per configuration: max_batch, once known
+    open_ = np.arange(len(configs))
+    lo, hi = 0, FIRST_BATCHES
+    kept: list[dict[str, np.ndarray]] = []
+    tried = 0
+    while open_.size:
+        top = np.minimum(largest[open_], hi)
+        counts = np.maximum(top - lo, 0).astype(int)
+        which = np.repeat(open_, counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        batches = lo + 1 + np.arange(which.size) - starts
+        done = np.zeros(len(configs), bool)
+        done[open_[counts == 0]] = True
+        for s in range(0, which.size, ROWS_PER_CALL):
+            rows, batch = which[s:s + ROWS_PER_CALL], batches[s:s + ROWS_PER_CALL]
+            est = estimate_many([configs[i][0] for i in rows], [configs[i][1] for i in rows], catalog=cat,
+                                gpus=[configs[i][2] for i in rows], batch=batch, **common)
+            tried += rows.size
+            ok = est["ok"] = _answers(est, targets)
+            fine = np.equal(est["error"], NONE)
+            # the largest batch that fits and a replica's cost: the same for every batch of a configuration
+            np.minimum.at(largest, rows, np.where(fine, np.nan_to_num(est["max_batch"], nan=0.0), np.inf))
+            replica_usd[rows[fine]] = est["deployment_usd_per_month"][fine]
+            np.minimum.at(best_usd, pair[rows[ok]], est["monthly_cost_usd"][ok])
+            done[rows[(ok & (est["replicas_needed"] <= fewest)) | ~fine]] = True
+            # at the round's last batch of a configuration: a request never gets faster as more share the
+            # GPUs, so a target missed there is missed by every larger batch, and capacity per sequence
+            # only falls: no larger batch serves more than (largest / batch) x this capacity
+            last = (np.r_[rows[1:] != rows[:-1], True]) & fine & (est["fits"] == 1)
+            missed = np.zeros(rows.size, bool)
+            for key, limit in targets.items():
+                if limit is not None:
+                    missed |= est[key] > limit
+            done[rows[last & missed]] = True
+            at_most = est["capacity_requests_per_month"] * largest[rows] / batch
+            beyond = _cost.replicas_needed(monthly, at_most, common["peak_to_average"], common["redundancy"]) \
+                * est["deployment_usd_per_month"] > best_usd[pair[rows]] + 0.005
+            done[rows[last & beyond]] = True
+            keep = np.zeros(rows.size, bool)
+            keep[_cheapest(est, np.flatnonzero(ok), rows)] = True
+            keep |= batch == lo + 1
+            kept.append({k: v[keep] for k, v in est.items() if isinstance(v, np.ndarray) and v.shape == keep.shape})
+        done[open_[largest[open_] <= hi]] = True
+        done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + 0.005]] = True
+        open_ = open_[~done[open_]]
+        lo, hi = hi, 2 * hi
+    return {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}, tried
+
+
+def _cheapest(est: dict[str, np.ndarray], idx: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Of the rows ``idx``, the best of each ``group`` (an array over all rows): the lowest monthly
+    cost (to the cent: equal costs tie), then the lowest latency, fewer GPUs, the smaller batch."""
+    if not idx.size:
+        return idx
+    order = idx[np.lexsort((est["batch"][idx], est["gpus"][idx], est["latency_s"][idx],
+                            np.round(est["monthly_cost_usd"][idx], 2), group[idx]))]
+    g = group[order]
+    return order[np.r_[True, g[1:] != g[:-1]]]
+
+
+def _answers(est: dict[str, np.ndarray], targets: dict[str, float | None]) -> np.ndarray:
+    """Rows that fit, have a price and meet every target given."""
+    ok = np.equal(est["error"], NONE) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
+    for key, limit in targets.items():
+        if limit is not None:
+            ok &= est[key] <= limit
+    return ok
 
 
 #: The ways a GPU-hour is paid for that ``plan`` compares for each hardware.
@@ -128,48 +288,49 @@ def _f(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _choose(est: dict[str, np.ndarray], monthly: float, max_ttft: float | None,
-            max_latency: float | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    ok = np.equal(est["error"], NONE) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
-    why = {}
-    if max_ttft is not None:
-        ok &= est["ttft_s"] <= max_ttft
-    if max_latency is not None:
-        ok &= est["latency_s"] <= max_latency
-    capacity = est["capacity_requests_per_month"]
-    replicas = np.where(ok, np.ceil(monthly / np.where(ok, capacity, 1.0)), np.nan)
-    replica_cost = est["deployment_usd_per_month"]
-    total = replicas * replica_cost
-    best: dict[tuple[str, str], int] = {}
-    for i in np.flatnonzero(ok).tolist():
-        key = (est["model"][i], est["hardware"][i])
-        if key not in best or total[i] < total[best[key]] - 1e-9:
-            best[key] = i
+def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float | None],
+            spares: float) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The cheapest row of each (model, hardware) among those that answer; why the others have none."""
+    ok = est["ok"]
+    total = est["monthly_cost_usd"]
+    model, hw = est["model"].astype(str), est["hardware"].astype(str)
     rows: list[dict[str, Any]] = []
-    for (model, hw), i in best.items():
-        rows.append({
-            "model": model, "hardware": hw, "gpus": int(est["gpus"][i]), "batch": int(est["batch"][i]),
-            "replicas": int(replicas[i]), "total_gpus": int(replicas[i] * est["gpus"][i]),
-            "ttft_s": float(est["ttft_s"][i]), "latency_s": float(est["latency_s"][i]),
-            "capacity_requests_per_month": float(capacity[i]), "replica_usd_per_month": float(replica_cost[i]),
-            "monthly_usd": float(total[i]),
-            "cost_per_request_usd": float(total[i] / monthly),
-            "usd_per_1k_requests": float(total[i] / monthly * 1000),
-        })
+    pairs = np.unique(np.char.add(np.char.add(model, "\t"), hw), return_inverse=True)[1]
+    if ok.any():
+        for i in _cheapest(est, np.flatnonzero(ok), pairs).tolist():
+            replicas = int(est["replicas_needed"][i])
+            rows.append({
+                "model": str(model[i]), "hardware": str(hw[i]), "gpus": int(est["gpus"][i]),
+                "batch": int(est["batch"][i]),
+                "max_batch": int(est["max_batch"][i]), "replicas": replicas, "spare_replicas": int(spares),
+                "total_gpus": int(replicas * est["gpus"][i]),
+                "ttft_s": float(est["ttft_s"][i]), "tpot_s": float(est["tpot_s"][i]),
+                "latency_s": float(est["latency_s"][i]),
+                "capacity_requests_per_month": float(est["capacity_requests_per_month"][i]),
+                "replica_usd_per_month": float(est["deployment_usd_per_month"][i]),
+                "monthly_usd": float(total[i]),
+                "cost_per_request_usd": float(total[i] / monthly),
+                "usd_per_1k_requests": float(total[i] / monthly * 1000),
+            })
     rows.sort(key=lambda r: r["monthly_usd"])
-    for hw in set(est["hardware"].tolist()) - {r["hardware"] for r in rows}:
-        mask = est["hardware"] == hw
+    why = {}
+    for h in sorted(set(hw.tolist()) - {r["hardware"] for r in rows}):
+        mask = hw == h
         if not (est["fits"][mask] == 1).any():
-            why[hw] = "the model does not fit on 8 GPUs"
+            why[h] = f"the model does not fit on {max(GPU_CHOICES)} GPUs"
+        elif not (est["price_per_hour"][mask] > 0).any():
+            why[h] = "no price per GPU-hour in the catalog"
         else:
-            why[hw] = "no configuration meets the latency targets"
+            why[h] = "no configuration meets the latency targets"
     return rows, why
 
 
 def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalog | Iterable[str] | None = None,
                    **options: Any) -> dict[str, np.ndarray]:
-    """Monthly requests above which one always-on self-hosted deployment of ``model`` on
-    ``hardware`` costs less than ``api_model`` for the same requests (inf: never).
+    """Monthly requests at which an always-on self-hosted fleet of ``model`` on ``hardware``
+    first costs no more than ``api_model`` for the same requests (inf: never); the fleet has
+    replicas for the peak (``peak_to_average``) plus ``redundancy`` spares, one replica by default
+    (:func:`fleet_breakeven_requests_per_month`).
 
     Columns or single values, like :func:`~llmcalc_xl.estimate_many`; options are its options
     (input_tokens, output_tokens, gpus, batch, precision, engine, price_per_hour, ...).
@@ -189,8 +350,12 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     not_open = np.equal(error, NONE) & (np.asarray(own["model_kind"]) != "open")
     for i in np.flatnonzero(not_open):
         error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
-    volume = _cost.breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
-                                                own["capacity_requests_per_month"])
+    fleet = {}
+    for name in ("peak_to_average", "redundancy"):  # bad values are the rows' errors already
+        column = numbers_column(name, options.get(name), len(error), RowErrors(len(error)))
+        fleet[name] = np.where(np.isnan(column), _default(name), column)
+    volume = fleet_breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
+                                                own["capacity_requests_per_month"], **fleet)
     volume = np.where(np.equal(error, NONE), volume, np.nan)
     return {"breakeven_requests_per_month": volume, "error": error, "notes": own["notes"],
             "note_kinds": own["note_kinds"]}
