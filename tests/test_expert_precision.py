@@ -110,3 +110,121 @@ def test_libreoffice_computes_the_same_weights(tmp_path):
     wb = load_values(recalculate(path, tmp_path))
     got = scenario_outputs(wb["Scenarios"], len(ROWS))
     assert mismatches("LibreOffice", ROWS, core_of(ROWS), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit") == []
+
+
+# --- quantised checkpoints that quantise their routed experts only (checkpoint_scopes) ------------
+# NVFP4: E2M1 values with one FP8 scale per 16 = 4.5 bits; what exclude_modules names stays BF16.
+NVFP4_BITS = 4.5
+
+# (repo, routed expert parameters from config.json, total parameters (the catalog's count), vocab x hidden)
+SCOPED = [
+    # Kimi K2.6: 60 MoE layers (first_k_dense_replace 1 of 61) x 384 experts x 3 x 7168 x 2048
+    ("nvidia/Kimi-K2.6-NVFP4", 60 * 384 * 3 * 7168 * 2048, KIMI_PARAMS, 163_840 * 7168),
+    # MiniMax-M2.5: 62 layers, all MoE, x 256 experts x 3 x hidden 3072 x intermediate 1536
+    ("nvidia/MiniMax-M2.5-NVFP4", 62 * 256 * 3 * 3072 * 1536, 228_689_764_864, 200_064 * 3072),
+    # GLM-5.1: 75 MoE layers (first_k_dense_replace 3 of 78) x 256 experts x 3 x 6144 x 2048
+    ("nvidia/GLM-5.1-NVFP4", 75 * 256 * 3 * 6144 * 2048, 743_911_218_432, 154_880 * 6144),
+    # Qwen3.5-397B-A17B: 60 layers, all MoE, x 512 experts x 3 x 4096 x 1024
+    ("nvidia/Qwen3.5-397B-A17B-NVFP4", 60 * 512 * 3 * 4096 * 1024, 396_346_350_336, 248_320 * 4096),
+]
+
+
+@pytest.mark.parametrize("repo, experts, params, table", SCOPED, ids=[r[0] for r in SCOPED])
+def test_an_experts_only_checkpoint_keeps_the_rest_at_16_bits(repo, experts, params, table):
+    r = estimate(repo, "b200", gpus=8)
+    assert r.precision == "fp4"
+    # experts at 4.5 bits; attention, shared experts, dense layers, embedding and lm_head at 16
+    want = experts * NVFP4_BITS / 8 + (params - experts) * 2
+    assert r.weights_gib == pytest.approx(want / GIB, rel=1e-9)
+    # the same model at fp4 by its own id quantises every body weight: the embedding and lm_head
+    # (2 x vocab x hidden) alone stay at 16 bits
+    whole = estimate(repo.split("/")[1].removesuffix("-NVFP4"), "b200", gpus=8, precision="fp4")
+    assert whole.weights_gib == pytest.approx(((params - 2 * table) * NVFP4_BITS / 8 + 2 * table * 2) / GIB,
+                                              rel=1e-9)
+
+
+def test_kimi_k2_6_nvfp4_before_and_after():
+    # before checkpoint_scopes the NVFP4 repo was priced with every body weight at 4.5 bits
+    r = estimate("nvidia/Kimi-K2.6-NVFP4", "b200", gpus=8)
+    assert KIMI_TABLES == 2 * 163_840 * 7168
+    all_body = ((KIMI_PARAMS - KIMI_TABLES) * NVFP4_BITS / 8 + KIMI_TABLES * 2) / GIB
+    assert all_body == pytest.approx(540.85, abs=0.005)
+    assert r.weights_gib == pytest.approx(553.40, abs=0.005)  # = its native int4-g32 (also 4.5 bits)
+
+
+def test_another_precision_on_a_scoped_checkpoint_covers_every_body_weight():
+    # naming fp8 on the NVFP4 repo: not the checkpoint's format, so it covers the whole body
+    fp8 = estimate("nvidia/Kimi-K2.6-NVFP4", "h200", gpus=8, precision="fp8")
+    assert fp8.weights_gib == pytest.approx(((KIMI_PARAMS - KIMI_TABLES) * 1 + KIMI_TABLES * 2) / GIB, rel=1e-12)
+
+
+def test_checkpoints_without_a_scope_quantise_every_linear_layer():
+    # nvidia/Qwen3-235B-A22B-NVFP4 excludes only lm_head and the routers (hf_quant_config.json)
+    r = estimate("nvidia/Qwen3-235B-A22B-NVFP4", "b200", gpus=4)
+    whole = estimate("qwen3-235b-a22b", "b200", gpus=4, precision="fp4")
+    assert r.precision == "fp4" and r.weights_gib == pytest.approx(whole.weights_gib, rel=1e-12)
+
+
+def _excluded(repo):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "model_configs" / (repo.replace("/", "--") + "_hf_quant_config.json")
+    q = json.loads(path.read_text())["quantization"]
+    assert q["quant_algo"] == "NVFP4" and q["group_size"] == 16
+    return q["exclude_modules"]
+
+
+def test_every_experts_scope_is_what_the_checkpoint_excludes(cat):
+    scoped = {repo: (m, scope) for m in cat.entries("models") for repo, scope in m.checkpoint_scopes.items()}
+    assert len(scoped) == 8
+    for repo, (model, scope) in scoped.items():
+        assert scope == "experts" and model.checkpoints[repo] == "fp4", repo
+        kept = _excluded(repo)
+        # attention stays BF16 (full and, on Qwen3.5, linear attention), and so does lm_head
+        assert any("self_attn" in k for k in kept) and any(k.endswith("lm_head") for k in kept), repo
+        # shared experts too, where the model has them
+        assert (model.shared_experts == 0) or any("shared_expert" in k for k in kept), repo
+
+
+def test_checkpoint_scopes_are_checked_when_the_catalog_loads(tmp_path):
+    path = tmp_path / "bad.toml"
+    for text, message in [
+        ('checkpoint_scopes = {"nvidia/Other-NVFP4" = "experts"}',
+         "checkpoint_scopes names 'nvidia/Other-NVFP4', which is not one of checkpoints"),
+        ('checkpoint_scopes = {"nvidia/Kimi-K2.6-NVFP4" = "attention"}',
+         "checkpoint_scopes['nvidia/Kimi-K2.6-NVFP4'] 'attention' is not a scope"),
+    ]:
+        path.write_text(f'[[models]]\nid = "kimi-k2.6"\n{text}\nsource = "t"\nas_of = "2026-11-30"\n')
+        with pytest.raises(CatalogError) as caught:
+            load_catalog([path])
+        assert message in str(caught.value)
+    path.write_text('[[models]]\nid = "llama-3.1-8b"\ncheckpoints = {"acme/Llama-FP4" = "fp4"}\n'
+                    'checkpoint_scopes = {"acme/Llama-FP4" = "experts"}\nsource = "t"\nas_of = "2026-11-30"\n')
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([path])
+    assert "checkpoint_scopes['acme/Llama-FP4'] 'experts' needs routed experts (experts > 0)" in str(caught.value)
+
+
+CHECKPOINT_ROWS = [dict(scenario="kimi nvfp4", model="nvidia/Kimi-K2.6-NVFP4", hardware="b200", gpus=8),
+                   dict(scenario="kimi nvfp4 as fp8", model="nvidia/Kimi-K2.6-NVFP4", hardware="h200", gpus=8,
+                        precision="fp8"),
+                   dict(scenario="minimax nvfp4", model="NVIDIA/MiniMax-M2.5-NVFP4", hardware="b200", gpus=2),
+                   dict(scenario="qwen3 nvfp4", model="nvidia/Qwen3-235B-A22B-NVFP4", hardware="b200", gpus=4),
+                   dict(scenario="kimi native", model="kimi-k2.6", hardware="h200", gpus=8)]
+
+
+def test_the_workbook_scopes_checkpoints_as_the_core_does(tmp_path):
+    path = save_atomically(build_workbook(CHECKPOINT_ROWS), tmp_path / "checkpoints.xlsx")
+    got = scenario_outputs(load_values(path)["Scenarios"], len(CHECKPOINT_ROWS))
+    core = core_of(CHECKPOINT_ROWS)
+    assert mismatches("stored values", CHECKPOINT_ROWS, core, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit") == []
+
+
+@needs_libreoffice
+def test_libreoffice_scopes_checkpoints_as_the_core_does(tmp_path):
+    path = save_atomically(build_workbook(CHECKPOINT_ROWS), tmp_path / "checkpoints.xlsx")
+    wb = load_values(recalculate(path, tmp_path))
+    got = scenario_outputs(wb["Scenarios"], len(CHECKPOINT_ROWS))
+    core = core_of(CHECKPOINT_ROWS)
+    assert mismatches("LibreOffice", CHECKPOINT_ROWS, core, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit") == []

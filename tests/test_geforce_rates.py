@@ -85,3 +85,40 @@ def test_every_gpu_in_the_catalog_has_a_speed(cat):
     for h in gpus:
         r = estimate("llama-3.2-1b", h.id, precision="q4_k_m", input_tokens=256, output_tokens=16)
         assert r.tpot_s and r.tpot_s > 0, h.id
+
+
+# FP8 GEMMs accumulate in FP32 (vLLM's sm89 CUTLASS kernel: ElementAcc float; cuBLASLt takes FP8
+# only with CUBLAS_COMPUTE_32F), which GeForce runs at half the FP16-accumulate FP8 rate.
+# (hardware, dense FP8 TFLOPS with FP32 accumulate, dense FP4, where the numbers come from)
+WHITEPAPER_FP8 = [
+    ("rtx-4090", 330.3, 0, "Ada whitepaper v2.02 Appendix A: FP8 FP32-acc 330.3/660.6 (FP16-acc 660.6/1321.2)"),
+    ("rtx-5090", 419.0, 1676.0, "RTX Blackwell whitepaper Table 3: FP8 FP32-acc 419/838, FP4 FP32-acc 1676/3352"),
+    # no whitepaper table read: the FP16-accumulate FP8 rate halved, as on the RTX 4090
+    ("rtx-4080", 780 / 2 / 2, 0, "FP8 with sparsity 780 (FP16 acc) / 2 dense / 2 FP32 acc"),
+    ("rtx-4070-ti", 321 / 2, 0, "FP8 dense 321 (FP16 acc, secondary table) / 2 FP32 acc"),
+]
+
+
+@pytest.mark.parametrize("hw, fp8, fp4, why", WHITEPAPER_FP8, ids=[r[0] for r in WHITEPAPER_FP8])
+def test_geforce_fp8_is_the_fp32_accumulate_rate(cat, hw, fp8, fp4, why):
+    h = cat.hardware(hw)
+    assert h.tflops_fp8 == pytest.approx(fp8, abs=0.05), why
+    assert (h.tflops_fp4 or 0) == pytest.approx(fp4, abs=0.05), why
+    # FP8 at FP32 accumulate is twice BF16 at FP32 accumulate, as in every whitepaper column
+    assert h.tflops_fp8 == pytest.approx(2 * h.tflops_bf16, rel=0.005), why
+
+
+def test_workstation_and_data_centre_fp8_keeps_its_single_rate(cat):
+    # no FP16/FP32-accumulate split on these parts: FP8 stays twice the 16-bit rate
+    for hw in ("rtx-6000-ada", "rtx-4000-ada", "rtx-pro-6000", "l40s", "h100-sxm"):
+        h = cat.hardware(hw)
+        assert h.tflops_fp8 == pytest.approx(2 * h.tflops_fp16, rel=0.02), hw  # L40S: 733 vs 2 x 362
+
+
+@pytest.mark.parametrize("hw, fp8", [("rtx-4090", 330.3), ("rtx-5090", 419.0)])
+def test_fp8_prompt_on_geforce_runs_at_the_fp32_accumulate_rate(hw, fp8):
+    got = estimate("llama-3.1-8b", hw, precision="fp8", input_tokens=4096, output_tokens=16)
+    same = estimate("llama-3.1-8b", hw, precision="fp8", input_tokens=4096, output_tokens=16, tflops=fp8)
+    twice = estimate("llama-3.1-8b", hw, precision="fp8", input_tokens=4096, output_tokens=16, tflops=2 * fp8)
+    assert got.ttft_s == pytest.approx(same.ttft_s, rel=1e-12)
+    assert got.ttft_s > 1.5 * twice.ttft_s  # a compute-bound 4k prompt: about twice the FP16-accumulate time

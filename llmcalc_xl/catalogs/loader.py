@@ -88,6 +88,7 @@ class Model:
     native_precision_source: str = _f("")
     native_precision_scope: str = _f("", choices=("", "all", "experts"))
     checkpoints: dict = _f({}, mapping=True)
+    checkpoint_scopes: dict = _f({}, mapping=True)
     notes: str = _f("")
 
     kind = "open"
@@ -113,6 +114,16 @@ class Model:
         if self.native_precision_scope == "experts" and not (self.native_precision and self.experts > 0):
             raise ValueError("native_precision_scope 'experts' needs a native_precision and routed experts "
                              "(experts > 0). Leave native_precision_scope out, or set both")
+        for repo, scope in self.checkpoint_scopes.items():
+            if repo not in self.checkpoints:
+                raise ValueError(f"checkpoint_scopes names '{repo}', which is not one of checkpoints. Add it to "
+                                 "checkpoints with the precision it implies, or remove it from checkpoint_scopes")
+            if scope not in ("all", "experts"):
+                raise ValueError(f"checkpoint_scopes['{repo}'] '{scope}' is not a scope. Use \"all\" (every linear "
+                                 "layer) or \"experts\" (the routed MoE experts only)")
+            if scope == "experts" and self.experts <= 0:
+                raise ValueError(f"checkpoint_scopes['{repo}'] 'experts' needs routed experts (experts > 0). Use "
+                                 "\"all\", or set experts")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:
@@ -1117,6 +1128,12 @@ class Catalog:
         implies (``nvidia/DeepSeek-R1-NVFP4``: fp4)."""
         return {normalize(repo): precision for entry in self._entries["models"].values()
                 for repo, precision in entry.checkpoints.items()}
+
+    def checkpoint_scopes(self) -> dict[str, str]:
+        """{normalized checkpoint repo: scope}: the checkpoints that quantise part of the body only
+        (``nvidia/Kimi-K2.6-NVFP4``: experts); a checkpoint not listed quantises every linear layer."""
+        return {normalize(repo): scope for entry in self._entries["models"].values()
+                for repo, scope in entry.checkpoint_scopes.items()}
 
     def entries(self, kind: str) -> list[Any]:
         return list(self._entries[kind].values())

@@ -409,7 +409,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned"),
              "pricing_reserved_1y": np.equal(pricing, "reserved-1y"),
              "pricing_reserved_3y": np.equal(pricing, "reserved-3y"), "pricing_spot": np.equal(pricing, "spot"),
-             "provider_given": provider_given, "experts_only": _experts_only(cat, m_pos, p_pos)}
+             "provider_given": provider_given, "experts_only": _experts_only(cat, given.get("model"), m_pos, p_pos, n)}
     pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     values = _physics(cat, num, pos, flags, gpus_auto, constant)
@@ -497,14 +497,45 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tiers: np.nd
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
 
 
-def _experts_only(cat: Catalog, m_pos: np.ndarray, p_pos: np.ndarray) -> np.ndarray:
-    """Rows whose precision covers the routed experts only: the model ships its experts alone in its
-    native precision (native_precision_scope "experts") and the row runs in that precision."""
+def _experts_only(cat: Catalog, model: Any, m_pos: np.ndarray, p_pos: np.ndarray, n: int) -> np.ndarray:
+    """Rows whose precision covers the routed experts only: the row runs in the precision its model
+    name ships in (a quantised checkpoint's, else the model's native one) and that checkpoint, or
+    the model, ships its experts alone in it (checkpoint_scopes / native_precision_scope "experts")."""
     pt, mt = cat.table("precisions"), cat.table("models")
     native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "") else -2
                          for r in mt.rows])
+    shipped = _take(native, m_pos, missing=-2)
     scoped = _take(mt.flag("native_precision_scope", "experts"), m_pos, missing=False)
-    return scoped & (_take(native, m_pos, missing=-2) == p_pos)
+    ck_precision, ck_scoped = _checkpoint_rows(cat, model, n)
+    named = ck_precision >= 0
+    shipped = np.where(named, ck_precision, shipped)
+    scoped = np.where(named, ck_scoped, scoped)
+    return scoped & (shipped == p_pos)
+
+
+def _checkpoint_rows(cat: Catalog, model: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the precision position a quantised checkpoint's repo (typed as the model) implies
+    (-1: the name is no checkpoint), and whether that checkpoint quantises its routed experts only."""
+    pt = cat.table("precisions")
+    implied, scopes = cat.implied_precisions(), cat.checkpoint_scopes()
+
+    def of(name: Any) -> tuple[int, bool]:
+        key = normalize(name) if isinstance(name, str) else None
+        if key is None or key not in implied:
+            return -1, False
+        return pt.index(implied[key]), scopes.get(key) == "experts"
+
+    if not implied:
+        return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
+    if length_of(model) is None:
+        precision, experts = of(model)
+        return np.full(n, precision, dtype=np.int64), np.full(n, experts)
+    codes, uniques = ((model.codes, model.uniques) if isinstance(model, Coded)
+                      else factorize(np.asarray(model, dtype=object)))
+    pairs = [of(u) for u in uniques]
+    by_unique = np.asarray([p for p, _ in pairs], dtype=np.int64)
+    experts_by_unique = np.asarray([e for _, e in pairs], dtype=bool)
+    return np.take(by_unique, codes), np.take(experts_by_unique, codes)
 
 
 def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> np.ndarray:
@@ -514,17 +545,7 @@ def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> n
     native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "")
                          else pt.index(defaults.DEFAULT_PRECISION) for r in mt.rows])
     out = _take(native, m_pos, missing=pt.index(defaults.DEFAULT_PRECISION))
-    implied = cat.implied_precisions()
-    if not implied:
-        return out
-    if length_of(model) is None:
-        precision = implied.get(normalize(model)) if isinstance(model, str) else None
-        return np.full(n, pt.index(precision)) if precision else out
-    codes, uniques = ((model.codes, model.uniques) if isinstance(model, Coded)
-                      else factorize(np.asarray(model, dtype=object)))
-    by_unique = np.asarray([pt.index(implied[normalize(u)]) if isinstance(u, str) and normalize(u) in implied
-                            else -1 for u in uniques], dtype=np.int64)
-    checkpoint = np.take(by_unique, codes)
+    checkpoint, _ = _checkpoint_rows(cat, model, n)
     return np.where(checkpoint >= 0, checkpoint, out)
 
 

@@ -175,20 +175,22 @@ def _write_names(wb, cat: Catalog) -> None:
     _put_value(ws, 1, 1, "Names you can type, and the catalog id each stands for", "Title")
     _put_value(ws, 2, 1, "Matched without regard to case, spaces, hyphens or underscores. Generated from the "
                          "catalog; an id added on a catalog sheet is matched as typed.", "Note")
-    for c, h in enumerate(("Key", "Id", "Catalog", "Implies precision"), start=1):
+    for c, h in enumerate(("Key", "Id", "Catalog", "Implies precision", "Quantises"), start=1):
         _put_value(ws, 4, c, h, "Header")
     r = 5
-    implied = cat.implied_precisions()
+    implied, scopes = cat.implied_precisions(), cat.checkpoint_scopes()
     for group, letter in (("models", "m"), ("hardware", "h"), ("engines", "e"), ("precisions", "p")):
         for key, rid in sorted(cat.names(group).items()):
             precision = implied.get(key) if group == "models" else None
-            for c, v in enumerate((f"{letter}:{key}", rid, CATALOG_SHEETS[group], precision), start=1):
+            scope = (scopes.get(key) or "all") if precision else None
+            for c, v in enumerate((f"{letter}:{key}", rid, CATALOG_SHEETS[group], precision, scope), start=1):
                 _put_value(ws, r, c, v)
             r += 1
     _define(wb, "n_key", f"Names!$A$5:$A${r - 1}")
     _define(wb, "n_id", f"Names!$B$5:$B${r - 1}")
     _define(wb, "n_precision", f"Names!$D$5:$D${r - 1}")
-    for col, width in zip("ABCD", (40, 28, 12, 16)):
+    _define(wb, "n_scope", f"Names!$E$5:$E${r - 1}")
+    for col, width in zip("ABCDE", (40, 28, 12, 16, 10)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A5"
 

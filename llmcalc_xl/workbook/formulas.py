@@ -231,10 +231,15 @@ def _resolution(sheet: CalcSheet) -> None:
     _resolved(sheet, "precision", "p", "p_id",
               blank=np.where(implied != "", implied, np.where(native != "", native, name("default_precision"))))
     sheet.add("p_row", _row_of("precision_id", "p_id"), "Precisions row")
-    # a model that ships its routed experts alone in its native format, run in that format
+    # a checkpoint (or, typed by its id, a model) that ships its routed experts alone in its format,
+    # run in that format
+    ck_scope = sheet.add("checkpoint_scope", call("IFERROR", concat(call("INDEX", name("n_scope"), call(
+        "MATCH", _wildcards_escaped(concat("m:", normalized(ref("model")))), name("n_key"), 0)), ""), ""),
+        "What the checkpoint quantises")
     scope = np.where(ref("m_row") > 0, concat(call("INDEX", name("m_native_precision_scope"), ref("m_row")), ""), "")
-    sheet.add("experts_only", (native != "") & (ref("precision_id") == native) & (scope == "experts"),
-              "Precision covers experts only?")
+    shipped: Any = np.where(implied != "", implied, native)  # the precision the typed name ships in
+    sheet.add("experts_only", (shipped != "") & (ref("precision_id") == shipped)
+              & (np.where(implied != "", ck_scope, scope) == "experts"), "Precision covers experts only?")
     gguf = np.where(ref("p_row") > 0, call("INDEX", name("p_family"), ref("p_row")) == "gguf", False)
     local = (ref("hw_kind") == "apple") | (ref("hw_kind") == "cpu") | gguf
     _resolved(sheet, "engine", "e", "e_id", blank=np.where(local, defaults.DEFAULT_LOCAL_ENGINE,
