@@ -108,7 +108,7 @@ def test_every_formula_of_the_quote_lints_clean(quote):
     # own test shows it reads them
     assert set(kinds) == set(KINDS) - {"conditional format"} and kinds["cell"] > 200, kinds
     dropdowns = [f.text for f in formulas if f.kind == "data validation" and not f.text[0].isdigit()]
-    assert sorted(set(dropdowns)) == ['"on-demand,owned"', "e_id", "h_id", "m_id", "p_id"]  # pricing: a list of words
+    assert sorted(set(dropdowns)) == ['"on-demand,owned"', '"yes,no"', "e_id", "h_id", "m_id", "p_id"]  # choices: lists of words
 
 
 def test_the_functions_sheet_only_adds_the_llm_functions(with_functions):

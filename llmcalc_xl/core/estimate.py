@@ -378,6 +378,9 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     _check_engine(cat, e_pos, hw_pos, p_pos, is_api, errs)
     pricing = _choices("pricing", given.get("pricing"), n, errs, BY_NAME["pricing"].choices,
                        BY_NAME["pricing"].choice_fix)
+    # read by the horizon forecast (``forecast.horizon_many``); checked here so every surface refuses it alike
+    _choices("capex_upfront", given.get("capex_upfront"), n, errs, BY_NAME["capex_upfront"].choices,
+             BY_NAME["capex_upfront"].choice_fix)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
