@@ -183,3 +183,55 @@ def test_llm_horizon_gives_each_figure():
     assert LLM_HORIZON(*args, figure="npv_api_usd", **owned) == pytest.approx(36 * 1500, rel=1e-12)
     assert LLM_HORIZON(*args, figure="crossover_month", latency_s=3.6, price_per_hour=2.0) == "none"
     assert LLM_HORIZON(*args, figure="irr").startswith("#LLM! figure 'irr' must be one of horizon_cost_usd")
+
+
+# --- the command line --------------------------------------------------------------------------------------
+
+def _cli(*args):
+    import json
+
+    from click.testing import CliRunner
+
+    from llmcalc_xl.cli.main import main
+
+    result = CliRunner().invoke(main, list(args))
+    return result, (json.loads(result.output) if result.exit_code == 0 and "--json" in args else None)
+
+
+OWNED_FLAGS = ("--model", "llama-3-8b", "--hardware", "h100-sxm", "--pricing", "owned", "--capex-usd-per-gpu",
+               "30000", "--power-w-per-gpu", "700", "--pue", "1.3", "--electricity-usd-per-kwh", "0.12",
+               "--requests-per-month", "200000")
+
+
+def test_horizon_command_gives_the_figures_and_the_months():
+    result, got = _cli("horizon", *OWNED_FLAGS, "--capex-upfront", "yes", "--json")
+    assert result.exit_code == 0, result.output
+    assert got["crossover_month"] == 22 and got["compare_api_model"] == "gpt-4o"
+    assert got["horizon_cost_usd"] == pytest.approx(30000 + 36 * POWER_PER_HOUR * HOURS, rel=1e-12)
+    assert len(got["months"]) == 36 and got["months"][0]["replicas"] == 1
+    assert got["months"][0]["monthly_usd"] == pytest.approx(30000 + POWER_PER_HOUR * HOURS, rel=1e-12)
+    result, _ = _cli("horizon", *OWNED_FLAGS, "--capex-upfront", "yes")
+    assert "Crossover month: 22, the month in which the option dearer in month 1" in result.output
+    result, _ = _cli("horizon", *OWNED_FLAGS, "--compare-api-model", "llama-3-8b")
+    assert result.exit_code == 2
+    assert result.output == ("Error: api_model 'llama-3-8b' is not an API model. Give an API model such as gpt-4o "
+                             "as the first argument\n")
+
+
+def test_sensitivity_command_for_a_scenario_and_for_a_csv(tmp_path):
+    result, got = _cli("sensitivity", *OWNED_FLAGS, "--json")
+    assert result.exit_code == 0, result.output
+    drivers = {d["driver"]: d for d in got["drivers"]}
+    base = (CAPITAL_PER_HOUR + POWER_PER_HOUR) * HOURS
+    assert got["base_usd"] == pytest.approx(base, rel=1e-12)
+    assert drivers["capex"]["up_usd"] == pytest.approx(base + 0.2 * CAPITAL_PER_HOUR * HOURS, rel=1e-12)
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_text("model,hardware,requests_per_month,price_per_hour,latency_s\n"
+                        "llama-3-8b,h100-sxm,700000,2,3.6\ngpt-4o,,1000000,,\n", encoding="utf-8")
+    result, got = _cli("sensitivity", "--scenarios", str(csv_path), "--json")
+    assert result.exit_code == 0, result.output
+    drivers = {d["driver"]: d for d in got["drivers"]}
+    assert got["base_usd"] == pytest.approx(1460 + 7500)
+    assert drivers["requests"]["up_usd"] == pytest.approx(2920 + 9000)
+    result, _ = _cli("sensitivity")
+    assert result.output == "Error: Give --model (and the scenario's options), or --scenarios CSV.\n"

@@ -117,19 +117,24 @@ def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZO
     cross: Any = np.nan
     fleet_before: Any = 0.0
     dearer_first: Any = None
+    first_q: Any = np.nan
+    first_a: Any = np.nan
     for m in range(1, months + 1):
         inside = h.months >= m
         traffic = (1.0 + h.growth) ** (m - 1.0)
         gpu_f = (1.0 + h.gpu_change) ** ((m - 1.0) / 12.0)
         api_f = (1.0 + h.api_change) ** ((m - 1.0) / 12.0)
-        requests = b.requests * traffic
-        rented = _replicas(b, requests) * b.deployment * gpu_f
-        fleet = _replicas(b, b.requests * np.maximum(traffic, 1.0))  # owned hardware is never sold
-        owned = np.where(b.upfront, fleet * b.running + (fleet - fleet_before) * b.capex_per_replica,
-                         fleet * b.deployment)
-        fleet_before = fleet
+        requests = let("requests", m, np.where(inside, b.requests * traffic, np.nan))
+        # replicas paid for: rented ones follow the month's traffic; owned hardware is never sold, so its
+        # fleet is sized for the most traffic so far
+        replicas = let("replicas", m, np.where(inside, np.where(
+            b.owned, _replicas(b, b.requests * np.maximum(traffic, 1.0)), _replicas(b, requests)), np.nan))
+        owned = np.where(b.upfront, replicas * b.running + (replicas - fleet_before) * b.capex_per_replica,
+                         replicas * b.deployment)
+        fleet_before = replicas
         quoted = np.where(b.is_api, requests * (b.token_cost * api_f + b.infra * gpu_f),
-                          requests * b.token_cost * api_f + np.where(b.owned, owned, rented))
+                          requests * b.token_cost * api_f
+                          + np.where(b.owned, owned, replicas * b.deployment * gpu_f))
         quoted = let("quoted", m, np.where(inside, quoted, np.nan))
         api = let("api", m, np.where(inside, requests * b.api_request * api_f, np.nan))
         # cumulative to date: past the horizon it stays at the horizon's total
@@ -137,14 +142,18 @@ def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZO
         cum_a = let("cum_api", m, api if m == 1 else np.where(inside, cum_a + api, cum_a))
         if dearer_first is None:
             dearer_first = let("dearer_first", None, quoted > api)
+            first_q, first_a = quoted, api  # a scenario without a first month has no totals
         cross = let("crossover", m, crossover_step(cross, m, dearer_first, cum_q, cum_a))
         discount = (1.0 + h.discount) ** (-m / 12.0)  # end-of-month cash flows
         total_q = total_q + np.where(inside, quoted, 0.0)
         total_a = total_a + np.where(inside, api, 0.0)
         npv_q = npv_q + np.where(inside, quoted * discount, 0.0)
         npv_a = npv_a + np.where(inside, api * discount, 0.0)
-    return Totals(total=let("horizon_cost_usd", None, total_q), total_api=let("horizon_cost_api_usd", None, total_a),
-                  npv=let("npv_usd", None, npv_q), npv_api=let("npv_api_usd", None, npv_a),
+    q, a = given(first_q), given(first_a)
+    return Totals(total=let("horizon_cost_usd", None, np.where(q, total_q, np.nan)),
+                  total_api=let("horizon_cost_api_usd", None, np.where(a, total_a, np.nan)),
+                  npv=let("npv_usd", None, np.where(q, npv_q, np.nan)),
+                  npv_api=let("npv_api_usd", None, np.where(a, npv_a, np.nan)),
                   crossover=let("crossover_month", None, cross))
 
 

@@ -227,7 +227,8 @@ def horizon_many(api_model: Any, model: Any, hardware: Any = None, *, catalog: C
     ``horizon_cost_usd`` and ``horizon_cost_api_usd`` (sums of the monthly costs), ``npv_usd`` and
     ``npv_api_usd`` (at ``discount_rate``, end-of-month cash flows), ``crossover_month`` (NaN: the lead
     never changes) and ``error``. Columns or single values, like :func:`~llmcalc_xl.estimate_many`;
-    the options are its options. ``series``: also ``monthly_usd``, ``monthly_api_usd``,
+    the options are its options. ``series``: also ``requests_per_month``, ``replicas`` (paid for),
+    ``monthly_usd``, ``monthly_api_usd``,
     ``cumulative_usd`` and ``cumulative_api_usd``, arrays of scenarios x months (the monthly costs
     NaN past a horizon, the cumulative ones at the horizon's total).
     Conventions: :mod:`llmcalc_xl.core.forecast`."""
@@ -269,7 +270,8 @@ def horizon_many(api_model: Any, model: Any, hardware: Any = None, *, catalog: C
     out = {key: np.where(ok, np.broadcast_to(value, (n,)), np.nan) for key, value in zip(
         HORIZON_KEYS, (t.total, t.total_api, t.npv, t.npv_api, t.crossover))}
     if series:
-        for key, name in (("monthly_usd", "quoted"), ("monthly_api_usd", "api"), ("cumulative_usd", "cum_quoted"),
+        for key, name in (("requests_per_month", "requests"), ("replicas", "replicas"), ("monthly_usd", "quoted"),
+                          ("monthly_api_usd", "api"), ("cumulative_usd", "cum_quoted"),
                           ("cumulative_api_usd", "cum_api")):
             out[key] = np.where(ok[:, None], np.stack(kept[name], axis=1), np.nan)
     out["error"] = error
@@ -353,10 +355,10 @@ def owned_gpu_hour_many(hardware: Any = None, *, catalog: Catalog | Iterable[str
     if unknown:
         raise InvalidValueError(f"Unknown option '{unknown[0]}'. Options: {', '.join(OWNING_OPTIONS)}.")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
-    sizes = {length_of(v) for v in [hardware, *options.values()]} - {None}
+    sizes = {size for size in (length_of(v) for v in [hardware, *options.values()]) if size is not None}
     if len(sizes) > 1:
         raise InvalidValueError("Columns must have the same length. Give single values or columns of one length.")
-    n = sizes.pop() if sizes else 1
+    n: int = sizes.pop() if sizes else 1
     errs = RowErrors(n)
     column, single = text_column(hardware)
     names = np.broadcast_to(np.asarray([single], dtype=object), (n,)) if column is None else column

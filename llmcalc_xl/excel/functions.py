@@ -371,8 +371,8 @@ def LLM_HORIZON(api_model, model, hardware, input_tokens, output_tokens, request
 
     def pick(result, i):
         value = result[key][i]
-        if key == "crossover_month" and value != value:  # NaN: the lead never changes
-            return "none"
+        if key == "crossover_month" and value != value and result["npv_usd"][i] == result["npv_usd"][i]:
+            return "none"  # a forecast whose lead never changes
         return cells.cell_value(value, "float")
 
     return cells.compute(lambda flat: horizon_many(**flat), named, pick,
