@@ -83,15 +83,17 @@ DEFAULT_HOSTING_USD_PER_KW_MONTH = 0.0
 DEFAULT_MAINTENANCE_SHARE_PER_YEAR = 0.0
 
 # --- over time (the Forecast sheet, `horizon`): what changes month by month ------------------------
-#: Three years: the horizon of a typical enterprise contract and of a reserved-instance term, and
-#: within the servers' depreciation life above. At most MAX_HORIZON_MONTHS.
+#: Three years: the longer of the two terms the clouds reserve GPU capacity for (AWS EC2 Reserved
+#: Instances and Savings Plans, Azure reservations: 1 or 3 years), so that renting reserved and owning
+#: compare over the same term; within the servers' depreciation life above. At most MAX_HORIZON_MONTHS.
 DEFAULT_HORIZON_MONTHS = 36
 #: The longest horizon: five years, one column per month on the quote's Forecast sheet.
 MAX_HORIZON_MONTHS = 60
 #: No change unless given. Traffic growth and the fall of API and GPU prices are the quote's own
-#: assumptions: published trends (API prices for the same capability falling by 10x or more a year,
-#: Epoch AI 2025; rental GPU prices falling as each generation ships) vary too much by model and
-#: provider for one default to be honest, so 0 keeps the forecast equal to today's monthly cost.
+#: assumptions: published trends vary too much for one default to be honest (Epoch AI, "LLM inference
+#: prices have fallen rapidly but unequally across tasks", 2025: the price of a given capability fell
+#: between 9x and 900x a year depending on the task; rental GPU prices fall as each generation ships),
+#: so 0 keeps the forecast at today's monthly cost and a reader sets the trend the quote assumes.
 DEFAULT_GROWTH_PER_MONTH = 0.0
 DEFAULT_API_PRICE_CHANGE_PER_YEAR = 0.0
 DEFAULT_GPU_PRICE_CHANGE_PER_YEAR = 0.0

@@ -190,7 +190,7 @@ OPTIONS: tuple[Option, ...] = (
     # over time: the horizon forecast (NPV, crossover month; the quote's Forecast sheet)
     Option("horizon_months", "number", "Months the forecast covers", "Horizon months", unit="months",
            default=defaults.DEFAULT_HORIZON_MONTHS, minimum=1, maximum=defaults.MAX_HORIZON_MONTHS, whole=True,
-           advanced=True, source="3 years: a typical enterprise contract and reserved-instance term"),
+           advanced=True, source="3 years: the longer term the clouds reserve capacity for (AWS, Azure: 1 or 3 years)"),
     Option("growth_per_month", "number", "Traffic growth a month, compounded (0.05: 5% more each month)",
            "Growth a month", unit="share a month", default=defaults.DEFAULT_GROWTH_PER_MONTH, above=-1,
            advanced=True, source="0: no change unless given (the quote's own assumption)"),

@@ -676,7 +676,7 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
     from .. import cells
     from ..catalogs.info import info_many
     from ..core.estimate import estimate_many
-    from ..core.plan import breakeven_many
+    from ..core.plan import breakeven_many, horizon_many, owned_gpu_hour_many
 
     cat = cat or load_catalog()
 
@@ -705,6 +705,17 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
                             output_tokens=500.0),
                        lambda result, i: cells.cell_value(result["breakeven_requests_per_month"][i], "float"),
                        "No answer: give a priced hardware id (or price_per_hour)"), None),
+        ("USD per GPU-hour of an RTX 4090 you own (catalog purchase price and TDP, default power and life)",
+         'LLM_OWNED_GPU_HOUR("rtx-4090")',
+         cells.compute(lambda flat: owned_gpu_hour_many(catalog=cat, **flat), dict(hardware="rtx-4090"),
+                       lambda result, i: cells.cell_value(result["owned_usd_per_gpu_hour"][i], "float"), "No answer"),
+         None),
+        ("NPV over 36 months of Llama 3 8B on an L4 for 1,000,000 requests a month, GPT-4o the other option",
+         'LLM_HORIZON("gpt-4o","llama-3-8b","l4",1000,500,1000000)',
+         cells.compute(lambda flat: horizon_many(catalog=cat, **flat),
+                       dict(api_model="gpt-4o", model="llama-3-8b", hardware="l4", input_tokens=1000.0,
+                            output_tokens=500.0, requests_per_month=1e6),
+                       lambda result, i: cells.cell_value(result["npv_usd"][i], "float"), "No answer"), None),
     ]
     keys = ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
             "latency_s", "price_per_hour")
