@@ -303,6 +303,34 @@ PRICE_CHOICES: dict[str, Choose] = {
 }
 
 
+def _sometimes(low: float, high: float, p_empty: float, whole: bool = False) -> Choose:
+    def choose(rng, row, cat):
+        if not _often(rng, p_empty):
+            return None
+        x = rng.uniform(low, high)
+        return float(round(x)) if whole else round(x, 4)
+    return choose
+
+
+def choose_capex_upfront(rng, row, cat):
+    """Mostly yes (in any case), where owned hardware pays its purchase up front when the cost of
+    capital is 0; sometimes no, or empty."""
+    if not _often(rng, 0.1):
+        return None
+    return rng.choice(["yes", "Yes", " YES ", "yes", "yes", "no", "No"])
+
+
+#: The horizon forecast's columns, from a stream of their own (the columns above stay as they were).
+HORIZON_CHOICES: dict[str, Choose] = {
+    "horizon_months": _sometimes(1, 60, 0.5, whole=True),
+    "growth_per_month": _sometimes(-0.2, 0.3, 0.5),
+    "api_price_change_per_year": _sometimes(-0.8, 2.0, 0.5),
+    "gpu_price_change_per_year": _sometimes(-0.7, 0.3, 0.5),
+    "discount_rate": _sometimes(0, 0.3, 0.6),
+    "capex_upfront": choose_capex_upfront,
+}
+
+
 def _alias(group):
     """Another name the catalog accepts for the id: one of its aliases, or the id re-spaced."""
     def respell(rng, value, cat):
@@ -327,6 +355,7 @@ SPELLINGS: dict[str, tuple[float, Callable[[random.Random, str, Catalog], str]]]
 def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
     """n scenarios, each a dict of the chosen (non-empty) inputs plus a ``scenario`` label."""
     rng, owning, prices = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
+    over_time = random.Random(seed + 3)
     rows = []
     for i in range(n):
         row: dict[str, Any] = {}
@@ -336,6 +365,8 @@ def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
             row[column] = choose(owning, row, cat)
         for column, choose in PRICE_CHOICES.items():
             row[column] = choose(prices, row, cat)
+        for column, choose in HORIZON_CHOICES.items():
+            row[column] = choose(over_time, row, cat)
         for column, (share, respell) in SPELLINGS.items():
             if row.get(column) is not None and rng.random() < share:
                 row[column] = respell(rng, row[column], cat)

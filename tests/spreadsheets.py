@@ -134,7 +134,7 @@ GNUMERIC_KNOWN = tuple(re.compile(p) for p in (
     r"Unexpected element 'workbookProtection' in state : \n\tworkbook\n",   # empty: nothing is protected
     r"Unexpected element 'tableParts' in state : \n\tworksheet\n",          # the catalog sheets' Excel tables
     r"Unexpected element 'a:graphic' in state : \n\twsDr -> oneCellAnchor -> graphicFrame\n",  # the Quote chart
-    r"Quote![A-Z]+[0-9]+ : Dropping missing object\n",                     # ... which it then drops
+    r"(Quote|Forecast|Sensitivity)![A-Z]+[0-9]+ : Dropping missing object\n",  # ... which it then drops (charts)
     # print titles of rows and columns together (a union of two ranges)
     r"At A1: ''(\w+)'!\$\d+:\$\d+,'\1'!\$[A-Z]+:\$[A-Z]+' Multiple expressions are not supported in this context\n",
 ))
@@ -398,3 +398,107 @@ def scenario_outputs(ws, n_rows: int):
     cols["check"] = column_index_from_string(layout.check_col)
     values = {k: [ws.cell(FIRST_ROW + i, c).value for i in range(n_rows)] for k, c in cols.items()}
     return lambda i, key: values[key][i]
+
+
+# --- the Forecast and Sensitivity sheets ------------------------------------------------------------
+
+def horizon_core_of(rows: list[dict], catalog=None, api_model: str = "gpt-4o") -> dict:
+    """The core's horizon forecast (with the monthly series) and sensitivity for scenario rows as a
+    quote holds them, against the quote's compare_api_model."""
+    from llmcalc_xl.core.plan import horizon_many, sensitivity_many
+    from llmcalc_xl.workbook import formulas as F
+
+    cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
+    model, hardware = cols.pop("model"), cols.pop("hardware")
+    share = next(v for n, v, *_ in F.ASSUMPTIONS if n == "sensitivity_share")
+    return {"horizon": horizon_many(api_model, model, hardware, catalog=catalog, series=True, **cols),
+            "sensitivity": sensitivity_many(model, hardware, catalog=catalog, share=share, **cols)}
+
+
+def _no_answer(value) -> bool:
+    return value is None or value == ""
+
+
+def _same_number(got, want) -> bool:
+    if want is None or (isinstance(want, float) and math.isnan(want)):
+        return _no_answer(got)
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return False
+    return math.isclose(float(got), float(want), rel_tol=REL_TOL, abs_tol=1e-9)
+
+
+def forecast_mismatches(engine: str, wb, rows: list[dict], core: dict) -> list[str]:
+    """Every cell of the Forecast and Sensitivity sheets (per scenario, per month, the totals and
+    the tables) that differs from the core, as readable lines."""
+    from openpyxl.utils import column_index_from_string as index
+
+    from llmcalc_xl.core import forecast as FC
+    from llmcalc_xl.core.plan import HORIZON_KEYS, horizon_totals, sensitivity_total
+    from llmcalc_xl.workbook import formulas as F
+    from llmcalc_xl.workbook.build import FIRST_ROW, SPARE_SCENARIO_ROWS
+    from llmcalc_xl.workbook.forecast_sheets import (MONTHS, SENSITIVITY_TABLES, forecast_layout,
+                                                     sensitivity_layout)
+
+    out: list[str] = []
+    h, s = core["horizon"], core["sensitivity"]
+    ws = wb["Forecast"]
+    column_of, _, _ = forecast_layout()
+
+    def cell(sheet, row, letter):
+        return sheet.cell(row, index(letter)).value
+
+    series = {"quoted": "monthly_usd", "api": "monthly_api_usd", "cum_quoted": "cumulative_usd",
+              "cum_api": "cumulative_api_usd"}
+    for i, row in enumerate(rows):
+        for name, key in (("requests", "requests_per_month"), ("replicas", "replicas")):
+            for m in range(1, MONTHS + 1):
+                got, want = cell(ws, FIRST_ROW + i, column_of[(name, m)]), h[key][i, m - 1]
+                if not _same_number(got, want):
+                    out.append(f"{engine}: Forecast row {i} {name} month {m}: shows {got!r}, core {want!r}")
+    for i, row in enumerate(rows):
+        r = FIRST_ROW + i
+        usable = not math.isnan(h["npv_usd"][i])
+        for key in HORIZON_KEYS:
+            got, want = cell(ws, r, column_of[(key, None)]), h[key][i]
+            if key == "crossover_month" and math.isnan(want):
+                ok = got == "none" if usable else _no_answer(got)
+            else:
+                ok = _same_number(got, want)
+            if not ok:
+                out.append(f"{engine}: Forecast row {i} ({row.get('scenario')}) {key}: shows {got!r}, core {want!r}")
+        for name, key in series.items():
+            for m in range(1, MONTHS + 1):
+                got, want = cell(ws, r, column_of[(name, m)]), h[key][i, m - 1]
+                if not _same_number(got, want):
+                    out.append(f"{engine}: Forecast row {i} {name} month {m}: shows {got!r}, core {want!r}")
+    total = FIRST_ROW + len(rows) + SPARE_SCENARIO_ROWS
+    totals = horizon_totals(h)
+    for key in HORIZON_KEYS:
+        got, want = cell(ws, total, column_of[(key, None)]), totals[key]
+        ok = (got == "none") if key == "crossover_month" and math.isnan(want) else _same_number(got, want)
+        if not ok:
+            out.append(f"{engine}: Forecast total {key}: shows {got!r}, core {want!r}")
+    for name, key in series.items():
+        for m in range(1, MONTHS + 1):
+            got, want = cell(ws, total, column_of[(name, m)]), totals[key][m - 1]
+            if not _same_number(got, want):
+                out.append(f"{engine}: Forecast total {name} month {m}: shows {got!r}, core {want!r}")
+    sens = wb["Sensitivity"]
+    working = sensitivity_layout()
+    keys = ["base"] + [f"{k}_{side}" for k, _ in FC.DRIVERS for side in ("down", "up")]
+    for i, row in enumerate(rows):
+        for key in keys:
+            got, want = cell(sens, FIRST_ROW + i, working[(key, None)]), s[f"{key}_usd"][i]
+            if not _same_number(got, want):
+                out.append(f"{engine}: Sensitivity row {i} ({row.get('scenario')}) {key}: shows {got!r}, "
+                           f"core {want!r}")
+    shown = int(next(v for n, v, *_ in F.ASSUMPTIONS if n == "sensitivity_scenario")) - 1
+    total_s = sensitivity_total(s)
+    for top, want_of in zip(SENSITIVITY_TABLES, (lambda key: s[f"{key}_usd"][shown], lambda key: total_s[f"{key}_usd"])):
+        for j, (driver, _) in enumerate(FC.DRIVERS):
+            r = top + 2 + j
+            for col, key in (("B", f"{driver}_down"), ("C", "base"), ("D", f"{driver}_up")):
+                got, want = cell(sens, r, col), want_of(key)
+                if not _same_number(got, want):
+                    out.append(f"{engine}: Sensitivity table at row {r} {key}: shows {got!r}, core {want!r}")
+    return out

@@ -20,7 +20,7 @@ from llmcalc_xl.batch.fill import fill_file
 from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
 from .random_scenarios import random_scenarios
-from .spreadsheets import problem, core_of as _core
+from .spreadsheets import forecast_mismatches, horizon_core_of, problem, core_of as _core
 from .spreadsheets import (unexpected_errors, load_values, mismatches, needs_gnumeric, needs_libreoffice, recalculate,
                            recalculate_gnumeric, scenario_outputs, same)
 
@@ -35,11 +35,12 @@ def book(tmp_path_factory, cat):
     tmp = tmp_path_factory.mktemp("parity")
     rows = random_scenarios(N_ROWS, SEED, cat)
     path = save_atomically(build_workbook(rows, catalog=cat), tmp / "parity.xlsx")
-    return rows, _core(rows, cat), path, tmp
+    return rows, _core(rows, cat), path, tmp, horizon_core_of(rows, cat)
 
 
 def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
-    rows, core, _, _ = book
+    rows, core, *_, over_time = book
+    horizon = over_time["horizon"]
     assert len(rows) >= 200
     assert [e for e in core["error"] if e is not None] == []
     kinds = Counter()
@@ -74,17 +75,30 @@ def test_the_random_book_is_valid_and_covers_the_cases(book, cat):
         model = None if is_api else cat.model(core["model"][i])
         kinds["precision covering the experts only"] += (model is not None and model.native_precision_scope == "experts"
                                                          and core["precision"][i] == model.native_precision)
+        usable = not math.isnan(horizon["npv_usd"][i])  # in the totals: the Forecast sheet has its months
+        kinds["forecast, growing or shrinking traffic"] += usable and r.get("growth_per_month", 0) != 0
+        kinds["forecast, prices changing"] += usable and (r.get("api_price_change_per_year", 0) != 0
+                                                          or r.get("gpu_price_change_per_year", 0) != 0)
+        kinds["forecast, discounted"] += usable and r.get("discount_rate", 0) > 0
+        kinds["forecast, horizon given"] += usable and "horizon_months" in r
+        kinds["forecast, capex up front"] += (usable and owned and r.get("cost_of_capital", 0) == 0
+                                              and str(r.get("capex_upfront", "")).strip().lower() == "yes")
         kinds["model spelled otherwise"] += r["model"] != core["model"][i]
         kinds["hardware spelled otherwise"] += "hardware" in r and r["hardware"] != core["hardware"][i]
     assert min(kinds.values()) >= 5, kinds
+    # a lead that changes within the horizon (tests/test_forecast.py works examples by hand)
+    assert sum(not math.isnan(x) for x in horizon["crossover_month"]) >= 3
     assert {r["engine"] for r in rows if "engine" in r} == {e.id for e in cat.entries("engines")}
 
 
-def _check_recalculated(rows, core, path, engine):
+def _check_recalculated(rows, core, path, engine, over_time):
     wb = load_values(path)
     got = scenario_outputs(wb["Scenarios"], len(rows))
     assert [problem(got(i, "check")) for i in range(len(rows)) if problem(got(i, "check"))] == []
     bad = mismatches(engine, rows, core, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit")
+    assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
+    # the Forecast and Sensitivity sheets: every month of every row, the totals and the tables
+    bad = forecast_mismatches(engine, wb, rows, over_time)
     assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
     errors = unexpected_errors(wb)
     assert errors == []
@@ -92,16 +106,16 @@ def _check_recalculated(rows, core, path, engine):
 
 @needs_libreoffice
 def test_libreoffice_computes_what_the_core_does(book):
-    rows, core, path, tmp = book
-    _check_recalculated(rows, core, recalculate(path, tmp), "LibreOffice")
+    rows, core, path, tmp, over_time = book
+    _check_recalculated(rows, core, recalculate(path, tmp), "LibreOffice", over_time)
 
 
 @needs_gnumeric
 def test_gnumeric_computes_what_the_core_does(book):
-    rows, core, path, tmp = book
+    rows, core, path, tmp, over_time = book
     result = recalculate_gnumeric(path, tmp)
     assert result.complaints == []
-    _check_recalculated(rows, core, result.path, "Gnumeric")
+    _check_recalculated(rows, core, result.path, "Gnumeric", over_time)
 
 
 def _write_csv(rows, path):
@@ -121,7 +135,7 @@ def _csv_cell(text, key):
 
 
 def test_fill_csv_and_xlsx_equal_the_core(book, cat):
-    rows, core, _, tmp = book
+    rows, core, _, tmp, _ = book
     src = _write_csv(rows, tmp / "scenarios.csv")
     name = {k: f"{k}_result" if k in F.INPUT_KEYS else k for k in F.OUTPUT_KEYS}  # latency_s is also an input
 
@@ -172,7 +186,7 @@ def _reduced(params, row):
 
 def test_excel_functions_equal_the_core(book, cat):
     """Each function, on each row reduced to the inputs it takes, equals the core on that row."""
-    rows, core, _, _ = book
+    rows, core, *_ = book
     bad, used = [], Counter()
     for f, key in FUNCTIONS:
         params = list(inspect.signature(f).parameters)
@@ -202,3 +216,46 @@ def test_excel_functions_equal_the_core(book, cat):
                            f"core {core[key][i]!r}")
     assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"
     assert min(used[f.__name__] for f, _ in FUNCTIONS) == used["LLM_ESTIMATE"] == len(rows), used
+
+
+def test_fill_gives_the_forecast_of_the_core(book, cat):
+    """`fill --compare-api-model gpt-4o` adds each row's horizon forecast, equal to the core's."""
+    from llmcalc_xl.core.plan import HORIZON_KEYS
+
+    rows, _, _, tmp, over_time = book
+    src = _write_csv(rows, tmp / "scenarios_horizon.csv")
+    fill_file(src, tmp / "horizon.csv", catalog=cat, compare_api_model="gpt-4o")
+    records = list(csv.DictReader(open(tmp / "horizon.csv", encoding="utf-8")))
+    horizon = over_time["horizon"]
+    bad = [f"row {i} {key}: fill {records[i][key]!r}, core {horizon[key][i]!r}" for i in range(len(rows))
+           for key in HORIZON_KEYS
+           if not same(_csv_cell(records[i][key], key), horizon[key][i], key, None)]
+    assert bad == [], "\n".join(bad[:20])
+    assert sum(not math.isnan(x) for x in horizon["npv_usd"]) >= 50  # rows with a forecast
+
+
+def test_llm_horizon_equals_the_core(book, cat):
+    """LLM_HORIZON, as Excel calls it, on each row reduced to the arguments it takes, equals the core."""
+    from llmcalc_xl.core.plan import horizon_many
+
+    rows, *_ = book
+    params = list(inspect.signature(udfs.LLM_HORIZON).parameters)
+    reduced = [_reduced(params, dict(row, api_model="gpt-4o")) for row in rows]
+    cols = {k: [r.get(k) for r in reduced] for k in params if k not in ("api_model", "figure")}
+    want = horizon_many("gpt-4o", catalog=cat, **cols)
+    bad = []
+    for i, row in enumerate(reduced):
+        for figure in ("npv_usd", "horizon_cost_api_usd", "crossover_month"):
+            got = udfs.LLM_HORIZON(*[_excel(row.get(p)) for p in params if p != "figure"], figure=figure)
+            value = want[figure][i]
+            if want["error"][i] is not None:
+                ok = isinstance(got, str) and got.startswith("#LLM! ")
+            elif math.isnan(value) and figure == "crossover_month" and not math.isnan(want["npv_usd"][i]):
+                ok = got == "none"  # a forecast whose lead never changes
+            elif math.isnan(value):
+                ok = isinstance(got, str) and got.startswith("#LLM! ")
+            else:
+                ok = same(got, value, figure, None)
+            if not ok:
+                bad.append(f"row {i} ({rows[i]['scenario']}) {figure}: shows {got!r}, core {value!r}")
+    assert bad == [], "\n".join(bad[:20]) + f"\n... {len(bad)} in all"

@@ -108,7 +108,8 @@ def test_every_formula_of_the_quote_lints_clean(quote):
     # own test shows it reads them
     assert set(kinds) == set(KINDS) - {"conditional format"} and kinds["cell"] > 200, kinds
     dropdowns = [f.text for f in formulas if f.kind == "data validation" and not f.text[0].isdigit()]
-    assert sorted(set(dropdowns)) == ['"on-demand,reserved-1y,reserved-3y,spot,owned"', "e_id", "h_id", "m_id", "p_id"]  # pricing: a list of words
+    assert sorted(set(dropdowns)) == ['"on-demand,reserved-1y,reserved-3y,spot,owned"', '"yes,no"', "e_id", "h_id", "m_id",
+                                      "p_id"]  # choices: lists of words
 
 
 def test_the_functions_sheet_only_adds_the_llm_functions(with_functions):

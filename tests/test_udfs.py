@@ -215,7 +215,9 @@ EXCEL_CELL = re.compile(r"^[A-Z]{1,3}[0-9]+$|^R[0-9]*C[0-9]*$")
 
 def _sample(name):
     p = inspect.signature(FUNCTIONS[name]).parameters
-    values = {"model": "llama-3-8b", "api_model": "gpt-4o", "hardware": "l4", "input_tokens": 100.0,
+    values = {"model": "llama-3-8b", "api_model": "gpt-4o", "input_tokens": 100.0,
+              # the L4 has no purchase price in the catalog: owned hardware's cost needs one that has
+              "hardware": "rtx-4090" if name == "LLM_OWNED_GPU_HOUR" else "l4",
               "output_tokens": 10.0, "requests_per_month": 1000.0, "id": "h100-sxm", "field": "memory_gib"}
     return [cell(values.get(n)) if p[n].default is inspect.Parameter.empty or n == "hardware" else None for n in p]
 
@@ -270,7 +272,7 @@ def test_vba_wrapper_from_xlwings_own_generator(monkeypatch):
         module = importlib.import_module("llmcalc_xl.excel.functions")
         out = io.StringIO()
         xlw_udfs.generate_vba_wrapper("llmcalc_xl.excel.functions", module, out, types.SimpleNamespace(Name="quote.xlsm"))
-        vba = out.getvalue()
+        vba = out.getvalue().replace(" _\n ", " ")  # xlwings continues a long line with " _" (VBA's limit: 1,023)
         for name, f in FUNCTIONS.items():
             params = inspect.signature(f).parameters.values()
             sig = ", ".join(("Optional " if p.default is not inspect.Parameter.empty else "") + p.name for p in params)

@@ -382,8 +382,8 @@ def test_quote_totals_cover_the_same_rows(computed):
 
 @needs_libreoffice
 def test_libreoffice_prints_the_quote_to_pdf(tmp_path):
-    """The printed quote: Cover, Quote, four pages of Scenarios, Assumptions, and a one-line stub
-    for each reference sheet (a conditional format once made LibreOffice's PDF export crash)."""
+    """The printed quote: Cover, Quote, Forecast, Sensitivity, four pages of Scenarios, Assumptions, and a
+    one-line stub for each reference sheet (a conditional format once made LibreOffice's PDF export crash)."""
     import subprocess
 
     from .spreadsheets import SOFFICE, libreoffice_profile
@@ -393,4 +393,4 @@ def test_libreoffice_prints_the_quote_to_pdf(tmp_path):
                     "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)], capture_output=True, timeout=300)
     pdf = (tmp_path / "q.pdf").read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
-    assert pdf.startswith(b"%PDF") and 1 + 1 + 4 + 1 <= pages <= 1 + 1 + 4 + 2 + 6, pages
+    assert pdf.startswith(b"%PDF") and 1 + 1 + 1 + 1 + 4 + 1 <= pages <= 1 + 1 + 1 + 1 + 4 + 2 + 6, pages

@@ -26,6 +26,8 @@ from ..scenario_csv import canonical, decimal_mark, header, open_table, read_num
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
 OPTION_COLUMNS = TEXT_OPTIONS + tuple(NUMBER_OPTIONS)
 RESULT_KEYS = tuple(k for k in INPUT_KEYS if k != "model_kind") + OUTPUT_KEYS
+#: The horizon forecast's columns, after the results, when `fill --compare-api-model` names an API model.
+HORIZON_KEYS = ("horizon_cost_usd", "horizon_cost_api_usd", "npv_usd", "npv_api_usd", "crossover_month")
 #: A row's notes (e.g. "does not fit: needs 16 GPUs") in one cell, as `estimate --json` lists them.
 NOTES_SEPARATOR = "; "
 #: Columns of a results file that are expected in its input again, without being options.
@@ -86,8 +88,10 @@ def _gpus(texts: np.ndarray, errors: np.ndarray, decimal: str) -> np.ndarray:
     return np.where(auto, "auto", numbers)
 
 
-def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None, decimal: str = "."):
-    """The results table: the input columns, then the estimate keys and notes, then status and error.
+def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None, decimal: str = ".",
+         compare_api_model: str | None = None):
+    """The results table: the input columns, then the estimate keys (with ``compare_api_model``, then
+    the horizon forecast's keys against that API model) and notes, then status and error.
 
     ``decimal`` is the decimal mark of the number columns ("." or ",")."""
     import pyarrow as pa
@@ -135,12 +139,21 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
         results = {k: np.empty(0, dtype=object) for k in RESULT_KEYS + ("notes", "error")}
     core_errors = results.pop("error")
     errors = np.where(np.equal(errors, NONE), core_errors, errors)
+    horizon: dict[str, np.ndarray] = {}
+    if compare_api_model is not None:
+        from ..core.plan import horizon_many
+
+        with_rows = {k: v for k, v in given.items() if k != "hardware"} if n else {}
+        horizon = horizon_many(compare_api_model, hardware=given["hardware"], catalog=cat, **with_rows) if n else \
+            {k: np.empty(0) for k in HORIZON_KEYS}
     failed = ~np.equal(errors, NONE)
     columns = {name: table.column(name) for name in table.column_names}
     taken = {canonical(name) for name in columns}
     for key in RESULT_KEYS:
         name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
         columns[name] = _arrow(key, results[key], failed)
+    for key in HORIZON_KEYS if compare_api_model is not None else ():
+        columns[f"{key}_result" if key in taken else key] = _arrow(key, horizon[key], failed)
     notes = _text(results["notes"], failed)
     notes = pa.DictionaryArray.from_arrays(notes.indices, pc.replace_substring(notes.dictionary, "\n", NOTES_SEPARATOR))
     columns["notes_result" if "notes" in taken else "notes"] = notes
@@ -206,13 +219,15 @@ def _escaped(table):
 
 
 def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
-              progress: Callable[[int], Any] | None = None, decimal: str | None = None, warn: Callable[[str], Any] | None = None):
+              progress: Callable[[int], Any] | None = None, decimal: str | None = None, warn: Callable[[str], Any] | None = None,
+              compare_api_model: str | None = None):
     """Price ``src`` into ``out`` (.csv streamed block by block, .xlsx at once); (rows, failed rows).
 
     Memory stays flat for CSV:
     a block of rows is read, priced and written before the next is read. ``decimal`` forces the
     decimal mark (default: "," in a ";"-separated file, else "."); ``warn`` is told, in one line,
-    of columns that are not options (they are carried through unused).
+    of columns that are not options (they are carried through unused). ``compare_api_model``: add the
+    horizon forecast's columns against this API model (``plan.horizon_many``).
     """
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".xlsx"):
@@ -226,10 +241,12 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
              "are read.")
     cat = catalog or load_catalog()
     with replacing(out) as tmp:
-        return _fill_into(str(tmp), out.suffix.lower(), table_reader, header_row, src, cat, progress, mark)
+        return _fill_into(str(tmp), out.suffix.lower(), table_reader, header_row, src, cat, progress, mark,
+                          compare_api_model)
 
 
-def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, decimal) -> tuple[int, int]:
+def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, decimal,
+               compare_api_model: str | None = None) -> tuple[int, int]:
     import pyarrow as pa
 
     rows = failed = 0
@@ -255,7 +272,8 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
             except pa.ArrowInvalid as exc:
                 raise InvalidValueError(f"'{src}' is not a readable CSV near row {rows + 2:,} "
                                         f"({str(exc).splitlines()[0]}).") from None
-            result, bad = fill(pa.Table.from_batches([batch]), cat, decimal=decimal)
+            result, bad = fill(pa.Table.from_batches([batch]), cat, decimal=decimal,
+                               compare_api_model=compare_api_model)
             if suffix == ".csv":
                 escaped = _escaped(result)
                 edges = [escaped.num_rows * i // WRITE_PARTS for i in range(WRITE_PARTS + 1)]
@@ -272,12 +290,13 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
                 progress(result.num_rows)
         if suffix == ".csv":
             if not rows:  # no data rows: the header alone
-                empty, _ = fill(pa.table({h: pa.array([], pa.string()) for h in header}), cat)
+                empty, _ = fill(pa.table({h: pa.array([], pa.string()) for h in header}), cat,
+                                compare_api_model=compare_api_model)
                 parts.append(pool.submit(_csv_text, _escaped(empty), True))
             write_parts(keep=0)
         else:
             table = pa.concat_tables(blocks) if blocks else fill(
-                pa.table({h: pa.array([], pa.string()) for h in header}), cat)[0]
+                pa.table({h: pa.array([], pa.string()) for h in header}), cat, compare_api_model=compare_api_model)[0]
             _write_xlsx(table, tmp, decimal)
     finally:
         for part in parts:

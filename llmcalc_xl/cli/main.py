@@ -694,10 +694,12 @@ def export(workbook: str, out_path: str | None) -> None:
               "Scenario label matches updated, the others added).")
 @click.option("--replace", is_flag=True, help="With --workbook: replace the quote's scenarios instead of adding.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any row failed (after writing everything).")
+@click.option("--compare-api-model", metavar="ID", help="Also give each row's horizon forecast against this API "
+              "model: horizon_cost_usd, horizon_cost_api_usd, npv_usd, npv_api_usd, crossover_month.")
 @DECIMAL_OPTION
 @CATALOG_OPTION
 def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bool, strict: bool,
-         decimal: str | None,
+         decimal: str | None, compare_api_model: str | None,
          catalog_paths: tuple[str, ...]) -> None:
     """Price every row of a scenarios CSV; bad rows are kept with their message."""
     from pathlib import Path
@@ -724,12 +726,19 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
             regular_file(workbook, "Workbook")
             check_not_open(workbook)
     cat = load_catalog(catalog_paths)
+    if compare_api_model is not None:
+        compared = cat.model(compare_api_model)  # an unknown id: the catalog's message, with the closest ids
+        if compared.kind != "api":
+            from ..errors import InvalidValueError
+            raise InvalidValueError(f"--compare-api-model '{compared.id}' is not an API model. Give one such as gpt-4o.")
+        compare_api_model = compared.id
     warn = lambda line: click.echo(line, err=True)  # noqa: E731
     if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
         with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
-            n, failed = fill_file(scenarios, out, cat, progress=bar.update, decimal=decimal, warn=warn)
+            n, failed = fill_file(scenarios, out, cat, progress=bar.update, decimal=decimal, warn=warn,
+                                  compare_api_model=compare_api_model)
     else:
-        n, failed = fill_file(scenarios, out, cat, decimal=decimal, warn=warn)
+        n, failed = fill_file(scenarios, out, cat, decimal=decimal, warn=warn, compare_api_model=compare_api_model)
     click.echo(f"Priced {n:,} row{'s' if n != 1 else ''}: {n - failed:,} ok, {failed:,} with an error "
                f"(see the error column). Wrote {out}.", err=True)
     if workbook:
@@ -771,3 +780,100 @@ def setup(write_to: str | None, catalog_path: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- over time and sensitivity -----------------------------------------------------------------------
+
+COMPARE_API_OPTION = click.option(
+    "--compare-api-model", default="gpt-4o", show_default=True, metavar="ID",
+    help="The API model the same traffic is priced on (the quote's compare_api_model).")
+QUOTE_DATE_OPTION = click.option("--quote-date", metavar="YYYY-MM-DD",
+                                 help="Price API models as on this day (default: today).")
+
+
+@main.command()
+@scenario_options(model=dict(required=True))
+@COMPARE_API_OPTION
+@CATALOG_OPTION
+@QUOTE_DATE_OPTION
+@click.option("--months", "show_months", is_flag=True, help="Also print each month: requests, replicas, costs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures and every month as JSON.")
+def horizon(model: str, hardware: str | None, compare_api_model: str, catalog_paths: tuple[str, ...],
+            quote_date: str | None, show_months: bool, as_json: bool, **options: Any) -> None:
+    """The scenario over its horizon next to the same traffic on an API: totals, NPVs, crossover month
+    (the quote's Forecast sheet)."""
+    from ..catalogs.loader import load_catalog
+    from ..core.plan import HORIZON_KEYS, horizon_many
+    from ..errors import InvalidValueError
+    from .report import horizon_text
+
+    cat = load_catalog(catalog_paths)
+    given = {k: v for k, v in options.items() if v is not None}
+    r = horizon_many(compare_api_model, model, hardware, catalog=cat, quote_date=quote_date, series=True, **given)
+    if r["error"][0] is not None:
+        raise InvalidValueError(r["error"][0])
+    figures: dict[str, Any] = {"compare_api_model": cat.model(compare_api_model).id}
+    figures.update({k: float(r[k][0]) for k in HORIZON_KEYS})
+    series = ("requests_per_month", "replicas", "monthly_usd", "monthly_api_usd", "cumulative_usd",
+              "cumulative_api_usd")
+    months = [dict(month=m + 1, **{k: float(r[k][0, m]) for k in series})
+              for m in range(r["monthly_usd"].shape[1]) if not math.isnan(r["monthly_usd"][0, m])]
+    if as_json:
+        click.echo(_dumps(dict(figures, months=months)))
+        return
+    click.echo(horizon_text(figures, months, given, show_months))
+
+
+@main.command()
+@scenario_options(model=dict(required=False))
+@click.option("--scenarios", "scenarios_csv", metavar="CSV", help="The total over these scenarios (columns as "
+              "`fill` reads them), as the quote's Sensitivity sheet totals its rows, instead of one scenario.")
+@click.option("--share", type=float, default=0.2, show_default=True,
+              help="How far each driver moves down and up (0.2: 20%; the quote's sensitivity_share).")
+@DECIMAL_OPTION
+@CATALOG_OPTION
+@QUOTE_DATE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print each driver's figures as JSON.")
+def sensitivity(model: str | None, hardware: str | None, scenarios_csv: str | None, share: float,
+                decimal: str | None, catalog_paths: tuple[str, ...], quote_date: str | None, as_json: bool,
+                **options: Any) -> None:
+    """The monthly cost with each driver (GPU price, throughput, requests, tokens, utilisation, API price,
+    capex, depreciation years, electricity) moved down and up, the others as given (the quote's
+    Sensitivity sheet)."""
+    from ..catalogs.loader import load_catalog
+    from ..core import forecast
+    from ..core.plan import sensitivity_many, sensitivity_total
+    from ..errors import InvalidValueError
+    from .report import sensitivity_text
+
+    cat = load_catalog(catalog_paths)
+    given = {k: v for k, v in options.items() if v is not None}
+    if scenarios_csv:
+        if model or given or hardware:
+            raise InvalidValueError("Give --scenarios or one scenario's options (--model ...), not both.")
+        from ..workbook import formulas as F
+        from ..workbook.quote import scenarios_from_csv
+
+        rows, problems = scenarios_from_csv(scenarios_csv, cat, decimal)
+        if problems:
+            raise InvalidValueError(f"{len(problems)} scenario row(s) cannot be priced; the first: {problems[0]}")
+        cols = {k: [r.get(k) for r in rows] for k in F.INPUT_KEYS if k != "scenario"}
+        result = sensitivity_many(cols.pop("model"), cols.pop("hardware"), share=share, catalog=cat,
+                                  quote_date=quote_date, **cols)
+        figures = sensitivity_total(result)
+        counted = sum(not math.isnan(x) for x in result["base_usd"].tolist())
+        what = f"the total of {counted} of {len(rows)} scenarios (those with a monthly cost)"
+    else:
+        if not model:
+            raise InvalidValueError("Give --model (and the scenario's options), or --scenarios CSV.")
+        result = sensitivity_many(model, hardware, share=share, catalog=cat, quote_date=quote_date, **given)
+        if result["error"][0] is not None:
+            raise InvalidValueError(result["error"][0])
+        figures = {k: float(v[0]) for k, v in result.items() if k != "error"}
+        what = "the scenario"
+    drivers = [dict(driver=key, label=label, down_usd=figures[f"{key}_down_usd"], base_usd=figures["base_usd"],
+                    up_usd=figures[f"{key}_up_usd"]) for key, label in forecast.DRIVERS]
+    if as_json:
+        click.echo(_dumps({"share": share, "base_usd": figures["base_usd"], "drivers": drivers}))
+        return
+    click.echo(sensitivity_text(drivers, share, what))

@@ -140,3 +140,46 @@ def _cell(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+def horizon_text(figures: dict[str, Any], months: list[dict[str, Any]], given: dict[str, Any],
+                 show_months: bool) -> str:
+    """The horizon forecast: totals and NPVs as quoted and on the API, the crossover month, and each
+    month on request."""
+    n = len(months)
+    rate = float(given.get("discount_rate") or 0.0)
+    api = figures["compare_api_model"]
+    lines = [f"Over {n} month{'s' if n != 1 else ''}, the scenario as quoted and the same traffic on {api} (USD):",
+             "",
+             table([dict(what="total", quoted=figures["horizon_cost_usd"], api=figures["horizon_cost_api_usd"]),
+                    dict(what=f"NPV at {rate:.1%} a year (end-of-month cash flows)", quoted=figures["npv_usd"],
+                         api=figures["npv_api_usd"])],
+                   [("what", ""), ("quoted", "as quoted"), ("api", f"on {api}")]),
+             ""]
+    cross = figures["crossover_month"]
+    if math.isnan(cross):
+        cheaper = "as quoted" if figures["horizon_cost_usd"] <= figures["horizon_cost_api_usd"] else f"on {api}"
+        lines.append(f"Crossover month: none; the lead never changes within the horizon ({cheaper} is cheaper "
+                     "over it).")
+    else:
+        lines.append(f"Crossover month: {cross:g}, the month in which the option dearer in month 1 becomes the "
+                     "cheaper to date.")
+    if show_months:
+        lines += ["", table(months, [("month", "month"), ("requests_per_month", "requests"),
+                                     ("replicas", "replicas"), ("monthly_usd", "as quoted"),
+                                     ("monthly_api_usd", f"on {api}"), ("cumulative_usd", "cumulative"),
+                                     ("cumulative_api_usd", f"cumulative on {api}")])]
+    return "\n".join(lines)
+
+
+def sensitivity_text(drivers: list[dict[str, Any]], share: float, what: str) -> str:
+    """The tornado as a table: each driver down and up, the largest swing first."""
+    rows = sorted(drivers, key=lambda d: -abs(d["up_usd"] - d["down_usd"]))
+    for d in rows:
+        d["change_down"], d["change_up"] = d["down_usd"] - d["base_usd"], d["up_usd"] - d["base_usd"]
+    head = (f"Monthly cost of {what} (USD) with each driver {share:.0%} down and up, the others as given; "
+            "the largest swing first:")
+    return head + "\n\n" + table(rows, [("label", "driver"), ("down_usd", "driver down"), ("base_usd", "as given"),
+                                         ("up_usd", "driver up"), ("change_down", "change down"),
+                                         ("change_up", "change up")])
+

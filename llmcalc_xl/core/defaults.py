@@ -82,6 +82,30 @@ DEFAULT_HOSTING_USD_PER_KW_MONTH = 0.0
 #: No maintenance or support contract unless given (a share of the purchase price a year).
 DEFAULT_MAINTENANCE_SHARE_PER_YEAR = 0.0
 
+# --- over time (the Forecast sheet, `horizon`): what changes month by month ------------------------
+#: Three years: the longer of the two terms the clouds reserve GPU capacity for (AWS EC2 Reserved
+#: Instances and Savings Plans, Azure reservations: 1 or 3 years), so that renting reserved and owning
+#: compare over the same term; within the servers' depreciation life above. At most MAX_HORIZON_MONTHS.
+DEFAULT_HORIZON_MONTHS = 36
+#: The longest horizon: five years, one column per month on the quote's Forecast sheet.
+MAX_HORIZON_MONTHS = 60
+#: No change unless given. Traffic growth and the fall of API and GPU prices are the quote's own
+#: assumptions: published trends vary too much for one default to be honest (Epoch AI, "LLM inference
+#: prices have fallen rapidly but unequally across tasks", 2025: the price of a given capability fell
+#: between 9x and 900x a year depending on the task; rental GPU prices fall as each generation ships),
+#: so 0 keeps the forecast at today's monthly cost and a reader sets the trend the quote assumes.
+DEFAULT_GROWTH_PER_MONTH = 0.0
+DEFAULT_API_PRICE_CHANGE_PER_YEAR = 0.0
+DEFAULT_GPU_PRICE_CHANGE_PER_YEAR = 0.0
+#: Money later is not discounted unless a rate is given (the NPV is then the plain sum); give the
+#: company's cost of capital (WACC), as for cost_of_capital.
+DEFAULT_DISCOUNT_RATE = 0.0
+#: Owned hardware is priced by its GPU-hour (capital spread over its life) unless told to pay the
+#: purchase up front (the cash view).
+DEFAULT_CAPEX_UPFRONT = "no"
+#: The share by which each driver moves on the Sensitivity sheet (and `llmcalc-xl sensitivity`).
+DEFAULT_SENSITIVITY_SHARE = 0.2
+
 # --- memory physics ------------------------------------------------------------------
 #: CUDA context per GPU: about 274 MiB with lazy module loading, 636 MiB without
 #: (pytorch/pytorch PR #86509, 2022-10-07); "around 400MB if CUDA >= 11.7 ... lazy module

@@ -382,6 +382,9 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     pricing = _choices("pricing", given.get("pricing"), n, errs, BY_NAME["pricing"].choices,
                        BY_NAME["pricing"].choice_fix)
     o_pos, provider_given = _offer_positions(cat, given.get("provider"), hw_pos, pricing, n, errs)
+    # read by the horizon forecast (``forecast.horizon_many``); checked here so every surface refuses it alike
+    _choices("capex_upfront", given.get("capex_upfront"), n, errs, BY_NAME["capex_upfront"].choices,
+             BY_NAME["capex_upfront"].choice_fix)
 
     # workload
     gpus, batch = num["gpus"], num["batch"]

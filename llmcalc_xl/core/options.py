@@ -192,6 +192,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("maintenance_share_per_year", help="Maintenance and support a year, as a share of the purchase price",
            header="Maintenance share a year", unit="share a year", default=defaults.DEFAULT_MAINTENANCE_SHARE_PER_YEAR,
            minimum=0, advanced=True, kind="number", source="Not counted unless given"),
+    # over time: the horizon forecast (NPV, crossover month; the quote's Forecast sheet)
+    Option("horizon_months", "number", "Months the forecast covers", "Horizon months", unit="months",
+           default=defaults.DEFAULT_HORIZON_MONTHS, minimum=1, maximum=defaults.MAX_HORIZON_MONTHS, whole=True,
+           advanced=True, source="3 years: the longer term the clouds reserve capacity for (AWS, Azure: 1 or 3 years)"),
+    Option("growth_per_month", "number", "Traffic growth a month, compounded (0.05: 5% more each month)",
+           "Growth a month", unit="share a month", default=defaults.DEFAULT_GROWTH_PER_MONTH, above=-1,
+           advanced=True, source="0: no change unless given (the quote's own assumption)"),
+    Option("api_price_change_per_year", "number", "Change of API token prices a year, compounded monthly "
+           "(-0.3: 30% cheaper a year)", "API price change a year", unit="share a year",
+           default=defaults.DEFAULT_API_PRICE_CHANGE_PER_YEAR, above=-1, advanced=True,
+           source="0: no change unless given; published falls vary too much by model for one default"),
+    Option("gpu_price_change_per_year", "number", "Change of rented GPU-hour prices a year, compounded monthly",
+           "GPU price change a year", unit="share a year", default=defaults.DEFAULT_GPU_PRICE_CHANGE_PER_YEAR,
+           above=-1, advanced=True, source="0: no change unless given"),
+    Option("discount_rate", "number", "Annual rate the net present value discounts each month's cost at",
+           "Discount rate a year", unit="share a year", default=defaults.DEFAULT_DISCOUNT_RATE, minimum=0,
+           advanced=True, source="0: the NPV is the plain sum unless a rate (your WACC) is given"),
+    Option("capex_upfront", "text", "Owned hardware pays its purchase when bought (yes), not spread as its GPU-hour "
+           "(no); only with cost_of_capital 0", "Capex up front", default=defaults.DEFAULT_CAPEX_UPFRONT,
+           empty="no", choices=("yes", "no"), choice_fix="Write yes or no", advanced=True),
     # engine overrides, for fitting the estimate to a measurement
     Option("memory_fraction", help="Share of device memory the engine may use", header="Memory fraction",
            unit="0-1", above=0, maximum=1, **_ENGINE),

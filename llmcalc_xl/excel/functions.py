@@ -29,9 +29,11 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "decode_mbu", "prefill_overhead_s", "decode_step_overhead_s", "pricing", "capex_usd_per_gpu",
                  "depreciation_years", "residual_share", "cost_of_capital", "power_w_per_gpu", "pue",
                  "electricity_usd_per_kwh", "hosting_usd_per_kw_month", "maintenance_share_per_year",
-                 "peak_to_average", "redundancy", "provider")
+                 "peak_to_average", "redundancy", "provider",
+                 "horizon_months", "growth_per_month", "api_price_change_per_year",
+                 "gpu_price_change_per_year", "discount_rate", "capex_upfront")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
-                  "price_per_hour", *ESTIMATE_MORE, "part")
+                  "price_per_hour", *ESTIMATE_MORE, "part", "figure")
 
 #: The function wizard's description of each argument: the options' help from the core's option
 #: table (an empty cell takes the default), then the arguments that are not scenario options.
@@ -42,6 +44,7 @@ ARG_DOCS = {
     "id": "Any catalog id: model, API model, hardware, engine or precision.",
     "field": "A catalog field, e.g. price_usd_per_hour, bandwidth_gb_s, source, as_of.",
     "kind": "open, api or empty for all.",
+    "figure": "npv_usd (empty), npv_api_usd, horizon_cost_usd, horizon_cost_api_usd or crossover_month.",
 }
 
 
@@ -295,7 +298,10 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  decode_mfu=None, decode_mbu=None, prefill_overhead_s=None, decode_step_overhead_s=None, pricing=None,
                  capex_usd_per_gpu=None, depreciation_years=None, residual_share=None, cost_of_capital=None,
                  power_w_per_gpu=None, pue=None, electricity_usd_per_kwh=None, hosting_usd_per_kw_month=None,
-                 maintenance_share_per_year=None, peak_to_average=None, redundancy=None, provider=None):
+                 maintenance_share_per_year=None, peak_to_average=None, redundancy=None, provider=None,
+                 horizon_months=None,
+                 growth_per_month=None, api_price_change_per_year=None, gpu_price_change_per_year=None,
+                 discount_rate=None, capex_upfront=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
     named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
@@ -310,7 +316,11 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh,
                  hosting_usd_per_kw_month=hosting_usd_per_kw_month,
                  maintenance_share_per_year=maintenance_share_per_year, peak_to_average=peak_to_average,
-                 redundancy=redundancy, provider=provider)
+                 redundancy=redundancy, provider=provider,
+                 horizon_months=horizon_months, growth_per_month=growth_per_month,
+                 api_price_change_per_year=api_price_change_per_year,
+                 gpu_price_change_per_year=gpu_price_change_per_year, discount_rate=discount_rate,
+                 capex_upfront=capex_upfront)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):
@@ -328,3 +338,61 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
         values.append(v if isinstance(v, str) or v is None else cells.cell_value(v, kind))
     return [keys, values]
 
+
+
+#: LLM_HORIZON's optional arguments (in the one order every function keeps; the figure last).
+HORIZON_MORE = ("gpus", "batch", "precision", "engine", "latency_s", "price_per_hour", "cached_input_tokens",
+                "utilization", "pricing", "capex_usd_per_gpu", "depreciation_years", "residual_share",
+                "cost_of_capital", "power_w_per_gpu", "pue", "electricity_usd_per_kwh", "hosting_usd_per_kw_month",
+                "maintenance_share_per_year", "peak_to_average", "redundancy", "horizon_months", "growth_per_month",
+                "api_price_change_per_year", "gpu_price_change_per_year", "discount_rate", "capex_upfront", "figure")
+
+
+@_excel_function
+@_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "requests_per_month", *HORIZON_MORE)
+def LLM_HORIZON(api_model, model, hardware, input_tokens, output_tokens, requests_per_month, gpus=None, batch=None,
+                precision=None, engine=None, latency_s=None, price_per_hour=None, cached_input_tokens=None,
+                utilization=None, pricing=None, capex_usd_per_gpu=None, depreciation_years=None, residual_share=None,
+                cost_of_capital=None, power_w_per_gpu=None, pue=None, electricity_usd_per_kwh=None,
+                hosting_usd_per_kw_month=None, maintenance_share_per_year=None, peak_to_average=None,
+                redundancy=None, horizon_months=None, growth_per_month=None, api_price_change_per_year=None,
+                gpu_price_change_per_year=None, discount_rate=None, capex_upfront=None, figure=None):
+    """The scenario over its horizon against the same traffic on the API: the NPV (default), the
+    other option's NPV, either total, or the crossover month ("none" when the lead never changes)."""
+    named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name
+    from ..core.plan import HORIZON_KEYS, horizon_many
+
+    try:
+        figures = cells.grid(figure)
+        if figures.shape != (1, 1):
+            return cells.message("figure takes one cell: " + ", ".join(HORIZON_KEYS))
+        key = figures[0, 0] or "npv_usd"
+        if key not in HORIZON_KEYS:
+            return cells.message(f"figure '{key}' must be one of " + ", ".join(HORIZON_KEYS))
+    except LlmcalcError as exc:
+        return cells.message(str(exc))
+
+    def pick(result, i):
+        value = result[key][i]
+        if key == "crossover_month" and value != value and result["npv_usd"][i] == result["npv_usd"][i]:
+            return "none"  # a forecast whose lead never changes
+        return cells.cell_value(value, "float")
+
+    return cells.compute(lambda flat: horizon_many(**flat), named, pick,
+                         "No answer: give hardware and requests_per_month (or an API model)")
+
+
+@_excel_function
+@_args("hardware", "capex_usd_per_gpu", "depreciation_years", "residual_share", "cost_of_capital", "power_w_per_gpu",
+       "pue", "electricity_usd_per_kwh", "hosting_usd_per_kw_month", "maintenance_share_per_year")
+def LLM_OWNED_GPU_HOUR(hardware=None, capex_usd_per_gpu=None, depreciation_years=None, residual_share=None,
+                       cost_of_capital=None, power_w_per_gpu=None, pue=None, electricity_usd_per_kwh=None,
+                       hosting_usd_per_kw_month=None, maintenance_share_per_year=None):
+    """USD per GPU-hour of hardware you own: capital (straight line or annuity), power x PUE, hosting,
+    maintenance; the catalog's purchase price and TDP where not given."""
+    named = dict(locals())  # the arguments, before any other name
+    from ..core.plan import owned_gpu_hour_many
+
+    return cells.compute(lambda flat: owned_gpu_hour_many(**flat), named,
+                         lambda result, i: cells.cell_value(result["owned_usd_per_gpu_hour"][i], "float"),
+                         "No answer")

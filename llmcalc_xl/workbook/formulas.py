@@ -86,6 +86,9 @@ ASSUMPTIONS = (
     ("indexer_bytes_per_value", defaults.INDEXER_BYTES_PER_VALUE, "bytes",
      "DeepSeek sparse attention indexer keys: fp8 plus an fp32 scale per 128 (vLLM DeepSeek-V3.2)"),
     ("default_link_gb_s", defaults.DEFAULT_LINK_GB_S, "GB/s", "PCIe 4.0 x16, one direction"),
+    ("sensitivity_share", defaults.DEFAULT_SENSITIVITY_SHARE, "share 0-1",
+     "How far each driver moves down and up on the Sensitivity sheet (llmcalc-xl's choice; any share from 0 to 1)"),
+    ("sensitivity_scenario", 1, "row of the Quote sheet", "The scenario the Sensitivity sheet shows (1: the first)"),
 )
 
 #: GPU counts tried for "GPUs needed" (tensor parallelism only takes the powers of two).

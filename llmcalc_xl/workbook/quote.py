@@ -28,7 +28,7 @@ def _check(rows: list[dict[str, Any]], cat: Catalog, labels: list[str]) -> tuple
     good, problems = [], []
     for i, (row, label, error) in enumerate(zip(rows, labels, result["error"])):
         if error is None:
-            good.append(_canonical(row, {k: result[k][i] for k in F.TEXT_INPUTS}))
+            good.append(_canonical(row, {k: result[k][i] for k in F.TEXT_INPUTS if k in result}))
         else:
             problems.append(f"{label}: {error}")
     return good, problems
@@ -41,7 +41,7 @@ def _canonical(row: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
     typed = []
     for key in F.TEXT_INPUTS:
         given = row.get(key)
-        if given is None or not isinstance(ids[key], str) or ids[key] == "custom" \
+        if given is None or not isinstance(ids.get(key), str) or ids[key] == "custom" \
                 or str(given).strip().lower() == "auto":
             continue
         out[key] = ids[key]
