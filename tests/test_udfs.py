@@ -114,6 +114,19 @@ def test_breakeven_equals_the_core():
     assert never == "never"
 
 
+def test_breakeven_of_a_fleet_for_the_peak_with_a_spare():
+    # F = one L4 all month, a = GPT-4o's price of one request, C = a replica's capacity, p = 2, k = 1:
+    # n = max(1, ceil(k F p / (a C - F p))) replicas for the peak, V = (n + k) F / a (README, plan)
+    got = udfs.LLM_BREAKEVEN(cell("gpt-4o"), cell("llama-3-8b"), cell("l4"), cell(1000.0), cell(500.0), cell(None),
+                             cell(8.0), cell(None), cell(None), cell(None), cell(2.0), cell(1.0))
+    one = estimate("llama-3-8b", "l4", batch=8, input_tokens=1000, output_tokens=500)
+    f, a, c = one.price_per_hour * 730, 1000 * 2.5e-6 + 500 * 10e-6, one.capacity_requests_per_month
+    n = max(1, math.ceil(1 * f * 2 / (a * c - f * 2)))
+    assert got == pytest.approx((n + 1) * f / a, rel=1e-12)
+    assert got > udfs.LLM_BREAKEVEN(cell("gpt-4o"), cell("llama-3-8b"), cell("l4"), cell(1000.0), cell(500.0),
+                                    cell(None), cell(8.0))  # a spare costs volume
+
+
 def test_estimate_is_two_rows_of_names_and_values():
     got = udfs.LLM_ESTIMATE(cell("llama-3-8b"), cell("l4"))
     core = estimate("llama-3-8b", "l4").to_dict()

@@ -240,10 +240,11 @@ def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, h
 
 @_excel_function
 @_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
-       "price_per_hour")
+       "price_per_hour", "peak_to_average", "redundancy")
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
-                  engine=None, price_per_hour=None):
-    """Requests per month above which self-hosting is cheaper than the API ("never" if it is not)."""
+                  engine=None, price_per_hour=None, peak_to_average=None, redundancy=None):
+    """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares) is
+    cheaper than the API ("never" if it is not)."""
     from ..core.plan import breakeven_many
 
     def run(flat):
@@ -254,7 +255,8 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
 
     return cells.compute(run, dict(api_model=api_model, model=model, hardware=hardware, input_tokens=input_tokens,
                                    output_tokens=output_tokens, gpus=gpus, batch=batch, precision=precision,
-                                   engine=engine, price_per_hour=price_per_hour), pick,
+                                   engine=engine, price_per_hour=price_per_hour, peak_to_average=peak_to_average,
+                                   redundancy=redundancy), pick,
                          "No answer: give a priced hardware id (or price_per_hour)")
 
 
