@@ -148,3 +148,27 @@ def test_alias_clash_is_refused(tmp_path):
                     'bandwidth_gb_s = 1\naliases = ["H100"]\nsource = "s"\nas_of = "2026-01-01"\n')
     with pytest.raises(CatalogError, match="the name 'H100' of hardware 'my-gpu' also names 'h100-sxm'"):
         load_catalog([path])
+
+
+def test_shipped_files_parse_alike_with_rtoml_and_tomllib():
+    # the loader parses the shipped files with rtoml (fast) where installed; it must read them
+    # exactly as the standard library does: the same keys, values and value types
+    import tomllib
+    from pathlib import Path
+
+    import rtoml
+
+    from llmcalc_xl.catalogs import loader
+
+    def typed(v):
+        if isinstance(v, dict):
+            return {k: typed(w) for k, w in v.items()}
+        if isinstance(v, list):
+            return [typed(w) for w in v]
+        return (type(v).__name__, v)
+
+    folder = Path(loader.__file__).parent
+    for name in loader.SHIPPED_FILES:
+        text = (folder / name).read_text(encoding="utf-8")
+        assert typed(rtoml.loads(text)) == typed(tomllib.loads(text)), name
+        assert loader.parse_shipped(text) == tomllib.loads(text)
