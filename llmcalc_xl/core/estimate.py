@@ -428,8 +428,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
             "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
     owned = values.pop("owned") & has_hw
-    tier_code = np.select([np.equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)  # RENTAL_TIERS
-    tier_words = np.take(_PRICING_NAMES, tier_code)
+    tier_code = np.select([np.equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)  # into RENTAL_TIERS
     price_used = values["price_per_hour"]
     for field, what in (("capex_usd_per_gpu", "purchase price"), ("power_w_per_gpu", "power draw (TDP)")):
         missing = owned & np.isnan(num["price_per_hour"]) & np.isnan(values[field])
@@ -466,7 +465,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "price_per_hour": values.pop("price_per_hour"),
         "pricing": np.take(_PRICING_NAMES, np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code),
                                                     len(RENTAL_TIERS) + 1)),
-        "provider": _providers(cat, hw_pos, o_pos, tier_words, has_hw & ~owned & np.isnan(num["price_per_hour"])
+        "provider": _providers(cat, hw_pos, o_pos, tier_code, has_hw & ~owned & np.isnan(num["price_per_hour"])
                                & ~np.isnan(price_used)),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
@@ -483,14 +482,14 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
 _PRICING_NAMES = np.asarray([*RENTAL_TIERS, "owned", None], dtype=object)
 
 
-def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tiers: np.ndarray, rented: np.ndarray) -> np.ndarray:
+def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.ndarray, rented: np.ndarray) -> np.ndarray:
     """Whose published price each rented row's GPU-hour is: the named provider's (as the catalog spells
-    it), else the default of the row's tier; None where the GPU-hour is owned, given or unpriced."""
+    it), else the default of the row's tier (``tier``: positions in RENTAL_TIERS); None where the
+    GPU-hour is owned, given or unpriced."""
     offers = cat.offers()
     named = np.asarray([p.provider for _, p in offers.rows] + [None], dtype=object)
     defaults_ = offers.default_providers()
     hardware = defaults_.shape[0] - 1
-    tier = np.select([np.equal(tiers, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)
     by_default = defaults_[np.where(hw_pos >= 0, hw_pos, hardware), tier]
     out = np.where(o_pos >= 0, np.take(named, o_pos), by_default)
     return np.where(rented, out, NONE).astype(object)

@@ -1,6 +1,6 @@
 """Over time and what moves the cost: the horizon forecast and the sensitivity, stated once.
 
-Pure functions written with numpy's operators and ``np.where`` / ``np.maximum`` / ``np.isnan``
+Pure functions written with numpy's operators, ``where`` (``core/arrays``), ``np.maximum`` and ``np.isnan``
 only (the rules of ``physics``), so that two callers get the same arithmetic:
 
 - the core (``plan.horizon_many``, ``plan.sensitivity_many``) passes arrays, one value per scenario;
@@ -33,6 +33,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import cost as _cost
+from .arrays import where
+from .physics import given
 from .defaults import MAX_HORIZON_MONTHS
 
 MonthLet = Callable[[str, Any, Any], Any]
@@ -41,10 +43,6 @@ MonthLet = Callable[[str, Any, Any], Any]
 def keep(name: str, month: Any, value: Any) -> Any:
     """The core's ``let``: a named quantity is just its value."""
     return value
-
-
-def given(x: Any) -> Any:
-    return ~np.isnan(x)
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ class Totals:
 
 def _replicas(b: Base, requests: Any) -> Any:
     """As physics.costs: replicas of a self-hosted scenario for a month's requests."""
-    return np.where(b.hosted & given(requests),
+    return where(b.hosted & given(requests),
                     _cost.replicas_needed(requests, b.capacity, b.peak_ratio, b.spares), np.nan)
 
 
@@ -124,36 +122,36 @@ def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZO
         traffic = (1.0 + h.growth) ** (m - 1.0)
         gpu_f = (1.0 + h.gpu_change) ** ((m - 1.0) / 12.0)
         api_f = (1.0 + h.api_change) ** ((m - 1.0) / 12.0)
-        requests = let("requests", m, np.where(inside, b.requests * traffic, np.nan))
+        requests = let("requests", m, where(inside, b.requests * traffic, np.nan))
         # replicas paid for: rented ones follow the month's traffic; owned hardware is never sold, so its
         # fleet is sized for the most traffic so far
-        replicas = let("replicas", m, np.where(inside, np.where(
+        replicas = let("replicas", m, where(inside, where(
             b.owned, _replicas(b, b.requests * np.maximum(traffic, 1.0)), _replicas(b, requests)), np.nan))
-        owned = np.where(b.upfront, replicas * b.running + (replicas - fleet_before) * b.capex_per_replica,
+        owned = where(b.upfront, replicas * b.running + (replicas - fleet_before) * b.capex_per_replica,
                          replicas * b.deployment)
         fleet_before = replicas
-        quoted = np.where(b.is_api, requests * (b.token_cost * api_f + b.infra * gpu_f),
+        quoted = where(b.is_api, requests * (b.token_cost * api_f + b.infra * gpu_f),
                           requests * b.token_cost * api_f
-                          + np.where(b.owned, owned, replicas * b.deployment * gpu_f))
-        quoted = let("quoted", m, np.where(inside, quoted, np.nan))
-        api = let("api", m, np.where(inside, requests * b.api_request * api_f, np.nan))
+                          + where(b.owned, owned, replicas * b.deployment * gpu_f))
+        quoted = let("quoted", m, where(inside, quoted, np.nan))
+        api = let("api", m, where(inside, requests * b.api_request * api_f, np.nan))
         # cumulative to date: past the horizon it stays at the horizon's total
-        cum_q = let("cum_quoted", m, quoted if m == 1 else np.where(inside, cum_q + quoted, cum_q))
-        cum_a = let("cum_api", m, api if m == 1 else np.where(inside, cum_a + api, cum_a))
+        cum_q = let("cum_quoted", m, quoted if m == 1 else where(inside, cum_q + quoted, cum_q))
+        cum_a = let("cum_api", m, api if m == 1 else where(inside, cum_a + api, cum_a))
         if dearer_first is None:
             dearer_first = let("dearer_first", None, quoted > api)
             first_q, first_a = quoted, api  # a scenario without a first month has no totals
         cross = let("crossover", m, crossover_step(cross, m, dearer_first, cum_q, cum_a))
         discount = (1.0 + h.discount) ** (-m / 12.0)  # end-of-month cash flows
-        total_q = total_q + np.where(inside, quoted, 0.0)
-        total_a = total_a + np.where(inside, api, 0.0)
-        npv_q = npv_q + np.where(inside, quoted * discount, 0.0)
-        npv_a = npv_a + np.where(inside, api * discount, 0.0)
+        total_q = total_q + where(inside, quoted, 0.0)
+        total_a = total_a + where(inside, api, 0.0)
+        npv_q = npv_q + where(inside, quoted * discount, 0.0)
+        npv_a = npv_a + where(inside, api * discount, 0.0)
     q, a = given(first_q), given(first_a)
-    return Totals(total=let("horizon_cost_usd", None, np.where(q, total_q, np.nan)),
-                  total_api=let("horizon_cost_api_usd", None, np.where(a, total_a, np.nan)),
-                  npv=let("npv_usd", None, np.where(q, npv_q, np.nan)),
-                  npv_api=let("npv_api_usd", None, np.where(a, npv_a, np.nan)),
+    return Totals(total=let("horizon_cost_usd", None, where(q, total_q, np.nan)),
+                  total_api=let("horizon_cost_api_usd", None, where(a, total_a, np.nan)),
+                  npv=let("npv_usd", None, where(q, npv_q, np.nan)),
+                  npv_api=let("npv_api_usd", None, where(a, npv_a, np.nan)),
                   crossover=let("crossover_month", None, cross))
 
 
@@ -161,8 +159,8 @@ def crossover_step(cross: Any, m: int, dearer_first: Any, cum_q: Any, cum_a: Any
     """The crossover month found by month m: the one found before, else m where the option dearer
     in month 1 (``dearer_first``: the scenario as quoted) is now the cheaper to date, else NaN.
     A month without a cumulative cost (past the horizon) compares False, as NaN does."""
-    flip = np.where(dearer_first, cum_q < cum_a, cum_a < cum_q)
-    return np.where(given(cross), cross, np.where(flip, float(m), np.nan))
+    flip = where(dearer_first, cum_q < cum_a, cum_a < cum_q)
+    return where(given(cross), cross, where(flip, float(m), np.nan))
 
 
 def crossover_of(cum_q: list, cum_a: list, let: MonthLet = keep) -> Any:
@@ -218,9 +216,9 @@ class SensitivityBase:
 
 def monthly_usd(b: SensitivityBase, requests, capacity, deployment, token_cost, infra) -> Any:
     """The month's cost as ``physics.costs`` computes it, from the quantities a driver moves."""
-    replicas = np.where(b.hosted & given(requests),
+    replicas = where(b.hosted & given(requests),
                         _cost.replicas_needed(requests, capacity, b.peak_ratio, b.spares), np.nan)
-    return np.where(b.is_api, requests * (token_cost + infra), requests * token_cost + replicas * deployment)
+    return where(b.is_api, requests * (token_cost + infra), requests * token_cost + replicas * deployment)
 
 
 def sensitivity(b: SensitivityBase, share: Any, let: Callable[[str, Any], Any] | None = None) -> dict[str, Any]:
@@ -247,7 +245,7 @@ def sensitivity(b: SensitivityBase, share: Any, let: Callable[[str, Any], Any] |
         capital = _cost.capital_usd_per_hour(b.capex, b.years * f, b.residual, b.rate, b.hours_per_month)
 
         def owned(delta_per_gpu_hour):
-            return D + np.where(b.owned_parts, per_replica_hour * delta_per_gpu_hour, 0.0)
+            return D + where(b.owned_parts, per_replica_hour * delta_per_gpu_hour, 0.0)
 
         moved = {
             "gpu_price": monthly_usd(b, R, C, D * f, T, G * f),
