@@ -381,11 +381,13 @@ def _option_numbers(options: dict[str, Any], n: int, names: Iterable[str]) -> di
 
 
 def _yes(value: Any, n: int) -> np.ndarray:
-    """Where a yes/no option says yes (any case, spaces around)."""
+    """Where a yes/no option says yes, matched as the core matches its words (any case, without
+    spaces, hyphens or underscores)."""
+    from ..catalogs.loader import normalize
     from .inputs import length_of
 
     def is_yes(v):
-        return isinstance(v, str) and v.strip().lower() == "yes"
+        return isinstance(v, str) and normalize(v) == "yes"
 
     if length_of(value) is None:
         return np.full(n, is_yes(value))
@@ -399,7 +401,7 @@ def _scenarios(model: Any, hardware: Any, cat: Catalog, quote_date: Any, options
     nums = _option_numbers(options, n, ("peak_to_average", "redundancy", "depreciation_years", "residual_share",
                                         "cost_of_capital", "price_per_hour", "horizon_months", "growth_per_month",
                                         "api_price_change_per_year", "gpu_price_change_per_year",
-                                        "discount_rate"))
+                                        "discount_rate", "peak_hours_per_day"))
     hours = defaults.ASSUMPTIONS.hours_per_month
     is_api = np.asarray(est["model_kind"]) == "api"
     has_hw = ~np.equal(est["hardware"], NONE)
@@ -407,8 +409,11 @@ def _scenarios(model: Any, hardware: Any, cat: Catalog, quote_date: Any, options
     capex = np.asarray(est["capex_usd_per_gpu"], dtype=float)
     own_capital = _cost.capital_usd_per_hour(capex, nums["depreciation_years"], nums["residual_share"],
                                              nums["cost_of_capital"], hours)
+    # autoscaled: rented replicas other than a reservation (a commitment is paid all day)
+    scaled = _yes(options.get("autoscale"), n) & ~owned & ~np.isin(est["pricing"], ("reserved-1y", "reserved-3y"))
     return est, nums, dict(is_api=is_api, hosted=has_hw & ~is_api, owned=owned, capex=capex,
-                           own_capital=own_capital, price_given=~np.isnan(nums["price_per_hour"]), hours=hours)
+                           own_capital=own_capital, price_given=~np.isnan(nums["price_per_hour"]), hours=hours,
+                           scaled=scaled)
 
 
 def horizon_many(api_model: Any, model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
@@ -444,7 +449,7 @@ def horizon_many(api_model: Any, model: Any, hardware: Any = None, *, catalog: C
                  est["capacity_requests_per_month"], est["deployment_usd_per_month"], est["token_cost_usd"],
                  est["infra_cost_usd"], q["is_api"], q["hosted"], q["owned"], _yes(options.get("capex_upfront"), n),
                  nums["cost_of_capital"], q["price_given"], q["capex"], q["own_capital"], est["gpus"], api_request,
-                 q["hours"])
+                 q["hours"], q["scaled"], nums["peak_hours_per_day"])
     h = _fc.Horizon(months=nums["horizon_months"], growth=nums["growth_per_month"],
                     api_change=nums["api_price_change_per_year"], gpu_change=nums["gpu_price_change_per_year"],
                     discount=nums["discount_rate"])
@@ -513,7 +518,8 @@ def sensitivity_many(model: Any, hardware: Any = None, *, share: float = default
         token_cost=est["token_cost_usd"], infra=est["infra_cost_usd"], is_api=q["is_api"], hosted=q["hosted"],
         util=est["utilization"], gpus=est["gpus"], owned_parts=q["owned"] & ~q["price_given"],
         own_capital=q["own_capital"], capex=q["capex"], years=nums["depreciation_years"],
-        residual=nums["residual_share"], rate=nums["cost_of_capital"], hours_per_month=hours, **parts)
+        residual=nums["residual_share"], rate=nums["cost_of_capital"], hours_per_month=hours, scaled=q["scaled"],
+        peak_hours=nums["peak_hours_per_day"], **parts)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         moved = _fc.sensitivity(b, share)
     out = {f"{key}_usd": np.where(ok, np.broadcast_to(value, (n,)), np.nan) for key, value in moved.items()}

@@ -123,7 +123,8 @@ FORECAST_SUMMARY = (
 #: The month blocks: name, title, shown.
 FORECAST_BLOCKS = (
     ("requests", "Requests", True),
-    ("replicas", "Replicas paid for (rented: the month's traffic; owned: the most so far)", True),
+    ("replicas", "Replicas paid for (rented: the month's traffic, on average over the day with autoscale; owned: "
+                 "the most so far)", True),
     ("quoted", "Monthly cost as quoted", True),
     ("api", "Monthly cost of the same traffic on the API", True),
     ("cum_quoted", "Cumulative cost as quoted", True),
@@ -154,10 +155,10 @@ def forecast_cells() -> RowSheet:
         upfront_yes=F.ref("capex_upfront_word") == "yes", rate=_calc("rate"),
         price_given=is_number(F.ref("price_per_hour")), capex=_calc("capex") * fx,
         own_capital=_calc("own_capital") * fx, gpus=_calc("gpus_in"), api_request=api_request_usd() * fx,
-        hours_per_month=Expr("hours_per_month"))
+        hours_per_month=Expr("hours_per_month"), autoscale=_flag("autoscaled"), peak_hours=_calc("peak_hours"))
     # the composite parts once per row, so that each month's formula refers to them
     b = FC.Base(**{**b.__dict__, **{k: sheet.one(k, getattr(b, k))
-                                    for k in ("upfront", "running", "capex_per_replica", "api_request")}})
+                                    for k in ("upfront", "running", "capex_per_replica", "api_request", "scaled")}})
     FC.forecast(b, h, sheet.let, MONTHS)
     return sheet
 
@@ -180,7 +181,8 @@ def sensitivity_cells() -> RowSheet:
         owned_parts=_flag("owned") & ~is_number(F.ref("price_per_hour")), own_capital=_calc("own_capital") * fx,
         own_power=_calc("own_power") * fx, own_maintenance=_calc("own_maintenance") * fx,
         capex=_calc("capex") * fx, years=_calc("years"), residual=_calc("residual"), rate=_calc("rate"),
-        hours_per_month=Expr("hours_per_month"))
+        hours_per_month=Expr("hours_per_month"), scaled=_flag("autoscaled") & ~_flag("owned"),
+        peak_hours=_calc("peak_hours"))
     del cells
     FC.sensitivity(b, Expr("sensitivity_share"), sheet.one)
     return sheet
