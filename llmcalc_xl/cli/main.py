@@ -520,8 +520,10 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 @click.option("--max-ttft-s", type=float, help="Latency target: time to first token, seconds.")
 @click.option("--max-tpot-s", type=float, help="Latency target: time per output token, seconds.")
 @click.option("--max-latency-s", type=float, help="Latency target: whole request, seconds.")
-@scenario_options(("precision", "engine", "utilization", "peak_to_average", "redundancy"),
-                  utilization=dict(type=float), peak_to_average=dict(type=float), redundancy=dict(type=float))
+@scenario_options(("precision", "engine", "utilization", "peak_to_average", "redundancy", "autoscale",
+                   "peak_hours_per_day"),
+                  utilization=dict(type=float), peak_to_average=dict(type=float), redundancy=dict(type=float),
+                  peak_hours_per_day=dict(type=float))
 @click.option("--top", type=int, default=10, show_default=True, help="How many self-hosted options to show.")
 @CATALOG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -535,6 +537,7 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
     if as_json:
         click.echo(_dumps({"requests_per_month": result.requests_per_month,
                            "peak_to_average": result.peak_to_average, "redundancy": result.redundancy,
+                           "autoscale": result.autoscale, "peak_hours_per_day": result.peak_hours_per_day,
                            "self_hosted": result.self_hosted, "apis": result.apis,
                            "rejected": result.rejected, "configurations_tried": result.configurations_tried},
                           indent=1))
@@ -542,14 +545,19 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
     spares = f", plus {result.redundancy} spare{'s' if result.redundancy != 1 else ''}" if result.redundancy else ""
     sized = (f"a peak of {result.peak_to_average:g}x the average" if result.peak_to_average != 1
              else "the average rate (--peak-to-average for a busier peak)")
+    scaled = (f"; rented replicas follow the day ({result.peak_hours_per_day:g} hours at the peak)"
+              if result.autoscale else "")
     click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
                f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each); replicas sized "
-               f"for {sized}{spares}\n")
+               f"for {sized}{spares}{scaled}\n")
     for model in dict.fromkeys(m for m in [r["model"] for r in result.self_hosted]):
         rows = [dict(r, breakeven=None) for r in result.self_hosted if r["model"] == model][:top]
-        click.echo(f"Self-hosted {model}, cheapest configuration per hardware (always-on, 730 h a month):")
+        click.echo(f"Self-hosted {model}, cheapest configuration per hardware ("
+                   + ("autoscaled: replicas at the peak, and paid for on average" if result.autoscale
+                      else "always-on, 730 h a month") + "):")
         click.echo(table(rows, [
-            ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas"),
+            ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas")]
+            + ([("average_replicas", "average")] if result.autoscale else []) + [
             ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
             ("usd_per_1k_requests", "USD/1k requests")]))
         click.echo("")

@@ -48,6 +48,10 @@ INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
 
 
+#: The row's error where autoscale's day cannot hold the peak (peak_to_average, peak_hours_per_day).
+AUTOSCALE_CROWDED = ("autoscale: a peak of {0:g}x the average for {1:g} hours a day carries more than the day's traffic. "
+                     "Lower peak_to_average or peak_hours_per_day (their product at most 24)")
+
 _NOT_APPLICABLE_API = ("memory is not applicable to API model '{}': it runs on the provider's "
                        "hardware. Ask about an open-weight model, or compare costs with `plan`.")
 
@@ -391,9 +395,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     peak, peak_hours = num["peak_to_average"], num["peak_hours_per_day"]
     crowded = autoscale & (peak * peak_hours > 24.0)
     if crowded.any():
-        errs.add(crowded, _per_pair("autoscale: a peak of {0:g}x the average for {1:g} hours a day carries more than "
-                                    "the day's traffic. Lower peak_to_average or peak_hours_per_day (their product "
-                                    "at most 24)", peak, peak_hours, crowded))
+        errs.add(crowded, _per_pair(AUTOSCALE_CROWDED, peak, peak_hours, crowded))
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
