@@ -10,7 +10,7 @@ import numpy as np
 
 from .arrays import where
 
-from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
+from ..units import HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
 
 
 def token_cost_usd(input_tokens, cached_input_tokens, output_tokens,
@@ -105,6 +105,29 @@ def replicas_needed(requests_per_month, capacity, peak_to_average=1.0, spares=0.
     traffic. 3 million requests at a peak of 2 on replicas of 1.5 million, N+1: 5."""
     return where(requests_per_month > 0,
                     np.maximum(np.ceil(requests_per_month * peak_to_average / capacity), 1.0) + spares, 0.0)
+
+
+def off_peak_ratio(peak_to_average, peak_hours_per_day):
+    """The load outside the peak hours over the day's average, in a two-level day that averages 1:
+    ``peak_hours_per_day`` hours at ``peak_to_average`` x the average, the other hours at what is
+    left, (24 - peak x hours) / (24 - hours). A peak of 2 for 8 hours leaves 0.5 for the other 16;
+    a peak that lasts all day leaves no other hours (1)."""
+    off_hours = HOURS_PER_DAY - peak_hours_per_day
+    left = HOURS_PER_DAY - peak_to_average * peak_hours_per_day
+    return where(off_hours > 0, np.maximum(left, 0.0) / where(off_hours > 0, off_hours, 1.0), 1.0)
+
+
+def paid_replicas(requests_per_month, capacity, peak_to_average, spares, autoscale, peak_hours_per_day):
+    """Replicas paid for on average over a day. Always-on replicas: those the peak needs
+    (:func:`replicas_needed`). With ``autoscale``, rented replicas follow the two-level day of
+    :func:`off_peak_ratio`: the peak's replicas for ``peak_hours_per_day`` hours, and for the other
+    hours those the off-peak load needs (at least one, plus the same spares). 3 million requests
+    on replicas of 1.5 million at a peak of 2 for 8 hours: 4 replicas for 8 hours and 1 for 16,
+    2 on average."""
+    peak = replicas_needed(requests_per_month, capacity, peak_to_average, spares)
+    off = replicas_needed(requests_per_month, capacity, off_peak_ratio(peak_to_average, peak_hours_per_day), spares)
+    scaled = (peak_hours_per_day * peak + (HOURS_PER_DAY - peak_hours_per_day) * off) / HOURS_PER_DAY
+    return where(autoscale, scaled, peak)
 
 
 def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):

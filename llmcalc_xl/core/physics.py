@@ -63,6 +63,7 @@ class Lookup(Protocol):
     pricing_spot: Any         # pricing is given as spot
     provider_given: Any       # a provider is named: its published price of the tier, not the tier's default
     experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
+    autoscale: Any      # autoscale is yes: rented replicas follow the day's load
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -97,6 +98,8 @@ class Scenario:
     util: Any
     peak_ratio: Any  # peak traffic over the average
     spares: Any      # spare replicas (N+k)
+    autoscaled: Any  # rented replicas follow the day's load (autoscale yes; not reserved: a commitment is paid all day)
+    peak_hours: Any  # hours a day at the peak (peak_hours_per_day)
     # model
     params: Any
     active: Any
@@ -222,6 +225,8 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         context=let("context", or_default(context_given, prompt + output)),
         latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
         util=look.number("utilization"), peak_ratio=look.number("peak_to_average"), spares=look.number("redundancy"),
+        autoscaled=look.autoscale & ~(look.pricing_reserved_1y | look.pricing_reserved_3y),
+        peak_hours=look.number("peak_hours_per_day"),
         params=look.model("params_b") * 1e9, active=look.model("active_params_b") * 1e9,
         layers=look.model("layers"), hidden=look.model("hidden_size"), heads=look.model("heads"),
         kv_heads=look.model("kv_heads"), head_dim=look.model("head_dim"), vocab=look.model("vocab_size"),
@@ -623,6 +628,7 @@ class Costs:
     deployment: Any
     capacity: Any
     replicas: Any
+    paid: Any
     monthly: Any
     effective: Any
 
@@ -642,20 +648,25 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
         s.sequences, sp.busy, s.util, c.hours_per_month), np.nan))
     replicas = let("replicas", where(hosted & given(s.requests),
                                         _cost.replicas_needed(s.requests, capacity, s.peak_ratio, s.spares), np.nan))
+    # replicas paid for: those the peak needs, all day; with autoscale, rented ones follow the day
+    # (owned hardware and reserved capacity are paid for whether they run or not)
+    paid = let("paid", where(hosted & given(s.requests), _cost.paid_replicas(
+        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled & ~s.owned, s.peak_hours), np.nan))
     monthly = let("monthly", where(s.is_api, s.requests * per_request, s.requests * token_cost
-                                      + replicas * deployment))
+                                      + paid * deployment))
     # what a request costs with the idle time of always-on replicas: the month over its requests
     effective = where(s.requests > 0, monthly / where(s.requests > 0, s.requests, 1.0), np.nan)
     return Costs(token_cost=token_cost, infra=infra, per_request=per_request,
                  per_mtok=_cost.cost_per_mtok_usd(per_request, s.output), deployment=deployment, capacity=capacity,
-                 replicas=replicas, monthly=monthly, effective=effective)
+                 replicas=replicas, paid=paid, monthly=monthly, effective=effective)
 
 
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = (
     "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
     "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
-    "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd", "effective_cost_per_request_usd",
+    "capacity_requests_per_month", "replicas_needed", "average_replicas", "monthly_cost_usd",
+    "effective_cost_per_request_usd",
 )
 
 
@@ -685,7 +696,7 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "throughput_tokens_per_s": sp.throughput,
         "token_cost_usd": co.token_cost, "infra_cost_usd": co.infra, "cost_per_request_usd": co.per_request,
         "cost_per_mtok_usd": co.per_mtok, "deployment_usd_per_month": co.deployment,
-        "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas,
+        "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas, "average_replicas": co.paid,
         "monthly_cost_usd": co.monthly, "effective_cost_per_request_usd": co.effective,
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
@@ -702,6 +713,7 @@ LABELS = {
     "is_cuda": "CUDA-class GPU?", "sequences": "Batch (sequences at once)", "cached": "Cached input tokens",
     "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
     "peak_ratio": "Peak to average", "spares": "Spare replicas",
+    "autoscaled": "Autoscale?", "peak_hours": "Peak hours a day",
     "rental": "Rental USD per GPU-hour (tier, provider)", "capex": "Capex USD per GPU", "power_w": "Power W per GPU", "owned": "Priced as owned?",
     "own_capital": "Owned: capital USD per GPU-hour", "own_power": "Owned: power USD per GPU-hour",
     "own_hosting": "Owned: hosting USD per GPU-hour", "own_maintenance": "Owned: maintenance USD per GPU-hour",
@@ -761,6 +773,6 @@ LABELS = {
     "ttft": "TTFT s", "tpot": "TPOT s", "steps": "Decode steps after the first token", "latency": "Latency s",
     "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
     "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",
-    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas",
+    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas", "paid": "Replicas paid for on average",
     "monthly": "Monthly USD",
 }
