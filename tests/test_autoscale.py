@@ -115,3 +115,25 @@ def test_reserved_capacity_is_paid_for_all_day_and_spot_follows_the_day():
                                                             80 / 24 * DEPLOYMENT], rel=1e-12)
     h = horizon_many("gpt-4o", pricing=["reserved-1y", "spot"], horizon_months=1, **rows)
     assert h["horizon_cost_usd"].tolist() == pytest.approx([6 * DEPLOYMENT, 80 / 24 * DEPLOYMENT], rel=1e-12)
+
+
+def test_breakeven_of_an_autoscaled_fleet_is_where_the_cores_cost_meets_the_api():
+    from llmcalc_xl.core.plan import breakeven_many
+    from llmcalc_xl.excel.functions import LLM_BREAKEVEN
+
+    options = dict(input_tokens=1000, output_tokens=500, gpus=1, batch=16, peak_to_average=2.5, redundancy=1,
+                   autoscale="yes", peak_hours_per_day=6)
+    # a cheap API, so that the break-even needs more than the fewest replicas
+    volume = float(breakeven_many("gpt-4o-mini", "llama-3.1-8b", "l4", **options)["breakeven_requests_per_month"][0])
+    api = (1000 * 0.15 + 500 * 0.60) / 1e6  # gpt-4o-mini's catalog prices, USD per million tokens
+    assert api == pytest.approx(float(estimate_many("gpt-4o-mini")["token_cost_usd"][0]))
+    own = estimate_many("llama-3.1-8b", "l4", requests_per_month=[volume, volume - 1], **options)
+    assert own["average_replicas"][0] < own["replicas_needed"][0]  # the fleet does follow the day there
+    assert own["monthly_cost_usd"][0] <= volume * api * (1 + 1e-12)
+    assert own["monthly_cost_usd"][1] > (volume - 1) * api
+    always_on = float(breakeven_many("gpt-4o-mini", "llama-3.1-8b", "l4", **dict(options, autoscale="no"))
+                      ["breakeven_requests_per_month"][0])
+    assert volume < always_on
+    # the Excel function gives the same figure
+    cell = LLM_BREAKEVEN("gpt-4o-mini", "llama-3.1-8b", "l4", 1000, 500, 1, 16, None, None, None, 2.5, 1, "yes", 6)
+    assert cell == pytest.approx(volume, rel=1e-12)

@@ -110,7 +110,7 @@ def test_excel_arguments_are_described_by_the_table():
 
 def test_estimate_command_takes_every_option_with_unit_and_default_in_its_help():
     params = {p.name: p for p in main.commands["estimate"].params}
-    assert set(params) - {"catalog_paths", "as_json", "quote_date"} == set(OPTION_NAMES)
+    assert set(params) - {"catalog_paths", "as_json", "quote_date", "compare_api_model"} == set(OPTION_NAMES)
     for o in O.OPTIONS:
         assert params[o.name].opts == [o.flag] and params[o.name].help == o.help_text()
     text = CliRunner().invoke(main, ["estimate", "--help"], terminal_width=200).output

@@ -156,7 +156,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
 def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_request_usd: Any,
                                        capacity_requests_per_month: Any,
                                        peak_to_average: Any = defaults.DEFAULT_PEAK_TO_AVERAGE,
-                                       redundancy: Any = defaults.DEFAULT_REDUNDANCY, autoscale: Any = False,
+                                       redundancy: Any = defaults.DEFAULT_REDUNDANCY, autoscaled: Any = False,
                                        peak_hours_per_day: Any = defaults.DEFAULT_PEAK_HOURS_PER_DAY) -> np.ndarray:
     """The smallest monthly volume V at which a self-hosted fleet costs no more than the API:
     (n + k) x F <= V x a, where F is one replica's monthly cost, a the API's cost per request,
@@ -170,6 +170,8 @@ def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_
     one-replica break-even F / a (``cost.breakeven_requests_per_month``). Above V the cost of
     self-hosting rises in steps as replicas are added, so just past a step the API can briefly
     be cheaper again; V is where self-hosting first pays. NaN where a figure is unknown.
+    ``autoscaled`` rows (rented replicas following a day of ``peak_hours_per_day`` hours at the peak)
+    pay ``cost.paid_replicas`` instead: see ``_autoscaled_breakeven``.
     """
     f, a, c, p, k = (np.asarray(x, dtype=float) for x in (replica_usd_per_month, api_cost_per_request_usd,
                                                           capacity_requests_per_month, peak_to_average, redundancy))
@@ -180,7 +182,7 @@ def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_
     reachable = (a > 0) & np.where(k > 0, margin > 0, margin >= 0)
     unknown = np.isnan(f) | np.isnan(a) | np.isnan(c) | np.isnan(p) | np.isnan(k)
     volume = np.where(unknown, np.nan, np.where(reachable, volume, np.inf))
-    scaled = np.broadcast_to(np.asarray(autoscale, dtype=bool), volume.shape)
+    scaled = np.broadcast_to(np.asarray(autoscaled, dtype=bool), volume.shape)
     if scaled.any():
         volume = np.where(scaled, _autoscaled_breakeven(f, a, c, p, k, np.asarray(peak_hours_per_day, dtype=float),
                                                         unknown), volume)
@@ -386,8 +388,8 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
                    **options: Any) -> dict[str, np.ndarray]:
     """Monthly requests at which an always-on self-hosted fleet of ``model`` on ``hardware``
     first costs no more than ``api_model`` for the same requests (inf: never); the fleet has
-    replicas for the peak (``peak_to_average``) plus ``redundancy`` spares, one replica by default
-    (:func:`fleet_breakeven_requests_per_month`).
+    replicas for the peak (``peak_to_average``) plus ``redundancy`` spares, one replica by default; with
+    ``autoscale`` yes, rented replicas follow the day (:func:`fleet_breakeven_requests_per_month`).
 
     Columns or single values, like :func:`~llmcalc_xl.estimate_many`; options are its options
     (input_tokens, output_tokens, gpus, batch, precision, engine, price_per_hour, ...).
@@ -408,9 +410,11 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     for i in np.flatnonzero(not_open):
         error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
     fleet = {}
-    for name in ("peak_to_average", "redundancy"):  # bad values are the rows' errors already
+    for name in ("peak_to_average", "redundancy", "peak_hours_per_day"):  # bad values are the rows' errors already
         column = numbers_column(name, options.get(name), len(error), RowErrors(len(error)))
         fleet[name] = np.where(np.isnan(column), _default(name), column)
+    # autoscaled: rented on demand or spot (owned hardware and reservations are paid all day)
+    fleet["autoscaled"] = _yes(options.get("autoscale"), len(error)) & np.isin(own["pricing"], ("on-demand", "spot"))
     volume = fleet_breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
                                                 own["capacity_requests_per_month"], **fleet)
     volume = np.where(np.equal(error, NONE), volume, np.nan)

@@ -240,11 +240,12 @@ def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, h
 
 @_excel_function
 @_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
-       "price_per_hour", "peak_to_average", "redundancy")
+       "price_per_hour", "peak_to_average", "redundancy", "autoscale", "peak_hours_per_day")
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
-                  engine=None, price_per_hour=None, peak_to_average=None, redundancy=None):
-    """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares) is
-    cheaper than the API ("never" if it is not)."""
+                  engine=None, price_per_hour=None, peak_to_average=None, redundancy=None, autoscale=None,
+                  peak_hours_per_day=None):
+    """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares; with
+    autoscale, rented replicas following the day) is cheaper than the API ("never" if it is not)."""
     from ..core.plan import breakeven_many
 
     def run(flat):
@@ -256,7 +257,8 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
     return cells.compute(run, dict(api_model=api_model, model=model, hardware=hardware, input_tokens=input_tokens,
                                    output_tokens=output_tokens, gpus=gpus, batch=batch, precision=precision,
                                    engine=engine, price_per_hour=price_per_hour, peak_to_average=peak_to_average,
-                                   redundancy=redundancy), pick,
+                                   redundancy=redundancy, autoscale=autoscale,
+                                   peak_hours_per_day=peak_hours_per_day), pick,
                          "No answer: give a priced hardware id (or price_per_hour)")
 
 
