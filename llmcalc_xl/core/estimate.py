@@ -456,8 +456,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     no_price = has_hw & np.isnan(values["price_per_hour"])
     priced_names = np.asarray([f"{'hourly' if w == 'on-demand' else w} price for '{h}'" for h in hw_names
                                for w in RENTAL_TIERS], dtype=object)
-    notes.add("no_price", no_price, "No {} in the catalog: pass price_per_hour (0 for hardware you own) to price "
-              "GPU time", priced_names, np.where(hw_codes < 0, len(hw_names) - 1, hw_codes) * len(RENTAL_TIERS)
+    notes.add("no_price", no_price, "No {} in the catalog: pass price_per_hour, or capex_usd_per_gpu and "
+              "power_w_per_gpu to price it as owned hardware", priced_names, np.where(hw_codes < 0, len(hw_names) - 1, hw_codes) * len(RENTAL_TIERS)
               + tier_code)
     no_speed = has_hw & ~is_api & ~no_fit & np.isnan(values["tpot_s"])
     notes.add("no_speed", no_speed, "No published dense TFLOPS for '{}': pass tflops to estimate speed",

@@ -60,7 +60,7 @@ DEFAULT_SCENARIOS = (
          input_tokens=6000, output_tokens=500, batch=4, requests_per_month=500_000),
     dict(scenario="Llama 3 8B Q4_K_M on an RTX 4090", model="llama-3-8b", hardware="rtx-4090",
          precision="q4_k_m", input_tokens=800, output_tokens=300, requests_per_month=100_000),
-    dict(scenario="Llama 3 8B Q4_0 on a Mac (M2 Max, owned)", model="llama-3-8b", hardware="apple-m2-max",
+    dict(scenario="Llama 3 8B Q4_0 on a Mac Studio (M3 Ultra, owned)", model="llama-3-8b", hardware="apple-m3-ultra",
          precision="q4_0", input_tokens=500, output_tokens=200, requests_per_month=50_000),
     dict(scenario="GPT-4o API only", model="gpt-4o", input_tokens=2000, output_tokens=400,
          requests_per_month=1_000_000),
