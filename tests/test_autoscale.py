@@ -137,3 +137,18 @@ def test_breakeven_of_an_autoscaled_fleet_is_where_the_cores_cost_meets_the_api(
     # the Excel function gives the same figure
     cell = LLM_BREAKEVEN("gpt-4o-mini", "llama-3.1-8b", "l4", 1000, 500, 1, 16, None, None, None, 2.5, 1, "yes", 6)
     assert cell == pytest.approx(volume, rel=1e-12)
+
+
+def test_own_and_rent_side_by_side_whatever_the_rows_pricing():
+    # the README's owned GPU (30,000 USD over 4 years, 700 W x PUE 1.3 x 0.12 USD/kWh: 0.9654 USD an hour)
+    # for the peak's 6 replicas all day; rented at the catalog's on-demand H100 price for 80/24 replicas
+    owned = dict(capex_usd_per_gpu=30000, power_w_per_gpu=700, pue=1.3, electricity_usd_per_kwh=0.12)
+    r = estimate("llama-3-8b", peak_to_average=2, autoscale="yes", **owned, **FIXED).to_dict()
+    own_hour = 30000 / (4 * 8760) + 0.7 * 1.3 * 0.12
+    assert r["owned_monthly_cost_usd"] == pytest.approx(6 * own_hour * 730, rel=1e-12)
+    from llmcalc_xl import load_catalog
+    rental = load_catalog().hardware("h100-sxm").price_usd_per_hour
+    assert r["rented_monthly_cost_usd"] == pytest.approx(80 / 24 * rental * 730, rel=1e-12)
+    assert r["monthly_cost_usd"] == pytest.approx(80 / 24 * DEPLOYMENT, rel=1e-12)  # at the given 2 USD an hour
+    api = estimate("gpt-4o", requests_per_month=1000).to_dict()
+    assert api["owned_monthly_cost_usd"] is None and api["rented_monthly_cost_usd"] is None

@@ -34,7 +34,7 @@ OUTPUT_KEYS = (
     "throughput_tokens_per_s",
     "token_cost_usd", "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd",
     "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "average_replicas",
-    "monthly_cost_usd", "effective_cost_per_request_usd",
+    "monthly_cost_usd", "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
 )
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
@@ -108,6 +108,8 @@ class Estimate:
     average_replicas: float | None
     monthly_cost_usd: float | None
     effective_cost_per_request_usd: float | None
+    rented_monthly_cost_usd: float | None
+    owned_monthly_cost_usd: float | None
     notes: tuple[Note, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

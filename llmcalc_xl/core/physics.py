@@ -169,6 +169,7 @@ class Scenario:
     capex: Any      # USD per GPU
     power_w: Any    # W per GPU
     own_price: Any  # USD per GPU-hour of owned hardware
+    rental: Any     # USD per GPU-hour of the catalog's rental price of the tier (the named provider's)
     # API model
     api_ttft: Any
     api_tokens_per_s: Any
@@ -324,7 +325,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     own_price = let("own_price", own_parts[0] + own_parts[1] + own_parts[2] + own_parts[3])
     price = or_default(look.option("price_per_hour"),
                        where(owned, own_price, where(look.custom_only, np.nan, rental)))
-    v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price)
+    v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price, rental=rental)
     v.update(
         mem_gib=override("memory_gib", look.hardware("memory_gib")),
         mem_fraction=where(look.custom_only, 1.0, look.hardware("memory_fraction")),
@@ -631,6 +632,8 @@ class Costs:
     paid: Any
     monthly: Any
     effective: Any
+    rented: Any   # the fleet at the catalog's rental price of the tier, a month
+    owned: Any    # the fleet as owned hardware, a month
 
 
 def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Costs:
@@ -654,11 +657,19 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
         s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled & ~s.owned, s.peak_hours), np.nan))
     monthly = let("monthly", where(s.is_api, s.requests * per_request, s.requests * token_cost
                                       + paid * deployment))
+    # the same fleet rented at the catalog's price of the tier (following the day with autoscale), and
+    # owned (paid all day), whatever the scenario's own pricing: the quote's own / rent / API columns
+    serving = hosted & given(s.requests)
+    rented = let("rented", where(serving, _cost.paid_replicas(
+        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled, s.peak_hours)
+        * _cost.fixed_monthly_usd(gpus, s.rental, c.hours_per_month), np.nan))
+    owned = let("owned_monthly", where(serving, replicas * _cost.fixed_monthly_usd(gpus, s.own_price, c.hours_per_month),
+                                       np.nan))
     # what a request costs with the idle time of always-on replicas: the month over its requests
     effective = where(s.requests > 0, monthly / where(s.requests > 0, s.requests, 1.0), np.nan)
     return Costs(token_cost=token_cost, infra=infra, per_request=per_request,
                  per_mtok=_cost.cost_per_mtok_usd(per_request, s.output), deployment=deployment, capacity=capacity,
-                 replicas=replicas, paid=paid, monthly=monthly, effective=effective)
+                 replicas=replicas, paid=paid, monthly=monthly, effective=effective, rented=rented, owned=owned)
 
 
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
@@ -666,7 +677,7 @@ NOT_RUNNING_KEYS = (
     "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
     "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
     "capacity_requests_per_month", "replicas_needed", "average_replicas", "monthly_cost_usd",
-    "effective_cost_per_request_usd",
+    "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
 )
 
 
@@ -698,6 +709,7 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "cost_per_mtok_usd": co.per_mtok, "deployment_usd_per_month": co.deployment,
         "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas, "average_replicas": co.paid,
         "monthly_cost_usd": co.monthly, "effective_cost_per_request_usd": co.effective,
+        "rented_monthly_cost_usd": co.rented, "owned_monthly_cost_usd": co.owned,
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
     cannot_run = ~na_fit & ~fits(m)
@@ -774,5 +786,6 @@ LABELS = {
     "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
     "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",
     "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas", "paid": "Replicas paid for on average",
+    "rented": "Rented fleet USD per month", "owned_monthly": "Owned fleet USD per month",
     "monthly": "Monthly USD",
 }

@@ -470,9 +470,12 @@ QUOTE_COLUMNS = (
     ("Break-even requests per month", "#,##0", "Calculation"),
     ("Cheaper", None, "Calculation"),
     ("In totals", None, "Calculation"),
+    ("Own: the fleet bought, monthly", "#,##0", "Link"),
+    ("Rent: the fleet at the catalog's rental price, monthly", "#,##0", "Link"),
 )
 MONEY_COLUMNS = {"Monthly cost", "Effective cost per request", "Marginal cost per request",
-                 "Same traffic on the API, monthly"}
+                 "Same traffic on the API, monthly", "Own: the fleet bought, monthly",
+                 "Rent: the fleet at the catalog's rental price, monthly"}
 #: First scenario row of the Quote sheet (headers on the row above): the Scenarios sheet's, so that
 #: each row's formulas are one formula moved down, written once as a shared formula.
 QUOTE_FIRST_ROW = FIRST_ROW
@@ -553,6 +556,10 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
                 problems, "no: see Check on Scenarios",
                 np.where(no_fit, "no: does not fit", np.where(requests == 0, "no: no requests per month",
                                                                "no: no price or speed"))))),
+            # own / rent side by side: the same fleet bought and rented, whatever the row's pricing
+            *(np.where(unusable | calc("is_api") | ~calc("has_hw") | no_fit, "", np.where(
+                is_number(out(key)), out(key) * fx, "n/a")) for key in ("owned_monthly_cost_usd",
+                                                                      "rented_monthly_cost_usd")),
         ]
         texts = [literal(v).text for v in values]
         for c, (formula, (header, fmt, style)) in enumerate(zip(texts, QUOTE_COLUMNS), start=1):
@@ -572,7 +579,11 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_value(ws, total + 3, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one "
                                  "more request. Rows that do not fit, or whose inputs the Check column flags, are "
                                  "left out of the totals.", "Note")
-    for col, width in zip("ABCDEFGHIJK", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16)):
+    _put_value(ws, total + 4, 1, "Own and Rent: the row's self-hosted fleet bought (capex over its life, power, upkeep; "
+                                 "replicas for the peak, all day) and rented at the catalog's price of the row's tier "
+                                 "(with autoscale, following the day), whatever the row's own pricing; n/a where the "
+                                 "catalog has no purchase price and power, or no rental price.", "Note")
+    for col, width in zip("ABCDEFGHIJKLM", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16, 16, 18)):
         ws.column_dimensions[col].width = width
     ws.row_dimensions[head].height = 45
     ws.print_title_rows = f"{head}:{head}"
@@ -588,7 +599,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
     chart.height, chart.width = 11, 24
-    ws.add_chart(chart, f"A{total + 5}")
+    ws.add_chart(chart, f"A{total + 6}")
     _print_setup(ws)
 
 

@@ -390,6 +390,8 @@ OUTPUTS = (
     ("average_replicas", "Replicas paid on average", "0.00"),
     ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00"),
     ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000"),
+    ("rented_monthly_cost_usd", "Rented fleet USD a month", "$#,##0.00"),
+    ("owned_monthly_cost_usd", "Owned fleet USD a month", "$#,##0.00"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
