@@ -120,8 +120,8 @@ def test_quote_own_and_rent_columns_equal_the_core(computed):
     rows, _, wb = computed
     q = wb["Quote"]
     cols = {"owned_monthly_cost_usd": 12, "rented_monthly_cost_usd": 13}
-    assert q.cell(QUOTE_FIRST_ROW - 1, 12).value.startswith("Own: the fleet bought")
-    assert q.cell(QUOTE_FIRST_ROW - 1, 13).value.startswith("Rent: the fleet at the catalog's rental price")
+    assert q.cell(QUOTE_FIRST_ROW - 1, 12).value.startswith("Own, monthly")
+    assert q.cell(QUOTE_FIRST_ROW - 1, 13).value.startswith("Rent, monthly")
     seen = 0
     for i, row in enumerate(rows):
         core = estimate_many(**{k: [v] for k, v in row.items() if k != "scenario"})

@@ -470,12 +470,11 @@ QUOTE_COLUMNS = (
     ("Break-even requests per month", "#,##0", "Calculation"),
     ("Cheaper", None, "Calculation"),
     ("In totals", None, "Calculation"),
-    ("Own: the fleet bought, monthly", "#,##0", "Link"),
-    ("Rent: the fleet at the catalog's rental price, monthly", "#,##0", "Link"),
+    ("Own, monthly", "#,##0", "Link"),
+    ("Rent, monthly", "#,##0", "Link"),
 )
 MONEY_COLUMNS = {"Monthly cost", "Effective cost per request", "Marginal cost per request",
-                 "Same traffic on the API, monthly", "Own: the fleet bought, monthly",
-                 "Rent: the fleet at the catalog's rental price, monthly"}
+                 "Same traffic on the API, monthly", "Own, monthly", "Rent, monthly"}
 #: First scenario row of the Quote sheet (headers on the row above): the Scenarios sheet's, so that
 #: each row's formulas are one formula moved down, written once as a shared formula.
 QUOTE_FIRST_ROW = FIRST_ROW
@@ -579,11 +578,12 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_value(ws, total + 3, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one "
                                  "more request. Rows that do not fit, or whose inputs the Check column flags, are "
                                  "left out of the totals.", "Note")
-    _put_value(ws, total + 4, 1, "Own and Rent: the row's self-hosted fleet bought (capex over its life, power, upkeep; "
-                                 "replicas for the peak, all day) and rented at the catalog's price of the row's tier "
-                                 "(with autoscale, following the day), whatever the row's own pricing; n/a where the "
-                                 "catalog has no purchase price and power, or no rental price.", "Note")
-    for col, width in zip("ABCDEFGHIJKLM", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16, 16, 18)):
+    _put_value(ws, total + 4, 1, "Own: the row's self-hosted fleet bought (capex over its life, power, upkeep; the "
+                                 "peak's replicas, all day). Rent: the same fleet at the catalog's rental price of the "
+                                 "row's tier (following the day with autoscale).", "Note")
+    _put_value(ws, total + 5, 1, "Own and Rent are shown whatever the row's own pricing; n/a where the catalog has no "
+                                 "purchase price and power, or no rental price, for the hardware.", "Note")
+    for col, width in zip("ABCDEFGHIJKLM", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16, 13, 13)):
         ws.column_dimensions[col].width = width
     ws.row_dimensions[head].height = 45
     ws.print_title_rows = f"{head}:{head}"
@@ -599,7 +599,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
     chart.height, chart.width = 11, 24
-    ws.add_chart(chart, f"A{total + 6}")
+    ws.add_chart(chart, f"A{total + 7}")
     _print_setup(ws)
 
 
