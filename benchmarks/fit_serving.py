@@ -147,9 +147,9 @@ def fit_factor(data, changes, precision):
 
 
 #: the grid of each TTFT parameter (step 3)
-TTFT_GRID = {"loaded_prefill_factor": (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0),
-             "ttft_wait_steps": (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 24.0, 32.0),
-             "wave_share": (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)}
+TTFT_GRID = {"loaded_prefill_factor": (1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 5.0),
+             "ttft_wait_steps": (0.0, 1.0, 2.0, 3.0, 4.0, 8.0, 16.0, 24.0, 32.0),
+             "wave_share": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)}
 
 
 def fit_ttft(data, changes, engine):
