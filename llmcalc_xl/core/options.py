@@ -122,7 +122,7 @@ OPTIONS: tuple[Option, ...] = (
            default=defaults.DEFAULT_GPUS, empty="{default:g}; auto: fewest that fit", minimum=1, whole=True),
     Option("precision", "text", "Weight precision: fp16, bf16, fp8, int8, int4, fp4, q4_k_m, q8_0, ...", "Precision",
            default=defaults.DEFAULT_PRECISION, empty="default"),
-    Option("engine", "text", "Engine: vllm, tensorrt-llm, llama.cpp or transformers", "Engine",
+    Option("engine", "text", "Engine: vllm, sglang, tensorrt-llm, llama.cpp or transformers", "Engine",
            default=defaults.DEFAULT_ENGINE, otherwise="llama.cpp on Apple/CPU hardware or with GGUF weights, else vllm",
            empty="auto"),
     Option("input_tokens", help="Prompt tokens per request", header="Input tokens",

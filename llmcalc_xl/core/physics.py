@@ -154,6 +154,9 @@ class Scenario:
     step_fixed: Any
     cpu_floor: Any
     continuous: Any
+    wait_steps: Any
+    wave_share: Any
+    loaded_prefill: Any
     dequantizes: Any
     # hardware
     mem_gib: Any
@@ -292,6 +295,10 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         # an engine that dispatches each layer from Python cannot step faster than its CPU does
         cpu_floor=v["layers"] * look.engine("cpu_floor_s_per_layer", 0.0),
         continuous=look.yes("engines", "continuous_batching"),
+        # under load: the steps a new request waits before its prompt's, and the share of a wave of
+        # prompts a client waits behind (speed(), "Under load")
+        wait_steps=look.engine("ttft_wait_steps", 0.0), wave_share=look.engine("wave_share", 0.0),
+        loaded_prefill=look.engine("loaded_prefill_factor", 1.0),
         # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
         dequantizes=look.yes("engines", "prefill_dequantizes") & look.is_cuda
         & look.flag("precisions", "family", "gguf"),
@@ -507,11 +514,33 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       (B - 1) / (N + k - 1/2) prompts join an average step. A step reads the weights once for all its tokens, so what a joining
       prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill):
       TPOT = T_dec + (B - 1) / (N + k - 1/2) x C_1.
-    - The prompt's steps are as long as an average step, and its own prefill adds its own time,
-      that of a lone prompt (F_1): TTFT = F_1 + min(B - 1, 1) x (1/2 + k) x TPOT.
     - Over one client's cycle the others' prompts add (B - 1) x C_1 in all, whatever N: the
       latency, and the GPU time a request costs, grow with N.
-    - At B = 1 nothing else runs: TTFT = F_1 and TPOT = T_dec, the single-request figures.
+
+    TTFT under load (u = min(B - 1, 1): 0 for a lone request, 1 with others in flight) is the mean
+    over a closed-loop run as benchmarks measure it, in three parts:
+
+    - A scattered request waits for the running step (1/2), the engine's own w steps
+      (``ttft_wait_steps``: admission between steps, the first token leaving a step later) and its
+      prompt's k steps, each as long as a loaded step: u x (1/2 + w + k) x TPOT.
+    - Its prefill takes f x F_1 (``loaded_prefill_factor``; F_1 = a lone prompt's prefill). This
+      is time the request waits, not GPU work for the others: charged to the decode steps as well
+      it would make TensorRT-LLM's TPOT 36% too high on the calibration rows (fit_serving.py).
+    - A wave: a run starts all B clients at once and, with equal lengths, they stay together
+      until their first tokens scatter them (each finishes a step after the one before it). In a
+      wave the i-th prompt waits behind the i - 1 before it, each costing its arithmetic C_1 and its
+      share P / max_batched_tokens of a step's decodes T_dec: (B - 1) / 2 x (C_1 + P / M x T_dec)
+      on average. A run of r requests per client sees a wave in about 1 / r of them, more where the
+      scheduler keeps waves together: ``wave_share`` phi (fitted; 0.1 for vLLM and TensorRT-LLM
+      matches the usual 10 requests per client of serving benchmarks). AIConfigurator's
+      aggregated-serving model corrects its TTFT for the same first round (github:ai-dynamo/
+      aiconfigurator, sdk/backends/trtllm_backend.py, run_agg: "assume we have requests 10x of
+      concurrency ... to mitigate the impact of first round latency").
+
+    TTFT = F_1 x (1 + u x (f - 1)) + u x (1/2 + w + k) x TPOT + phi x (B - 1) / 2 x (C_1 + P / M x T_dec).
+
+    - At B = 1 nothing else runs: u = 0 and B - 1 = 0, so TTFT = F_1 and TPOT = T_dec, the
+      single-request figures.
     - A deployment serves B requests at once, each for TTFT + (N - 1) x TPOT: throughput =
       B x N / (TTFT + (N - 1) x TPOT).
     """
@@ -602,7 +631,14 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     cycle = let("cycle_steps", np.maximum(s.output - 1.0, 0.0) + prompt_steps + 0.5)
     joining = let("joining_prompts", where(s.continuous, others / cycle, 0.0))
     tpot_hosted = let("tpot_loaded", tpot_alone + joining * compute_one)
-    ttft_loaded = let("ttft_loaded", prefill_one + np.minimum(others, 1.0) * (0.5 + prompt_steps) * tpot_hosted)
+    # TTFT under load (docstring): the lone prefill, slower under load; the running step, the engine's
+    # wait and the prompt's steps; and the share of a wave of B prompts, (B - 1) / 2 of them ahead on
+    # average, each its arithmetic and its share (P / max_batched_tokens) of a step's decodes
+    ahead = let("prompts_ahead", others / 2.0)
+    wave_s = let("wave_wait_s", ahead * (compute_one + s.prompt / s.max_tokens * tpot_alone))
+    busy_engine = let("under_load", np.minimum(others, 1.0))  # 0 for a lone request, 1 with others in flight
+    ttft_loaded = let("ttft_loaded", prefill_one * (1.0 + busy_engine * (s.loaded_prefill - 1.0))
+                      + busy_engine * (0.5 + s.wait_steps + prompt_steps) * tpot_hosted + s.wave_share * wave_s)
 
     # API models: the provider's published speed
     ttft = let("ttft", where(s.is_api, s.api_ttft,
@@ -747,6 +783,8 @@ LABELS = {
     "mbu_decode": "Decode MBU", "mbu_attention": "Decode attention MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
     "step_fixed": "Decode fixed s per step", "cpu_floor": "CPU floor s per step",
     "continuous": "Continuous batching?", "dequantizes": "Dequantises GGUF for prefill?",
+    "wait_steps": "Steps a new request waits under load", "wave_share": "Share of a wave waited behind",
+    "loaded_prefill": "Prefill under load / lone prefill",
     "mem_gib": "Memory GiB per GPU", "mem_fraction": "Allocatable share", "bandwidth": "Bandwidth B/s",
     "peak": "Peak FLOP/s per GPU", "link": "Link B/s", "price": "USD per GPU-hour",
     "api_ttft": "API TTFT s", "api_tokens_per_s": "API output tokens/s", "input_price": "API input USD/Mtok",
@@ -781,7 +819,8 @@ LABELS = {
     "dec_gemm_s": "Decode GEMMs s per step", "dec_attn_s": "Decode attention s per step", "tpot_core": "Decode s per step (own hardware)",
     "other_clients": "Other requests in flight", "cycle_steps": "Steps of a client's cycle", "joining_prompts": "Prompts joining a decode step",
     "tpot_loaded": "Decode s per step with prompts joining", "prompt_steps": "Steps a prompt takes",
-    "ttft_loaded": "TTFT s under load",
+    "prompts_ahead": "Prompts ahead in a wave", "wave_wait_s": "Wait behind a wave's prompts s",
+    "under_load": "Others in flight?", "ttft_loaded": "TTFT s under load",
     "ttft": "TTFT s", "tpot": "TPOT s", "steps": "Decode steps after the first token", "latency": "Latency s",
     "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
     "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",
