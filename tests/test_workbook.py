@@ -116,6 +116,28 @@ def test_quote_break_even_equals_the_core(computed):
 
 
 @needs_libreoffice
+def test_quote_break_even_of_a_fleet_with_peak_and_spares_equals_the_core(tmp_path):
+    rows = [dict(scenario="peak and a spare", model="llama-3.1-8b", hardware="l4", gpus=2, batch=32, peak_to_average=2.5,
+                 redundancy=1, requests_per_month=1_000_000),
+            dict(scenario="peak only", model="llama-3-8b", hardware="h100-sxm", peak_to_average=1.7,
+                 requests_per_month=1_000_000),
+            dict(scenario="spares only", model="llama-3-8b", hardware="a100-80gb", redundancy=2, batch=8,
+                 requests_per_month=1_000_000),
+            dict(scenario="autoscaled", model="llama-3-8b", hardware="h100-sxm", peak_to_average=2, autoscale="yes",
+                 requests_per_month=1_000_000)]
+    path = save_atomically(build_workbook(rows), tmp_path / "fleet.xlsx")
+    q = load_workbook(recalculate(path, tmp_path), data_only=True)["Quote"]
+    for i, row in enumerate(rows):
+        got = q.cell(QUOTE_FIRST_ROW + i, 9).value
+        if row.get("autoscale"):
+            assert got == "autoscaled: see LLM_BREAKEVEN"
+            continue
+        options = {k: v for k, v in row.items() if k not in ("scenario", "model", "hardware", "requests_per_month")}
+        want = breakeven_many("gpt-4o", row["model"], row["hardware"], **options)["breakeven_requests_per_month"][0]
+        assert math.isfinite(want) and math.isclose(got, want, rel_tol=1e-9), (row["scenario"], got, want)
+
+
+@needs_libreoffice
 def test_quote_own_and_rent_columns_equal_the_core(computed):
     rows, _, wb = computed
     q = wb["Quote"]

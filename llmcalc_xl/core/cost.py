@@ -130,6 +130,23 @@ def paid_replicas(requests_per_month, capacity, peak_to_average, spares, autosca
     return where(autoscale, scaled, peak)
 
 
+def fleet_breakeven_parts(replica_usd_per_month, api_cost_per_request_usd, capacity, peak_to_average, spares):
+    """(volume, reachable) of the smallest monthly volume V at which an always-on fleet (replicas for
+    the peak plus ``spares``) costs no more than the API: (n + k) x F <= V x a, with F one replica's
+    monthly cost, a the API's cost per request, C a replica's capacity, p the peak ratio, k the spares
+    and n = max(1, ceil(V x p / C)) the replicas the peak needs. V = (n + k) x F / a for the fewest
+    n >= 1 whose volume still fits them: n = max(1, ceil(k x F x p / (a x C - F x p))).
+    ``reachable`` is False (never) when a x C < F x p, or = with spares (a replica busy at the peak
+    then earns no more than it costs). Written with the workbook's operations: the quote's break-even
+    column is this function on its cells (``plan.fleet_breakeven_requests_per_month`` on arrays)."""
+    f, a, c, p, k = replica_usd_per_month, api_cost_per_request_usd, capacity, peak_to_average, spares
+    margin = a * c - f * p  # what one more replica at the peak earns over its cost, per C/p requests
+    n = where(k > 0, np.maximum(1.0, np.ceil(k * f * p / where(margin > 0, margin, 1.0) * (1.0 - 1e-12))), 1.0)
+    volume = (n + k) * f / where(a > 0, a, 1.0)
+    reachable = (a > 0) & where(k > 0, margin > 0, margin >= 0)
+    return volume, reachable
+
+
 def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):
     """Monthly requests above which one always-on deployment is cheaper than the API:
     fixed cost / API cost per request. Infinite when the API is cheaper even with the

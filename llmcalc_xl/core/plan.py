@@ -175,11 +175,8 @@ def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_
     """
     f, a, c, p, k = (np.asarray(x, dtype=float) for x in (replica_usd_per_month, api_cost_per_request_usd,
                                                           capacity_requests_per_month, peak_to_average, redundancy))
-    margin = a * c - f * p  # what one more replica at the peak earns over its cost, per C/p requests
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n = np.where(k > 0, np.maximum(1.0, np.ceil(k * f * p / margin * (1 - 1e-12))), 1.0)
-        volume = (n + k) * f / a
-    reachable = (a > 0) & np.where(k > 0, margin > 0, margin >= 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        volume, reachable = _cost.fleet_breakeven_parts(f, a, c, p, k)
     unknown = np.isnan(f) | np.isnan(a) | np.isnan(c) | np.isnan(p) | np.isnan(k)
     volume = np.where(unknown, np.nan, np.where(reachable, volume, np.inf))
     scaled = np.broadcast_to(np.asarray(autoscaled, dtype=bool), volume.shape)

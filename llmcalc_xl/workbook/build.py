@@ -28,7 +28,7 @@ from ..files import check_writable, open_workbook, replacing
 from .template import style_name
 from .forecast_sheets import write_forecast, write_sensitivity
 from ..errors import InvalidValueError
-from ..core.cost import token_cost_usd
+from ..core.cost import fleet_breakeven_parts, token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS, quote_day
 from ..core.options import CHOICE_OPTIONS, OPTIONS
 from .symbolic import Expr, Symbol, call, concat, is_number, literal
@@ -531,6 +531,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compare("input_usd_per_mtok"),
                                      compare("cached_input_usd_per_mtok"), compare("output_usd_per_mtok"))
         monthly, requests, api_monthly = here("E"), here("D"), here("H")
+        breakeven = fleet_breakeven_parts(calc("deployment"), api_request, calc("capacity"), calc("peak_ratio"),
+                                          calc("spares"))
         values = [
             np.where(sc("scenario") == "", concat(sc("model"), ""), concat(sc("scenario"), "")),
             np.where(blank, "", concat(calc("model_id"), "")),
@@ -544,11 +546,12 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             np.where(is_number(monthly), np.where(requests > 0, monthly / requests, ""), ""),
             np.where(is_number(monthly) & is_number(out("cost_per_request_usd")), out("cost_per_request_usd") * fx, ""),
             np.where(unusable, "", call("IFERROR", requests * api_request * fx, "n/a")),
-            # one always-on deployment over the API's price of one request, when it fits its capacity
+            # the always-on fleet's break-even (replicas for the peak plus the spares), as breakeven_many; an
+            # autoscaled rented fleet's is found by steps no formula holds: LLM_BREAKEVEN or plan give it
             np.where(unusable, "", np.where(calc("is_api") | ~calc("has_hw") | no_fit | ~is_number(calc("deployment"))
-                                            | ~is_number(calc("capacity")), "n/a", call(
-                "IFERROR", np.where(calc("deployment") / api_request <= calc("capacity"),
-                                    calc("deployment") / api_request, "never"), "n/a"))),
+                                            | ~is_number(calc("capacity")), "n/a", np.where(
+                calc("autoscaled") & ~calc("owned"), "autoscaled: see LLM_BREAKEVEN", call("IFERROR", np.where(
+                    breakeven[1], breakeven[0], "never"), "n/a")))),
             np.where(calc("is_api") | ~is_number(monthly) | ~is_number(api_monthly), "",
                      np.where(monthly <= api_monthly, "self-hosted", "API")),
             np.where(blank, "", np.where(is_number(monthly), "yes", np.where(
