@@ -225,7 +225,7 @@ def is_openpyxl_font_order(finding: dict, xlsx: Path) -> bool:
 EXCEL_2010_FUNCTIONS = frozenset({
     "AND", "COUNTIF", "IF", "IFERROR", "INDEX", "INT", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NOT", "OR",
     "ROUNDUP", "SEARCH", "SUBSTITUTE", "SUM", "TEXT", "ISTEXT", "LEFT", "LOWER", "NA", "TRIM", "SUMIF",
-    "ABS", "SUMPRODUCT",  # the Sensitivity sheet's sort by swing; both in every Excel since Excel 2000
+    "ABS", "ROUND",  # the Sensitivity sheet's sort by swing; both in every Excel version
 })
 
 #: Excel's longest formula (characters) and longest data-validation list source.
@@ -507,7 +507,7 @@ def forecast_mismatches(engine: str, wb, rows: list[dict], core: dict) -> list[s
         # the chart's copy of the table, sorted by swing as `llmcalc-xl sensitivity` sorts (stable)
         base = want_of("base")
         changes = [(label, want_of(f"{d}_down") - base, want_of(f"{d}_up") - base) for d, label in FC.DRIVERS]
-        order = sorted(changes, key=lambda x: -(abs(x[2] - x[1]) if x[1] == x[1] and x[2] == x[2] else 0.0))
+        order = sorted(changes, key=lambda x: -(round(abs(x[2] - x[1]), 2) if x[1] == x[1] and x[2] == x[2] else 0.0))
         for j, (label, down, up) in enumerate(order):
             r = top + 2 + j
             shown = [cell(sens, r, _column(SORTED_COLUMN + c)) for c in (2, 3, 4)]

@@ -145,8 +145,8 @@ def test_owned_pricing_ignores_the_provider(toy):
 def test_a_tier_without_a_price_is_a_note(tmp_path):
     r = estimate("llama-3-8b", "l4", pricing="reserved-3y")
     assert r.cost_per_request_usd is None
-    assert [n.text for n in r.notes] == ["No reserved-3y price for 'l4' in the catalog: pass price_per_hour (0 for "
-                                         "hardware you own) to price GPU time"]
+    assert [n.text for n in r.notes] == ["No reserved-3y price for 'l4' in the catalog: pass price_per_hour, or "
+                                         "capex_usd_per_gpu and power_w_per_gpu to price it as owned hardware"]
 
 
 # --- the loader refuses price lists it cannot read one way ----------------------------------------------

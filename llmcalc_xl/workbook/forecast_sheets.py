@@ -440,15 +440,24 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
         first_r, last_r = top + 2, top + 1 + n
         for i in range(n):
             r = first_r + i
-            _put_formula(ws, r, SORTED_COLUMN, f'=IF(AND(ISNUMBER(E{r}),ISNUMBER(F{r})),ABS(F{r}-E{r}),0)',
-                         "Calculation", "#,##0")
-            before = f"+SUMPRODUCT(({swing}${first_r}:{swing}{r - 1}={swing}{r})*1)" if i else ""
-            _put_formula(ws, r, SORTED_COLUMN + 1, f"=1+SUMPRODUCT(({swing}${first_r}:{swing}${last_r}>{swing}{r})*1)"
-                         + before, "Calculation", "0")
-            at = f"MATCH({i + 1},${rank}${first_r}:${rank}${last_r},0)"
-            _put_formula(ws, r, SORTED_COLUMN + 2, f"=INDEX($A${first_r}:$A${last_r},{at})", "Calculation")
-            _put_formula(ws, r, SORTED_COLUMN + 3, f"=INDEX($E${first_r}:$E${last_r},{at})", "Calculation", "#,##0")
-            _put_formula(ws, r, SORTED_COLUMN + 4, f"=INDEX($F${first_r}:$F${last_r},{at})", "Calculation", "#,##0")
+            # the swing to the cent, plus thousandths that put an earlier driver first on a tie (all swings
+            # differ), rounded so that the number COUNTIF reads back from its ">"&text criterion is the same
+            tie = (n - i) / 1000
+            _put_formula(ws, r, SORTED_COLUMN, f'=ROUND(IF(AND(ISNUMBER(E{r}),ISNUMBER(F{r})),ROUND(ABS(F{r}-E{r}),2),0)'
+                                               f'+{tie:g},3)', "Calculation", "#,##0")
+            _put_formula(ws, r, SORTED_COLUMN + 1, f'=1+COUNTIF({swing}${first_r}:{swing}${last_r},">"&{swing}{r})',
+                         "Calculation", "0")
+
+            def ranked(col, j=i + 1):
+                """The cell of column ``col`` in the row ranked j: IFs over the rows (a rank is one row's)."""
+                text = '""'
+                for q in reversed(range(first_r, last_r + 1)):
+                    text = f"IF(${rank}${q}={j},${col}${q},{text})"
+                return "=" + text
+
+            _put_formula(ws, r, SORTED_COLUMN + 2, ranked("A"), "Calculation")
+            _put_formula(ws, r, SORTED_COLUMN + 3, ranked("E"), "Calculation", "#,##0")
+            _put_formula(ws, r, SORTED_COLUMN + 4, ranked("F"), "Calculation", "#,##0")
         del label, down, up
     # the working cells
     _put_value(ws, 3, work, "Working: each scenario's monthly cost with each driver moved (rows as on Scenarios)",
