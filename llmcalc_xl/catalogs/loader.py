@@ -84,9 +84,11 @@ class Model:
     sparse_attention_top_k: int = _f(0, min=0)
     indexer_heads: int = _f(0, min=0)
     indexer_head_dim: int = _f(0, min=0)
+    # parameters of the attention blocks, billions: what a scope "all-but-attention" keeps at 16 bits
+    attention_params_b: float = _f(0.0, min=0)
     native_precision: str = _f("")
     native_precision_source: str = _f("")
-    native_precision_scope: str = _f("", choices=("", "all", "experts"))
+    native_precision_scope: str = _f("", choices=("", "all", "experts", "all-but-attention"))
     checkpoints: dict = _f({}, mapping=True)
     checkpoint_scopes: dict = _f({}, mapping=True)
     notes: str = _f("")
@@ -114,16 +116,27 @@ class Model:
         if self.native_precision_scope == "experts" and not (self.native_precision and self.experts > 0):
             raise ValueError("native_precision_scope 'experts' needs a native_precision and routed experts "
                              "(experts > 0). Leave native_precision_scope out, or set both")
+        if self.native_precision_scope == "all-but-attention" and not (self.native_precision
+                                                                       and self.attention_params_b > 0):
+            raise ValueError("native_precision_scope 'all-but-attention' needs a native_precision and "
+                             "attention_params_b > 0 (the attention blocks' parameters, billions). Set both, or "
+                             "leave native_precision_scope out")
+        if self.attention_params_b >= self.params_b:
+            raise ValueError(f"attention_params_b ({self.attention_params_b}) must be < params_b ({self.params_b})")
         for repo, scope in self.checkpoint_scopes.items():
             if repo not in self.checkpoints:
                 raise ValueError(f"checkpoint_scopes names '{repo}', which is not one of checkpoints. Add it to "
                                  "checkpoints with the precision it implies, or remove it from checkpoint_scopes")
-            if scope not in ("all", "experts"):
+            if scope not in ("all", "experts", "all-but-attention"):
                 raise ValueError(f"checkpoint_scopes['{repo}'] '{scope}' is not a scope. Use \"all\" (every linear "
-                                 "layer) or \"experts\" (the routed MoE experts only)")
+                                 "layer), \"experts\" (the routed MoE experts only) or \"all-but-attention\" "
+                                 "(every linear layer but the attention blocks)")
             if scope == "experts" and self.experts <= 0:
                 raise ValueError(f"checkpoint_scopes['{repo}'] 'experts' needs routed experts (experts > 0). Use "
                                  "\"all\", or set experts")
+            if scope == "all-but-attention" and self.attention_params_b <= 0:
+                raise ValueError(f"checkpoint_scopes['{repo}'] 'all-but-attention' needs attention_params_b > 0 "
+                                 "(the attention blocks' parameters, billions). Set it, or use \"all\"")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:

@@ -63,6 +63,7 @@ class Lookup(Protocol):
     pricing_spot: Any         # pricing is given as spot
     provider_given: Any       # a provider is named: its published price of the tier, not the tier's default
     experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
+    attention_kept: Any  # the precision covers all but the attention blocks (a checkpoint scoped so)
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -123,8 +124,10 @@ class Scenario:
     top_k: Any
     indexer_heads: Any
     indexer_dim: Any
+    attn_params: Any  # parameters of the attention blocks (0 where the catalog does not give them)
     # precision of the weights and of the KV cache
     experts_only: Any  # the precision covers the routed experts; the rest of the body keeps emb_bits
+    attention_kept: Any  # the precision covers all but attention; attention keeps emb_bits
     bits: Any
     emb_bits: Any
     out_bits: Any
@@ -240,6 +243,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         top_k=zero_if_missing(look.model("sparse_attention_top_k")),
         indexer_heads=zero_if_missing(look.model("indexer_heads")),
         indexer_dim=zero_if_missing(look.model("indexer_head_dim")),
+        attn_params=zero_if_missing(look.model("attention_params_b")) * 1e9,
     )
     # named now: the stages below read them (a name given twice is the same column: ``let`` keeps it)
     v = {k: let(k, x) for k, x in v.items()}
@@ -250,7 +254,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
            for name in ("attn_v_bits", "ffn_down_bits", "attn_output_bits")}
     v_bits_gqa4 = look.precision("attn_v_bits_gqa4")
     v.update(
-        experts_only=look.experts_only,
+        experts_only=look.experts_only, attention_kept=look.attention_kept,
         bits=bits, emb_bits=look.precision("embedding_bits"), out_bits=look.precision("output_bits"),
         v_bits=where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
         down_bits=mix["ffn_down_bits"], o_bits=mix["attn_output_bits"],
@@ -372,11 +376,12 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
                                                            let("s_v", s_v), let("s_down", s_down), let("s_o", s_o)))
     share = let("expert_share", _mem.safe_ratio(s.k_active, s.experts))
     expert_params = let("expert_params", _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active))
-    # a precision that covers the experts only leaves the rest of the body at the bits the format
-    # keeps unquantised tensors in (its embedding bits: 16)
-    rest_bits = let("rest_bits", where(s.experts_only, s.emb_bits, body_bits))
-    total = let("weights", _mem.expert_scoped_weights_bytes(s.params, emb, out_p, expert_params, body_bits,
-                                                            rest_bits, s.emb_bits, s.out_bits))
+    # a precision that covers the experts only (or all but attention) leaves the rest of the body
+    # (or the attention blocks) at the bits the format keeps unquantised tensors in (its embedding bits: 16)
+    kept = let("kept_params", _mem.kept_params(s.params, emb, out_p, expert_params, s.attn_params, s.experts_only,
+                                               s.attention_kept))
+    total = let("weights", _mem.scoped_weights_bytes(s.params, emb, out_p, kept, body_bits, s.emb_bits, s.emb_bits,
+                                                     s.out_bits))
     expert_bytes = let("expert_bytes", expert_params * body_bits / 8.0)
     # a step reads every weight but the embedding table (only its looked-up rows), unless tied
     dense_read = let("dense_read", total - expert_bytes - where(s.tie, 0.0, emb * s.emb_bits / 8.0))
@@ -716,7 +721,8 @@ LABELS = {
     "bits": "Bits per weight", "emb_bits": "Embedding bits", "out_bits": "Output bits", "v_bits": "attn_v bits",
     "down_bits": "ffn_down bits", "o_bits": "attn_output bits", "up_share": "Upgraded layer share",
     "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value", "experts_only": "Precision covers experts only?",
-    "rest_bits": "Bits of the body outside the experts",
+    "attention_kept": "Precision covers all but attention?", "attn_params": "Attention parameters",
+    "kept_params": "Body parameters kept at 16 bits",
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
     "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",
