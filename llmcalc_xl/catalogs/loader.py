@@ -84,6 +84,9 @@ class Model:
     sparse_attention_top_k: int = _f(0, min=0)
     indexer_heads: int = _f(0, min=0)
     indexer_head_dim: int = _f(0, min=0)
+    # KV heads and head dim of the full-attention layers where they differ from the others (0: the same)
+    global_kv_heads: int = _f(0, min=0)
+    global_head_dim: int = _f(0, min=0)
     # parameters of the attention blocks, billions: what a scope "all-but-attention" keeps at 16 bits
     attention_params_b: float = _f(0.0, min=0)
     native_precision: str = _f("")

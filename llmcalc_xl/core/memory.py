@@ -128,12 +128,17 @@ def tokens_held(context_tokens, block_tokens):
 
 
 def kv_cache_bytes_per_sequence(per_token_layer, full_layers, full_held, window_held, window_layers_held,
-                                chunk_held=0.0, chunk_layers_held=0.0):
+                                chunk_held=0.0, chunk_layers_held=0.0, per_token_global_layer=0.0,
+                                global_layers=0.0):
     """KV bytes one sequence holds: ``full_layers`` hold every token (``full_held``); the
     ``window_layers_held`` sliding-window layers hold at most the window (``window_held``); the
-    ``chunk_layers_held`` chunked-attention layers (Llama 4) at most one chunk (``chunk_held``)."""
-    return per_token_layer * (full_layers * full_held + window_layers_held * window_held
-                              + chunk_layers_held * chunk_held)
+    ``chunk_layers_held`` chunked-attention layers (Llama 4) at most one chunk (``chunk_held``).
+    ``global_layers`` of the full layers (the full-attention ones, not window layers an engine keeps
+    whole) take ``per_token_global_layer`` instead: Gemma 4's global layers keep 2 KV heads of 512
+    where its sliding layers keep 8 of 256."""
+    return (per_token_layer * ((full_layers - global_layers) * full_held + window_layers_held * window_held
+                               + chunk_layers_held * chunk_held)
+            + per_token_global_layer * global_layers * full_held)
 
 
 def state_bytes_per_sequence(linear_layers, state_elements, c=ASSUMPTIONS):

@@ -125,6 +125,8 @@ class Scenario:
     indexer_heads: Any
     indexer_dim: Any
     attn_params: Any  # parameters of the attention blocks (0 where the catalog does not give them)
+    global_kv_heads: Any  # KV heads of the full-attention layers (kv_heads unless the catalog says otherwise)
+    global_head_dim: Any  # their head dim
     # precision of the weights and of the KV cache
     experts_only: Any  # the precision covers the routed experts; the rest of the body keeps emb_bits
     attention_kept: Any  # the precision covers all but attention; attention keeps emb_bits
@@ -245,6 +247,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         indexer_dim=zero_if_missing(look.model("indexer_head_dim")),
         attn_params=zero_if_missing(look.model("attention_params_b")) * 1e9,
     )
+    global_kv, global_dim = look.model("global_kv_heads"), look.model("global_head_dim")
+    v.update(global_kv_heads=where(global_kv > 0, global_kv, v["kv_heads"]),
+             global_head_dim=where(global_dim > 0, global_dim, v["head_dim"]))
     # named now: the stages below read them (a name given twice is the same column: ``let`` keeps it)
     v = {k: let(k, x) for k, x in v.items()}
 
@@ -430,6 +435,7 @@ def held(s: Scenario, let: Let = keep) -> Held:
 class Memory:
     tp: Any
     per_tok_layer: Any
+    per_tok_full: Any
     kv_seq: Any
     kv_total: Any
     act_factor: Any
@@ -446,8 +452,13 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
     heads_stored = let("heads_stored", _mem.stored_kv_heads(s.kv_heads, tp))
     per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
                                                                        s.rope, s.kv_bytes, tp))
+    # full-attention layers may keep other KV heads than the window or chunk layers (Gemma 4)
+    per_tok_full = let("per_tok_full", _mem.kv_bytes_per_token_layer(
+        s.lora > 0, _mem.stored_kv_heads(s.global_kv_heads, tp), s.global_head_dim, s.lora, s.rope, s.kv_bytes, tp))
+    global_layers = s.layers - s.linear_layers - s.mlp_only - s.window_layers - s.chunk_layers
     kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, h.full_layers, h.full, h.window,
-                                                            h.window_layers, h.chunk, h.chunk_layers)
+                                                            h.window_layers, h.chunk, h.chunk_layers, per_tok_full,
+                                                            global_layers)
                  + _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
                  + _mem.indexer_bytes_per_sequence(where(s.top_k > 0, h.full_layers, 0.0), s.indexer_dim, h.full, c))
     kv_total = let("kv_total", s.sequences * kv_seq)
@@ -459,7 +470,7 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
     device = let("device", gpus * s.mem_gib * BYTES_PER_GIB * s.mem_fraction)
     static = let("static", w.weights + act + ovh)
     usable = let("usable", _mem.usable_bytes(device, s.rule_free, s.fraction, static))
-    return Memory(tp=tp, per_tok_layer=per_tok_layer, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
+    return Memory(tp=tp, per_tok_layer=per_tok_layer, per_tok_full=per_tok_full, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
                   ovh=ovh, device=device, usable=usable, total=let("total", static + kv_total))
 
 
@@ -522,7 +533,8 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     attention_layers = s.layers - s.linear_layers - s.mlp_only
     full_layers = let("full_attention_layers", attention_layers - s.window_layers - s.chunk_layers)
     # the KV written per prompt token (every attention layer), and the indexer keys of sparse attention
-    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * attention_layers + where(
+    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * (attention_layers - full_layers)
+                              + m.per_tok_full * full_layers + where(
         s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0))
     attn_flops_prompt = let("attn_flops_prompt", _speed.attention_flops(
         _speed.attended_pairs(s.prompt, s.top_k), _speed.attended_pairs(s.prompt, s.window),
@@ -574,6 +586,9 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     ctx_win = where(s.window > 0, np.minimum(mean_ctx, where(s.window > 0, s.window, 1.0)), mean_ctx)
     ctx_chunk = where(mean_ctx < s.chunk, mean_ctx, s.chunk / 2.0)
     attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk)
+    # the KV bytes a step reads per sequence: full layers at their own KV width
+    kv_read = let("kv_read", m.per_tok_full * full_layers * ctx_full
+                  + m.per_tok_layer * (s.window_layers * ctx_win + s.chunk_layers * ctx_chunk))
     indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
     state = _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
     # a decode step runs two kinds of kernels one after the other, each on its own roofline: the
@@ -583,7 +598,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     gemm_bytes = let("dec_gemm_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
         s.experts, s.k_active, s.sequences))
     gemm_flops = let("dec_gemm_flops", s.sequences * (2.0 * w.linear + head_flops))
-    attn_bytes = let("dec_attn_bytes", s.sequences * (m.per_tok_layer * attn_ctx
+    attn_bytes = let("dec_attn_bytes", s.sequences * (kv_read
                                                       + indexed * s.indexer_dim * c.indexer_bytes_per_value
                                                       + 2.0 * state))  # a linear layer reads and writes its state
     attn_flops = let("dec_attn_flops", s.sequences * (4.0 * s.heads * s.head_dim * attn_ctx
@@ -741,7 +756,9 @@ LABELS = {
     "full_held": "Tokens held (full layers)", "has_window": "Window layers hold less?",
     "win_held": "Tokens held (window layers)", "swa_layers": "Layers holding the window",
     "pass_tokens": "Tokens per pass", "tp": "Tensor-parallel degree", "heads_stored": "KV heads held",
-    "per_tok_layer": "KV B per token per layer", "kv_seq": "KV B per sequence", "kv_total": "KV cache B",
+    "per_tok_layer": "KV B per token per layer", "per_tok_full": "KV B per token per full-attention layer",
+    "kv_read": "KV B read per sequence a step", "global_kv_heads": "KV heads of full-attention layers",
+    "global_head_dim": "Head dim of full-attention layers", "kv_seq": "KV B per sequence", "kv_total": "KV cache B",
     "act_factor": "Activation factor c(TP)", "act": "Activations B", "ovh": "Overhead B",
     "device": "Device memory B", "static": "Weights + activations + overhead B", "usable": "Usable B",
     "total": "Total B", "act_tok": "Activation B per token", "p_seq": "B per sequence",
