@@ -26,6 +26,9 @@ COUNTS = [
     ("minimax-m3", 426_174_572_928, 57 * 128 * 3 * 6144 * 3072, 128, 4),
     # 42 MoE layers (3 dense), 288 experts of 1280 over hidden 4096
     ("step-3.7-flash", 195_844_508_736, 42 * 288 * 3 * 4096 * 1280, 288, 8),
+    # every layer MoE: 43 x 256 experts of 2048 over hidden 4096; 61 x 384 of 3072 over 7168
+    ("deepseek-v4-flash", 284_332_230_231, 43 * 256 * 3 * 4096 * 2048, 256, 6),
+    ("deepseek-v4-pro", 1_572_997_179_491, 61 * 384 * 3 * 7168 * 3072, 384, 6),
 ]
 
 
@@ -102,6 +105,54 @@ def test_gemma_4_nvfp4_checkpoints():
     assert r.weights_gib * GIB == pytest.approx(routed * 4.5 / 8 + (params - routed) * 2, rel=1e-9)
 
 
+def test_deepseek_v4_compressed_attention_holds_a_window_and_pooled_entries():
+    # V4-Flash on 2 GPUs, fp16 KV, 99,000 + 1,000 = 100,000 tokens. One 512-value K=V entry a token,
+    # a copy on each GPU: 512 x 2 bytes x 2 = 2,048 B. Every one of the 43 layers holds the 128-token
+    # window; the 21 CSA layers also ceil(100,000 / 4) = 25,000 pooled entries, each with an fp8 indexer
+    # key of 128 values (+ an fp32 scale per 128: 132 bytes); the 20 HCA layers ceil(100,000 / 128) = 782
+    r = estimate("deepseek-v4-flash", "b200", gpus=2, engine="vllm", input_tokens=99_000, output_tokens=1_000,
+                 kv_precision="fp16")
+    want = 2_048 * (43 * 128 + 21 * 25_000 + 20 * 782) + 21 * 25_000 * 132
+    assert r.kv_cache_gib * GIB == pytest.approx(want, rel=1e-12)  # 1.11 GiB, where 43 full MLA layers: 8.2
+    # the same context on DeepSeek-V3.2 (61 MLA layers of 576 values, all tokens, an indexer key each)
+    v32 = estimate("deepseek-v3.2", "b200", gpus=2, engine="vllm", input_tokens=99_000, output_tokens=1_000,
+                   kv_precision="fp16")
+    assert v32.kv_cache_gib * GIB == pytest.approx(61 * 100_000 * (576 * 2 * 2 + 132), rel=1e-12)
+
+
+def test_deepseek_v4_ships_fp4_experts():
+    # native: the routed experts in FP4 with a UE8M0 scale per 32 (4.25 bits), the rest counted at 16 bits
+    params, routed = 284_332_230_231, 43 * 256 * 3 * 4096 * 2048
+    r = estimate("deepseek-v4-flash", "b200", gpus=2)
+    assert r.precision == "mxfp4"
+    assert r.weights_gib * GIB == pytest.approx(routed * 4.25 / 8 + (params - routed) * 2, rel=1e-12)
+    # the FP8 copy: every body weight at 8 bits, the tables (2 x 129,280 x 4,096) at 16
+    tables = 2 * 129_280 * 4_096
+    r = estimate("sgl-project/DeepSeek-V4-Flash-FP8", "b200", gpus=2)
+    assert r.precision == "fp8" and r.weights_gib * GIB == pytest.approx(params - tables + 2 * tables, rel=1e-12)
+
+
+def test_compressed_layers_read_their_top_k_or_all_entries():
+    # decode reads: at a 100,000-token context a CSA layer reads its top 512 of 25,000 entries, an HCA
+    # layer all of its 782: more context costs the HCA layers a little and the CSA layers nothing more
+    near = estimate("deepseek-v4-flash", "b200", gpus=2, input_tokens=99_000, output_tokens=2)
+    far = estimate("deepseek-v4-flash", "b200", gpus=2, input_tokens=499_000, output_tokens=2)
+    assert far.tpot_s > near.tpot_s
+
+
+def test_compressed_attention_fields_go_together(tmp_path):
+    path = tmp_path / "bad.toml"
+    for extra, message in [
+        ("kv_compression_tokens = 0", "compressed_attention_layers and kv_compression_tokens go together"),
+        ("sliding_window_layers = 40", "compressed_attention_layers + heavily_compressed_layers (41) must be <= "
+                                       "sliding_window_layers (40)"),
+    ]:
+        path.write_text(f'[[models]]\nid = "deepseek-v4-flash"\n{extra}\nsource = "t"\nas_of = "2026-11-30"\n')
+        with pytest.raises(Exception) as caught:
+            load_catalog([path])
+        assert message in str(caught.value)
+
+
 ROWS = [dict(scenario="gemma 31b long", model="gemma-4-31b", hardware="h200", gpus=1, input_tokens=100_000,
              output_tokens=2_000),
         dict(scenario="gemma 26b tp4", model="gemma-4-26b-a4b", hardware="h100-sxm", gpus=4, input_tokens=20_000,
@@ -110,7 +161,11 @@ ROWS = [dict(scenario="gemma 31b long", model="gemma-4-31b", hardware="h200", gp
         dict(scenario="mimo", model="mimo-v2-flash", hardware="b200", gpus=4, input_tokens=50_000,
              output_tokens=1_000),
         dict(scenario="minimax m3", model="minimax-m3", hardware="b200", gpus=8, input_tokens=50_000),
-        dict(scenario="step", model="step-3.7-flash", hardware="h200", gpus=8, input_tokens=30_000)]
+        dict(scenario="step", model="step-3.7-flash", hardware="h200", gpus=8, input_tokens=30_000),
+        dict(scenario="v4 flash long", model="deepseek-v4-flash", hardware="b200", gpus=2, input_tokens=200_000,
+             output_tokens=2_000, batch=4),
+        dict(scenario="v4 pro nvfp4", model="nvidia/DeepSeek-V4-Pro-NVFP4", hardware="b200", gpus=8,
+             input_tokens=30_000)]
 
 
 def test_the_workbook_stores_the_same_numbers(tmp_path):

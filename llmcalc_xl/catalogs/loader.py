@@ -84,6 +84,11 @@ class Model:
     sparse_attention_top_k: int = _f(0, min=0)
     indexer_heads: int = _f(0, min=0)
     indexer_head_dim: int = _f(0, min=0)
+    # compressed attention (DeepSeek V4): layers that also hold one KV entry per so many tokens
+    compressed_attention_layers: int = _f(0, min=0)
+    kv_compression_tokens: int = _f(0, min=0)
+    heavily_compressed_layers: int = _f(0, min=0)
+    heavy_compression_tokens: int = _f(0, min=0)
     # KV heads and head dim of the full-attention layers where they differ from the others (0: the same)
     global_kv_heads: int = _f(0, min=0)
     global_head_dim: int = _f(0, min=0)
@@ -112,6 +117,14 @@ class Model:
                              f"mlp_only_layers ({special}) must be <= layers ({self.layers})")
         if (self.chunked_attention_layers > 0) != (self.attention_chunk_tokens > 0):
             raise ValueError("chunked_attention_layers and attention_chunk_tokens go together")
+        if (self.compressed_attention_layers > 0) != (self.kv_compression_tokens > 0):
+            raise ValueError("compressed_attention_layers and kv_compression_tokens go together")
+        if (self.heavily_compressed_layers > 0) != (self.heavy_compression_tokens > 0):
+            raise ValueError("heavily_compressed_layers and heavy_compression_tokens go together")
+        if self.compressed_attention_layers + self.heavily_compressed_layers > self.sliding_window_layers:
+            raise ValueError(f"compressed_attention_layers + heavily_compressed_layers "
+                             f"({self.compressed_attention_layers + self.heavily_compressed_layers}) must be <= "
+                             f"sliding_window_layers ({self.sliding_window_layers}): each keeps a window too")
         if (self.linear_attention_layers > 0) != (self.linear_state_elements > 0):
             raise ValueError("linear_attention_layers and linear_state_elements go together")
         if self.native_precision and not self.native_precision_source:

@@ -141,6 +141,14 @@ def kv_cache_bytes_per_sequence(per_token_layer, full_layers, full_held, window_
             + per_token_global_layer * global_layers * full_held)
 
 
+def compressed_entries(context_tokens, tokens_per_entry):
+    """KV entries a compressed-attention layer holds beside its window (DeepSeek V4: one entry pools
+    4 tokens in CSA layers, 128 in HCA ones): the context over the tokens an entry pools, rounded up;
+    0 where the layer kind is absent (``tokens_per_entry`` 0)."""
+    pools = tokens_per_entry > 0
+    return where(pools, np.ceil(context_tokens / where(pools, tokens_per_entry, 1.0)), 0.0)
+
+
 def state_bytes_per_sequence(linear_layers, state_elements, c=ASSUMPTIONS):
     """The fixed-size recurrent state of linear-attention (Gated DeltaNet) or state-space (Mamba2)
     layers: it does not grow with the context. Qwen3.5-27B-style 48 such layers of 2.2 M elements

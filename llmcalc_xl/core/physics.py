@@ -126,6 +126,10 @@ class Scenario:
     indexer_dim: Any
     attn_params: Any  # parameters of the attention blocks (0 where the catalog does not give them)
     global_kv_heads: Any  # KV heads of the full-attention layers (kv_heads unless the catalog says otherwise)
+    csa_layers: Any   # compressed sparse attention (DeepSeek V4): one KV entry per csa_tokens, top_k of them read
+    csa_tokens: Any
+    hca_layers: Any   # heavily compressed attention: one KV entry per hca_tokens, all of them read
+    hca_tokens: Any
     global_head_dim: Any  # their head dim
     # precision of the weights and of the KV cache
     experts_only: Any  # the precision covers the routed experts; the rest of the body keeps emb_bits
@@ -248,6 +252,10 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         attn_params=zero_if_missing(look.model("attention_params_b")) * 1e9,
     )
     global_kv, global_dim = look.model("global_kv_heads"), look.model("global_head_dim")
+    v.update(csa_layers=zero_if_missing(look.model("compressed_attention_layers")),
+             csa_tokens=zero_if_missing(look.model("kv_compression_tokens")),
+             hca_layers=zero_if_missing(look.model("heavily_compressed_layers")),
+             hca_tokens=zero_if_missing(look.model("heavy_compression_tokens")))
     v.update(global_kv_heads=where(global_kv > 0, global_kv, v["kv_heads"]),
              global_head_dim=where(global_dim > 0, global_dim, v["head_dim"]))
     # named now: the stages below read them (a name given twice is the same column: ``let`` keeps it)
@@ -407,6 +415,8 @@ class Held:
     chunk_layers: Any
     full_layers: Any
     pass_tokens: Any
+    csa: Any  # compressed entries a compressed-sparse-attention layer holds (beside its window)
+    hca: Any  # those of a heavily compressed layer
 
     def rows(self, index: Any) -> Any:
         return RowView(self, index)
@@ -428,7 +438,9 @@ def held(s: Scenario, let: Let = keep) -> Held:
                 full_layers=let("full_layers_held", s.layers - s.linear_layers - s.mlp_only - window_layers
                                 - chunk_layers),
                 pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.sequences * np.maximum(s.prompt, 1.0),
-                                                                     s.max_tokens), 1.0)))
+                                                                     s.max_tokens), 1.0)),
+                csa=let("csa_held", _mem.compressed_entries(s.context, s.csa_tokens)),
+                hca=let("hca_held", _mem.compressed_entries(s.context, s.hca_tokens)))
 
 
 @dataclass(frozen=True)
@@ -460,7 +472,11 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
                                                             h.window_layers, h.chunk, h.chunk_layers, per_tok_full,
                                                             global_layers)
                  + _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
-                 + _mem.indexer_bytes_per_sequence(where(s.top_k > 0, h.full_layers, 0.0), s.indexer_dim, h.full, c))
+                 + _mem.indexer_bytes_per_sequence(where((s.top_k > 0) & ~(s.csa_layers > 0), h.full_layers, 0.0),
+                                                   s.indexer_dim, h.full, c)
+                 # compressed layers hold their entries beside the window, CSA also one indexer key an entry
+                 + per_tok_layer * (s.csa_layers * h.csa + s.hca_layers * h.hca)
+                 + _mem.indexer_bytes_per_sequence(s.csa_layers, s.indexer_dim, h.csa, c))
     kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
     act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
@@ -533,15 +549,25 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     attention_layers = s.layers - s.linear_layers - s.mlp_only
     full_layers = let("full_attention_layers", attention_layers - s.window_layers - s.chunk_layers)
     # the KV written per prompt token (every attention layer), and the indexer keys of sparse attention
+    csa_share = _mem.safe_ratio(1.0, s.csa_tokens)  # compressed entries a token adds
+    hca_share = _mem.safe_ratio(1.0, s.hca_tokens)
     kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * (attention_layers - full_layers)
                               + m.per_tok_full * full_layers + where(
-        s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0))
+        s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0)
+        + m.per_tok_layer * (s.csa_layers * csa_share + s.hca_layers * hca_share)
+        + s.csa_layers * csa_share * s.indexer_dim * c.indexer_bytes_per_value)
     attn_flops_prompt = let("attn_flops_prompt", _speed.attention_flops(
         _speed.attended_pairs(s.prompt, s.top_k), _speed.attended_pairs(s.prompt, s.window),
         _speed.chunked_pairs(s.prompt, s.chunk), full_layers, s.window_layers, s.chunk_layers, s.heads, s.head_dim)
         + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0), where(s.top_k > 0, full_layers, 0.0),
                                s.indexer_heads, s.indexer_dim)
-        + _speed.linear_attention_flops(s.prompt, s.linear_layers, s.linear_state))
+        + _speed.linear_attention_flops(s.prompt, s.linear_layers, s.linear_state)
+        # a query attends to min(i / r, top k) compressed entries of a CSA layer, i / r of an HCA layer; the
+        # CSA indexer scores all i / r
+        + 4.0 * s.heads * s.head_dim * (s.csa_layers * _speed.attended_pairs(s.prompt, s.top_k * s.csa_tokens)
+                                        * csa_share + s.hca_layers * _speed.attended_pairs(s.prompt, 0.0) * hca_share)
+        + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0) * csa_share, s.csa_layers, s.indexer_heads,
+                               s.indexer_dim))
 
     def gemm_efficiency(rows):
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
@@ -585,11 +611,16 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     ctx_full = where(s.top_k > 0, np.minimum(mean_ctx, where(s.top_k > 0, s.top_k, 1.0)), mean_ctx)
     ctx_win = where(s.window > 0, np.minimum(mean_ctx, where(s.window > 0, s.window, 1.0)), mean_ctx)
     ctx_chunk = where(mean_ctx < s.chunk, mean_ctx, s.chunk / 2.0)
-    attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk)
+    # entries a compressed layer reads beside its window: the top k of the CSA ones, all the HCA ones
+    ctx_csa = np.minimum(mean_ctx * csa_share, where(s.top_k > 0, s.top_k, mean_ctx))
+    ctx_compressed = s.csa_layers * ctx_csa + s.hca_layers * mean_ctx * hca_share
+    attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk
+                   + ctx_compressed)
     # the KV bytes a step reads per sequence: full layers at their own KV width
     kv_read = let("kv_read", m.per_tok_full * full_layers * ctx_full
-                  + m.per_tok_layer * (s.window_layers * ctx_win + s.chunk_layers * ctx_chunk))
-    indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
+                  + m.per_tok_layer * (s.window_layers * ctx_win + s.chunk_layers * ctx_chunk + ctx_compressed))
+    # the indexer scores every key (a CSA layer's: every compressed entry)
+    indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0) + s.csa_layers * mean_ctx * csa_share)
     state = _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
     # a decode step runs two kinds of kernels one after the other, each on its own roofline: the
     # matrix products (GEMMs) stream the weights once for all B tokens and turn compute-bound as B
@@ -757,7 +788,9 @@ LABELS = {
     "win_held": "Tokens held (window layers)", "swa_layers": "Layers holding the window",
     "pass_tokens": "Tokens per pass", "tp": "Tensor-parallel degree", "heads_stored": "KV heads held",
     "per_tok_layer": "KV B per token per layer", "per_tok_full": "KV B per token per full-attention layer",
-    "kv_read": "KV B read per sequence a step", "global_kv_heads": "KV heads of full-attention layers",
+    "kv_read": "KV B read per sequence a step", "csa_layers": "Compressed sparse attention layers",
+    "csa_tokens": "Tokens per CSA entry", "hca_layers": "Heavily compressed layers", "hca_tokens": "Tokens per HCA entry",
+    "csa_held": "CSA entries held per layer", "hca_held": "HCA entries held per layer", "global_kv_heads": "KV heads of full-attention layers",
     "global_head_dim": "Head dim of full-attention layers", "kv_seq": "KV B per sequence", "kv_total": "KV cache B",
     "act_factor": "Activation factor c(TP)", "act": "Activations B", "ovh": "Overhead B",
     "device": "Device memory B", "static": "Weights + activations + overhead B", "usable": "Usable B",
