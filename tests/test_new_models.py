@@ -180,3 +180,35 @@ def test_libreoffice_computes_the_same_numbers(tmp_path):
     wb = load_values(recalculate(path, tmp_path))
     got = scenario_outputs(wb["Scenarios"], len(ROWS))
     assert mismatches("LibreOffice", ROWS, core_of(ROWS), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit") == []
+
+
+def test_kimi_k3_latent_experts_and_delta_attention_state():
+    # routed experts: 92 MoE layers x 896 experts x 3 x latent 3,584 x 3,072 (exact); active: 16 of 896
+    params, routed = 2_785_387_506_272, 92 * 896 * 3 * 3584 * 3072
+    r = estimate("kimi-k3", "b300", gpus=8, input_tokens=99_000, output_tokens=1_000, engine="vllm",
+                 kv_precision="fp16")
+    assert r.precision == "mxfp4"  # the experts in MXFP4 (4.25 bits), the rest at 16 bits
+    assert r.weights_gib * GIB == pytest.approx(routed * 4.25 / 8 + (params - routed) * 2, rel=1e-12)
+    # 24 MLA layers cache 576 values a token (one copy on each of 8 GPUs); 69 KDA layers a fixed state of
+    # 96 x 128 x 128 + 3 x 3 x 12,288 values at 2 bytes
+    state = 96 * 128 * 128 + 3 * 3 * 96 * 128
+    assert r.kv_cache_gib * GIB == pytest.approx(24 * 100_000 * 576 * 2 * 8 + 69 * state * 2, rel=1e-12)
+
+
+def test_kimi_k3_shapes_are_its_config_s(cat):
+    import json
+    from pathlib import Path
+
+    text = json.loads((Path(__file__).parent / "data" / "model_configs" / "moonshotai--Kimi-K3_config.json")
+                      .read_text())["text_config"]
+    m, linear = cat.model("kimi-k3"), text["linear_attn_config"]
+    assert (m.experts, m.experts_per_token, m.shared_experts) == (text["num_experts"], text["num_experts_per_token"],
+                                                                  text["num_shared_experts"])
+    assert (m.layers, m.linear_attention_layers) == (text["num_hidden_layers"], len(linear["kda_layers"]))
+    assert len(linear["full_attn_layers"]) == m.layers - m.linear_attention_layers == 24
+    # the routed experts work in the latent width: 92 MoE layers x E x 3 x 3,584 x 3,072
+    routed = (m.layers - text["first_k_dense_replace"]) * m.experts * 3 * text["routed_expert_hidden_size"] * \
+        text["moe_intermediate_size"]
+    assert (m.params_b - m.active_params_b) * 1e9 == pytest.approx(routed * (1 - 16 / 896), rel=1e-12)
+    assert m.linear_state_elements == linear["num_heads"] * linear["head_dim"] ** 2 + \
+        (linear["short_conv_kernel_size"] - 1) * 3 * linear["num_heads"] * linear["head_dim"]

@@ -612,7 +612,7 @@ class Precision:
 #: zeros or of a unit is caught before it turns into negative times or costs. A field that two
 #: kinds share means the same in both. Model.check adds what no single field can say (the
 #: embeddings are part of the active parameters).
-_PARAMS = "the largest published models have about 1,000 billion parameters"
+_PARAMS = "the largest published models have about 2,800 billion parameters"
 _MODEL_COUNT = "no published model comes within a factor 100 of it"
 _TFLOPS = "the fastest GPUs reach about 15,000 dense TFLOPS, at 4 bits"
 _API_PRICE = "the dearest published API prices are about 600 USD per million tokens"
@@ -628,9 +628,9 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "vocab_size": (1, 10_000_000, "the largest published vocabularies have about 262,000 tokens"),
     "context_length": (1, 1_000_000_000, "the longest published context is 10 million tokens"),
     "intermediate_size": (0, 10_000_000, _MODEL_COUNT),
-    "experts": (0, 100_000, "the most routed experts published are 384"),
-    "experts_per_token": (0, 100_000, "the most routed experts published are 384"),
-    "shared_experts": (0, 100_000, "the most routed experts published are 384"),
+    "experts": (0, 100_000, "the most routed experts published are 896"),
+    "experts_per_token": (0, 100_000, "the most routed experts published are 896"),
+    "shared_experts": (0, 100_000, "the most routed experts published are 896"),
     "sliding_window": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "sliding_window_layers": (0, 10_000, "the deepest published models have about 130 layers"),
     "kv_lora_rank": (0, 1_000_000, _MODEL_COUNT),
@@ -644,6 +644,13 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "sparse_attention_top_k": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "indexer_heads": (0, 100_000, _MODEL_COUNT),
     "indexer_head_dim": (0, 100_000, _MODEL_COUNT),
+    "attention_params_b": (0, 100_000, _PARAMS),
+    "global_kv_heads": (0, 100_000, _MODEL_COUNT),
+    "global_head_dim": (0, 100_000, _MODEL_COUNT),
+    "compressed_attention_layers": (0, 10_000, "the deepest published models have about 130 layers"),
+    "kv_compression_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
+    "heavily_compressed_layers": (0, 10_000, "the deepest published models have about 130 layers"),
+    "heavy_compression_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     # API models
     "input_usd_per_mtok": (0, 100_000, _API_PRICE),
     "output_usd_per_mtok": (0, 100_000, _API_PRICE),
