@@ -265,9 +265,7 @@ SERVING_MODELS = [
 ]
 #: the weights' format (gemm_quant_mode; blank = bf16) -> catalog precision
 SERVING_PRECISIONS = {"": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4", "int4_wo": "int4"}
-#: SGLang is not in the engines catalog yet: scored with vLLM's physics (both batch continuously
-#: with chunked prefill), reported under its own name
-SERVING_ENGINES = {"trtllm": "tensorrt-llm", "vllm": "vllm", "sglang": "vllm"}
+SERVING_ENGINES = {"trtllm": "tensorrt-llm", "vllm": "vllm", "sglang": "sglang"}
 #: the highest concurrency of a sweep counts as its maximum load only from this many clients up
 MAX_LOAD_MIN_BATCH = 64
 #: the issue-12 goals: (metric, what, limit)

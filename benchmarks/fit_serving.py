@@ -15,6 +15,12 @@ GPUs that are not in the data):
    weights' read plus attention and nothing model-specific (MoE routing) muddies the format's
    effect. The objective is the median log error of the format's rows (zero: no bias).
 2. The TPOT residuals per (GPU, format, dense/MoE, batch) group are printed for the next slice.
+3. Each engine's TTFT under load (engines.toml; the model is in physics.speed's docstring):
+   ``loaded_prefill_factor`` (a prompt's prefill among running requests over a lone one's),
+   ``ttft_wait_steps`` (steps a new request waits before its prompt's) and ``wave_share`` (the share
+   of a wave of prompts a client waits behind). Fitted on the TTFT of that engine's rows, by
+   every point of a grid (TTFT_GRID), to the least median absolute error. TPOT does
+   not depend on them; the maximum-load throughput does, through TTFT.
 
 It writes nothing: the values go into the catalogs by hand, with this script named as their source.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import math
 import statistics
 import sys
@@ -139,6 +146,29 @@ def fit_factor(data, changes, precision):
     return best
 
 
+#: the grid of each TTFT parameter (step 3)
+TTFT_GRID = {"loaded_prefill_factor": (1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 5.0),
+             "ttft_wait_steps": (0.0, 1.0, 2.0, 3.0, 4.0, 8.0, 16.0, 24.0, 32.0),
+             "wave_share": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)}
+
+
+def fit_ttft(data, changes, engine):
+    subset = [(r, a) for r, a in data if a["engine"] == engine]
+
+    def score(values):
+        errs = [math.exp(e) - 1.0 for _, e in log_errors(subset, {**changes, ("engines", engine): values},
+                                                          metric="ttft_ms")]
+        return statistics.median(abs(e) for e in errs), statistics.median(errs)
+
+    before = score({"loaded_prefill_factor": 1.0, "ttft_wait_steps": 0.0, "wave_share": 0.0})
+    values = min((dict(zip(TTFT_GRID, point)) for point in itertools.product(*TTFT_GRID.values())),
+                 key=lambda v: score(v)[0])
+    after = score(values)
+    print(f"TTFT {engine:<13}{len(subset):>5} rows: " + ", ".join(f"{k} {v:g}" for k, v in values.items())
+          + f" (median |error| {before[0]:.1%}, bias {before[1]:+.1%} without; {after[0]:.1%}, {after[1]:+.1%})")
+    return values
+
+
 def main() -> None:
     data = rows()
     fit_hop_latency(data)
@@ -152,6 +182,9 @@ def main() -> None:
     print("\nTPOT residuals with these values: median error (estimate / measured - 1) per group")
     for key, errs in sorted(groups.items()):
         print(f"  {' '.join(key):<34}{len(errs):>5}{math.exp(bias(errs)) - 1:>+8.0%}")
+    print()
+    for engine in sorted({a["engine"] for _, a in data}):
+        changes[("engines", engine)] = fit_ttft(data, changes, engine)
 
 
 if __name__ == "__main__":

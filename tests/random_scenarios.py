@@ -331,6 +331,41 @@ HORIZON_CHOICES: dict[str, Choose] = {
 }
 
 
+def choose_autoscale(rng, row, cat):
+    """Often yes (in any case), sometimes no, or empty."""
+    if not _often(rng, 0.5):
+        return None
+    return rng.choice(["yes", "Yes", " YES ", "yes", "no", "No"])
+
+
+def choose_peak_hours(rng, row, cat):
+    """Hours a day at the peak, within what the row's peak leaves room for (peak x hours <= 24: the
+    book's rows are valid; the workbook's refusal of the others is tests/test_workbook_inputs.py's);
+    empty (8) where the peak leaves room for 8."""
+    peak = row.get("peak_to_average") or 1.0
+    room = 24.0 / peak
+    if room >= 8.0 and not _often(rng, 0.6):
+        return None
+    return math.floor(rng.uniform(0.5, room) * 1000.0) / 1000.0
+
+
+def choose_autoscaled_peak(rng, row, cat):
+    """The row's peak_to_average as chosen before; an autoscaled row on hardware without one often
+    gets a peak of its own (autoscaling follows a peak)."""
+    given = row.get("peak_to_average")
+    if given is not None or str(row.get("autoscale", "")).strip().lower() != "yes" or "hardware" not in row:
+        return given
+    return round(rng.uniform(1.2, 4.0), 3) if rng.random() < 0.8 else None
+
+
+#: Autoscaling's columns, from a stream of their own.
+AUTOSCALE_CHOICES: dict[str, Choose] = {
+    "autoscale": choose_autoscale,
+    "peak_to_average": choose_autoscaled_peak,
+    "peak_hours_per_day": choose_peak_hours,
+}
+
+
 def _alias(group):
     """Another name the catalog accepts for the id: one of its aliases, or the id re-spaced."""
     def respell(rng, value, cat):
@@ -355,7 +390,7 @@ SPELLINGS: dict[str, tuple[float, Callable[[random.Random, str, Catalog], str]]]
 def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
     """n scenarios, each a dict of the chosen (non-empty) inputs plus a ``scenario`` label."""
     rng, owning, prices = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
-    over_time = random.Random(seed + 3)
+    over_time, scaling = random.Random(seed + 3), random.Random(seed + 4)
     rows = []
     for i in range(n):
         row: dict[str, Any] = {}
@@ -367,6 +402,8 @@ def random_scenarios(n: int, seed: int, cat: Catalog) -> list[dict[str, Any]]:
             row[column] = choose(prices, row, cat)
         for column, choose in HORIZON_CHOICES.items():
             row[column] = choose(over_time, row, cat)
+        for column, choose in AUTOSCALE_CHOICES.items():
+            row[column] = choose(scaling, row, cat)
         for column, (share, respell) in SPELLINGS.items():
             if row.get(column) is not None and rng.random() < share:
                 row[column] = respell(rng, row[column], cat)

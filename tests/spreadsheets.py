@@ -225,6 +225,7 @@ def is_openpyxl_font_order(finding: dict, xlsx: Path) -> bool:
 EXCEL_2010_FUNCTIONS = frozenset({
     "AND", "COUNTIF", "IF", "IFERROR", "INDEX", "INT", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NOT", "OR",
     "ROUNDUP", "SEARCH", "SUBSTITUTE", "SUM", "TEXT", "ISTEXT", "LEFT", "LOWER", "NA", "TRIM", "SUMIF",
+    "ABS", "SUMPRODUCT",  # the Sensitivity sheet's sort by swing; both in every Excel since Excel 2000
 })
 
 #: Excel's longest formula (characters) and longest data-validation list source.
@@ -433,10 +434,12 @@ def forecast_mismatches(engine: str, wb, rows: list[dict], core: dict) -> list[s
     from openpyxl.utils import column_index_from_string as index
 
     from llmcalc_xl.core import forecast as FC
+    from openpyxl.utils import get_column_letter as _column
+
     from llmcalc_xl.core.plan import HORIZON_KEYS, horizon_totals, sensitivity_total
     from llmcalc_xl.workbook import formulas as F
     from llmcalc_xl.workbook.build import FIRST_ROW, SPARE_SCENARIO_ROWS
-    from llmcalc_xl.workbook.forecast_sheets import (MONTHS, SENSITIVITY_TABLES, forecast_layout,
+    from llmcalc_xl.workbook.forecast_sheets import (MONTHS, SENSITIVITY_TABLES, SORTED_COLUMN, forecast_layout,
                                                      sensitivity_layout)
 
     out: list[str] = []
@@ -501,4 +504,13 @@ def forecast_mismatches(engine: str, wb, rows: list[dict], core: dict) -> list[s
                 got, want = cell(sens, r, col), want_of(key)
                 if not _same_number(got, want):
                     out.append(f"{engine}: Sensitivity table at row {r} {key}: shows {got!r}, core {want!r}")
+        # the chart's copy of the table, sorted by swing as `llmcalc-xl sensitivity` sorts (stable)
+        base = want_of("base")
+        changes = [(label, want_of(f"{d}_down") - base, want_of(f"{d}_up") - base) for d, label in FC.DRIVERS]
+        order = sorted(changes, key=lambda x: -(abs(x[2] - x[1]) if x[1] == x[1] and x[2] == x[2] else 0.0))
+        for j, (label, down, up) in enumerate(order):
+            r = top + 2 + j
+            shown = [cell(sens, r, _column(SORTED_COLUMN + c)) for c in (2, 3, 4)]
+            if shown[0] != label or not (_same_number(shown[1], down) and _same_number(shown[2], up)):
+                out.append(f"{engine}: Sensitivity sorted table at row {r}: shows {shown!r}, core {(label, down, up)!r}")
     return out

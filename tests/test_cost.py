@@ -70,8 +70,10 @@ def test_breakeven_is_fixed_cost_over_api_cost():
     assert math.isnan(cost.breakeven_requests_per_month(1460.0, 0.01, np.nan))
 
 
-def test_local_hardware_costs_nothing_unless_priced():
+def test_local_hardware_without_a_sourced_purchase_price_is_not_free():
+    # no rental price, and no sourced capex for this Mac: no cost and a note, never a cost of 0
     r = estimate("llama-3-8b", "apple-m2-max", precision="q4_k_m")
-    assert r.infra_cost_usd == 0.0
+    assert r.infra_cost_usd is None and r.price_per_hour is None
+    assert [n.kind for n in r.notes] == ["no_price"]
     priced = estimate("llama-3-8b", "apple-m2-max", precision="q4_k_m", price_per_hour=0.5)
     assert priced.infra_cost_usd == pytest.approx(0.5 * priced.latency_s / 3600, rel=1e-12)

@@ -144,8 +144,8 @@ def test_missing_catalog_figures_give_no_answer_and_say_why(cat):
     r = estimate("llama-3-8b", unpriced[0], precision="q4_k_m")
     assert r.infra_cost_usd is None and r.cost_per_request_usd is None
     assert [n.text for n in r.notes if n.kind == "no_price"] == [
-        f"No hourly price for '{unpriced[0]}' in the catalog: pass price_per_hour (0 for hardware you own) "
-        "to price GPU time"]
+        f"No hourly price for '{unpriced[0]}' in the catalog: pass price_per_hour, or capex_usd_per_gpu and "
+        "power_w_per_gpu to price it as owned hardware"]
     priced = estimate("llama-3-8b", unpriced[0], precision="q4_k_m", price_per_hour=0.3)
     assert priced.infra_cost_usd == pytest.approx(0.3 * priced.latency_s / 3600, rel=1e-12)
     no_flops = [h.id for h in cat.entries("hardware") if not h.tflops_fp16]

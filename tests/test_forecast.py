@@ -5,6 +5,7 @@ Fixed capacity: latency_s given makes a replica's capacity batch / latency x 360
 utilisation, so the replica counts below are counted by hand.
 """
 
+import json
 import math
 
 import pytest
@@ -214,8 +215,7 @@ def test_horizon_command_gives_the_figures_and_the_months():
     assert "Crossover month: 22, the month in which the option dearer in month 1" in result.output
     result, _ = _cli("horizon", *OWNED_FLAGS, "--compare-api-model", "llama-3-8b")
     assert result.exit_code == 2
-    assert result.output == ("Error: api_model 'llama-3-8b' is not an API model. Give an API model such as gpt-4o "
-                             "as the first argument\n")
+    assert result.output == "Error: --compare-api-model 'llama-3-8b' is not an API model. Give one such as gpt-4o.\n"
 
 
 def test_sensitivity_command_for_a_scenario_and_for_a_csv(tmp_path):
@@ -235,3 +235,28 @@ def test_sensitivity_command_for_a_scenario_and_for_a_csv(tmp_path):
     assert drivers["requests"]["up_usd"] == pytest.approx(2920 + 9000)
     result, _ = _cli("sensitivity")
     assert result.output == "Error: Give --model (and the scenario's options), or --scenarios CSV.\n"
+
+
+def test_estimate_json_gives_the_forecast_against_an_api_model():
+    from click.testing import CliRunner
+    from llmcalc_xl.cli.main import main
+
+    r = CliRunner().invoke(main, ["estimate", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--price-per-hour", "2",
+                                  "--latency-s", "3.6", "--requests-per-month", "200000", "--compare-api-model",
+                                  "GPT-4o", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    # 36 months of one 1,460 USD replica against 200,000 x 0.0075 USD on gpt-4o
+    assert d["compare_api_model"] == "gpt-4o"
+    assert d["horizon_cost_usd"] == pytest.approx(36 * 1460, rel=1e-12)
+    assert d["horizon_cost_api_usd"] == pytest.approx(36 * 1500, rel=1e-12)
+    assert d["crossover_month"] is None and list(d)[-1] == "notes"
+    text = CliRunner().invoke(main, ["estimate", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--price-per-hour",
+                                     "2", "--latency-s", "3.6", "--requests-per-month", "200000",
+                                     "--compare-api-model", "gpt-4o"])
+    assert "Over 36 months, the scenario as quoted and the same traffic on gpt-4o" in text.output
+    for args in (["estimate", "--model", "llama-3-8b", "--compare-api-model", "nope"],
+                 ["horizon", "--model", "llama-3-8b", "--compare-api-model", "nope"]):
+        bad = CliRunner().invoke(main, args)
+        assert bad.exit_code == 2 and bad.output.startswith("Error: --compare-api-model: Unknown model 'nope'"), \
+            bad.output

@@ -35,11 +35,11 @@ def test_names_are_unique_snake_case_with_the_old_imports_still_working():
     assert NUMBER_OPTIONS["input_tokens"] == {"minimum": 0, "whole": True, "default": 1000}
     assert NUMBER_OPTIONS["utilization"] == {"above": 0, "maximum": 1, "default": 1.0}
     assert NUMBER_OPTIONS["latency_s"] == {"above": 0, "default": None}
-    assert TEXT_OPTIONS == ("model", "hardware", "precision", "engine", "kv_precision", "pricing", "provider",
-                            "capex_upfront")
+    assert TEXT_OPTIONS == ("model", "hardware", "precision", "engine", "autoscale", "kv_precision", "pricing",
+                            "provider", "capex_upfront")
     assert O.CATALOG_OPTIONS == ("model", "hardware", "precision", "engine", "kv_precision")
     assert O.CHOICE_OPTIONS == {"pricing": ("on-demand", "reserved-1y", "reserved-3y", "spot", "owned"),
-                                "capex_upfront": ("yes", "no")}
+                                "autoscale": ("yes", "no"), "capex_upfront": ("yes", "no")}
 
 
 def test_the_core_applies_the_tables_defaults_and_rules():
@@ -110,7 +110,7 @@ def test_excel_arguments_are_described_by_the_table():
 
 def test_estimate_command_takes_every_option_with_unit_and_default_in_its_help():
     params = {p.name: p for p in main.commands["estimate"].params}
-    assert set(params) - {"catalog_paths", "as_json", "quote_date"} == set(OPTION_NAMES)
+    assert set(params) - {"catalog_paths", "as_json", "quote_date", "compare_api_model"} == set(OPTION_NAMES)
     for o in O.OPTIONS:
         assert params[o.name].opts == [o.flag] and params[o.name].help == o.help_text()
     text = CliRunner().invoke(main, ["estimate", "--help"], terminal_width=200).output

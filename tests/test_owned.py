@@ -92,9 +92,16 @@ def test_price_per_hour_overrides_every_pricing():
     assert estimate("llama-3-8b", "h100-sxm", pricing="owned", price_per_hour=1.0).price_per_hour == 1.0
 
 
-def test_a_mac_without_a_sourced_price_stays_at_its_catalog_price():
+def test_a_mac_without_a_sourced_purchase_price_has_no_price():
     r = estimate("llama-3-8b", "apple-m2-max", precision="q4_0")
-    assert (r.pricing, r.price_per_hour) == ("on-demand", 0.0)
+    assert r.price_per_hour is None and r.monthly_cost_usd is None
+
+
+def test_a_mac_with_a_sourced_purchase_price_is_owned_by_default():
+    # the catalog's M3 Ultra Mac Studio: 9,499 USD over 4 years straight line, 270 W x PUE 1.56 x 0.1259 USD/kWh
+    r = estimate("llama-3-8b", "apple-m3-ultra", precision="q4_0")
+    want = 9499 / (4 * 8760) + 0.270 * 1.56 * 0.1259
+    assert r.pricing == "owned" and r.price_per_hour == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("typed", ["owned", "OWNED", " Owned ", "on-demand", "On Demand", "on_demand", "auto", ""])

@@ -26,8 +26,17 @@ HOURS = 730.0
 DAYS = 365.0 / 12.0
 
 
+def _average_replicas(monthly, capacity, peak, spares, hours):
+    """The README's autoscaled day, written out: the peak's replicas for ``hours``, for the other
+    hours those of (24 - peak x hours) / (24 - hours) x the average load (at least one), plus spares."""
+    off = (24 - peak * hours) / (24 - hours)
+    at_peak = np.maximum(np.ceil(monthly * peak / capacity), 1) + spares
+    off_peak = np.maximum(np.ceil(monthly * off / capacity), 1) + spares
+    return (hours * at_peak + (24 - hours) * off_peak) / 24
+
+
 def brute_force(model, hardware, monthly, *, peak=1.0, spares=0, max_latency_s=None, max_tpot_s=None,
-                batches=None, catalog=None):
+                batches=None, catalog=None, autoscale_hours=None):
     """The cheapest (USD a month, gpus, batch, latency) of every GPU count and batch, and the cheapest
     of each batch list given (the old grid), by the issue's formula."""
     cat = catalog if catalog is not None else load_catalog()
@@ -43,7 +52,9 @@ def brute_force(model, hardware, monthly, *, peak=1.0, spares=0, max_latency_s=N
     if max_tpot_s is not None:
         ok &= e["tpot_s"] <= max_tpot_s
     replicas = np.maximum(np.ceil(monthly * peak / e["capacity_requests_per_month"]), 1) + spares
-    usd = np.where(ok, replicas * g * price * HOURS, np.inf)
+    paid = replicas if autoscale_hours is None else _average_replicas(
+        monthly, e["capacity_requests_per_month"], peak, spares, autoscale_hours)
+    usd = np.where(ok, paid * g * price * HOURS, np.inf)
     best = usd.min()
     tied = np.flatnonzero(np.isclose(usd, best, rtol=0, atol=0.005))
     i = tied[np.argmin(e["latency_s"][tied])]
@@ -88,19 +99,80 @@ def test_the_issues_case_at_the_old_h100_price(tmp_path):
 
 
 def test_past_the_first_round_of_batches_with_peak_and_spares():
-    # 100 requests a second with a peak of 3x and one spare: the cheapest batch on an MI300X is past
-    # 256 (the brute force says so; the test fails if that stops being true)
-    monthly = 100 * 3600 * HOURS
-    p = plan(["llama-3.1-8b"], requests_per_s=100, hardware=["mi300x"], api_models=["gpt-4o"],
+    # the first of these loads (requests a second, a peak of 3x and one spare) whose cheapest batch
+    # on an MI300X is past 256, by the brute force, so the case follows the speed physics as it
+    # changes (100 a second did until TTFT's waits under load lengthened each request)
+    found = [(rps, brute_force("llama-3.1-8b", "mi300x", rps * 3600 * HOURS, peak=3, spares=1))
+             for rps in (100, 150, 200, 300)]
+    rps, (usd, gpus, batch, replicas) = next((r, b) for r, b in found if b[2] > 256)
+    p = plan(["llama-3.1-8b"], requests_per_s=rps, hardware=["mi300x"], api_models=["gpt-4o"],
              peak_to_average=3, redundancy=1)
     best = p.self_hosted[0]
-    usd, gpus, batch, replicas = brute_force("llama-3.1-8b", "mi300x", monthly, peak=3, spares=1)
     assert best["monthly_usd"] == pytest.approx(usd, abs=0.01)
     assert (best["gpus"], best["batch"], best["replicas"]) == (gpus, batch, replicas)
     assert batch > 256 and best["spare_replicas"] == 1
     assert (p.peak_to_average, p.redundancy) == (3, 1)
     # the tiers comparison prices the same fleet, spares included
     assert best["monthly_usd_by_pricing"]["on-demand"] == pytest.approx(usd)
+
+
+def test_an_autoscaled_fleet_is_the_cheapest_average_of_every_batch():
+    # 40 requests a second at a peak of 3 for 6 hours, N+1: the brute force prices every batch's
+    # autoscaled fleet by the README's formula
+    monthly = 40 * 3600 * HOURS
+    p = plan(["llama-3.1-8b"], requests_per_s=40, hardware=["l4"], api_models=["gpt-4o"], peak_to_average=3,
+             redundancy=1, autoscale="Yes", peak_hours_per_day=6)
+    best = p.self_hosted[0]
+    usd, gpus, batch, replicas = brute_force("llama-3.1-8b", "l4", monthly, peak=3, spares=1, autoscale_hours=6)
+    assert best["monthly_usd"] == pytest.approx(usd, abs=0.01)
+    assert (best["gpus"], best["batch"], best["replicas"]) == (gpus, batch, replicas)
+    assert best["average_replicas"] < best["replicas"] and p.autoscale
+    always_on, *_ = brute_force("llama-3.1-8b", "l4", monthly, peak=3, spares=1)
+    assert usd < always_on
+    # the API's break-even: where the core's autoscaled fleet of the chosen configuration first costs
+    # what the API does (checked on the core, a request either side)
+    volume = p.apis[0]["breakeven_requests_per_month"]
+    api = float(estimate_many("gpt-4o")["token_cost_usd"][0])
+    own = estimate_many("llama-3.1-8b", "l4", gpus=gpus, batch=batch, peak_to_average=3, redundancy=1, autoscale="yes",
+                        peak_hours_per_day=6, requests_per_month=[volume, volume - 1])
+    assert own["monthly_cost_usd"][0] <= volume * api * (1 + 1e-12)
+    assert own["monthly_cost_usd"][1] > (volume - 1) * api
+
+
+@pytest.mark.parametrize("f, a, c, p, k, h", [
+    (1000.0, 0.01, 200_000, 2.0, 0, 8.0),
+    (1000.0, 0.01, 200_000, 2.0, 2, 8.0),
+    (2733.12, 0.0075, 400_000, 3.0, 1, 6.0),
+    (1000.0, 0.004, 200_000, 1.5, 0, 8.0),   # the API is cheaper than a full replica: never
+])
+def test_autoscaled_fleet_breakeven_by_walking_the_volumes(f, a, c, p, k, h):
+    got = float(fleet_breakeven_requests_per_month(f, a, c, p, k, True, h))
+    if a * c <= f:
+        assert math.isinf(got)
+        return
+    # every whole request count up to 15 replicas' worth: the first where the fleet costs no more
+    volume = np.arange(1.0, 15 * c)
+    pays = volume * a >= _average_replicas(volume, c, p, k, h) * f
+    assert pays.any()
+    first = volume[np.argmax(pays)]
+    assert got <= first and got > first - 1
+    assert got * a >= _average_replicas(got, c, p, k, h) * f * (1 - 1e-12)
+
+
+def test_cli_plan_autoscales():
+    r = CliRunner().invoke(main, ["plan", "--model", "llama-3.1-8b", "--requests-per-s", "40", "--hardware", "l4",
+                                  "--api-model", "gpt-4o", "--peak-to-average", "3", "--autoscale", "yes",
+                                  "--peak-hours-per-day", "6", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["autoscale"] is True and out["peak_hours_per_day"] == 6
+    best = out["self_hosted"][0]
+    assert best["monthly_usd"] == pytest.approx(best["average_replicas"] * best["replica_usd_per_month"])
+    bad = CliRunner().invoke(main, ["plan", "--model", "llama-3.1-8b", "--requests-per-day", "1000",
+                                    "--peak-to-average", "4", "--autoscale", "yes"])
+    assert bad.exit_code == 2 and bad.output.strip() == (
+        "Error: autoscale: a peak of 4x the average for 8 hours a day carries more than the day's traffic. Lower "
+        "peak_to_average or peak_hours_per_day (their product at most 24)")
 
 
 @pytest.mark.parametrize("targets", [dict(max_latency_s=12.0), dict(max_tpot_s=0.02)])

@@ -1,7 +1,11 @@
 """Speed: roofline physics, decode and prefill behaviour, against hand arithmetic."""
 
+import tomllib
+from pathlib import Path
+
 import pytest
 
+import llmcalc_xl
 from llmcalc_xl import estimate
 from llmcalc_xl.core import speed
 
@@ -50,11 +54,13 @@ TOY_LOOP = dict(catalog=[TINY], engine="vllm", input_tokens=256, decode_mfu=0.5,
 TOY_C1 = 2 * 0.998e9 * 256 / 25e12 + 2e6 / 25e12 + 1.31072e9 / 25e12
 
 
-def test_closed_loop_reduces_to_a_single_request_at_batch_1():
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])  # TensorRT-LLM needs an NVIDIA GPU
+def test_closed_loop_reduces_to_a_single_request_at_batch_1(engine):
     # batch 1: nothing else runs. TTFT = F_1; TPOT = the weights' read (1.998e9 B, the embedding
     # table is not read) + the KV read at the mean context 256 + 100 / 2 = 306 tokens:
-    # 2 x 2 x 100 x 2 B x 10 layers x 306 = 2.448e6 B, both at 0.5e12 B/s
-    r = estimate("toy-dense", "toy-gpu", batch=1, output_tokens=100, **TOY_LOOP)
+    # 2 x 2 x 100 x 2 B x 10 layers x 306 = 2.448e6 B, both at 0.5e12 B/s. The engines' waits under
+    # load (ttft_wait_steps, wave_share, loaded_prefill_factor) need others in flight.
+    r = estimate("toy-dense", "toy-gpu", batch=1, output_tokens=100, **dict(TOY_LOOP, engine=engine))
     tpot = 1.998e9 / 0.5e12 + 2.448e6 / 0.5e12
     assert r.ttft_s == pytest.approx(TOY_C1, rel=1e-9)
     assert r.tpot_s == pytest.approx(tpot, rel=1e-9)
@@ -62,17 +68,48 @@ def test_closed_loop_reduces_to_a_single_request_at_batch_1():
     assert r.throughput_tokens_per_s == pytest.approx(100 / (TOY_C1 + 99 * tpot), rel=1e-9)
 
 
-def test_closed_loop_of_five_clients_by_hand():
-    # batch 5, 100 output tokens. The decode step of 5 sequences: GEMMs 5 x 1.998e9 FLOPs at 50e12
-    # = 0.2 ms under the weights' read of 3.996 ms; attention 5 x 2.448e6 B at 0.5e12 = 24.48 us
-    # (its 6.12e7 FLOPs take 1.2 us): T_dec = 4.02048 ms.
+def _toy_engine(tmp_path, **fields):
+    """A user catalog with vLLM's entry under the id toy-engine, with ``fields`` changed."""
+    shipped = Path(llmcalc_xl.__file__).parent / "catalogs" / "engines.toml"
+    entry = next(e for e in tomllib.load(open(shipped, "rb"))["engines"] if e["id"] == "vllm")
+    entry = dict(entry, id="toy-engine", name="Toy engine", aliases=[], **fields)
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    path = tmp_path / "engine.toml"
+    path.write_text("[[engines]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in entry.items()))
+    return str(path)
+
+
+# the decode step of 5 sequences on the toy: GEMMs 5 x 1.998e9 FLOPs at 50e12 = 0.2 ms under the
+# weights' read of 3.996 ms; attention 5 x 2.448e6 B at 0.5e12 = 24.48 us (its 6.12e7 FLOPs take
+# 1.2 us): T_dec = 4.02048 ms
+TOY_T_DEC_5 = 3.996e-3 + 2.448e-5
+
+
+@pytest.mark.parametrize("wait_steps, wave_share, factor", [(0.0, 0.0, 1.0), (2.0, 0.0, 1.0), (0.0, 1.0, 1.0),
+                                                           (0.0, 0.0, 3.0), (2.0, 0.1, 1.5)])
+def test_closed_loop_of_five_clients_by_hand(tmp_path, wait_steps, wave_share, factor):
+    # batch 5, 100 output tokens, a 256-token prompt, chunks of 8192 tokens (vLLM's).
     # A request waits half a running step, its prompt takes ceil(256 / 8192) = 1 step, then it
     # decodes for 99: a cycle of 100.5 steps. 4 other clients each start a request once a cycle:
     # 4 / 100.5 prompts join a step and add their arithmetic: TPOT = T_dec + 4 / 100.5 x C_1.
-    # TTFT = its own prefill + (0.5 + 1) x TPOT.
-    r = estimate("toy-dense", "toy-gpu", batch=5, output_tokens=100, **TOY_LOOP)
-    tpot = 3.996e-3 + 2.448e-5 + 4 / 100.5 * TOY_C1
-    ttft = TOY_C1 + 1.5 * tpot
+    # TTFT: its own prefill, F_1 = C_1 here, times the engine's factor under load; the running
+    # step, the engine's wait and the prompt's own step, each a TPOT: (0.5 + w + 1) x TPOT; and
+    # the share of a wave: (5 - 1) / 2 = 2 prompts ahead, each C_1 + 256 / 8192 x T_dec.
+    catalog = [TINY, _toy_engine(tmp_path, ttft_wait_steps=wait_steps, wave_share=wave_share,
+                                 loaded_prefill_factor=factor)]
+    r = estimate("toy-dense", "toy-gpu", batch=5, output_tokens=100, **dict(TOY_LOOP, catalog=catalog,
+                                                                          engine="toy-engine"))
+    tpot = TOY_T_DEC_5 + 4 / 100.5 * TOY_C1
+    ttft = factor * TOY_C1 + (0.5 + wait_steps + 1) * tpot + wave_share * 2 * (TOY_C1 + 256 / 8192 * TOY_T_DEC_5)
     assert r.tpot_s == pytest.approx(tpot, rel=1e-9)
     assert r.ttft_s == pytest.approx(ttft, rel=1e-9)
     # the 5 requests run side by side, each for its latency

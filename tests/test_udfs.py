@@ -56,7 +56,7 @@ CASES = [
          batch=16.0, precision="fp8"),
     dict(model="mixtral-8x7b", hardware="a100-80gb", input_tokens=500.0, output_tokens=200.0, gpus=2.0,
          engine="tensorrt-llm"),
-    dict(model="llama-3-8b", hardware="apple-m2-max", input_tokens=300.0, output_tokens=100.0, precision="q4_k_m"),
+    dict(model="llama-3-8b", hardware="apple-m3-ultra", input_tokens=300.0, output_tokens=100.0, precision="q4_k_m"),
     dict(model="gemma-2-27b", hardware="l40s", input_tokens=6000.0, output_tokens=1000.0, precision="int4"),
 ]
 

@@ -116,6 +116,50 @@ def test_quote_break_even_equals_the_core(computed):
 
 
 @needs_libreoffice
+def test_quote_break_even_of_a_fleet_with_peak_and_spares_equals_the_core(tmp_path):
+    rows = [dict(scenario="peak and a spare", model="llama-3.1-8b", hardware="l4", gpus=2, batch=32, peak_to_average=2.5,
+                 redundancy=1, requests_per_month=1_000_000),
+            dict(scenario="peak only", model="llama-3-8b", hardware="h100-sxm", peak_to_average=1.7,
+                 requests_per_month=1_000_000),
+            dict(scenario="spares only", model="llama-3-8b", hardware="a100-80gb", redundancy=2, batch=8,
+                 requests_per_month=1_000_000),
+            dict(scenario="autoscaled", model="llama-3-8b", hardware="h100-sxm", peak_to_average=2, autoscale="yes",
+                 requests_per_month=1_000_000)]
+    path = save_atomically(build_workbook(rows), tmp_path / "fleet.xlsx")
+    q = load_workbook(recalculate(path, tmp_path), data_only=True)["Quote"]
+    for i, row in enumerate(rows):
+        got = q.cell(QUOTE_FIRST_ROW + i, 9).value
+        if row.get("autoscale"):
+            assert got == "autoscaled: see LLM_BREAKEVEN"
+            continue
+        options = {k: v for k, v in row.items() if k not in ("scenario", "model", "hardware", "requests_per_month")}
+        want = breakeven_many("gpt-4o", row["model"], row["hardware"], **options)["breakeven_requests_per_month"][0]
+        assert math.isfinite(want) and math.isclose(got, want, rel_tol=1e-9), (row["scenario"], got, want)
+
+
+@needs_libreoffice
+def test_quote_own_and_rent_columns_equal_the_core(computed):
+    rows, _, wb = computed
+    q = wb["Quote"]
+    cols = {"owned_monthly_cost_usd": 12, "rented_monthly_cost_usd": 13}
+    assert q.cell(QUOTE_FIRST_ROW - 1, 12).value.startswith("Own, monthly")
+    assert q.cell(QUOTE_FIRST_ROW - 1, 13).value.startswith("Rent, monthly")
+    seen = 0
+    for i, row in enumerate(rows):
+        core = estimate_many(**{k: [v] for k, v in row.items() if k != "scenario"})
+        for key, col in cols.items():
+            got, want = q.cell(QUOTE_FIRST_ROW + i, col).value, float(core[key][0])
+            if core["model_kind"][0] == "api" or core["fits"][0] != 1:
+                assert got in (None, ""), (row["scenario"], key, got)
+            elif math.isnan(want):
+                assert got == "n/a", (row["scenario"], key, got)
+            else:
+                assert math.isclose(got, want, rel_tol=1e-9), (row["scenario"], key, got, want)
+                seen += 1
+    assert seen >= 8  # owned and rented figures of several rows
+
+
+@needs_libreoffice
 def test_a_changed_input_moves_the_totals(tmp_path):
     """The numbers are live formulas: change a price in the Hardware table and the costs follow."""
     wb = build_workbook([dict(scenario="a", model="llama-3-8b", hardware="l4", requests_per_month=1_000_000)])

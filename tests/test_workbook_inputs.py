@@ -69,6 +69,10 @@ OPTIONS = [
          provider="google cloud", requests_per_month=500_000),
     dict(scenario="a tier with no price", model="llama-3-8b", hardware="l4", pricing="reserved-3y",
          requests_per_month=500_000),
+    dict(scenario="autoscaled, typed", model="llama-3-8b", hardware="h100-sxm", autoscale=" Yes", peak_to_average=2.5,
+         peak_hours_per_day=6, redundancy=1, requests_per_month=3_000_000),
+    dict(scenario="autoscaled owned: always on", model="llama-3-8b", hardware="rtx-4090", autoscale="yes",
+         peak_to_average=2, requests_per_month=300_000),
 ]
 # Mistakes: (row, words the Check cell must contain)
 MISTAKES = [
@@ -94,6 +98,12 @@ MISTAKES = [
     (dict(scenario="peak below average", model="llama-3-8b", hardware="l4", peak_to_average=0.5),
      "peak_to_average must be >= 1"),
     (dict(scenario="half a spare", model="llama-3-8b", hardware="l4", redundancy=1.5), "redundancy must be a whole number"),
+    (dict(scenario="autoscale maybe", model="llama-3-8b", hardware="l4", autoscale="maybe"),
+     "autoscale 'maybe' must be yes or no"),
+    (dict(scenario="peak longer than the day", model="llama-3-8b", hardware="l4", autoscale="yes", peak_to_average=4,
+          peak_hours_per_day=8), "peak_to_average x peak_hours_per_day must be at most 24"),
+    (dict(scenario="a 25-hour peak", model="llama-3-8b", hardware="l4", peak_hours_per_day=25),
+     "peak_hours_per_day must be <= 24"),
 ]
 
 

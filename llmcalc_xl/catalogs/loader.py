@@ -559,6 +559,9 @@ class Engine:
     prefill_half_tokens: float = _f(0.0, min=0)
     prefill_dequantizes: bool = _f(False)
     cpu_floor_s_per_layer: float = _f(0.0, min=0)
+    ttft_wait_steps: float = _f(0.0, min=0)
+    wave_share: float = _f(0.0, min=0)
+    loaded_prefill_factor: float = _f(1.0, gt=0)
     apple_prefill_mfu: float | None = _f(None, gt=0)
     apple_decode_mbu: float | None = _f(None, gt=0)
     decode_attention_mbu: float | None = _f(None, gt=0)
@@ -570,7 +573,7 @@ class Engine:
 
     def check(self) -> None:
         for name in ("memory_fraction", "prefill_mfu", "decode_mfu", "decode_mbu", "apple_prefill_mfu",
-                     "apple_decode_mbu", "decode_attention_mbu"):
+                     "apple_decode_mbu", "decode_attention_mbu", "wave_share"):
             if (getattr(self, name) or 0) > 1:
                 raise ValueError(f"{name} must be <= 1")
 
@@ -697,6 +700,9 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "decode_step_overhead_s": (0, 60, "a minute per step"),
     "decode_overhead_s_per_layer": (0, 1, "a second per layer and step"),
     "cpu_floor_s_per_layer": (0, 1, "a second per layer and step"),
+    "ttft_wait_steps": (0, 10_000, "ten thousand steps"),
+    "wave_share": (0, 1, "a share of the wave"),
+    "loaded_prefill_factor": (0, 100, "a hundred times a lone prompt's prefill"),
     "prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "apple_prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     # precisions

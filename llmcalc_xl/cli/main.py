@@ -143,29 +143,66 @@ def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]]
     check_distinct(outputs, inputs + [("the catalog file", p) for p in user_catalog_paths(catalog_paths)])
 
 
+def _compared_api(cat: Any, value: str) -> str:
+    """The catalog id of ``--compare-api-model``, refused with the option's name when it is not an
+    API model of the catalog."""
+    from ..errors import InvalidValueError, LlmcalcError
+
+    try:
+        compared = cat.model(value)
+    except LlmcalcError as exc:  # an unknown id: the catalog's message, with the closest ids
+        raise InvalidValueError(f"--compare-api-model: {exc}") from None
+    if compared.kind != "api":
+        raise InvalidValueError(f"--compare-api-model '{compared.id}' is not an API model. Give one such as gpt-4o.")
+    return compared.id
+
+
 @main.command()
 @scenario_options(model=dict(required=True))
 @CATALOG_OPTION
 @click.option("--quote-date", metavar="YYYY-MM-DD", help="Price API models as on this day (default: today); "
                                                             "a model retired by then gets a note.")
+@click.option("--compare-api-model", metavar="ID", help="Also give the horizon forecast against this API model: "
+              "horizon_cost_usd, horizon_cost_api_usd, npv_usd, npv_api_usd, crossover_month.")
 @click.option("--json", "as_json", is_flag=True, help="Print one flat JSON object.")
 def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], as_json: bool,
-             quote_date: str | None, **options: Any) -> None:
+             quote_date: str | None, compare_api_model: str | None, **options: Any) -> None:
     """Memory, fit, speed and cost of one scenario."""
     from ..catalogs.loader import load_catalog
     from ..core.estimate import estimate as run
-    from .report import estimate_text
+    from .report import estimate_text, horizon_text
 
     cat = load_catalog(catalog_paths)
     given = {k: v for k, v in options.items() if v is not None}
     result = run(model, hardware, catalog=cat, quote_date=quote_date, **given)
     d = result.to_dict()
+    horizon = None
+    if compare_api_model is not None:
+        from ..core.plan import HORIZON_KEYS, horizon_many
+
+        api = _compared_api(cat, compare_api_model)
+        h = horizon_many(api, model, hardware, catalog=cat, quote_date=quote_date, series=True, **given)
+        horizon = {"compare_api_model": api, **{k: _number(h[k][0]) for k in HORIZON_KEYS}}
+        months = [dict(month=m + 1) for m in range(h["monthly_usd"].shape[1]) if not math.isnan(h["monthly_usd"][0, m])]
     if as_json:
-        click.echo(_dumps(d))
+        notes = d.pop("notes")
+        click.echo(_dumps({**d, **(horizon or {}), "notes": notes}))
         return
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
     click.echo(estimate_text(d, hw_name, eng_name, result.notes))
+    if horizon is not None and horizon["npv_usd"] is None:
+        click.echo(f"\nNo horizon forecast against {horizon['compare_api_model']}: the scenario has no monthly cost "
+                   "(give requests_per_month, and hardware with a price).")
+    elif horizon is not None:
+        click.echo("\n" + horizon_text({k: math.nan if v is None else v for k, v in horizon.items()}, months, given,
+                                        False))
+
+
+def _number(x: Any) -> float | None:
+    """A float for JSON, None for no answer."""
+    x = float(x)
+    return None if x != x else x
 
 
 @main.group(cls=_Group)
@@ -520,8 +557,10 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 @click.option("--max-ttft-s", type=float, help="Latency target: time to first token, seconds.")
 @click.option("--max-tpot-s", type=float, help="Latency target: time per output token, seconds.")
 @click.option("--max-latency-s", type=float, help="Latency target: whole request, seconds.")
-@scenario_options(("precision", "engine", "utilization", "peak_to_average", "redundancy"),
-                  utilization=dict(type=float), peak_to_average=dict(type=float), redundancy=dict(type=float))
+@scenario_options(("precision", "engine", "utilization", "peak_to_average", "redundancy", "autoscale",
+                   "peak_hours_per_day"),
+                  utilization=dict(type=float), peak_to_average=dict(type=float), redundancy=dict(type=float),
+                  peak_hours_per_day=dict(type=float))
 @click.option("--top", type=int, default=10, show_default=True, help="How many self-hosted options to show.")
 @CATALOG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -535,6 +574,7 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
     if as_json:
         click.echo(_dumps({"requests_per_month": result.requests_per_month,
                            "peak_to_average": result.peak_to_average, "redundancy": result.redundancy,
+                           "autoscale": result.autoscale, "peak_hours_per_day": result.peak_hours_per_day,
                            "self_hosted": result.self_hosted, "apis": result.apis,
                            "rejected": result.rejected, "configurations_tried": result.configurations_tried},
                           indent=1))
@@ -542,14 +582,19 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
     spares = f", plus {result.redundancy} spare{'s' if result.redundancy != 1 else ''}" if result.redundancy else ""
     sized = (f"a peak of {result.peak_to_average:g}x the average" if result.peak_to_average != 1
              else "the average rate (--peak-to-average for a busier peak)")
+    scaled = (f"; rented replicas follow the day ({result.peak_hours_per_day:g} hours at the peak)"
+              if result.autoscale else "")
     click.echo(f"Load: {result.requests_per_month:,.0f} requests a month "
                f"({options['input_tokens']:,} in / {options['output_tokens']:,} out tokens each); replicas sized "
-               f"for {sized}{spares}\n")
+               f"for {sized}{spares}{scaled}\n")
     for model in dict.fromkeys(m for m in [r["model"] for r in result.self_hosted]):
         rows = [dict(r, breakeven=None) for r in result.self_hosted if r["model"] == model][:top]
-        click.echo(f"Self-hosted {model}, cheapest configuration per hardware (always-on, 730 h a month):")
+        click.echo(f"Self-hosted {model}, cheapest configuration per hardware ("
+                   + ("autoscaled: replicas at the peak, and paid for on average" if result.autoscale
+                      else "always-on, 730 h a month") + "):")
         click.echo(table(rows, [
-            ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas"),
+            ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas")]
+            + ([("average_replicas", "average")] if result.autoscale else []) + [
             ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
             ("usd_per_1k_requests", "USD/1k requests")]))
         click.echo("")
@@ -727,11 +772,7 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
             check_not_open(workbook)
     cat = load_catalog(catalog_paths)
     if compare_api_model is not None:
-        compared = cat.model(compare_api_model)  # an unknown id: the catalog's message, with the closest ids
-        if compared.kind != "api":
-            from ..errors import InvalidValueError
-            raise InvalidValueError(f"--compare-api-model '{compared.id}' is not an API model. Give one such as gpt-4o.")
-        compare_api_model = compared.id
+        compare_api_model = _compared_api(cat, compare_api_model)
     warn = lambda line: click.echo(line, err=True)  # noqa: E731
     if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
         with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
@@ -809,6 +850,7 @@ def horizon(model: str, hardware: str | None, compare_api_model: str, catalog_pa
 
     cat = load_catalog(catalog_paths)
     given = {k: v for k, v in options.items() if v is not None}
+    compare_api_model = _compared_api(cat, compare_api_model)
     r = horizon_many(compare_api_model, model, hardware, catalog=cat, quote_date=quote_date, series=True, **given)
     if r["error"][0] is not None:
         raise InvalidValueError(r["error"][0])

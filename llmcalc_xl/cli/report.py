@@ -104,7 +104,9 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
     if d.get("monthly_cost_usd") is not None:
         lines.append(f"  {'per month':<22}{money(d['monthly_cost_usd'], 2):>12}"
                      f"   for {num(d['requests_per_month'], 0)} requests"
-                     + (f" ({d['replicas_needed']} deployment{'s' if d['replicas_needed'] != 1 else ''})"
+                     + (f" ({d['replicas_needed']} deployment{'s' if d['replicas_needed'] != 1 else ''}"
+                        + (f" at the peak, {num(d['average_replicas'], 2)} on average)"
+                           if d.get("average_replicas") not in (None, d["replicas_needed"]) else ")")
                         if d.get("replicas_needed") else ""))
     for note in notes:
         if note.kind != "not_applicable":  # the Memory line above says so

@@ -10,7 +10,7 @@ import numpy as np
 
 from .arrays import where
 
-from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
+from ..units import HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_HOUR, TOKENS_PER_MTOK
 
 
 def token_cost_usd(input_tokens, cached_input_tokens, output_tokens,
@@ -105,6 +105,46 @@ def replicas_needed(requests_per_month, capacity, peak_to_average=1.0, spares=0.
     traffic. 3 million requests at a peak of 2 on replicas of 1.5 million, N+1: 5."""
     return where(requests_per_month > 0,
                     np.maximum(np.ceil(requests_per_month * peak_to_average / capacity), 1.0) + spares, 0.0)
+
+
+def off_peak_ratio(peak_to_average, peak_hours_per_day):
+    """The load outside the peak hours over the day's average, in a two-level day that averages 1:
+    ``peak_hours_per_day`` hours at ``peak_to_average`` x the average, the other hours at what is
+    left, (24 - peak x hours) / (24 - hours). A peak of 2 for 8 hours leaves 0.5 for the other 16;
+    a peak that lasts all day leaves no other hours (1)."""
+    off_hours = HOURS_PER_DAY - peak_hours_per_day
+    left = HOURS_PER_DAY - peak_to_average * peak_hours_per_day
+    return where(off_hours > 0, np.maximum(left, 0.0) / where(off_hours > 0, off_hours, 1.0), 1.0)
+
+
+def paid_replicas(requests_per_month, capacity, peak_to_average, spares, autoscale, peak_hours_per_day):
+    """Replicas paid for on average over a day. Always-on replicas: those the peak needs
+    (:func:`replicas_needed`). With ``autoscale``, rented replicas follow the two-level day of
+    :func:`off_peak_ratio`: the peak's replicas for ``peak_hours_per_day`` hours, and for the other
+    hours those the off-peak load needs (at least one, plus the same spares). 3 million requests
+    on replicas of 1.5 million at a peak of 2 for 8 hours: 4 replicas for 8 hours and 1 for 16,
+    2 on average."""
+    peak = replicas_needed(requests_per_month, capacity, peak_to_average, spares)
+    off = replicas_needed(requests_per_month, capacity, off_peak_ratio(peak_to_average, peak_hours_per_day), spares)
+    scaled = (peak_hours_per_day * peak + (HOURS_PER_DAY - peak_hours_per_day) * off) / HOURS_PER_DAY
+    return where(autoscale, scaled, peak)
+
+
+def fleet_breakeven_parts(replica_usd_per_month, api_cost_per_request_usd, capacity, peak_to_average, spares):
+    """(volume, reachable) of the smallest monthly volume V at which an always-on fleet (replicas for
+    the peak plus ``spares``) costs no more than the API: (n + k) x F <= V x a, with F one replica's
+    monthly cost, a the API's cost per request, C a replica's capacity, p the peak ratio, k the spares
+    and n = max(1, ceil(V x p / C)) the replicas the peak needs. V = (n + k) x F / a for the fewest
+    n >= 1 whose volume still fits them: n = max(1, ceil(k x F x p / (a x C - F x p))).
+    ``reachable`` is False (never) when a x C < F x p, or = with spares (a replica busy at the peak
+    then earns no more than it costs). Written with the workbook's operations: the quote's break-even
+    column is this function on its cells (``plan.fleet_breakeven_requests_per_month`` on arrays)."""
+    f, a, c, p, k = replica_usd_per_month, api_cost_per_request_usd, capacity, peak_to_average, spares
+    margin = a * c - f * p  # what one more replica at the peak earns over its cost, per C/p requests
+    n = where(k > 0, np.maximum(1.0, np.ceil(k * f * p / where(margin > 0, margin, 1.0) * (1.0 - 1e-12))), 1.0)
+    volume = (n + k) * f / where(a > 0, a, 1.0)
+    reachable = (a > 0) & where(k > 0, margin > 0, margin >= 0)
+    return volume, reachable
 
 
 def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):

@@ -42,6 +42,12 @@ DEFAULT_UTILIZATION = 1.0
 DEFAULT_PEAK_TO_AVERAGE = 1.0
 #: No spare replicas (N+0) unless asked for.
 DEFAULT_REDUNDANCY = 0
+#: Rented replicas stay up for the peak all day unless told to follow the day's load ("no": the
+#: fleet a quote commits to; autoscaling depends on the provider and the engine's start-up time).
+DEFAULT_AUTOSCALE = "no"
+#: With autoscale, the day's peak lasts 8 hours (a working day) unless given: the quote's own
+#: assumption, not a measurement; give your traffic's.
+DEFAULT_PEAK_HOURS_PER_DAY = 8.0
 
 # --- owned hardware (pricing "owned"): the cost of a GPU-hour you own ---------------------------
 #: How GPU time is priced when nothing says: the catalog's on-demand rental price; hardware with no

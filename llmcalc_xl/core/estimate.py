@@ -33,8 +33,8 @@ OUTPUT_KEYS = (
     "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s",
     "throughput_tokens_per_s",
     "token_cost_usd", "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd",
-    "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd",
-    "effective_cost_per_request_usd",
+    "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "average_replicas",
+    "monthly_cost_usd", "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
 )
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
@@ -47,6 +47,10 @@ BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
 
+
+#: The row's error where autoscale's day cannot hold the peak (peak_to_average, peak_hours_per_day).
+AUTOSCALE_CROWDED = ("autoscale: a peak of {0:g}x the average for {1:g} hours a day carries more than the day's traffic. "
+                     "Lower peak_to_average or peak_hours_per_day (their product at most 24)")
 
 _NOT_APPLICABLE_API = ("memory is not applicable to API model '{}': it runs on the provider's "
                        "hardware. Ask about an open-weight model, or compare costs with `plan`.")
@@ -101,8 +105,11 @@ class Estimate:
     deployment_usd_per_month: float | None
     capacity_requests_per_month: float | None
     replicas_needed: int | None
+    average_replicas: float | None
     monthly_cost_usd: float | None
     effective_cost_per_request_usd: float | None
+    rented_monthly_cost_usd: float | None
+    owned_monthly_cost_usd: float | None
     notes: tuple[Note, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -385,6 +392,12 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     # read by the horizon forecast (``forecast.horizon_many``); checked here so every surface refuses it alike
     _choices("capex_upfront", given.get("capex_upfront"), n, errs, BY_NAME["capex_upfront"].choices,
              BY_NAME["capex_upfront"].choice_fix)
+    autoscale = np.equal(_choices("autoscale", given.get("autoscale"), n, errs, BY_NAME["autoscale"].choices,
+                                  BY_NAME["autoscale"].choice_fix), "yes")
+    peak, peak_hours = num["peak_to_average"], num["peak_hours_per_day"]
+    crowded = autoscale & (peak * peak_hours > 24.0)
+    if crowded.any():
+        errs.add(crowded, _per_pair(AUTOSCALE_CROWDED, peak, peak_hours, crowded))
 
     # workload
     gpus, batch = num["gpus"], num["batch"]
@@ -414,7 +427,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_reserved_3y": np.equal(pricing, "reserved-3y"), "pricing_spot": np.equal(pricing, "spot"),
              "provider_given": provider_given,
              "experts_only": _scoped(cat, given.get("model"), m_pos, p_pos, n, "experts"),
-             "attention_kept": _scoped(cat, given.get("model"), m_pos, p_pos, n, "all-but-attention")}
+             "attention_kept": _scoped(cat, given.get("model"), m_pos, p_pos, n, "all-but-attention"),
+             "autoscale": autoscale}
     pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     values = _physics(cat, num, pos, flags, gpus_auto, constant)
@@ -446,8 +460,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     no_price = has_hw & np.isnan(values["price_per_hour"])
     priced_names = np.asarray([f"{'hourly' if w == 'on-demand' else w} price for '{h}'" for h in hw_names
                                for w in RENTAL_TIERS], dtype=object)
-    notes.add("no_price", no_price, "No {} in the catalog: pass price_per_hour (0 for hardware you own) to price "
-              "GPU time", priced_names, np.where(hw_codes < 0, len(hw_names) - 1, hw_codes) * len(RENTAL_TIERS)
+    notes.add("no_price", no_price, "No {} in the catalog: pass price_per_hour, or capex_usd_per_gpu and "
+              "power_w_per_gpu to price it as owned hardware", priced_names, np.where(hw_codes < 0, len(hw_names) - 1, hw_codes) * len(RENTAL_TIERS)
               + tier_code)
     no_speed = has_hw & ~is_api & ~no_fit & np.isnan(values["tpot_s"])
     notes.add("no_speed", no_speed, "No published dense TFLOPS for '{}': pass tflops to estimate speed",
@@ -613,6 +627,7 @@ class CatalogRows:
         self.pricing_reserved_1y, self.pricing_reserved_3y = flags["pricing_reserved_1y"], flags["pricing_reserved_3y"]
         self.pricing_spot, self.provider_given = flags["pricing_spot"], flags["provider_given"]
         self.experts_only, self.attention_kept = flags["experts_only"], flags["attention_kept"]
+        self.autoscale = flags["autoscale"]
 
     def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
         return _take(self._cat.table(group).column(field), pos, missing)

@@ -15,7 +15,8 @@ Conventions (README, "Own, rent or API"):
 - Month 1 is the quote's month: its cost is the quote's monthly cost. Month m carries traffic
   x (1 + growth_per_month)^(m-1), rented GPU-hours at x (1 + gpu_price_change_per_year)^((m-1)/12)
   and API tokens at x (1 + api_price_change_per_year)^((m-1)/12) (yearly changes compounded monthly).
-- Rented replicas follow the month's traffic. Owned hardware is never sold: its fleet is sized for
+- Rented replicas follow the month's traffic (with ``autoscale``, on-demand and spot ones follow the day's
+  load too, on average). Owned hardware is never sold: its fleet is sized for
   the most traffic so far, at its own GPU-hour (prices of bought hardware do not change), or, with
   ``capex_upfront`` and a cost of capital of 0, its running costs plus each purchase in the month it
   is made (no value is credited for hardware left at the end of the horizon).
@@ -64,10 +65,13 @@ class Base:
     running: Any        # USD per replica-month of owned hardware without its capital
     capex_per_replica: Any  # USD of one replica's purchase
     api_request: Any    # the compared API's price of one request of this scenario
+    scaled: Any         # rented replicas follow the day's load (autoscale yes, neither owned nor reserved)
+    peak_hours: Any     # hours a day at the peak (peak_hours_per_day)
 
 
 def base(requests, peak_ratio, spares, capacity, deployment, token_cost, infra, is_api, hosted, owned, upfront_yes,
-         rate, price_given, capex, own_capital, gpus, api_request, hours_per_month) -> Base:
+         rate, price_given, capex, own_capital, gpus, api_request, hours_per_month, autoscale,
+         peak_hours) -> Base:
     """The Base of a scenario from the estimate's quantities. The purchase is paid up front only for
     owned hardware with ``capex_upfront`` yes, a cost of capital of 0, a known purchase price and no
     price_per_hour given (a given price says nothing of its capital)."""
@@ -75,7 +79,7 @@ def base(requests, peak_ratio, spares, capacity, deployment, token_cost, infra, 
     return Base(requests=requests, peak_ratio=peak_ratio, spares=spares, capacity=capacity, deployment=deployment,
                 token_cost=token_cost, infra=infra, is_api=is_api, hosted=hosted, owned=owned, upfront=upfront,
                 running=deployment - gpus * own_capital * hours_per_month, capex_per_replica=gpus * capex,
-                api_request=api_request)
+                api_request=api_request, scaled=autoscale & ~owned, peak_hours=peak_hours)
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,11 @@ class Totals:
     crossover: Any   # crossover month (NaN: none)
 
 
-def _replicas(b: Base, requests: Any) -> Any:
-    """As physics.costs: replicas of a self-hosted scenario for a month's requests."""
+def _replicas(b: Base, requests: Any, scaled: Any = False) -> Any:
+    """As physics.costs: replicas of a self-hosted scenario paid for in a month of these requests
+    (``scaled``: rented replicas following the day's load, on average)."""
     return where(b.hosted & given(requests),
-                    _cost.replicas_needed(requests, b.capacity, b.peak_ratio, b.spares), np.nan)
+                    _cost.paid_replicas(requests, b.capacity, b.peak_ratio, b.spares, scaled, b.peak_hours), np.nan)
 
 
 def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZON_MONTHS) -> Totals:
@@ -126,7 +131,7 @@ def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZO
         # replicas paid for: rented ones follow the month's traffic; owned hardware is never sold, so its
         # fleet is sized for the most traffic so far
         replicas = let("replicas", m, where(inside, where(
-            b.owned, _replicas(b, b.requests * np.maximum(traffic, 1.0)), _replicas(b, requests)), np.nan))
+            b.owned, _replicas(b, b.requests * np.maximum(traffic, 1.0)), _replicas(b, requests, b.scaled)), np.nan))
         owned = where(b.upfront, replicas * b.running + (replicas - fleet_before) * b.capex_per_replica,
                          replicas * b.deployment)
         fleet_before = replicas
@@ -212,12 +217,14 @@ class SensitivityBase:
     residual: Any
     rate: Any
     hours_per_month: Any
+    scaled: Any      # rented replicas follow the day's load (autoscale yes, neither owned nor reserved)
+    peak_hours: Any  # hours a day at the peak
 
 
 def monthly_usd(b: SensitivityBase, requests, capacity, deployment, token_cost, infra) -> Any:
     """The month's cost as ``physics.costs`` computes it, from the quantities a driver moves."""
-    replicas = where(b.hosted & given(requests),
-                        _cost.replicas_needed(requests, capacity, b.peak_ratio, b.spares), np.nan)
+    replicas = where(b.hosted & given(requests), _cost.paid_replicas(
+        requests, capacity, b.peak_ratio, b.spares, b.scaled, b.peak_hours), np.nan)
     return where(b.is_api, requests * (token_cost + infra), requests * token_cost + replicas * deployment)
 
 

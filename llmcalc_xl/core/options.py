@@ -122,7 +122,7 @@ OPTIONS: tuple[Option, ...] = (
            default=defaults.DEFAULT_GPUS, empty="{default:g}; auto: fewest that fit", minimum=1, whole=True),
     Option("precision", "text", "Weight precision: fp16, bf16, fp8, int8, int4, fp4, q4_k_m, q8_0, ...", "Precision",
            default=defaults.DEFAULT_PRECISION, empty="default"),
-    Option("engine", "text", "Engine: vllm, tensorrt-llm, llama.cpp or transformers", "Engine",
+    Option("engine", "text", "Engine: vllm, sglang, tensorrt-llm, llama.cpp or transformers", "Engine",
            default=defaults.DEFAULT_ENGINE, otherwise="llama.cpp on Apple/CPU hardware or with GGUF weights, else vllm",
            empty="auto"),
     Option("input_tokens", help="Prompt tokens per request", header="Input tokens",
@@ -141,6 +141,14 @@ OPTIONS: tuple[Option, ...] = (
            "Peak to average", unit="ratio", default=defaults.DEFAULT_PEAK_TO_AVERAGE, minimum=1),
     Option("redundancy", "number", "Spare replicas beyond those the peak needs (N+k)", "Spare replicas",
            unit="replicas", default=defaults.DEFAULT_REDUNDANCY, minimum=0, whole=True),
+    Option("autoscale", "text", "Whether rented replicas follow the day's load: yes runs the peak's replicas for "
+           "peak_hours_per_day hours and fewer the rest of the day, no keeps them up all day. Owned hardware and "
+           "reserved capacity are paid for all day either way", "Autoscale", default=defaults.DEFAULT_AUTOSCALE, empty="no", choices=("yes", "no"),
+           choice_fix="Write yes or no", advanced=True),
+    Option("peak_hours_per_day", "number", "Hours a day at the peak, for autoscale: the other hours carry the rest "
+           "of the day's traffic", "Peak hours a day", unit="hours a day",
+           default=defaults.DEFAULT_PEAK_HOURS_PER_DAY, above=0, maximum=24, advanced=True,
+           source="8: a working day, the quote's own assumption; give your traffic's"),
     Option("context_tokens", "number", "Context reserved per sequence", "Context tokens", unit="tokens",
            otherwise="input + output", empty="in + out", minimum=1, whole=True),
     Option("kv_precision", "text", "KV-cache precision", "KV precision", default=defaults.DEFAULT_KV_PRECISION,

@@ -64,6 +64,7 @@ class Lookup(Protocol):
     provider_given: Any       # a provider is named: its published price of the tier, not the tier's default
     experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
     attention_kept: Any  # the precision covers all but the attention blocks (a checkpoint scoped so)
+    autoscale: Any      # autoscale is yes: rented replicas follow the day's load
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -98,6 +99,8 @@ class Scenario:
     util: Any
     peak_ratio: Any  # peak traffic over the average
     spares: Any      # spare replicas (N+k)
+    autoscaled: Any  # rented replicas follow the day's load (autoscale yes; not reserved: a commitment is paid all day)
+    peak_hours: Any  # hours a day at the peak (peak_hours_per_day)
     # model
     params: Any
     active: Any
@@ -160,6 +163,9 @@ class Scenario:
     step_fixed: Any
     cpu_floor: Any
     continuous: Any
+    wait_steps: Any
+    wave_share: Any
+    loaded_prefill: Any
     dequantizes: Any
     # hardware
     mem_gib: Any
@@ -175,6 +181,7 @@ class Scenario:
     capex: Any      # USD per GPU
     power_w: Any    # W per GPU
     own_price: Any  # USD per GPU-hour of owned hardware
+    rental: Any     # USD per GPU-hour of the catalog's rental price of the tier (the named provider's)
     # API model
     api_ttft: Any
     api_tokens_per_s: Any
@@ -231,6 +238,8 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         context=let("context", or_default(context_given, prompt + output)),
         latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
         util=look.number("utilization"), peak_ratio=look.number("peak_to_average"), spares=look.number("redundancy"),
+        autoscaled=look.autoscale & ~(look.pricing_reserved_1y | look.pricing_reserved_3y),
+        peak_hours=look.number("peak_hours_per_day"),
         params=look.model("params_b") * 1e9, active=look.model("active_params_b") * 1e9,
         layers=look.model("layers"), hidden=look.model("hidden_size"), heads=look.model("heads"),
         kv_heads=look.model("kv_heads"), head_dim=look.model("head_dim"), vocab=look.model("vocab_size"),
@@ -303,6 +312,10 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         # an engine that dispatches each layer from Python cannot step faster than its CPU does
         cpu_floor=v["layers"] * look.engine("cpu_floor_s_per_layer", 0.0),
         continuous=look.yes("engines", "continuous_batching"),
+        # under load: the steps a new request waits before its prompt's, and the share of a wave of
+        # prompts a client waits behind (speed(), "Under load")
+        wait_steps=look.engine("ttft_wait_steps", 0.0), wave_share=look.engine("wave_share", 0.0),
+        loaded_prefill=look.engine("loaded_prefill_factor", 1.0),
         # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
         dequantizes=look.yes("engines", "prefill_dequantizes") & look.is_cuda
         & look.flag("precisions", "family", "gguf"),
@@ -336,7 +349,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     own_price = let("own_price", own_parts[0] + own_parts[1] + own_parts[2] + own_parts[3])
     price = or_default(look.option("price_per_hour"),
                        where(owned, own_price, where(look.custom_only, np.nan, rental)))
-    v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price)
+    v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price, rental=rental)
     v.update(
         mem_gib=override("memory_gib", look.hardware("memory_gib")),
         mem_fraction=where(look.custom_only, 1.0, look.hardware("memory_fraction")),
@@ -533,11 +546,33 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       (B - 1) / (N + k - 1/2) prompts join an average step. A step reads the weights once for all its tokens, so what a joining
       prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill):
       TPOT = T_dec + (B - 1) / (N + k - 1/2) x C_1.
-    - The prompt's steps are as long as an average step, and its own prefill adds its own time,
-      that of a lone prompt (F_1): TTFT = F_1 + min(B - 1, 1) x (1/2 + k) x TPOT.
     - Over one client's cycle the others' prompts add (B - 1) x C_1 in all, whatever N: the
       latency, and the GPU time a request costs, grow with N.
-    - At B = 1 nothing else runs: TTFT = F_1 and TPOT = T_dec, the single-request figures.
+
+    TTFT under load (u = min(B - 1, 1): 0 for a lone request, 1 with others in flight) is the mean
+    over a closed-loop run as benchmarks measure it, in three parts:
+
+    - A scattered request waits for the running step (1/2), the engine's own w steps
+      (``ttft_wait_steps``: admission between steps, the first token leaving a step later) and its
+      prompt's k steps, each as long as a loaded step: u x (1/2 + w + k) x TPOT.
+    - Its prefill takes f x F_1 (``loaded_prefill_factor``; F_1 = a lone prompt's prefill). This
+      is time the request waits, not GPU work for the others: charged to the decode steps as well
+      it would make TensorRT-LLM's TPOT 36% too high on the calibration rows (fit_serving.py).
+    - A wave: a run starts all B clients at once and, with equal lengths, they stay together
+      until their first tokens scatter them (each finishes a step after the one before it). In a
+      wave the i-th prompt waits behind the i - 1 before it, each costing its arithmetic C_1 and its
+      share P / max_batched_tokens of a step's decodes T_dec: (B - 1) / 2 x (C_1 + P / M x T_dec)
+      on average. A run of r requests per client sees a wave in about 1 / r of them, more where the
+      scheduler keeps waves together: ``wave_share`` phi (fitted; 0.1 for vLLM and TensorRT-LLM
+      matches the usual 10 requests per client of serving benchmarks). AIConfigurator's
+      aggregated-serving model corrects its TTFT for the same first round (github:ai-dynamo/
+      aiconfigurator, sdk/backends/trtllm_backend.py, run_agg: "assume we have requests 10x of
+      concurrency ... to mitigate the impact of first round latency").
+
+    TTFT = F_1 x (1 + u x (f - 1)) + u x (1/2 + w + k) x TPOT + phi x (B - 1) / 2 x (C_1 + P / M x T_dec).
+
+    - At B = 1 nothing else runs: u = 0 and B - 1 = 0, so TTFT = F_1 and TPOT = T_dec, the
+      single-request figures.
     - A deployment serves B requests at once, each for TTFT + (N - 1) x TPOT: throughput =
       B x N / (TTFT + (N - 1) x TPOT).
     """
@@ -647,7 +682,14 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     cycle = let("cycle_steps", np.maximum(s.output - 1.0, 0.0) + prompt_steps + 0.5)
     joining = let("joining_prompts", where(s.continuous, others / cycle, 0.0))
     tpot_hosted = let("tpot_loaded", tpot_alone + joining * compute_one)
-    ttft_loaded = let("ttft_loaded", prefill_one + np.minimum(others, 1.0) * (0.5 + prompt_steps) * tpot_hosted)
+    # TTFT under load (docstring): the lone prefill, slower under load; the running step, the engine's
+    # wait and the prompt's steps; and the share of a wave of B prompts, (B - 1) / 2 of them ahead on
+    # average, each its arithmetic and its share (P / max_batched_tokens) of a step's decodes
+    ahead = let("prompts_ahead", others / 2.0)
+    wave_s = let("wave_wait_s", ahead * (compute_one + s.prompt / s.max_tokens * tpot_alone))
+    busy_engine = let("under_load", np.minimum(others, 1.0))  # 0 for a lone request, 1 with others in flight
+    ttft_loaded = let("ttft_loaded", prefill_one * (1.0 + busy_engine * (s.loaded_prefill - 1.0))
+                      + busy_engine * (0.5 + s.wait_steps + prompt_steps) * tpot_hosted + s.wave_share * wave_s)
 
     # API models: the provider's published speed
     ttft = let("ttft", where(s.is_api, s.api_ttft,
@@ -674,8 +716,11 @@ class Costs:
     deployment: Any
     capacity: Any
     replicas: Any
+    paid: Any
     monthly: Any
     effective: Any
+    rented: Any   # the fleet at the catalog's rental price of the tier, a month
+    owned: Any    # the fleet as owned hardware, a month
 
 
 def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Costs:
@@ -693,20 +738,33 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
         s.sequences, sp.busy, s.util, c.hours_per_month), np.nan))
     replicas = let("replicas", where(hosted & given(s.requests),
                                         _cost.replicas_needed(s.requests, capacity, s.peak_ratio, s.spares), np.nan))
+    # replicas paid for: those the peak needs, all day; with autoscale, rented ones follow the day
+    # (owned hardware and reserved capacity are paid for whether they run or not)
+    paid = let("paid", where(hosted & given(s.requests), _cost.paid_replicas(
+        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled & ~s.owned, s.peak_hours), np.nan))
     monthly = let("monthly", where(s.is_api, s.requests * per_request, s.requests * token_cost
-                                      + replicas * deployment))
+                                      + paid * deployment))
+    # the same fleet rented at the catalog's price of the tier (following the day with autoscale), and
+    # owned (paid all day), whatever the scenario's own pricing: the quote's own / rent / API columns
+    serving = hosted & given(s.requests)
+    rented = let("rented", where(serving, _cost.paid_replicas(
+        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled, s.peak_hours)
+        * _cost.fixed_monthly_usd(gpus, s.rental, c.hours_per_month), np.nan))
+    owned = let("owned_monthly", where(serving, replicas * _cost.fixed_monthly_usd(gpus, s.own_price, c.hours_per_month),
+                                       np.nan))
     # what a request costs with the idle time of always-on replicas: the month over its requests
     effective = where(s.requests > 0, monthly / where(s.requests > 0, s.requests, 1.0), np.nan)
     return Costs(token_cost=token_cost, infra=infra, per_request=per_request,
                  per_mtok=_cost.cost_per_mtok_usd(per_request, s.output), deployment=deployment, capacity=capacity,
-                 replicas=replicas, monthly=monthly, effective=effective)
+                 replicas=replicas, paid=paid, monthly=monthly, effective=effective, rented=rented, owned=owned)
 
 
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = (
     "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
     "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
-    "capacity_requests_per_month", "replicas_needed", "monthly_cost_usd", "effective_cost_per_request_usd",
+    "capacity_requests_per_month", "replicas_needed", "average_replicas", "monthly_cost_usd",
+    "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
 )
 
 
@@ -736,8 +794,9 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "throughput_tokens_per_s": sp.throughput,
         "token_cost_usd": co.token_cost, "infra_cost_usd": co.infra, "cost_per_request_usd": co.per_request,
         "cost_per_mtok_usd": co.per_mtok, "deployment_usd_per_month": co.deployment,
-        "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas,
+        "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas, "average_replicas": co.paid,
         "monthly_cost_usd": co.monthly, "effective_cost_per_request_usd": co.effective,
+        "rented_monthly_cost_usd": co.rented, "owned_monthly_cost_usd": co.owned,
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
     cannot_run = ~na_fit & ~fits(m)
@@ -753,6 +812,7 @@ LABELS = {
     "is_cuda": "CUDA-class GPU?", "sequences": "Batch (sequences at once)", "cached": "Cached input tokens",
     "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
     "peak_ratio": "Peak to average", "spares": "Spare replicas",
+    "autoscaled": "Autoscale?", "peak_hours": "Peak hours a day",
     "rental": "Rental USD per GPU-hour (tier, provider)", "capex": "Capex USD per GPU", "power_w": "Power W per GPU", "owned": "Priced as owned?",
     "own_capital": "Owned: capital USD per GPU-hour", "own_power": "Owned: power USD per GPU-hour",
     "own_hosting": "Owned: hosting USD per GPU-hour", "own_maintenance": "Owned: maintenance USD per GPU-hour",
@@ -775,6 +835,8 @@ LABELS = {
     "mbu_decode": "Decode MBU", "mbu_attention": "Decode attention MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
     "step_fixed": "Decode fixed s per step", "cpu_floor": "CPU floor s per step",
     "continuous": "Continuous batching?", "dequantizes": "Dequantises GGUF for prefill?",
+    "wait_steps": "Steps a new request waits under load", "wave_share": "Share of a wave waited behind",
+    "loaded_prefill": "Prefill under load / lone prefill",
     "mem_gib": "Memory GiB per GPU", "mem_fraction": "Allocatable share", "bandwidth": "Bandwidth B/s",
     "peak": "Peak FLOP/s per GPU", "link": "Link B/s", "price": "USD per GPU-hour",
     "api_ttft": "API TTFT s", "api_tokens_per_s": "API output tokens/s", "input_price": "API input USD/Mtok",
@@ -813,10 +875,12 @@ LABELS = {
     "dec_gemm_s": "Decode GEMMs s per step", "dec_attn_s": "Decode attention s per step", "tpot_core": "Decode s per step (own hardware)",
     "other_clients": "Other requests in flight", "cycle_steps": "Steps of a client's cycle", "joining_prompts": "Prompts joining a decode step",
     "tpot_loaded": "Decode s per step with prompts joining", "prompt_steps": "Steps a prompt takes",
-    "ttft_loaded": "TTFT s under load",
+    "prompts_ahead": "Prompts ahead in a wave", "wave_wait_s": "Wait behind a wave's prompts s",
+    "under_load": "Others in flight?", "ttft_loaded": "TTFT s under load",
     "ttft": "TTFT s", "tpot": "TPOT s", "steps": "Decode steps after the first token", "latency": "Latency s",
     "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
     "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",
-    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas",
+    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas", "paid": "Replicas paid for on average",
+    "rented": "Rented fleet USD per month", "owned_monthly": "Owned fleet USD per month",
     "monthly": "Monthly USD",
 }

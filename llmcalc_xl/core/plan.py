@@ -49,6 +49,8 @@ class Plan:
     open_models: list[str] = field(default_factory=list)              # the models that could be self-hosted
     peak_to_average: float = defaults.DEFAULT_PEAK_TO_AVERAGE
     redundancy: int = defaults.DEFAULT_REDUNDANCY
+    autoscale: bool = False                                           # rented replicas follow the day
+    peak_hours_per_day: float = defaults.DEFAULT_PEAK_HOURS_PER_DAY
     configurations_tried: int = 0                                     # rows estimated by the search
 
 
@@ -89,6 +91,8 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
          max_tpot_s: float | None = None, max_latency_s: float | None = None, precision: str | None = None,
          engine: str | None = None, utilization: float = defaults.DEFAULT_UTILIZATION,
          peak_to_average: float = defaults.DEFAULT_PEAK_TO_AVERAGE, redundancy: int = defaults.DEFAULT_REDUNDANCY,
+         autoscale: str | None = defaults.DEFAULT_AUTOSCALE,
+         peak_hours_per_day: float = defaults.DEFAULT_PEAK_HOURS_PER_DAY,
          catalog: Catalog | Iterable[str] | None = None) -> Plan:
     """Cheapest self-hosted configurations per hardware, and the API alternatives.
 
@@ -96,6 +100,8 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
     sized for ``peak_to_average`` x that load, plus ``redundancy`` spare replicas (N+k). Targets,
     in seconds: ``max_ttft_s`` (time to first token), ``max_tpot_s`` (time per output token),
     ``max_latency_s`` (whole request); each is the core's mean at the configuration's batch.
+    With ``autoscale`` "yes", rented replicas follow a two-level day (``peak_hours_per_day`` hours at
+    the peak), as the core prices them; owned and reserved GPUs stay paid for all day.
     """
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     monthly = requests_per_month(requests_per_day, requests_per_s)
@@ -105,6 +111,8 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
     fleet = dict(utilization=_checked("utilization", utilization),
                  peak_to_average=_checked("peak_to_average", peak_to_average),
                  redundancy=_checked("redundancy", redundancy))
+    scaled = _autoscale_checked(autoscale, fleet["peak_to_average"], peak_hours_per_day)
+    hours = _checked("peak_hours_per_day", peak_hours_per_day)
     models = [cat.model(m).id for m in models]
     if not models:
         raise InvalidValueError("Give at least one model to self-host (--model).")
@@ -115,17 +123,17 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
         [h.id for h in cat.entries("hardware") if (h.price_usd_per_hour or 0) > 0]
 
     result = Plan(requests_per_month=monthly, open_models=open_models, peak_to_average=fleet["peak_to_average"],
-                  redundancy=int(fleet["redundancy"]))
+                  redundancy=int(fleet["redundancy"]), autoscale=scaled, peak_hours_per_day=hours)
     if open_models and hw_ids:
         common = dict(input_tokens=input_tokens, output_tokens=output_tokens, precision=precision, engine=engine,
-                      requests_per_month=monthly, **fleet)
+                      requests_per_month=monthly, autoscale="yes" if scaled else "no", peak_hours_per_day=hours,
+                      **fleet)
         targets = dict(ttft_s=max_ttft_s, tpot_s=max_tpot_s, latency_s=max_latency_s)
         est, tried = _search([(m, h, g) for m in open_models for h in hw_ids for g in GPU_CHOICES], cat, common,
                              targets, monthly)
         result.configurations_tried = tried
-        result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"])
-        _price_tiers(result.self_hosted, cat, input_tokens=input_tokens, output_tokens=output_tokens,
-                     precision=precision, engine=engine, utilization=fleet["utilization"])
+        result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"], scaled)
+        _price_tiers(result.self_hosted, cat, **common)
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
                           errors="raise")
@@ -137,7 +145,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
             best = result.self_hosted[0]
             volume = float(fleet_breakeven_requests_per_month(
                 best["replica_usd_per_month"], per_request, best["capacity_requests_per_month"],
-                fleet["peak_to_average"], fleet["redundancy"]))
+                fleet["peak_to_average"], fleet["redundancy"], best["autoscaled"], hours))
             row["breakeven_requests_per_month"] = volume
             row["cheaper"] = "self-hosted" if best["monthly_usd"] < row["monthly_usd"] else "API"
         result.apis.append(row)
@@ -148,7 +156,8 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
 def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_request_usd: Any,
                                        capacity_requests_per_month: Any,
                                        peak_to_average: Any = defaults.DEFAULT_PEAK_TO_AVERAGE,
-                                       redundancy: Any = defaults.DEFAULT_REDUNDANCY) -> np.ndarray:
+                                       redundancy: Any = defaults.DEFAULT_REDUNDANCY, autoscaled: Any = False,
+                                       peak_hours_per_day: Any = defaults.DEFAULT_PEAK_HOURS_PER_DAY) -> np.ndarray:
     """The smallest monthly volume V at which a self-hosted fleet costs no more than the API:
     (n + k) x F <= V x a, where F is one replica's monthly cost, a the API's cost per request,
     C one replica's capacity (requests a month), p the peak-to-average ratio and k the spares,
@@ -161,16 +170,55 @@ def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_
     one-replica break-even F / a (``cost.breakeven_requests_per_month``). Above V the cost of
     self-hosting rises in steps as replicas are added, so just past a step the API can briefly
     be cheaper again; V is where self-hosting first pays. NaN where a figure is unknown.
+    ``autoscaled`` rows (rented replicas following a day of ``peak_hours_per_day`` hours at the peak)
+    pay ``cost.paid_replicas`` instead: see ``_autoscaled_breakeven``.
     """
     f, a, c, p, k = (np.asarray(x, dtype=float) for x in (replica_usd_per_month, api_cost_per_request_usd,
                                                           capacity_requests_per_month, peak_to_average, redundancy))
-    margin = a * c - f * p  # what one more replica at the peak earns over its cost, per C/p requests
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n = np.where(k > 0, np.maximum(1.0, np.ceil(k * f * p / margin * (1 - 1e-12))), 1.0)
-        volume = (n + k) * f / a
-    reachable = (a > 0) & np.where(k > 0, margin > 0, margin >= 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        volume, reachable = _cost.fleet_breakeven_parts(f, a, c, p, k)
     unknown = np.isnan(f) | np.isnan(a) | np.isnan(c) | np.isnan(p) | np.isnan(k)
-    return np.where(unknown, np.nan, np.where(reachable, volume, np.inf))
+    volume = np.where(unknown, np.nan, np.where(reachable, volume, np.inf))
+    scaled = np.broadcast_to(np.asarray(autoscaled, dtype=bool), volume.shape)
+    if scaled.any():
+        volume = np.where(scaled, _autoscaled_breakeven(f, a, c, p, k, np.asarray(peak_hours_per_day, dtype=float),
+                                                        unknown), volume)
+    return volume
+
+
+def _autoscaled_breakeven(f, a, c, p, k, h, unknown) -> np.ndarray:
+    """The break-even volume V of an autoscaled fleet: the smallest V with V x a >= paid(V) x F, where
+    paid is ``cost.paid_replicas`` (never below 1 + k, and not decreasing in V). From V = (1 + k) x F / a,
+    V <- paid(V) x F / a never passes the smallest solution and stops on it; a day that averages 1
+    needs about V / C replicas, so a solution exists where a x C > F (the API costs more per request
+    than a fully busy replica), and the steps end. Infinite where a x C <= F."""
+    shape = np.broadcast(f, a, c, p, k, h, unknown).shape
+    f, a, c, p, k, h, unknown = (np.broadcast_to(x, shape).ravel() for x in (f, a, c, p, k, h, unknown))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        live = ~unknown & (a > 0) & (a * c > f)
+        volume = np.where(live, (1.0 + k) * f / np.where(live, a, 1.0), np.inf)
+        while live.any():
+            paid = _cost.paid_replicas(volume[live], c[live], p[live], k[live], True, h[live])
+            moved = paid * f[live] / a[live]
+            step = moved > volume[live] * (1 + 1e-12)
+            idx = np.flatnonzero(live)
+            volume[idx[step]] = moved[step]
+            live[idx[~step]] = False
+    return np.where(unknown, np.nan, volume).reshape(shape)
+
+
+def _autoscale_checked(autoscale: Any, peak_to_average: float, peak_hours_per_day: Any) -> bool:
+    """Whether ``plan``'s fleet autoscales, refused as the core refuses a row."""
+    from ..catalogs.loader import normalize
+    from .estimate import AUTOSCALE_CROWDED
+
+    word = "" if autoscale is None else normalize(str(autoscale))
+    if word not in ("", "auto", "yes", "no"):
+        raise InvalidValueError(f"autoscale '{str(autoscale).strip()[:40]}' must be yes or no. Write yes or no.")
+    hours = _checked("peak_hours_per_day", peak_hours_per_day)
+    if word == "yes" and peak_to_average * hours > 24.0:
+        raise InvalidValueError(AUTOSCALE_CROWDED.format(peak_to_average, hours))
+    return word == "yes"
 
 
 def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str, Any],
@@ -187,6 +235,9 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
     with the batch: max_batch / b x this capacity) needs a fleet that costs more than the best
     answer of the same model and hardware found so far."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
+    # a lower bound of the replicas paid for at a capacity: autoscaled as if every row were rented (an owned
+    # or reserved row pays at least that)
+    scaled = common.get("autoscale") == "yes"
     pair_of = {pair: i for i, pair in enumerate(dict.fromkeys((m, h) for m, h, _ in configs))}
     pair = np.array([pair_of[(m, h)] for m, h, _ in configs])
     best_usd = np.full(len(pair_of), np.inf)      # per (model, hardware): the cheapest answer so far
@@ -215,7 +266,7 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
             np.minimum.at(largest, rows, np.where(fine, np.nan_to_num(est["max_batch"], nan=0.0), np.inf))
             replica_usd[rows[fine]] = est["deployment_usd_per_month"][fine]
             np.minimum.at(best_usd, pair[rows[ok]], est["monthly_cost_usd"][ok])
-            done[rows[(ok & (est["replicas_needed"] <= fewest)) | ~fine]] = True
+            done[rows[(ok & (est["average_replicas"] <= fewest)) | ~fine]] = True
             # at the round's last batch of a configuration: a request never gets faster as more share the
             # GPUs, so a target missed there is missed by every larger batch, and capacity per sequence
             # only falls: no larger batch serves more than (largest / batch) x this capacity
@@ -226,7 +277,8 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
                     missed |= est[key] > limit
             done[rows[last & missed]] = True
             at_most = est["capacity_requests_per_month"] * largest[rows] / batch
-            beyond = _cost.replicas_needed(monthly, at_most, common["peak_to_average"], common["redundancy"]) \
+            beyond = _cost.paid_replicas(monthly, at_most, common["peak_to_average"], common["redundancy"], scaled,
+                                         common["peak_hours_per_day"]) \
                 * est["deployment_usd_per_month"] > best_usd[pair[rows]] + 0.005
             done[rows[last & beyond]] = True
             keep = np.zeros(rows.size, bool)
@@ -267,7 +319,8 @@ PLAN_PRICINGS = ("on-demand", "reserved-1y", "reserved-3y", "spot", "owned")
 def _price_tiers(rows: list[dict[str, Any]], cat: Catalog, **options: Any) -> None:
     """Each chosen configuration's monthly cost at every pricing the catalog can price: the default
     published price of each rental tier, and the owned GPU-hour where the purchase price and power are
-    known (``monthly_usd_by_pricing``: pricing -> USD a month, None where there is no price)."""
+    known (``monthly_usd_by_pricing``: pricing -> USD a month, None where there is no price). ``options``
+    are the plan's scenario options (the load and the fleet among them)."""
     if not rows:
         return
     n = len(rows)
@@ -277,8 +330,9 @@ def _price_tiers(rows: list[dict[str, Any]], cat: Catalog, **options: Any) -> No
                         batch=cols["batch"], **options)
     for t, word in enumerate(PLAN_PRICINGS):
         for i, row in enumerate(rows):
-            price = float(est["price_per_hour"][t * n + i]) if est["error"][t * n + i] is None else math.nan
-            monthly = row["replicas"] * row["gpus"] * price * HOURS_PER_MONTH
+            # the core's monthly cost of the configuration at this pricing (autoscale follows the day only
+            # where the GPU-hour is rented on demand or spot)
+            monthly = float(est["monthly_cost_usd"][t * n + i]) if est["error"][t * n + i] is None else math.nan
             row.setdefault("monthly_usd_by_pricing", {})[word] = None if math.isnan(monthly) else monthly
             row.setdefault("provider_by_pricing", {})[word] = est["provider"][t * n + i] if word != "owned" else None
 
@@ -289,7 +343,7 @@ def _f(x: Any) -> float | None:
 
 
 def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float | None],
-            spares: float) -> tuple[list[dict[str, Any]], dict[str, str]]:
+            spares: float, scaled: bool = False) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The cheapest row of each (model, hardware) among those that answer; why the others have none."""
     ok = est["ok"]
     total = est["monthly_cost_usd"]
@@ -303,6 +357,8 @@ def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float
                 "model": str(model[i]), "hardware": str(hw[i]), "gpus": int(est["gpus"][i]),
                 "batch": int(est["batch"][i]),
                 "max_batch": int(est["max_batch"][i]), "replicas": replicas, "spare_replicas": int(spares),
+                "average_replicas": float(est["average_replicas"][i]),
+                "autoscaled": bool(scaled and est["pricing"][i] in ("on-demand", "spot")),
                 "total_gpus": int(replicas * est["gpus"][i]),
                 "ttft_s": float(est["ttft_s"][i]), "tpot_s": float(est["tpot_s"][i]),
                 "latency_s": float(est["latency_s"][i]),
@@ -329,8 +385,8 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
                    **options: Any) -> dict[str, np.ndarray]:
     """Monthly requests at which an always-on self-hosted fleet of ``model`` on ``hardware``
     first costs no more than ``api_model`` for the same requests (inf: never); the fleet has
-    replicas for the peak (``peak_to_average``) plus ``redundancy`` spares, one replica by default
-    (:func:`fleet_breakeven_requests_per_month`).
+    replicas for the peak (``peak_to_average``) plus ``redundancy`` spares, one replica by default; with
+    ``autoscale`` yes, rented replicas follow the day (:func:`fleet_breakeven_requests_per_month`).
 
     Columns or single values, like :func:`~llmcalc_xl.estimate_many`; options are its options
     (input_tokens, output_tokens, gpus, batch, precision, engine, price_per_hour, ...).
@@ -351,9 +407,11 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     for i in np.flatnonzero(not_open):
         error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
     fleet = {}
-    for name in ("peak_to_average", "redundancy"):  # bad values are the rows' errors already
+    for name in ("peak_to_average", "redundancy", "peak_hours_per_day"):  # bad values are the rows' errors already
         column = numbers_column(name, options.get(name), len(error), RowErrors(len(error)))
         fleet[name] = np.where(np.isnan(column), _default(name), column)
+    # autoscaled: rented on demand or spot (owned hardware and reservations are paid all day)
+    fleet["autoscaled"] = _yes(options.get("autoscale"), len(error)) & np.isin(own["pricing"], ("on-demand", "spot"))
     volume = fleet_breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
                                                 own["capacity_requests_per_month"], **fleet)
     volume = np.where(np.equal(error, NONE), volume, np.nan)
@@ -381,11 +439,13 @@ def _option_numbers(options: dict[str, Any], n: int, names: Iterable[str]) -> di
 
 
 def _yes(value: Any, n: int) -> np.ndarray:
-    """Where a yes/no option says yes (any case, spaces around)."""
+    """Where a yes/no option says yes, matched as the core matches its words (any case, without
+    spaces, hyphens or underscores)."""
+    from ..catalogs.loader import normalize
     from .inputs import length_of
 
     def is_yes(v):
-        return isinstance(v, str) and v.strip().lower() == "yes"
+        return isinstance(v, str) and normalize(v) == "yes"
 
     if length_of(value) is None:
         return np.full(n, is_yes(value))
@@ -399,7 +459,7 @@ def _scenarios(model: Any, hardware: Any, cat: Catalog, quote_date: Any, options
     nums = _option_numbers(options, n, ("peak_to_average", "redundancy", "depreciation_years", "residual_share",
                                         "cost_of_capital", "price_per_hour", "horizon_months", "growth_per_month",
                                         "api_price_change_per_year", "gpu_price_change_per_year",
-                                        "discount_rate"))
+                                        "discount_rate", "peak_hours_per_day"))
     hours = defaults.ASSUMPTIONS.hours_per_month
     is_api = np.asarray(est["model_kind"]) == "api"
     has_hw = ~np.equal(est["hardware"], NONE)
@@ -407,8 +467,11 @@ def _scenarios(model: Any, hardware: Any, cat: Catalog, quote_date: Any, options
     capex = np.asarray(est["capex_usd_per_gpu"], dtype=float)
     own_capital = _cost.capital_usd_per_hour(capex, nums["depreciation_years"], nums["residual_share"],
                                              nums["cost_of_capital"], hours)
+    # autoscaled: rented replicas other than a reservation (a commitment is paid all day)
+    scaled = _yes(options.get("autoscale"), n) & ~owned & ~np.isin(est["pricing"], ("reserved-1y", "reserved-3y"))
     return est, nums, dict(is_api=is_api, hosted=has_hw & ~is_api, owned=owned, capex=capex,
-                           own_capital=own_capital, price_given=~np.isnan(nums["price_per_hour"]), hours=hours)
+                           own_capital=own_capital, price_given=~np.isnan(nums["price_per_hour"]), hours=hours,
+                           scaled=scaled)
 
 
 def horizon_many(api_model: Any, model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
@@ -444,7 +507,7 @@ def horizon_many(api_model: Any, model: Any, hardware: Any = None, *, catalog: C
                  est["capacity_requests_per_month"], est["deployment_usd_per_month"], est["token_cost_usd"],
                  est["infra_cost_usd"], q["is_api"], q["hosted"], q["owned"], _yes(options.get("capex_upfront"), n),
                  nums["cost_of_capital"], q["price_given"], q["capex"], q["own_capital"], est["gpus"], api_request,
-                 q["hours"])
+                 q["hours"], q["scaled"], nums["peak_hours_per_day"])
     h = _fc.Horizon(months=nums["horizon_months"], growth=nums["growth_per_month"],
                     api_change=nums["api_price_change_per_year"], gpu_change=nums["gpu_price_change_per_year"],
                     discount=nums["discount_rate"])
@@ -513,7 +576,8 @@ def sensitivity_many(model: Any, hardware: Any = None, *, share: float = default
         token_cost=est["token_cost_usd"], infra=est["infra_cost_usd"], is_api=q["is_api"], hosted=q["hosted"],
         util=est["utilization"], gpus=est["gpus"], owned_parts=q["owned"] & ~q["price_given"],
         own_capital=q["own_capital"], capex=q["capex"], years=nums["depreciation_years"],
-        residual=nums["residual_share"], rate=nums["cost_of_capital"], hours_per_month=hours, **parts)
+        residual=nums["residual_share"], rate=nums["cost_of_capital"], hours_per_month=hours, scaled=q["scaled"],
+        peak_hours=nums["peak_hours_per_day"], **parts)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         moved = _fc.sensitivity(b, share)
     out = {f"{key}_usd": np.where(ok, np.broadcast_to(value, (n,)), np.nan) for key, value in moved.items()}

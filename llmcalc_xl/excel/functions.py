@@ -31,7 +31,7 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "electricity_usd_per_kwh", "hosting_usd_per_kw_month", "maintenance_share_per_year",
                  "peak_to_average", "redundancy", "provider",
                  "horizon_months", "growth_per_month", "api_price_change_per_year",
-                 "gpu_price_change_per_year", "discount_rate", "capex_upfront")
+                 "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale", "peak_hours_per_day")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
                   "price_per_hour", *ESTIMATE_MORE, "part", "figure")
 
@@ -240,11 +240,12 @@ def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, h
 
 @_excel_function
 @_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
-       "price_per_hour", "peak_to_average", "redundancy")
+       "price_per_hour", "peak_to_average", "redundancy", "autoscale", "peak_hours_per_day")
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
-                  engine=None, price_per_hour=None, peak_to_average=None, redundancy=None):
-    """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares) is
-    cheaper than the API ("never" if it is not)."""
+                  engine=None, price_per_hour=None, peak_to_average=None, redundancy=None, autoscale=None,
+                  peak_hours_per_day=None):
+    """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares; with
+    autoscale, rented replicas following the day) is cheaper than the API ("never" if it is not)."""
     from ..core.plan import breakeven_many
 
     def run(flat):
@@ -256,7 +257,8 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
     return cells.compute(run, dict(api_model=api_model, model=model, hardware=hardware, input_tokens=input_tokens,
                                    output_tokens=output_tokens, gpus=gpus, batch=batch, precision=precision,
                                    engine=engine, price_per_hour=price_per_hour, peak_to_average=peak_to_average,
-                                   redundancy=redundancy), pick,
+                                   redundancy=redundancy, autoscale=autoscale,
+                                   peak_hours_per_day=peak_hours_per_day), pick,
                          "No answer: give a priced hardware id (or price_per_hour)")
 
 
@@ -303,7 +305,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  maintenance_share_per_year=None, peak_to_average=None, redundancy=None, provider=None,
                  horizon_months=None,
                  growth_per_month=None, api_price_change_per_year=None, gpu_price_change_per_year=None,
-                 discount_rate=None, capex_upfront=None):
+                 discount_rate=None, capex_upfront=None, autoscale=None, peak_hours_per_day=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
     named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
@@ -322,7 +324,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  horizon_months=horizon_months, growth_per_month=growth_per_month,
                  api_price_change_per_year=api_price_change_per_year,
                  gpu_price_change_per_year=gpu_price_change_per_year, discount_rate=discount_rate,
-                 capex_upfront=capex_upfront)
+                 capex_upfront=capex_upfront, autoscale=autoscale, peak_hours_per_day=peak_hours_per_day)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):
@@ -347,7 +349,8 @@ HORIZON_MORE = ("gpus", "batch", "precision", "engine", "latency_s", "price_per_
                 "utilization", "pricing", "capex_usd_per_gpu", "depreciation_years", "residual_share",
                 "cost_of_capital", "power_w_per_gpu", "pue", "electricity_usd_per_kwh", "hosting_usd_per_kw_month",
                 "maintenance_share_per_year", "peak_to_average", "redundancy", "horizon_months", "growth_per_month",
-                "api_price_change_per_year", "gpu_price_change_per_year", "discount_rate", "capex_upfront", "figure")
+                "api_price_change_per_year", "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale",
+                "peak_hours_per_day", "figure")
 
 
 @_excel_function
@@ -358,7 +361,8 @@ def LLM_HORIZON(api_model, model, hardware, input_tokens, output_tokens, request
                 cost_of_capital=None, power_w_per_gpu=None, pue=None, electricity_usd_per_kwh=None,
                 hosting_usd_per_kw_month=None, maintenance_share_per_year=None, peak_to_average=None,
                 redundancy=None, horizon_months=None, growth_per_month=None, api_price_change_per_year=None,
-                gpu_price_change_per_year=None, discount_rate=None, capex_upfront=None, figure=None):
+                gpu_price_change_per_year=None, discount_rate=None, capex_upfront=None, autoscale=None,
+                peak_hours_per_day=None, figure=None):
     """The scenario over its horizon against the same traffic on the API: the NPV (default), the
     other option's NPV, either total, or the crossover month ("none" when the lead never changes)."""
     named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name

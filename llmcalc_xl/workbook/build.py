@@ -28,7 +28,7 @@ from ..files import check_writable, open_workbook, replacing
 from .template import style_name
 from .forecast_sheets import write_forecast, write_sensitivity
 from ..errors import InvalidValueError
-from ..core.cost import token_cost_usd
+from ..core.cost import fleet_breakeven_parts, token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS, quote_day
 from ..core.options import CHOICE_OPTIONS, OPTIONS
 from .symbolic import Expr, Symbol, call, concat, is_number, literal
@@ -60,7 +60,7 @@ DEFAULT_SCENARIOS = (
          input_tokens=6000, output_tokens=500, batch=4, requests_per_month=500_000),
     dict(scenario="Llama 3 8B Q4_K_M on an RTX 4090", model="llama-3-8b", hardware="rtx-4090",
          precision="q4_k_m", input_tokens=800, output_tokens=300, requests_per_month=100_000),
-    dict(scenario="Llama 3 8B Q4_0 on a Mac (M2 Max, owned)", model="llama-3-8b", hardware="apple-m2-max",
+    dict(scenario="Llama 3 8B Q4_0 on a Mac Studio (M3 Ultra, owned)", model="llama-3-8b", hardware="apple-m3-ultra",
          precision="q4_0", input_tokens=500, output_tokens=200, requests_per_month=50_000),
     dict(scenario="GPT-4o API only", model="gpt-4o", input_tokens=2000, output_tokens=400,
          requests_per_month=1_000_000),
@@ -470,9 +470,11 @@ QUOTE_COLUMNS = (
     ("Break-even requests per month", "#,##0", "Calculation"),
     ("Cheaper", None, "Calculation"),
     ("In totals", None, "Calculation"),
+    ("Own, monthly", "#,##0", "Link"),
+    ("Rent, monthly", "#,##0", "Link"),
 )
 MONEY_COLUMNS = {"Monthly cost", "Effective cost per request", "Marginal cost per request",
-                 "Same traffic on the API, monthly"}
+                 "Same traffic on the API, monthly", "Own, monthly", "Rent, monthly"}
 #: First scenario row of the Quote sheet (headers on the row above): the Scenarios sheet's, so that
 #: each row's formulas are one formula moved down, written once as a shared formula.
 QUOTE_FIRST_ROW = FIRST_ROW
@@ -529,6 +531,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compare("input_usd_per_mtok"),
                                      compare("cached_input_usd_per_mtok"), compare("output_usd_per_mtok"))
         monthly, requests, api_monthly = here("E"), here("D"), here("H")
+        breakeven = fleet_breakeven_parts(calc("deployment"), api_request, calc("capacity"), calc("peak_ratio"),
+                                          calc("spares"))
         values = [
             np.where(sc("scenario") == "", concat(sc("model"), ""), concat(sc("scenario"), "")),
             np.where(blank, "", concat(calc("model_id"), "")),
@@ -542,17 +546,22 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             np.where(is_number(monthly), np.where(requests > 0, monthly / requests, ""), ""),
             np.where(is_number(monthly) & is_number(out("cost_per_request_usd")), out("cost_per_request_usd") * fx, ""),
             np.where(unusable, "", call("IFERROR", requests * api_request * fx, "n/a")),
-            # one always-on deployment over the API's price of one request, when it fits its capacity
+            # the always-on fleet's break-even (replicas for the peak plus the spares), as breakeven_many; an
+            # autoscaled rented fleet's is found by steps no formula holds: LLM_BREAKEVEN or plan give it
             np.where(unusable, "", np.where(calc("is_api") | ~calc("has_hw") | no_fit | ~is_number(calc("deployment"))
-                                            | ~is_number(calc("capacity")), "n/a", call(
-                "IFERROR", np.where(calc("deployment") / api_request <= calc("capacity"),
-                                    calc("deployment") / api_request, "never"), "n/a"))),
+                                            | ~is_number(calc("capacity")), "n/a", np.where(
+                calc("autoscaled") & ~calc("owned"), "autoscaled: see LLM_BREAKEVEN", call("IFERROR", np.where(
+                    breakeven[1], breakeven[0], "never"), "n/a")))),
             np.where(calc("is_api") | ~is_number(monthly) | ~is_number(api_monthly), "",
                      np.where(monthly <= api_monthly, "self-hosted", "API")),
             np.where(blank, "", np.where(is_number(monthly), "yes", np.where(
                 problems, "no: see Check on Scenarios",
                 np.where(no_fit, "no: does not fit", np.where(requests == 0, "no: no requests per month",
                                                                "no: no price or speed"))))),
+            # own / rent side by side: the same fleet bought and rented, whatever the row's pricing
+            *(np.where(unusable | calc("is_api") | ~calc("has_hw") | no_fit, "", np.where(
+                is_number(out(key)), out(key) * fx, "n/a")) for key in ("owned_monthly_cost_usd",
+                                                                      "rented_monthly_cost_usd")),
         ]
         texts = [literal(v).text for v in values]
         for c, (formula, (header, fmt, style)) in enumerate(zip(texts, QUOTE_COLUMNS), start=1):
@@ -572,7 +581,12 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     _put_value(ws, total + 3, 1, "Marginal cost per request: the GPU time (at the utilisation) and API tokens of one "
                                  "more request. Rows that do not fit, or whose inputs the Check column flags, are "
                                  "left out of the totals.", "Note")
-    for col, width in zip("ABCDEFGHIJK", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16)):
+    _put_value(ws, total + 4, 1, "Own: the row's self-hosted fleet bought (capex over its life, power, upkeep; the "
+                                 "peak's replicas, all day). Rent: the same fleet at the catalog's rental price of the "
+                                 "row's tier (following the day with autoscale).", "Note")
+    _put_value(ws, total + 5, 1, "Own and Rent are shown whatever the row's own pricing; n/a where the catalog has no "
+                                 "purchase price and power, or no rental price, for the hardware.", "Note")
+    for col, width in zip("ABCDEFGHIJKLM", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16, 13, 13)):
         ws.column_dimensions[col].width = width
     ws.row_dimensions[head].height = 45
     ws.print_title_rows = f"{head}:{head}"
@@ -588,7 +602,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
     chart.height, chart.width = 11, 24
-    ws.add_chart(chart, f"A{total + 5}")
+    ws.add_chart(chart, f"A{total + 7}")
     _print_setup(ws)
 
 

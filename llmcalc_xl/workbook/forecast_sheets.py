@@ -123,7 +123,8 @@ FORECAST_SUMMARY = (
 #: The month blocks: name, title, shown.
 FORECAST_BLOCKS = (
     ("requests", "Requests", True),
-    ("replicas", "Replicas paid for (rented: the month's traffic; owned: the most so far)", True),
+    ("replicas", "Replicas paid for (rented: the month's traffic, on average over the day with autoscale; owned: "
+                 "the most so far)", True),
     ("quoted", "Monthly cost as quoted", True),
     ("api", "Monthly cost of the same traffic on the API", True),
     ("cum_quoted", "Cumulative cost as quoted", True),
@@ -154,10 +155,10 @@ def forecast_cells() -> RowSheet:
         upfront_yes=F.ref("capex_upfront_word") == "yes", rate=_calc("rate"),
         price_given=is_number(F.ref("price_per_hour")), capex=_calc("capex") * fx,
         own_capital=_calc("own_capital") * fx, gpus=_calc("gpus_in"), api_request=api_request_usd() * fx,
-        hours_per_month=Expr("hours_per_month"))
+        hours_per_month=Expr("hours_per_month"), autoscale=_flag("autoscaled"), peak_hours=_calc("peak_hours"))
     # the composite parts once per row, so that each month's formula refers to them
     b = FC.Base(**{**b.__dict__, **{k: sheet.one(k, getattr(b, k))
-                                    for k in ("upfront", "running", "capex_per_replica", "api_request")}})
+                                    for k in ("upfront", "running", "capex_per_replica", "api_request", "scaled")}})
     FC.forecast(b, h, sheet.let, MONTHS)
     return sheet
 
@@ -180,7 +181,8 @@ def sensitivity_cells() -> RowSheet:
         owned_parts=_flag("owned") & ~is_number(F.ref("price_per_hour")), own_capital=_calc("own_capital") * fx,
         own_power=_calc("own_power") * fx, own_maintenance=_calc("own_maintenance") * fx,
         capex=_calc("capex") * fx, years=_calc("years"), residual=_calc("residual"), rate=_calc("rate"),
-        hours_per_month=Expr("hours_per_month"))
+        hours_per_month=Expr("hours_per_month"), scaled=_flag("autoscaled") & ~_flag("owned"),
+        peak_hours=_calc("peak_hours"))
     del cells
     FC.sensitivity(b, Expr("sensitivity_share"), sheet.one)
     return sheet
@@ -238,6 +240,8 @@ def forecast_layout(sheet: RowSheet | None = None) -> tuple[dict[tuple[str, int 
 
 #: The Sensitivity sheet's working cells start in this column (J), right of its tables.
 SENSITIVITY_WORK_COLUMN = 16
+#: Where each table's drivers, sorted by swing for the tornado chart, begin (K: swing, rank, driver, changes).
+SORTED_COLUMN = 11
 #: The first row of the table of the scenario shown, and of the quote's total (their titles).
 SENSITIVITY_TABLES = (6, 18)
 #: The tornado charts' row, below the tables and the notes.
@@ -425,6 +429,27 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
             _put_formula(ws, r, 4, "=" + pick(f"{key}_up"), "Calculation", "#,##0")
             _put_formula(ws, r, 5, f'=IF(AND(ISNUMBER(B{r}),ISNUMBER(C{r})),B{r}-C{r},"")', "Calculation", "#,##0")
             _put_formula(ws, r, 6, f'=IF(AND(ISNUMBER(D{r}),ISNUMBER(C{r})),D{r}-C{r},"")', "Calculation", "#,##0")
+    # each table sorted by swing for its tornado chart (the widest on top, ties in the table's order), as
+    # `llmcalc-xl sensitivity` lists them: a swing and a rank per driver, then the drivers by rank
+    n = len(FC.DRIVERS)
+    for top, _ in tables:
+        _put_value(ws, top, SORTED_COLUMN, "Sorted by swing, for the chart", "Header")
+        for c, h in enumerate(("Swing", "Rank", "Driver", "Change, driver down", "Change, driver up")):
+            _put_value(ws, top + 1, SORTED_COLUMN + c, h, "Header")
+        swing, rank, label, down, up = (_letter(SORTED_COLUMN + c) for c in range(5))
+        first_r, last_r = top + 2, top + 1 + n
+        for i in range(n):
+            r = first_r + i
+            _put_formula(ws, r, SORTED_COLUMN, f'=IF(AND(ISNUMBER(E{r}),ISNUMBER(F{r})),ABS(F{r}-E{r}),0)',
+                         "Calculation", "#,##0")
+            before = f"+SUMPRODUCT(({swing}${first_r}:{swing}{r - 1}={swing}{r})*1)" if i else ""
+            _put_formula(ws, r, SORTED_COLUMN + 1, f"=1+SUMPRODUCT(({swing}${first_r}:{swing}${last_r}>{swing}{r})*1)"
+                         + before, "Calculation", "0")
+            at = f"MATCH({i + 1},${rank}${first_r}:${rank}${last_r},0)"
+            _put_formula(ws, r, SORTED_COLUMN + 2, f"=INDEX($A${first_r}:$A${last_r},{at})", "Calculation")
+            _put_formula(ws, r, SORTED_COLUMN + 3, f"=INDEX($E${first_r}:$E${last_r},{at})", "Calculation", "#,##0")
+            _put_formula(ws, r, SORTED_COLUMN + 4, f"=INDEX($F${first_r}:$F${last_r},{at})", "Calculation", "#,##0")
+        del label, down, up
     # the working cells
     _put_value(ws, 3, work, "Working: each scenario's monthly cost with each driver moved (rows as on Scenarios)",
                "Header")
@@ -446,6 +471,9 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
         ws.column_dimensions[letter].width = 13
     for letter in "EF":
         ws.column_dimensions[letter].width = 20
+    ws.column_dimensions[_letter(SORTED_COLUMN + 2)].width = 40
+    for c in (3, 4):
+        ws.column_dimensions[_letter(SORTED_COLUMN + c)].width = 20
     ws.column_dimensions[_letter(work)].width = 40
     for key in column_of.values():
         ws.column_dimensions[key].width = 13
@@ -456,12 +484,13 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
         chart.grouping = "clustered"
         chart.overlap = 100
         chart.title = f"Tornado: {title.split(' (')[0].lower()}"
-        data = Reference(ws, min_col=5, max_col=6, min_row=top + 1, max_row=top + 1 + len(FC.DRIVERS))
+        data = Reference(ws, min_col=SORTED_COLUMN + 3, max_col=SORTED_COLUMN + 4, min_row=top + 1,
+                         max_row=top + 1 + len(FC.DRIVERS))
         chart.add_data(data, titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=top + 2, max_row=top + 1 + len(FC.DRIVERS)))
+        chart.set_categories(Reference(ws, min_col=SORTED_COLUMN + 2, min_row=top + 2, max_row=top + 1 + len(FC.DRIVERS)))
         chart.y_axis.title = "change of the monthly cost"
         chart.x_axis.tickLblPos = "low"  # the drivers' names left of the bars, clear of those going down
-        chart.x_axis.scaling.orientation = "maxMin"  # the first driver on top, as in the table
+        chart.x_axis.scaling.orientation = "maxMin"  # the widest swing on top
         chart.legend.position = "b"
         chart.height, chart.width = 9, 14
         ws.add_chart(chart, f"{'A' if top == tables[0][0] else 'D'}{CHART_ROW}")

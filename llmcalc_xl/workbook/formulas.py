@@ -166,6 +166,7 @@ class CatalogCells:
     provider_given = ref("provider_given")
     experts_only = ref("experts_only")
     attention_kept = ref("attention_kept")
+    autoscale = ref("autoscale_on")
 
     def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
         cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
@@ -268,6 +269,7 @@ def _resolution(sheet: CalcSheet) -> None:
         sheet.add(f"{key}_word", word, f"{key}")
         sheet.add(f"{key}_given", ref(f"{key}_word") != "", f"{key} given?")
     sheet.add("pricing_owned", ref("pricing_word") == "owned", "Pricing owned?")
+    sheet.add("autoscale_on", ref("autoscale_word") == "yes", "Autoscale yes?")
     for word in ("reserved-1y", "reserved-3y", "spot"):
         sheet.add(f"pricing_{word.replace('-', '_')}", ref("pricing_word") == word, f"Pricing {word}?")
     # a named provider: its published price of the tier (on-demand unless a rental tier is given), looked up on
@@ -390,8 +392,11 @@ OUTPUTS = (
     ("deployment_usd_per_month", "Deployment USD a month", "$#,##0.00"),
     ("capacity_requests_per_month", "Capacity, requests a month", "#,##0"),
     ("replicas_needed", "Replicas", "0"),
+    ("average_replicas", "Replicas paid on average", "0.00"),
     ("monthly_cost_usd", "Monthly cost USD", "$#,##0.00"),
     ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000"),
+    ("rented_monthly_cost_usd", "Rented fleet USD a month", "$#,##0.00"),
+    ("owned_monthly_cost_usd", "Owned fleet USD a month", "$#,##0.00"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
@@ -480,6 +485,8 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
          literal(f"gpus auto: no GPU count up to {max(GPU_CANDIDATES)} holds this workload. ")),
         (ref("provider_given") & ~ref("pricing_owned") & (ref("o_row") == 0),
          concat("No price from provider ", _typed("provider"), " for this hardware and tier: see the Prices sheet. ")),
+        (ref("autoscale_on") & (ref("peak_ratio") * ref("peak_hours") > 24.0),
+         literal("autoscale: peak_to_average x peak_hours_per_day must be at most 24 (the day's traffic). ")),
         (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("capex")),
          literal("pricing owned needs capex_usd_per_gpu: the hardware has no purchase price in the catalog. ")),
         (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("power_w")),
