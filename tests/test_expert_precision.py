@@ -171,20 +171,29 @@ def _excluded(repo):
 
     path = Path(__file__).parent / "data" / "model_configs" / (repo.replace("/", "--") + "_hf_quant_config.json")
     q = json.loads(path.read_text())["quantization"]
-    assert q["quant_algo"] == "NVFP4" and q["group_size"] == 16
+    assert q["group_size"] == 16
+    if q["quant_algo"] == "MIXED_PRECISION":  # DeepSeek V4: NVFP4 on the layers it lists, the routed experts
+        layers = q["quantized_layers"]
+        assert {v["quant_algo"] for v in layers.values()} == {"NVFP4"}
+        assert all(name.endswith(".ffn.experts") for name in layers)
+    else:
+        assert q["quant_algo"] == "NVFP4"
     return q["exclude_modules"]
 
 
 def test_every_experts_scope_is_what_the_checkpoint_excludes(cat):
-    scoped = {repo: (m, scope) for m in cat.entries("models") for repo, scope in m.checkpoint_scopes.items()}
-    assert len(scoped) == 8
+    scoped = {repo: (m, scope) for m in cat.entries("models") for repo, scope in m.checkpoint_scopes.items()
+              if scope == "experts"}  # "all-but-attention": tests/test_attention_scope.py
+    assert len(scoped) >= 8
     for repo, (model, scope) in scoped.items():
-        assert scope == "experts" and model.checkpoints[repo] == "fp4", repo
+        assert model.checkpoints[repo] == "fp4", repo
         kept = _excluded(repo)
-        # attention stays BF16 (full and, on Qwen3.5, linear attention), and so does lm_head
-        assert any("self_attn" in k for k in kept) and any(k.endswith("lm_head") for k in kept), repo
-        # shared experts too, where the model has them
-        assert (model.shared_experts == 0) or any("shared_expert" in k for k in kept), repo
+        # attention stays BF16 (full and, on Qwen3.5, linear attention), and so does lm_head (DeepSeek V4's
+        # modules are named attn and head)
+        assert any("self_attn" in k or ".attn." in k for k in kept), repo
+        assert any(k.endswith("lm_head") or k == "head" for k in kept), repo
+        # shared experts too, where the model has them (Gemma 4's dense MLP beside the experts: mlp*)
+        assert (model.shared_experts == 0) or any("shared_expert" in k or k.endswith(".mlp*") for k in kept), repo
 
 
 def test_checkpoint_scopes_are_checked_when_the_catalog_loads(tmp_path):

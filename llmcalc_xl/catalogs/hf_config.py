@@ -16,6 +16,7 @@ with the totals the publishers state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,9 @@ class ParameterCount:
     routed_experts: int      # all routed-expert weights (every MoE layer, every expert)
     experts: int             # routed experts per MoE layer
     experts_per_token: int
+    attention: int = 0       # the attention blocks of every layer (self_attn: projections, their norms, any
+                             # indexer; linear-attention and Mamba2 mixers too): what an NVFP4 checkpoint
+                             # that excludes self_attn* keeps at 16 bits
 
     @property
     def active(self) -> int:
@@ -240,7 +244,7 @@ def _count(cfg: dict) -> tuple[ParameterCount, _Shape]:
     d = _get(cfg, "head_dim", h // nq if nq else 0) or h // nq
     total = vocab * h * (1 if tied else 2) + h   # embeddings, output layer, final norm
     shape = _Shape(layers=layers, heads=nq, kv_heads=nkv, head_dim=d)
-    routed = 0
+    routed = attention = 0
 
     experts = _get(cfg, "n_routed_experts", 0) or _get(cfg, "num_local_experts", 0) or _get(cfg, "num_experts", 0)
     top_k = _get(cfg, "num_experts_per_tok", 0) if experts else 0
@@ -261,8 +265,10 @@ def _count(cfg: dict) -> tuple[ParameterCount, _Shape]:
             total += h  # the block's norm
             if block == "M":
                 total += mamba_n
+                attention += mamba_n
             elif block == "*":
                 total += _gqa(h, nq, nkv, d)
+                attention += _gqa(h, nq, nkv, d)
             elif block == "-":
                 i = _need(cfg, "intermediate_size")
                 total += _linear(h, i, bias) + _linear(i, h, bias)  # relu2 MLP: up, down (no gate)
@@ -277,7 +283,7 @@ def _count(cfg: dict) -> tuple[ParameterCount, _Shape]:
         shape.mlp_only_layers = pattern.count("-") + pattern.count("E")
         shape.intermediate_size = moe_i
         shape.shared_experts = _get(cfg, "n_shared_experts", 1 if shared_i else 0)
-        return ParameterCount(total, routed, experts, top_k), shape
+        return ParameterCount(total, routed, experts, top_k, attention), shape
 
     moe_layers = _moe_pattern(cfg, layers) if experts else [False] * layers
     if mt == "llama4_text":
@@ -296,6 +302,7 @@ def _count(cfg: dict) -> tuple[ParameterCount, _Shape]:
     for i in range(layers):
         kind = layer_types[i] if layer_types else "full_attention"
         total += 2 * h  # input and post-attention norms
+        before = total
         # mixer
         if mt in ("deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa"):
             total += _mla(cfg, h)
@@ -326,6 +333,7 @@ def _count(cfg: dict) -> tuple[ParameterCount, _Shape]:
             elif kind == "chunked_attention":
                 shape.chunked_layers += 1
                 shape.chunk_tokens = _need(cfg, "attention_chunk_size")
+        attention += total - before
         # MLP
         if moe_layers[i]:
             per = 3 * h * moe_i
@@ -349,7 +357,7 @@ def _count(cfg: dict) -> tuple[ParameterCount, _Shape]:
         shape.sliding_layers, shape.sliding_window = layers, _need(cfg, "sliding_window")
     shape.intermediate_size = moe_i if experts else dense_i
     shape.shared_experts = shared_n
-    return ParameterCount(total, routed, experts, top_k), shape
+    return ParameterCount(total, routed, experts, top_k, attention), shape
 
 
 def _shared(cfg: dict, mt: str, h: int, moe_i: int) -> tuple[int, int]:
@@ -431,9 +439,12 @@ def native_precision(config: dict) -> str:
 
 
 def native_precision_scope(config: dict) -> str:
-    """'experts' where the checkpoint's quantization_config leaves attention unquantised (its ignore
-    or modules_to_not_convert list names self_attn: gpt-oss, Kimi K2.5), so only the MoE weights
-    carry the native format; '' (all linear layers) otherwise."""
+    """Which weights the checkpoint's quantization_config quantises, from its ignore (or
+    modules_to_not_convert) list: '' (every linear layer) where it keeps no attention; 'experts' where
+    it keeps attention and the MLPs outside the routed experts (Kimi K2.5: shared experts and the dense
+    layer; gpt-oss has none), or the model has no MLP but its routed experts; 'all-but-attention'
+    where it keeps the attention only and the model has MLPs besides routed experts (a dense model,
+    shared experts, dense layers)."""
     q = config.get("quantization_config")
     if not isinstance(q, dict):
         inner = config.get("text_config")
@@ -441,7 +452,16 @@ def native_precision_scope(config: dict) -> str:
     if not isinstance(q, dict):
         return ""
     kept = [str(x) for key in ("ignore", "modules_to_not_convert") for x in (q.get(key) or [])]
-    return "experts" if any("self_attn" in k for k in kept) else ""
+    if not any("self_attn" in k for k in kept):
+        return ""
+    # a router ("mlp.gate" alone) is no MLP
+    if any("shared_expert" in k or ("mlp" in k and not re.search(r"mlp\.gate\W*$", k)) for k in kept):
+        return "experts"
+    cfg = _text(config)
+    experts = _get(cfg, "n_routed_experts", 0) or _get(cfg, "num_local_experts", 0) or _get(cfg, "num_experts", 0)
+    other_mlps = (_get(cfg, "n_shared_experts", 0) or _get(cfg, "shared_expert_intermediate_size", 0)
+                  or _get(cfg, "shared_intermediate_size", 0) or _get(cfg, "first_k_dense_replace", 0))
+    return "experts" if experts and not other_mlps else "all-but-attention"
 
 
 def entry_from_config(config: dict, model_id: str, *, name: str = "", source: str = "", as_of: str = "",
@@ -484,13 +504,15 @@ def entry_from_config(config: dict, model_id: str, *, name: str = "", source: st
         "sparse_attention_top_k": _get(cfg, "index_topk", 0) if mt in ("deepseek_v32", "glm_moe_dsa") else 0,
         "indexer_heads": _get(cfg, "index_n_heads", 0) if mt in ("deepseek_v32", "glm_moe_dsa") else 0,
         "indexer_head_dim": _get(cfg, "index_head_dim", 0) if mt in ("deepseek_v32", "glm_moe_dsa") else 0,
+        "attention_params_b": count.attention / 1e9,
     }
     precision = native_precision(config)
     if precision:
         entry["native_precision"] = precision
         entry["native_precision_source"] = "config.json quantization_config"
-        if shape.experts and native_precision_scope(config) == "experts":
-            entry["native_precision_scope"] = "experts"
+        scope = native_precision_scope(config)
+        if scope == "all-but-attention" or (scope == "experts" and shape.experts):
+            entry["native_precision_scope"] = scope
     entry["source"] = source or "config.json"
     entry["as_of"] = as_of
     entry["notes"] = (f"Generated by llmcalc-xl catalog add-model from a "
@@ -508,9 +530,9 @@ FIELD_ORDER = ("id", "name", "aliases", "family", "params_b", "active_params_b",
                "experts_per_token", "shared_experts", "context_length", "attention", "sliding_window",
                "sliding_window_layers", "kv_lora_rank", "qk_rope_head_dim", "chunked_attention_layers",
                "attention_chunk_tokens", "linear_attention_layers", "linear_state_elements", "mlp_only_layers",
-               "sparse_attention_top_k", "indexer_heads", "indexer_head_dim", "native_precision",
+               "sparse_attention_top_k", "indexer_heads", "indexer_head_dim", "attention_params_b", "native_precision",
                "native_precision_source", "native_precision_scope", "checkpoints", "source", "as_of", "notes")
-_OPTIONAL_ZERO = {"chunked_attention_layers", "attention_chunk_tokens", "linear_attention_layers",
+_OPTIONAL_ZERO = {"attention_params_b", "chunked_attention_layers", "attention_chunk_tokens", "linear_attention_layers",
                   "linear_state_elements", "mlp_only_layers", "sparse_attention_top_k", "indexer_heads",
                   "indexer_head_dim"}
 

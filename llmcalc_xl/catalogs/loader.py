@@ -84,9 +84,19 @@ class Model:
     sparse_attention_top_k: int = _f(0, min=0)
     indexer_heads: int = _f(0, min=0)
     indexer_head_dim: int = _f(0, min=0)
+    # compressed attention (DeepSeek V4): layers that also hold one KV entry per so many tokens
+    compressed_attention_layers: int = _f(0, min=0)
+    kv_compression_tokens: int = _f(0, min=0)
+    heavily_compressed_layers: int = _f(0, min=0)
+    heavy_compression_tokens: int = _f(0, min=0)
+    # KV heads and head dim of the full-attention layers where they differ from the others (0: the same)
+    global_kv_heads: int = _f(0, min=0)
+    global_head_dim: int = _f(0, min=0)
+    # parameters of the attention blocks, billions: what a scope "all-but-attention" keeps at 16 bits
+    attention_params_b: float = _f(0.0, min=0)
     native_precision: str = _f("")
     native_precision_source: str = _f("")
-    native_precision_scope: str = _f("", choices=("", "all", "experts"))
+    native_precision_scope: str = _f("", choices=("", "all", "experts", "all-but-attention"))
     checkpoints: dict = _f({}, mapping=True)
     checkpoint_scopes: dict = _f({}, mapping=True)
     notes: str = _f("")
@@ -107,6 +117,14 @@ class Model:
                              f"mlp_only_layers ({special}) must be <= layers ({self.layers})")
         if (self.chunked_attention_layers > 0) != (self.attention_chunk_tokens > 0):
             raise ValueError("chunked_attention_layers and attention_chunk_tokens go together")
+        if (self.compressed_attention_layers > 0) != (self.kv_compression_tokens > 0):
+            raise ValueError("compressed_attention_layers and kv_compression_tokens go together")
+        if (self.heavily_compressed_layers > 0) != (self.heavy_compression_tokens > 0):
+            raise ValueError("heavily_compressed_layers and heavy_compression_tokens go together")
+        if self.compressed_attention_layers + self.heavily_compressed_layers > self.sliding_window_layers:
+            raise ValueError(f"compressed_attention_layers + heavily_compressed_layers "
+                             f"({self.compressed_attention_layers + self.heavily_compressed_layers}) must be <= "
+                             f"sliding_window_layers ({self.sliding_window_layers}): each keeps a window too")
         if (self.linear_attention_layers > 0) != (self.linear_state_elements > 0):
             raise ValueError("linear_attention_layers and linear_state_elements go together")
         if self.native_precision and not self.native_precision_source:
@@ -114,16 +132,27 @@ class Model:
         if self.native_precision_scope == "experts" and not (self.native_precision and self.experts > 0):
             raise ValueError("native_precision_scope 'experts' needs a native_precision and routed experts "
                              "(experts > 0). Leave native_precision_scope out, or set both")
+        if self.native_precision_scope == "all-but-attention" and not (self.native_precision
+                                                                       and self.attention_params_b > 0):
+            raise ValueError("native_precision_scope 'all-but-attention' needs a native_precision and "
+                             "attention_params_b > 0 (the attention blocks' parameters, billions). Set both, or "
+                             "leave native_precision_scope out")
+        if self.attention_params_b >= self.params_b:
+            raise ValueError(f"attention_params_b ({self.attention_params_b}) must be < params_b ({self.params_b})")
         for repo, scope in self.checkpoint_scopes.items():
             if repo not in self.checkpoints:
                 raise ValueError(f"checkpoint_scopes names '{repo}', which is not one of checkpoints. Add it to "
                                  "checkpoints with the precision it implies, or remove it from checkpoint_scopes")
-            if scope not in ("all", "experts"):
+            if scope not in ("all", "experts", "all-but-attention"):
                 raise ValueError(f"checkpoint_scopes['{repo}'] '{scope}' is not a scope. Use \"all\" (every linear "
-                                 "layer) or \"experts\" (the routed MoE experts only)")
+                                 "layer), \"experts\" (the routed MoE experts only) or \"all-but-attention\" "
+                                 "(every linear layer but the attention blocks)")
             if scope == "experts" and self.experts <= 0:
                 raise ValueError(f"checkpoint_scopes['{repo}'] 'experts' needs routed experts (experts > 0). Use "
                                  "\"all\", or set experts")
+            if scope == "all-but-attention" and self.attention_params_b <= 0:
+                raise ValueError(f"checkpoint_scopes['{repo}'] 'all-but-attention' needs attention_params_b > 0 "
+                                 "(the attention blocks' parameters, billions). Set it, or use \"all\"")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("attention 'mla' needs kv_lora_rank > 0")
         if self.experts == 0 and abs(self.active_params_b - self.params_b) > 1e-9 * self.params_b:
@@ -586,7 +615,7 @@ class Precision:
 #: zeros or of a unit is caught before it turns into negative times or costs. A field that two
 #: kinds share means the same in both. Model.check adds what no single field can say (the
 #: embeddings are part of the active parameters).
-_PARAMS = "the largest published models have about 1,000 billion parameters"
+_PARAMS = "the largest published models have about 2,800 billion parameters"
 _MODEL_COUNT = "no published model comes within a factor 100 of it"
 _TFLOPS = "the fastest GPUs reach about 15,000 dense TFLOPS, at 4 bits"
 _API_PRICE = "the dearest published API prices are about 600 USD per million tokens"
@@ -602,9 +631,9 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "vocab_size": (1, 10_000_000, "the largest published vocabularies have about 262,000 tokens"),
     "context_length": (1, 1_000_000_000, "the longest published context is 10 million tokens"),
     "intermediate_size": (0, 10_000_000, _MODEL_COUNT),
-    "experts": (0, 100_000, "the most routed experts published are 384"),
-    "experts_per_token": (0, 100_000, "the most routed experts published are 384"),
-    "shared_experts": (0, 100_000, "the most routed experts published are 384"),
+    "experts": (0, 100_000, "the most routed experts published are 896"),
+    "experts_per_token": (0, 100_000, "the most routed experts published are 896"),
+    "shared_experts": (0, 100_000, "the most routed experts published are 896"),
     "sliding_window": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "sliding_window_layers": (0, 10_000, "the deepest published models have about 130 layers"),
     "kv_lora_rank": (0, 1_000_000, _MODEL_COUNT),
@@ -618,6 +647,13 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "sparse_attention_top_k": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "indexer_heads": (0, 100_000, _MODEL_COUNT),
     "indexer_head_dim": (0, 100_000, _MODEL_COUNT),
+    "attention_params_b": (0, 100_000, _PARAMS),
+    "global_kv_heads": (0, 100_000, _MODEL_COUNT),
+    "global_head_dim": (0, 100_000, _MODEL_COUNT),
+    "compressed_attention_layers": (0, 10_000, "the deepest published models have about 130 layers"),
+    "kv_compression_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
+    "heavily_compressed_layers": (0, 10_000, "the deepest published models have about 130 layers"),
+    "heavy_compression_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     # API models
     "input_usd_per_mtok": (0, 100_000, _API_PRICE),
     "output_usd_per_mtok": (0, 100_000, _API_PRICE),

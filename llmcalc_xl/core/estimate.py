@@ -425,7 +425,9 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned"),
              "pricing_reserved_1y": np.equal(pricing, "reserved-1y"),
              "pricing_reserved_3y": np.equal(pricing, "reserved-3y"), "pricing_spot": np.equal(pricing, "spot"),
-             "provider_given": provider_given, "experts_only": _experts_only(cat, given.get("model"), m_pos, p_pos, n),
+             "provider_given": provider_given,
+             "experts_only": _scoped(cat, given.get("model"), m_pos, p_pos, n, "experts"),
+             "attention_kept": _scoped(cat, given.get("model"), m_pos, p_pos, n, "all-but-attention"),
              "autoscale": autoscale}
     pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
@@ -513,45 +515,50 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.nda
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
 
 
-def _experts_only(cat: Catalog, model: Any, m_pos: np.ndarray, p_pos: np.ndarray, n: int) -> np.ndarray:
-    """Rows whose precision covers the routed experts only: the row runs in the precision its model
-    name ships in (a quantised checkpoint's, else the model's native one) and that checkpoint, or
-    the model, ships its experts alone in it (checkpoint_scopes / native_precision_scope "experts")."""
+#: The scopes a native or checkpoint precision may cover, by code ("" and "all": every linear layer)
+_SCOPES = ("all", "experts", "all-but-attention")
+
+
+def _scoped(cat: Catalog, model: Any, m_pos: np.ndarray, p_pos: np.ndarray, n: int, scope: str) -> np.ndarray:
+    """Rows whose precision covers ``scope`` only ("experts": the routed experts; "all-but-attention":
+    every body weight but the attention blocks): the row runs in the precision its model name ships in
+    (a quantised checkpoint's, else the model's native one) and that checkpoint, or the model, ships
+    so (checkpoint_scopes / native_precision_scope)."""
     pt, mt = cat.table("precisions"), cat.table("models")
     native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "") else -2
                          for r in mt.rows])
     shipped = _take(native, m_pos, missing=-2)
-    scoped = _take(mt.flag("native_precision_scope", "experts"), m_pos, missing=False)
-    ck_precision, ck_scoped = _checkpoint_rows(cat, model, n)
+    scoped = _take(mt.flag("native_precision_scope", scope), m_pos, missing=False)
+    ck_precision, ck_scope = _checkpoint_rows(cat, model, n)
     named = ck_precision >= 0
     shipped = np.where(named, ck_precision, shipped)
-    scoped = np.where(named, ck_scoped, scoped)
+    scoped = np.where(named, ck_scope == _SCOPES.index(scope), scoped)
     return scoped & (shipped == p_pos)
 
 
 def _checkpoint_rows(cat: Catalog, model: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the precision position a quantised checkpoint's repo (typed as the model) implies
-    (-1: the name is no checkpoint), and whether that checkpoint quantises its routed experts only."""
+    (-1: the name is no checkpoint), and the code in ``_SCOPES`` of what that checkpoint quantises."""
     pt = cat.table("precisions")
     implied, scopes = cat.implied_precisions(), cat.checkpoint_scopes()
 
-    def of(name: Any) -> tuple[int, bool]:
+    def of(name: Any) -> tuple[int, int]:
         key = normalize(name) if isinstance(name, str) else None
         if key is None or key not in implied:
-            return -1, False
-        return pt.index(implied[key]), scopes.get(key) == "experts"
+            return -1, 0
+        return pt.index(implied[key]), _SCOPES.index(scopes.get(key) or "all")
 
     if not implied:
-        return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
+        return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
     if length_of(model) is None:
-        precision, experts = of(model)
-        return np.full(n, precision, dtype=np.int64), np.full(n, experts)
+        precision, scope = of(model)
+        return np.full(n, precision, dtype=np.int64), np.full(n, scope, dtype=np.int64)
     codes, uniques = ((model.codes, model.uniques) if isinstance(model, Coded)
                       else factorize(np.asarray(model, dtype=object)))
     pairs = [of(u) for u in uniques]
     by_unique = np.asarray([p for p, _ in pairs], dtype=np.int64)
-    experts_by_unique = np.asarray([e for _, e in pairs], dtype=bool)
-    return np.take(by_unique, codes), np.take(experts_by_unique, codes)
+    scope_by_unique = np.asarray([e for _, e in pairs], dtype=np.int64)
+    return np.take(by_unique, codes), np.take(scope_by_unique, codes)
 
 
 def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> np.ndarray:
@@ -619,7 +626,7 @@ class CatalogRows:
         self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
         self.pricing_reserved_1y, self.pricing_reserved_3y = flags["pricing_reserved_1y"], flags["pricing_reserved_3y"]
         self.pricing_spot, self.provider_given = flags["pricing_spot"], flags["provider_given"]
-        self.experts_only = flags["experts_only"]
+        self.experts_only, self.attention_kept = flags["experts_only"], flags["attention_kept"]
         self.autoscale = flags["autoscale"]
 
     def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:

@@ -85,13 +85,22 @@ def weights_bytes(params, emb_params, out_params, body_bits, embedding_bits, out
     return (body * body_bits + emb_params * embedding_bits + out_params * output_bits) / 8.0
 
 
-def expert_scoped_weights_bytes(params, emb_params, out_params, expert_params, expert_bits, rest_bits,
-                                embedding_bits, output_bits):
-    """Bytes of all weights when the routed experts are stored at ``expert_bits`` and the rest of
-    the body (attention, shared experts, dense layers) at ``rest_bits``: a checkpoint that
-    quantises its experts only (Kimi K2.5: INT4 experts, BF16 elsewhere; gpt-oss: MXFP4 experts)."""
-    rest = params - emb_params - out_params - expert_params
-    return (rest * rest_bits + expert_params * expert_bits + emb_params * embedding_bits
+def kept_params(params, emb_params, out_params, expert_params, attention_params, experts_only, attention_kept):
+    """Body parameters a checkpoint keeps at 16 bits while its format covers the rest: all but the
+    routed experts when the format covers the experts only (Kimi K2.5: INT4 experts; gpt-oss: MXFP4
+    experts), the attention blocks when it covers all but attention (nvidia/GLM-5-NVFP4: every MLP
+    and expert in NVFP4, self_attn in BF16), else none."""
+    return where(experts_only, params - emb_params - out_params - expert_params,
+                 where(attention_kept, attention_params, 0.0))
+
+
+def scoped_weights_bytes(params, emb_params, out_params, kept_params_, body_bits, kept_bits, embedding_bits,
+                         output_bits):
+    """Bytes of all weights when ``kept_params_`` of the body stay at ``kept_bits`` (16: the format's
+    embedding bits) and the rest of the body is at ``body_bits``. GLM-5 NVFP4 by hand: 13.60 B
+    attention at 16 bits, 728.41 B other body weights at 4.5 bits, 1.90 B tables at 16: 440.7 GB."""
+    body = params - emb_params - out_params
+    return ((body - kept_params_) * body_bits + kept_params_ * kept_bits + emb_params * embedding_bits
             + out_params * output_bits) / 8.0
 
 
@@ -119,12 +128,25 @@ def tokens_held(context_tokens, block_tokens):
 
 
 def kv_cache_bytes_per_sequence(per_token_layer, full_layers, full_held, window_held, window_layers_held,
-                                chunk_held=0.0, chunk_layers_held=0.0):
+                                chunk_held=0.0, chunk_layers_held=0.0, per_token_global_layer=0.0,
+                                global_layers=0.0):
     """KV bytes one sequence holds: ``full_layers`` hold every token (``full_held``); the
     ``window_layers_held`` sliding-window layers hold at most the window (``window_held``); the
-    ``chunk_layers_held`` chunked-attention layers (Llama 4) at most one chunk (``chunk_held``)."""
-    return per_token_layer * (full_layers * full_held + window_layers_held * window_held
-                              + chunk_layers_held * chunk_held)
+    ``chunk_layers_held`` chunked-attention layers (Llama 4) at most one chunk (``chunk_held``).
+    ``global_layers`` of the full layers (the full-attention ones, not window layers an engine keeps
+    whole) take ``per_token_global_layer`` instead: Gemma 4's global layers keep 2 KV heads of 512
+    where its sliding layers keep 8 of 256."""
+    return (per_token_layer * ((full_layers - global_layers) * full_held + window_layers_held * window_held
+                               + chunk_layers_held * chunk_held)
+            + per_token_global_layer * global_layers * full_held)
+
+
+def compressed_entries(context_tokens, tokens_per_entry):
+    """KV entries a compressed-attention layer holds beside its window (DeepSeek V4: one entry pools
+    4 tokens in CSA layers, 128 in HCA ones): the context over the tokens an entry pools, rounded up;
+    0 where the layer kind is absent (``tokens_per_entry`` 0)."""
+    pools = tokens_per_entry > 0
+    return where(pools, np.ceil(context_tokens / where(pools, tokens_per_entry, 1.0)), 0.0)
 
 
 def state_bytes_per_sequence(linear_layers, state_elements, c=ASSUMPTIONS):

@@ -63,6 +63,7 @@ class Lookup(Protocol):
     pricing_spot: Any         # pricing is given as spot
     provider_given: Any       # a provider is named: its published price of the tier, not the tier's default
     experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
+    attention_kept: Any  # the precision covers all but the attention blocks (a checkpoint scoped so)
     autoscale: Any      # autoscale is yes: rented replicas follow the day's load
 
     def model(self, field: str) -> Any: ...
@@ -126,8 +127,16 @@ class Scenario:
     top_k: Any
     indexer_heads: Any
     indexer_dim: Any
+    attn_params: Any  # parameters of the attention blocks (0 where the catalog does not give them)
+    global_kv_heads: Any  # KV heads of the full-attention layers (kv_heads unless the catalog says otherwise)
+    csa_layers: Any   # compressed sparse attention (DeepSeek V4): one KV entry per csa_tokens, top_k of them read
+    csa_tokens: Any
+    hca_layers: Any   # heavily compressed attention: one KV entry per hca_tokens, all of them read
+    hca_tokens: Any
+    global_head_dim: Any  # their head dim
     # precision of the weights and of the KV cache
     experts_only: Any  # the precision covers the routed experts; the rest of the body keeps emb_bits
+    attention_kept: Any  # the precision covers all but attention; attention keeps emb_bits
     bits: Any
     emb_bits: Any
     out_bits: Any
@@ -249,7 +258,15 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         top_k=zero_if_missing(look.model("sparse_attention_top_k")),
         indexer_heads=zero_if_missing(look.model("indexer_heads")),
         indexer_dim=zero_if_missing(look.model("indexer_head_dim")),
+        attn_params=zero_if_missing(look.model("attention_params_b")) * 1e9,
     )
+    global_kv, global_dim = look.model("global_kv_heads"), look.model("global_head_dim")
+    v.update(csa_layers=zero_if_missing(look.model("compressed_attention_layers")),
+             csa_tokens=zero_if_missing(look.model("kv_compression_tokens")),
+             hca_layers=zero_if_missing(look.model("heavily_compressed_layers")),
+             hca_tokens=zero_if_missing(look.model("heavy_compression_tokens")))
+    v.update(global_kv_heads=where(global_kv > 0, global_kv, v["kv_heads"]),
+             global_head_dim=where(global_dim > 0, global_dim, v["head_dim"]))
     # named now: the stages below read them (a name given twice is the same column: ``let`` keeps it)
     v = {k: let(k, x) for k, x in v.items()}
 
@@ -259,7 +276,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
            for name in ("attn_v_bits", "ffn_down_bits", "attn_output_bits")}
     v_bits_gqa4 = look.precision("attn_v_bits_gqa4")
     v.update(
-        experts_only=look.experts_only,
+        experts_only=look.experts_only, attention_kept=look.attention_kept,
         bits=bits, emb_bits=look.precision("embedding_bits"), out_bits=look.precision("output_bits"),
         v_bits=where((v["heads"] >= 4 * v["kv_heads"]) & given(v_bits_gqa4), v_bits_gqa4, mix["attn_v_bits"]),
         down_bits=mix["ffn_down_bits"], o_bits=mix["attn_output_bits"],
@@ -385,11 +402,12 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
                                                            let("s_v", s_v), let("s_down", s_down), let("s_o", s_o)))
     share = let("expert_share", _mem.safe_ratio(s.k_active, s.experts))
     expert_params = let("expert_params", _mem.routed_expert_params(s.params, s.active, s.experts, s.k_active))
-    # a precision that covers the experts only leaves the rest of the body at the bits the format
-    # keeps unquantised tensors in (its embedding bits: 16)
-    rest_bits = let("rest_bits", where(s.experts_only, s.emb_bits, body_bits))
-    total = let("weights", _mem.expert_scoped_weights_bytes(s.params, emb, out_p, expert_params, body_bits,
-                                                            rest_bits, s.emb_bits, s.out_bits))
+    # a precision that covers the experts only (or all but attention) leaves the rest of the body
+    # (or the attention blocks) at the bits the format keeps unquantised tensors in (its embedding bits: 16)
+    kept = let("kept_params", _mem.kept_params(s.params, emb, out_p, expert_params, s.attn_params, s.experts_only,
+                                               s.attention_kept))
+    total = let("weights", _mem.scoped_weights_bytes(s.params, emb, out_p, kept, body_bits, s.emb_bits, s.emb_bits,
+                                                     s.out_bits))
     expert_bytes = let("expert_bytes", expert_params * body_bits / 8.0)
     # a step reads every weight but the embedding table (only its looked-up rows), unless tied
     dense_read = let("dense_read", total - expert_bytes - where(s.tie, 0.0, emb * s.emb_bits / 8.0))
@@ -410,6 +428,8 @@ class Held:
     chunk_layers: Any
     full_layers: Any
     pass_tokens: Any
+    csa: Any  # compressed entries a compressed-sparse-attention layer holds (beside its window)
+    hca: Any  # those of a heavily compressed layer
 
     def rows(self, index: Any) -> Any:
         return RowView(self, index)
@@ -431,13 +451,16 @@ def held(s: Scenario, let: Let = keep) -> Held:
                 full_layers=let("full_layers_held", s.layers - s.linear_layers - s.mlp_only - window_layers
                                 - chunk_layers),
                 pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.sequences * np.maximum(s.prompt, 1.0),
-                                                                     s.max_tokens), 1.0)))
+                                                                     s.max_tokens), 1.0)),
+                csa=let("csa_held", _mem.compressed_entries(s.context, s.csa_tokens)),
+                hca=let("hca_held", _mem.compressed_entries(s.context, s.hca_tokens)))
 
 
 @dataclass(frozen=True)
 class Memory:
     tp: Any
     per_tok_layer: Any
+    per_tok_full: Any
     kv_seq: Any
     kv_total: Any
     act_factor: Any
@@ -454,10 +477,19 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
     heads_stored = let("heads_stored", _mem.stored_kv_heads(s.kv_heads, tp))
     per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
                                                                        s.rope, s.kv_bytes, tp))
+    # full-attention layers may keep other KV heads than the window or chunk layers (Gemma 4)
+    per_tok_full = let("per_tok_full", _mem.kv_bytes_per_token_layer(
+        s.lora > 0, _mem.stored_kv_heads(s.global_kv_heads, tp), s.global_head_dim, s.lora, s.rope, s.kv_bytes, tp))
+    global_layers = s.layers - s.linear_layers - s.mlp_only - s.window_layers - s.chunk_layers
     kv_seq = let("kv_seq", _mem.kv_cache_bytes_per_sequence(per_tok_layer, h.full_layers, h.full, h.window,
-                                                            h.window_layers, h.chunk, h.chunk_layers)
+                                                            h.window_layers, h.chunk, h.chunk_layers, per_tok_full,
+                                                            global_layers)
                  + _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
-                 + _mem.indexer_bytes_per_sequence(where(s.top_k > 0, h.full_layers, 0.0), s.indexer_dim, h.full, c))
+                 + _mem.indexer_bytes_per_sequence(where((s.top_k > 0) & ~(s.csa_layers > 0), h.full_layers, 0.0),
+                                                   s.indexer_dim, h.full, c)
+                 # compressed layers hold their entries beside the window, CSA also one indexer key an entry
+                 + per_tok_layer * (s.csa_layers * h.csa + s.hca_layers * h.hca)
+                 + _mem.indexer_bytes_per_sequence(s.csa_layers, s.indexer_dim, h.csa, c))
     kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
     act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
@@ -467,7 +499,7 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
     device = let("device", gpus * s.mem_gib * BYTES_PER_GIB * s.mem_fraction)
     static = let("static", w.weights + act + ovh)
     usable = let("usable", _mem.usable_bytes(device, s.rule_free, s.fraction, static))
-    return Memory(tp=tp, per_tok_layer=per_tok_layer, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
+    return Memory(tp=tp, per_tok_layer=per_tok_layer, per_tok_full=per_tok_full, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
                   ovh=ovh, device=device, usable=usable, total=let("total", static + kv_total))
 
 
@@ -552,14 +584,25 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     attention_layers = s.layers - s.linear_layers - s.mlp_only
     full_layers = let("full_attention_layers", attention_layers - s.window_layers - s.chunk_layers)
     # the KV written per prompt token (every attention layer), and the indexer keys of sparse attention
-    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * attention_layers + where(
-        s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0))
+    csa_share = _mem.safe_ratio(1.0, s.csa_tokens)  # compressed entries a token adds
+    hca_share = _mem.safe_ratio(1.0, s.hca_tokens)
+    kv_token_all_layers = let("kv_token_all_layers", m.per_tok_layer * (attention_layers - full_layers)
+                              + m.per_tok_full * full_layers + where(
+        s.top_k > 0, full_layers * s.indexer_dim * c.indexer_bytes_per_value, 0.0)
+        + m.per_tok_layer * (s.csa_layers * csa_share + s.hca_layers * hca_share)
+        + s.csa_layers * csa_share * s.indexer_dim * c.indexer_bytes_per_value)
     attn_flops_prompt = let("attn_flops_prompt", _speed.attention_flops(
         _speed.attended_pairs(s.prompt, s.top_k), _speed.attended_pairs(s.prompt, s.window),
         _speed.chunked_pairs(s.prompt, s.chunk), full_layers, s.window_layers, s.chunk_layers, s.heads, s.head_dim)
         + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0), where(s.top_k > 0, full_layers, 0.0),
                                s.indexer_heads, s.indexer_dim)
-        + _speed.linear_attention_flops(s.prompt, s.linear_layers, s.linear_state))
+        + _speed.linear_attention_flops(s.prompt, s.linear_layers, s.linear_state)
+        # a query attends to min(i / r, top k) compressed entries of a CSA layer, i / r of an HCA layer; the
+        # CSA indexer scores all i / r
+        + 4.0 * s.heads * s.head_dim * (s.csa_layers * _speed.attended_pairs(s.prompt, s.top_k * s.csa_tokens)
+                                        * csa_share + s.hca_layers * _speed.attended_pairs(s.prompt, 0.0) * hca_share)
+        + _speed.indexer_flops(_speed.attended_pairs(s.prompt, 0.0) * csa_share, s.csa_layers, s.indexer_heads,
+                               s.indexer_dim))
 
     def gemm_efficiency(rows):
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
@@ -603,8 +646,16 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     ctx_full = where(s.top_k > 0, np.minimum(mean_ctx, where(s.top_k > 0, s.top_k, 1.0)), mean_ctx)
     ctx_win = where(s.window > 0, np.minimum(mean_ctx, where(s.window > 0, s.window, 1.0)), mean_ctx)
     ctx_chunk = where(mean_ctx < s.chunk, mean_ctx, s.chunk / 2.0)
-    attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk)
-    indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0))  # the indexer scores every key
+    # entries a compressed layer reads beside its window: the top k of the CSA ones, all the HCA ones
+    ctx_csa = np.minimum(mean_ctx * csa_share, where(s.top_k > 0, s.top_k, mean_ctx))
+    ctx_compressed = s.csa_layers * ctx_csa + s.hca_layers * mean_ctx * hca_share
+    attn_ctx = let("attn_ctx", full_layers * ctx_full + s.window_layers * ctx_win + s.chunk_layers * ctx_chunk
+                   + ctx_compressed)
+    # the KV bytes a step reads per sequence: full layers at their own KV width
+    kv_read = let("kv_read", m.per_tok_full * full_layers * ctx_full
+                  + m.per_tok_layer * (s.window_layers * ctx_win + s.chunk_layers * ctx_chunk + ctx_compressed))
+    # the indexer scores every key (a CSA layer's: every compressed entry)
+    indexed = let("indexed_keys", where(s.top_k > 0, full_layers * mean_ctx, 0.0) + s.csa_layers * mean_ctx * csa_share)
     state = _mem.state_bytes_per_sequence(s.linear_layers, s.linear_state, c)
     # a decode step runs two kinds of kernels one after the other, each on its own roofline: the
     # matrix products (GEMMs) stream the weights once for all B tokens and turn compute-bound as B
@@ -613,7 +664,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     gemm_bytes = let("dec_gemm_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
         s.experts, s.k_active, s.sequences))
     gemm_flops = let("dec_gemm_flops", s.sequences * (2.0 * w.linear + head_flops))
-    attn_bytes = let("dec_attn_bytes", s.sequences * (m.per_tok_layer * attn_ctx
+    attn_bytes = let("dec_attn_bytes", s.sequences * (kv_read
                                                       + indexed * s.indexer_dim * c.indexer_bytes_per_value
                                                       + 2.0 * state))  # a linear layer reads and writes its state
     attn_flops = let("dec_attn_flops", s.sequences * (4.0 * s.heads * s.head_dim * attn_ctx
@@ -776,7 +827,8 @@ LABELS = {
     "bits": "Bits per weight", "emb_bits": "Embedding bits", "out_bits": "Output bits", "v_bits": "attn_v bits",
     "down_bits": "ffn_down bits", "o_bits": "attn_output bits", "up_share": "Upgraded layer share",
     "gguf": "GGUF weights?", "kv_bytes": "KV bytes per value", "experts_only": "Precision covers experts only?",
-    "rest_bits": "Bits of the body outside the experts",
+    "attention_kept": "Precision covers all but attention?", "attn_params": "Attention parameters",
+    "kept_params": "Body parameters kept at 16 bits",
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
     "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",
@@ -797,7 +849,11 @@ LABELS = {
     "full_held": "Tokens held (full layers)", "has_window": "Window layers hold less?",
     "win_held": "Tokens held (window layers)", "swa_layers": "Layers holding the window",
     "pass_tokens": "Tokens per pass", "tp": "Tensor-parallel degree", "heads_stored": "KV heads held",
-    "per_tok_layer": "KV B per token per layer", "kv_seq": "KV B per sequence", "kv_total": "KV cache B",
+    "per_tok_layer": "KV B per token per layer", "per_tok_full": "KV B per token per full-attention layer",
+    "kv_read": "KV B read per sequence a step", "csa_layers": "Compressed sparse attention layers",
+    "csa_tokens": "Tokens per CSA entry", "hca_layers": "Heavily compressed layers", "hca_tokens": "Tokens per HCA entry",
+    "csa_held": "CSA entries held per layer", "hca_held": "HCA entries held per layer", "global_kv_heads": "KV heads of full-attention layers",
+    "global_head_dim": "Head dim of full-attention layers", "kv_seq": "KV B per sequence", "kv_total": "KV cache B",
     "act_factor": "Activation factor c(TP)", "act": "Activations B", "ovh": "Overhead B",
     "device": "Device memory B", "static": "Weights + activations + overhead B", "usable": "Usable B",
     "total": "Total B", "act_tok": "Activation B per token", "p_seq": "B per sequence",

@@ -191,7 +191,7 @@ def _write_names(wb, cat: Catalog) -> None:
     _define(wb, "n_id", f"Names!$B$5:$B${r - 1}")
     _define(wb, "n_precision", f"Names!$D$5:$D${r - 1}")
     _define(wb, "n_scope", f"Names!$E$5:$E${r - 1}")
-    for col, width in zip("ABCDE", (40, 28, 12, 16, 10)):
+    for col, width in zip("ABCDE", (40, 28, 12, 16, 18)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A5"
 

@@ -165,6 +165,7 @@ class CatalogCells:
     pricing_spot = ref("pricing_spot")
     provider_given = ref("provider_given")
     experts_only = ref("experts_only")
+    attention_kept = ref("attention_kept")
     autoscale = ref("autoscale_on")
 
     def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
@@ -242,8 +243,12 @@ def _resolution(sheet: CalcSheet) -> None:
         "What the checkpoint quantises")
     scope = np.where(ref("m_row") > 0, concat(call("INDEX", name("m_native_precision_scope"), ref("m_row")), ""), "")
     shipped: Any = np.where(implied != "", implied, native)  # the precision the typed name ships in
-    sheet.add("experts_only", (shipped != "") & (ref("precision_id") == shipped)
-              & (np.where(implied != "", ck_scope, scope) == "experts"), "Precision covers experts only?")
+    runs_shipped = sheet.add("runs_shipped", (shipped != "") & (ref("precision_id") == shipped),
+                             "Runs in the precision it ships in?")
+    shipped_scope = np.where(implied != "", ck_scope, scope)
+    sheet.add("experts_only", runs_shipped & (shipped_scope == "experts"), "Precision covers experts only?")
+    sheet.add("attention_kept", runs_shipped & (shipped_scope == "all-but-attention"),
+              "Precision covers all but attention?")
     gguf = np.where(ref("p_row") > 0, call("INDEX", name("p_family"), ref("p_row")) == "gguf", False)
     local = (ref("hw_kind") == "apple") | (ref("hw_kind") == "cpu") | gguf
     _resolved(sheet, "engine", "e", "e_id", blank=np.where(local, defaults.DEFAULT_LOCAL_ENGINE,
