@@ -69,3 +69,16 @@ def test_fit_agrees_with_max_batch(rows):
     base = _est(rows)
     ok = np.equal(base["error"], None)
     assert np.all((base["batch"][ok] <= base["max_batch"][ok]) == (base["fits"][ok] == 1))
+
+
+def test_a_short_answer_under_load_never_costs_more_than_a_longer_one():
+    # the case a property run found: 44 clients of one-token answers cost more than of 101-token ones
+    # when the engine's wait was charged at the loaded step (each waited step counting the others'
+    # prompts again); every engine, the GPU time of a request grows with its answer
+    from llmcalc_xl import estimate_many
+
+    for engine in ("vllm", "sglang", "tensorrt-llm"):
+        r = estimate_many("llama-3-8b", "h100-sxm", precision="fp16", input_tokens=1312, batch=44, engine=engine,
+                          output_tokens=[1, 2, 11, 101, 1001])
+        cost = r["cost_per_request_usd"]
+        assert np.all(np.diff(cost) > 0), (engine, cost)

@@ -102,14 +102,16 @@ def test_closed_loop_of_five_clients_by_hand(tmp_path, wait_steps, wave_share, f
     # decodes for 99: a cycle of 100.5 steps. 4 other clients each start a request once a cycle:
     # 4 / 100.5 prompts join a step and add their arithmetic: TPOT = T_dec + 4 / 100.5 x C_1.
     # TTFT: its own prefill, F_1 = C_1 here, times the engine's factor under load; the running
-    # step, the engine's wait and the prompt's own step, each a TPOT: (0.5 + w + 1) x TPOT; and
-    # the share of a wave: (5 - 1) / 2 = 2 prompts ahead, each C_1 + 256 / 8192 x T_dec.
+    # step and the prompt's own step, each a TPOT: (0.5 + 1) x TPOT; the engine's wait, w steps of
+    # decodes: w x T_dec; and the share of a wave: (5 - 1) / 2 = 2 prompts ahead, each
+    # C_1 + 256 / 8192 x T_dec.
     catalog = [TINY, _toy_engine(tmp_path, ttft_wait_steps=wait_steps, wave_share=wave_share,
                                  loaded_prefill_factor=factor)]
     r = estimate("toy-dense", "toy-gpu", batch=5, output_tokens=100, **dict(TOY_LOOP, catalog=catalog,
                                                                           engine="toy-engine"))
     tpot = TOY_T_DEC_5 + 4 / 100.5 * TOY_C1
-    ttft = factor * TOY_C1 + (0.5 + wait_steps + 1) * tpot + wave_share * 2 * (TOY_C1 + 256 / 8192 * TOY_T_DEC_5)
+    ttft = (factor * TOY_C1 + (0.5 + 1) * tpot + wait_steps * TOY_T_DEC_5
+            + wave_share * 2 * (TOY_C1 + 256 / 8192 * TOY_T_DEC_5))
     assert r.tpot_s == pytest.approx(tpot, rel=1e-9)
     assert r.ttft_s == pytest.approx(ttft, rel=1e-9)
     # the 5 requests run side by side, each for its latency

@@ -552,9 +552,11 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     TTFT under load (u = min(B - 1, 1): 0 for a lone request, 1 with others in flight) is the mean
     over a closed-loop run as benchmarks measure it, in three parts:
 
-    - A scattered request waits for the running step (1/2), the engine's own w steps
-      (``ttft_wait_steps``: admission between steps, the first token leaving a step later) and its
-      prompt's k steps, each as long as a loaded step: u x (1/2 + w + k) x TPOT.
+    - A scattered request waits for the running step (1/2) and its prompt's k steps, each as long
+      as a loaded step, and the engine's own w steps (``ttft_wait_steps``: admission between steps,
+      the first token leaving a step later), each a step of decodes T_dec: u x ((1/2 + k) x TPOT +
+      w x T_dec). (Charging the engine's wait at the loaded step would count the others' prompts
+      again in each waited step: the GPU time of a request would then fall as its answer grows.)
     - Its prefill takes f x F_1 (``loaded_prefill_factor``; F_1 = a lone prompt's prefill). This
       is time the request waits, not GPU work for the others: charged to the decode steps as well
       it would make TensorRT-LLM's TPOT 36% too high on the calibration rows (fit_serving.py).
@@ -569,7 +571,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       aiconfigurator, sdk/backends/trtllm_backend.py, run_agg: "assume we have requests 10x of
       concurrency ... to mitigate the impact of first round latency").
 
-    TTFT = F_1 x (1 + u x (f - 1)) + u x (1/2 + w + k) x TPOT + phi x (B - 1) / 2 x (C_1 + P / M x T_dec).
+    TTFT = F_1 x (1 + u x (f - 1)) + u x ((1/2 + k) x TPOT + w x T_dec) + phi x (B - 1) / 2 x (C_1 + P / M x T_dec).
 
     - At B = 1 nothing else runs: u = 0 and B - 1 = 0, so TTFT = F_1 and TPOT = T_dec, the
       single-request figures.
@@ -689,7 +691,8 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     wave_s = let("wave_wait_s", ahead * (compute_one + s.prompt / s.max_tokens * tpot_alone))
     busy_engine = let("under_load", np.minimum(others, 1.0))  # 0 for a lone request, 1 with others in flight
     ttft_loaded = let("ttft_loaded", prefill_one * (1.0 + busy_engine * (s.loaded_prefill - 1.0))
-                      + busy_engine * (0.5 + s.wait_steps + prompt_steps) * tpot_hosted + s.wave_share * wave_s)
+                      + busy_engine * ((0.5 + prompt_steps) * tpot_hosted + s.wait_steps * tpot_alone)
+                      + s.wave_share * wave_s)
 
     # API models: the provider's published speed
     ttft = let("ttft", where(s.is_api, s.api_ttft,
