@@ -720,6 +720,7 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     rows found first. Also gives ``gpus`` (resolved), ``price_per_hour`` and ``gpus_unresolved``
     (rows whose "auto" no count fits). With ``axes``, catalog columns enter as Keyed values."""
     s = physics.scenario(CatalogRows(cat, num, pos, flags, constant, axes))
+    space = axes["models"].space if axes else None
     w = physics.weights(s)
     h = physics.held(s)
 
@@ -736,14 +737,16 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     one = None if one_each else physics.memory_at(s, w, h, np.float64(1))
     needed_auto = np.full(auto.shape, np.nan)
     if one is not None and auto.any():
-        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, physics.fits(one), _fewest_gpus(s, w, one))
+        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, physics.fits(one), _fewest_gpus(s, w, one),
+                                   space)
     found = auto & ~np.isnan(needed_auto)
     gpus = np.where(found, needed_auto, num["gpus"]) if found.any() else num["gpus"]
     gpus_rows, gpus = gpus, (_gpus_axis(axes, gpus) if axes else gpus)
     m = physics.memory_at(s, w, h, gpus)
     one = m if one is None else one
     others = np.isfinite(m.total) & s.has_hw & ~s.is_api & ~auto
-    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one))
+    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one),
+                                 space)
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     sp = physics.speed(s, w, m, gpus)
@@ -783,21 +786,27 @@ class _Rows:
         if name not in cut:
             value = getattr(self.__dict__["_stage"], name)
             index = self.__dict__["_index"]
-            cut[name] = np.take(value, index) if index is not None and np.ndim(value) else value
+            cut[name] = keyed.take(value, index) if index is not None and np.ndim(value) else value
         return cut[name]
 
-    def narrow(self, keep: np.ndarray) -> "_Rows":
-        """The rows at positions ``keep`` (indices into this object's rows)."""
-        index = keep if self._index is None else self._index[keep]
-        return _Rows(self._stage, index, {k: (np.take(v, keep) if np.ndim(v) else v) for k, v in self._cut.items()})
+    def narrow(self, keep: np.ndarray, index: np.ndarray | None = None) -> "_Rows":
+        """The rows at positions ``keep`` (indices into this object's rows); ``index``: their
+        positions in the stage, where the caller has them (the stages narrowed alike share it, and
+        their Keyed values then share the rows' space)."""
+        if index is None:
+            index = keep if self._index is None else self._index[keep]
+        return _Rows(self._stage, index, {
+            k: (keyed.take(getattr(self._stage, k), index) if isinstance(v, keyed.Keyed)
+                else np.take(v, keep) if np.ndim(v) else v) for k, v in self._cut.items()})
 
 
 def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answerable: np.ndarray,
-                 fits_one: np.ndarray, fewest: np.ndarray) -> np.ndarray:
+                 fits_one: np.ndarray, fewest: np.ndarray, space: keyed.Space | None = None) -> np.ndarray:
     """The fewest GPUs whose memory holds the workload (NaN: not even 64). Tensor-parallel rows
     try the powers of two, layer-split rows every count, in order; each row starts at the first
     count not below ``fewest`` (a bound under which no count can hold it, see :func:`_fewest_gpus`),
-    so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row."""
+    so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row.
+    With the block's ``space``, the counts tried enter as a Keyed value (an axis of the rows tried)."""
     needed = np.full(answerable.shape, np.nan)
     tensor = np.broadcast_to(tensor, answerable.shape)
     for split, allowed in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
@@ -813,12 +822,15 @@ def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answe
         todo, step = todo[within], step[within]
         rows = tuple(stage.narrow(todo) for stage in stages)
         while len(todo):
-            hit = physics.fits(memory_at(np.take(counts, step), rows))
+            tried = (keyed.Axis(space.narrow(todo), step, len(counts)).values(counts, np.nan)
+                     if space is not None and len(todo) >= keyed.MIN_ROWS else np.take(counts, step))
+            hit = np.asarray(physics.fits(memory_at(tried, rows)), dtype=bool)
             needed[todo[hit]] = np.take(counts, step[hit])
             step = step + 1
             keep = np.flatnonzero(~hit & (step < len(counts)))
             if len(keep) < len(todo):
-                rows, todo, step = tuple(stage.narrow(keep) for stage in rows), todo[keep], step[keep]
+                index = todo[keep]
+                rows, todo, step = tuple(stage.narrow(keep, index) for stage in rows), index, step[keep]
     return needed
 
 

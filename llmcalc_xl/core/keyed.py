@@ -41,6 +41,19 @@ class Space:
         self.limit = n // 4
         self.codes: list[np.ndarray] = []  # one per axis, outermost first: positions 0..size-1
         self._flat: dict[tuple, np.ndarray] = {}
+        self._narrowed: dict[tuple, tuple[np.ndarray, Space]] = {}
+
+    def narrow(self, index: np.ndarray) -> "Space":
+        """The rows at ``index`` as a space of their own, with the axes there are now (the same
+        space for the same index array, so that values narrowed alike combine)."""
+        key = (id(index), len(self.codes))
+        hit = self._narrowed.get(key)
+        if hit is not None and hit[0] is index:
+            return hit[1]
+        sub = Space(len(index))
+        sub.codes = [np.take(codes, index) for codes in self.codes]
+        self._narrowed[key] = (index, sub)
+        return sub
 
     def axis(self, positions: np.ndarray, size: int) -> tuple[int, np.ndarray]:
         """Add an axis for row positions into a table of ``size`` entries (-1: none, which takes
@@ -183,6 +196,14 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if small is not None:
         return Keyed(np.where(*small), space)
     return _where_rows(*_expand((cond, a, b)))
+
+
+def take(value: Any, index: np.ndarray) -> Any:
+    """``np.take(value, index)`` for an index of rows; a Keyed value stays Keyed, on the space of
+    those rows."""
+    if isinstance(value, Keyed) and value.values.ndim <= len(value.space.codes):
+        return Keyed(value.values, value.space.narrow(index))
+    return np.take(value, index)
 
 
 def rows(value: Any) -> Any:
