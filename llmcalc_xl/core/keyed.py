@@ -93,12 +93,20 @@ class Axis:
     def __init__(self, space: Space, positions: np.ndarray, size: int):
         self.space = space
         self._depth, self._present = space.axis(positions, size)
+        self._made: dict[tuple, tuple[np.ndarray, Keyed]] = {}
 
     def values(self, column: np.ndarray, missing: Any) -> "Keyed":
-        """The column at each row's entry (``missing`` where none)."""
+        """The column at each row's entry (``missing`` where none); a column read twice is one
+        value (expanded to rows once)."""
+        key = (id(column), repr(missing))
+        made = self._made.get(key)
+        if made is not None and made[0] is column:
+            return made[1]
         padded = np.append(column, np.asarray([missing], dtype=column.dtype))
         small = np.take(padded, self._present)
-        return Keyed(small.reshape((len(small),) + (1,) * (self._depth - 1)), self.space)
+        value = Keyed(small.reshape((len(small),) + (1,) * (self._depth - 1)), self.space)
+        self._made[key] = (column, value)
+        return value
 
 
 def constant(space: Space, value: Any, dtype: Any = None) -> "Keyed":
