@@ -416,7 +416,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_given": ~_equal(pricing, NONE), "pricing_owned": _equal(pricing, "owned"),
              "pricing_reserved_1y": _equal(pricing, "reserved-1y"),
              "pricing_reserved_3y": _equal(pricing, "reserved-3y"), "pricing_spot": _equal(pricing, "spot"),
-             "provider_given": provider_given, "experts_only": _experts_only(cat, given.get("model"), m_pos, p_pos, n)}
+             "provider_given": provider_given}
     pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     axes = None
@@ -426,6 +426,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
                  "kv_precision": len(pt.ids), "offers": len(cat.offers().rows)}
         axes = {group: keyed.Axis(space, pos[group], size) for group, size in sizes.items()}
         flags = _keyed_flags(cat, flags, axes, given.get("model"), pricing, custom_only, n)
+    if "experts_only" not in flags:
+        flags["experts_only"] = _experts_only(cat, given.get("model"), m_pos, p_pos, n)
     values = _physics(cat, num, pos, flags, gpus_auto, constant, axes)
     # ids as codes into a list of names (-1: none), so that notes format each name once
     m_names = np.asarray(mt.ids + [None], dtype=object)
@@ -518,12 +520,14 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.nda
     it), else the default of the row's tier (``tier``: positions in RENTAL_TIERS); None where the
     GPU-hour is owned, given or unpriced."""
     offers = cat.offers()
-    named = np.asarray([p.provider for _, p in offers.rows] + [None], dtype=object)
-    defaults_ = offers.default_providers()
-    hardware = defaults_.shape[0] - 1
-    by_default = defaults_[np.where(hw_pos >= 0, hw_pos, hardware), tier]
-    out = np.where(o_pos >= 0, np.take(named, o_pos), by_default)
-    return np.where(rented, out, NONE).astype(object)
+    defaults_ = offers.default_providers()  # [hardware row, tier]
+    named = [p.provider for _, p in offers.rows]
+    # codes into one list of names (the named providers, then the defaults, then None): one take of text
+    names = np.asarray(named + defaults_.ravel().tolist() + [None], dtype=object)
+    hardware, tiers = defaults_.shape
+    by_default = len(named) + np.where(hw_pos >= 0, hw_pos, hardware - 1) * tiers + tier
+    code = np.where(rented, np.where(o_pos >= 0, o_pos, by_default), len(names) - 1)
+    return np.take(names, code)
 
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
