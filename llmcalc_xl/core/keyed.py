@@ -175,8 +175,12 @@ def _small(space: Space, inputs: tuple) -> list | None:
             if x.space is not space:
                 return None
             small.append(x.values)
-            if x.values.shape != shape:
-                shape = np.broadcast_shapes(shape, x.values.shape)
+            if x.values.shape != shape:  # each axis is 1 or its size: the larger, aligned at the end
+                other = x.values.shape
+                if len(other) > len(shape):
+                    shape, other = other, shape
+                lead = len(shape) - len(other)
+                shape = shape[:lead] + tuple(max(a, b) for a, b in zip(shape[lead:], other))
                 size = math.prod(shape)
         elif isinstance(x, _SCALARS) or (type(x) is np.ndarray and x.ndim == 0):
             small.append(x)
