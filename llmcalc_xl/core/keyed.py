@@ -78,10 +78,10 @@ class Space:
         key = (len(self.codes), values.shape)
         index = self._flat.get(key)
         if index is None:
-            stride = 1
-            for i in reversed(axes):  # C order: the last axis varies fastest
-                term = self.codes[offset + i] * stride
-                index = term if index is None else index + term
+            last = axes[-1]  # C order: the last axis varies fastest
+            index, stride = self.codes[offset + last], values.shape[last]
+            for i in reversed(axes[:-1]):
+                index = index + self.codes[offset + i] * stride
                 stride *= values.shape[i]
             self._flat[key] = index
         return np.take(flat, index)
