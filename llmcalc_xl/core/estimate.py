@@ -485,7 +485,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "requests_per_month": _full(num["requests_per_month"]), "utilization": _full(num["utilization"]),
     }
     bad = np.flatnonzero(~ok)
-    owners = {id(v) for k, v in values.items() if k not in OUTPUT_KEYS}
+    # outputs are masked in place where the physics made them (not an array also reported elsewhere)
+    owners = {id(v) for k, v in values.items() if k not in OUTPUT_KEYS} | {id(v) for v in result.values()}
     for key in OUTPUT_KEYS:
         col = np.asarray(values[key], dtype=float)
         if len(bad):
@@ -758,7 +759,7 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co)
     out["gpus"] = gpus_rows
     out["price_per_hour"] = s.price
-    out.update(owned=keyed.rows(s.owned).astype(bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
+    out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
     out["gpus_unresolved"] = auto & np.isnan(needed_auto)
     rows = len(pos["models"])  # a quantity of options alone is one value: one per row
     out = {k: keyed.rows(v) for k, v in out.items()}
