@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import defaults, physics
+from . import defaults, keyed, physics
 from .arrays import where
 from ..catalogs.loader import Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
@@ -339,9 +339,13 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         column = numbers_column(name, value, n, errs)
         rule = dict(rule)
         default = rule.pop("default")
-        check_rule(name, column, errs, **rule)
+        one = column.ndim == 1 and len(column) > 1 and column.strides == (0,)  # a single value for every row
+        check_rule(name, column[:1] if one else column, errs, **rule)
         if default is not None:
-            column = np.where(np.isnan(column), float(default), column)
+            if one:
+                column = np.broadcast_to(np.float64(default) if np.isnan(column[0]) else column[0], (n,))
+            else:
+                column = np.where(np.isnan(column), float(default), column)
         num[name] = column
 
     mt, ht, et, pt = (cat.table(g) for g in ("models", "hardware", "engines", "precisions"))
@@ -422,16 +426,23 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     pos = {"models": m_pos, "hardware": hw_pos, "engines": e_pos, "precisions": p_pos, "kv_precision": k_pos}
     flags = {"is_api": is_api, "has_hw": has_hw, "custom_only": custom_only, "on_apple": kind["apple"],
              "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
-             "pricing_given": ~np.equal(pricing, NONE), "pricing_owned": np.equal(pricing, "owned"),
-             "pricing_reserved_1y": np.equal(pricing, "reserved-1y"),
-             "pricing_reserved_3y": np.equal(pricing, "reserved-3y"), "pricing_spot": np.equal(pricing, "spot"),
-             "provider_given": provider_given,
-             "experts_only": _scoped(cat, given.get("model"), m_pos, p_pos, n, "experts"),
-             "attention_kept": _scoped(cat, given.get("model"), m_pos, p_pos, n, "all-but-attention"),
-             "autoscale": autoscale}
+             "pricing_given": ~_equal(pricing, NONE), "pricing_owned": _equal(pricing, "owned"),
+             "pricing_reserved_1y": _equal(pricing, "reserved-1y"),
+             "pricing_reserved_3y": _equal(pricing, "reserved-3y"), "pricing_spot": _equal(pricing, "spot"),
+             "provider_given": provider_given, "autoscale": autoscale}
     pos["offers"] = o_pos
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
-    values = _physics(cat, num, pos, flags, gpus_auto, constant)
+    axes = None
+    if n >= keyed.MIN_ROWS:  # the catalog's arithmetic once per entry the block uses (``keyed``)
+        space = keyed.Space(n)
+        sizes = {"models": len(mt.ids), "hardware": len(ht.ids), "engines": len(et.ids), "precisions": len(pt.ids),
+                 "kv_precision": len(pt.ids), "offers": len(cat.offers().rows)}
+        axes = {group: keyed.Axis(space, pos[group], size) for group, size in sizes.items()}
+        flags = _keyed_flags(cat, flags, axes, given.get("model"), pricing, custom_only, n)
+    for flag, scope in (("experts_only", "experts"), ("attention_kept", "all-but-attention")):
+        if flag not in flags:
+            flags[flag] = _scoped(cat, given.get("model"), m_pos, p_pos, n, scope)
+    values = _physics(cat, num, pos, flags, gpus_auto, constant, axes)
     # ids as codes into a list of names (-1: none), so that notes format each name once
     m_names = np.asarray(mt.ids + [None], dtype=object)
     hw_names = np.asarray(ht.ids + ["custom", None], dtype=object)
@@ -444,7 +455,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             "gpus 'auto' finds no count up to " + str(MAX_GPUS) + " of '{0}' that holds '{1}'. Use a smaller "
             "precision, context or batch, or hardware with more memory", hw_ids, m_ids, unresolved))
     owned = values.pop("owned") & has_hw
-    tier_code = np.select([np.equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)  # into RENTAL_TIERS
+    tier_code = np.select([_equal(pricing, w) for w in RENTAL_TIERS[1:]], [1, 2, 3], 0)  # into RENTAL_TIERS
     price_used = values["price_per_hour"]
     for field, what in (("capex_usd_per_gpu", "purchase price"), ("power_w_per_gpu", "power draw (TDP)")):
         missing = owned & np.isnan(num["price_per_hour"]) & np.isnan(values[field])
@@ -476,8 +487,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "engine": _ids(et, np.where(is_api, -1, e_pos)),
         "precision": _ids(pt, np.where(is_api, -1, p_pos)),
         "kv_precision": _ids(pt, np.where(is_api, -1, k_pos)),
-        "gpus": gpus, "input_tokens": prompt, "cached_input_tokens": cached, "output_tokens": output,
-        "batch": batch, "context_tokens": np.where(is_api, np.nan, context),
+        "gpus": _full(gpus), "input_tokens": _full(prompt), "cached_input_tokens": _full(cached),
+        "output_tokens": _full(output), "batch": _full(batch), "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
         "pricing": np.take(_PRICING_NAMES, np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code),
                                                     len(RENTAL_TIERS) + 1)),
@@ -485,13 +496,34 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
                                & ~np.isnan(price_used)),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
-        "requests_per_month": num["requests_per_month"], "utilization": num["utilization"],
+        "requests_per_month": _full(num["requests_per_month"]), "utilization": _full(num["utilization"]),
     }
+    bad = np.flatnonzero(~ok)
+    # outputs are masked in place where the physics made them (not an array also reported elsewhere)
+    owners = {id(v) for k, v in values.items() if k not in OUTPUT_KEYS} | {id(v) for v in result.values()}
     for key in OUTPUT_KEYS:
         col = np.asarray(values[key], dtype=float)
-        result[key] = where(ok, col, np.nan) if not ok.all() else col
+        if len(bad):
+            if col.flags.writeable and col.flags.owndata and id(col) not in owners:  # the physics' own array
+                owners.add(id(col))
+                col[bad] = np.nan
+            else:
+                col = where(ok, col, np.nan)
+        result[key] = col
     result["notes"], result["note_kinds"] = notes.texts, notes.kinds
     return result
+
+
+def _equal(column: np.ndarray, value: Any) -> np.ndarray:
+    """``np.equal(column, value)``; compared once where the column is one value broadcast."""
+    if column.ndim == 1 and len(column) > 1 and column.strides == (0,):
+        return np.full(len(column), np.equal(column[0], value), dtype=bool)
+    return np.equal(column, value)
+
+
+def _full(column: np.ndarray) -> np.ndarray:
+    """A column as an array of its own (an option given once is one value broadcast)."""
+    return np.array(column) if column.ndim == 1 and len(column) > 1 and column.strides == (0,) else column
 
 
 #: The ``pricing`` output: the rental tiers (RENTAL_TIERS), "owned", and None (no device).
@@ -503,16 +535,51 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.nda
     it), else the default of the row's tier (``tier``: positions in RENTAL_TIERS); None where the
     GPU-hour is owned, given or unpriced."""
     offers = cat.offers()
-    named = np.asarray([p.provider for _, p in offers.rows] + [None], dtype=object)
-    defaults_ = offers.default_providers()
-    hardware = defaults_.shape[0] - 1
-    by_default = defaults_[np.where(hw_pos >= 0, hw_pos, hardware), tier]
-    out = np.where(o_pos >= 0, np.take(named, o_pos), by_default)
-    return np.where(rented, out, NONE).astype(object)
+    defaults_ = offers.default_providers()  # [hardware row, tier]
+    named = [p.provider for _, p in offers.rows]
+    # codes into one list of names (the named providers, then the defaults, then None): one take of text
+    names = np.asarray(named + defaults_.ravel().tolist() + [None], dtype=object)
+    hardware, tiers = defaults_.shape
+    by_default = len(named) + np.where(hw_pos >= 0, hw_pos, hardware - 1) * tiers + tier
+    code = np.where(rented, np.where(o_pos >= 0, o_pos, by_default), len(names) - 1)
+    return np.take(names, code)
 
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
 MAX_GPUS = max(defaults.TENSOR_GPU_COUNTS + defaults.LAYER_GPU_COUNTS)
+
+
+def _keyed_flags(cat: Catalog, flags: dict[str, Any], axes: dict[str, keyed.Axis], model: Any, pricing: np.ndarray,
+                 custom_only: np.ndarray, n: int) -> dict[str, Any]:
+    """The flags of ``_compute`` as Keyed values where they follow from the rows' catalog entries
+    (or are the same in every row); the others stay row columns. The same values either way."""
+    mt, ht = cat.table("models"), cat.table("hardware")
+    space = axes["models"].space
+    out = dict(flags)
+    out["is_api"] = axes["models"].values(mt.flag("kind", "api"), False)
+    out["on_apple"] = axes["hardware"].values(ht.flag("kind", "apple"), False)
+    if not custom_only.any():  # a device is a catalog entry or none
+        out["custom_only"] = keyed.constant(space, False)
+        out["has_hw"] = axes["hardware"].values(np.ones(len(ht.ids), dtype=bool), False)
+        out["is_cuda"] = axes["hardware"].values(ht.flag("kind", "gpu"), True)  # no device: priced as NVIDIA's
+    if len(pricing) and pricing.strides == (0,):  # one pricing for every row
+        word = pricing[0]
+        for name, test in (("pricing_given", word is not None), ("pricing_owned", word == "owned"),
+                           ("pricing_reserved_1y", word == "reserved-1y"), ("pricing_reserved_3y", word == "reserved-3y"),
+                           ("pricing_spot", word == "spot")):
+            out[name] = keyed.constant(space, bool(test))
+    if not np.any(flags["provider_given"]):
+        out["provider_given"] = keyed.constant(space, False)
+    checkpoint, _ = _checkpoint_rows(cat, model, n)
+    if not (checkpoint >= 0).any():  # as _scoped, by model and precision
+        pt = cat.table("precisions")
+        native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "") else -2
+                             for r in mt.rows])
+        shipped = axes["models"].values(native, -2)
+        runs_native = shipped == axes["precisions"].values(np.arange(len(pt.ids)), -1)
+        for flag, scope in (("experts_only", "experts"), ("attention_kept", "all-but-attention")):
+            out[flag] = axes["models"].values(mt.flag("native_precision_scope", scope), False) & runs_native
+    return out
 
 
 #: The scopes a native or checkpoint precision may cover, by code ("" and "all": every linear layer)
@@ -619,8 +686,10 @@ class CatalogRows:
     row's positions (NaN where a row has none), and the options with their defaults applied."""
 
     def __init__(self, cat: Catalog, num: dict[str, np.ndarray], pos: dict[str, np.ndarray],
-                 flags: dict[str, np.ndarray], constant: frozenset[str] = frozenset()):
+                 flags: dict[str, np.ndarray], constant: frozenset[str] = frozenset(),
+                 axes: dict[str, keyed.Axis] | None = None):
         self._cat, self._num, self._pos, self._constant = cat, num, pos, constant
+        self._axes = axes or {}  # where given, columns are Keyed values (``keyed``)
         self.is_api, self.has_hw, self.custom_only = flags["is_api"], flags["has_hw"], flags["custom_only"]
         self.on_apple, self.is_cuda = flags["on_apple"], flags["is_cuda"]
         self.pricing_given, self.pricing_owned = flags["pricing_given"], flags["pricing_owned"]
@@ -629,29 +698,35 @@ class CatalogRows:
         self.experts_only, self.attention_kept = flags["experts_only"], flags["attention_kept"]
         self.autoscale = flags["autoscale"]
 
-    def _column(self, group: str, field: str, pos: np.ndarray, missing: float = math.nan) -> np.ndarray:
-        return _take(self._cat.table(group).column(field), pos, missing)
+    def _take(self, axis: str, column: np.ndarray, missing: Any = math.nan) -> Any:
+        """The column at each row's entry of the axis's table (``missing`` where none)."""
+        if axis in self._axes:
+            return self._axes[axis].values(column, missing)
+        return _take(column, self._pos[axis], missing)
+
+    def _column(self, group: str, field: str, missing: float = math.nan) -> np.ndarray:
+        return self._take(group, self._cat.table(group).column(field), missing)
 
     def model(self, field: str) -> np.ndarray:
-        return self._column("models", field, self._pos["models"])
+        return self._column("models", field)
 
     def hardware(self, field: str) -> np.ndarray:
-        return self._column("hardware", field, self._pos["hardware"])
+        return self._column("hardware", field)
 
     def engine(self, field: str, missing: float = math.nan) -> np.ndarray:
-        return self._column("engines", field, self._pos["engines"], missing)
+        return self._column("engines", field, missing)
 
     def precision(self, field: str, missing: float = math.nan) -> np.ndarray:
-        return self._column("precisions", field, self._pos["precisions"], missing)
+        return self._column("precisions", field, missing)
 
     def kv_precision(self, field: str) -> np.ndarray:
-        return _take(self._cat.table("precisions").column(field, 0.0), self._pos["kv_precision"], 2.0)
+        return self._take("kv_precision", self._cat.table("precisions").column(field, 0.0), 2.0)
 
     def flag(self, group: str, field: str, value: str) -> np.ndarray:
-        return _take(self._cat.table(group).flag(field, value), self._pos[group], missing=False)
+        return self._take(group, self._cat.table(group).flag(field, value), False)
 
     def yes(self, group: str, field: str) -> np.ndarray:
-        return self._column(group, field, self._pos[group]) > 0
+        return self._column(group, field) > 0
 
     def option(self, name: str) -> np.ndarray:
         """The option's column; one value for all rows where it is the same in every row (not
@@ -662,14 +737,16 @@ class CatalogRows:
     number = option
 
     def offer(self, field: str) -> np.ndarray:
-        return _take(self._cat.offers().column(field), self._pos["offers"])
+        return self._take("offers", self._cat.offers().column(field))
 
 
-def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] = frozenset(),
+             axes: dict[str, keyed.Axis] | None = None) -> dict[str, np.ndarray]:
     """Every output for resolved rows: the stages of ``physics``, with the GPU count of "auto"
     rows found first. Also gives ``gpus`` (resolved), ``price_per_hour`` and ``gpus_unresolved``
-    (rows whose "auto" no count fits)."""
-    s = physics.scenario(CatalogRows(cat, num, pos, flags, constant))
+    (rows whose "auto" no count fits). With ``axes``, catalog columns enter as Keyed values."""
+    s = physics.scenario(CatalogRows(cat, num, pos, flags, constant, axes))
+    space = axes["models"].space if axes else None
     w = physics.weights(s)
     h = physics.held(s)
 
@@ -686,24 +763,39 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     one = None if one_each else physics.memory_at(s, w, h, np.float64(1))
     needed_auto = np.full(auto.shape, np.nan)
     if one is not None and auto.any():
-        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, physics.fits(one), _fewest_gpus(s, w, one))
+        needed_auto = _gpus_needed(memory_at, stages, s.tensor, auto, physics.fits(one), _fewest_gpus(s, w, one),
+                                   space)
     found = auto & ~np.isnan(needed_auto)
     gpus = np.where(found, needed_auto, num["gpus"]) if found.any() else num["gpus"]
+    gpus_rows, gpus = gpus, (_gpus_axis(axes, gpus) if axes else gpus)
     m = physics.memory_at(s, w, h, gpus)
     one = m if one is None else one
     others = np.isfinite(m.total) & s.has_hw & ~s.is_api & ~auto
-    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one))
+    needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one),
+                                 space)
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     sp = physics.speed(s, w, m, gpus)
     co = physics.costs(s, sp, gpus)
     out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co)
-    out["gpus"] = gpus
+    out["gpus"] = gpus_rows
     out["price_per_hour"] = s.price
-    out.update(owned=np.asarray(s.owned, dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
+    out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
     out["gpus_unresolved"] = auto & np.isnan(needed_auto)
     rows = len(pos["models"])  # a quantity of options alone is one value: one per row
+    out = {k: keyed.rows(v) for k, v in out.items()}
     return {k: (v if np.ndim(v) else np.full(rows, v)) for k, v in out.items()}
+
+
+def _gpus_axis(axes: dict[str, keyed.Axis], gpus: np.ndarray) -> Any:
+    """The GPU counts as a Keyed value (a book uses a few counts), where each is a whole number
+    up to 1024; else the row column."""
+    space = axes["models"].space
+    if not (np.all((gpus >= 0) & (gpus <= 1024)) and np.all(gpus == np.floor(gpus))):
+        return gpus
+    counts = gpus.astype(np.intp)
+    size = int(counts.max()) + 1 if len(counts) else 1
+    return keyed.Axis(space, counts, size).values(np.arange(size, dtype=np.float64), np.nan)
 
 
 class _Rows:
@@ -720,21 +812,27 @@ class _Rows:
         if name not in cut:
             value = getattr(self.__dict__["_stage"], name)
             index = self.__dict__["_index"]
-            cut[name] = np.take(value, index) if index is not None and np.ndim(value) else value
+            cut[name] = keyed.take(value, index) if index is not None and np.ndim(value) else value
         return cut[name]
 
-    def narrow(self, keep: np.ndarray) -> "_Rows":
-        """The rows at positions ``keep`` (indices into this object's rows)."""
-        index = keep if self._index is None else self._index[keep]
-        return _Rows(self._stage, index, {k: (np.take(v, keep) if np.ndim(v) else v) for k, v in self._cut.items()})
+    def narrow(self, keep: np.ndarray, index: np.ndarray | None = None) -> "_Rows":
+        """The rows at positions ``keep`` (indices into this object's rows); ``index``: their
+        positions in the stage, where the caller has them (the stages narrowed alike share it, and
+        their Keyed values then share the rows' space)."""
+        if index is None:
+            index = keep if self._index is None else self._index[keep]
+        return _Rows(self._stage, index, {
+            k: (keyed.take(getattr(self._stage, k), index) if isinstance(v, keyed.Keyed)
+                else np.take(v, keep) if np.ndim(v) else v) for k, v in self._cut.items()})
 
 
 def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answerable: np.ndarray,
-                 fits_one: np.ndarray, fewest: np.ndarray) -> np.ndarray:
+                 fits_one: np.ndarray, fewest: np.ndarray, space: keyed.Space | None = None) -> np.ndarray:
     """The fewest GPUs whose memory holds the workload (NaN: not even 64). Tensor-parallel rows
     try the powers of two, layer-split rows every count, in order; each row starts at the first
     count not below ``fewest`` (a bound under which no count can hold it, see :func:`_fewest_gpus`),
-    so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row."""
+    so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row.
+    With the block's ``space``, the counts tried enter as a Keyed value (an axis of the rows tried)."""
     needed = np.full(answerable.shape, np.nan)
     tensor = np.broadcast_to(tensor, answerable.shape)
     for split, allowed in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
@@ -750,12 +848,15 @@ def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answe
         todo, step = todo[within], step[within]
         rows = tuple(stage.narrow(todo) for stage in stages)
         while len(todo):
-            hit = physics.fits(memory_at(np.take(counts, step), rows))
+            tried = (keyed.Axis(space.narrow(todo), step, len(counts)).values(counts, np.nan)
+                     if space is not None and len(todo) >= keyed.MIN_ROWS else np.take(counts, step))
+            hit = np.asarray(physics.fits(memory_at(tried, rows)), dtype=bool)
             needed[todo[hit]] = np.take(counts, step[hit])
             step = step + 1
             keep = np.flatnonzero(~hit & (step < len(counts)))
             if len(keep) < len(todo):
-                rows, todo, step = tuple(stage.narrow(keep) for stage in rows), todo[keep], step[keep]
+                index = todo[keep]
+                rows, todo, step = tuple(stage.narrow(keep, index) for stage in rows), index, step[keep]
     return needed
 
 

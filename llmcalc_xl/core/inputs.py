@@ -27,18 +27,22 @@ class RowErrors:
         self.n = n
         self.messages = np.full(n, None, dtype=object)
         self.kinds = np.full(n, None, dtype=object)
+        self._bad = np.zeros(n, dtype=bool)  # where messages is not None (kept, not compared per call)
 
     def add(self, mask: np.ndarray | bool, message: Any, kind: type[LlmcalcError] = InvalidValueError) -> None:
         """Record ``message`` (text, or an array of texts) of class ``kind`` for rows in ``mask``
         without one yet."""
         mask = np.broadcast_to(np.asarray(mask, dtype=bool), (self.n,))
-        todo = mask & np.equal(self.messages, NONE)
+        todo = mask & ~self._bad
         if not todo.any():
             return
         if isinstance(message, np.ndarray):
-            self.messages[todo] = np.broadcast_to(message, (self.n,))[todo]
+            texts = np.broadcast_to(message, (self.n,))[todo]
+            self.messages[todo] = texts
+            self._bad[todo] = ~np.equal(texts, NONE)
         else:
             self.messages[todo] = message
+            self._bad[todo] = message is not None
         self.kinds[todo] = kind
 
     def first(self) -> LlmcalcError:
@@ -48,7 +52,7 @@ class RowErrors:
 
     @property
     def bad(self) -> np.ndarray:
-        return ~np.equal(self.messages, NONE)
+        return self._bad.copy()
 
 
 def length_of(value: Any) -> int | None:
