@@ -136,13 +136,16 @@ def test_an_owned_gpu_without_a_purchase_price_says_what_to_give():
 # The sourced purchase prices of data-centre GPUs (hardware.toml, capex_source): a system's price / its 8 GPUs,
 # or a card's launch price alone. Each worked by hand from the source's figure.
 @pytest.mark.parametrize("hardware, capex_usd, tdp_w", [
+    ("v100", 149_000 / 8, 300),         # DGX-1 with Tesla V100, USD 149,000, 8 GPUs
     ("a100-40gb", 200_000 / 8, 400),    # DGX A100 launch, "from 200,000 dollars", 8 GPUs
     ("h100-sxm", 317_000 / 8, 700),     # Thinkmate 8x H100 SXM server quotation, USD 317k
     ("b200", 515_000 / 8, 1000),        # DGX B200, USD 515K
+    ("gb200", round(3_400_000 / 72), 1200),  # GB200 NVL72 rack, USD 3.4M (Bernstein), 72 GPUs, to the dollar
     ("l4", 2_345, 72),                  # card alone, launch MSRP
     ("rtx-a6000", 4_649, 300),
     ("rtx-6000-ada", 6_799, 300),
     ("rtx-pro-6000", 8_565, 600),       # Workstation Edition's MSRP
+    ("mi300x", 15_000, 750),            # top of the reported USD 10,000-15,000 a chip
 ])
 def test_a_data_centre_gpu_owned_at_its_sourced_purchase_price(hardware, capex_usd, tdp_w):
     r = estimate("llama-3-8b", hardware, pricing="owned")
