@@ -88,8 +88,8 @@ def test_price_per_hour_overrides_every_pricing():
     for pricing in ("owned", "on-demand", None):
         r = estimate("llama-3-8b", "rtx-3080", precision="q4_k_m", pricing=pricing, price_per_hour=0.5)
         assert r.price_per_hour == 0.5
-    # and makes the purchase price unnecessary
-    assert estimate("llama-3-8b", "h100-sxm", pricing="owned", price_per_hour=1.0).price_per_hour == 1.0
+    # and makes the purchase price unnecessary (h200 has none in the catalog)
+    assert estimate("llama-3-8b", "h200", pricing="owned", price_per_hour=1.0).price_per_hour == 1.0
 
 
 def test_a_mac_without_a_sourced_purchase_price_has_no_price():
@@ -113,8 +113,6 @@ def test_pricing_is_matched_like_names(typed):
 @pytest.mark.parametrize("options, message", [
     (dict(pricing="lease"), "pricing 'lease' must be on-demand, reserved-1y, reserved-3y, spot or owned. reserved-1y "
                             "and reserved-3y are 1- and 3-year commitments; owned prices hardware you buy."),
-    (dict(pricing="owned"), "pricing 'owned' needs capex_usd_per_gpu: 'h100-sxm' has no purchase price in the "
-                            "catalog. Give capex_usd_per_gpu, or price_per_hour"),
     (dict(pue=0.9), "pue must be >= 1, got 0.9"),
     (dict(peak_to_average=0.5), "peak_to_average must be >= 1, got 0.5"),
     (dict(redundancy=1.5), "redundancy must be a whole number, got 1.5"),
@@ -125,6 +123,38 @@ def test_bad_owned_inputs_say_what_to_do(options, message):
     with pytest.raises(InvalidValueError) as e:
         estimate("llama-3-8b", "h100-sxm", **options)
     assert str(e.value) == message
+
+
+def test_an_owned_gpu_without_a_purchase_price_says_what_to_give():
+    # no published price of an H200 system or card was found, so the catalog has none
+    with pytest.raises(InvalidValueError) as e:
+        estimate("llama-3-8b", "h200", pricing="owned")
+    assert str(e.value) == ("pricing 'owned' needs capex_usd_per_gpu: 'h200' has no purchase price in the catalog. "
+                            "Give capex_usd_per_gpu, or price_per_hour")
+
+
+# The sourced purchase prices of data-centre GPUs (hardware.toml, capex_source): a system's price / its 8 GPUs,
+# or a card's launch price alone. Each worked by hand from the source's figure.
+@pytest.mark.parametrize("hardware, capex_usd, tdp_w", [
+    ("v100", 149_000 / 8, 300),         # DGX-1 with Tesla V100, USD 149,000, 8 GPUs
+    ("a100-40gb", 200_000 / 8, 400),    # DGX A100 launch, "from 200,000 dollars", 8 GPUs
+    ("h100-sxm", 317_000 / 8, 700),     # Thinkmate 8x H100 SXM server quotation, USD 317k
+    ("b200", 515_000 / 8, 1000),        # DGX B200, USD 515K
+    ("gb200", round(3_400_000 / 72), 1200),  # GB200 NVL72 rack, USD 3.4M (Bernstein), 72 GPUs, to the dollar
+    ("l4", 2_345, 72),                  # card alone, launch MSRP
+    ("rtx-a6000", 4_649, 300),
+    ("rtx-6000-ada", 6_799, 300),
+    ("rtx-pro-6000", 8_565, 600),       # Workstation Edition's MSRP
+    ("mi300x", 15_000, 750),            # top of the reported USD 10,000-15,000 a chip
+])
+def test_a_data_centre_gpu_owned_at_its_sourced_purchase_price(hardware, capex_usd, tdp_w):
+    r = estimate("llama-3-8b", hardware, pricing="owned")
+    assert r.pricing == "owned" and r.capex_usd_per_gpu == pytest.approx(capex_usd, rel=1e-12)
+    # defaults: 4 years straight line, nothing left at the end, PUE 1.56, 0.1259 USD/kWh
+    assert r.price_per_hour == pytest.approx(capex_usd / (4 * HOURS_PER_YEAR) + tdp_w / 1000 * 1.56 * 0.1259,
+                                             rel=1e-12)
+    # a rental price in the catalog keeps the default on-demand
+    assert estimate("llama-3-8b", hardware).pricing == "on-demand"
 
 
 def test_an_owned_mac_needs_its_power():

@@ -91,7 +91,7 @@ MISTAKES = [
      "No price from provider 'AWS' for this hardware and tier"),
     (dict(scenario="provider without the tier", model="llama-3-8b", hardware="h100-sxm", provider="Lambda",
           pricing="spot"), "No price from provider 'Lambda' for this hardware and tier"),
-    (dict(scenario="owned, no capex", model="llama-3-8b", hardware="h100-sxm", pricing="owned"),
+    (dict(scenario="owned, no capex", model="llama-3-8b", hardware="h200", pricing="owned"),
      "pricing owned needs capex_usd_per_gpu"),
     (dict(scenario="owned Mac, no power", model="llama-3-8b", hardware="apple-m2-max", pricing="owned",
           capex_usd_per_gpu=3000), "pricing owned needs power_w_per_gpu"),
