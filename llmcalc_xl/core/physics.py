@@ -753,13 +753,13 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
     rented = let("rented", where(serving, _cost.paid_replicas(
         s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled, s.peak_hours)
         * _cost.fixed_monthly_usd(gpus, s.rental, c.hours_per_month), np.nan))
-    owned = let("owned_monthly", where(serving, replicas * _cost.fixed_monthly_usd(gpus, s.own_price, c.hours_per_month),
+    bought = let("owned_monthly", where(serving, replicas * _cost.fixed_monthly_usd(gpus, s.own_price, c.hours_per_month),
                                        np.nan))
     # what a request costs with the idle time of always-on replicas: the month over its requests
     effective = where(s.requests > 0, monthly / where(s.requests > 0, s.requests, 1.0), np.nan)
     return Costs(token_cost=token_cost, infra=infra, per_request=per_request,
                  per_mtok=_cost.cost_per_mtok_usd(per_request, s.output), deployment=deployment, capacity=capacity,
-                 replicas=replicas, paid=paid, monthly=monthly, effective=effective, rented=rented, owned=owned)
+                 replicas=replicas, paid=paid, monthly=monthly, effective=effective, rented=rented, owned=bought)
 
 
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.

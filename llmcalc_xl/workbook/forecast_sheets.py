@@ -436,7 +436,7 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
         _put_value(ws, top, SORTED_COLUMN, "Sorted by swing, for the chart", "Header")
         for c, h in enumerate(("Swing", "Rank", "Driver", "Change, driver down", "Change, driver up")):
             _put_value(ws, top + 1, SORTED_COLUMN + c, h, "Header")
-        swing, rank, label, down, up = (_letter(SORTED_COLUMN + c) for c in range(5))
+        swing, rank = _letter(SORTED_COLUMN), _letter(SORTED_COLUMN + 1)
         first_r, last_r = top + 2, top + 1 + n
         for i in range(n):
             r = first_r + i
@@ -458,7 +458,6 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
             _put_formula(ws, r, SORTED_COLUMN + 2, ranked("A"), "Calculation")
             _put_formula(ws, r, SORTED_COLUMN + 3, ranked("E"), "Calculation", "#,##0")
             _put_formula(ws, r, SORTED_COLUMN + 4, ranked("F"), "Calculation", "#,##0")
-        del label, down, up
     # the working cells
     _put_value(ws, 3, work, "Working: each scenario's monthly cost with each driver moved (rows as on Scenarios)",
                "Header")
