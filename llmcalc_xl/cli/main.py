@@ -176,13 +176,13 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     given = {k: v for k, v in options.items() if v is not None}
     result = run(model, hardware, catalog=cat, quote_date=quote_date, **given)
     d = result.to_dict()
-    horizon = None
+    horizon: dict[str, Any] | None = None
     if compare_api_model is not None:
         from ..core.plan import HORIZON_KEYS, horizon_many
 
         api = _compared_api(cat, compare_api_model)
         h = horizon_many(api, model, hardware, catalog=cat, quote_date=quote_date, series=True, **given)
-        horizon = {"compare_api_model": api, **{k: _number(h[k][0]) for k in HORIZON_KEYS}}
+        horizon = {"compare_api_model": api, **{k: float(h[k][0]) for k in HORIZON_KEYS}}
         months = [dict(month=m + 1) for m in range(h["monthly_usd"].shape[1]) if not math.isnan(h["monthly_usd"][0, m])]
     if as_json:
         notes = d.pop("notes")
@@ -191,18 +191,11 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
     click.echo(estimate_text(d, hw_name, eng_name, result.notes))
-    if horizon is not None and horizon["npv_usd"] is None:
+    if horizon is not None and math.isnan(horizon["npv_usd"]):
         click.echo(f"\nNo horizon forecast against {horizon['compare_api_model']}: the scenario has no monthly cost "
                    "(give requests_per_month, and hardware with a price).")
     elif horizon is not None:
-        click.echo("\n" + horizon_text({k: math.nan if v is None else v for k, v in horizon.items()}, months, given,
-                                        False))
-
-
-def _number(x: Any) -> float | None:
-    """A float for JSON, None for no answer."""
-    x = float(x)
-    return None if x != x else x
+        click.echo("\n" + horizon_text(horizon, months, given, False))
 
 
 @main.group(cls=_Group)

@@ -742,17 +742,17 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
     replicas = let("replicas", where(hosted & given(s.requests),
                                         _cost.replicas_needed(s.requests, capacity, s.peak_ratio, s.spares), np.nan))
     # replicas paid for: those the peak needs, all day; with autoscale, rented ones follow the day
-    # (owned hardware and reserved capacity are paid for whether they run or not)
-    paid = let("paid", where(hosted & given(s.requests), _cost.paid_replicas(
-        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled & ~s.owned, s.peak_hours), np.nan))
+    # (owned hardware and reserved capacity are paid for whether they run or not). The rented fleet is
+    # also the quote's Rent column, whatever the scenario's pricing
+    serving = hosted & given(s.requests)
+    rented_replicas = let("rented_replicas", where(serving, _cost.paid_replicas(
+        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled, s.peak_hours), np.nan))
+    paid = let("paid", where(s.owned, replicas, rented_replicas))
     monthly = let("monthly", where(s.is_api, s.requests * per_request, s.requests * token_cost
                                       + paid * deployment))
     # the same fleet rented at the catalog's price of the tier (following the day with autoscale), and
     # owned (paid all day), whatever the scenario's own pricing: the quote's own / rent / API columns
-    serving = hosted & given(s.requests)
-    rented = let("rented", where(serving, _cost.paid_replicas(
-        s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled, s.peak_hours)
-        * _cost.fixed_monthly_usd(gpus, s.rental, c.hours_per_month), np.nan))
+    rented = let("rented", rented_replicas * _cost.fixed_monthly_usd(gpus, s.rental, c.hours_per_month))
     bought = let("owned_monthly", where(serving, replicas * _cost.fixed_monthly_usd(gpus, s.own_price, c.hours_per_month),
                                        np.nan))
     # what a request costs with the idle time of always-on replicas: the month over its requests
@@ -883,7 +883,7 @@ LABELS = {
     "ttft": "TTFT s", "tpot": "TPOT s", "steps": "Decode steps after the first token", "latency": "Latency s",
     "busy": "Busy s per batch", "token_cost": "API token USD", "infra": "GPU time USD",
     "per_request": "Cost per request USD", "hosted": "Self-hosted model on a device?",
-    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas", "paid": "Replicas paid for on average",
+    "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas", "paid": "Replicas paid for on average", "rented_replicas": "Replicas paid for on average, rented",
     "rented": "Rented fleet USD per month", "owned_monthly": "Owned fleet USD per month",
     "monthly": "Monthly USD",
 }

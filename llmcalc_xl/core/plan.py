@@ -208,13 +208,14 @@ def _autoscaled_breakeven(f, a, c, p, k, h, unknown) -> np.ndarray:
 
 
 def _autoscale_checked(autoscale: Any, peak_to_average: float, peak_hours_per_day: Any) -> bool:
-    """Whether ``plan``'s fleet autoscales, refused as the core refuses a row."""
-    from ..catalogs.loader import normalize
+    """Whether ``plan``'s fleet autoscales, refused as the core refuses a row (its words, its messages)."""
     from .estimate import AUTOSCALE_CROWDED
+    from .resolve import _choices
 
-    word = "" if autoscale is None else normalize(str(autoscale))
-    if word not in ("", "auto", "yes", "no"):
-        raise InvalidValueError(f"autoscale '{str(autoscale).strip()[:40]}' must be yes or no. Write yes or no.")
+    errors = RowErrors(1)
+    word = _choices("autoscale", autoscale, 1, errors, BY_NAME["autoscale"].choices, BY_NAME["autoscale"].choice_fix)[0]
+    if errors.bad.any():
+        raise errors.first()
     hours = _checked("peak_hours_per_day", peak_hours_per_day)
     if word == "yes" and peak_to_average * hours > 24.0:
         raise InvalidValueError(AUTOSCALE_CROWDED.format(peak_to_average, hours))
