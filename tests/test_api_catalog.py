@@ -204,6 +204,24 @@ def test_gpt4_keeps_its_price_after_retirement(cat):
     assert r.cost_per_request_usd == pytest.approx((1000 * 30 + 500 * 60) / 1e6, rel=1e-12)
 
 
+# Batch and priority (Fast) prices as pydantic/genai-prices 0.2.3 lists them, read from OpenAI's pricing page
+# (tiers 2026-10-12, Batch 2026-10-14) and Google's (Batch tab, 2026-10-14); USD per million tokens.
+@pytest.mark.parametrize("model, batch, priority", [
+    ("gpt-4o", (1.25, 5.00), (4.25, 17.00)),
+    ("gpt-4o-mini", (0.075, 0.30), (0.25, 1.00)),
+    ("gpt-4.1", (1.00, 4.00), (3.50, 14.00)),
+    ("gpt-5", (0.625, 5.00), (2.50, 20.00)),
+    ("o3", (1.00, 4.00), (3.50, 14.00)),
+    ("gemini-2.5-pro", (0.625, 5.00), (None, None)),
+    ("gemini-2.5-flash-lite", (0.05, 0.20), (None, None)),
+])
+def test_refreshed_batch_and_priority_prices(cat, model, batch, priority):
+    m = cat.model(model)
+    assert (m.batch_input_usd_per_mtok, m.batch_output_usd_per_mtok) == batch
+    assert (m.priority_input_usd_per_mtok, m.priority_output_usd_per_mtok) == priority
+    assert m.as_of >= "2026-09-01"  # under 90 days old on 2026-11-30
+
+
 def test_gemini_4_carbon_introductory_price_ends_on_december_1(cat):
     # laozhang (2026-11-11): $2 / $0.10 cached / $10 through 2026-11-30, then $4 / $0.20 / $20
     m = cat.model("gemini-4-carbon")

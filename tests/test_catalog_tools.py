@@ -290,8 +290,7 @@ def test_check_usage_errors_are_one_line(args, message):
 # newest any stored source stated, and are older than 90 days. Re-read a source and date it, or leave the
 # entry here: the list may shrink, never grow, and no price of the shipped catalog may have ended.
 KNOWN_STALE_ON_2026_11_30 = {
-    "api_models": "codestral gemini-2.5-flash gemini-2.5-flash-lite gemini-2.5-pro gpt-4.1 gpt-4.1-mini gpt-4o "
-                  "gpt-4o-mini gpt-5 mistral-large mistral-medium-3.5 mistral-small o3",
+    "api_models": "",  # refreshed from genai-prices 0.2.3 (OpenAI, Google: 2026-10-12 / -14; Mistral: 2026-10-29)
     "hardware": "a10g",
 }
 
