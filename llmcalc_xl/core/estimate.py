@@ -775,8 +775,8 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
                                  space)
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
-    sp, co = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
-    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co)
+    sp, co, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
+    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
@@ -792,15 +792,16 @@ _NARROW_SHARE = 0.85
 
 
 def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory, gpus: Any,
-                     n: int) -> tuple[physics.Speed, physics.Costs]:
-    """``physics.speed`` and ``physics.costs`` of every row. Where many rows cannot run (they do
-    not fit), the two stages run on the others only and those rows get NaN, as
-    ``physics.outputs`` gives them anyway; an API model's token cost is computed for every row."""
+                     n: int) -> tuple[physics.Speed, physics.Costs, bool]:
+    """``physics.speed`` and ``physics.costs`` of every row, and whether they were computed on the
+    rows that can run alone. Where many rows cannot run (they do not fit), the two stages run on
+    the others only and those rows get NaN, as ``physics.outputs`` gives them anyway; an API
+    model's token cost is computed for every row."""
     stopped = keyed.rows(physics.cannot_run(s, m)) if n >= keyed.MIN_ROWS else None
     run = None if stopped is None or np.ndim(stopped) == 0 else np.flatnonzero(~np.asarray(stopped, dtype=bool))
     if run is None or len(run) > _NARROW_SHARE * n:
         sp = physics.speed(s, w, m, gpus)
-        return sp, physics.costs(s, sp, gpus)
+        return sp, physics.costs(s, sp, gpus), False
     rows_s, rows_w, rows_m = (_Rows(stage).narrow(run) for stage in (s, w, m))
     rows_gpus = keyed.take(gpus, run) if np.ndim(gpus) else gpus
     sp = physics.speed(rows_s, rows_w, rows_m, rows_gpus)
@@ -814,7 +815,7 @@ def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory,
     sp = physics.Speed(**{k: spread(v) for k, v in vars(sp).items()})
     co = physics.Costs(**{k: spread(v) for k, v in vars(co).items() if k != "token_cost"},
                        token_cost=physics.api_token_cost(s))
-    return sp, co
+    return sp, co, True
 
 
 def _gpus_axis(axes: dict[str, keyed.Axis], gpus: np.ndarray) -> Any:

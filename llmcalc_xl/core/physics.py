@@ -786,9 +786,11 @@ def cannot_run(s: Scenario, m: Memory) -> Any:
 
 
 def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any, sp: Speed,
-            co: Costs) -> dict[str, Any]:
+            co: Costs, stopped_are_nan: bool = False) -> dict[str, Any]:
     """Every output (NaN where it does not apply: memory of API models, fit and speed without
-    hardware, and speed and cost of a deployment that does not fit)."""
+    hardware, and speed and cost of a deployment that does not fit). ``stopped_are_nan``: the
+    caller computed speed and costs on the rows that can run alone, NaN on the others, so that
+    they need no masking here."""
     na_mem = s.is_api
     na_fit = s.is_api | ~s.has_hw
     nan = np.nan
@@ -812,8 +814,8 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "rented_monthly_cost_usd": co.rented, "owned_monthly_cost_usd": co.owned,
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
-    stopped = cannot_run(s, m)
-    for key in NOT_RUNNING_KEYS:
+    stopped = None if stopped_are_nan else cannot_run(s, m)
+    for key in NOT_RUNNING_KEYS if stopped is not None else ():
         out[key] = where(stopped, nan, out[key])
     return out
 
