@@ -802,7 +802,9 @@ def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory,
     if run is None or len(run) > _NARROW_SHARE * n:
         sp = physics.speed(s, w, m, gpus)
         return sp, physics.costs(s, sp, gpus), False
-    rows_s, rows_w, rows_m = (_Rows(stage).narrow(run) for stage in (s, w, m))
+    rows_s: Any = _Rows(s).narrow(run)  # some rows of the stages, read alike
+    rows_w: Any = _Rows(w).narrow(run)
+    rows_m: Any = _Rows(m).narrow(run)
     rows_gpus = keyed.take(gpus, run) if np.ndim(gpus) else gpus
     sp = physics.speed(rows_s, rows_w, rows_m, rows_gpus)
     co = physics.costs(rows_s, sp, rows_gpus)
