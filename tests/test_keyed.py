@@ -96,3 +96,23 @@ def test_estimate_many_is_the_same_without_keyed_values(monkeypatch, seed):
             assert np.array_equal(got, want, equal_nan=True), key
         else:
             assert got.tolist() == want.tolist(), key
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_speed_and_costs_on_the_running_rows_alone_are_the_same(monkeypatch, seed):
+    """Where many rows do not fit, speed and costs are computed on the others only; every output
+    is what computing them on every row (then NaN where a deployment cannot run) gives."""
+    from llmcalc_xl.core import estimate as core_estimate
+
+    book = _book(N, seed)
+    monkeypatch.setattr(core_estimate, "_NARROW_SHARE", 1.0)  # always on the running rows alone
+    narrowed = estimate_many(**book, quote_date="2026-11-30")
+    assert np.nanmean(narrowed["fits"]) < 0.85  # the book has rows that cannot run
+    monkeypatch.setattr(core_estimate, "_NARROW_SHARE", -1.0)  # never
+    every_row = estimate_many(**book, quote_date="2026-11-30")
+    for key, want in every_row.items():
+        got = narrowed[key]
+        if want.dtype.kind == "f":
+            assert np.array_equal(got, want, equal_nan=True), key
+        else:
+            assert got.tolist() == want.tolist(), key

@@ -169,12 +169,15 @@ def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
     if values.dtype == object:
         return _text(values, failed)
     values = np.asarray(values, dtype=float)
-    gaps = np.isnan(values) | failed
-    if key in BOOL_KEYS:
-        return pa.array(values > 0, mask=gaps, type=pa.bool_())
-    if key in INT_KEYS:
+    if key in BOOL_KEYS or key in INT_KEYS:
+        gaps = np.isnan(values) | failed
+        if key in BOOL_KEYS:
+            return pa.array(values > 0, mask=gaps, type=pa.bool_())
         return pa.array(np.where(gaps, 0, values).astype(np.int64), mask=gaps, type=pa.int64())
-    return pa.array(values, mask=failed | ~np.isfinite(values), type=pa.float64())  # infinity: a gap too
+    gaps = ~np.isfinite(values)  # infinity: a gap too
+    if failed.any():
+        gaps |= failed
+    return pa.array(values, mask=gaps, type=pa.float64())
 
 
 def _text(values: np.ndarray, gaps: np.ndarray):

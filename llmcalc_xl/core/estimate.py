@@ -775,9 +775,8 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
                                  space)
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
-    sp = physics.speed(s, w, m, gpus)
-    co = physics.costs(s, sp, gpus)
-    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co)
+    sp, co, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
+    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
@@ -785,6 +784,40 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     rows = len(pos["models"])  # a quantity of options alone is one value: one per row
     out = {k: keyed.rows(v) for k, v in out.items()}
     return {k: (v if np.ndim(v) else np.full(rows, v)) for k, v in out.items()}
+
+
+#: Speed and costs are computed on the rows that can run alone where at most this share of a
+#: block's rows can (the others' are NaN whatever they compute to: a deployment that does not fit).
+_NARROW_SHARE = 0.85
+
+
+def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory, gpus: Any,
+                     n: int) -> tuple[physics.Speed, physics.Costs, bool]:
+    """``physics.speed`` and ``physics.costs`` of every row, and whether they were computed on the
+    rows that can run alone. Where many rows cannot run (they do not fit), the two stages run on
+    the others only and those rows get NaN, as ``physics.outputs`` gives them anyway; an API
+    model's token cost is computed for every row."""
+    stopped = keyed.rows(physics.cannot_run(s, m)) if n >= keyed.MIN_ROWS else None
+    run = None if stopped is None or np.ndim(stopped) == 0 else np.flatnonzero(~np.asarray(stopped, dtype=bool))
+    if run is None or len(run) > _NARROW_SHARE * n:
+        sp = physics.speed(s, w, m, gpus)
+        return sp, physics.costs(s, sp, gpus), False
+    rows_s: Any = _Rows(s).narrow(run)  # some rows of the stages, read alike
+    rows_w: Any = _Rows(w).narrow(run)
+    rows_m: Any = _Rows(m).narrow(run)
+    rows_gpus = keyed.take(gpus, run) if np.ndim(gpus) else gpus
+    sp = physics.speed(rows_s, rows_w, rows_m, rows_gpus)
+    co = physics.costs(rows_s, sp, rows_gpus)
+
+    def spread(value: Any) -> np.ndarray:
+        out = np.full(n, np.nan)
+        out[run] = keyed.rows(value)
+        return out
+
+    sp = physics.Speed(**{k: spread(v) for k, v in vars(sp).items()})
+    co = physics.Costs(**{k: spread(v) for k, v in vars(co).items() if k != "token_cost"},
+                       token_cost=physics.api_token_cost(s))
+    return sp, co, True
 
 
 def _gpus_axis(axes: dict[str, keyed.Axis], gpus: np.ndarray) -> Any:

@@ -726,10 +726,15 @@ class Costs:
     owned: Any    # the fleet as owned hardware, a month
 
 
+def api_token_cost(s: Scenario, let: Let = keep) -> Any:
+    """USD a request's tokens cost at the API model's prices (0 for a self-hosted model)."""
+    return let("token_cost", where(s.is_api, _cost.token_cost_usd(
+        s.prompt, s.cached, s.output, s.input_price, s.cached_price, s.output_price), 0.0))
+
+
 def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Costs:
     """What a request costs, what a deployment costs a month, and what the month's traffic costs."""
-    token_cost = let("token_cost", where(s.is_api, _cost.token_cost_usd(
-        s.prompt, s.cached, s.output, s.input_price, s.cached_price, s.output_price), 0.0))
+    token_cost = api_token_cost(s, let)
     infra = let("infra", where(s.has_hw, _cost.infra_cost_usd(gpus, s.price, sp.busy, s.sequences, s.util),
                                   where(s.is_api, 0.0, np.nan)))
     per_request = let("per_request", token_cost + infra)
@@ -775,10 +780,17 @@ def fits(m: Memory) -> Any:
     return m.total <= m.usable
 
 
+def cannot_run(s: Scenario, m: Memory) -> Any:
+    """A self-hosted deployment that does not fit: it has no speed and no cost (``NOT_RUNNING_KEYS``)."""
+    return ~(s.is_api | ~s.has_hw) & ~fits(m)
+
+
 def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any, sp: Speed,
-            co: Costs) -> dict[str, Any]:
+            co: Costs, stopped_are_nan: bool = False) -> dict[str, Any]:
     """Every output (NaN where it does not apply: memory of API models, fit and speed without
-    hardware, and speed and cost of a deployment that does not fit)."""
+    hardware, and speed and cost of a deployment that does not fit). ``stopped_are_nan``: the
+    caller computed speed and costs on the rows that can run alone, NaN on the others, so that
+    they need no masking here."""
     na_mem = s.is_api
     na_fit = s.is_api | ~s.has_hw
     nan = np.nan
@@ -802,9 +814,9 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "rented_monthly_cost_usd": co.rented, "owned_monthly_cost_usd": co.owned,
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
-    cannot_run = ~na_fit & ~fits(m)
-    for key in NOT_RUNNING_KEYS:
-        out[key] = where(cannot_run, nan, out[key])
+    stopped = None if stopped_are_nan else cannot_run(s, m)
+    for key in NOT_RUNNING_KEYS if stopped is not None else ():
+        out[key] = where(stopped, nan, out[key])
     return out
 
 

@@ -250,9 +250,14 @@ def _per_pair(template: str, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> 
     if len(rows):
         a = np.take(np.broadcast_to(a, mask.shape), rows)
         b = np.take(np.broadcast_to(b, mask.shape), rows)
-        a_codes, b_codes = _codes(a), _codes(b)
-        which = _codes(a_codes * (int(b_codes.max()) + 1) + b_codes)
-        _, first = np.unique(which, return_index=True)  # a row of each distinct pair
+        if a.dtype == np.float64 and b.dtype == np.float64:  # numbers: the pairs of bits sorted in C
+            _, first, which = np.unique(np.stack([a.view(np.int64), b.view(np.int64)], axis=1), axis=0,
+                                        return_index=True, return_inverse=True)
+            which = which.reshape(-1)
+        else:
+            a_codes, b_codes = _codes(a), _codes(b)
+            which = _codes(a_codes * (int(b_codes.max()) + 1) + b_codes)
+            _, first = np.unique(which, return_index=True)  # a row of each distinct pair
         texts = np.empty(len(first), dtype=object)
         texts[:] = [template.format(x, y) for x, y in zip(np.take(a, first).tolist(), np.take(b, first).tolist())]
         out[rows] = np.take(texts, which)
