@@ -759,8 +759,8 @@ def at_rate(s: Scenario, w: Weights, m: Memory, gpus: Any, sp: Speed, let: Let =
       the figures are the lone request's.
     - Queue: M/M/c with c = B slots and S_B per request (``queueing``: Sakasegawa's Erlang C,
       exponential wait). Mean TTFT = TTFT(n) + mean wait; TPOT = TPOT(n).
-    - Percentiles: the others in service are about Poisson with mean n - 1 (normal approximation,
-      at most B - 1); at its p-quantile q the speed is the chord between n and B (S is convex in
+    - Percentiles: the others in service are about Poisson with mean n - 1 (none at the p-quantile
+      while exp(-(n - 1)) >= p, else its normal approximation; at most B - 1); at its p-quantile q the speed is the chord between n and B (S is convex in
       the batch, so the chord errs slow): TPOT_p = TPOT(n) + (TPOT_B - TPOT(n)) (q + 1 - n) / (B - n),
       TTFT_p likewise plus the wait's p-quantile. A sum of quantiles bounds the sum's from above.
     - Concurrency reported: lambda x (mean wait + S(n)), Little's law L = lambda W.
@@ -781,7 +781,7 @@ def at_rate(s: Scenario, w: Weights, m: Memory, gpus: Any, sp: Speed, let: Let =
     span = slots - n
     ttft_p, tpot_p = {}, {}
     for key, share, z in PERCENTILES:
-        q = let(f"rate_others_{key}", _queue.others_quantile(others, slots, z))
+        q = let(f"rate_others_{key}", _queue.others_quantile(others, slots, share, z))
         toward_b = where(span > 0.0, (q - others) / where(span > 0.0, span, 1.0), 0.0)
         tpot_p[key] = let(f"rate_tpot_{key}", where(ok, pass_speed.tpot + (sp.tpot - pass_speed.tpot) * toward_b,
                                                      np.nan))

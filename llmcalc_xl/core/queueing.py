@@ -26,6 +26,8 @@ Pure functions of numpy arrays with the operations the workbook can also write (
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .arrays import where
@@ -53,9 +55,11 @@ def wait_quantile_s(p_wait, arrivals_per_s, served_per_s, share):
     return np.log(np.maximum(p_wait / (1.0 - share), 1.0)) / (served_per_s - arrivals_per_s)
 
 
-def others_quantile(others, slots, z):
-    """The number of other requests in service that a share of requests see at most, from its mean:
-    Poisson (arrivals at random, each in service for a while: an M/G/infinity count) by its normal
-    approximation mean + z sqrt(mean), at most the other ``slots`` - 1; ``z`` the standard normal
-    quantile of the share (1.2816 for p90)."""
-    return where(others > 0, np.minimum(others + z * np.maximum(others, 0.0) ** 0.5, slots - 1.0), 0.0)
+def others_quantile(others, slots, share, z):
+    """The number of other requests in service that ``share`` of requests see at most, from its mean
+    m: a Poisson count (arrivals at random, each in service for a while: M/G/infinity). None while
+    P(0) = exp(-m) >= share, i.e. m <= -ln(share) (exact); above that the normal approximation m + z
+    sqrt(m), ``z`` the standard normal quantile of the share (1.2816 for p90); at most the other
+    ``slots`` - 1."""
+    return where(others > -math.log(share), np.minimum(others + z * np.maximum(others, 0.0) ** 0.5, slots - 1.0),
+                 0.0)

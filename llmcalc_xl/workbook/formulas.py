@@ -512,8 +512,8 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
         (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("power_w")),
          literal("pricing owned needs power_w_per_gpu: the hardware has no power draw (TDP) in the catalog. ")),
         (ref("rate_given") & ~ref("no_fit") & (ref("rate_rho") >= 1.0),
-         concat("requests_per_s: arrivals of ", call("TEXT", ref("requests_per_s"), "0.###"), "/s exceed the ",
-                call("TEXT", ref("rate_served"), "0.###"), "/s this deployment serves. Add replicas (plan) or lower "
+         concat("requests_per_s: arrivals of ", call("ROUND", ref("requests_per_s"), 3), "/s exceed the ",
+                call("ROUND", ref("rate_served"), 3), "/s this deployment serves. Add replicas (plan) or lower "
                 "requests_per_s. ")),
     ]
 
