@@ -221,3 +221,37 @@ def test_the_workbook_computes_the_view_in_gnumeric(tmp_path, cat):
     result = recalculate_gnumeric(path, tmp_path)
     got = scenario_outputs(load_values(result.path)["Scenarios"], len(BOOK))
     _check_book("Gnumeric", got, cat)
+
+
+def test_plan_sizes_replicas_to_percentile_targets():
+    from llmcalc_xl.core.plan import plan
+
+    load = dict(requests_per_s=20, hardware=["h100-sxm", "l4"], api_models=["gpt-4o"], peak_to_average=2)
+    free = plan(["llama-3.1-8b"], **load)
+    tight = plan(["llama-3.1-8b"], max_ttft_p90_s=0.5, max_tpot_p99_s=0.05, **load)
+    assert tight.self_hosted
+    peak_per_s = 20 * 2
+    for row in tight.self_hosted:
+        # at the peak, the load a serving replica sees meets the targets (the rate view of the same rows)
+        assert row["ttft_p90_s"] <= 0.5 and row["tpot_p99_s"] <= 0.05
+        assert row["utilization_at_peak"] <= row["utilization"] + 1e-9
+        # the cost is the core's, at the utilisation the targets allow
+        e = estimate("llama-3.1-8b", row["hardware"], gpus=row["gpus"], batch=row["batch"],
+                     utilization=row["utilization"], requests_per_month=tight.requests_per_month, peak_to_average=2)
+        assert row["monthly_usd"] == pytest.approx(e.monthly_cost_usd, rel=1e-12)
+        serving = row["replicas"] - row["spare_replicas"]
+        rate = estimate("llama-3.1-8b", row["hardware"], gpus=row["gpus"], batch=row["batch"],
+                        requests_per_s=peak_per_s / serving)
+        assert rate.ttft_p90_s == pytest.approx(row["ttft_p90_s"], rel=1e-12)
+    # a target never makes the cheapest configuration cheaper
+    assert tight.self_hosted[0]["monthly_usd"] >= free.self_hosted[0]["monthly_usd"] - 0.005
+
+
+def test_plan_says_when_no_configuration_meets_a_percentile_target():
+    from llmcalc_xl.core.plan import plan
+
+    p = plan(["llama-3.1-8b"], requests_per_s=1, hardware=["l4"], api_models=["gpt-4o"], max_ttft_p90_s=0.001)
+    assert p.self_hosted == [] and p.rejected == {"l4": "no configuration meets the latency targets"}
+    result = CliRunner().invoke(main, ["plan", "--model", "llama-3.1-8b", "--requests-per-s", "1", "--hardware", "l4",
+                                       "--max-tpot-p99-s", "0"])
+    assert result.exit_code == 2 and result.output.strip() == "Error: max_tpot_p99_s must be > 0, got 0"
