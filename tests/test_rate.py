@@ -255,3 +255,18 @@ def test_plan_says_when_no_configuration_meets_a_percentile_target():
     result = CliRunner().invoke(main, ["plan", "--model", "llama-3.1-8b", "--requests-per-s", "1", "--hardware", "l4",
                                        "--max-tpot-p99-s", "0"])
     assert result.exit_code == 2 and result.output.strip() == "Error: max_tpot_p99_s must be > 0, got 0"
+
+
+def test_fill_prices_the_view_and_keeps_the_overloaded_row(tmp_path):
+    from llmcalc_xl.batch.fill import fill_file
+
+    src = tmp_path / "in.csv"
+    src.write_text("model,hardware,batch,latency_s,requests_per_s\nllama-3-8b,h100-sxm,1,2,0.25\n"
+                   "llama-3-8b,h100-sxm,16,,\nllama-3-8b,h100-sxm,2,1,3\n", encoding="utf-8")
+    fill_file(src, tmp_path / "out.csv")
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8")))
+    assert float(rows[0]["queue_wait_s"]) == pytest.approx(2.0, rel=1e-12)  # the M/M/1 above
+    assert rows[1]["ttft_p90_s"] == "" and rows[1]["error"] == "" and rows[1]["ttft_s"] != ""
+    assert rows[2]["error"] == OVERLOADED and rows[2]["ttft_s"] == ""
