@@ -345,9 +345,10 @@ def _percentile_capped(est: dict[str, np.ndarray], cat: Catalog, common: dict[st
         fine = meets(mid)
         lo, hi = np.where(fine, mid, lo), np.where(fine, hi, mid)
     again = estimate_many(models, hardware, **dict(args, utilization=np.minimum(lo, common["utilization"])))
-    for key, column in est.items():
+    for key, column in list(est.items()):
         if key in again and isinstance(column, np.ndarray) and column.shape == est["error"].shape:
-            column[idx] = again[key]
+            est[key] = column.copy()  # a column may be a read-only view
+            est[key][idx] = again[key]
     est["percentile_ok"][idx] = feasible
     return est
 
