@@ -208,6 +208,12 @@ def _check_book(engine, got, cat):
     assert not math.isnan(sub["ttft_p99_s"][2])  # the view has figures in the book
 
 
+def test_the_workbook_stores_the_views_values(tmp_path, cat):
+    """The values the quote stores beside its formulas (computed by formula_values, LN included)."""
+    path = save_atomically(build_workbook(BOOK, catalog=cat), tmp_path / "rate.xlsx")
+    _check_book("stored values", scenario_outputs(load_values(path)["Scenarios"], len(BOOK)), cat)
+
+
 @needs_libreoffice
 def test_the_workbook_computes_the_view_in_libreoffice(tmp_path, cat):
     path = save_atomically(build_workbook(BOOK, catalog=cat), tmp_path / "rate.xlsx")
