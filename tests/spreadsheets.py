@@ -226,6 +226,7 @@ EXCEL_2010_FUNCTIONS = frozenset({
     "AND", "COUNTIF", "IF", "IFERROR", "INDEX", "INT", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NOT", "OR",
     "ROUNDUP", "SEARCH", "SUBSTITUTE", "SUM", "TEXT", "ISTEXT", "LEFT", "LOWER", "NA", "TRIM", "SUMIF",
     "ABS", "ROUND",  # the Sensitivity sheet's sort by swing; both in every Excel version
+    "LN",  # the request-rate view's percentile of the queue's wait; in every Excel version
 })
 
 #: Excel's longest formula (characters) and longest data-validation list source.

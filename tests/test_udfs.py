@@ -231,7 +231,8 @@ def _sample(name):
     values = {"model": "llama-3-8b", "api_model": "gpt-4o", "input_tokens": 100.0,
               # the L4 has no purchase price in the catalog: owned hardware's cost needs one that has
               "hardware": "rtx-4090" if name == "LLM_OWNED_GPU_HOUR" else "l4",
-              "output_tokens": 10.0, "requests_per_month": 1000.0, "id": "h100-sxm", "field": "memory_gib"}
+              "output_tokens": 10.0, "requests_per_month": 1000.0, "id": "h100-sxm", "field": "memory_gib",
+              "requests_per_s": 0.5}
     return [cell(values.get(n)) if p[n].default is inspect.Parameter.empty or n == "hardware" else None for n in p]
 
 

@@ -550,6 +550,14 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 @click.option("--max-ttft-s", type=float, help="Latency target: time to first token, seconds.")
 @click.option("--max-tpot-s", type=float, help="Latency target: time per output token, seconds.")
 @click.option("--max-latency-s", type=float, help="Latency target: whole request, seconds.")
+@click.option("--max-ttft-p90-s", type=float, help="Latency target: 90th percentile of the time to first token, "
+              "seconds, with requests arriving at random at each replica (the request-rate view).")
+@click.option("--max-ttft-p99-s", type=float, help="Latency target: 99th percentile of the time to first token, "
+              "seconds (as --max-ttft-p90-s).")
+@click.option("--max-tpot-p90-s", type=float, help="Latency target: 90th percentile of the time per output token, "
+              "seconds (as --max-ttft-p90-s).")
+@click.option("--max-tpot-p99-s", type=float, help="Latency target: 99th percentile of the time per output token, "
+              "seconds (as --max-ttft-p90-s).")
 @scenario_options(("precision", "engine", "utilization", "peak_to_average", "redundancy", "autoscale",
                    "peak_hours_per_day"),
                   utilization=dict(type=float), peak_to_average=dict(type=float), redundancy=dict(type=float),
@@ -560,7 +568,7 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool, top: int,
          hardware: tuple[str, ...], api_models: tuple[str, ...], **options: Any) -> None:
     """Which hardware serves a load, at what monthly cost, against the APIs."""
-    from ..core.plan import PLAN_PRICINGS, plan as run
+    from ..core.plan import PERCENTILE_TARGETS, PLAN_PRICINGS, plan as run
     from .report import money, table
 
     result = run(models, hardware=hardware, api_models=api_models, catalog=catalog_paths, **options)
@@ -585,11 +593,17 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
         click.echo(f"Self-hosted {model}, cheapest configuration per hardware ("
                    + ("autoscaled: replicas at the peak, and paid for on average" if result.autoscale
                       else "always-on, 730 h a month") + "):")
+        percentiles = any(options.get(k) is not None for k in PERCENTILE_TARGETS)
         click.echo(table(rows, [
             ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas")]
             + ([("average_replicas", "average")] if result.autoscale else []) + [
-            ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s"), ("monthly_usd", "USD/month"),
-            ("usd_per_1k_requests", "USD/1k requests")]))
+            ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s")]
+            + ([("utilization", "load cap"), ("ttft_p90_s", "TTFT p90 s"), ("ttft_p99_s", "TTFT p99 s"),
+                ("tpot_p90_s", "TPOT p90 s"), ("tpot_p99_s", "TPOT p99 s")] if percentiles else [])
+            + [("monthly_usd", "USD/month"), ("usd_per_1k_requests", "USD/1k requests")]))
+        if percentiles:
+            click.echo("Percentiles at the peak, requests arriving at random at each serving replica (M/M/c queue, "
+                       "c = batch); load cap: the share of what a replica serves it is loaded to at most.")
         click.echo("")
         tiers = [dict(hardware=r["hardware"], **{w: r["monthly_usd_by_pricing"].get(w) for w in PLAN_PRICINGS})
                  for r in rows]

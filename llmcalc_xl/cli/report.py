@@ -91,6 +91,8 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
     elif not api:
         lines.append("Speed: give --hardware (or --memory-gib, --bandwidth-gb-s and --tflops)")
         lines.append("")
+    if d.get("utilization_at_rate") is not None:
+        lines.extend(_rate_lines(d))
     lines.append("Cost per request (USD)")
     lines.append(f"  {'API tokens':<22}{money(d['token_cost_usd']):>12}")
     infra = money(d["infra_cost_usd"])
@@ -112,6 +114,23 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
         if note.kind != "not_applicable":  # the Memory line above says so
             lines.append(f"Note: {note.text}.")
     return "\n".join(lines)
+
+
+def _rate_lines(d: dict[str, Any]) -> list[str]:
+    """The request-rate view: arrivals at random at one deployment, queue included (M/M/c, c = batch)."""
+    def three(key: str) -> str:
+        return (f"{seconds(d[key + '_at_rate_s']):>12} mean, {seconds(d[key + '_p90_s'])} p90, "
+                f"{seconds(d[key + '_p99_s'])} p99")
+    return [
+        f"At {num(d['requests_per_s'], 3)} requests/s arriving at random, one deployment (M/M/c queue, c = batch)",
+        f"  {'utilisation':<22}{num(100 * d['utilization_at_rate'], 1):>11}%   of "
+        f"{num(d['served_requests_per_s'], 3)} requests/s served with all {d['batch']:,} slots busy",
+        f"  {'requests in flight':<22}{num(d['concurrency_at_rate'], 2):>12}   on average, queue included",
+        f"  {'queue wait':<22}{seconds(d['queue_wait_s']):>12} mean",
+        f"  {'time to first token':<22}{three('ttft')}",
+        f"  {'time per output token':<22}{three('tpot')}",
+        "",
+    ]
 
 
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:

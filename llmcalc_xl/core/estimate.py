@@ -35,14 +35,14 @@ OUTPUT_KEYS = (
     "token_cost_usd", "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd",
     "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "average_replicas",
     "monthly_cost_usd", "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
-)
+) + physics.RATE_KEYS
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
 #: Resolved inputs reported with the outputs (ids after alias matching and "auto").
 INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus",
               "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
               "price_per_hour", "pricing", "provider", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
-              "utilization")
+              "utilization", "requests_per_s")
 BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
@@ -51,6 +51,10 @@ INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens
 #: The row's error where autoscale's day cannot hold the peak (peak_to_average, peak_hours_per_day).
 AUTOSCALE_CROWDED = ("autoscale: a peak of {0:g}x the average for {1:g} hours a day carries more than the day's traffic. "
                      "Lower peak_to_average or peak_hours_per_day (their product at most 24)")
+
+#: The row's error where requests_per_s is more than one deployment serves (utilisation 1 or more).
+RATE_OVERLOADED = ("requests_per_s: arrivals of {0:.4g}/s exceed the {1:.4g}/s this deployment serves. Add replicas "
+                   "(plan) or lower requests_per_s")
 
 _NOT_APPLICABLE_API = ("memory is not applicable to API model '{}': it runs on the provider's "
                        "hardware. Ask about an open-weight model, or compare costs with `plan`.")
@@ -82,6 +86,7 @@ class Estimate:
     power_w_per_gpu: float | None
     requests_per_month: float | None
     utilization: float
+    requests_per_s: float | None  # arrivals a second at one deployment (the rate view), as given
     # outputs (OUTPUT_KEYS)
     weights_gib: float | None
     kv_cache_gib: float | None
@@ -110,6 +115,17 @@ class Estimate:
     effective_cost_per_request_usd: float | None
     rented_monthly_cost_usd: float | None
     owned_monthly_cost_usd: float | None
+    # the request-rate view (requests_per_s given): at one deployment, arrivals at random
+    served_requests_per_s: float | None
+    utilization_at_rate: float | None
+    concurrency_at_rate: float | None
+    queue_wait_s: float | None
+    ttft_at_rate_s: float | None
+    ttft_p90_s: float | None
+    ttft_p99_s: float | None
+    tpot_at_rate_s: float | None
+    tpot_p90_s: float | None
+    tpot_p99_s: float | None
     notes: tuple[Note, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -462,6 +478,10 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         if missing.any():
             errs.add(missing, _per_value(f"pricing 'owned' needs {field}: '{{}}' has no {what} in the catalog. Give "
                                          f"{field}, or price_per_hour", hw_ids, missing))
+    rate = num["requests_per_s"]
+    overloaded = ~errs.bad & (values["utilization_at_rate"] >= 1.0)
+    if overloaded.any():
+        errs.add(overloaded, _per_pair(RATE_OVERLOADED, rate, values["served_requests_per_s"], overloaded))
     ok = ~errs.bad
     notes = RowNotes(n)  # in NOTE_KINDS order
     notes.add("not_applicable", is_api, _NOT_APPLICABLE_API, m_names, m_pos)
@@ -497,6 +517,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
         "requests_per_month": _full(num["requests_per_month"]), "utilization": _full(num["utilization"]),
+        "requests_per_s": _full(num["requests_per_s"]),
     }
     bad = np.flatnonzero(~ok)
     # outputs are masked in place where the physics made them (not an array also reported elsewhere)
@@ -776,7 +797,9 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     sp, co, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
-    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, stopped_are_nan=narrowed)
+    # the rate view reruns the speed at the concurrency the rate implies: only where a row gives a rate
+    r = physics.at_rate(s, w, m, gpus, sp) if np.any(~np.isnan(num["requests_per_s"])) else _no_rate()
+    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
@@ -818,6 +841,13 @@ def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory,
     co = physics.Costs(**{k: spread(v) for k, v in vars(co).items() if k != "token_cost"},
                        token_cost=physics.api_token_cost(s))
     return sp, co, True
+
+
+def _no_rate() -> physics.Rate:
+    """The rate view of rows that give no rate: nothing."""
+    nan = np.float64(np.nan)
+    return physics.Rate(served=nan, utilization=nan, concurrency=nan, wait=nan, ttft=nan, tpot=nan,
+                        ttft_p={k: nan for k, *_ in physics.PERCENTILES}, tpot_p={k: nan for k, *_ in physics.PERCENTILES})
 
 
 def _gpus_axis(axes: dict[str, keyed.Axis], gpus: np.ndarray) -> Any:

@@ -149,6 +149,9 @@ OPTIONS: tuple[Option, ...] = (
            "of the day's traffic", "Peak hours a day", unit="hours a day",
            default=defaults.DEFAULT_PEAK_HOURS_PER_DAY, above=0, maximum=24, advanced=True,
            source="8: a working day, the quote's own assumption; give your traffic's"),
+    Option("requests_per_s", "number", "Requests a second arriving at random at ONE deployment (replica): the rate "
+           "view's concurrency, utilisation and mean, p90, p99 TTFT and TPOT with queueing (M/M/c, c = batch)", "Requests per second at one deployment",
+           unit="requests/s", otherwise="none: no rate view", empty="none", minimum=0, advanced=True),
     Option("context_tokens", "number", "Context reserved per sequence", "Context tokens", unit="tokens",
            otherwise="input + output", empty="in + out", minimum=1, whole=True),
     Option("kv_precision", "text", "KV-cache precision", "KV precision", default=defaults.DEFAULT_KV_PRECISION,

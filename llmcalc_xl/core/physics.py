@@ -17,13 +17,14 @@ calling :func:`memory_at`), the checks of each input, and the notes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from . import cost as _cost
 from . import memory as _mem
+from . import queueing as _queue
 from . import speed as _speed
 from .arrays import where
 from .defaults import ASSUMPTIONS, Assumptions
@@ -101,6 +102,7 @@ class Scenario:
     spares: Any      # spare replicas (N+k)
     autoscaled: Any  # rented replicas follow the day's load (autoscale yes; not reserved: a commitment is paid all day)
     peak_hours: Any  # hours a day at the peak (peak_hours_per_day)
+    arrivals: Any    # open-loop arrivals a second at one deployment (requests_per_s; NaN: none)
     # model
     params: Any
     active: Any
@@ -239,7 +241,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
         util=look.number("utilization"), peak_ratio=look.number("peak_to_average"), spares=look.number("redundancy"),
         autoscaled=look.autoscale & ~(look.pricing_reserved_1y | look.pricing_reserved_3y),
-        peak_hours=look.number("peak_hours_per_day"),
+        peak_hours=look.number("peak_hours_per_day"), arrivals=look.option("requests_per_s"),
         params=look.model("params_b") * 1e9, active=look.model("active_params_b") * 1e9,
         layers=look.model("layers"), hidden=look.model("hidden_size"), heads=look.model("heads"),
         kv_heads=look.model("kv_heads"), head_dim=look.model("head_dim"), vocab=look.model("vocab_size"),
@@ -710,6 +712,87 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
                  throughput=s.sequences * s.output / busy)
 
 
+#: Passes of the fixed point that gives the concurrency an arrival rate implies (a constant: the
+#: workbook writes each pass as columns of its own).
+RATE_PASSES = 2
+#: The rate view's percentiles: key suffix, share, the standard normal quantile of the share.
+PERCENTILES = (("p90", 0.90, 1.2815515655446004), ("p99", 0.99, 2.3263478740408408))
+
+
+@dataclass(frozen=True)
+class Rate:
+    served: Any        # requests a second the deployment serves with all its batch slots busy
+    utilization: Any   # arrivals over served
+    concurrency: Any   # requests in the deployment on average, queue included (Little's law)
+    wait: Any          # mean wait in the queue, s
+    ttft: Any          # mean TTFT, queue included, s
+    tpot: Any          # mean TPOT, s
+    ttft_p: dict       # "p90" -> s, "p99" -> s
+    tpot_p: dict
+
+
+def _pass_let(let: Let, i: int) -> Let:
+    return lambda name, value: let(f"r{i}_{name}", value)
+
+
+def label(name: str) -> str:
+    """What a named quantity is: ``LABELS``, and for the rate view's passes of the speed (``r1_ttft``)
+    the quantity's label with the pass."""
+    head, _, rest = name.partition("_")
+    if head[:1] == "r" and head[1:].isdigit() and rest in LABELS:
+        return f"{LABELS[rest]} (rate, pass {head[1:]})"
+    return LABELS.get(name, name)
+
+
+def at_rate(s: Scenario, w: Weights, m: Memory, gpus: Any, sp: Speed, let: Let = keep,
+            c: Assumptions = ASSUMPTIONS) -> Rate:
+    """The request-rate view: open-loop arrivals at ONE deployment (replica), ``requests_per_s``
+    lambda a second arriving at random (a Poisson process), served by its ``batch`` B slots.
+
+    - Served: B / S_B requests a second, S_B = a request's time in the engine with all B slots busy
+      (``busy``); utilisation rho = lambda S_B / B (1 or more: no figure, the row's error).
+    - Concurrency: an arrival finds lambda S others in service on average (arrivals see time
+      averages, PASTA), so it runs among n = 1 + lambda S(n) requests, S(n) being its time in the
+      engine at concurrency n (``speed`` with batch n). A fixed point, found by RATE_PASSES passes
+      from above: n_0 = B, n_(i+1) = min(1 + lambda S(n_i), B). S grows with n, so each pass stays
+      at or above the fixed point (the figures err slow, never fast); at lambda -> 0, n -> 1 and
+      the figures are the lone request's.
+    - Queue: M/M/c with c = B slots and S_B per request (``queueing``: Sakasegawa's Erlang C,
+      exponential wait). Mean TTFT = TTFT(n) + mean wait; TPOT = TPOT(n).
+    - Percentiles: the others in service are about Poisson with mean n - 1 (none at the p-quantile
+      while exp(-(n - 1)) >= p, else its normal approximation; at most B - 1); at its p-quantile q the speed is the chord between n and B (S is convex in
+      the batch, so the chord errs slow): TPOT_p = TPOT(n) + (TPOT_B - TPOT(n)) (q + 1 - n) / (B - n),
+      TTFT_p likewise plus the wait's p-quantile. A sum of quantiles bounds the sum's from above.
+    - Concurrency reported: lambda x (mean wait + S(n)), Little's law L = lambda W.
+    """
+    lam = s.arrivals
+    slots = s.sequences
+    serving = let("rate_given", s.has_hw & ~s.is_api & given(lam))
+    served = let("rate_served", slots / sp.busy)
+    rho = let("rate_rho", _queue.utilization(lam, served))
+    n, pass_speed = slots, sp
+    for i in range(1, RATE_PASSES + 1):
+        n = let(f"rate_n{i}", np.minimum(1.0 + lam * pass_speed.busy, slots))
+        pass_speed = speed(replace(s, sequences=n), w, m, gpus, _pass_let(let, i), c)
+    ok = serving & (rho < 1.0)
+    p_wait = let("rate_p_wait", where(ok, _queue.wait_probability(rho, slots), np.nan))
+    wait = let("rate_wait_s", _queue.mean_wait_s(p_wait, lam, served))
+    others = n - 1.0
+    span = slots - n
+    ttft_p, tpot_p = {}, {}
+    for key, share, z in PERCENTILES:
+        q = let(f"rate_others_{key}", _queue.others_quantile(others, slots, share, z))
+        toward_b = where(span > 0.0, (q - others) / where(span > 0.0, span, 1.0), 0.0)
+        tpot_p[key] = let(f"rate_tpot_{key}", where(ok, pass_speed.tpot + (sp.tpot - pass_speed.tpot) * toward_b,
+                                                     np.nan))
+        ttft_p[key] = let(f"rate_ttft_{key}", pass_speed.ttft + (sp.ttft - pass_speed.ttft) * toward_b
+                          + _queue.wait_quantile_s(p_wait, lam, served, share))
+    return Rate(served=where(serving, served, np.nan), utilization=where(serving, rho, np.nan),
+                concurrency=let("rate_concurrency", lam * (wait + pass_speed.busy)), wait=wait,
+                ttft=let("rate_ttft", pass_speed.ttft + wait), tpot=where(ok, pass_speed.tpot, np.nan),
+                ttft_p=ttft_p, tpot_p=tpot_p)
+
+
 @dataclass(frozen=True)
 class Costs:
     token_cost: Any
@@ -767,13 +850,18 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
                  replicas=replicas, paid=paid, monthly=monthly, effective=effective, rented=rented, owned=bought)
 
 
+#: The request-rate view's outputs (``at_rate``): NaN unless requests_per_s is given.
+RATE_KEYS = ("served_requests_per_s", "utilization_at_rate", "concurrency_at_rate", "queue_wait_s", "ttft_at_rate_s",
+             "ttft_p90_s", "ttft_p99_s", "tpot_at_rate_s", "tpot_p90_s", "tpot_p99_s")
+
+
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = (
     "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
     "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
     "capacity_requests_per_month", "replicas_needed", "average_replicas", "monthly_cost_usd",
     "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
-)
+) + RATE_KEYS
 
 
 def fits(m: Memory) -> Any:
@@ -786,7 +874,7 @@ def cannot_run(s: Scenario, m: Memory) -> Any:
 
 
 def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any, sp: Speed,
-            co: Costs, stopped_are_nan: bool = False) -> dict[str, Any]:
+            co: Costs, r: Rate, stopped_are_nan: bool = False) -> dict[str, Any]:
     """Every output (NaN where it does not apply: memory of API models, fit and speed without
     hardware, and speed and cost of a deployment that does not fit). ``stopped_are_nan``: the
     caller computed speed and costs on the rows that can run alone, NaN on the others, so that
@@ -812,10 +900,15 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "capacity_requests_per_month": co.capacity, "replicas_needed": co.replicas, "average_replicas": co.paid,
         "monthly_cost_usd": co.monthly, "effective_cost_per_request_usd": co.effective,
         "rented_monthly_cost_usd": co.rented, "owned_monthly_cost_usd": co.owned,
+        "served_requests_per_s": r.served, "utilization_at_rate": r.utilization,
+        "concurrency_at_rate": r.concurrency, "queue_wait_s": r.wait, "ttft_at_rate_s": r.ttft,
+        "ttft_p90_s": r.ttft_p["p90"], "ttft_p99_s": r.ttft_p["p99"], "tpot_at_rate_s": r.tpot,
+        "tpot_p90_s": r.tpot_p["p90"], "tpot_p99_s": r.tpot_p["p99"],
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
-    stopped = None if stopped_are_nan else cannot_run(s, m)
-    for key in NOT_RUNNING_KEYS if stopped is not None else ():
+    # (the rate view always runs on every row: its keys are masked even when speed and costs were not)
+    stopped = cannot_run(s, m)
+    for key in RATE_KEYS if stopped_are_nan else NOT_RUNNING_KEYS:
         out[key] = where(stopped, nan, out[key])
     return out
 
@@ -898,4 +991,11 @@ LABELS = {
     "deployment": "Deployment USD per month", "capacity": "Requests per month capacity", "replicas": "Replicas", "paid": "Replicas paid for on average", "rented_replicas": "Replicas paid for on average, rented",
     "rented": "Rented fleet USD per month", "owned_monthly": "Owned fleet USD per month",
     "monthly": "Monthly USD",
+    "arrivals": "Requests per second at one deployment", "rate_given": "Rate view?",
+    "rate_served": "Requests/s served, all slots busy", "rate_rho": "Utilisation at the rate",
+    "rate_n1": "Concurrency, pass 1", "rate_n2": "Concurrency, pass 2", "rate_p_wait": "Probability of waiting (Erlang C)",
+    "rate_wait_s": "Mean queue wait s", "rate_others_p90": "Others in service, p90",
+    "rate_others_p99": "Others in service, p99", "rate_tpot_p90": "TPOT p90 s", "rate_tpot_p99": "TPOT p99 s",
+    "rate_ttft_p90": "TTFT p90 s", "rate_ttft_p99": "TTFT p99 s", "rate_concurrency": "Requests in flight at the rate",
+    "rate_ttft": "TTFT at the rate s",
 }

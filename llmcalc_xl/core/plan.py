@@ -38,6 +38,12 @@ GPU_CHOICES = (1, 2, 4, 8)
 FIRST_BATCHES = 256
 #: Rows of one estimate_many call: bounds the memory of a round (about 1 KB a row).
 ROWS_PER_CALL = 200_000
+#: Halvings of the search for the highest utilisation at which a replica meets percentile targets
+#: (the request-rate view): 12 find it to 1/4096.
+PERCENTILE_STEPS = 12
+#: Percentile targets ``plan`` takes: its keyword -> the rate view's output.
+PERCENTILE_TARGETS = {"max_ttft_p90_s": "ttft_p90_s", "max_ttft_p99_s": "ttft_p99_s", "max_tpot_p90_s": "tpot_p90_s",
+                      "max_tpot_p99_s": "tpot_p99_s"}
 
 
 @dataclass
@@ -88,7 +94,9 @@ def _default(name: str) -> float:
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
          input_tokens: int = defaults.DEFAULT_INPUT_TOKENS, output_tokens: int = defaults.DEFAULT_OUTPUT_TOKENS,
          hardware: Iterable[str] = (), api_models: Iterable[str] = (), max_ttft_s: float | None = None,
-         max_tpot_s: float | None = None, max_latency_s: float | None = None, precision: str | None = None,
+         max_tpot_s: float | None = None, max_latency_s: float | None = None,
+         max_ttft_p90_s: float | None = None, max_ttft_p99_s: float | None = None,
+         max_tpot_p90_s: float | None = None, max_tpot_p99_s: float | None = None, precision: str | None = None,
          engine: str | None = None, utilization: float = defaults.DEFAULT_UTILIZATION,
          peak_to_average: float = defaults.DEFAULT_PEAK_TO_AVERAGE, redundancy: int = defaults.DEFAULT_REDUNDANCY,
          autoscale: str | None = defaults.DEFAULT_AUTOSCALE,
@@ -99,15 +107,24 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
     The load is ``requests_per_day`` or ``requests_per_s`` (the month's average); replicas are
     sized for ``peak_to_average`` x that load, plus ``redundancy`` spare replicas (N+k). Targets,
     in seconds: ``max_ttft_s`` (time to first token), ``max_tpot_s`` (time per output token),
-    ``max_latency_s`` (whole request); each is the core's mean at the configuration's batch.
+    ``max_latency_s`` (whole request); each is the core's mean at the configuration's batch. Percentile
+    targets (``max_ttft_p90_s``, ``max_ttft_p99_s``, ``max_tpot_p90_s``, ``max_tpot_p99_s``) use the
+    request-rate view: requests arrive at random at each replica (M/M/c, c = batch), and a replica is
+    loaded no further than the highest utilisation at which it meets them (that share is its
+    ``utilization``, so the replicas and the cost follow from the core's own arithmetic). Each chosen
+    configuration reports its p90 and p99 TTFT and TPOT at the peak's load per serving replica.
     With ``autoscale`` "yes", rented replicas follow a two-level day (``peak_hours_per_day`` hours at
     the peak), as the core prices them; owned and reserved GPUs stay paid for all day.
     """
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
     monthly = requests_per_month(requests_per_day, requests_per_s)
-    for name, limit in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s), ("max_latency_s", max_latency_s)):
+    given = {"max_ttft_p90_s": max_ttft_p90_s, "max_ttft_p99_s": max_ttft_p99_s, "max_tpot_p90_s": max_tpot_p90_s,
+             "max_tpot_p99_s": max_tpot_p99_s}
+    for name, limit in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s), ("max_latency_s", max_latency_s),
+                        *given.items()):
         if limit is not None and not limit > 0:
             raise InvalidValueError(f"{name} must be > 0, got {limit:g}")
+    percentiles = {PERCENTILE_TARGETS[k]: v for k, v in given.items() if v is not None}
     fleet = dict(utilization=_checked("utilization", utilization),
                  peak_to_average=_checked("peak_to_average", peak_to_average),
                  redundancy=_checked("redundancy", redundancy))
@@ -130,9 +147,10 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
                       **fleet)
         targets = dict(ttft_s=max_ttft_s, tpot_s=max_tpot_s, latency_s=max_latency_s)
         est, tried = _search([(m, h, g) for m in open_models for h in hw_ids for g in GPU_CHOICES], cat, common,
-                             targets, monthly)
+                             targets, monthly, percentiles)
         result.configurations_tried = tried
         result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"], scaled)
+        _at_the_peak(result.self_hosted, cat, common, monthly)
         _price_tiers(result.self_hosted, cat, **common)
     for a in api_ids:
         e = estimate_many(a, catalog=cat, input_tokens=input_tokens, output_tokens=output_tokens,
@@ -223,7 +241,8 @@ def _autoscale_checked(autoscale: Any, peak_to_average: float, peak_hours_per_da
 
 
 def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str, Any],
-            targets: dict[str, float | None], monthly: float) -> tuple[dict[str, np.ndarray], int]:
+            targets: dict[str, float | None], monthly: float,
+            percentiles: dict[str, float] | None = None) -> tuple[dict[str, np.ndarray], int]:
     """Every whole batch of each (model, hardware, GPUs) configuration, in rounds of doubling
     range. Returns, concatenated, the estimates of each configuration's best row per block of
     rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
@@ -234,7 +253,8 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
     batch could only cost as much); a batch misses a target (a request never gets faster as more
     share the GPUs); or the most any larger batch could serve (capacity per sequence never rises
     with the batch: max_batch / b x this capacity) needs a fleet that costs more than the best
-    answer of the same model and hardware found so far."""
+    answer of the same model and hardware found so far (not with percentile targets: more slots meet them
+    at a higher utilisation, so capacity per sequence may rise with the batch)."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
     # a lower bound of the replicas paid for at a capacity: autoscaled as if every row were rented (an owned
     # or reserved row pays at least that)
@@ -260,6 +280,8 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
             rows, batch = which[s:s + ROWS_PER_CALL], batches[s:s + ROWS_PER_CALL]
             est = estimate_many([configs[i][0] for i in rows], [configs[i][1] for i in rows], catalog=cat,
                                 gpus=[configs[i][2] for i in rows], batch=batch, **common)
+            if percentiles:
+                est = _percentile_capped(est, cat, common, percentiles)
             tried += rows.size
             ok = est["ok"] = _answers(est, targets)
             fine = np.equal(est["error"], NONE)
@@ -281,16 +303,72 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
             beyond = _cost.paid_replicas(monthly, at_most, common["peak_to_average"], common["redundancy"], scaled,
                                          common["peak_hours_per_day"]) \
                 * est["deployment_usd_per_month"] > best_usd[pair[rows]] + 0.005
-            done[rows[last & beyond]] = True
+            done[rows[last & beyond & (not percentiles)]] = True
             keep = np.zeros(rows.size, bool)
             keep[_cheapest(est, np.flatnonzero(ok), rows)] = True
             keep |= batch == lo + 1
             kept.append({k: v[keep] for k, v in est.items() if isinstance(v, np.ndarray) and v.shape == keep.shape})
         done[open_[largest[open_] <= hi]] = True
-        done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + 0.005]] = True
+        if not percentiles:
+            done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + 0.005]] = True
         open_ = open_[~done[open_]]
         lo, hi = hi, 2 * hi
     return {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}, tried
+
+
+def _percentile_capped(est: dict[str, np.ndarray], cat: Catalog, common: dict[str, Any],
+                       percentiles: dict[str, float]) -> dict[str, np.ndarray]:
+    """The rows re-estimated at the highest utilisation that meets the percentile targets (the rate
+    view's, ``targets``: output key -> seconds), found by halving (PERCENTILE_STEPS): a replica whose
+    random arrivals stay at or below that share of what it serves (``served_requests_per_s``) meets
+    them, so with it as ``utilization`` the core's replicas and cost meet them. The utilisation given
+    stays where it is lower. ``percentile_ok`` is False where even a lone request misses a target."""
+    est["percentile_ok"] = np.zeros(len(est["error"]), bool)
+    idx = np.flatnonzero(np.equal(est["error"], NONE) & (est["fits"] == 1) & ~np.isnan(est["latency_s"]))
+    if not idx.size:
+        return est
+    args = dict(common, catalog=cat, gpus=est["gpus"][idx], batch=est["batch"][idx])
+    models, hardware = est["model"][idx], est["hardware"][idx]
+    served = estimate_many(models, hardware, requests_per_s=0.0, **args)["served_requests_per_s"]
+
+    def meets(share: np.ndarray) -> np.ndarray:
+        e = estimate_many(models, hardware, requests_per_s=share * served, **args)
+        ok = np.equal(e["error"], NONE)
+        for key, limit in percentiles.items():
+            ok &= e[key] <= limit
+        return ok
+
+    lo, hi = np.full(idx.size, 1.0 / 2 ** PERCENTILE_STEPS), np.ones(idx.size)
+    feasible = meets(lo)
+    for _ in range(PERCENTILE_STEPS):
+        mid = (lo + hi) / 2.0
+        fine = meets(mid)
+        lo, hi = np.where(fine, mid, lo), np.where(fine, hi, mid)
+    again = estimate_many(models, hardware, **dict(args, utilization=np.minimum(lo, common["utilization"])))
+    for key, column in list(est.items()):
+        if key in again and isinstance(column, np.ndarray) and column.shape == est["error"].shape:
+            est[key] = column.copy()  # a column may be a read-only view
+            est[key][idx] = again[key]
+    est["percentile_ok"][idx] = feasible
+    return est
+
+
+def _at_the_peak(rows: list[dict[str, Any]], cat: Catalog, common: dict[str, Any], monthly: float) -> None:
+    """Each chosen configuration's rate view at the peak: the peak's requests a second shared by the
+    replicas that serve (all but the spares), arriving at random (``utilization``: the share a
+    replica is loaded to at most; p90 and p99 TTFT and TPOT, None where there is no figure)."""
+    if not rows:
+        return
+    peak_per_s = monthly * common["peak_to_average"] / (SECONDS_PER_HOUR * HOURS_PER_MONTH)
+    serving = np.array([max(r["replicas"] - r["spare_replicas"], 1) for r in rows], dtype=float)
+    e = estimate_many([r["model"] for r in rows], [r["hardware"] for r in rows], catalog=cat,
+                      gpus=[r["gpus"] for r in rows], batch=[r["batch"] for r in rows],
+                      requests_per_s=peak_per_s / serving,
+                      **dict(common, utilization=[r["utilization"] for r in rows]))
+    for i, row in enumerate(rows):
+        for key in ("utilization_at_rate", "ttft_p90_s", "ttft_p99_s", "tpot_p90_s", "tpot_p99_s"):
+            row[key if key != "utilization_at_rate" else "utilization_at_peak"] = (
+                _f(e[key][i]) if e["error"][i] is None else None)
 
 
 def _cheapest(est: dict[str, np.ndarray], idx: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -307,6 +385,8 @@ def _cheapest(est: dict[str, np.ndarray], idx: np.ndarray, group: np.ndarray) ->
 def _answers(est: dict[str, np.ndarray], targets: dict[str, float | None]) -> np.ndarray:
     """Rows that fit, have a price and meet every target given."""
     ok = np.equal(est["error"], NONE) & (est["fits"] == 1) & (est["price_per_hour"] > 0)
+    if "percentile_ok" in est:
+        ok &= est["percentile_ok"]
     for key, limit in targets.items():
         if limit is not None:
             ok &= est[key] <= limit
@@ -327,8 +407,10 @@ def _price_tiers(rows: list[dict[str, Any]], cat: Catalog, **options: Any) -> No
     n = len(rows)
     cols = {k: [r[k] for r in rows] * len(PLAN_PRICINGS) for k in ("model", "hardware", "gpus", "batch")}
     pricing = [p for p in PLAN_PRICINGS for _ in range(n)]
+    # each configuration at its own utilisation (lower than the plan's where percentile targets cap it)
     est = estimate_many(cols["model"], cols["hardware"], catalog=cat, pricing=pricing, gpus=cols["gpus"],
-                        batch=cols["batch"], **options)
+                        batch=cols["batch"], **dict(options, utilization=[r["utilization"] for r in rows]
+                                                    * len(PLAN_PRICINGS)))
     for t, word in enumerate(PLAN_PRICINGS):
         for i, row in enumerate(rows):
             # the core's monthly cost of the configuration at this pricing (autoscale follows the day only
@@ -356,7 +438,7 @@ def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float
             replicas = int(est["replicas_needed"][i])
             rows.append({
                 "model": str(model[i]), "hardware": str(hw[i]), "gpus": int(est["gpus"][i]),
-                "batch": int(est["batch"][i]),
+                "batch": int(est["batch"][i]), "utilization": float(est["utilization"][i]),
                 "max_batch": int(est["max_batch"][i]), "replicas": replicas, "spare_replicas": int(spares),
                 "average_replicas": float(est["average_replicas"][i]),
                 "autoscaled": bool(scaled and est["pricing"][i] in ("on-demand", "spot")),

@@ -21,6 +21,7 @@ from .. import cells
 from ..errors import LlmcalcError
 from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OUTPUT_KEYS, estimate_many
 from ..core.options import OPTIONS
+from ..core.physics import RATE_KEYS
 
 #: Optional parameters, in the one order every function keeps.
 #: LLM_ESTIMATE's arguments after price_per_hour: every other option of the core, in this order.
@@ -31,7 +32,8 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "electricity_usd_per_kwh", "hosting_usd_per_kw_month", "maintenance_share_per_year",
                  "peak_to_average", "redundancy", "provider",
                  "horizon_months", "growth_per_month", "api_price_change_per_year",
-                 "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale", "peak_hours_per_day")
+                 "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale", "peak_hours_per_day",
+                 "requests_per_s")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
                   "price_per_hour", *ESTIMATE_MORE, "part", "figure")
 
@@ -44,7 +46,9 @@ ARG_DOCS = {
     "id": "Any catalog id: model, API model, hardware, engine or precision.",
     "field": "A catalog field, e.g. price_usd_per_hour, bandwidth_gb_s, source, as_of.",
     "kind": "open, api or empty for all.",
-    "figure": "npv_usd (empty), npv_api_usd, horizon_cost_usd, horizon_cost_api_usd or crossover_month.",
+    "figure": "LLM_HORIZON: npv_usd (empty), npv_api_usd, horizon_cost_usd, horizon_cost_api_usd or "
+              "crossover_month. LLM_AT_RATE: ttft_p90_s (empty), ttft_p99_s, tpot_p90_s, tpot_p99_s or another "
+              "rate key (README).",
 }
 
 
@@ -305,7 +309,8 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  maintenance_share_per_year=None, peak_to_average=None, redundancy=None, provider=None,
                  horizon_months=None,
                  growth_per_month=None, api_price_change_per_year=None, gpu_price_change_per_year=None,
-                 discount_rate=None, capex_upfront=None, autoscale=None, peak_hours_per_day=None):
+                 discount_rate=None, capex_upfront=None, autoscale=None, peak_hours_per_day=None,
+                 requests_per_s=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
     named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
@@ -324,7 +329,8 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  horizon_months=horizon_months, growth_per_month=growth_per_month,
                  api_price_change_per_year=api_price_change_per_year,
                  gpu_price_change_per_year=gpu_price_change_per_year, discount_rate=discount_rate,
-                 capex_upfront=capex_upfront, autoscale=autoscale, peak_hours_per_day=peak_hours_per_day)
+                 capex_upfront=capex_upfront, autoscale=autoscale, peak_hours_per_day=peak_hours_per_day,
+                 requests_per_s=requests_per_s)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):
@@ -342,6 +348,26 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
         values.append(v if isinstance(v, str) or v is None else cells.cell_value(v, kind))
     return [keys, values]
 
+
+
+@_excel_function
+@_args("model", "hardware", "requests_per_s", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
+       "figure")
+def LLM_AT_RATE(model, hardware, requests_per_s, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
+                engine=None, figure=None):
+    """The request-rate view of ONE deployment: requests_per_s arriving at random, served by its batch
+    slots (an M/M/c queue): p90 TTFT in seconds (default), or another figure of the view."""
+    named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name
+    try:
+        figures = cells.grid(figure)
+        if figures.shape != (1, 1):
+            return cells.message("figure takes one cell: " + ", ".join(RATE_KEYS))
+        key = figures[0, 0] or "ttft_p90_s"
+        if key not in RATE_KEYS:
+            return cells.message(f"figure '{key}' must be one of " + ", ".join(RATE_KEYS))
+    except LlmcalcError as exc:
+        return cells.message(str(exc))
+    return _estimate(key, "float", "No answer: give a hardware id and requests_per_s", **named)
 
 
 #: LLM_HORIZON's optional arguments (in the one order every function keeps; the figure last).

@@ -1368,6 +1368,13 @@ def fn_abs(ctx, args):
     return numbers(np.abs(num), err)
 
 
+def fn_ln(ctx, args):
+    _need(args, 1, 1, "LN")
+    num, err = to_numbers(ctx.value(ctx.eval(args[0])))
+    with np.errstate(all="ignore"):
+        return numbers(np.where(num > 0, np.log(np.where(num > 0, num, 1.0)), np.nan), err)  # LN(0 or less): #NUM!
+
+
 def fn_n(ctx, args):
     _need(args, 1, 1, "N")
     v = ctx.value(ctx.eval(args[0]))
@@ -1722,6 +1729,7 @@ FUNCTIONS: dict[str, Callable] = {
     "IF": fn_if, "IFERROR": fn_iferror, "AND": fn_and, "OR": fn_or, "NOT": fn_not,
     "INDEX": fn_index, "MATCH": fn_match, "MIN": fn_min, "MAX": fn_max, "SUM": fn_sum,
     "INT": fn_int, "ROUNDUP": fn_roundup, "ROUNDDOWN": fn_rounddown, "ROUND": fn_round, "ABS": fn_abs,
+    "LN": fn_ln,
     "N": fn_n, "ISNA": fn_isna, "ISNUMBER": fn_isnumber, "ISTEXT": fn_istext, "ISERROR": fn_iserror,
     "ISLOGICAL": fn_islogical, "ISBLANK": fn_isblank, "COUNTIF": fn_countif, "SEARCH": fn_search,
     "SUBSTITUTE": fn_substitute, "LOWER": fn_lower, "UPPER": fn_upper, "TRIM": fn_trim, "LEN": fn_len,

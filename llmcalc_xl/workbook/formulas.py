@@ -114,18 +114,26 @@ class CalcSheet:
     def __init__(self):
         self.columns: list[Calc] = []
         self._keys: set[str] = set()
+        self._formulas: dict[str, str] = {}  # formula text -> the first column that has it
 
     def add(self, key: str, value, header: str = "") -> Symbol:
         if key in self._keys or key in INPUT_KEYS:
             raise ValueError(f"Calc column {key!r} is defined twice (or is a Scenarios input).")
         self._keys.add(key)
         value = literal(value)
-        self.columns.append(Calc(key, value.text, header or physics.LABELS.get(key, key)))
+        self.columns.append(Calc(key, value.text, header or physics.label(key)))
+        self._formulas[value.text] = key
         return ref(key, value.na, value.numeric)
 
     def let(self, key: str, value):
         if isinstance(value, Expr) and value.text == "{" + key + "}":
             return value
+        if key[:1] == "r" and key.partition("_")[0][1:].isdigit():
+            # a pass of the rate view's speed: a quantity that does not depend on the batch has the
+            # formula of a column already there; refer to it rather than compute it again
+            same = self._formulas.get(literal(value).text)
+            if same is not None:
+                return ref(same, literal(value).na, literal(value).numeric)
         return self.add(key, value)
 
 
@@ -346,7 +354,8 @@ def calc_sheet() -> tuple[list[Calc], dict[str, str]]:
     max_batch = physics.largest_batch(s, w, m, sheet.let, c)
     sp = physics.speed(s, w, m, gpus, sheet.let, c)
     co = physics.costs(s, sp, gpus, sheet.let, c)
-    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co).items()}
+    r = physics.at_rate(s, w, m, gpus, sp, sheet.let, c)
+    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co, r).items()}
     checks = _input_checks() + _combination_checks()
     groups = [checks[i:i + CHECKS_PER_COLUMN] for i in range(0, len(checks), CHECKS_PER_COLUMN)]
     for i, group in enumerate(groups):
@@ -397,6 +406,17 @@ OUTPUTS = (
     ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000"),
     ("rented_monthly_cost_usd", "Rented fleet USD a month", "$#,##0.00"),
     ("owned_monthly_cost_usd", "Owned fleet USD a month", "$#,##0.00"),
+    # the request-rate view (requests_per_s given): one deployment, arrivals at random
+    ("served_requests_per_s", "Requests/s served (all slots busy)", "0.000"),
+    ("utilization_at_rate", "Utilisation at the rate", "0.0%"),
+    ("concurrency_at_rate", "Requests in flight at the rate", "0.00"),
+    ("queue_wait_s", "Queue wait s (mean)", "0.000"),
+    ("ttft_at_rate_s", "TTFT at the rate s (mean)", "0.000"),
+    ("ttft_p90_s", "TTFT p90 s", "0.000"),
+    ("ttft_p99_s", "TTFT p99 s", "0.000"),
+    ("tpot_at_rate_s", "TPOT at the rate s (mean)", "0.0000"),
+    ("tpot_p90_s", "TPOT p90 s", "0.0000"),
+    ("tpot_p99_s", "TPOT p99 s", "0.0000"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
@@ -491,6 +511,10 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
          literal("pricing owned needs capex_usd_per_gpu: the hardware has no purchase price in the catalog. ")),
         (ref("has_hw") & ref("owned") & ~is_number(ref("price_per_hour")) & ~is_number(ref("power_w")),
          literal("pricing owned needs power_w_per_gpu: the hardware has no power draw (TDP) in the catalog. ")),
+        (ref("rate_given") & ~ref("no_fit") & (ref("rate_rho") >= 1.0),
+         concat("requests_per_s: arrivals of ", call("ROUND", ref("requests_per_s"), 3), "/s exceed the ",
+                call("ROUND", ref("rate_served"), 3), "/s this deployment serves. Add replicas (plan) or lower "
+                "requests_per_s. ")),
     ]
 
 

@@ -14,6 +14,7 @@ numpy                  spreadsheet
 ``& | ~`` (booleans)   ``AND()``, ``OR()``, ``NOT()``
 ``np.where(c, a, b)``  ``IF(c,a,b)``
 ``np.maximum/minimum`` ``MAX()``, ``MIN()``
+``np.log(x)``          ``LN(x)``
 ``np.floor(x)``        ``INT(x)``;  ``np.ceil(x)`` is ``-INT(-x)`` (negatives round as numpy does)
 ``np.isnan(x)``        ``NOT(ISNUMBER(x))``; ``np.isfinite(x)`` is ``ISNUMBER(x)``
 NaN (no answer)        ``NA()``: propagates through arithmetic, ``MAX`` and ``MIN`` as NaN does
@@ -275,6 +276,7 @@ UFUNCS: dict[str, Callable[..., Expr]] = {
     "floor": lambda a: call("INT", a),
     "ceil": lambda a: negate(call("INT", negate(a))),
     "absolute": lambda a: call("ABS", a),
+    "log": lambda a: call("LN", a),
     "less": lambda a, b: _binary("<", COMPARE, a, b),
     "less_equal": lambda a, b: _binary("<=", COMPARE, a, b),
     "greater": lambda a, b: _binary(">", COMPARE, a, b),
