@@ -595,10 +595,10 @@ def calibrate(model: str, hardware: str, engine: str, tpot_ms: float, ttft_ms: f
     with replacing(out_path) as tmp:
         tmp.write_text(new_text, encoding="utf-8")
         load_catalog([*others, tmp])  # the file must load with the catalog before it replaces the old one
-    eng = cat.engine(fit.engine_id)
-    fitted = [("decode_mbu", eng.decode_mbu, fit.decode_mbu), ("decode_mfu", eng.decode_mfu, fit.decode_mfu)]
+    own = fit.engine_efficiencies
+    fitted = [("decode_mbu", own["decode_mbu"], fit.decode_mbu), ("decode_mfu", own["decode_mfu"], fit.decode_mfu)]
     if fit.prefill_mfu is not None:
-        fitted.append(("prefill_mfu", eng.prefill_mfu, fit.prefill_mfu))
+        fitted.append(("prefill_mfu", own["prefill_mfu"], fit.prefill_mfu))
     ttft = f", TTFT {fit.ttft_s * 1e3:.4g} ms (was {fit.default_ttft_s * 1e3:.4g})" if ttft_ms is not None else ""
     click.echo(f"{'Replaced' if replaced else 'Added'} calibration '{entry['id']}' in {out_path}: "
                + ", ".join(f"{n} {a:g} -> {b:.4g}" for n, a, b in fitted)

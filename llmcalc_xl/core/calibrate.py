@@ -48,6 +48,7 @@ class Fit:
     default_tpot_s: float      # the estimate with the engine's own efficiencies
     default_ttft_s: float
     scenario: dict[str, Any]   # the resolved scenario: model, precision, gpus, batch, tokens
+    engine_efficiencies: dict[str, float]  # the engine's own on the device, which the fit scaled
 
     def describe(self, measured_tpot_s: float, measured_ttft_s: float | None) -> str:
         """The measurement as a catalog entry records it."""
@@ -144,7 +145,8 @@ def fit_efficiencies(model: Any, hardware: Any, engine: Any, measured_tpot_s: fl
                tpot_s=tpot, ttft_s=ttft, default_tpot_s=default.tpot_s, default_ttft_s=default.ttft_s,
                scenario=dict(model=default.model, precision=default.precision, gpus=default.gpus,
                              batch=default.batch, input_tokens=default.input_tokens,
-                             output_tokens=default.output_tokens))
+                             output_tokens=default.output_tokens),
+               engine_efficiencies=base)
 
 
 def _check_tpot(measured_s: float, reached: np.ndarray, device: Any, base: dict[str, float], gpus: float) -> None:

@@ -651,7 +651,7 @@ def _write_sources(wb, cat: Catalog) -> None:
     for c, h in enumerate(("Catalog", "Id", "Numbers", "Source", "As of", "From"), start=1):
         _put_value(ws, 3, c, h, "Header")
     r = 4
-    for group in ("models", "api_models", "hardware", "engines", "precisions"):
+    for group in ("models", "api_models", "hardware", "engines", "precisions", "calibrations"):
         for e in cat.entries(group):
             for p in cat.provenance(e):
                 values = (group, e.id, p.group, p.source, p.as_of, "catalog" if p.file == "shipped" else p.file)
