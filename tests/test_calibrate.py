@@ -95,8 +95,9 @@ def test_the_entry_records_the_users_source_and_today_and_the_engine_keeps_its_o
 @pytest.mark.parametrize("args, message", [
     # 16 GB of FP16 weights read at 3,350 GB/s take 4.8 ms: 1 ms per token is not possible on one H100
     (["--measured-tpot-ms", "1"], r"^Error: measured TPOT 1 ms is faster than 6\.\d+ ms, the fastest 1 x h100-sxm "
-                                  r"can decode this scenario \(every byte of the weights and KV cache read at the peak "
-                                  r"3350 GB/s a GPU\)\. Check the measurement"),
+                                  r"can decode this scenario with every decode efficiency at 1 \(the weights and KV "
+                                  r"cache read at the peak 3350 GB/s a GPU, the matrix products at the peak FLOPS, plus "
+                                  r"the fixed step time and the other requests' prompts\)\. Check the measurement"),
     (["--measured-tpot-ms", "5000"], r"^Error: measured TPOT 5000 ms is slower than .* ms, what the estimate gives at "
                                      r"a decode efficiency of 0\.01\. Check the units"),
     (["--measured-tpot-ms", "9", "--measured-ttft-ms", "5"],

@@ -122,7 +122,10 @@ def fit_efficiencies(model: Any, hardware: Any, engine: Any, measured_tpot_s: fl
     device = cat.hardware(hardware_id)
     k, p = 1.0, 1.0
     for _ in range(50):
-        tpot_range = speeds(np.asarray([k_lo, k_hi, 1.0 / min(base["decode_mfu"], base["decode_mbu"])]), p)[0]
+        # the fastest decode: with a TTFT to fit, the others' prompts may be prefilled at up to prefill_mfu 1
+        best_p = p if measured_ttft_s is None else p_hi
+        tpot_range = speeds(np.asarray([k_lo, k_hi, 1.0 / min(base["decode_mfu"], base["decode_mbu"])]),
+                            np.asarray([p, best_p, best_p]))[0]
         _check_tpot(measured_tpot_s, tpot_range, device, base, gpus=default.gpus)
         k = _solve(lambda ks: speeds(ks, p)[0], measured_tpot_s, k_lo, k_hi)
         if measured_ttft_s is None:
@@ -158,9 +161,10 @@ def _check_tpot(measured_s: float, reached: np.ndarray, device: Any, base: dict[
         if measured_s < peak * (1 - 1e-9):
             raise InvalidValueError(
                 f"measured TPOT {measured_s * 1e3:g} ms is faster than {peak * 1e3:.4g} ms, the fastest "
-                f"{gpus:g} x {device.id} can decode this scenario (every byte of the weights and KV cache read at the "
-                f"peak {device.bandwidth_gb_s:g} GB/s a GPU). Check the measurement: milliseconds per output "
-                "token of one request, and the batch, precision and GPUs it ran with.")
+                f"{gpus:g} x {device.id} can decode this scenario with every decode efficiency at 1 (the weights and "
+                f"KV cache read at the peak {device.bandwidth_gb_s:g} GB/s a GPU, the matrix products at the peak "
+                "FLOPS, plus the fixed step time and the other requests' prompts). Check the measurement: "
+                "milliseconds per output token of one request, and the batch, precision and GPUs it ran with.")
         raise InvalidValueError(
             f"measured TPOT {measured_s * 1e3:g} ms needs a decode efficiency above 1 (decode_mbu "
             f"{base['decode_mbu']:g} and decode_mfu {base['decode_mfu']:g} scaled together reach {fastest * 1e3:.4g} "
