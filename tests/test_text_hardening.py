@@ -273,6 +273,12 @@ def test_every_number_has_bounds_and_the_ceiling_is_enforced(tmp_path, kind, nam
     assert name in BOUNDS, f"{kind}.{name} has no physical bounds"
     low, high, why = BOUNDS[name]
     assert 0 <= low < high and why
+    if not load_catalog(()).entries(kind):  # no shipped entry of the kind (calibrations): a new entry of its own
+        path = _user_file(tmp_path, f'[[{kind}]]\nid = "vllm-on-h100-sxm"\nengine = "vllm"\nhardware = "h100-sxm"\n'
+                                    f'{name} = {high * 10}\nsource = "x"\nas_of = "2026-01-01"\n')
+        with pytest.raises(CatalogError, match=rf"entry 1 'vllm-on-h100-sxm': {name} must be .* at most"):
+            load_catalog([path])
+        return
     base = load_catalog(()).entries(kind)[0]
     value = int(high * 10) if isinstance(getattr(base, name), int) else high * 10
     section = kind

@@ -32,7 +32,7 @@ from ..errors import CatalogError, UnknownIdError
 
 ENV_VAR = "LLMCALC_XL_CATALOG"
 SHIPPED_FILES = ("models.toml", "api_models.toml", "hardware.toml", "engines.toml", "precisions.toml")
-KINDS = ("models", "api_models", "hardware", "engines", "precisions")
+KINDS = ("models", "api_models", "hardware", "engines", "precisions", "calibrations")
 
 # --- entry types -------------------------------------------------------------------
 # Field metadata: "min" (inclusive lower bound), "gt" (strict lower bound), "choices".
@@ -608,6 +608,42 @@ class Precision:
             raise ValueError("upgraded_layer_share must be <= 1")
 
 
+#: The efficiencies of an engine that a calibration may set for one device.
+CALIBRATED_FIELDS = ("prefill_mfu", "decode_mfu", "decode_mbu")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """An engine's efficiencies fitted to a measurement on one device (``llmcalc-xl calibrate``): where
+    ``engine`` runs on ``hardware``, each efficiency given replaces the engine's own (and its Apple
+    variant); the fields left out keep the engine's. Ids are written ``<engine>-on-<hardware>``."""
+
+    id: str
+    engine: str = _f()
+    hardware: str = _f()
+    source: str = _f()
+    as_of: str = _f()
+    prefill_mfu: float | None = _f(None, gt=0)
+    decode_mfu: float | None = _f(None, gt=0)
+    decode_mbu: float | None = _f(None, gt=0)
+    measurement: str = _f("")
+    notes: str = _f("")
+
+    aliases = ()
+
+    def check(self) -> None:
+        if all(getattr(self, name) is None for name in CALIBRATED_FIELDS):
+            raise ValueError(f"a calibration sets at least one of {', '.join(CALIBRATED_FIELDS)}")
+        for name in CALIBRATED_FIELDS:
+            if (getattr(self, name) or 0) > 1:
+                raise ValueError(f"{name} must be <= 1")
+
+
+def calibration_id(engine_id: str, hardware_id: str) -> str:
+    """The id ``llmcalc-xl calibrate`` gives the calibration of an engine on a device."""
+    return f"{engine_id}-on-{hardware_id}"
+
+
 #: Physical bounds of every number a catalog entry holds: field -> (lowest, highest, what the
 #: ceiling stands above). The lower bound is inclusive, except where it equals the field's "gt"
 #: metadata (strictly above: an amount that must not be 0). Ceilings are far above any real model
@@ -725,9 +761,10 @@ ENTRY_TYPES: dict[str, type] = {
     "hardware": Hardware,
     "engines": Engine,
     "precisions": Precision,
+    "calibrations": Calibration,
 }
 SINGULAR = {"models": "model", "api_models": "API model", "hardware": "hardware",
-            "engines": "engine", "precisions": "precision"}
+            "engines": "engine", "precisions": "precision", "calibrations": "calibration"}
 KIND_OF = {cls: kind for kind, cls in ENTRY_TYPES.items()}
 
 
@@ -758,7 +795,7 @@ class FieldGroup:
 
 
 #: Fields that name or describe an entry rather than state a number with a source.
-DESCRIPTIVE_FIELDS = ("id", "name", "aliases", "notes", "family", "provider")
+DESCRIPTIVE_FIELDS = ("id", "name", "aliases", "notes", "family", "provider", "measurement")
 
 #: kind -> (group, source field, as-of field, its fields; None: every field no other group holds, whole)
 _GROUP_LAYOUT: dict[str, tuple] = {
@@ -1082,6 +1119,7 @@ class Catalog:
         self._index_keys()
         self._check_successors(origins or {})
         self._check_precisions(origins or {})
+        self._calibrations = self._pair_calibrations(origins or {})
         self._days: dict[str, "Catalog"] = {}
 
     def on(self, day: _dt.date | str) -> "Catalog":
@@ -1121,6 +1159,34 @@ class Catalog:
                     hint = f"Did you mean: {', '.join(close)}? " if close else ""
                     raise CatalogError(f"{where}: {what} '{precision}' is not a precision id. {hint}"
                                        "Use an id of the precisions catalog.")
+
+    def _pair_calibrations(self, origins: dict[tuple[str, str], str]) -> dict[tuple[str, str], "Calibration"]:
+        """{(engine id, hardware id): calibration}: each calibration's engine and device are names of the
+        merged catalog, and no two calibrations are for the same pair."""
+        pairs: dict[tuple[str, str], Calibration] = {}
+        for entry in self._entries["calibrations"].values():
+            where = origins.get(("calibrations", entry.id), f"Catalog, calibration '{entry.id}'")
+            ids = []
+            for group, name in (("engines", entry.engine), ("hardware", entry.hardware)):
+                found = self._keys[group].get(normalize(name))
+                if found is None:
+                    raise CatalogError(f"{where}: {SINGULAR[group]} '{name}' is not in the catalog. "
+                                       f"{self.suggest(group, name)}")
+                ids.append(found)
+            pair = (ids[0], ids[1])
+            if pair in pairs:
+                raise CatalogError(f"{where}: '{pairs[pair].id}' already calibrates {pair[0]} on {pair[1]}. Keep "
+                                   f"one calibration per engine and device (id '{calibration_id(*pair)}').")
+            pairs[pair] = entry
+        return pairs
+
+    def calibration(self, engine_id: str, hardware_id: str) -> "Calibration | None":
+        """The calibration of an engine on a device (catalog ids), or None."""
+        return self._calibrations.get((engine_id, hardware_id))
+
+    def calibrations(self) -> dict[tuple[str, str], "Calibration"]:
+        """{(engine id, hardware id): calibration} of every calibration in the catalog."""
+        return dict(self._calibrations)
 
     def _check_successors(self, origins: dict[tuple[str, str], str]) -> None:
         """A successor is the id of a model in the merged catalog (checked once every file is in)."""

@@ -540,6 +540,73 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
 
 
 @main.command()
+@click.option("--model", required=True, help="The open-weight model you measured.")
+@click.option("--hardware", required=True, help="The device you measured it on (one GPU of --gpus).")
+@click.option("--engine", required=True, help="The engine you served it with.")
+@click.option("--measured-tpot-ms", "tpot_ms", type=float, required=True, metavar="X",
+              help="Measured time per output token, milliseconds (the mean a client sees).")
+@click.option("--measured-ttft-ms", "ttft_ms", type=float, metavar="Y",
+              help="Measured time to first token, milliseconds (fits prefill_mfu too).")
+@scenario_options(("batch", "input_tokens", "output_tokens", "precision", "kv_precision", "gpus", "context_tokens"))
+@click.option("--source", required=True, help="Where the measurement comes from, e.g. \"our lab, vLLM 0.11 on "
+              "2026-11-20\".")
+@click.option("--out", "out_path", required=True, metavar="FILE", help="Your catalog file to write the calibration "
+              "to (created if missing; another engine or device is added beside what it holds).")
+@click.option("--force", is_flag=True, help="Replace a calibration of the same engine and device in FILE.")
+@CATALOG_OPTION
+def calibrate(model: str, hardware: str, engine: str, tpot_ms: float, ttft_ms: float | None, source: str,
+              out_path: str, force: bool, catalog_paths: tuple[str, ...], **options: Any) -> None:
+    """Fit an engine's efficiencies on one device to your own measurement, into a catalog file.
+
+    The decode efficiencies (decode_mbu and decode_mfu, scaled together) are fitted so that the
+    estimate of the scenario gives the measured TPOT; with --measured-ttft-ms, prefill_mfu so that it
+    gives the measured TTFT. The file holds a [[calibrations]] entry for that engine on that device,
+    which every surface applies through --catalog FILE or $LLMCALC_XL_CATALOG."""
+    import datetime
+    import os
+    import tomllib
+
+    from ..catalogs.calibrations import with_calibration
+    from ..catalogs.loader import calibration_id, load_catalog, user_catalog_paths
+    from ..core.calibrate import fit_efficiencies
+    from ..errors import InvalidValueError
+    from ..files import MAX_CATALOG_BYTES, read_bounded, replacing
+
+    given = {k: v for k, v in options.items() if v is not None}
+    cat = load_catalog(catalog_paths)
+    fit = fit_efficiencies(model, hardware, engine, tpot_ms / 1e3, None if ttft_ms is None else ttft_ms / 1e3,
+                           catalog=cat, **given)
+    entry = dict(id=calibration_id(fit.engine_id, fit.hardware_id), engine=fit.engine_id, hardware=fit.hardware_id,
+                 prefill_mfu=None if fit.prefill_mfu is None else float(f"{fit.prefill_mfu:.6g}"),
+                 decode_mfu=float(f"{fit.decode_mfu:.6g}"), decode_mbu=float(f"{fit.decode_mbu:.6g}"),
+                 measurement=fit.describe(tpot_ms / 1e3, None if ttft_ms is None else ttft_ms / 1e3),
+                 source=source, as_of=datetime.date.today().isoformat(),
+                 notes="fitted by llmcalc-xl calibrate; the engine's other numbers keep their catalog source")
+    text = ""
+    if os.path.exists(out_path):
+        text = read_bounded(out_path, "Catalog file", MAX_CATALOG_BYTES).decode("utf-8", errors="strict")
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidValueError(f"Catalog file '{out_path}' is not valid TOML ({exc}). Fix it, or give another "
+                                    "--out.") from None
+    new_text, replaced = with_calibration(text, entry, replace=force)
+    others = [p for p in user_catalog_paths(catalog_paths) if os.path.abspath(p) != os.path.abspath(out_path)]
+    with replacing(out_path) as tmp:
+        tmp.write_text(new_text, encoding="utf-8")
+        load_catalog([*others, tmp])  # the file must load with the catalog before it replaces the old one
+    own = fit.engine_efficiencies
+    fitted = [("decode_mbu", own["decode_mbu"], fit.decode_mbu), ("decode_mfu", own["decode_mfu"], fit.decode_mfu)]
+    if fit.prefill_mfu is not None:
+        fitted.append(("prefill_mfu", own["prefill_mfu"], fit.prefill_mfu))
+    ttft = f", TTFT {fit.ttft_s * 1e3:.4g} ms (was {fit.default_ttft_s * 1e3:.4g})" if ttft_ms is not None else ""
+    click.echo(f"{'Replaced' if replaced else 'Added'} calibration '{entry['id']}' in {out_path}: "
+               + ", ".join(f"{n} {a:g} -> {b:.4g}" for n, a, b in fitted)
+               + f". The estimate now gives TPOT {fit.tpot_s * 1e3:.4g} ms (was {fit.default_tpot_s * 1e3:.4g}){ttft}. "
+               f"Use it with --catalog {out_path}, or set LLMCALC_XL_CATALOG={out_path}.")
+
+
+@main.command()
 @click.option("--model", "models", multiple=True, required=True,
               help="Open-weight model to self-host (repeatable); API models named here are compared too.")
 @click.option("--requests-per-day", type=float, help="Target load, requests per day.")

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import defaults, keyed, physics
 from .arrays import where
-from ..catalogs.loader import Catalog, load_catalog, normalize
+from ..catalogs.loader import CALIBRATED_FIELDS, Catalog, load_catalog, normalize
 from ..errors import InvalidValueError
 from ..notes import Note, notes_of
 from ..units import BYTES_PER_GIB
@@ -447,6 +447,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_reserved_3y": _equal(pricing, "reserved-3y"), "pricing_spot": _equal(pricing, "spot"),
              "provider_given": provider_given, "autoscale": autoscale}
     pos["offers"] = o_pos
+    if cat.calibrations():  # an engine's efficiencies fitted on a device (``llmcalc-xl calibrate``)
+        pos["calibrations"] = _calibration_positions(cat, e_pos, hw_pos)
     constant = frozenset(name for name in NUMBER_OPTIONS if length_of(given.get(name)) is None)
     axes = None
     if n >= keyed.MIN_ROWS:  # the catalog's arithmetic once per entry the block uses (``keyed``)
@@ -660,6 +662,16 @@ def _default_precision(cat: Catalog, model: Any, m_pos: np.ndarray, n: int) -> n
     return np.where(checkpoint >= 0, checkpoint, out)
 
 
+def _calibration_positions(cat: Catalog, e_pos: np.ndarray, hw_pos: np.ndarray) -> np.ndarray:
+    """Each row's position in ``cat.entries("calibrations")`` (-1: its engine has none on its device)."""
+    entries = cat.entries("calibrations")
+    et, ht = cat.table("engines"), cat.table("hardware")
+    grid = np.full((len(et.ids) + 1, len(ht.ids) + 1), -1, dtype=np.intp)  # a last row and column for none
+    for (engine_id, hardware_id), entry in cat.calibrations().items():
+        grid[et.index(engine_id), ht.index(hardware_id)] = entries.index(entry)
+    return grid[np.where(e_pos < 0, len(et.ids), e_pos), np.where(hw_pos < 0, len(ht.ids), hw_pos)]
+
+
 def _auto_cells(value: Any, n: int) -> np.ndarray:
     """Where a gpus value is the text "auto" (any case, spaces around)."""
     def is_auto(v):
@@ -735,7 +747,17 @@ class CatalogRows:
         return self._column("hardware", field)
 
     def engine(self, field: str, missing: float = math.nan) -> np.ndarray:
-        return self._column("engines", field, missing)
+        """The engine's field; an efficiency a calibration sets for the row's engine on its device replaces
+        it (and its Apple variant: the calibration is of that device)."""
+        value = self._column("engines", field, missing)
+        fitted = field.removeprefix("apple_")
+        if fitted not in CALIBRATED_FIELDS or "calibrations" not in self._pos:
+            return value
+        rows = self._pos["calibrations"]
+        entries = self._cat.entries("calibrations")
+        calibrated = _take(np.asarray([math.nan if getattr(e, fitted) is None else getattr(e, fitted)
+                                       for e in entries], dtype=float), rows)
+        return np.where(np.isnan(calibrated), keyed.rows(value), calibrated)
 
     def precision(self, field: str, missing: float = math.nan) -> np.ndarray:
         return self._column("precisions", field, missing)

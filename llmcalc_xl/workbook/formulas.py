@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalogs.loader import normalize
+from ..catalogs.loader import CALIBRATED_FIELDS, normalize
 from ..core import defaults, physics
 from ..core.options import BY_NAME, CATALOG_OPTIONS, CHOICE_OPTIONS, OPTIONS, TEXT_OPTIONS
 from .symbolic import Expr, Symbol, call, concat, is_number, literal
@@ -189,7 +189,13 @@ class CatalogCells:
         return self._cell("hardware", field, "h_row")
 
     def engine(self, field, missing=np.nan):
-        return self._cell("engines", field, "e_row", missing)
+        value = self._cell("engines", field, "e_row", missing)
+        fitted = field.removeprefix("apple_")
+        if fitted not in CALIBRATED_FIELDS:
+            return value
+        # an efficiency calibrated for the engine on this device replaces the engine's (and its Apple variant)
+        calibrated = call("INDEX", name(f"c_{fitted}"), ref("c_row"))
+        return np.where(ref("c_row") > 0, np.where(is_number(calibrated), calibrated, value), value)
 
     def precision(self, field, missing=np.nan):
         return self._cell("precisions", field, "p_row", missing)
@@ -262,6 +268,12 @@ def _resolution(sheet: CalcSheet) -> None:
     _resolved(sheet, "engine", "e", "e_id", blank=np.where(local, defaults.DEFAULT_LOCAL_ENGINE,
                                                             defaults.DEFAULT_GPU_ENGINE))
     sheet.add("e_row", _row_of("engine_id", "e_id"), "Engines row")
+    # the engine's efficiencies calibrated on this device, looked up on the Calibrations sheet by the key
+    # the build writes (build.calibration_key)
+    key = concat("c:", ref("engine_id"), ":", ref("hardware_id"))
+    sheet.add("c_row", np.where((ref("e_row") > 0) & (ref("h_row") > 0),
+                                call("IFERROR", call("MATCH", _wildcards_escaped(key), name("c_key"), 0), 0), 0),
+              "Calibrations row (0: none)")
     float_kv = (ref("precision_id") == "fp32") | (ref("precision_id") == "bf16")
     _resolved(sheet, "kv_precision", "p", "p_id", out="kv_id", blank=np.where(float_kv, ref("precision_id"), "fp16"))
     sheet.add("kv_row", _row_of("kv_id", "p_id"), "KV precisions row")
