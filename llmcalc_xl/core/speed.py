@@ -82,6 +82,41 @@ def allreduce_s(tp, layers, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS
     return where(tp > 1, 2.0 * layers * per, 0.0)
 
 
+def allreduce_one_s(gpus, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
+    """One all-reduce of tokens x h 16-bit values over ``gpus`` GPUs (0 on one GPU): 2 ceil(log2 n)
+    tree hops of latency, and 2 (n-1)/n x the message over the link (``allreduce_s``)."""
+    message = tokens * hidden_size * c.activation_bytes
+    return where(gpus > 1, 2.0 * tree_depth(gpus) * c.allreduce_hop_latency_s
+                 + 2.0 * (gpus - 1.0) / gpus * message / link_bytes_per_s, 0.0)
+
+
+def alltoall_s(ep, tokens_per_gpu, experts_per_token, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
+    """Expert parallelism's all-to-all in one MoE layer: dispatch each token's hidden state to the GPUs
+    of its k experts, then combine their outputs back, two calls of a latency each. A GPU sends
+    tokens_per_gpu x k x h 16-bit values per call, (ep - 1) / ep of them to other GPUs (its own
+    experts' share stays). 0 when ep is 1."""
+    message = tokens_per_gpu * experts_per_token * hidden_size * c.activation_bytes
+    return where(ep > 1, 2.0 * (c.alltoall_latency_s + (ep - 1.0) / ep * message / link_bytes_per_s), 0.0)
+
+
+def layout_comm_s(tp, gpus, ep, layers, moe_layers, tokens, rank_tokens, hidden_size, experts_per_token,
+                  link_tp, link_all, c=ASSUMPTIONS):
+    """Communication of one forward pass under a parallel layout of dp attention ranks of tp GPUs
+    (gpus = tp x dp), the routed experts in ep groups:
+
+    - attention: each rank all-reduces its own ``rank_tokens`` over its tp GPUs, once a layer;
+    - MLP: one all-reduce of all ``tokens`` over all GPUs a layer (with dp > 1 the gather of every
+      rank's tokens before the MLP and the scatter after it, an all-gather and a reduce-scatter: an
+      all-reduce's traffic); with ep > 1 each MoE layer instead sends its tokens to their experts
+      and back (``alltoall_s``), each GPU the tokens of its rank's share, rank_tokens / tp.
+
+    With dp = 1 and ep = 1 this is two all-reduces a layer over all GPUs: ``allreduce_s``."""
+    attention = layers * allreduce_one_s(tp, rank_tokens, hidden_size, link_tp, c)
+    mlp = allreduce_one_s(gpus, tokens, hidden_size, link_all, c)
+    experts = alltoall_s(ep, rank_tokens / tp, experts_per_token, hidden_size, link_all, c)
+    return attention + where(ep > 1, moe_layers * experts + (layers - moe_layers) * mlp, layers * mlp)
+
+
 def pipeline_hops_s(gpus, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
     """Layer split across GPUs: activations hop from one GPU to the next (n - 1 times)."""
     hop = tokens * hidden_size * c.activation_bytes / link_bytes_per_s
