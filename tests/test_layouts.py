@@ -38,18 +38,22 @@ def test_one_rank_without_experts_split_is_two_all_reduces_a_layer(gpus, tokens)
 
 
 def test_expert_parallel_decode_step_by_hand():
-    # DeepSeek-V3 on 8 H200, batch 64, tp 8: with ep 8 each MoE layer swaps its MLP all-reduce
-    # (2 ceil(log2 8) = 6 hops of 6 us, and 2 x 7/8 x 64 x 7168 x 2 B at 450 GB/s) for an all-to-all
-    # of 64 / 8 = 8 tokens a GPU, top-8 (two calls of 12 us and 7/8 x 8 x 8 x 7168 x 2 B). Nothing else
-    # in the step changes (the weights and the KV cache are read alike), so the TPOTs differ by that
+    # DeepSeek-V3 on 8 H200, batch 64, dp 8 (tp 1): with ep 8 each MoE layer swaps its gather over the
+    # 8 GPUs (an all-reduce's traffic: 2 ceil(log2 8) = 6 hops of 6 us, and 2 x 7/8 x 64 x 7168 x 2 B at
+    # 450 GB/s) for an all-to-all of the 64 / 8 = 8 tokens of each GPU, top-8 (two calls of 12 us and
+    # 7/8 x 8 x 8 x 7168 x 2 B). Nothing else in the step changes (the weights and the KV cache are read
+    # alike), so the TPOTs differ by that
     model = load_catalog().model("deepseek-v3")
     h, layers, k = model.hidden_size, model.layers, model.experts_per_token
     all_reduce = 6 * ALLREDUCE_HOP_LATENCY_S + 2 * 7 / 8 * 64 * h * 2 / (450 * GB)
     all_to_all = 2 * (2 * ALLREDUCE_HOP_LATENCY_S + 7 / 8 * 8 * k * h * 2 / (450 * GB))
-    args = dict(gpus=8, batch=64, input_tokens=1000, output_tokens=200)
+    args = dict(gpus=8, dp=8, batch=64, input_tokens=1000, output_tokens=200)
     tp_only, with_ep = estimate("deepseek-v3", "h200", **args), estimate("deepseek-v3", "h200", ep=8, **args)
     assert with_ep.tpot_s - tp_only.tpot_s == pytest.approx(layers * (all_to_all - all_reduce), rel=1e-6)
     assert with_ep.total_memory_gib == pytest.approx(tp_only.total_memory_gib, rel=1e-12)  # experts split alike
+    # with one attention rank (tp 8) every GPU holds every token: ep changes no communication
+    one_rank = dict(args, dp=None)
+    assert estimate("deepseek-v3", "h200", ep=8, **one_rank).tpot_s == estimate("deepseek-v3", "h200", **one_rank).tpot_s
 
 
 def test_memory_of_a_small_moe_under_tp2_dp4_ep4_by_hand():
@@ -96,14 +100,18 @@ def test_an_empty_layout_is_the_default_one():
 
 
 def test_more_gpus_than_one_nvlink_domain_pay_the_network(tmp_path):
-    # Llama-3.1-70B on 16 H100 (two 8-GPU nodes), batch 1: each of the 2 x 80 all-reduces a step moves
-    # 2 x 15/16 x 8192 x 2 B = 30,720 B at the 50 GB/s ConnectX-7 port instead of NVLink's 450 GB/s
+    # Llama-3.1-70B on 16 H100 (two 8-GPU nodes), batch 1: each of the 2 x 80 all-reduces a step of
+    # 8192 x 2 B = 16,384 B reduces over NVLink in each node (2 x 7/8 of it at 450 GB/s), then the two
+    # nodes swap each GPU's eighth over its 50 GB/s ConnectX-7 port (2 x 1/2 x 16,384 / 8 B); in one
+    # 16-GPU domain it would be 2 x 15/16 x 16,384 B at 450 GB/s. The tree's latency is the same
     overlay = tmp_path / "wide.toml"
     overlay.write_text('[[hardware]]\nid = "h100-sxm"\nnvlink_domain_gpus = 16\nsource = "t"\nas_of = "2026-11-30"\n')
     args = dict(gpus=16, batch=1, input_tokens=1000, output_tokens=100)
     two_nodes = estimate("llama-3.1-70b", "h100-sxm", **args)
     one_domain = estimate("llama-3.1-70b", "h100-sxm", catalog=[overlay], **args)
-    by_hand = 2 * 80 * 2 * 15 / 16 * 8192 * 2 * (1 / (50 * GB) - 1 / (450 * GB))
+    message = 8192 * 2
+    by_hand = 2 * 80 * (2 * 7 / 8 * message / (450 * GB) + 2 * 1 / 2 * message / 8 / (50 * GB)
+                        - 2 * 15 / 16 * message / (450 * GB))
     assert two_nodes.tpot_s - one_domain.tpot_s == pytest.approx(by_hand, rel=1e-6)
     assert load_catalog().hardware("gb200").nvlink_domain_gpus == 72
 

@@ -630,20 +630,14 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
         return rows / (rows + s.half_tokens)
 
-    # a collective over more GPUs than one NVLink domain holds runs at the network link between nodes
-    def link_over(n):
-        return where((s.domain > 0) & (n > s.domain), np.minimum(s.scale_out, s.link), s.link)
-
-    link_tp = let("link_tp", link_over(m.tp))
-    link_all = let("link_all", link_over(m.width))
-
     def comm(tokens, rank_tokens):
         """Under tensor parallelism the layout's collectives (``speed.layout_comm_s``: the attention's
         all-reduce in each rank, the MLP's all-reduce or gather over all GPUs, or the experts'
         all-to-all); under layer splitting activation hops between GPUs. ``rank_tokens``: the tokens
         one attention rank holds."""
         return where(s.tensor, _speed.layout_comm_s(m.tp, m.width, s.ep_groups, s.layers, where(s.experts > 0, s.layers, 0.0),
-                                                    tokens, rank_tokens, s.hidden, s.k_active, link_tp, link_all, c),
+                                                    tokens, rank_tokens, s.hidden, s.k_active, s.link, s.scale_out,
+                                                    s.domain, c),
                      _speed.pipeline_hops_s(gpus, tokens, s.hidden, s.link, c))
 
     def prefill_s(prompts, suffix, spread):
@@ -890,8 +884,7 @@ LABELS = {
     "tp_set": "Tensor parallel (tp) given", "dp_ranks": "Attention data-parallel ranks (dp)",
     "ep_groups": "Expert-parallel degree (ep)", "width": "GPUs running a step side by side", "ranks": "Attention ranks",
     "weights_held": "Weights held over all GPUs B", "domain": "GPUs per NVLink domain (0: not stated)",
-    "scale_out": "Link between nodes B/s per GPU", "link_tp": "Link of the attention all-reduce B/s",
-    "link_all": "Link of the MLP's collectives B/s", "heads_stored": "KV heads held",
+    "scale_out": "Link between nodes B/s per GPU", "heads_stored": "KV heads held",
     "per_tok_layer": "KV B per token per layer", "per_tok_full": "KV B per token per full-attention layer",
     "kv_read": "KV B read per sequence a step", "csa_layers": "Compressed sparse attention layers",
     "csa_tokens": "Tokens per CSA entry", "hca_layers": "Heavily compressed layers", "hca_tokens": "Tokens per HCA entry",
