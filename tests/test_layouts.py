@@ -75,12 +75,13 @@ def test_memory_of_a_small_moe_under_tp2_dp4_ep4_by_hand():
     args = dict(gpus=8, batch=1, input_tokens=1000, output_tokens=100, precision="bf16", engine="vllm")
     one_rank = estimate("mixtral-8x7b", "h100-sxm", **args)
     layout = estimate("mixtral-8x7b", "h100-sxm", tp=2, dp=4, ep=4, **args)
-    assert layout.weights_gib == one_rank.weights_gib  # the model's own size
+    assert (layout.weights_gib - one_rank.weights_gib) * 2**30 == pytest.approx(3 * other * 2, rel=1e-6)
     assert layout.kv_cache_gib == pytest.approx(one_rank.kv_cache_gib, rel=1e-12)
+    assert (layout.activations_gib - one_rank.activations_gib) * 2**30 == pytest.approx(act_delta, rel=1e-6)
     delta_bytes = (layout.total_memory_gib - one_rank.total_memory_gib) * 2**30
     assert delta_bytes == pytest.approx(3 * other * 2 + act_delta, rel=1e-6)
-    # the held weights over the 8 GPUs are the per-GPU figure 8 times
-    assert (one_rank.weights_gib * 2**30 + 3 * other * 2) / 8 == pytest.approx(per_gpu, rel=1e-6)
+    # the weights held over the 8 GPUs (all GPUs together, as every memory output) are the per-GPU figure 8 times
+    assert layout.weights_gib * 2**30 / 8 == pytest.approx(per_gpu, rel=1e-6)
 
 
 def test_dp_attention_keeps_one_mla_latent_per_sequence():

@@ -812,7 +812,8 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
     na_fit = s.is_api | ~s.has_hw
     nan = np.nan
     out = {
-        "weights_gib": where(na_mem, nan, w.weights / BYTES_PER_GIB),
+        # held over all GPUs: attention data-parallel ranks each hold a copy of all but the routed experts
+        "weights_gib": where(na_mem, nan, m.held / BYTES_PER_GIB),
         "kv_cache_gib": where(na_mem, nan, m.kv_total / BYTES_PER_GIB),
         "activations_gib": where(na_mem, nan, m.act / BYTES_PER_GIB),
         "overhead_gib": where(na_mem, nan, m.ovh / BYTES_PER_GIB),
