@@ -162,6 +162,11 @@ def _layout_book(tmp_path):
     return save_atomically(build_workbook(ROWS), tmp_path / "layouts.xlsx")
 
 
+def test_the_workbook_stores_the_layouts_the_core_computes(tmp_path):
+    got = scenario_outputs(load_values(_layout_book(tmp_path))["Scenarios"], len(ROWS))
+    assert mismatches("stored values", ROWS, core_of(ROWS), got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit") == []
+
+
 @needs_libreoffice
 def test_libreoffice_computes_the_layouts_the_core_does(tmp_path):
     wb = load_values(recalculate(_layout_book(tmp_path), tmp_path))

@@ -471,8 +471,8 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
     sized = layout & ~ref("gpus_auto")
     tp, gpus, ep = ref("attn_tp"), ref("gpus_in"), ref("ep_groups")
 
-    def divides(d, x):
-        return call("MOD", x, d) == 0
+    def divides(d, x):  # x / d whole (the stored values' evaluator knows INT, not MOD)
+        return x / d == np.floor(x / d)
 
     layout_checks = [
         (layout & ref("gpus_auto"), "gpus auto takes no layout: give gpus = tp x dp as a count. "),
