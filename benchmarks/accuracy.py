@@ -255,7 +255,7 @@ def run(paths, show_rows: bool) -> int:
 
 # --- loaded serving (AIConfigurator) ------------------------------------------------------------
 SERVING_SYSTEMS = {"h100_sxm": "h100-sxm", "b200_sxm": "b200", "gb200": "gb200"}
-#: GPUs one NVLink domain holds: a deployment wider than this crosses nodes (not modelled yet)
+#: GPUs one NVLink domain holds: a deployment wider than this crosses nodes (the catalog's nvlink_domain_gpus)
 NVLINK_DOMAIN = {"h100-sxm": 8, "b200": 8, "gb200": 72}
 SERVING_MODELS = [
     (r"DeepSeek-R1", "deepseek-r1"), (r"DeepSeek-V3\.1", "deepseek-v3.1"), (r"DeepSeek-V3", "deepseek-v3"),
@@ -301,12 +301,20 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
     base = dict(model=model, hardware=hw, precision=precision, input_tokens=int(row["isl"]),
                 output_tokens=int(row["osl"]))
 
+    stated: dict[str, int] = {}  # the layout options of rows scored with the layout they state
+
     def layout(prefix: str) -> tuple[int | None, str]:
-        if max(_int(row[prefix + "attention_dp_size"]) or 1, 1) > 1:
-            return None, "attention data parallel (dp > 1) not modelled yet"
-        gpus = (_int(row[prefix + "tp_size"]) or 1) * max(_int(row[prefix + "pp_size"]) or 1, 1)
-        if gpus > NVLINK_DOMAIN[hw]:
-            return None, "multi-node (more GPUs than one NVLink domain)"
+        """The GPUs of a worker. A worker with attention data parallelism or more GPUs than one NVLink
+        domain is estimated with the layout it states (tp, dp, ep), and scored in the "layouts" group
+        (its rows were not scored before the options existed); the others with today's defaults."""
+        dp = max(_int(row[prefix + "attention_dp_size"]) or 1, 1)
+        tp = _int(row[prefix + "tp_size"]) or 1
+        gpus = tp * dp * max(_int(row[prefix + "pp_size"]) or 1, 1)
+        if dp > 1 or gpus > NVLINK_DOMAIN[hw]:
+            if max(_int(row[prefix + "pp_size"]) or 1, 1) > 1:
+                return None, "pipeline parallel (pp > 1) not modelled"
+            ep = max(_int(row[prefix + "moe_ep_size"]) or 1, 1)
+            stated[prefix] = dict(tp=tp, dp=dp, ep=ep)
         return gpus, ""
 
     if row["mode"] == "agg":
@@ -320,8 +328,8 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
             # more clients than the engine's batch_size: the rest wait in a queue, which ``batch``
             # (requests in flight) does not model yet
             return None, "more clients than the engine's batch (queueing)"
-        args = dict(base, gpus=gpus, engine=engine, batch=batch)
-        return dict(base, gpus=gpus, batch=batch, label=row["backend"], mode="agg",
+        args = dict(base, gpus=gpus, engine=engine, batch=batch, **stated.get("", {}))
+        return dict(base, gpus=gpus, batch=batch, label=row["backend"], mode="agg-layouts" if stated else "agg",
                     jobs={"ttft_ms": args, "tpot_ms": args}), ""
     if clients is None:
         return None, "concurrency not stated"
@@ -330,9 +338,11 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
     if prefill_gpus is None or decode_gpus is None:
         return None, why or why_decode
     per_worker = max(1, round(clients / max(_int(row["decode_num_workers"]) or 1, 1)))
-    return dict(base, gpus=decode_gpus, batch=clients, label=row["backend"], mode="disagg",
-                jobs={"ttft_ms": dict(base, gpus=prefill_gpus, engine=engine, batch=1),
-                      "tpot_ms": dict(base, gpus=decode_gpus, engine=engine + ONE_BATCH, batch=per_worker)}), ""
+    return dict(base, gpus=decode_gpus, batch=clients, label=row["backend"],
+                mode="disagg-layouts" if stated else "disagg",
+                jobs={"ttft_ms": dict(base, gpus=prefill_gpus, engine=engine, batch=1, **stated.get("prefill_", {})),
+                      "tpot_ms": dict(base, gpus=decode_gpus, engine=engine + ONE_BATCH, batch=per_worker,
+                                      **stated.get("decode_", {}))}), ""
 
 
 def _bucket(batch: int) -> str:
@@ -367,18 +377,19 @@ def run_serving(path: Path, show_rows: bool) -> int:
                                       "moe_quant_mode", "tp_size", "moe_tp_size", "moe_ep_size", "isl", "osl"))
     top = defaultdict(int)
     for row, a in rows:
-        if a["mode"] == "agg":
+        if a["mode"] in ("agg", "agg-layouts"):
             top[deployment(row)] = max(top[deployment(row)], a["batch"])
     jobs = [(i, metric, kw) for i, (_, a) in enumerate(rows) for metric, kw in a["jobs"].items()]
     cols = {k: [kw[k] for _, _, kw in jobs] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
                                                      "input_tokens", "output_tokens")}
+    cols.update({k: [kw.get(k) for _, _, kw in jobs] for k in ("tp", "dp", "ep")})
     est = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=[one_batch_catalog()], **cols)
     at = {(i, metric): j for j, (i, metric, _) in enumerate(jobs)}
     # the goals are scored on aggregated serving; disaggregated rows are printed apart, since two
     # things they measure are not modelled yet (the prefill workers' queue, and speculative decoding
     # that some decode workers run)
     by_mode = {mode: {m: defaultdict(list) for m in ("tpot_ms", "ttft_ms", "max_load_throughput")}
-               for mode in ("agg", "disagg")}
+               for mode in ("agg", "disagg", "agg-layouts", "disagg-layouts")}
     detail = []
     scored = 0
     for i, (row, a) in enumerate(rows):
@@ -393,7 +404,7 @@ def run_serving(path: Path, show_rows: bool) -> int:
         n = a["output_tokens"]
         measured = {"ttft_ms": ttft, "tpot_ms": tpot}
         predicted = {"ttft_ms": est["ttft_s"][j_ttft] * 1000.0, "tpot_ms": est["tpot_s"][j_tpot] * 1000.0}
-        if a["mode"] == "agg" and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
+        if a["mode"] in ("agg", "agg-layouts") and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
             measured["max_load_throughput"] = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
             predicted["max_load_throughput"] = est["throughput_tokens_per_s"][j_tpot]
         for metric, value in measured.items():
@@ -417,6 +428,13 @@ def run_serving(path: Path, show_rows: bool) -> int:
         groups = by_mode["disagg"][metric]
         _table(f"disaggregated (not in the goals): {metric}",
                {k: v for k, v in groups.items() if k == "all" or k.startswith(("engine ", "model "))})
+    # rows with attention data parallelism or more GPUs than one NVLink domain, estimated with the layout
+    # they state (tp, dp, ep): apart from the goals, whose rows stay those scored before the options existed
+    for mode in ("agg-layouts", "disagg-layouts"):
+        for metric, groups in by_mode[mode].items():
+            if groups:
+                _table(f"layouts ({mode.split('-')[0]}, not in the goals): {metric}",
+                       {k: v for k, v in groups.items() if not k.startswith("shape ")})
     print(f"{'goal (issue 12)':<52}{'value':>8}{'limit':>8}")
     status = 0
     for metric, what, limit in GOALS:

@@ -183,7 +183,9 @@ def typed_row(record: dict[str, Any], keys: Iterable[str], text_keys: Iterable[s
 #: Names people give columns for an option (matched after :func:`canonical`).
 SYNONYMS = {
     "hw": "hardware", "device": "hardware", "gpu": "hardware", "gpu_type": "hardware", "accelerator": "hardware",
-    "gpu_count": "gpus", "num_gpus": "gpus", "n_gpus": "gpus", "gpu_number": "gpus", "tp": "gpus",
+    "gpu_count": "gpus", "num_gpus": "gpus", "n_gpus": "gpus", "gpu_number": "gpus",
+    "tp_size": "tp", "tensor_parallel": "tp", "dp_size": "dp", "attention_dp_size": "dp", "ep_size": "ep",
+    "expert_parallel": "ep", "moe_ep_size": "ep",
     "prompt": "input_tokens", "prompt_tokens": "input_tokens", "input": "input_tokens", "tokens_in": "input_tokens",
     "completion": "output_tokens", "completion_tokens": "output_tokens", "output": "output_tokens",
     "tokens_out": "output_tokens", "max_tokens": "output_tokens",

@@ -427,6 +427,8 @@ class Hardware:
     memory_fraction: float = _f(1.0, gt=0)
     interconnect: str = _f("")
     interconnect_gb_s: float | None = _f(None, gt=0)
+    nvlink_domain_gpus: float | None = _f(None, gt=0)
+    scale_out_gb_s: float | None = _f(None, gt=0)
     tdp_w: float | None = _f(None, gt=0)
     price_usd_per_hour: float | None = _f(None, min=0)
     price_provider: str = _f("")
@@ -716,6 +718,8 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "tflops_fp4": (0, 10_000_000, _TFLOPS),
     "memory_fraction": (0, 1, "a share of memory"),
     "interconnect_gb_s": (0, 1_000_000, "the fastest GPU links move about 1,800 GB/s"),
+    "nvlink_domain_gpus": (0, 100_000, "the largest NVLink domains hold 576 GPUs"),
+    "scale_out_gb_s": (0, 1_000_000, "a GPU's network ports move at most a few hundred GB/s"),
     "tdp_w": (0, 100_000, "the hungriest GPUs draw about 1,400 W"),
     "price_usd_per_hour": (0, 10_000, "a whole 8-GPU server rents for about 100 USD an hour"),
     "capex_usd_per_gpu": (0, 10_000_000, "a purchase price per GPU above 10 million USD is a slip of zeros"),

@@ -154,6 +154,18 @@ ALLREDUCE_LATENCY_S = 8e-6
 #: steps 35% too fast and TP1 9% too slow. It stands for the collective's kernel launches and
 #: synchronisation as much as for the wire.
 ALLREDUCE_HOP_LATENCY_S = 6e-6
+#: Latency of one all-to-all call (an MoE layer's dispatch or its combine under expert parallelism):
+#: the fitted all-reduce tree's latency up and down one level (2 x ALLREDUCE_HOP_LATENCY_S), since
+#: no measurement in the calibration data isolates it. DeepEP's low-latency kernels (github:
+#: deepseek-ai/DeepEP README: dispatch 77 us and combine 114 us at EP 8 for 128 tokens of hidden 7168,
+#: top-8) are bandwidth-bound at that size, so the bytes term carries them.
+ALLTOALL_LATENCY_S = 2.0 * ALLREDUCE_HOP_LATENCY_S
+#: Per-GPU one-direction bandwidth between nodes where the hardware lists none: one 400 Gb/s
+#: ConnectX-7 port per GPU (50 GB/s), as NVIDIA's DGX H100, H200 and B200 systems carry ("eight
+#: single-port NVIDIA ConnectX-7 VPI, up to 400 Gb/s InfiniBand/Ethernet": NVIDIA DGX BasePOD
+#: reference architecture, Core Components, docs.nvidia.com/dgx-basepod/reference-architecture-
+#: infrastructure-foundation-enterprise-ai/latest/core-components.html).
+DEFAULT_SCALE_OUT_GB_S = 50.0
 #: Link bandwidth used when hardware lists none: PCIe 4.0 x16, ~32 GB/s per direction
 #: (PCI-SIG: 16 GT/s x 16 lanes, 128b/130b encoding = 31.5 GB/s).
 DEFAULT_LINK_GB_S = 31.5
@@ -176,6 +188,8 @@ class Assumptions:
     allreduce_latency_s: Any = ALLREDUCE_LATENCY_S
     allreduce_hop_latency_s: Any = ALLREDUCE_HOP_LATENCY_S
     default_link_gb_s: Any = DEFAULT_LINK_GB_S
+    alltoall_latency_s: Any = ALLTOALL_LATENCY_S
+    default_scale_out_gb_s: Any = DEFAULT_SCALE_OUT_GB_S
     share_v_default: Any = LLAMA2_7B_SHARES[0]
     share_down_default: Any = LLAMA2_7B_SHARES[1]
     share_o_default: Any = LLAMA2_7B_SHARES[2]

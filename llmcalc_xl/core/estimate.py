@@ -439,6 +439,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
                                      "Use fewer input/output tokens or a longer-context model",
                                      np.maximum(context, prompt + output), model_ctx, too_long))
 
+    _check_layout(cat, num, gpus_auto, m_pos, e_pos, is_api, errs)
+
     pos = {"models": m_pos, "hardware": hw_pos, "engines": e_pos, "precisions": p_pos, "kv_precision": k_pos}
     flags = {"is_api": is_api, "has_hw": has_hw, "custom_only": custom_only, "on_apple": kind["apple"],
              "is_cuda": kind["gpu"] | ~has_hw,  # no device named: price the memory of NVIDIA GPUs
@@ -535,6 +537,66 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         result[key] = col
     result["notes"], result["note_kinds"] = notes.texts, notes.kinds
     return result
+
+
+#: A layout the engine or model cannot take: (condition's key, message with {0} and {1}).
+LAYOUT_MESSAGES = {
+    "auto": "gpus 'auto' takes no layout (got dp {0:g}, ep {1:g}, or a tp): it tries tp = gpus alone. Give gpus "
+            "= tp x dp as a count",
+    "product": "tp x dp must equal gpus ({1:g}), got tp x dp = {0:g}. Give gpus = tp x dp, or leave tp empty "
+               "(gpus / dp)",
+    "dp_divides": "dp '{0:g}' must divide gpus ({1:g}): each rank has gpus / dp GPUs. Use a dp that divides gpus",
+    "engine": "tp, dp and ep split tensors: engine '{0}' splits layers across its {1:g} GPUs. Use vllm, sglang or "
+              "tensorrt-llm, or leave tp, dp and ep empty",
+    "heads": "tp '{0:g}' must divide the model's {1:g} attention heads. Use a tp that divides them (a power of two)",
+    "kv_heads": "tp '{0:g}' and the model's {1:g} KV heads: one must divide the other. Use a tp that does",
+    "dense": "ep '{0:g}' needs a mixture-of-experts model: this one has {1:g} routed experts. Leave ep empty or 1",
+    "experts": "ep '{0:g}' must divide the model's {1:g} routed experts. Use an ep that divides them",
+    "ep_gpus": "ep '{0:g}' must divide gpus ({1:g}): the experts are spread over all GPUs, gpus / ep to a group. "
+               "Use an ep that divides gpus",
+}
+
+
+def _check_layout(cat: Catalog, num: dict[str, np.ndarray], gpus_auto: np.ndarray, m_pos: np.ndarray,
+                  e_pos: np.ndarray, is_api: np.ndarray, errs: RowErrors) -> None:
+    """The parallel layout (tp, dp, ep) against gpus, the engine and the model, in rows where one of them
+    is given (an empty layout is tp = gpus, dp = 1, ep = 1, as before the options existed)."""
+    tp_given, dp_given, ep_given = (~np.isnan(num[k]) for k in ("tp", "dp", "ep"))
+    given_any = (tp_given | dp_given | ep_given) & ~is_api
+    if not given_any.any():
+        return
+    mt, et = cat.table("models"), cat.table("engines")
+    gpus = num["gpus"]
+    dp = np.where(dp_given, num["dp"], 1.0)
+    ep = np.where(ep_given, num["ep"], 1.0)
+    tp = np.where(tp_given, num["tp"], gpus / dp)
+    heads, kv_heads = _take(mt.column("heads"), m_pos), _take(mt.column("kv_heads"), m_pos)
+    experts = np.nan_to_num(_take(mt.column("experts"), m_pos), nan=0.0)
+    mla = np.nan_to_num(_take(mt.column("kv_lora_rank"), m_pos), nan=0.0) > 0
+    engine = _ids(et, e_pos)
+    tensor = _take(et.flag("parallelism", "tensor"), e_pos, missing=True)
+    sized = given_any & ~gpus_auto
+    whole_tp = sized & (tp == np.floor(tp)) & (tp >= 1)
+
+    def whole(x, d):
+        return np.mod(x, np.where(d > 0, d, 1.0)) == 0
+
+    checks = [
+        ("auto", given_any & gpus_auto, dp, ep),
+        ("product", sized & tp_given & (tp * dp != gpus), tp * dp, gpus),
+        ("dp_divides", sized & ~tp_given & ~whole(gpus, dp), dp, gpus),
+        ("engine", sized & ~tensor & ((tp > 1) | (dp > 1) | (ep > 1)), engine, gpus),
+        ("heads", whole_tp & tensor & (heads > 0) & ~whole(heads, tp), tp, heads),
+        ("kv_heads", whole_tp & tensor & ~mla & (kv_heads > 0) & ~whole(kv_heads, tp) & ~whole(tp, kv_heads),
+         tp, kv_heads),
+        ("dense", given_any & (ep > 1) & ~(experts > 0), ep, experts),
+        ("experts", given_any & (ep > 1) & (experts > 0) & ~whole(experts, ep), ep, experts),
+        ("ep_gpus", sized & (ep > 1) & ~whole(gpus, ep), ep, gpus),
+    ]
+    for key, bad, a, b in checks:
+        bad = bad & ~errs.bad  # one message a row: its first broken rule
+        if bad.any():
+            errs.add(bad, _per_pair(LAYOUT_MESSAGES[key], a, b, bad))
 
 
 def _equal(column: np.ndarray, value: Any) -> np.ndarray:

@@ -168,6 +168,17 @@ OPTIONS: tuple[Option, ...] = (
            choice_fix="reserved-1y and reserved-3y are 1- and 3-year commitments; owned prices hardware you buy"),
     Option("provider", "text", "Whose published price of the pricing's tier to take (`llmcalc-xl catalog prices` "
            "lists them)", "Provider", otherwise="the tier's default in the catalog", empty="default", free=True),
+    # the parallel layout: gpus = tp x dp, the routed experts spread over all gpus in ep groups
+    Option("tp", "number", "Tensor-parallel GPUs of each attention rank: each splits every layer's attention "
+           "and dense weights", "Tensor parallel (tp)", unit="GPUs", otherwise="gpus / dp", empty="gpus / dp",
+           minimum=1, whole=True, advanced=True),
+    Option("dp", "number", "Attention data-parallel ranks (SGLang --dp, TensorRT-LLM attention DP): each holds "
+           "its own copy of the attention and dense weights and the KV cache of its own sequences",
+           "Attention data parallel (dp)", unit="ranks", otherwise="1", empty="1", minimum=1, whole=True,
+           advanced=True),
+    Option("ep", "number", "Expert-parallel degree: the routed experts are split over ep GPU groups, their tokens "
+           "sent and gathered by an all-to-all each MoE layer; 1 splits every expert by tensor parallelism",
+           "Expert parallel (ep)", unit="GPUs", otherwise="1", empty="1", minimum=1, whole=True, advanced=True),
     # device overrides; all three without a hardware id describe a device not in the catalog
     Option("memory_gib", help="Device memory; with bandwidth_gb_s and tflops and no hardware, a device not in the "
            "catalog", header="Memory GiB per GPU", unit="GiB per GPU", **_DEVICE),

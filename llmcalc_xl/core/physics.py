@@ -103,6 +103,10 @@ class Scenario:
     autoscaled: Any  # rented replicas follow the day's load (autoscale yes; not reserved: a commitment is paid all day)
     peak_hours: Any  # hours a day at the peak (peak_hours_per_day)
     arrivals: Any    # open-loop arrivals a second at one deployment (requests_per_s; NaN: none)
+    # parallel layout (NaN where not given: tp = gpus / dp, dp = 1, ep = 1)
+    tp_set: Any
+    dp_ranks: Any
+    ep_groups: Any
     # model
     params: Any
     active: Any
@@ -177,6 +181,8 @@ class Scenario:
     peak_attention: Any
     gemm_factor: Any
     link: Any
+    domain: Any     # GPUs one NVLink domain holds (0: not stated, never crossed)
+    scale_out: Any  # B/s per GPU between nodes
     price: Any
     # owned hardware
     owned: Any      # GPU time priced as owned hardware
@@ -242,6 +248,8 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         util=look.number("utilization"), peak_ratio=look.number("peak_to_average"), spares=look.number("redundancy"),
         autoscaled=look.autoscale & ~(look.pricing_reserved_1y | look.pricing_reserved_3y),
         peak_hours=look.number("peak_hours_per_day"), arrivals=look.option("requests_per_s"),
+        tp_set=look.option("tp"), dp_ranks=or_default(look.option("dp"), 1.0),
+        ep_groups=or_default(look.option("ep"), 1.0),
         params=look.model("params_b") * 1e9, active=look.model("active_params_b") * 1e9,
         layers=look.model("layers"), hidden=look.model("hidden_size"), heads=look.model("heads"),
         kv_heads=look.model("kv_heads"), head_dim=look.model("head_dim"), vocab=look.model("vocab_size"),
@@ -365,6 +373,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         # dequantised to 16-bit on a device without those units, it runs the 16-bit kernels' way
         gemm_factor=where(native, look.precision("gemm_efficiency", 1.0), 1.0),
         link=or_default(look.hardware("interconnect_gb_s"), c.default_link_gb_s) * BYTES_PER_GB,
+        # a deployment wider than one NVLink domain reaches the GPUs of other nodes over their network links
+        domain=or_default(look.hardware("nvlink_domain_gpus"), 0.0),
+        scale_out=or_default(look.hardware("scale_out_gb_s"), c.default_scale_out_gb_s) * BYTES_PER_GB,
         price=where(look.has_hw, price, np.nan),
         api_ttft=look.model("ttft_s"), api_tokens_per_s=look.model("output_tokens_per_s"),
         input_price=look.model("input_usd_per_mtok"), cached_price=look.model("cached_input_usd_per_mtok"),
@@ -461,6 +472,9 @@ def held(s: Scenario, let: Let = keep) -> Held:
 @dataclass(frozen=True)
 class Memory:
     tp: Any
+    width: Any  # GPUs that run one step side by side: gpus under tensor parallelism, 1 under layer splitting
+    ranks: Any  # attention data-parallel ranks (dp), 1 under layer splitting
+    held: Any   # weight bytes over all GPUs: each rank holds its own copy of all but the routed experts
     per_tok_layer: Any
     per_tok_full: Any
     kv_seq: Any
@@ -475,7 +489,12 @@ class Memory:
 
 def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Memory:
     """Memory of the workload on ``gpus`` GPUs, and what the engine lets it use."""
-    tp = let("tp", where(s.tensor, gpus, 1.0))
+    # the layout: dp ranks of tp GPUs each (gpus = tp x dp); each rank holds the attention and dense weights
+    # and the KV cache of its own sequences, the routed experts are spread over all GPUs
+    tp = let("attn_tp", where(s.tensor, or_default(s.tp_set, gpus / s.dp_ranks), 1.0))
+    width = let("width", where(s.tensor, gpus, 1.0))
+    ranks = let("ranks", where(s.tensor, s.dp_ranks, 1.0))
+    held_w = let("weights_held", w.weights + (ranks - 1.0) * (w.weights - w.expert_bytes))
     heads_stored = let("heads_stored", _mem.stored_kv_heads(s.kv_heads, tp))
     per_tok_layer = let("per_tok_layer", _mem.kv_bytes_per_token_layer(s.lora > 0, heads_stored, s.head_dim, s.lora,
                                                                        s.rope, s.kv_bytes, tp))
@@ -494,22 +513,23 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
                  + _mem.indexer_bytes_per_sequence(s.csa_layers, s.indexer_dim, h.csa, c))
     kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
-    act = let("act", _mem.activations_bytes(h.pass_tokens, _mem.activation_bytes_per_token(tp, s.heads, s.head_dim,
-                                                                                            factor, c),
-                                            s.sequences, s.vocab, c))
+    # each rank runs its own pass
+    act = let("act", _mem.activations_bytes(h.pass_tokens, ranks * _mem.activation_bytes_per_token(
+        tp, s.heads, s.head_dim, factor, c), s.sequences, s.vocab, c))
     ovh = let("ovh", _mem.overhead_bytes(gpus, s.engine_overhead, s.is_cuda, s.tensor & (gpus > 1), c))
     device = let("device", gpus * s.mem_gib * BYTES_PER_GIB * s.mem_fraction)
-    static = let("static", w.weights + act + ovh)
+    static = let("static", held_w + act + ovh)
     usable = let("usable", _mem.usable_bytes(device, s.rule_free, s.fraction, static))
-    return Memory(tp=tp, per_tok_layer=per_tok_layer, per_tok_full=per_tok_full, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
+    return Memory(tp=tp, width=width, ranks=ranks, held=held_w, per_tok_layer=per_tok_layer, per_tok_full=per_tok_full, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
                   ovh=ovh, device=device, usable=usable, total=let("total", static + kv_total))
 
 
 def largest_batch(s: Scenario, w: Weights, m: Memory, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Any:
     """The most sequences that fit on the requested GPUs: B x p + q x min(B x P, T_max) <= R."""
     logit_per_seq = s.vocab * c.logit_bytes
-    act_per_token = let("act_tok", _mem.activation_bytes_per_token(m.tp, s.heads, s.head_dim, m.act_factor, c))
-    fixed = w.weights + m.ovh
+    act_per_token = let("act_tok", m.ranks * _mem.activation_bytes_per_token(m.tp, s.heads, s.head_dim,
+                                                                             m.act_factor, c))
+    fixed = m.held + m.ovh
     p_seq = let("p_seq", where(s.rule_free, m.kv_seq + s.fraction * logit_per_seq, m.kv_seq + logit_per_seq))
     q_tok = let("q_tok", where(s.rule_free, s.fraction * act_per_token, act_per_token))
     budget = let("budget", where(s.rule_free, s.fraction * (m.device - fixed), s.fraction * m.device - fixed))
@@ -580,9 +600,9 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     - A deployment serves B requests at once, each for TTFT + (N - 1) x TPOT: throughput =
       B x N / (TTFT + (N - 1) x TPOT).
     """
-    bw_eff = let("bw_eff", s.bandwidth * m.tp)
-    flops_eff = let("flops_eff", s.peak * m.tp * s.gemm_factor)
-    attn_eff = let("attn_flops_eff", s.peak_attention * m.tp)
+    bw_eff = let("bw_eff", s.bandwidth * m.width)
+    flops_eff = let("flops_eff", s.peak * m.width * s.gemm_factor)
+    attn_eff = let("attn_flops_eff", s.peak_attention * m.width)
     gemm_bw_eff = let("gemm_bw_eff", bw_eff * s.gemm_factor)
     head_flops = let("head_flops", 2.0 * s.vocab * s.hidden)  # lm_head, once per sampled token
     attention_layers = s.layers - s.linear_layers - s.mlp_only
@@ -612,36 +632,44 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         """Share of peak a GEMM with ``rows`` tokens reaches: rows / (rows + half-efficiency rows)."""
         return rows / (rows + s.half_tokens)
 
-    def comm(tokens):
-        """All-reduces under tensor parallelism; activation hops between GPUs under layer splitting."""
-        return where(s.tensor, _speed.allreduce_s(m.tp, s.layers, tokens, s.hidden, s.link, c),
-                        _speed.pipeline_hops_s(gpus, tokens, s.hidden, s.link, c))
+    def comm(tokens, rank_tokens):
+        """Under tensor parallelism the layout's collectives (``speed.layout_comm_s``: the attention's
+        all-reduce in each rank, the MLP's all-reduce or gather over all GPUs, or the experts'
+        all-to-all); under layer splitting activation hops between GPUs. ``rank_tokens``: the tokens
+        one attention rank holds."""
+        return where(s.tensor, _speed.layout_comm_s(m.tp, m.width, s.ep_groups, s.layers, where(s.experts > 0, s.layers, 0.0),
+                                                    tokens, rank_tokens, s.hidden, s.k_active, s.link, s.scale_out,
+                                                    s.domain, c),
+                     _speed.pipeline_hops_s(gpus, tokens, s.hidden, s.link, c))
 
-    def prefill_s(prompts, suffix):
+    def prefill_s(prompts, suffix, spread):
+        """``spread``: the attention ranks the prompts are spread over (a lone prompt runs its attention
+        and dense weights on one rank's tp GPUs, 1 / dp of them; the experts on all GPUs)."""
+        share = spread / m.ranks
         tokens = let(f"pf_tokens_{suffix}", prompts * s.prompt)
         pass_rows = let(f"pf_rows_{suffix}", np.maximum(np.minimum(tokens, s.max_tokens), 1.0))
         # dense weights see every token of a pass; each routed expert only its share (k/E)
         peak = flops_eff * s.mfu_prefill
         compute = let(f"pf_compute_{suffix}",
                       prompts * (2.0 * (w.linear - w.expert_linear) * s.prompt + head_flops)
-                      / (peak * gemm_efficiency(pass_rows))
-                      + prompts * attn_flops_prompt / (attn_eff * s.mfu_prefill * gemm_efficiency(pass_rows))
+                      / (peak * share * gemm_efficiency(pass_rows))
+                      + prompts * attn_flops_prompt / (attn_eff * share * s.mfu_prefill * gemm_efficiency(pass_rows))
                       + prompts * 2.0 * w.expert_linear * s.prompt
                       / (peak * gemm_efficiency(np.maximum(pass_rows * w.expert_share, 1.0))))
-        moved = let(f"pf_moved_{suffix}", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
-            s.experts, s.k_active, tokens) + tokens * kv_token_all_layers)
+        moved = let(f"pf_moved_{suffix}", (w.dense_read + tokens * kv_token_all_layers) / share
+                    + w.expert_bytes * _speed.experts_touched_share(s.experts, s.k_active, tokens))
         # llama.cpp expands GGUF weights into 16-bit copies (write + read: 4 bytes a weight) for
         # each micro-batch of prompt tokens, in kernels of their own before each product
         passes = np.ceil(np.maximum(tokens, 1.0) / s.max_tokens)
         dequant = let(f"pf_dequant_{suffix}", where(s.dequantizes, passes * (s.params - w.emb) * 4.0
                                                         / (bw_eff * s.mbu_decode), 0.0))
         return compute, let(f"prefill_s_{suffix}", np.maximum(compute, moved / (bw_eff * s.mbu_decode)) + dequant
-                            + comm(tokens) + s.prefill_fixed)
+                            + comm(tokens, tokens / spread) + s.prefill_fixed)
 
     # with continuous batching a new request's prompt is prefilled on its own; a static batch
     # (HF generate) prefills all B prompts before the first token of any
-    compute_one, prefill_one = prefill_s(1.0, "1")
-    _, prefill_batch = prefill_s(s.sequences, "b")
+    compute_one, prefill_one = prefill_s(1.0, "1", 1.0)
+    _, prefill_batch = prefill_s(s.sequences, "b", m.ranks)
 
     # decode: one token for each of B sequences per step, at the mean context P + N/2
     mean_ctx = let("mean_ctx", s.prompt + s.output / 2.0)
@@ -665,7 +693,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     # matrix products (GEMMs) stream the weights once for all B tokens and turn compute-bound as B
     # grows, while attention reads every sequence's KV cache at bandwidth whatever B is. One
     # max(flops, bytes) over both would let the KV read hide under the GEMMs' arithmetic.
-    gemm_bytes = let("dec_gemm_bytes", w.dense_read + w.expert_bytes * _speed.experts_touched_share(
+    gemm_bytes = let("dec_gemm_bytes", w.dense_read * m.ranks + w.expert_bytes * _speed.experts_touched_share(
         s.experts, s.k_active, s.sequences))
     gemm_flops = let("dec_gemm_flops", s.sequences * (2.0 * w.linear + head_flops))
     attn_bytes = let("dec_attn_bytes", s.sequences * (kv_read
@@ -679,7 +707,8 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
                                                  gemm_bw_eff * s.mbu_decode))
     attn_s = let("dec_attn_s", _speed.roofline_s(attn_flops, attn_eff * s.mfu_decode, attn_bytes,
                                                  bw_eff * s.mbu_attention))
-    tpot_alone = let("tpot_core", np.maximum(gemm_s + attn_s, s.cpu_floor) + comm(s.sequences) + s.step_fixed)
+    tpot_alone = let("tpot_core", np.maximum(gemm_s + attn_s, s.cpu_floor) + comm(s.sequences, s.sequences / m.ranks)
+                     + s.step_fixed)
     # continuous batching: the other clients' prompts share the decode steps (docstring)
     others = let("other_clients", np.maximum(s.sequences - 1.0, 0.0))
     prompt_steps = let("prompt_steps", np.ceil(np.maximum(s.prompt, 1.0) / s.max_tokens))
@@ -883,7 +912,8 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
     na_fit = s.is_api | ~s.has_hw
     nan = np.nan
     out = {
-        "weights_gib": where(na_mem, nan, w.weights / BYTES_PER_GIB),
+        # held over all GPUs: attention data-parallel ranks each hold a copy of all but the routed experts
+        "weights_gib": where(na_mem, nan, m.held / BYTES_PER_GIB),
         "kv_cache_gib": where(na_mem, nan, m.kv_total / BYTES_PER_GIB),
         "activations_gib": where(na_mem, nan, m.act / BYTES_PER_GIB),
         "overhead_gib": where(na_mem, nan, m.ovh / BYTES_PER_GIB),
@@ -956,7 +986,11 @@ LABELS = {
     "linear": "Matmul parameters per token", "expert_linear": "Expert parameters per token",
     "full_held": "Tokens held (full layers)", "has_window": "Window layers hold less?",
     "win_held": "Tokens held (window layers)", "swa_layers": "Layers holding the window",
-    "pass_tokens": "Tokens per pass", "tp": "Tensor-parallel degree", "heads_stored": "KV heads held",
+    "pass_tokens": "Tokens per pass", "attn_tp": "Tensor-parallel GPUs per attention rank",
+    "tp_set": "Tensor parallel (tp) given", "dp_ranks": "Attention data-parallel ranks (dp)",
+    "ep_groups": "Expert-parallel degree (ep)", "width": "GPUs running a step side by side", "ranks": "Attention ranks",
+    "weights_held": "Weights held over all GPUs B", "domain": "GPUs per NVLink domain (0: not stated)",
+    "scale_out": "Link between nodes B/s per GPU", "heads_stored": "KV heads held",
     "per_tok_layer": "KV B per token per layer", "per_tok_full": "KV B per token per full-attention layer",
     "kv_read": "KV B read per sequence a step", "csa_layers": "Compressed sparse attention layers",
     "csa_tokens": "Tokens per CSA entry", "hca_layers": "Heavily compressed layers", "hca_tokens": "Tokens per HCA entry",

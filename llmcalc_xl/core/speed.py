@@ -82,6 +82,67 @@ def allreduce_s(tp, layers, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS
     return where(tp > 1, 2.0 * layers * per, 0.0)
 
 
+def in_domain(gpus, domain):
+    """GPUs of a group that share one NVLink domain: all of them, or the domain's where the group is
+    wider (``domain`` 0: not stated, never crossed)."""
+    return where((domain > 0) & (gpus > domain), domain, gpus)
+
+
+def allreduce_one_s(gpus, tokens, hidden_size, link_bytes_per_s, scale_out_bytes_per_s=1.0, domain=0.0,
+                    c=ASSUMPTIONS):
+    """One all-reduce of tokens x h 16-bit values over ``gpus`` GPUs (0 on one GPU): 2 ceil(log2 n)
+    tree hops of latency, and 2 (g-1)/g x the message over the NVLink of the g GPUs of a domain
+    (``allreduce_s``). Wider than one domain, the m = n / g domains then all-reduce their shares, a
+    g-th of the message for each GPU, over the network between nodes: 2 (m-1)/m x message / g at
+    the scale-out link (NCCL's hierarchical all-reduce: each GPU of a node drives its own NIC)."""
+    message = tokens * hidden_size * c.activation_bytes
+    local = in_domain(gpus, domain)
+    nodes = gpus / local
+    return where(gpus > 1, 2.0 * tree_depth(gpus) * c.allreduce_hop_latency_s
+                 + 2.0 * (local - 1.0) / local * message / link_bytes_per_s
+                 + where(nodes > 1, 2.0 * (nodes - 1.0) / nodes * message / local / scale_out_bytes_per_s, 0.0),
+                 0.0)
+
+
+def alltoall_s(ep, tokens_per_gpu, experts_per_token, hidden_size, link_bytes_per_s, scale_out_bytes_per_s=1.0,
+               domain=0.0, c=ASSUMPTIONS):
+    """Expert parallelism's all-to-all in one MoE layer: dispatch each token's hidden state to the GPUs
+    of its k experts, then combine their outputs back, two calls of a latency each. A GPU sends
+    tokens_per_gpu x k x h 16-bit values per call, (ep - 1) / ep of them to other GPUs (its own
+    experts' share stays): (g - 1) / ep over the NVLink of its domain of g GPUs, (ep - g) / ep over
+    the network to other nodes, both at once (the longer counts). 0 when ep is 1."""
+    message = tokens_per_gpu * experts_per_token * hidden_size * c.activation_bytes
+    local = in_domain(ep, domain)
+    wire = np.maximum((local - 1.0) / ep * message / link_bytes_per_s,
+                      (ep - local) / ep * message / scale_out_bytes_per_s)
+    return where(ep > 1, 2.0 * (c.alltoall_latency_s + wire), 0.0)
+
+
+def layout_comm_s(tp, gpus, ep, layers, moe_layers, tokens, rank_tokens, hidden_size, experts_per_token,
+                  link_bytes_per_s, scale_out_bytes_per_s=1.0, domain=0.0, c=ASSUMPTIONS):
+    """Communication of one forward pass under a parallel layout of dp attention ranks of tp GPUs
+    (gpus = tp x dp), the routed experts in ep groups:
+
+    - attention: each rank all-reduces its own ``rank_tokens`` over its tp GPUs, once a layer;
+    - MLP: one all-reduce of all ``tokens`` over all GPUs a layer (with dp > 1 the gather of every
+      rank's tokens before the MLP and the scatter after it, an all-gather and a reduce-scatter: an
+      all-reduce's traffic). With one rank (dp = 1) every GPU already holds every token after the
+      attention's all-reduce, so expert parallelism changes only which experts a GPU computes, and
+      the MLP's all-reduce combines them (TensorRT-LLM's and vLLM's MoE under attention TP).
+    - with dp > 1 and ep > 1 each MoE layer instead sends its tokens to their experts and back
+      (``alltoall_s``: DeepEP under SGLang's and TensorRT-LLM's attention DP), each GPU the tokens
+      of its rank's share, rank_tokens / tp.
+
+    With dp = 1 (within one NVLink domain) this is two all-reduces a layer over all GPUs: ``allreduce_s``.
+    Collectives over more GPUs than one domain holds cross nodes (``allreduce_one_s``, ``alltoall_s``)."""
+    attention = layers * allreduce_one_s(tp, rank_tokens, hidden_size, link_bytes_per_s, scale_out_bytes_per_s,
+                                         domain, c)
+    mlp = allreduce_one_s(gpus, tokens, hidden_size, link_bytes_per_s, scale_out_bytes_per_s, domain, c)
+    experts = alltoall_s(ep, rank_tokens / tp, experts_per_token, hidden_size, link_bytes_per_s,
+                         scale_out_bytes_per_s, domain, c)
+    return attention + where((ep > 1) & (gpus > tp), moe_layers * experts + (layers - moe_layers) * mlp, layers * mlp)
+
+
 def pipeline_hops_s(gpus, tokens, hidden_size, link_bytes_per_s, c=ASSUMPTIONS):
     """Layer split across GPUs: activations hop from one GPU to the next (n - 1 times)."""
     hop = tokens * hidden_size * c.activation_bytes / link_bytes_per_s

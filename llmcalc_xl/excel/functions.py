@@ -33,7 +33,7 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "peak_to_average", "redundancy", "provider",
                  "horizon_months", "growth_per_month", "api_price_change_per_year",
                  "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale", "peak_hours_per_day",
-                 "requests_per_s")
+                 "requests_per_s", "tp", "dp", "ep")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
                   "price_per_hour", *ESTIMATE_MORE, "part", "figure")
 
@@ -310,7 +310,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  horizon_months=None,
                  growth_per_month=None, api_price_change_per_year=None, gpu_price_change_per_year=None,
                  discount_rate=None, capex_upfront=None, autoscale=None, peak_hours_per_day=None,
-                 requests_per_s=None):
+                 requests_per_s=None, tp=None, dp=None, ep=None):
     """Every estimate for one scenario (every option of the core may be given): a row of names
     above a row of values."""
     named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
@@ -330,7 +330,7 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
                  api_price_change_per_year=api_price_change_per_year,
                  gpu_price_change_per_year=gpu_price_change_per_year, discount_rate=discount_rate,
                  capex_upfront=capex_upfront, autoscale=autoscale, peak_hours_per_day=peak_hours_per_day,
-                 requests_per_s=requests_per_s)
+                 requests_per_s=requests_per_s, tp=tp, dp=dp, ep=ep)
     try:
         shape, flat = cells.broadcast(named)
         if shape != (1, 1):

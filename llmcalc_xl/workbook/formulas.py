@@ -86,6 +86,10 @@ ASSUMPTIONS = (
     ("indexer_bytes_per_value", defaults.INDEXER_BYTES_PER_VALUE, "bytes",
      "DeepSeek sparse attention indexer keys: fp8 plus an fp32 scale per 128 (vLLM DeepSeek-V3.2)"),
     ("default_link_gb_s", defaults.DEFAULT_LINK_GB_S, "GB/s", "PCIe 4.0 x16, one direction"),
+    ("alltoall_latency_s", defaults.ALLTOALL_LATENCY_S, "s",
+     "expert-parallel all-to-all (dispatch or combine): latency per call, 2 x the all-reduce's per level"),
+    ("default_scale_out_gb_s", defaults.DEFAULT_SCALE_OUT_GB_S, "GB/s",
+     "between nodes, per GPU one direction: one 400 Gb/s ConnectX-7 port (NVIDIA DGX BasePOD architecture)"),
     ("sensitivity_share", defaults.DEFAULT_SENSITIVITY_SHARE, "share 0-1",
      "How far each driver moves down and up on the Sensitivity sheet (llmcalc-xl's choice; any share from 0 to 1)"),
     ("sensitivity_scenario", 1, "row of the Quote sheet", "The scenario the Sensitivity sheet shows (1: the first)"),
@@ -493,7 +497,31 @@ def _combination_checks() -> list[tuple[Expr, Expr]]:
     context_length = call("INDEX", name("m_context_length"), ref("m_row"))
     engine = {k: call("INDEX", name(f"e_{k}"), ref("e_row")) for k in ("hardware_kinds", "vendors", "precisions")}
     precisions = concat(";", call("SUBSTITUTE", engine["precisions"], " ", ""), ";")
-    return [
+    # the parallel layout (the core's _check_layout), where tp, dp or ep is given
+    tp_given, dp_given, ep_given = (is_number(ref(k)) for k in ("tp", "dp", "ep"))
+    layout = ~ref("is_api") & (tp_given | dp_given | ep_given)
+    sized = layout & ~ref("gpus_auto")
+    tp, gpus, ep = ref("attn_tp"), ref("gpus_in"), ref("ep_groups")
+
+    def divides(d, x):  # x / d whole (the stored values' evaluator knows INT, not MOD)
+        return x / d == np.floor(x / d)
+
+    layout_checks = [
+        (layout & ref("gpus_auto"), "gpus auto takes no layout: give gpus = tp x dp as a count. "),
+        (sized & tp_given & (ref("tp") * ref("dp_ranks") != gpus), "tp x dp must equal gpus. "),
+        (sized & ~tp_given & ~divides(ref("dp_ranks"), gpus), "dp must divide gpus. "),
+        (sized & ~ref("tensor") & ((np.where(tp_given, ref("tp"), 1.0) > 1) | (ref("dp_ranks") > 1) | (ep > 1)),
+         "tp, dp and ep split tensors: use vllm, sglang or tensorrt-llm. "),
+        (sized & ref("tensor") & (ref("heads") > 0) & ~divides(tp, ref("heads")),
+         "tp must divide the model's attention heads. "),
+        (sized & ref("tensor") & ~(ref("lora") > 0) & (ref("kv_heads") > 0) & ~divides(tp, ref("kv_heads"))
+         & ~divides(ref("kv_heads"), tp), "tp and the model's KV heads: one must divide the other. "),
+        (layout & (ep > 1) & ~(ref("experts") > 0), "ep needs a mixture-of-experts model: leave ep empty or 1. "),
+        (layout & (ep > 1) & (ref("experts") > 0) & ~divides(ep, ref("experts")),
+         "ep must divide the model's routed experts. "),
+        (sized & (ep > 1) & ~divides(ep, gpus), "ep must divide gpus. "),
+    ]
+    return [(cond, literal(msg)) for cond, msg in layout_checks] + [
         (ref("cached") > ref("prompt"), literal("cached_input_tokens must be <= input_tokens. ")),
         (is_number(ref("context_tokens")) & (ref("context") < ref("prompt") + ref("output")),
          literal("context_tokens must hold input_tokens + output_tokens. ")),
