@@ -346,7 +346,8 @@ def calc_sheet() -> tuple[list[Calc], dict[str, str]]:
     max_batch = physics.largest_batch(s, w, m, sheet.let, c)
     sp = physics.speed(s, w, m, gpus, sheet.let, c)
     co = physics.costs(s, sp, gpus, sheet.let, c)
-    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co).items()}
+    band = physics.bands(s, sp, co, gpus, sheet.let, c)
+    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co, band).items()}
     checks = _input_checks() + _combination_checks()
     groups = [checks[i:i + CHECKS_PER_COLUMN] for i in range(0, len(checks), CHECKS_PER_COLUMN)]
     for i, group in enumerate(groups):
