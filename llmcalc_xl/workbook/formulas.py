@@ -398,6 +398,17 @@ OUTPUTS = (
     ("effective_cost_per_request_usd", "Effective cost per request USD", "$#,##0.000000"),
     ("rented_monthly_cost_usd", "Rented fleet USD a month", "$#,##0.00"),
     ("owned_monthly_cost_usd", "Owned fleet USD a month", "$#,##0.00"),
+    # error bands (physics.bands): the range 8 in 10 measurements fall in
+    ("ttft_s_p10", "TTFT s, P10", "0.000"),
+    ("ttft_s_p90", "TTFT s, P90", "0.000"),
+    ("tpot_s_p10", "TPOT s, P10", "0.0000"),
+    ("tpot_s_p90", "TPOT s, P90", "0.0000"),
+    ("throughput_tokens_per_s_p10", "Throughput tokens/s, P10", "#,##0"),
+    ("throughput_tokens_per_s_p90", "Throughput tokens/s, P90", "#,##0"),
+    ("cost_per_mtok_usd_p10", "USD per million output tokens, P10 (fast side)", "$#,##0.00"),
+    ("cost_per_mtok_usd_p90", "USD per million output tokens, P90 (slow side)", "$#,##0.00"),
+    ("monthly_cost_usd_p10", "Monthly cost USD, P10 (fast side)", "$#,##0.00"),
+    ("monthly_cost_usd_p90", "Monthly cost USD, P90 (slow side)", "$#,##0.00"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
