@@ -26,7 +26,9 @@ goals marked ok/MISSED; only the goals in ENFORCED make the script exit non-zero
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import math
 import re
 import statistics
@@ -182,7 +184,33 @@ def _toml_value(v):
     return repr(v)
 
 
-def run(paths, show_rows: bool) -> int:
+# --- error bands (benchmarks/fit_bands.py) -------------------------------------------------------
+#: the metrics with a band, and where their residuals come from: a published metric gives the
+#: band's metric and whether measured / estimated is read as is (times) or inverted (a rate of a
+#: single request: prompt speed is 1 / TTFT, generation speed 1 / TPOT, and also its throughput)
+BAND_METRICS = ("ttft", "tpot", "throughput")
+BAND_SOURCES = {
+    "ttft_ms": (("ttft", False),), "tpot_ms": (("tpot", False),),
+    "throughput_tokens_per_s": (("throughput", False),),
+    "prefill_tokens_per_s": (("ttft", True),),
+    "decode_tokens_per_s": (("tpot", True), ("throughput", False)),
+}
+
+
+def band_ratios(metric: str, measured: float, predicted: float) -> list[tuple[str, float]]:
+    """(band metric, measured / estimated of that metric) for one scored row. A rate of a lone
+    request turns into a time the other way up: a prompt measured at 0.8x the estimated tokens/s
+    took 1 / 0.8 = 1.25x the estimated TTFT."""
+    out = []
+    for band, inverted in BAND_SOURCES.get(metric, ()):
+        ratio = measured / predicted
+        if band in ("ttft", "tpot") and inverted:
+            ratio = 1.0 / ratio
+        out.append((band, ratio))
+    return out
+
+
+def run(paths, show_rows: bool, residuals: list | None = None) -> int:
     cat = load_catalog()
     hardware_ids = set(cat.ids("hardware"))
     rows, skipped = [], defaultdict(int)
@@ -225,6 +253,9 @@ def run(paths, show_rows: bool) -> int:
             continue
         err = predicted / measured - 1.0
         engine = args["engine"].removesuffix(ONE_BATCH)
+        if residuals is not None and not args["engine"].endswith(ONE_BATCH):
+            residuals += [(engine, band, ratio, "published") for band, ratio in band_ratios(row["metric"], measured,
+                                                                                           predicted)]
         errors[(row["metric"], engine)].append(err)
         if args["hardware"]:
             kind = cat.hardware(args["hardware"]).kind
@@ -360,7 +391,7 @@ def _table(title: str, errors: dict) -> None:
     print()
 
 
-def run_serving(path: Path, show_rows: bool) -> int:
+def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> int:
     """Score loaded TTFT, TPOT and max-load throughput on the AIConfigurator rows."""
     cat = load_catalog()
     model_ids = set(cat.ids("models"))
@@ -404,6 +435,13 @@ def run_serving(path: Path, show_rows: bool) -> int:
         n = a["output_tokens"]
         measured = {"ttft_ms": ttft, "tpot_ms": tpot}
         predicted = {"ttft_ms": est["ttft_s"][j_ttft] * 1000.0, "tpot_ms": est["tpot_s"][j_tpot] * 1000.0}
+        if residuals is not None and a["mode"] == "agg":
+            # every aggregated row's closed-loop throughput: the band covers any batch, not only the maximum
+            throughput = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
+            engine = SERVING_ENGINES[a["label"]]
+            residuals += [(engine, "ttft", ttft / predicted["ttft_ms"], "serving"),
+                          (engine, "tpot", tpot / predicted["tpot_ms"], "serving"),
+                          (engine, "throughput", throughput / est["throughput_tokens_per_s"][j_tpot], "serving")]
         if a["mode"] in ("agg", "agg-layouts") and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
             measured["max_load_throughput"] = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
             predicted["max_load_throughput"] = est["throughput_tokens_per_s"][j_tpot]
@@ -458,6 +496,44 @@ def run_serving(path: Path, show_rows: bool) -> int:
     return status
 
 
+def residuals(paths=DATA, serving: Path | None = SERVING) -> list[tuple[str, str, float, str]]:
+    """(engine, band metric, measured / estimated, "published" or "serving") of every scored row
+    with a band metric: the published rows' lone requests and loads, and the aggregated serving
+    rows (disaggregated ones are left out: their queue and speculative decoding are not modelled)."""
+    out: list = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        run(paths, False, out)
+        if serving:
+            run_serving(Path(serving), False, out)
+    return out
+
+
+#: an engine with fewer rows of a metric than this gets the band of all engines pooled (fit_bands.py)
+BAND_MIN_ROWS = 20
+#: coverage outside these bounds marks a band as stale (P10-P90 holds 80% of the rows it was fitted on)
+COVERAGE_OK = (0.70, 0.90)
+
+
+def print_coverage(found: list) -> None:
+    """The share of rows inside each engine's stored P10-P90 band (about 80% while the band is current)."""
+    cat = load_catalog()
+    by = defaultdict(list)
+    for engine, metric, ratio, _ in found:
+        by[(engine, metric)].append(ratio)
+    print(f"{'error bands (engines.toml)':<28}{'rows':>5}{'P10':>7}{'P90':>7}{'inside':>8}")
+    for (engine, metric), ratios in sorted(by.items()):
+        e = cat.engine(engine)
+        low, high = getattr(e, f"{metric}_ratio_p10"), getattr(e, f"{metric}_ratio_p90")
+        if low is None:
+            print(f"{engine + ' ' + metric:<28}{len(ratios):>5}   no band stored")
+            continue
+        inside = sum(low <= r <= high for r in ratios) / len(ratios)
+        mark = "" if COVERAGE_OK[0] <= inside <= COVERAGE_OK[1] else "  STALE? rerun benchmarks/fit_bands.py"
+        if len(ratios) < BAND_MIN_ROWS:
+            mark = "  (too few rows to judge: the pooled band)"
+        print(f"{engine + ' ' + metric:<28}{len(ratios):>5}{low:>7.2f}{high:>7.2f}{inside:>8.0%}{mark}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", action="store_true", help="print every scored row")
@@ -468,6 +544,8 @@ def main() -> None:
     if args.serving:
         print()
         status = run_serving(Path(args.serving), args.rows) or status
+    print()
+    print_coverage(residuals(args.data, Path(args.serving) if args.serving else None))
     sys.exit(status)
 
 

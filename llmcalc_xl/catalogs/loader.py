@@ -564,6 +564,14 @@ class Engine:
     ttft_wait_steps: float = _f(0.0, min=0)
     wave_share: float = _f(0.0, min=0)
     loaded_prefill_factor: float = _f(1.0, gt=0)
+    ttft_ratio_p10: float | None = _f(None, gt=0)
+    ttft_ratio_p90: float | None = _f(None, gt=0)
+    tpot_ratio_p10: float | None = _f(None, gt=0)
+    tpot_ratio_p90: float | None = _f(None, gt=0)
+    throughput_ratio_p10: float | None = _f(None, gt=0)
+    throughput_ratio_p90: float | None = _f(None, gt=0)
+    bands_source: str = _f("")
+    bands_as_of: str = _f("")
     apple_prefill_mfu: float | None = _f(None, gt=0)
     apple_decode_mbu: float | None = _f(None, gt=0)
     decode_attention_mbu: float | None = _f(None, gt=0)
@@ -578,6 +586,12 @@ class Engine:
                      "apple_decode_mbu", "decode_attention_mbu", "wave_share"):
             if (getattr(self, name) or 0) > 1:
                 raise ValueError(f"{name} must be <= 1")
+        for metric in ("ttft", "tpot", "throughput"):
+            low, high = getattr(self, f"{metric}_ratio_p10"), getattr(self, f"{metric}_ratio_p90")
+            if (low is None) != (high is None):
+                raise ValueError(f"{metric}_ratio_p10 and {metric}_ratio_p90 go together: give both or neither")
+            if low is not None and low > high:
+                raise ValueError(f"{metric}_ratio_p10 ({low:g}) must be <= {metric}_ratio_p90 ({high:g})")
 
 
 @dataclass(frozen=True)
@@ -743,6 +757,12 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "ttft_wait_steps": (0, 10_000, "ten thousand steps"),
     "wave_share": (0, 1, "a share of the wave"),
     "loaded_prefill_factor": (0, 100, "a hundred times a lone prompt's prefill"),
+    "ttft_ratio_p10": (0, 100, "a measurement a hundred times the estimate"),
+    "ttft_ratio_p90": (0, 100, "a measurement a hundred times the estimate"),
+    "tpot_ratio_p10": (0, 100, "a measurement a hundred times the estimate"),
+    "tpot_ratio_p90": (0, 100, "a measurement a hundred times the estimate"),
+    "throughput_ratio_p10": (0, 100, "a measurement a hundred times the estimate"),
+    "throughput_ratio_p90": (0, 100, "a measurement a hundred times the estimate"),
     "prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     "apple_prefill_half_tokens": (0, 1_000_000_000, "the longest published context is 10 million tokens"),
     # precisions

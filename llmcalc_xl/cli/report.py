@@ -35,6 +35,27 @@ def seconds(value: Any) -> str:
     return f"{value:,.2f} s"
 
 
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def band(d: dict[str, Any], key: str, show: Any) -> str:
+    """" (low-high)": the P10-P90 range of ``key`` written as ``show`` writes the value (the same
+    unit), or "" where the estimate has no band (none stored, or none to have: an API model's
+    price list, a latency given)."""
+    low, high = d.get(f"{key}_p10"), d.get(f"{key}_p90")
+    if not (_given(low) and _given(high) and _given(d.get(key))) or low == high:
+        return ""
+    return f" ({show(low)}-{show(high)})"
+
+
+def _seconds_as(value: float):
+    """seconds() in the unit it picks for ``value``, without the unit: a range reads as its value."""
+    if value < 1:
+        return lambda x: f"{x * 1000:,.1f}"
+    return lambda x: f"{x:,.2f}"
+
+
 def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str | None,
                   notes: Sequence[Note]) -> str:
     lines = []
@@ -81,12 +102,17 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
                 lines.append(f"Note: {note.text}.")
         return "\n".join(lines)
     if d["latency_s"] is not None:
-        lines.append("Speed")
-        lines.append(f"  {'time to first token':<22}{seconds(d['ttft_s']):>12}")
-        lines.append(f"  {'time per output token':<22}{seconds(d['tpot_s']):>12}"
-                     f"   ({num(d['decode_tokens_per_s'], 1)} tokens/s per sequence)")
+        lines.append("Speed" + ("   (in brackets: P10-P90, the range of 8 in 10 measurements; README \"Error bands\")"
+                                if band(d, "tpot_s", str) else ""))
+        ttft, tpot = d["ttft_s"], d["tpot_s"]
+        lines.append(f"  {'time to first token':<22}{seconds(ttft):>12}"
+                     + (band(d, "ttft_s", _seconds_as(ttft)) if _given(ttft) else ""))
+        lines.append(f"  {'time per output token':<22}{seconds(tpot):>12}"
+                     + (band(d, "tpot_s", _seconds_as(tpot)) if _given(tpot) else "")
+                     + f"   ({num(d['decode_tokens_per_s'], 1)} tokens/s per sequence)")
         lines.append(f"  {'total latency':<22}{seconds(d['latency_s']):>12}")
-        lines.append(f"  {'throughput':<22}{num(d['throughput_tokens_per_s'], 1):>12}   output tokens/s, all sequences")
+        lines.append(f"  {'throughput':<22}{num(d['throughput_tokens_per_s'], 1):>12}"
+                     + band(d, "throughput_tokens_per_s", lambda x: num(x, 1)) + "   output tokens/s, all sequences")
         lines.append("")
     elif not api:
         lines.append("Speed: give --hardware (or --memory-gib, --bandwidth-gb-s and --tflops)")
@@ -102,10 +128,12 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
         extra += ", owned"
     lines.append(f"  {'GPU time':<22}{infra:>12}{extra}")
     lines.append(f"  {'total':<22}{money(d['cost_per_request_usd']):>12}")
-    lines.append(f"  {'per 1M output tokens':<22}{money(d['cost_per_mtok_usd'], 2):>12}")
+    lines.append(f"  {'per 1M output tokens':<22}{money(d['cost_per_mtok_usd'], 2):>12}"
+                 + band(d, "cost_per_mtok_usd", lambda x: money(x, 2)))
     if d.get("monthly_cost_usd") is not None:
         lines.append(f"  {'per month':<22}{money(d['monthly_cost_usd'], 2):>12}"
-                     f"   for {num(d['requests_per_month'], 0)} requests"
+                     + band(d, "monthly_cost_usd", lambda x: money(x, 2))
+                     + f"   for {num(d['requests_per_month'], 0)} requests"
                      + (f" ({d['replicas_needed']} deployment{'s' if d['replicas_needed'] != 1 else ''}"
                         + (f" at the peak, {num(d['average_replicas'], 2)} on average)"
                            if d.get("average_replicas") not in (None, d["replicas_needed"]) else ")")

@@ -35,7 +35,7 @@ OUTPUT_KEYS = (
     "token_cost_usd", "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd",
     "deployment_usd_per_month", "capacity_requests_per_month", "replicas_needed", "average_replicas",
     "monthly_cost_usd", "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
-) + physics.RATE_KEYS
+) + physics.RATE_KEYS + physics.BAND_KEYS  # P10 and P90 of TTFT, TPOT, throughput and costs (physics.bands)
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
 #: Resolved inputs reported with the outputs (ids after alias matching and "auto").
@@ -126,6 +126,17 @@ class Estimate:
     tpot_at_rate_s: float | None
     tpot_p90_s: float | None
     tpot_p99_s: float | None
+    # error bands (physics.bands): the 10th and 90th percentiles, None where the engine has none
+    ttft_s_p10: float | None = None
+    ttft_s_p90: float | None = None
+    tpot_s_p10: float | None = None
+    tpot_s_p90: float | None = None
+    throughput_tokens_per_s_p10: float | None = None
+    throughput_tokens_per_s_p90: float | None = None
+    cost_per_mtok_usd_p10: float | None = None
+    cost_per_mtok_usd_p90: float | None = None
+    monthly_cost_usd_p10: float | None = None
+    monthly_cost_usd_p90: float | None = None
     notes: tuple[Note, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -883,7 +894,8 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     sp, co, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
     # the rate view reruns the speed at the concurrency the rate implies: only where a row gives a rate
     r = physics.at_rate(s, w, m, gpus, sp) if np.any(~np.isnan(num["requests_per_s"])) else _no_rate()
-    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, stopped_are_nan=narrowed)
+    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, physics.bands(s, sp, co, gpus),
+                          stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)

@@ -173,6 +173,13 @@ class Scenario:
     wave_share: Any
     loaded_prefill: Any
     dequantizes: Any
+    # error bands: measured / estimated at the 10th and 90th percentile of the engine's residuals
+    ttft_ratio_p10: Any
+    ttft_ratio_p90: Any
+    tpot_ratio_p10: Any
+    tpot_ratio_p90: Any
+    throughput_ratio_p10: Any
+    throughput_ratio_p90: Any
     # hardware
     mem_gib: Any
     mem_fraction: Any
@@ -326,6 +333,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         # prompts a client waits behind (speed(), "Under load")
         wait_steps=look.engine("ttft_wait_steps", 0.0), wave_share=look.engine("wave_share", 0.0),
         loaded_prefill=look.engine("loaded_prefill_factor", 1.0),
+        # error bands (engines.toml, benchmarks/fit_bands.py): NaN where the engine has none
+        **{f"{metric}_ratio_{p}": look.engine(f"{metric}_ratio_{p}")
+           for metric in ("ttft", "tpot", "throughput") for p in ("p10", "p90")},
         # llama.cpp's CUDA path expands GGUF weights to 16-bit for cuBLAS; Metal multiplies them in-kernel
         dequantizes=look.yes("engines", "prefill_dequantizes") & look.is_cuda
         & look.flag("precisions", "family", "gguf"),
@@ -884,13 +894,54 @@ RATE_KEYS = ("served_requests_per_s", "utilization_at_rate", "concurrency_at_rat
              "ttft_p90_s", "ttft_p99_s", "tpot_at_rate_s", "tpot_p90_s", "tpot_p99_s")
 
 
+def bands(s: Scenario, sp: Speed, co: Costs, gpus: Any, let: Let = keep,
+          c: Assumptions = ASSUMPTIONS) -> dict[str, Any]:
+    """P10 and P90 of TTFT, TPOT, throughput and the costs that follow from them.
+
+    Each engine stores, per metric, the 10th and 90th percentiles of measured / estimated over
+    published measurements (engines.toml ``*_ratio_p10`` / ``*_ratio_p90``, written by
+    benchmarks/fit_bands.py): a band is the estimate times those ratios. The costs follow the
+    throughput's band: a deployment r times as fast is busy 1/r as long per request (GPU time) and
+    serves r times the requests (fewer replicas), so the low cost (P10) is the fast side (the
+    throughput's P90) and the high cost (P90) the slow side. API models: no speed band (the
+    provider's published figures), and their cost is the price list's; a latency given as an
+    input fixes the busy time, so the costs have no band either.
+    """
+    fixed = s.is_api | given(s.latency_given)
+    out = {}
+    for p in ("p10", "p90"):
+        ttft_r = getattr(s, f"ttft_ratio_{p}")
+        tpot_r = getattr(s, f"tpot_ratio_{p}")
+        out[f"ttft_s_{p}"] = let(f"ttft_{p}", where(s.is_api, np.nan, sp.ttft * ttft_r))
+        out[f"tpot_s_{p}"] = let(f"tpot_{p}", where(s.is_api, np.nan, sp.tpot * tpot_r))
+        out[f"throughput_tokens_per_s_{p}"] = let(f"throughput_{p}", where(
+            s.is_api, np.nan, sp.throughput * where(given(s.latency_given), 1.0, getattr(s, f"throughput_ratio_{p}"))))
+    for p, q in (("p10", "p90"), ("p90", "p10")):  # a cost's low side is the throughput's high side
+        speedup = let(f"speedup_{p}", where(fixed, 1.0, getattr(s, f"throughput_ratio_{q}")))
+        per_request = let(f"per_request_{p}", co.token_cost + co.infra / speedup)
+        capacity = let(f"capacity_{p}", co.capacity * speedup)
+        serving = ~s.is_api & s.has_hw & given(s.requests)
+        replicas = let(f"replicas_{p}", where(serving, _cost.replicas_needed(s.requests, capacity, s.peak_ratio,
+                                                                                s.spares), np.nan))
+        rented = _cost.paid_replicas(s.requests, capacity, s.peak_ratio, s.spares, s.autoscaled, s.peak_hours)
+        paid = let(f"paid_{p}", where(serving, where(s.owned, replicas, rented), np.nan))
+        out[f"cost_per_mtok_usd_{p}"] = let(f"per_mtok_{p}", _cost.cost_per_mtok_usd(per_request, s.output))
+        out[f"monthly_cost_usd_{p}"] = let(f"monthly_{p}", where(s.is_api, s.requests * per_request,
+                                                                    s.requests * co.token_cost + paid * co.deployment))
+    return out
+
+
+#: The band outputs (``bands``), in display order.
+BAND_KEYS = tuple(f"{key}_{p}" for key in ("ttft_s", "tpot_s", "throughput_tokens_per_s", "cost_per_mtok_usd",
+                                           "monthly_cost_usd") for p in ("p10", "p90"))
+
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = (
     "ttft_s", "tpot_s", "latency_s", "prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s",
     "infra_cost_usd", "cost_per_request_usd", "cost_per_mtok_usd", "deployment_usd_per_month",
     "capacity_requests_per_month", "replicas_needed", "average_replicas", "monthly_cost_usd",
     "effective_cost_per_request_usd", "rented_monthly_cost_usd", "owned_monthly_cost_usd",
-) + RATE_KEYS
+) + RATE_KEYS + BAND_KEYS
 
 
 def fits(m: Memory) -> Any:
@@ -903,7 +954,7 @@ def cannot_run(s: Scenario, m: Memory) -> Any:
 
 
 def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any, sp: Speed,
-            co: Costs, r: Rate, stopped_are_nan: bool = False) -> dict[str, Any]:
+            co: Costs, r: Rate, band: dict[str, Any] | None = None, stopped_are_nan: bool = False) -> dict[str, Any]:
     """Every output (NaN where it does not apply: memory of API models, fit and speed without
     hardware, and speed and cost of a deployment that does not fit). ``stopped_are_nan``: the
     caller computed speed and costs on the rows that can run alone, NaN on the others, so that
@@ -934,12 +985,14 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "concurrency_at_rate": r.concurrency, "queue_wait_s": r.wait, "ttft_at_rate_s": r.ttft,
         "ttft_p90_s": r.ttft_p["p90"], "ttft_p99_s": r.ttft_p["p99"], "tpot_at_rate_s": r.tpot,
         "tpot_p90_s": r.tpot_p["p90"], "tpot_p99_s": r.tpot_p["p99"],
+        **(band or {}),
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
-    # (the rate view always runs on every row: its keys are masked even when speed and costs were not)
+    # (the rate view and the bands run on every row: their keys are masked even when speed and costs were not)
     stopped = cannot_run(s, m)
-    for key in RATE_KEYS if stopped_are_nan else NOT_RUNNING_KEYS:
-        out[key] = where(stopped, nan, out[key])
+    for key in RATE_KEYS + BAND_KEYS if stopped_are_nan else NOT_RUNNING_KEYS:
+        if key in out:
+            out[key] = where(stopped, nan, out[key])
     return out
 
 
@@ -1032,4 +1085,18 @@ LABELS = {
     "rate_others_p99": "Others in service, p99", "rate_tpot_p90": "TPOT p90 s", "rate_tpot_p99": "TPOT p99 s",
     "rate_ttft_p90": "TTFT p90 s", "rate_ttft_p99": "TTFT p99 s", "rate_concurrency": "Requests in flight at the rate",
     "rate_ttft": "TTFT at the rate s",
+    "ttft_ratio_p10": "TTFT measured / estimated, P10", "ttft_ratio_p90": "TTFT measured / estimated, P90",
+    "tpot_ratio_p10": "TPOT measured / estimated, P10", "tpot_ratio_p90": "TPOT measured / estimated, P90",
+    "throughput_ratio_p10": "Throughput measured / estimated, P10",
+    "throughput_ratio_p90": "Throughput measured / estimated, P90",
+    "ttft_p10": "TTFT s, P10", "ttft_p90": "TTFT s, P90", "tpot_p10": "TPOT s, P10", "tpot_p90": "TPOT s, P90",
+    "throughput_p10": "Throughput tokens/s, P10", "throughput_p90": "Throughput tokens/s, P90",
+    "speedup_p10": "Speed over the estimate, low-cost side", "speedup_p90": "Speed over the estimate, high-cost side",
+    "per_request_p10": "Cost per request USD, P10", "per_request_p90": "Cost per request USD, P90",
+    "capacity_p10": "Requests per month capacity, low-cost side",
+    "capacity_p90": "Requests per month capacity, high-cost side",
+    "replicas_p10": "Replicas, low-cost side", "replicas_p90": "Replicas, high-cost side",
+    "paid_p10": "Replicas paid for on average, low-cost side", "paid_p90": "Replicas paid for on average, high-cost side",
+    "per_mtok_p10": "USD per million output tokens, P10", "per_mtok_p90": "USD per million output tokens, P90",
+    "monthly_p10": "Monthly USD, P10", "monthly_p90": "Monthly USD, P90",
 }

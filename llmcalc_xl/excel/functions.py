@@ -35,7 +35,7 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale", "peak_hours_per_day",
                  "requests_per_s", "tp", "dp", "ep")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
-                  "price_per_hour", *ESTIMATE_MORE, "part", "figure")
+                  "price_per_hour", *ESTIMATE_MORE, "part", "figure", "band")
 
 #: The function wizard's description of each argument: the options' help from the core's option
 #: table (an empty cell takes the default), then the arguments that are not scenario options.
@@ -49,6 +49,7 @@ ARG_DOCS = {
     "figure": "LLM_HORIZON: npv_usd (empty), npv_api_usd, horizon_cost_usd, horizon_cost_api_usd or "
               "crossover_month. LLM_AT_RATE: ttft_p90_s (empty), ttft_p99_s, tpot_p90_s, tpot_p99_s or another "
               "rate key (README).",
+    "band": "p10 or p90: the low or high end of the range 8 in 10 measurements fall in; empty: the estimate.",
 }
 
 
@@ -80,6 +81,36 @@ def _estimate(key: str, kind: str, no_answer: str, **named: Any) -> Any:
         return cells.cell_value(result[key][i], kind)
 
     return cells.compute(run, named, pick, no_answer, about_memory=key in MEMORY_KEYS)
+
+
+#: the ends of an error band a function can answer with (``band`` argument)
+BANDS = ("p10", "p90")
+#: what each banded output's band fields are called in the engines catalog
+_BAND_FIELD = {"ttft_s": "ttft", "tpot_s": "tpot", "throughput_tokens_per_s": "throughput",
+               "cost_per_mtok_usd": "throughput", "monthly_cost_usd": "throughput"}
+
+
+def _banded(key: str, no_answer: str, band: Any, **named: Any) -> Any:
+    """The estimate of ``key``, or with ``band`` p10 / p90 that end of its error band (physics.bands)."""
+    def run(flat):
+        out = estimate_many(**{k: v for k, v in flat.items() if k != "band"})
+        out["band"] = cells.column(flat.get("band"))
+        return out
+
+    def pick(result, i):
+        b = result["band"][i]
+        if b is None or (isinstance(b, str) and not b.strip()):
+            return cells.cell_value(result[key][i], "float")
+        end = b.strip().lower() if isinstance(b, str) else None
+        if end not in BANDS:
+            return cells.message(f"band '{b}' must be p10, p90 or empty (the estimate)")
+        value = cells.cell_value(result[f"{key}_{end}"][i], "float")
+        if value is None and cells.cell_value(result[key][i], "float") is not None:
+            return cells.message(f"No {end} band for this engine: its catalog entry has no "
+                                 f"{_BAND_FIELD[key]}_ratio_{end} (benchmarks/fit_bands.py writes them)")
+        return value
+
+    return cells.compute(run, dict(named, band=band), pick, no_answer)
 
 
 def _memory_workload(named: dict[str, Any]) -> dict[str, Any]:
@@ -169,25 +200,34 @@ def LLM_MAX_BATCH(model, hardware, gpus=None, context_tokens=None, precision=Non
                                              output_tokens=output_tokens)))
 
 
-def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine):
+def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, band=None):
+    if key in _BAND_FIELD:
+        return _banded(key, "No answer: give a hardware id", band, model=model, hardware=hardware,
+                       input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus, batch=batch,
+                       precision=precision, engine=engine)
     return _estimate(key, "float", "No answer: give a hardware id", model=model, hardware=hardware,
                      input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus, batch=batch,
                      precision=precision, engine=engine)
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine")
-def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None):
-    """Seconds to the first token (prefill of the prompt)."""
+@_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine", "band")
+def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None, band=None):
+    """Seconds to the first token (prefill of the prompt).
+
+    band p10 / p90: the ends of its error band (README, Error bands)."""
     # the first token comes out of the prefill: no further output needs room in the context
-    return _speed("ttft_s", model, hardware, input_tokens, 0.0, gpus, batch, precision, engine)
+    return _speed("ttft_s", model, hardware, input_tokens, 0.0, gpus, batch, precision, engine, band)
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
-def LLM_TPOT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None):
-    """Seconds per output token, averaged over the answer."""
-    return _speed("tpot_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine)
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", "band")
+def LLM_TPOT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None,
+             band=None):
+    """Seconds per output token, averaged over the answer.
+
+    band p10 / p90: the ends of its error band (README, Error bands)."""
+    return _speed("tpot_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, band)
 
 
 @_excel_function
@@ -198,36 +238,42 @@ def LLM_LATENCY(model, hardware, input_tokens, output_tokens, gpus=None, batch=N
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", "band")
 def LLM_THROUGHPUT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
-                   engine=None):
-    """Output tokens per second of all sequences together."""
+                   engine=None, band=None):
+    """Output tokens per second of all sequences together.
+
+    band p10 / p90: the ends of its error band (README, Error bands)."""
     return _speed("throughput_tokens_per_s", model, hardware, input_tokens, output_tokens, gpus, batch,
-                  precision, engine)
+                  precision, engine, band)
 
 
 @_excel_function
 @_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
-       "latency_s", "price_per_hour")
+       "latency_s", "price_per_hour", "band")
 def LLM_COST_PER_MTOK(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
-                      engine=None, latency_s=None, price_per_hour=None):
-    """USD per million output tokens (all costs of a request over its output)."""
-    return _estimate("cost_per_mtok_usd", "float", "No answer: give hardware (or latency_s and price_per_hour)",
-                     model=model, input_tokens=input_tokens, output_tokens=output_tokens, hardware=hardware,
-                     gpus=gpus, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
-                     price_per_hour=price_per_hour)
+                      engine=None, latency_s=None, price_per_hour=None, band=None):
+    """USD per million output tokens (all costs of a request over its output).
+
+    band p10 / p90: the ends of its error band (p10, the low cost, is the fast side)."""
+    return _banded("cost_per_mtok_usd", "No answer: give hardware (or latency_s and price_per_hour)", band,
+                   model=model, input_tokens=input_tokens, output_tokens=output_tokens, hardware=hardware,
+                   gpus=gpus, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
+                   price_per_hour=price_per_hour)
 
 
 @_excel_function
 @_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
-       "engine", "latency_s", "price_per_hour")
+       "engine", "latency_s", "price_per_hour", "band")
 def LLM_MONTHLY_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
-                     precision=None, engine=None, latency_s=None, price_per_hour=None):
-    """USD per month: API tokens, or always-on GPU deployments sized for the traffic."""
-    return _estimate("monthly_cost_usd", "float", "No answer: give requests_per_month and hardware",
-                     model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
-                     output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
-                     engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
+                     precision=None, engine=None, latency_s=None, price_per_hour=None, band=None):
+    """USD per month: API tokens, or always-on GPU deployments sized for the traffic.
+
+    band p10 / p90: the ends of its error band (p10, the low cost, is the fast side: fewer replicas)."""
+    return _banded("monthly_cost_usd", "No answer: give requests_per_month and hardware", band,
+                   model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
+                   output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
+                   engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
 
 
 @_excel_function

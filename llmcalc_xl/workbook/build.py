@@ -507,9 +507,12 @@ QUOTE_COLUMNS = (
     ("In totals", None, "Calculation"),
     ("Own, monthly", "#,##0", "Link"),
     ("Rent, monthly", "#,##0", "Link"),
+    ("Monthly cost, low (P10)", "#,##0", "Link"),
+    ("Monthly cost, high (P90)", "#,##0", "Link"),
 )
 MONEY_COLUMNS = {"Monthly cost", "Effective cost per request", "Marginal cost per request",
-                 "Same traffic on the API, monthly", "Own, monthly", "Rent, monthly"}
+                 "Same traffic on the API, monthly", "Own, monthly", "Rent, monthly", "Monthly cost, low (P10)",
+                 "Monthly cost, high (P90)"}
 #: First scenario row of the Quote sheet (headers on the row above): the Scenarios sheet's, so that
 #: each row's formulas are one formula moved down, written once as a shared formula.
 QUOTE_FIRST_ROW = FIRST_ROW
@@ -597,15 +600,18 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             *(np.where(unusable | calc("is_api") | ~calc("has_hw") | no_fit, "", np.where(
                 is_number(out(key)), out(key) * fx, "n/a")) for key in ("owned_monthly_cost_usd",
                                                                       "rented_monthly_cost_usd")),
+            # the monthly cost's error band: the low end is the fast side (fewer replicas), the high end the slow
+            *(np.where(~is_number(monthly), "", np.where(is_number(out(key)), out(key) * fx, "n/a"))
+              for key in ("monthly_cost_usd_p10", "monthly_cost_usd_p90")),
         ]
         texts = [literal(v).text for v in values]
         for c, (formula, (header, fmt, style)) in enumerate(zip(texts, QUOTE_COLUMNS), start=1):
             _put_formula(ws, r, c, "=" + formula, style, fmt)
     rng = lambda col: f"{col}{first}:{col}{total - 1}"  # noqa: E731
     _put_value(ws, total, 1, "Total (rows in totals)", "Header")
-    for col in "DEH":
-        _put_formula(ws, total, "ABCDEFGHIJK".index(col) + 1, f'=SUMIF({rng("K")},"yes",{rng(col)})', "Calculation",
-                     "#,##0")
+    for col in "DEHNO":
+        _put_formula(ws, total, "ABCDEFGHIJKLMNO".index(col) + 1, f'=SUMIF({rng("K")},"yes",{rng(col)})',
+                     "Calculation", "#,##0")
     _put_formula(ws, total, 6, f'=IF(D{total}>0,E{total}/D{total},"")', "Calculation", "#,##0.0000")
     _put_formula(ws, total + 1, 1, f'=COUNTIF({rng("K")},"yes")&" of "&(COUNTIF({rng("K")},"yes")'
                                    f'+COUNTIF({rng("K")},"no*"))&" scenarios are in the totals; "'
@@ -621,7 +627,11 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
                                  "row's tier (following the day with autoscale).", "Note")
     _put_value(ws, total + 5, 1, "Own and Rent are shown whatever the row's own pricing; n/a where the catalog has no "
                                  "purchase price and power, or no rental price, for the hardware.", "Note")
-    for col, width in zip("ABCDEFGHIJKLM", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16, 13, 13)):
+    _put_value(ws, total + 6, 1, "Monthly cost, low and high: the range 8 in 10 deployments measured fall in (P10-P90 of "
+                                 "the engine's measured / estimated throughput; README, Error bands). Low is the fast "
+                                 "side: fewer replicas. Their totals add the rows' ends. API rows: the price list.",
+               "Note")
+    for col, width in zip("ABCDEFGHIJKLMNO", (46, 16, 14, 13, 26, 14, 14, 16, 15, 11, 16, 13, 13, 14, 14)):
         ws.column_dimensions[col].width = width
     ws.row_dimensions[head].height = 45
     ws.print_title_rows = f"{head}:{head}"
@@ -637,7 +647,7 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     chart.add_data(api, titles_from_data=True)
     chart.set_categories(cats)
     chart.height, chart.width = 11, 24
-    ws.add_chart(chart, f"A{total + 7}")
+    ws.add_chart(chart, f"A{total + 8}")
     _print_setup(ws)
 
 

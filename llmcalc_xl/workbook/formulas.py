@@ -371,7 +371,8 @@ def calc_sheet() -> tuple[list[Calc], dict[str, str]]:
     sp = physics.speed(s, w, m, gpus, sheet.let, c)
     co = physics.costs(s, sp, gpus, sheet.let, c)
     r = physics.at_rate(s, w, m, gpus, sp, sheet.let, c)
-    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co, r).items()}
+    band = physics.bands(s, sp, co, gpus, sheet.let, c)
+    outputs = {k: literal(v).text for k, v in physics.outputs(s, w, m, max_batch, needed, sp, co, r, band).items()}
     checks = _input_checks() + _combination_checks()
     groups = [checks[i:i + CHECKS_PER_COLUMN] for i in range(0, len(checks), CHECKS_PER_COLUMN)]
     for i, group in enumerate(groups):
@@ -433,6 +434,17 @@ OUTPUTS = (
     ("tpot_at_rate_s", "TPOT at the rate s (mean)", "0.0000"),
     ("tpot_p90_s", "TPOT p90 s", "0.0000"),
     ("tpot_p99_s", "TPOT p99 s", "0.0000"),
+    # error bands (physics.bands): the range 8 in 10 measurements fall in
+    ("ttft_s_p10", "TTFT s, P10", "0.000"),
+    ("ttft_s_p90", "TTFT s, P90", "0.000"),
+    ("tpot_s_p10", "TPOT s, P10", "0.0000"),
+    ("tpot_s_p90", "TPOT s, P90", "0.0000"),
+    ("throughput_tokens_per_s_p10", "Throughput tokens/s, P10", "#,##0"),
+    ("throughput_tokens_per_s_p90", "Throughput tokens/s, P90", "#,##0"),
+    ("cost_per_mtok_usd_p10", "USD per million output tokens, P10 (fast side)", "$#,##0.00"),
+    ("cost_per_mtok_usd_p90", "USD per million output tokens, P90 (slow side)", "$#,##0.00"),
+    ("monthly_cost_usd_p10", "Monthly cost USD, P10 (fast side)", "$#,##0.00"),
+    ("monthly_cost_usd_p90", "Monthly cost USD, P90 (slow side)", "$#,##0.00"),
 )
 OUTPUT_KEYS = tuple(k for k, *_ in OUTPUTS)
 
