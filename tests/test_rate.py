@@ -42,10 +42,10 @@ def test_mm1_by_hand():
     assert e.queue_wait_s == pytest.approx(2.0, rel=1e-12)
     assert e.concurrency_at_rate == pytest.approx(1.0, rel=1e-12)  # Little: 0.25 x (2 + 2)
     assert e.ttft_at_rate_s == pytest.approx(e.ttft_s + 2.0, rel=1e-12)
-    assert e.ttft_p90_s == pytest.approx(e.ttft_s + math.log(5.0) / 0.25, rel=1e-12)
-    assert e.ttft_p99_s == pytest.approx(e.ttft_s + math.log(50.0) / 0.25, rel=1e-12)
+    assert e.ttft_at_rate_p90_s == pytest.approx(e.ttft_s + math.log(5.0) / 0.25, rel=1e-12)
+    assert e.ttft_at_rate_p99_s == pytest.approx(e.ttft_s + math.log(50.0) / 0.25, rel=1e-12)
     # one slot: the request is always alone in the engine
-    assert e.tpot_at_rate_s == e.tpot_p90_s == e.tpot_p99_s == pytest.approx(e.tpot_s, rel=1e-12)
+    assert e.tpot_at_rate_s == e.tpot_at_rate_p90_s == e.tpot_at_rate_p99_s == pytest.approx(e.tpot_s, rel=1e-12)
 
 
 def test_mmc_by_hand_and_against_erlang_c():
@@ -57,7 +57,7 @@ def test_mmc_by_hand_and_against_erlang_c():
     erlang_c = 13.5 / 26.5
     assert e.queue_wait_s == pytest.approx(erlang_c, rel=0.06)  # the closed form errs long, by 5.4%
     assert e.queue_wait_s >= erlang_c
-    assert e.ttft_p90_s - e.ttft_at_rate_s + e.queue_wait_s == pytest.approx(math.log(sakasegawa / 0.1), rel=1e-9)
+    assert e.ttft_at_rate_p90_s - e.ttft_at_rate_s + e.queue_wait_s == pytest.approx(math.log(sakasegawa / 0.1), rel=1e-9)
     # the concurrency a request sees: 1 + 3 x 1 = 4, the whole batch; L = lambda (W_q + S)
     assert e.concurrency_at_rate == pytest.approx(3.0 * (sakasegawa + 1.0), rel=1e-12)
 
@@ -88,9 +88,9 @@ def test_sakasegawa_is_erlang_c_for_one_slot_and_never_below_it():
 def test_at_low_load_the_figures_are_the_lone_request(row):
     alone = estimate(**dict(row, batch=1))
     slow = estimate(**row, requests_per_s=1e-7)
-    for key in ("ttft_at_rate_s", "ttft_p90_s", "ttft_p99_s"):
+    for key in ("ttft_at_rate_s", "ttft_at_rate_p90_s", "ttft_at_rate_p99_s"):
         assert getattr(slow, key) == pytest.approx(alone.ttft_s, rel=1e-4), key
-    for key in ("tpot_at_rate_s", "tpot_p90_s", "tpot_p99_s"):
+    for key in ("tpot_at_rate_s", "tpot_at_rate_p90_s", "tpot_at_rate_p99_s"):
         assert getattr(slow, key) == pytest.approx(alone.tpot_s, rel=1e-4), key
     assert slow.queue_wait_s == pytest.approx(0.0, abs=1e-9)
     assert slow.concurrency_at_rate == pytest.approx(1e-7 * alone.latency_s, rel=1e-3)
@@ -102,11 +102,11 @@ def test_figures_grow_with_the_rate_and_percentiles_are_ordered():
     rates = served * np.array([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97])
     e = estimate_many(**row, requests_per_s=rates)
     assert list(e["error"]) == [None] * len(rates)
-    for key in ("utilization_at_rate", "concurrency_at_rate", "queue_wait_s", "ttft_at_rate_s", "ttft_p90_s",
-                "ttft_p99_s", "tpot_at_rate_s", "tpot_p90_s", "tpot_p99_s"):
+    for key in ("utilization_at_rate", "concurrency_at_rate", "queue_wait_s", "ttft_at_rate_s", "ttft_at_rate_p90_s",
+                "ttft_at_rate_p99_s", "tpot_at_rate_s", "tpot_at_rate_p90_s", "tpot_at_rate_p99_s"):
         assert np.all(np.diff(e[key]) >= -1e-12), key
-    assert np.all(e["ttft_p99_s"] >= e["ttft_p90_s"]) and np.all(e["tpot_p99_s"] >= e["tpot_p90_s"])
-    assert np.all(e["tpot_p99_s"] <= e["tpot_s"] * (1 + 1e-12))  # never slower than every slot busy
+    assert np.all(e["ttft_at_rate_p99_s"] >= e["ttft_at_rate_p90_s"]) and np.all(e["tpot_at_rate_p99_s"] >= e["tpot_at_rate_p90_s"])
+    assert np.all(e["tpot_at_rate_p99_s"] <= e["tpot_s"] * (1 + 1e-12))  # never slower than every slot busy
     assert e["utilization_at_rate"][-1] == pytest.approx(0.97, rel=1e-9)
 
 
@@ -137,7 +137,7 @@ def test_arrivals_beyond_what_the_deployment_serves_are_the_rows_error():
     assert str(err.value) == OVERLOADED
     e = estimate_many("llama-3-8b", batch=2, latency_s=1.0, requests_per_s=[1.0, 2.0, 3.0], **FIXED)
     assert list(e["error"]) == [None, OVERLOADED.replace("3/s", "2/s", 1), OVERLOADED]
-    assert np.isnan(e["ttft_s"][1:]).all() and not np.isnan(e["ttft_p90_s"][0])
+    assert np.isnan(e["ttft_s"][1:]).all() and not np.isnan(e["ttft_at_rate_p90_s"][0])
     result = CliRunner().invoke(main, ["estimate", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--batch", "2",
                                        "--latency-s", "1", "--requests-per-s", "3"])
     assert result.exit_code == 2
@@ -166,7 +166,7 @@ def test_the_excel_function_is_the_core():
     row = dict(model="llama-3-8b", hardware="h100-sxm", batch=16)
     e = estimate(**row, requests_per_s=1.5, input_tokens=1000, output_tokens=500).to_dict()
     assert udfs.LLM_AT_RATE("llama-3-8b", "h100-sxm", 1.5, 1000.0, 500.0, batch=16.0) == pytest.approx(
-        e["ttft_p90_s"], rel=1e-12)
+        e["ttft_at_rate_p90_s"], rel=1e-12)
     for key in physics.RATE_KEYS:
         assert udfs.LLM_AT_RATE("llama-3-8b", "h100-sxm", 1.5, 1000.0, 500.0, batch=16.0, figure=key) == \
             pytest.approx(e[key], rel=1e-12), key
@@ -205,7 +205,7 @@ def _check_book(engine, got, cat):
     sub = {k: [v[i] for i in ok] for k, v in core.items()}
     assert mismatches(engine, good, sub, lambda i, key: got(ok[i], key), F.OUTPUT_KEYS, "n/a",
                       no_fit="does not fit") == []
-    assert not math.isnan(sub["ttft_p99_s"][2])  # the view has figures in the book
+    assert not math.isnan(sub["ttft_at_rate_p99_s"][2])  # the view has figures in the book
 
 
 def test_the_workbook_stores_the_views_values(tmp_path, cat):
@@ -239,7 +239,7 @@ def test_plan_sizes_replicas_to_percentile_targets():
     peak_per_s = 20 * 2
     for row in tight.self_hosted:
         # at the peak, the load a serving replica sees meets the targets (the rate view of the same rows)
-        assert row["ttft_p90_s"] <= 0.5 and row["tpot_p99_s"] <= 0.05
+        assert row["ttft_at_rate_p90_s"] <= 0.5 and row["tpot_at_rate_p99_s"] <= 0.05
         assert row["utilization_at_peak"] <= row["utilization"] + 1e-9
         # the cost is the core's, at the utilisation the targets allow
         e = estimate("llama-3.1-8b", row["hardware"], gpus=row["gpus"], batch=row["batch"],
@@ -248,7 +248,7 @@ def test_plan_sizes_replicas_to_percentile_targets():
         serving = row["replicas"] - row["spare_replicas"]
         rate = estimate("llama-3.1-8b", row["hardware"], gpus=row["gpus"], batch=row["batch"],
                         requests_per_s=peak_per_s / serving)
-        assert rate.ttft_p90_s == pytest.approx(row["ttft_p90_s"], rel=1e-12)
+        assert rate.ttft_at_rate_p90_s == pytest.approx(row["ttft_at_rate_p90_s"], rel=1e-12)
     # a target never makes the cheapest configuration cheaper
     assert tight.self_hosted[0]["monthly_usd"] >= free.self_hosted[0]["monthly_usd"] - 0.005
 
@@ -274,5 +274,5 @@ def test_fill_prices_the_view_and_keeps_the_overloaded_row(tmp_path):
 
     rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8")))
     assert float(rows[0]["queue_wait_s"]) == pytest.approx(2.0, rel=1e-12)  # the M/M/1 above
-    assert rows[1]["ttft_p90_s"] == "" and rows[1]["error"] == "" and rows[1]["ttft_s"] != ""
+    assert rows[1]["ttft_at_rate_p90_s"] == "" and rows[1]["error"] == "" and rows[1]["ttft_s"] != ""
     assert rows[2]["error"] == OVERLOADED and rows[2]["ttft_s"] == ""

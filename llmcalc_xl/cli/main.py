@@ -665,8 +665,8 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
             ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas")]
             + ([("average_replicas", "average")] if result.autoscale else []) + [
             ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s")]
-            + ([("utilization", "load cap"), ("ttft_p90_s", "TTFT p90 s"), ("ttft_p99_s", "TTFT p99 s"),
-                ("tpot_p90_s", "TPOT p90 s"), ("tpot_p99_s", "TPOT p99 s")] if percentiles else [])
+            + ([("utilization", "load cap"), ("ttft_at_rate_p90_s", "TTFT p90 s"), ("ttft_at_rate_p99_s", "TTFT p99 s"),
+                ("tpot_at_rate_p90_s", "TPOT p90 s"), ("tpot_at_rate_p99_s", "TPOT p99 s")] if percentiles else [])
             + [("monthly_usd", "USD/month"), ("usd_per_1k_requests", "USD/1k requests")]))
         if percentiles:
             click.echo("Percentiles at the peak, requests arriving at random at each serving replica (M/M/c queue, "

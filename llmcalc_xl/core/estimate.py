@@ -121,11 +121,11 @@ class Estimate:
     concurrency_at_rate: float | None
     queue_wait_s: float | None
     ttft_at_rate_s: float | None
-    ttft_p90_s: float | None
-    ttft_p99_s: float | None
+    ttft_at_rate_p90_s: float | None
+    ttft_at_rate_p99_s: float | None
     tpot_at_rate_s: float | None
-    tpot_p90_s: float | None
-    tpot_p99_s: float | None
+    tpot_at_rate_p90_s: float | None
+    tpot_at_rate_p99_s: float | None
     # error bands (physics.bands): the 10th and 90th percentiles, None where the engine has none
     ttft_s_p10: float | None = None
     ttft_s_p90: float | None = None

@@ -891,7 +891,7 @@ def costs(s: Scenario, sp: Speed, gpus: Any, let: Let = keep, c: Assumptions = A
 
 #: The request-rate view's outputs (``at_rate``): NaN unless requests_per_s is given.
 RATE_KEYS = ("served_requests_per_s", "utilization_at_rate", "concurrency_at_rate", "queue_wait_s", "ttft_at_rate_s",
-             "ttft_p90_s", "ttft_p99_s", "tpot_at_rate_s", "tpot_p90_s", "tpot_p99_s")
+             "ttft_at_rate_p90_s", "ttft_at_rate_p99_s", "tpot_at_rate_s", "tpot_at_rate_p90_s", "tpot_at_rate_p99_s")
 
 
 def bands(s: Scenario, sp: Speed, co: Costs, gpus: Any, let: Let = keep,
@@ -983,8 +983,8 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
         "rented_monthly_cost_usd": co.rented, "owned_monthly_cost_usd": co.owned,
         "served_requests_per_s": r.served, "utilization_at_rate": r.utilization,
         "concurrency_at_rate": r.concurrency, "queue_wait_s": r.wait, "ttft_at_rate_s": r.ttft,
-        "ttft_p90_s": r.ttft_p["p90"], "ttft_p99_s": r.ttft_p["p99"], "tpot_at_rate_s": r.tpot,
-        "tpot_p90_s": r.tpot_p["p90"], "tpot_p99_s": r.tpot_p["p99"],
+        "ttft_at_rate_p90_s": r.ttft_p["p90"], "ttft_at_rate_p99_s": r.ttft_p["p99"], "tpot_at_rate_s": r.tpot,
+        "tpot_at_rate_p90_s": r.tpot_p["p90"], "tpot_at_rate_p99_s": r.tpot_p["p99"],
         **(band or {}),
     }
     # a self-hosted deployment that does not fit cannot run: no speed, no cost (even with latency_s given)
@@ -1082,8 +1082,8 @@ LABELS = {
     "rate_served": "Requests/s served, all slots busy", "rate_rho": "Utilisation at the rate",
     "rate_n1": "Concurrency, pass 1", "rate_n2": "Concurrency, pass 2", "rate_p_wait": "Probability of waiting (Erlang C)",
     "rate_wait_s": "Mean queue wait s", "rate_others_p90": "Others in service, p90",
-    "rate_others_p99": "Others in service, p99", "rate_tpot_p90": "TPOT p90 s", "rate_tpot_p99": "TPOT p99 s",
-    "rate_ttft_p90": "TTFT p90 s", "rate_ttft_p99": "TTFT p99 s", "rate_concurrency": "Requests in flight at the rate",
+    "rate_others_p99": "Others in service, p99", "rate_tpot_p90": "TPOT at the rate, p90 s", "rate_tpot_p99": "TPOT at the rate, p99 s",
+    "rate_ttft_p90": "TTFT at the rate, p90 s", "rate_ttft_p99": "TTFT at the rate, p99 s", "rate_concurrency": "Requests in flight at the rate",
     "rate_ttft": "TTFT at the rate s",
     "ttft_ratio_p10": "TTFT measured / estimated, P10", "ttft_ratio_p90": "TTFT measured / estimated, P90",
     "tpot_ratio_p10": "TPOT measured / estimated, P10", "tpot_ratio_p90": "TPOT measured / estimated, P90",

@@ -42,8 +42,8 @@ ROWS_PER_CALL = 200_000
 #: (the request-rate view): 12 find it to 1/4096.
 PERCENTILE_STEPS = 12
 #: Percentile targets ``plan`` takes: its keyword -> the rate view's output.
-PERCENTILE_TARGETS = {"max_ttft_p90_s": "ttft_p90_s", "max_ttft_p99_s": "ttft_p99_s", "max_tpot_p90_s": "tpot_p90_s",
-                      "max_tpot_p99_s": "tpot_p99_s"}
+PERCENTILE_TARGETS = {"max_ttft_p90_s": "ttft_at_rate_p90_s", "max_ttft_p99_s": "ttft_at_rate_p99_s", "max_tpot_p90_s": "tpot_at_rate_p90_s",
+                      "max_tpot_p99_s": "tpot_at_rate_p99_s"}
 
 
 @dataclass
@@ -366,7 +366,7 @@ def _at_the_peak(rows: list[dict[str, Any]], cat: Catalog, common: dict[str, Any
                       requests_per_s=peak_per_s / serving,
                       **dict(common, utilization=[r["utilization"] for r in rows]))
     for i, row in enumerate(rows):
-        for key in ("utilization_at_rate", "ttft_p90_s", "ttft_p99_s", "tpot_p90_s", "tpot_p99_s"):
+        for key in ("utilization_at_rate", "ttft_at_rate_p90_s", "ttft_at_rate_p99_s", "tpot_at_rate_p90_s", "tpot_at_rate_p99_s"):
             row[key if key != "utilization_at_rate" else "utilization_at_peak"] = (
                 _f(e[key][i]) if e["error"][i] is None else None)
 

@@ -47,7 +47,7 @@ ARG_DOCS = {
     "field": "A catalog field, e.g. price_usd_per_hour, bandwidth_gb_s, source, as_of.",
     "kind": "open, api or empty for all.",
     "figure": "LLM_HORIZON: npv_usd (empty), npv_api_usd, horizon_cost_usd, horizon_cost_api_usd or "
-              "crossover_month. LLM_AT_RATE: ttft_p90_s (empty), ttft_p99_s, tpot_p90_s, tpot_p99_s or another "
+              "crossover_month. LLM_AT_RATE: ttft_at_rate_p90_s (empty), ttft_at_rate_p99_s, tpot_at_rate_p90_s, tpot_at_rate_p99_s or another "
               "rate key (README).",
     "band": "p10 or p90: the low or high end of the range 8 in 10 measurements fall in; empty: the estimate.",
 }
@@ -408,7 +408,7 @@ def LLM_AT_RATE(model, hardware, requests_per_s, input_tokens, output_tokens, gp
         figures = cells.grid(figure)
         if figures.shape != (1, 1):
             return cells.message("figure takes one cell: " + ", ".join(RATE_KEYS))
-        key = figures[0, 0] or "ttft_p90_s"
+        key = figures[0, 0] or "ttft_at_rate_p90_s"
         if key not in RATE_KEYS:
             return cells.message(f"figure '{key}' must be one of " + ", ".join(RATE_KEYS))
     except LlmcalcError as exc:
