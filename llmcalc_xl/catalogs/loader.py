@@ -566,6 +566,10 @@ class Engine:
     apple_decode_mbu: float | None = _f(None, gt=0)
     decode_attention_mbu: float | None = _f(None, gt=0)
     apple_prefill_half_tokens: float | None = _f(None, min=0)
+    max_batch_cap: int | None = _f(None, gt=0)
+    max_batch_cap_large_gpu: int | None = _f(None, gt=0)
+    large_gpu_min_gib: float | None = _f(None, gt=0)
+    large_gpu_excludes: str = _f("")
     hardware_kinds: tuple = _f(("gpu", "apple", "cpu"))
     vendors: tuple = _f(())
     precisions: tuple = _f(())
@@ -576,6 +580,10 @@ class Engine:
                      "apple_decode_mbu", "decode_attention_mbu", "wave_share"):
             if (getattr(self, name) or 0) > 1:
                 raise ValueError(f"{name} must be <= 1")
+        if (self.max_batch_cap_large_gpu is None) != (self.large_gpu_min_gib is None):
+            raise ValueError("max_batch_cap_large_gpu and large_gpu_min_gib go together: give both or neither")
+        if self.large_gpu_excludes and self.max_batch_cap_large_gpu is None:
+            raise ValueError("large_gpu_excludes needs max_batch_cap_large_gpu")
 
 
 @dataclass(frozen=True)
@@ -689,6 +697,9 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     # engines
     "kv_block_tokens": (1, 1_000_000, "engines page the KV cache in blocks of 16 to 256 tokens"),
     "max_batched_tokens": (1, 1e12, "1e9 stands for no cap"),
+    "max_batch_cap": (1, 1_000_000, "engines cap the sequences they run at once at a few thousand"),
+    "max_batch_cap_large_gpu": (1, 1_000_000, "engines cap the sequences they run at once at a few thousand"),
+    "large_gpu_min_gib": (0, 1_000_000, "the largest single machines hold a few TiB"),
     "overhead_gib": (0, 10_000, "engines keep well under 10 GiB for themselves"),
     "prefill_mfu": (0, 1, "a share of the peak"),
     "decode_mfu": (0, 1, "a share of the peak"),
