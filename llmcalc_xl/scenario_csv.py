@@ -123,8 +123,9 @@ def _shown(value: float, decimal: str) -> str:
     return text.replace(".", ",") if decimal == "," else text
 
 
-def read_number(name: str, text: str | None, decimal: str = ".") -> tuple[float, str | None]:
-    """(number, error) of a CSV cell; an empty cell is (NaN, None): not given.
+def read_number(name: str, text: str | None, decimal: str = ".", word: str = "") -> tuple[float, str | None]:
+    """(number, error) of a CSV cell; an empty cell is (NaN, None): not given. ``word``: what else the
+    option takes ("max"), named in the message for other text.
 
     ``decimal`` is the file's decimal mark. A number written with the other mark where it can
     only be a decimal ("2.5" in a comma file) is read; thousands separators are refused, with
@@ -153,13 +154,15 @@ def read_number(name: str, text: str | None, decimal: str = ".") -> tuple[float,
             return float(t), None
         return math.nan, (f"{name} must use a decimal point, got '{t}'. Write {t.replace(',', '.')}, or give "
                           "--decimal , for a file with decimal commas")
-    return math.nan, f"{name} must be a number, got '{t if len(t) <= 40 else t[:37] + '...'}'"
+    return math.nan, f"{name} must be a number{f' or {word}' if word else ''}, got '{t if len(t) <= 40 else t[:37] + '...'}'"
 
 
 def typed_row(record: dict[str, Any], keys: Iterable[str], text_keys: Iterable[str],
-              decimal: str = ".") -> tuple[dict[str, Any], str | None]:
+              decimal: str = ".", words: dict[str, str] | None = None) -> tuple[dict[str, Any], str | None]:
     """(row, first error): the ``keys`` of a CSV record as values, text trimmed, numbers read with
-    :func:`read_number`, empty cells None. A cell that is not a number stays as it is."""
+    :func:`read_number`, empty cells None. A cell that is not a number stays as it is. ``words``:
+    number options that also take a word (batch: "max"), kept as that word."""
+    words = words or {}
     text_keys = set(text_keys)
     row: dict[str, Any] = {}
     error: str | None = None
@@ -171,8 +174,10 @@ def typed_row(record: dict[str, Any], keys: Iterable[str], text_keys: Iterable[s
             row[key] = value.strip() if isinstance(value, str) else value
         elif key == "gpus" and value.strip().lower() == "auto":
             row[key] = "auto"  # the fewest that fit, resolved by the core
+        elif key in words and value.strip().lower() == words[key]:
+            row[key] = words[key]  # batch "max": resolved by the core
         else:
-            number, err = read_number(key, value, decimal)
+            number, err = read_number(key, value, decimal, words.get(key, ""))
             error = error or err
             row[key] = value if err else (int(number) if number.is_integer() and abs(number) < 2 ** 53 else number)
     return row, error

@@ -51,7 +51,7 @@ def test_api_model_says_memory_not_applicable():
     (["--model", "llama-3-8b", "--hardware", "h100-sxn"], "Error: Unknown hardware 'h100-sxn'. Did you mean: h100-sxm"),
     (["--model", "llama-3-8b", "--output-tokens", "-5"], "Error: output_tokens must be >= 0, got -5\n"),
     (["--model", "llama-3-8b", "--gpus", "0"], "Error: gpus must be >= 1, got 0\n"),
-    (["--model", "llama-3-8b", "--batch", "two"], "Error: batch must be a number, got 'two'\n"),
+    (["--model", "llama-3-8b", "--batch", "two"], "Error: batch must be a number or max, got 'two'\n"),
     (["--model", "llama-3-8b", "--input-tokens", "1,000"], "Error: input_tokens must be a plain number, got '1,000'"),
     (["--model", "llama-3-8b", "--precision", "q5"], "Error: Unknown precision 'q5'. Did you mean: "),
     (["--model", "llama-3-8b", "--catalog", "/nonexistent/x.toml"], "Error: Catalog file '/nonexistent/x.toml' does not exist."),

@@ -73,7 +73,7 @@ def test_scalar_errors_raise_one_documented_family():
     assert str(e.value).startswith("Unknown hardware 'h100-sxn'. Did you mean: h100-sxm, ")
     assert str(e.value).endswith("?")
     assert isinstance(e.value, KeyError) and isinstance(e.value, LlmcalcError)
-    with pytest.raises(InvalidValueError, match=r"^batch must be a whole number, got 1.5$"):
+    with pytest.raises(InvalidValueError, match=r"^batch must be a whole number or max, got 1.5$"):
         estimate("llama-3-8b", "l4", batch=1.5)
     with pytest.raises(InvalidValueError, match="must be a plain number, got '1,000'"):
         estimate("llama-3-8b", "l4", input_tokens="1,000")

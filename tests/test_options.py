@@ -49,7 +49,7 @@ def test_the_core_applies_the_tables_defaults_and_rules():
     assert r["utilization"] == 1.0 and r["precision"] == "fp16" and r["engine"] == "vllm"
     with pytest.raises(InvalidValueError, match="^utilization must be <= 1, got 1.5$"):
         estimate("llama-3-8b", "l4", utilization=1.5)
-    with pytest.raises(InvalidValueError, match="^batch must be a whole number, got 2.5$"):
+    with pytest.raises(InvalidValueError, match="^batch must be a whole number or max, got 2.5$"):
         estimate("llama-3-8b", "l4", batch=2.5)
 
 

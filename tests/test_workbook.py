@@ -258,7 +258,7 @@ def test_output_path_rules_and_nothing_half_written(tmp_path):
 def test_raw_inputs_are_read_only_where_their_defaults_are_resolved():
     """An empty cell means "the default"; a formula reading the raw cell would see 0 instead.
     Only the column resolving an input, and the Check columns, read the raw cell."""
-    resolving = {"gpus": {"gpus_in", "gpus_auto"}, "batch": {"sequences"}, "input_tokens": {"prompt"},
+    resolving = {"gpus": {"gpus_in", "gpus_auto"}, "batch": {"sequences", "batch_max"}, "input_tokens": {"prompt"},
                  "output_tokens": {"output"}, "cached_input_tokens": {"cached"}, "utilization": {"util"},
                  "context_tokens": {"context", "problems_9"}}
     for c in F.columns():

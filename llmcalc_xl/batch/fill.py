@@ -18,7 +18,8 @@ from ..catalogs.loader import Catalog, load_catalog
 from ..cell_text import escape_arrow, safe_text
 from ..files import replacing
 from ..errors import InvalidValueError
-from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, estimate_many
+from ..core.estimate import (BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, WORD_OPTIONS,
+                             estimate_many)
 from ..core.inputs import NONE, length_of
 from ..core.resolve import factorize
 from ..scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
@@ -67,12 +68,13 @@ def _numbers_fast(column, decimal: str = ".") -> np.ndarray | None:
     return values
 
 
-def _numbers(name: str, texts: np.ndarray, errors: np.ndarray, decimal: str = ".") -> np.ndarray:
-    """Floats of a text column (NaN where empty); a message for each cell that is not a number."""
+def _numbers(name: str, texts: np.ndarray, errors: np.ndarray, decimal: str = ".", word: str = "") -> np.ndarray:
+    """Floats of a text column (NaN where empty); a message for each cell that is not a number (nor
+    ``word``, where the option takes one)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
-    parsed = [read_number(name, text, decimal) for text in uniques]
+    parsed = [read_number(name, text, decimal, word) for text in uniques]
     numbers = np.array([number for number, _ in parsed] + [math.nan], dtype=float)
     messages = np.array([err for _, err in parsed] + [None], dtype=object)
     bad = messages[codes]  # code -1 (a missing cell) takes the last: NaN, no message
@@ -81,11 +83,12 @@ def _numbers(name: str, texts: np.ndarray, errors: np.ndarray, decimal: str = ".
     return numbers[codes]
 
 
-def _gpus(texts: np.ndarray, errors: np.ndarray, decimal: str) -> np.ndarray:
-    """The gpus column: "auto" cells as they are (the core resolves them), the others as numbers."""
-    auto = np.array([isinstance(t, str) and t.strip().lower() == "auto" for t in texts.tolist()], dtype=bool)
-    numbers = _numbers("gpus", np.where(auto, NONE, texts), errors, decimal).astype(object)
-    return np.where(auto, "auto", numbers)
+def _gpus(texts: np.ndarray, errors: np.ndarray, decimal: str, name: str = "gpus", word: str = "auto") -> np.ndarray:
+    """The gpus column: "auto" cells as they are (the core resolves them), the others as numbers; the
+    same for another option's word (batch "max")."""
+    auto = np.array([isinstance(t, str) and t.strip().lower() == word for t in texts.tolist()], dtype=bool)
+    numbers = _numbers(name, np.where(auto, NONE, texts), errors, decimal, "" if name == "gpus" else word)
+    return np.where(auto, word, numbers.astype(object))
 
 
 def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] | None = None, decimal: str = ".",
@@ -114,6 +117,8 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
                 given[key] = fast
             elif key == "gpus":  # the core reads counts and "auto" (the fewest that fit)
                 given[key] = _gpus(column.to_numpy(zero_copy_only=False), errors, decimal)
+            elif key in WORD_OPTIONS:  # counts and a word: batch "max" (the largest batch that fits)
+                given[key] = _gpus(column.to_numpy(zero_copy_only=False), errors, decimal, key, WORD_OPTIONS[key])
             else:
                 given[key] = _numbers(key, column.to_numpy(zero_copy_only=False), errors, decimal)
     if "hardware" not in given:

@@ -576,6 +576,10 @@ class Engine:
     apple_decode_mbu: float | None = _f(None, gt=0)
     decode_attention_mbu: float | None = _f(None, gt=0)
     apple_prefill_half_tokens: float | None = _f(None, min=0)
+    max_batch_cap: int | None = _f(None, gt=0)
+    max_batch_cap_large_gpu: int | None = _f(None, gt=0)
+    large_gpu_min_gib: float | None = _f(None, gt=0)
+    large_gpu_excludes: str = _f("")
     hardware_kinds: tuple = _f(("gpu", "apple", "cpu"))
     vendors: tuple = _f(())
     precisions: tuple = _f(())
@@ -592,6 +596,10 @@ class Engine:
                 raise ValueError(f"{metric}_ratio_p10 and {metric}_ratio_p90 go together: give both or neither")
             if low is not None and low > high:
                 raise ValueError(f"{metric}_ratio_p10 ({low:g}) must be <= {metric}_ratio_p90 ({high:g})")
+        if (self.max_batch_cap_large_gpu is None) != (self.large_gpu_min_gib is None):
+            raise ValueError("max_batch_cap_large_gpu and large_gpu_min_gib go together: give both or neither")
+        if self.large_gpu_excludes and self.max_batch_cap_large_gpu is None:
+            raise ValueError("large_gpu_excludes needs max_batch_cap_large_gpu")
 
 
 @dataclass(frozen=True)
@@ -743,6 +751,9 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     # engines
     "kv_block_tokens": (1, 1_000_000, "engines page the KV cache in blocks of 16 to 256 tokens"),
     "max_batched_tokens": (1, 1e12, "1e9 stands for no cap"),
+    "max_batch_cap": (1, 1_000_000, "engines cap the sequences they run at once at a few thousand"),
+    "max_batch_cap_large_gpu": (1, 1_000_000, "engines cap the sequences they run at once at a few thousand"),
+    "large_gpu_min_gib": (0, 1_000_000, "the largest single machines hold a few TiB"),
     "overhead_gib": (0, 10_000, "engines keep well under 10 GiB for themselves"),
     "prefill_mfu": (0, 1, "a share of the peak"),
     "decode_mfu": (0, 1, "a share of the peak"),

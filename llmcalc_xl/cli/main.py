@@ -131,6 +131,8 @@ def scenario_options(names: tuple[str, ...] | None = None, **settings: dict[str,
 def _metavar(option: Any) -> str:
     if option.kind == "text":
         return "NAME" if option.free else "ID"
+    if option.word:
+        return f"N|{option.word}"
     return "N|auto" if option.name == "gpus" else "N" if option.whole else "X"
 
 
@@ -190,7 +192,8 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
         return
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
-    click.echo(estimate_text(d, hw_name, eng_name, result.notes))
+    batch_max = isinstance(given.get("batch"), str) and given["batch"].strip().lower() == "max"
+    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max))
     if horizon is not None and math.isnan(horizon["npv_usd"]):
         click.echo(f"\nNo horizon forecast against {horizon['compare_api_model']}: the scenario has no monthly cost "
                    "(give requests_per_month, and hardware with a price).")

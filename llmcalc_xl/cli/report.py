@@ -57,7 +57,7 @@ def _seconds_as(value: float):
 
 
 def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str | None,
-                  notes: Sequence[Note]) -> str:
+                  notes: Sequence[Note], batch_max: bool = False) -> str:
     lines = []
     api = d["model_kind"] == "api"
     head = f"{d['model']}"
@@ -70,6 +70,8 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
     lines.append(head)
     work = (f"Workload: {d['input_tokens']:,} input + {d['output_tokens']:,} output tokens, "
             f"{d['batch']:,} sequence{'s' if d['batch'] != 1 else ''} at once")
+    if batch_max and not api:
+        work += " (batch max: the largest that fits, capped by the engine's own maximum)"
     if not api:
         work += f", {d['context_tokens']:,}-token context reserved"
     lines.append(work)

@@ -22,7 +22,7 @@ from ..notes import Note, notes_of
 from ..units import BYTES_PER_GIB
 from .inputs import NONE, RowErrors, check_rule, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
-from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS  # noqa: F401
+from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS, WORD_OPTIONS  # noqa: F401
 from .resolve import (AUTO, RENTAL_TIERS, Coded, RowNotes, _check_engine, _choices, _ids, _offer_positions, _per_pair,
                       _per_value, _positions, _take, factorize)
 
@@ -357,17 +357,22 @@ def _retired_notes(cat: Catalog, day: str, m_pos: np.ndarray, ok: np.ndarray) ->
 def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              day: str | None = None) -> dict[str, np.ndarray]:
     num: dict[str, np.ndarray] = {}
-    # gpus "auto": the fewest GPUs that fit, resolved once the memory is known
+    # gpus "auto": the fewest GPUs that fit, resolved once the memory is known; batch "max": the largest
+    # batch that fits on them, capped by the engine's own maximum (computed at one sequence until then)
     gpus_auto = _auto_cells(given.get("gpus"), n)
+    batch_max = _auto_cells(given.get("batch"), n, WORD_OPTIONS["batch"])
     for name, rule in NUMBER_OPTIONS.items():
         value = given.get(name)
         if name == "gpus" and gpus_auto.any():
             value = _without(value, gpus_auto)
-        column = numbers_column(name, value, n, errs)
+        if name == "batch" and batch_max.any():
+            value = _without(value, batch_max)
+        word = WORD_OPTIONS.get(name, "")
+        column = numbers_column(name, value, n, errs, word)
         rule = dict(rule)
         default = rule.pop("default")
         one = column.ndim == 1 and len(column) > 1 and column.strides == (0,)  # a single value for every row
-        check_rule(name, column[:1] if one else column, errs, **rule)
+        check_rule(name, column[:1] if one else column, errs, word=word, **rule)
         if default is not None:
             if one:
                 column = np.broadcast_to(np.float64(default) if np.isnan(column[0]) else column[0], (n,))
@@ -431,7 +436,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         errs.add(crowded, _per_pair(AUTOSCALE_CROWDED, peak, peak_hours, crowded))
 
     # workload
-    gpus, batch = num["gpus"], num["batch"]
+    gpus = num["gpus"]
     prompt, output = num["input_tokens"], num["output_tokens"]
     cached = num["cached_input_tokens"]
     over_cached = cached > prompt
@@ -458,7 +463,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
              "pricing_given": ~_equal(pricing, NONE), "pricing_owned": _equal(pricing, "owned"),
              "pricing_reserved_1y": _equal(pricing, "reserved-1y"),
              "pricing_reserved_3y": _equal(pricing, "reserved-3y"), "pricing_spot": _equal(pricing, "spot"),
-             "provider_given": provider_given, "autoscale": autoscale}
+             "provider_given": provider_given, "autoscale": autoscale, "batch_max": batch_max,
+             "large_gpu_excluded": _large_gpu_excluded(cat, e_pos, hw_pos)}
     pos["offers"] = o_pos
     if cat.calibrations():  # an engine's efficiencies fitted on a device (``llmcalc-xl calibrate``)
         pos["calibrations"] = _calibration_positions(cat, e_pos, hw_pos)
@@ -473,7 +479,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     for flag, scope in (("experts_only", "experts"), ("attention_kept", "all-but-attention")):
         if flag not in flags:
             flags[flag] = _scoped(cat, given.get("model"), m_pos, p_pos, n, scope)
-    values = _physics(cat, num, pos, flags, gpus_auto, constant, axes)
+    values = _physics(cat, num, pos, flags, gpus_auto, constant, axes, batch_max)
     # ids as codes into a list of names (-1: none), so that notes format each name once
     m_names = np.asarray(mt.ids + [None], dtype=object)
     hw_names = np.asarray(ht.ids + ["custom", None], dtype=object)
@@ -523,7 +529,7 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "precision": _ids(pt, np.where(is_api, -1, p_pos)),
         "kv_precision": _ids(pt, np.where(is_api, -1, k_pos)),
         "gpus": _full(gpus), "input_tokens": _full(prompt), "cached_input_tokens": _full(cached),
-        "output_tokens": _full(output), "batch": _full(batch), "context_tokens": np.where(is_api, np.nan, context),
+        "output_tokens": _full(output), "batch": values.pop("batch"), "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
         "pricing": np.take(_PRICING_NAMES, np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code),
                                                     len(RENTAL_TIERS) + 1)),
@@ -745,10 +751,10 @@ def _calibration_positions(cat: Catalog, e_pos: np.ndarray, hw_pos: np.ndarray) 
     return grid[np.where(e_pos < 0, len(et.ids), e_pos), np.where(hw_pos < 0, len(ht.ids), hw_pos)]
 
 
-def _auto_cells(value: Any, n: int) -> np.ndarray:
-    """Where a gpus value is the text "auto" (any case, spaces around)."""
+def _auto_cells(value: Any, n: int, word: str = "auto") -> np.ndarray:
+    """Where a value is the text ``word`` (any case, spaces around): gpus "auto", batch "max"."""
     def is_auto(v):
-        return isinstance(v, str) and v.strip().lower() == "auto"
+        return isinstance(v, str) and v.strip().lower() == word
 
     if length_of(value) is None:
         return np.full(n, is_auto(value))
@@ -756,6 +762,18 @@ def _auto_cells(value: Any, n: int) -> np.ndarray:
     if arr.dtype.kind in "iufb":
         return np.zeros(n, dtype=bool)
     return np.fromiter((is_auto(v) for v in arr.tolist()), dtype=bool, count=n)
+
+
+def _large_gpu_excluded(cat: Catalog, e_pos: np.ndarray, hw_pos: np.ndarray) -> np.ndarray:
+    """Where the device's name holds its engine's ``large_gpu_excludes`` (any case): the device keeps
+    the engine's smaller batch cap whatever its memory (vLLM's A100s). Each (engine, device) pair once."""
+    et, ht = cat.table("engines"), cat.table("hardware")
+    table = np.zeros((len(et.rows) + 1, len(ht.rows) + 1), dtype=bool)  # last row and column: none, custom
+    for i, eng in enumerate(et.rows):
+        text = (getattr(eng, "large_gpu_excludes", "") or "").strip().lower()
+        if text:
+            table[i, :-1] = [text in hw.name.lower() for hw in ht.rows]
+    return table[np.where(e_pos >= 0, e_pos, len(et.rows)), np.where(hw_pos >= 0, hw_pos, len(ht.rows))]
 
 
 def _without(value: Any, cells: np.ndarray) -> Any:
@@ -803,6 +821,7 @@ class CatalogRows:
         self.pricing_spot, self.provider_given = flags["pricing_spot"], flags["provider_given"]
         self.experts_only, self.attention_kept = flags["experts_only"], flags["attention_kept"]
         self.autoscale = flags["autoscale"]
+        self.batch_max, self.large_gpu_excluded = flags["batch_max"], flags["large_gpu_excluded"]
 
     def _take(self, axis: str, column: np.ndarray, missing: Any = math.nan) -> Any:
         """The column at each row's entry of the axis's table (``missing`` where none)."""
@@ -857,10 +876,11 @@ class CatalogRows:
 
 
 def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] = frozenset(),
-             axes: dict[str, keyed.Axis] | None = None) -> dict[str, np.ndarray]:
+             axes: dict[str, keyed.Axis] | None = None, batch_max: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every output for resolved rows: the stages of ``physics``, with the GPU count of "auto"
-    rows found first. Also gives ``gpus`` (resolved), ``price_per_hour`` and ``gpus_unresolved``
-    (rows whose "auto" no count fits). With ``axes``, catalog columns enter as Keyed values."""
+    rows found first (at one sequence where the batch is "max"), then the batch of "max" rows. Also
+    gives ``gpus`` and ``batch`` (resolved), ``price_per_hour`` and ``gpus_unresolved`` (rows whose
+    "auto" no count fits). With ``axes``, catalog columns enter as Keyed values."""
     s = physics.scenario(CatalogRows(cat, num, pos, flags, constant, axes))
     space = axes["models"].space if axes else None
     w = physics.weights(s)
@@ -891,12 +911,16 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
                                  space)
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
+    if batch_max is not None and batch_max.any():  # the batch served; the batch-free part of the memory kept
+        s = physics.serving(s, max_batch)
+        m = physics.memory_at(s, w, h, gpus, base=m)
     sp, co, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
     # the rate view reruns the speed at the concurrency the rate implies: only where a row gives a rate
     r = physics.at_rate(s, w, m, gpus, sp) if np.any(~np.isnan(num["requests_per_s"])) else _no_rate()
     out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, physics.bands(s, sp, co, gpus),
                           stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
+    out["batch"] = s.sequences
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)
     out["gpus_unresolved"] = auto & np.isnan(needed_auto)

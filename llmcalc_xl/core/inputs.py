@@ -71,12 +71,14 @@ def _text_of(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
-    """(number, error). None and NaN mean "not given"."""
+def scalar_to_float(name: str, value: Any, word: str = "") -> tuple[float, str | None]:
+    """(number, error). None and NaN mean "not given". ``word``: what else the option takes ("max"),
+    named in the message."""
+    number = "a number" + (f" or {word}" if word else "")
     if value is None:
         return math.nan, None
     if isinstance(value, bool):
-        return math.nan, f"{name} must be a number, got {value!r}"
+        return math.nan, f"{name} must be {number}, got {value!r}"
     if isinstance(value, numbers.Real):
         return float(value), None
     if isinstance(value, str):
@@ -92,14 +94,15 @@ def scalar_to_float(name: str, value: Any) -> tuple[float, str | None]:
                               f"thousands separators, e.g. {stripped.replace(',', '').replace(chr(39), '')}")
         if re.fullmatch(r"[0-9]*,[0-9]+", stripped):  # a decimal comma: "1,85" is 1.85, not 185
             return math.nan, f"{name} must use a decimal point, got '{value}'. Write {stripped.replace(',', '.')}"
-        return math.nan, f"{name} must be a number, got {_text_of(value)}"
-    return math.nan, f"{name} must be a number, got {_text_of(value)}"
+        return math.nan, f"{name} must be {number}, got {_text_of(value)}"
+    return math.nan, f"{name} must be {number}, got {_text_of(value)}"
 
 
-def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarray:
-    """A float array of length n; NaN where not given. Non-numbers are row errors."""
+def numbers_column(name: str, value: Any, n: int, errors: RowErrors, word: str = "") -> np.ndarray:
+    """A float array of length n; NaN where not given. Non-numbers are row errors (``word``: what
+    else the option takes, named in them; the caller has emptied its cells)."""
     if length_of(value) is None:
-        number, err = scalar_to_float(name, value)
+        number, err = scalar_to_float(name, value, word)
         if err:
             errors.add(True, err)
         return np.broadcast_to(np.float64(number), (n,))
@@ -107,7 +110,7 @@ def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarr
     if arr.dtype.kind in "iuf":
         return arr.astype(float, copy=False)
     if arr.dtype.kind == "b":
-        errors.add(np.ones(n, bool), f"{name} must be a number, got a true/false value")
+        errors.add(np.ones(n, bool), f"{name} must be a number{f' or {word}' if word else ''}, got a true/false value")
         return np.full(n, math.nan)
     if arr.dtype == object:
         try:  # plain numbers in Python objects (a list of ints): convert in one go
@@ -117,7 +120,7 @@ def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarr
             pass
     out = np.empty(n, dtype=float)
     for i, v in enumerate(arr.tolist()):
-        number, err = scalar_to_float(name, v)
+        number, err = scalar_to_float(name, v, word)
         out[i] = number
         if err:
             mask = np.zeros(n, bool)
@@ -127,8 +130,10 @@ def numbers_column(name: str, value: Any, n: int, errors: RowErrors) -> np.ndarr
 
 
 def check_rule(name: str, values: np.ndarray, errors: RowErrors, *, minimum: float | None = None,
-               above: float | None = None, maximum: float | None = None, whole: bool = False) -> None:
-    """Record a message for each given (non-NaN) value that breaks the rule."""
+               above: float | None = None, maximum: float | None = None, whole: bool = False,
+               word: str = "") -> None:
+    """Record a message for each given (non-NaN) value that breaks the rule (``word``: what else the
+    option takes, named in the message: "batch must be >= 1 or max, got -1")."""
     given = ~np.isnan(values)
     if not given.any():
         return
@@ -145,7 +150,7 @@ def check_rule(name: str, values: np.ndarray, errors: RowErrors, *, minimum: flo
     for bad, rule in checks:
         bad = bad & given
         if bad.any():
-            errors.add(bad, _messages(name, rule, values, bad))
+            errors.add(bad, _messages(name, rule + (f" or {word}" if word else ""), values, bad))
 
 
 def _messages(name: str, rule: str, values: np.ndarray, bad: np.ndarray) -> np.ndarray | str:

@@ -41,6 +41,7 @@ class Option:
     choice_fix: str = ""           # what the message for another word suggests
     free: bool = False             # a text option that is neither a catalog id nor a word of choices (provider)
     source: str = ""               # where the default comes from (the quote's Sources sheet)
+    word: str = ""                 # a number option that also takes this word ("max"); its messages name it
 
     def __post_init__(self):
         if self.kind not in ("number", "text"):
@@ -53,6 +54,8 @@ class Option:
             raise ValueError(f"Option {self.name}: a number option has no choices")
         if self.free and (self.kind != "text" or self.choices):
             raise ValueError(f"Option {self.name}: only a text option without choices is free text")
+        if self.word and self.kind != "number":
+            raise ValueError(f"Option {self.name}: only a number option takes a word besides numbers")
 
     @property
     def flag(self) -> str:
@@ -131,8 +134,10 @@ OPTIONS: tuple[Option, ...] = (
            header="Cached input tokens", default=defaults.DEFAULT_CACHED_INPUT_TOKENS, **_TOKENS),
     Option("output_tokens", help="Generated tokens per request", header="Output tokens",
            default=defaults.DEFAULT_OUTPUT_TOKENS, **_TOKENS),
-    Option("batch", "number", "Sequences served at once", "Batch (sequences at once)", unit="sequences",
-           default=defaults.DEFAULT_BATCH, minimum=1, whole=True),
+    Option("batch", "number", "Sequences served at once, or max: the largest batch that fits, capped by the "
+           "engine's own maximum (its maximum throughput)", "Batch (sequences at once)", unit="sequences",
+           default=defaults.DEFAULT_BATCH, empty="{default:g}; max: largest that fits", minimum=1, whole=True,
+           word="max"),
     Option("requests_per_month", "number", "Requests a month, for the monthly cost", "Requests per month",
            unit="requests", minimum=0),
     Option("utilization", "number", "Share of time the GPUs do useful work", "Utilization 0-1", unit="0-1",
@@ -262,6 +267,8 @@ CHOICE_OPTIONS: dict[str, tuple[str, ...]] = {o.name: o.choices for o in OPTIONS
 #: Numeric options: name -> rule and default, as ``check_rule`` takes them (plus ``default``).
 NUMBER_OPTIONS: dict[str, dict[str, Any]] = {o.name: dict(o.rule, default=o.default)
                                             for o in OPTIONS if o.kind == "number"}
+#: Number options that also take a word: name -> the word ("max" for batch).
+WORD_OPTIONS: dict[str, str] = {o.name: o.word for o in OPTIONS if o.word}
 #: Every option name, in display order.
 OPTION_NAMES: tuple[str, ...] = tuple(o.name for o in OPTIONS)
 

@@ -66,6 +66,8 @@ class Lookup(Protocol):
     experts_only: Any   # the precision covers the routed experts only (the model's native one, so scoped)
     attention_kept: Any  # the precision covers all but the attention blocks (a checkpoint scoped so)
     autoscale: Any      # autoscale is yes: rented replicas follow the day's load
+    batch_max: Any      # the batch is "max": the largest that fits, capped by the engine's own maximum
+    large_gpu_excluded: Any  # the device's name holds the engine's large_gpu_excludes (it keeps max_batch_cap)
 
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
@@ -90,7 +92,8 @@ class Scenario:
     custom_only: Any
     is_cuda: Any
     # workload
-    sequences: Any  # the batch: sequences served at once
+    sequences: Any  # the batch: sequences served at once (1 where it is "max", until :func:`serving` sets it)
+    batch_max: Any  # the batch is "max"
     prompt: Any
     output: Any
     cached: Any
@@ -168,6 +171,7 @@ class Scenario:
     prefill_fixed: Any
     step_fixed: Any
     cpu_floor: Any
+    batch_cap: Any  # the most sequences the engine runs at once by default (NaN: no cap of its own)
     continuous: Any
     wait_steps: Any
     wave_share: Any
@@ -250,6 +254,7 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     v = dict(
         is_api=look.is_api, has_hw=look.has_hw, custom_only=look.custom_only, is_cuda=look.is_cuda,
         sequences=look.number("batch"), prompt=prompt, output=output, cached=look.number("cached_input_tokens"),
+        batch_max=look.batch_max,
         context=let("context", or_default(context_given, prompt + output)),
         latency_given=look.option("latency_s"), requests=look.option("requests_per_month"),
         util=look.number("utilization"), peak_ratio=look.number("peak_to_average"), spares=look.number("redundancy"),
@@ -370,8 +375,14 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     price = or_default(look.option("price_per_hour"),
                        where(owned, own_price, where(look.custom_only, np.nan, rental)))
     v.update(owned=owned, capex=capex, power_w=power_w, own_price=own_price, rental=rental)
+    mem_gib = let("mem_gib", override("memory_gib", look.hardware("memory_gib")))
+    # the engine's own cap on sequences at once; vLLM's depends on the device (arg_utils.py: GPUs of 70 GiB or
+    # more, other than A100s, run 1024, the others 256)
+    large_gpu = given(look.engine("max_batch_cap_large_gpu")) & (mem_gib >= look.engine("large_gpu_min_gib")) \
+        & ~look.large_gpu_excluded
     v.update(
-        mem_gib=override("memory_gib", look.hardware("memory_gib")),
+        batch_cap=where(large_gpu, look.engine("max_batch_cap_large_gpu"), look.engine("max_batch_cap")),
+        mem_gib=mem_gib,
         mem_fraction=where(look.custom_only, 1.0, look.hardware("memory_fraction")),
         bandwidth=override("bandwidth_gb_s", look.hardware("bandwidth_gb_s")) * BYTES_PER_GB,
         peak=peak,
@@ -442,15 +453,13 @@ def weights(s: Scenario, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Weigh
 
 @dataclass(frozen=True)
 class Held:
-    """What the KV cache holds per sequence, in tokens per layer of each kind, and tokens in one
-    forward pass."""
+    """What the KV cache holds per sequence, in tokens per layer of each kind (whatever the batch)."""
     full: Any
     window: Any
     window_layers: Any
     chunk: Any
     chunk_layers: Any
     full_layers: Any
-    pass_tokens: Any
     csa: Any  # compressed entries a compressed-sparse-attention layer holds (beside its window)
     hca: Any  # those of a heavily compressed layer
 
@@ -473,14 +482,14 @@ def held(s: Scenario, let: Let = keep) -> Held:
     return Held(full=full, window=window, window_layers=window_layers, chunk=chunk, chunk_layers=chunk_layers,
                 full_layers=let("full_layers_held", s.layers - s.linear_layers - s.mlp_only - window_layers
                                 - chunk_layers),
-                pass_tokens=let("pass_tokens", np.maximum(np.minimum(s.sequences * np.maximum(s.prompt, 1.0),
-                                                                     s.max_tokens), 1.0)),
                 csa=let("csa_held", _mem.compressed_entries(s.context, s.csa_tokens)),
                 hca=let("hca_held", _mem.compressed_entries(s.context, s.hca_tokens)))
 
 
 @dataclass(frozen=True)
-class Memory:
+class PerSequence:
+    """Memory on ``gpus`` GPUs that does not depend on the batch: what each sequence's KV cache
+    takes, and what the device and the engine's overhead are."""
     tp: Any
     width: Any  # GPUs that run one step side by side: gpus under tensor parallelism, 1 under layer splitting
     ranks: Any  # attention data-parallel ranks (dp), 1 under layer splitting
@@ -488,17 +497,22 @@ class Memory:
     per_tok_layer: Any
     per_tok_full: Any
     kv_seq: Any
-    kv_total: Any
     act_factor: Any
-    act: Any
     ovh: Any
     device: Any
+
+
+@dataclass(frozen=True)
+class Memory(PerSequence):
+    kv_total: Any
+    act: Any
     usable: Any
     total: Any
 
 
-def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Memory:
-    """Memory of the workload on ``gpus`` GPUs, and what the engine lets it use."""
+def per_sequence(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep,
+                 c: Assumptions = ASSUMPTIONS) -> PerSequence:
+    """The memory of the workload on ``gpus`` GPUs that the batch does not change."""
     # the layout: dp ranks of tp GPUs each (gpus = tp x dp); each rank holds the attention and dense weights
     # and the KV cache of its own sequences, the routed experts are spread over all GPUs
     tp = let("attn_tp", where(s.tensor, or_default(s.tp_set, gpus / s.dp_ranks), 1.0))
@@ -521,20 +535,32 @@ def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: A
                  # compressed layers hold their entries beside the window, CSA also one indexer key an entry
                  + per_tok_layer * (s.csa_layers * h.csa + s.hca_layers * h.hca)
                  + _mem.indexer_bytes_per_sequence(s.csa_layers, s.indexer_dim, h.csa, c))
-    kv_total = let("kv_total", s.sequences * kv_seq)
     factor = let("act_factor", _mem.activation_factor(tp, s.experts > 0, c))
-    # each rank runs its own pass
-    act = let("act", _mem.activations_bytes(h.pass_tokens, ranks * _mem.activation_bytes_per_token(
-        tp, s.heads, s.head_dim, factor, c), s.sequences, s.vocab, c))
     ovh = let("ovh", _mem.overhead_bytes(gpus, s.engine_overhead, s.is_cuda, s.tensor & (gpus > 1), c))
     device = let("device", gpus * s.mem_gib * BYTES_PER_GIB * s.mem_fraction)
-    static = let("static", held_w + act + ovh)
-    usable = let("usable", _mem.usable_bytes(device, s.rule_free, s.fraction, static))
-    return Memory(tp=tp, width=width, ranks=ranks, held=held_w, per_tok_layer=per_tok_layer, per_tok_full=per_tok_full, kv_seq=kv_seq, kv_total=kv_total, act_factor=factor, act=act,
-                  ovh=ovh, device=device, usable=usable, total=let("total", static + kv_total))
+    return PerSequence(tp=tp, width=width, ranks=ranks, held=held_w, per_tok_layer=per_tok_layer,
+                       per_tok_full=per_tok_full, kv_seq=kv_seq, act_factor=factor, ovh=ovh, device=device)
 
 
-def largest_batch(s: Scenario, w: Weights, m: Memory, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Any:
+def memory_at(s: Scenario, w: Weights, h: Held, gpus: Any, let: Let = keep, c: Assumptions = ASSUMPTIONS,
+              base: PerSequence | None = None) -> Memory:
+    """Memory of the workload on ``gpus`` GPUs, and what the engine lets it use. ``base``: its
+    :func:`per_sequence` part, where already known (the same GPUs, another batch)."""
+    b = per_sequence(s, w, h, gpus, let, c) if base is None else base
+    pass_tokens = let("pass_tokens", np.maximum(np.minimum(s.sequences * np.maximum(s.prompt, 1.0), s.max_tokens),
+                                                1.0))
+    kv_total = let("kv_total", s.sequences * b.kv_seq)
+    # each rank runs its own pass
+    act = let("act", _mem.activations_bytes(pass_tokens, b.ranks * _mem.activation_bytes_per_token(
+        b.tp, s.heads, s.head_dim, b.act_factor, c), s.sequences, s.vocab, c))
+    static = let("static", b.held + act + b.ovh)
+    usable = let("usable", _mem.usable_bytes(b.device, s.rule_free, s.fraction, static))
+    return Memory(tp=b.tp, width=b.width, ranks=b.ranks, held=b.held, per_tok_layer=b.per_tok_layer, per_tok_full=b.per_tok_full, kv_seq=b.kv_seq,
+                  act_factor=b.act_factor, ovh=b.ovh, device=b.device, kv_total=kv_total, act=act, usable=usable,
+                  total=let("total", static + kv_total))
+
+
+def largest_batch(s: Scenario, w: Weights, m: PerSequence, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Any:
     """The most sequences that fit on the requested GPUs: B x p + q x min(B x P, T_max) <= R."""
     logit_per_seq = s.vocab * c.logit_bytes
     act_per_token = let("act_tok", m.ranks * _mem.activation_bytes_per_token(m.tp, s.heads, s.head_dim,
@@ -544,6 +570,16 @@ def largest_batch(s: Scenario, w: Weights, m: Memory, let: Let = keep, c: Assump
     q_tok = let("q_tok", where(s.rule_free, s.fraction * act_per_token, act_per_token))
     budget = let("budget", where(s.rule_free, s.fraction * (m.device - fixed), s.fraction * m.device - fixed))
     return let("max_batch", _mem.max_sequences(p_seq, q_tok, s.prompt, s.max_tokens, budget))
+
+
+def serving(s: Scenario, max_batch: Any, let: Let = keep) -> Scenario:
+    """The scenario at the batch it serves. A batch given as a number is served as it is; batch "max" is
+    the largest batch that fits (``max_batch``, :func:`largest_batch` on the GPUs resolved at one
+    sequence) capped by the engine's own maximum (``batch_cap``; no cap where it has none), and at
+    least 1: where not even one sequence fits, the deployment is priced at one, which does not fit."""
+    capped = where(given(s.batch_cap), np.minimum(max_batch, s.batch_cap), max_batch)
+    served = let("served_batch", where(s.batch_max, np.maximum(capped, 1.0), s.sequences))
+    return replace(s, sequences=served)
 
 
 @dataclass(frozen=True)
@@ -1000,7 +1036,8 @@ def outputs(s: Scenario, w: Weights, m: Memory, max_batch: Any, gpus_needed: Any
 LABELS = {
     "prompt": "Input tokens", "output": "Output tokens", "context": "Context tokens",
     "is_api": "API model?", "has_hw": "Hardware given?", "custom_only": "Device described by its numbers?",
-    "is_cuda": "CUDA-class GPU?", "sequences": "Batch (sequences at once)", "cached": "Cached input tokens",
+    "is_cuda": "CUDA-class GPU?", "sequences": "Batch typed (1 for max)", "batch_max": "Batch max?",
+    "batch_cap": "Engine's cap on sequences at once", "served_batch": "Batch (sequences at once)", "cached": "Cached input tokens",
     "latency_given": "Latency s given", "requests": "Requests per month", "util": "Utilization",
     "peak_ratio": "Peak to average", "spares": "Spare replicas",
     "autoscaled": "Autoscale?", "peak_hours": "Peak hours a day",

@@ -1,7 +1,7 @@
 """``plan``: which hardware serves a target load, at what monthly cost, next to the APIs.
 
 For every model, hardware and GPU count (1, 2, 4, 8) the search tries every whole batch from 1 up
-to the largest that fits (``max_batch``, the core's figure), in vectorised rounds of
+to the largest that fits and the engine runs (batch "max", the core's figure), in vectorised rounds of
 :func:`~llmcalc_xl.estimate_many`: batches 1-256 first, then 257-512, 513-1024, ... for the
 configurations still open. A configuration closes when its batches run out or when no larger
 batch can be cheaper (see :func:`_search`). Latency, capacity, replicas (sized for the peak, plus spares)
@@ -248,7 +248,8 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
     rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
     shown), and the number of rows estimated.
 
-    A configuration closes when its batches run out (``max_batch``), or when no larger batch can be
+    A configuration closes when its batches run out (``max_batch``, and at most the batch that batch
+    "max" serves: the engine's own maximum, vLLM's max_num_seqs...), or when no larger batch can be
     cheaper: a batch answers with the fewest replicas a fleet can have (1 + redundancy: a larger
     batch could only cost as much); a batch misses a target (a request never gets faster as more
     share the GPUs); or the most any larger batch could serve (capacity per sequence never rises
@@ -263,7 +264,10 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
     pair = np.array([pair_of[(m, h)] for m, h, _ in configs])
     best_usd = np.full(len(pair_of), np.inf)      # per (model, hardware): the cheapest answer so far
     replica_usd = np.full(len(configs), np.nan)   # per configuration: one replica a month
-    largest = np.full(len(configs), np.inf)       # per configuration: max_batch, once known
+    # per configuration: the most sequences it runs, the engine's own maximum now and max_batch once known
+    served = estimate_many([m for m, _, _ in configs], [h for _, h, _ in configs], catalog=cat,
+                           gpus=[g for _, _, g in configs], batch="max", **common)
+    largest = np.where(np.equal(served["error"], NONE), served["batch"], np.inf)
     open_ = np.arange(len(configs))
     lo, hi = 0, FIRST_BATCHES
     kept: list[dict[str, np.ndarray]] = []

@@ -388,8 +388,8 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
         ws.add_data_validation(dv)
         col = layout.input_col[key]
         dv.add(f"{col}{FIRST_ROW}:{col}{last + 200}")
-    for key in ("input_tokens", "cached_input_tokens", "output_tokens", "batch", "requests_per_month",
-                "context_tokens"):
+    for key in ("input_tokens", "cached_input_tokens", "output_tokens", "requests_per_month",
+                "context_tokens"):  # not gpus nor batch: they also take a word (auto, max)
         dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
                             showErrorMessage=True, errorTitle="Not a number", error="Enter a number >= 0.")
         ws.add_data_validation(dv)

@@ -179,6 +179,8 @@ class CatalogCells:
     experts_only = ref("experts_only")
     attention_kept = ref("attention_kept")
     autoscale = ref("autoscale_on")
+    batch_max = ref("batch_max")
+    large_gpu_excluded = ref("large_gpu_excluded")
 
     def _cell(self, group: str, field: str, row: str, missing=np.nan) -> Symbol:
         cell = call("INDEX", name(f"{_GROUP[group]}_{field}"), ref(row))
@@ -283,6 +285,13 @@ def _resolution(sheet: CalcSheet) -> None:
     sheet.add("kv_row", _row_of("kv_id", "p_id"), "KV precisions row")
     sheet.add("gpus_auto", call("ISTEXT", ref("gpus")) & (call("LOWER", call("TRIM", ref("gpus"))) == "auto"),
               "GPUs: auto?")
+    sheet.add("batch_max", call("ISTEXT", ref("batch")) & (call("LOWER", call("TRIM", ref("batch"))) == "max"),
+              "Batch: max?")
+    # vLLM keeps A100s at its smaller default batch cap whatever their memory: the device's name holds the text
+    excludes = concat(call("INDEX", name("e_large_gpu_excludes"), ref("e_row")), "")
+    sheet.add("large_gpu_excluded", call("IFERROR", np.where((ref("e_row") > 0) & (ref("h_row") > 0), (excludes != "") & is_number(
+        call("SEARCH", excludes, call("INDEX", name("h_name"), ref("h_row")))), False), False),
+        "Device kept at the engine's smaller batch cap?")
     # the word a choice option names ("" when empty, "auto" or not one of its words), matched as names are:
     # any case, without spaces, hyphens or underscores
     for key, words in CHOICE_OPTIONS.items():
@@ -365,9 +374,12 @@ def calc_sheet() -> tuple[list[Calc], dict[str, str]]:
     needed = sheet.add("gpus_needed_n", call("INDEX", name("gpu_candidates"),
                                              call("MATCH", True, ref("fits_range"), 0)), "Fewest GPUs that fit")
     gpus = sheet.add("gpus_in", np.where(ref("gpus_auto"), needed, CatalogCells().number("gpus")), "GPUs")
-    m = physics.memory_at(s, w, h, gpus, sheet.let, c)
+    # batch "max": the largest batch that fits on those GPUs, capped by the engine's own maximum
+    base = physics.per_sequence(s, w, h, gpus, sheet.let, c)
+    max_batch = physics.largest_batch(s, w, base, sheet.let, c)
+    s = physics.serving(s, max_batch, sheet.let)
+    m = physics.memory_at(s, w, h, gpus, sheet.let, c, base=base)
     sheet.add("no_fit", s.has_hw & ~s.is_api & ~physics.fits(m), "Does not fit (cannot run)?")
-    max_batch = physics.largest_batch(s, w, m, sheet.let, c)
     sp = physics.speed(s, w, m, gpus, sheet.let, c)
     co = physics.costs(s, sp, gpus, sheet.let, c)
     r = physics.at_rate(s, w, m, gpus, sp, sheet.let, c)
@@ -485,7 +497,10 @@ def _input_checks() -> list[tuple[Expr, Expr]]:
         not_number = _filled(key) & ~is_number(cell)
         if key == "gpus":
             not_number = not_number & ~ref("gpus_auto")
-        checks.append((not_number, concat(f"{key} must be a number, got ", _typed(key), ". ")))
+        if key == "batch":
+            not_number = not_number & ~ref("batch_max")
+        word = f" or {option.word}" if option.word else ""
+        checks.append((not_number, concat(f"{key} must be a number{word}, got ", _typed(key), ". ")))
         number = is_number(cell)
         if rules.get("minimum") is not None:
             checks.append((number & (cell < rules["minimum"]), literal(f"{key} must be >= {rules['minimum']:g}. ")))

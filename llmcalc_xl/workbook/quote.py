@@ -14,6 +14,7 @@ from . import formulas as F
 from ..catalogs.loader import Catalog
 from ..errors import InvalidValueError
 from ..core.estimate import estimate_many
+from ..core.options import WORD_OPTIONS
 from ..scenario_csv import canonical, file_decimal_mark, open_table, typed_row
 
 TEXT_KEYS = ("scenario",) + F.TEXT_INPUTS
@@ -59,7 +60,7 @@ def scenarios_from_csv(path: str, cat: Catalog,
     records = [{canonical(k): v for k, v in rec.items()} for rec in reader.read_all().to_pylist()]
     rows, labels, unreadable = [], [], []
     for i, rec in enumerate(records):  # CSV line numbers as a spreadsheet shows them: the header is row 1
-        row, error = typed_row(rec, F.INPUT_KEYS, TEXT_KEYS, mark)
+        row, error = typed_row(rec, F.INPUT_KEYS, TEXT_KEYS, mark, WORD_OPTIONS)
         if error:
             unreadable.append(f"row {i + 2}: {error}")
         else:
