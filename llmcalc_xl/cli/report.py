@@ -149,8 +149,8 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
 def _rate_lines(d: dict[str, Any]) -> list[str]:
     """The request-rate view: arrivals at random at one deployment, queue included (M/M/c, c = batch)."""
     def three(key: str) -> str:
-        return (f"{seconds(d[key + '_at_rate_s']):>12} mean, {seconds(d[key + '_p90_s'])} p90, "
-                f"{seconds(d[key + '_p99_s'])} p99")
+        return (f"{seconds(d[key + '_at_rate_s']):>12} mean, {seconds(d[key + '_at_rate_p90_s'])} p90, "
+                f"{seconds(d[key + '_at_rate_p99_s'])} p99")
     return [
         f"At {num(d['requests_per_s'], 3)} requests/s arriving at random, one deployment (M/M/c queue, c = batch)",
         f"  {'utilisation':<22}{num(100 * d['utilization_at_rate'], 1):>11}%   of "
