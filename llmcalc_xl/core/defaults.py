@@ -26,7 +26,9 @@ DEFAULT_GPUS = 1
 DEFAULT_PRECISION = "fp16"
 #: An empty engine (or "auto"): llama.cpp on Apple and CPU hardware or with a GGUF precision,
 #: vLLM otherwise. An empty KV precision keeps the weights' float type (fp32/bf16), else fp16,
-#: which is what vLLM, TensorRT-LLM and llama.cpp do by default with quantised weights.
+#: which is what vLLM, TensorRT-LLM and llama.cpp do by default with quantised weights, except that
+#: FP8/NVFP4 weights of a 16-bit model on an engine with kv_cache_follows_checkpoint get fp8 (a
+#: quantised checkpoint's kv_cache_quant_algo; estimate.py).
 DEFAULT_ENGINE = "auto"
 DEFAULT_KV_PRECISION = "auto"
 DEFAULT_GPU_ENGINE = "vllm"
