@@ -295,6 +295,8 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
         return None, f"precision {row['gemm_quant_mode']}"
     if model == "gpt-oss-120b" and precision == "fp4":
         precision = "mxfp4"  # the checkpoint's own format
+    if model == "kimi-k2.5" and precision == "int4":
+        precision = "int4-g32"  # the checkpoint's own format: int4 routed experts in groups of 32, the rest BF16
     found = re.search(r"silicon_concurrency=(\d+)", row["silicon_data_source"]) or re.search(r"_c(\d+)(_|$)", row["id"])
     clients = int(found.group(1)) if found else None
     engine = SERVING_ENGINES[row["backend"]]

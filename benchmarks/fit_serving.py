@@ -15,8 +15,9 @@ GPUs that are not in the data):
    weights' read plus attention and nothing model-specific (MoE routing) muddies the format's
    effect. The objective is the median log error of the format's rows (zero: no bias). These
    checkpoints (NVIDIA ModelOpt's) ask for an FP8 KV cache, which the engines follow and the
-   estimate gives them (engines.toml ``kv_cache_follows_checkpoint``). Weight-only int4 is fitted
-   the same way on the one model that runs it here (Kimi-K2.5, an MoE).
+   estimate gives them (engines.toml ``kv_cache_follows_checkpoint``). Kimi-K2.5's own int4 format
+   (int4-g32: compressed-tensors W4A16, the only checkpoints that use it) is fitted the same way on
+   its MoE rows; AWQ/GPTQ int4 have no rows and keep 1.
 2. The TPOT residuals per (GPU, format, dense/MoE, batch) group are printed for the next slice.
 3. Each engine's TTFT under load (engines.toml; the model is in physics.speed's docstring):
    ``loaded_prefill_factor`` (a prompt's prefill among running requests over a lone one's),
@@ -188,9 +189,11 @@ def main() -> None:
     changes: dict = {}
     for precision in ("fp8", "fp4"):
         changes[("precisions", precision)] = {"gemm_efficiency": fit_factor(data, changes, precision)}
-    # int4 weight-only runs on no dense model here: fitted on the one MoE that ships it (Kimi-K2.5's
-    # routed experts, under vLLM), whose NVFP4 rows are within 10% with the fp4 factor above
-    changes[("precisions", "int4")] = {"gemm_efficiency": fit_factor(data, changes, "int4", dense_only=False)}
+    # weight-only int4 runs on no dense model here, only in Kimi-K2.5's own format (compressed-tensors
+    # W4A16, groups of 32, routed experts only; vLLM on B200), the one family that ships it: fitted on
+    # its rows for that format, which says nothing of other int4 kernels (AWQ, GPTQ keep 1)
+    changes[("precisions", "int4-g32")] = {"gemm_efficiency": fit_factor(data, changes, "int4-g32",
+                                                                         dense_only=False)}
     groups = defaultdict(list)
     for a, e in log_errors(data, changes):
         groups[(a["hardware"], a["precision"], "dense" if a["model"] in DENSE else "moe",

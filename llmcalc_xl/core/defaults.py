@@ -150,12 +150,13 @@ INDEXER_BYTES_PER_VALUE = 1.0 + 4.0 / 128.0
 ALLREDUCE_LATENCY_S = 8e-6
 #: Latency of one level of an all-reduce's reduction tree, paid twice per level (up and down): a
 #: tensor-parallel decode step waits 2 ceil(log2 n) x this per all-reduce, two all-reduces a layer
-#: (12 us on 2 GPUs, 36 us on 8). Fitted on the TPOT of 16-bit dense models on H100 at TP 1-8
+#: (14 us on 2 GPUs, 42 us on 8). Fitted on the TPOT of 16-bit dense models on H100 at TP 1-8
 #: (TensorRT-LLM Llama-3.1-8B, vLLM and SGLang Qwen3-32B, 351 rows of NVIDIA AIConfigurator's
 #: benchmark data: benchmarks/fit_serving.py); the fixed 8 us per all-reduce used before left TP8
 #: steps 35% too fast and TP1 9% too slow. It stands for the collective's kernel launches and
-#: synchronisation as much as for the wire.
-ALLREDUCE_HOP_LATENCY_S = 6e-6
+#: synchronisation as much as for the wire. (6 us before a wave's prompts left the decode steps of
+#: SGLang's Qwen3-32B rows, which the fit includes.)
+ALLREDUCE_HOP_LATENCY_S = 7e-6
 #: Link bandwidth used when hardware lists none: PCIe 4.0 x16, ~32 GB/s per direction
 #: (PCI-SIG: 16 GT/s x 16 lanes, 128b/130b encoding = 31.5 GB/s).
 DEFAULT_LINK_GB_S = 31.5
