@@ -326,6 +326,8 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
         return None, f"precision {row['gemm_quant_mode']}"
     if model == "gpt-oss-120b" and precision == "fp4":
         precision = "mxfp4"  # the checkpoint's own format
+    if model == "kimi-k2.5" and precision == "int4":
+        precision = "int4-g32"  # the checkpoint's own format: int4 routed experts in groups of 32, the rest BF16
     found = re.search(r"silicon_concurrency=(\d+)", row["silicon_data_source"]) or re.search(r"_c(\d+)(_|$)", row["id"])
     clients = int(found.group(1)) if found else None
     engine = SERVING_ENGINES[row["backend"]]
@@ -391,6 +393,17 @@ def _table(title: str, errors: dict) -> None:
     print()
 
 
+def _why_not_fit(est: dict, j: int) -> str:
+    """Why a deployment that ran is estimated not to fit. The estimate holds every sequence's KV cache
+    at its full context (input + output); an engine admits what fits and keeps the other clients
+    waiting (TensorRT-LLM's default scheduler reserves the full context too; vLLM and SGLang allocate
+    as sequences grow and preempt), so more clients than the largest batch queue, as in the rows with
+    more clients than the engine's batch."""
+    if est["max_batch"][j] >= 1:
+        return "more clients than the KV cache holds at full context (they queue)"
+    return "weights and buffers do not fit the engine's memory share"
+
+
 def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> int:
     """Score loaded TTFT, TPOT and max-load throughput on the AIConfigurator rows."""
     cat = load_catalog()
@@ -425,10 +438,10 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
     scored = 0
     for i, (row, a) in enumerate(rows):
         j_ttft, j_tpot = at[(i, "ttft_ms")], at[(i, "tpot_ms")]
-        failed = next((est["error"][j] or "does not fit" for j in (j_ttft, j_tpot)
+        failed = next((est["error"][j] or _why_not_fit(est, j) for j in (j_ttft, j_tpot)
                        if est["error"][j] is not None or not math.isfinite(est["tpot_s"][j])), None)
         if failed:
-            skipped["estimate failed: " + str(failed)[:60]] += 1
+            skipped[str(failed)[:90]] += 1
             continue
         scored += 1
         ttft, tpot = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])

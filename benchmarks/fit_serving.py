@@ -13,14 +13,19 @@ GPUs that are not in the data):
    efficiency their matrix-product kernels reach, in arithmetic and in streaming the weights.
    Fitted on the TPOT of DENSE models only (Llama-3.1-70B, Qwen3-32B), where a decode step is the
    weights' read plus attention and nothing model-specific (MoE routing) muddies the format's
-   effect. The objective is the median log error of the format's rows (zero: no bias).
+   effect. The objective is the median log error of the format's rows (zero: no bias). These
+   checkpoints (NVIDIA ModelOpt's) ask for an FP8 KV cache, which the engines follow and the
+   estimate gives them (engines.toml ``kv_cache_follows_checkpoint``). Kimi-K2.5's own int4 format
+   (int4-g32: compressed-tensors W4A16, the only checkpoints that use it) is fitted the same way on
+   its MoE rows; AWQ/GPTQ int4 have no rows and keep 1.
 2. The TPOT residuals per (GPU, format, dense/MoE, batch) group are printed for the next slice.
 3. Each engine's TTFT under load (engines.toml; the model is in physics.speed's docstring):
    ``loaded_prefill_factor`` (a prompt's prefill among running requests over a lone one's),
    ``ttft_wait_steps`` (steps a new request waits before its prompt's) and ``wave_share`` (the share
    of a wave of prompts a client waits behind). Fitted on the TTFT of that engine's rows, by
-   every point of a grid (TTFT_GRID), to the least median absolute error. TPOT does
-   not depend on them; the maximum-load throughput does, through TTFT.
+   every point of a grid (TTFT_GRID), to the least sum of TTFT's and TPOT's median absolute
+   errors: the wave share moves TPOT too (the prompts ahead in a wave run before the first token,
+   not in the decode steps). The maximum-load throughput follows from both.
 
 It writes nothing: the values go into the catalogs by hand, with this script named as their source.
 """
@@ -94,18 +99,22 @@ def set_hop_latency(seconds: float) -> None:
 
 
 def log_errors(data, changes, metric="tpot_ms"):
-    """log(estimate / measured) of every row that computes, with its arguments."""
+    """log(estimate / measured) of every row that computes, with its arguments; for a tuple of metrics,
+    one such list per metric, from one estimate."""
     cols = {k: [a[k] for _, a in data] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
                                                  "input_tokens", "output_tokens")}
     est = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=[overlay(changes)] if changes else None,
                         **cols)
-    key = {"tpot_ms": "tpot_s", "ttft_ms": "ttft_s"}[metric]
-    out = []
-    for i, (row, a) in enumerate(data):
-        value = est[key][i] * 1000.0
-        if est["error"][i] is None and math.isfinite(value):
-            out.append((a, math.log(value / float(row["silicon_" + metric]))))
-    return out
+    lists = []
+    for m in (metric,) if isinstance(metric, str) else metric:
+        key = {"tpot_ms": "tpot_s", "ttft_ms": "ttft_s"}[m]
+        out = []
+        for i, (row, a) in enumerate(data):
+            value = est[key][i] * 1000.0
+            if est["error"][i] is None and math.isfinite(value):
+                out.append((a, math.log(value / float(row["silicon_" + m]))))
+        lists.append(out)
+    return lists[0] if isinstance(metric, str) else lists
 
 
 def bias(errs):
@@ -133,15 +142,15 @@ def fit_hop_latency(data):
     return best
 
 
-def fit_factor(data, changes, precision):
-    subset = [(r, a) for r, a in data if a["precision"] == precision and a["model"] in DENSE]
+def fit_factor(data, changes, precision, dense_only=True):
+    subset = [(r, a) for r, a in data if a["precision"] == precision and (a["model"] in DENSE or not dense_only)]
 
     def score(x):
         return bias([e for _, e in log_errors(subset, {**changes, ("precisions", precision): {"gemm_efficiency": x}})])
 
     grid = [round(0.30 + 0.02 * i, 2) for i in range(36)]
     best = min(grid, key=lambda x: abs(score(x)))
-    print(f"gemm_efficiency {precision:<6}{len(subset):>5} dense TPOT rows: {best:.2f} "
+    print(f"gemm_efficiency {precision:<6}{len(subset):>5} {'dense ' if dense_only else ''}TPOT rows: {best:.2f} "
           f"(median log error {score(1.0):+.3f} at 1.0, {score(best):+.3f} at {best:.2f})")
     return best
 
@@ -149,23 +158,28 @@ def fit_factor(data, changes, precision):
 #: the grid of each TTFT parameter (step 3)
 TTFT_GRID = {"loaded_prefill_factor": (1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 5.0),
              "ttft_wait_steps": (0.0, 1.0, 2.0, 3.0, 4.0, 8.0, 16.0, 24.0, 32.0),
-             "wave_share": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)}
+             "wave_share": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)}
 
 
 def fit_ttft(data, changes, engine):
     subset = [(r, a) for r, a in data if a["engine"] == engine]
 
     def score(values):
-        errs = [math.exp(e) - 1.0 for _, e in log_errors(subset, {**changes, ("engines", engine): values},
-                                                          metric="ttft_ms")]
-        return statistics.median(abs(e) for e in errs), statistics.median(errs)
+        out = []
+        for errors in log_errors(subset, {**changes, ("engines", engine): values}, metric=("ttft_ms", "tpot_ms")):
+            errs = [math.exp(e) - 1.0 for _, e in errors]
+            out += [statistics.median(abs(e) for e in errs), statistics.median(errs)]
+        return out
 
     before = score({"loaded_prefill_factor": 1.0, "ttft_wait_steps": 0.0, "wave_share": 0.0})
+    # the wave share also moves TPOT (a wave's prompts ahead run in TTFT, not in the decode steps), so
+    # the objective is TTFT's median |error| plus TPOT's
     values = min((dict(zip(TTFT_GRID, point)) for point in itertools.product(*TTFT_GRID.values())),
-                 key=lambda v: score(v)[0])
+                 key=lambda v: (lambda x: x[0] + x[2])(score(v)))
     after = score(values)
     print(f"TTFT {engine:<13}{len(subset):>5} rows: " + ", ".join(f"{k} {v:g}" for k, v in values.items())
-          + f" (median |error| {before[0]:.1%}, bias {before[1]:+.1%} without; {after[0]:.1%}, {after[1]:+.1%})")
+          + f" (median |error| {before[0]:.1%}, bias {before[1]:+.1%} without; {after[0]:.1%}, {after[1]:+.1%};"
+          f" TPOT {before[2]:.1%} and {after[2]:.1%}, bias {after[3]:+.1%})")
     return values
 
 
@@ -175,6 +189,11 @@ def main() -> None:
     changes: dict = {}
     for precision in ("fp8", "fp4"):
         changes[("precisions", precision)] = {"gemm_efficiency": fit_factor(data, changes, precision)}
+    # weight-only int4 runs on no dense model here, only in Kimi-K2.5's own format (compressed-tensors
+    # W4A16, groups of 32, routed experts only; vLLM on B200), the one family that ships it: fitted on
+    # its rows for that format, which says nothing of other int4 kernels (AWQ, GPTQ keep 1)
+    changes[("precisions", "int4-g32")] = {"gemm_efficiency": fit_factor(data, changes, "int4-g32",
+                                                                         dense_only=False)}
     groups = defaultdict(list)
     for a, e in log_errors(data, changes):
         groups[(a["hardware"], a["precision"], "dense" if a["model"] in DENSE else "moe",

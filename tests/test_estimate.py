@@ -102,9 +102,34 @@ def test_auto_engine_and_kv_precision():
     assert estimate("llama-3-8b", "apple-m3-max").engine == "llama.cpp"
     assert estimate("llama-3-8b", "h100-sxm", precision="q4_k_m").engine == "llama.cpp"
     assert estimate("llama-3-8b", "h100-sxm", precision="bf16").kv_precision == "bf16"
-    assert estimate("llama-3-8b", "h100-sxm", precision="fp8").kv_precision == "fp16"
+    assert estimate("llama-3-8b", "h100-sxm", precision="int4").kv_precision == "fp16"
     fp8_kv = estimate("llama-3-8b", "h100-sxm", kv_precision="fp8")
     assert fp8_kv.kv_cache_gib == pytest.approx(estimate("llama-3-8b", "h100-sxm").kv_cache_gib / 2)
+
+
+@pytest.mark.parametrize("model, hardware, gpus, precision, engine, kv", [
+    # FP8 / NVFP4 weights of a model released in 16-bit: a quantised checkpoint (NVIDIA ModelOpt's set
+    # kv_cache_quant_algo FP8), which vLLM, SGLang and TensorRT-LLM follow with the KV left on auto
+    ("llama-3-8b", "h100-sxm", 1, "fp8", "vllm", "fp8"),
+    ("llama-3-8b", "h100-sxm", 1, "fp8", "sglang", "fp8"),
+    ("llama-3-8b", "b200", 1, "fp4", "tensorrt-llm", "fp8"),
+    # the model's own FP8 release (DeepSeek-V3's block-scaled weights) names no KV format: 16-bit
+    ("deepseek-v3", "h200", 8, "fp8", "sglang", "fp16"),
+    # HF transformers keeps the model's dtype
+    ("llama-3-8b", "h100-sxm", 1, "fp8", "transformers", "fp16"),
+])
+def test_kv_cache_follows_a_quantised_checkpoint(model, hardware, gpus, precision, engine, kv):
+    assert estimate(model, hardware, gpus=gpus, precision=precision, engine=engine).kv_precision == kv
+
+
+def test_fp8_kv_cache_of_a_quantised_checkpoint_by_hand():
+    # Llama-3-8B: 32 layers x 8 KV heads x 128 dims x 2 (K and V) x 1 byte = 64 KiB a token in FP8;
+    # 1024 + 1024 tokens (a multiple of vLLM's 16-token blocks) = 128 MiB = 0.125 GiB
+    r = estimate("llama-3-8b", "h100-sxm", precision="fp8", input_tokens=1024, output_tokens=1024)
+    assert r.kv_cache_gib == pytest.approx(0.125, rel=1e-9)
+    # given, the KV precision wins: 2 bytes a value
+    assert estimate("llama-3-8b", "h100-sxm", precision="fp8", kv_precision="fp16", input_tokens=1024,
+                    output_tokens=1024).kv_cache_gib == pytest.approx(0.25, rel=1e-9)
 
 
 def test_custom_device_needs_all_three_figures():

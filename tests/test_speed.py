@@ -29,10 +29,10 @@ def test_expected_share_of_experts_touched():
 def test_allreduce_cost():
     # 2 GPUs, 10 layers, 100 tokens x 1000 hidden x 2 B = 200 kB; 100 GB/s link:
     # per all-reduce 2 x 1/2 x 200e3 / 100e9 = 2 us on the wire, and a tree of depth 1 = 2 hops of
-    # 6 us; 2 all-reduces per layer
-    assert speed.allreduce_s(2, 10, 100, 1000, 100e9) == pytest.approx(20 * (2e-6 + 2 * 6e-6))
+    # 7 us; 2 all-reduces per layer
+    assert speed.allreduce_s(2, 10, 100, 1000, 100e9) == pytest.approx(20 * (2e-6 + 2 * 7e-6))
     # 8 GPUs: depth 3 (6 hops), 2 x 7/8 x 200e3 / 100e9 = 3.5 us
-    assert speed.allreduce_s(8, 10, 100, 1000, 100e9) == pytest.approx(20 * (3.5e-6 + 6 * 6e-6))
+    assert speed.allreduce_s(8, 10, 100, 1000, 100e9) == pytest.approx(20 * (3.5e-6 + 6 * 7e-6))
     assert speed.allreduce_s(1, 10, 100, 1000, 100e9) == 0
 
 
@@ -100,7 +100,9 @@ def test_closed_loop_of_five_clients_by_hand(tmp_path, wait_steps, wave_share, f
     # batch 5, 100 output tokens, a 256-token prompt, chunks of 8192 tokens (vLLM's).
     # A request waits half a running step, its prompt takes ceil(256 / 8192) = 1 step, then it
     # decodes for 99: a cycle of 100.5 steps. 4 other clients each start a request once a cycle:
-    # 4 / 100.5 prompts join a step and add their arithmetic: TPOT = T_dec + 4 / 100.5 x C_1.
+    # 4 / 100.5 prompts join a step and add their arithmetic, except those ahead of this request in
+    # a wave (phi x 4 / 2 of the 4 a cycle), which run before its first token:
+    # TPOT = T_dec + (1 - phi / 2) x 4 / 100.5 x C_1 (phi = 1: half of them).
     # TTFT: its own prefill, F_1 = C_1 here, times the engine's factor under load; the running
     # step and the prompt's own step, each a TPOT: (0.5 + 1) x TPOT; the engine's wait, w steps of
     # decodes: w x T_dec; and the share of a wave: (5 - 1) / 2 = 2 prompts ahead, each
@@ -109,7 +111,7 @@ def test_closed_loop_of_five_clients_by_hand(tmp_path, wait_steps, wave_share, f
                                  loaded_prefill_factor=factor)]
     r = estimate("toy-dense", "toy-gpu", batch=5, output_tokens=100, **dict(TOY_LOOP, catalog=catalog,
                                                                           engine="toy-engine"))
-    tpot = TOY_T_DEC_5 + 4 / 100.5 * TOY_C1
+    tpot = TOY_T_DEC_5 + (1 - wave_share / 2) * 4 / 100.5 * TOY_C1
     ttft = (factor * TOY_C1 + (0.5 + 1) * tpot + wait_steps * TOY_T_DEC_5
             + wave_share * 2 * (TOY_C1 + 256 / 8192 * TOY_T_DEC_5))
     assert r.tpot_s == pytest.approx(tpot, rel=1e-9)

@@ -556,6 +556,7 @@ class Engine:
     as_of: str = _f()
     aliases: tuple = _f(())
     sliding_window_saves_memory: bool = _f(True)
+    kv_cache_follows_checkpoint: bool = _f(False)
     decode_overhead_s_per_layer: float = _f(0.0, min=0)
     continuous_batching: bool = _f(True)
     prefill_half_tokens: float = _f(0.0, min=0)

@@ -26,7 +26,9 @@ DEFAULT_GPUS = 1
 DEFAULT_PRECISION = "fp16"
 #: An empty engine (or "auto"): llama.cpp on Apple and CPU hardware or with a GGUF precision,
 #: vLLM otherwise. An empty KV precision keeps the weights' float type (fp32/bf16), else fp16,
-#: which is what vLLM, TensorRT-LLM and llama.cpp do by default with quantised weights.
+#: which is what vLLM, TensorRT-LLM and llama.cpp do by default with quantised weights, except that
+#: FP8/NVFP4 weights of a 16-bit model on an engine with kv_cache_follows_checkpoint get fp8 (a
+#: quantised checkpoint's kv_cache_quant_algo; estimate.py).
 DEFAULT_ENGINE = "auto"
 DEFAULT_KV_PRECISION = "auto"
 DEFAULT_GPU_ENGINE = "vllm"
@@ -148,12 +150,13 @@ INDEXER_BYTES_PER_VALUE = 1.0 + 4.0 / 128.0
 ALLREDUCE_LATENCY_S = 8e-6
 #: Latency of one level of an all-reduce's reduction tree, paid twice per level (up and down): a
 #: tensor-parallel decode step waits 2 ceil(log2 n) x this per all-reduce, two all-reduces a layer
-#: (12 us on 2 GPUs, 36 us on 8). Fitted on the TPOT of 16-bit dense models on H100 at TP 1-8
+#: (14 us on 2 GPUs, 42 us on 8). Fitted on the TPOT of 16-bit dense models on H100 at TP 1-8
 #: (TensorRT-LLM Llama-3.1-8B, vLLM and SGLang Qwen3-32B, 351 rows of NVIDIA AIConfigurator's
 #: benchmark data: benchmarks/fit_serving.py); the fixed 8 us per all-reduce used before left TP8
 #: steps 35% too fast and TP1 9% too slow. It stands for the collective's kernel launches and
-#: synchronisation as much as for the wire.
-ALLREDUCE_HOP_LATENCY_S = 6e-6
+#: synchronisation as much as for the wire. (6 us before a wave's prompts left the decode steps of
+#: SGLang's Qwen3-32B rows, which the fit includes.)
+ALLREDUCE_HOP_LATENCY_S = 7e-6
 #: Latency of one all-to-all call (an MoE layer's dispatch or its combine under expert parallelism):
 #: the fitted all-reduce tree's latency up and down one level (2 x ALLREDUCE_HOP_LATENCY_S), since
 #: no measurement in the calibration data isolates it. DeepEP's low-latency kernels (github:

@@ -411,10 +411,18 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     e_pos = _positions(cat, "engines", given.get("engine"), n, errs, "engine", blank=AUTO)
     e_pos = np.where(e_pos == AUTO, auto_engine, e_pos)
 
-    # KV cache: "auto" keeps fp32/bf16 weights' type, else fp16
+    # KV cache: "auto" keeps fp32/bf16 weights' type, else fp16; but FP8 and NVFP4 weights that are not
+    # the model's own release (a post-training quantised checkpoint such as NVIDIA ModelOpt's, whose
+    # config sets kv_cache_quant_algo FP8) get an FP8 cache on engines that follow the checkpoint
     kv_auto = np.asarray([pt.index(r.id if r.id in ("fp32", "bf16") else "fp16") for r in pt.rows])
     k_pos = _positions(cat, "precisions", given.get("kv_precision"), n, errs, "kv_precision", blank=AUTO)
-    k_pos = np.where(k_pos == AUTO, _take(kv_auto, p_pos, missing=pt.index("fp16")), k_pos)
+    native = np.asarray([pt.index(r.native_precision) if getattr(r, "native_precision", "") else -2
+                         for r in mt.rows])
+    quantised_checkpoint = (((p_pos == pt.index("fp8")) | (p_pos == pt.index("fp4")))
+                            & (p_pos != _take(native, m_pos, missing=-2))
+                            & (_take(et.column("kv_cache_follows_checkpoint", 0.0), e_pos, missing=0.0) > 0))
+    k_auto = np.where(quantised_checkpoint, pt.index("fp8"), _take(kv_auto, p_pos, missing=pt.index("fp16")))
+    k_pos = np.where(k_pos == AUTO, k_auto, k_pos)
     kv_bytes = _take(pt.column("kv_bytes", 0.0), k_pos, missing=2.0)
     bad_kv = (k_pos >= 0) & (kv_bytes <= 0) & ~is_api
     if bad_kv.any():

@@ -612,10 +612,12 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       decodes for N - 1 steps: each client's cycle is N + k - 1/2 steps (k + 1/2 for an answer of
       one token or none), so each of the B - 1 others starts a new request once a cycle:
       (B - 1) / (N + k - 1/2) prompts join an average step. A step reads the weights once for all its tokens, so what a joining
-      prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill):
-      TPOT = T_dec + (B - 1) / (N + k - 1/2) x C_1.
-    - Over one client's cycle the others' prompts add (B - 1) x C_1 in all, whatever N: the
-      latency, and the GPU time a request costs, grow with N.
+      prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill). The
+      prompts ahead of this request in a wave (below: phi x (B - 1) / 2 of them a cycle) run before
+      its first token, in its TTFT, not in its decode steps:
+      TPOT = T_dec + (1 - phi / 2) x (B - 1) / (N + k - 1/2) x C_1.
+    - Over one client's cycle the others' prompts add (1 - phi / 2) x (B - 1) x C_1 to its decode
+      steps, whatever N: the latency, and the GPU time a request costs, grow with N.
 
     TTFT under load (u = min(B - 1, 1): 0 for a lone request, 1 with others in flight) is the mean
     over a closed-loop run as benchmarks measure it, in three parts:
@@ -759,7 +761,9 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     others = let("other_clients", np.maximum(s.sequences - 1.0, 0.0))
     prompt_steps = let("prompt_steps", np.ceil(np.maximum(s.prompt, 1.0) / s.max_tokens))
     cycle = let("cycle_steps", np.maximum(s.output - 1.0, 0.0) + prompt_steps + 0.5)
-    joining = let("joining_prompts", where(s.continuous, others / cycle, 0.0))
+    # a prompt ahead of this request in a wave runs before its first token (TTFT's wave below), not in
+    # its decode steps: phi x (B - 1) / 2 of the others' B - 1 prompts a cycle
+    joining = let("joining_prompts", where(s.continuous, others / cycle * (1.0 - s.wave_share / 2.0), 0.0))
     tpot_hosted = let("tpot_loaded", tpot_alone + joining * compute_one)
     # TTFT under load (docstring): the lone prefill, slower under load; the running step, the engine's
     # wait and the prompt's steps; and the share of a wave of B prompts, (B - 1) / 2 of them ahead on

@@ -281,7 +281,13 @@ def _resolution(sheet: CalcSheet) -> None:
                                 call("IFERROR", call("MATCH", _wildcards_escaped(key), name("c_key"), 0), 0), 0),
               "Calibrations row (0: none)")
     float_kv = (ref("precision_id") == "fp32") | (ref("precision_id") == "bf16")
-    _resolved(sheet, "kv_precision", "p", "p_id", out="kv_id", blank=np.where(float_kv, ref("precision_id"), "fp16"))
+    # FP8/NVFP4 weights not of the model's own release: a quantised checkpoint whose config asks for an
+    # FP8 KV cache, which vLLM, SGLang and TensorRT-LLM follow (engines' kv_cache_follows_checkpoint)
+    follows = call("INDEX", name("e_kv_cache_follows_checkpoint"), ref("e_row"))
+    kv_fp8 = (((ref("precision_id") == "fp8") | (ref("precision_id") == "fp4")) & (ref("precision_id") != native)
+              & np.where(ref("e_row") > 0, np.where(follows == "", False, follows) == True, False))  # noqa: E712
+    _resolved(sheet, "kv_precision", "p", "p_id", out="kv_id",
+              blank=np.where(float_kv, ref("precision_id"), np.where(kv_fp8, "fp8", "fp16")))
     sheet.add("kv_row", _row_of("kv_id", "p_id"), "KV precisions row")
     sheet.add("gpus_auto", call("ISTEXT", ref("gpus")) & (call("LOWER", call("TRIM", ref("gpus"))) == "auto"),
               "GPUs: auto?")
