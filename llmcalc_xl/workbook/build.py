@@ -255,6 +255,8 @@ def _write_calibrations(wb, cat: Catalog) -> None:
     for col, width in zip("ABCDEFGHIJK", (34, 24, 14, 14, 12, 12, 12, 60, 40, 11, 40)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A5"
+    if not cat.calibrations():  # nothing to look up: the quote reads and prints as without the sheet
+        ws.sheet_state = "hidden"
 
 
 def calibration_key(engine_id: str, hardware_id: str) -> str:
