@@ -104,7 +104,9 @@ def fit_efficiencies(model: Any, hardware: Any, engine: Any, measured_tpot_s: fl
     base = _engine_efficiencies(cat, engine_id, hardware_id)
     given = dict(options, engine=engine_id)
     default = estimate(model, hardware_id, catalog=cat, **given, **base)
-    if not (math.isfinite(default.tpot_s) and math.isfinite(default.ttft_s)):
+    default_tpot_s, default_ttft_s = default.tpot_s, default.ttft_s
+    if default_tpot_s is None or default_ttft_s is None or not (math.isfinite(default_tpot_s)
+                                                                and math.isfinite(default_ttft_s)):
         raise InvalidValueError(f"The scenario has no speed to calibrate: {'; '.join(map(str, default.notes))}. "
                                 "Give --gpus (or a precision, batch or context) with which it fits.")
 
@@ -145,7 +147,7 @@ def fit_efficiencies(model: Any, hardware: Any, engine: Any, measured_tpot_s: fl
     return Fit(engine_id=engine_id, hardware_id=hardware_id,
                decode_mfu=min(k * base["decode_mfu"], 1.0), decode_mbu=min(k * base["decode_mbu"], 1.0),
                prefill_mfu=None if measured_ttft_s is None else min(p * base["prefill_mfu"], 1.0),
-               tpot_s=tpot, ttft_s=ttft, default_tpot_s=default.tpot_s, default_ttft_s=default.ttft_s,
+               tpot_s=tpot, ttft_s=ttft, default_tpot_s=default_tpot_s, default_ttft_s=default_ttft_s,
                scenario=dict(model=default.model, precision=default.precision, gpus=default.gpus,
                              batch=default.batch, input_tokens=default.input_tokens,
                              output_tokens=default.output_tokens),
