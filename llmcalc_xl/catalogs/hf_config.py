@@ -580,22 +580,29 @@ def _tables(text: str) -> list[str]:
 def with_entry(text: str, entry: dict[str, Any], replace: bool = False) -> tuple[str, bool]:
     """``text`` (a catalog file) with the entry appended, or put in place of the ``[[models]]`` table
     of the same id when ``replace``. Returns (new text, whether a table was replaced)."""
+    return with_table(text, "models", entry["id"], entry_toml(entry), replace,
+                      f"Model id '{entry['id']}' is already in this catalog file. Choose another --id, "
+                      "or add --force to replace it.")
+
+
+def with_table(text: str, kind: str, entry_id: str, table: str, replace: bool, taken: str) -> tuple[str, bool]:
+    """``text`` (a catalog file) with ``table`` (one ``[[kind]]`` table) appended, or put in place of
+    the ``[[kind]]`` table of id ``entry_id`` when ``replace`` (else that id refused with ``taken``).
+    Returns (new text, whether a table was replaced); the result must load as TOML."""
     import re
     import tomllib
 
-    pattern = re.compile(r'^\s*id\s*=\s*["\']' + re.escape(entry["id"]) + r'["\']\s*(#.*)?$', re.M)
+    pattern = re.compile(r'^\s*id\s*=\s*["\']' + re.escape(entry_id) + r'["\']\s*(#.*)?$', re.M)
     chunks = _tables(text)
-    hits = [i for i, c in enumerate(chunks) if c.lstrip().startswith("[[models]]") and pattern.search(c)]
+    hits = [i for i, c in enumerate(chunks) if c.lstrip().startswith(f"[[{kind}]]") and pattern.search(c)]
     if hits and not replace:
-        raise InvalidValueError(f"Model id '{entry['id']}' is already in this catalog file. Choose another --id, "
-                                "or add --force to replace it.")
-    new = entry_toml(entry)
+        raise InvalidValueError(taken)
     if hits:
-        chunks[hits[0]] = new + ("\n" if hits[0] < len(chunks) - 1 else "")
+        chunks[hits[0]] = table + ("\n" if hits[0] < len(chunks) - 1 else "")
         for i in reversed(hits[1:]):
             del chunks[i]
         out = "".join(chunks)
     else:
-        out = text.rstrip("\n") + ("\n\n" if text.strip() else "") + new
+        out = text.rstrip("\n") + ("\n\n" if text.strip() else "") + table
     tomllib.loads(out)  # the result must stay one valid TOML file
     return out, bool(hits)
