@@ -249,8 +249,8 @@ def test_mistral_cached_input_is_a_tenth_of_input(cat):
     ("grok-4.7", (6000 * 2.0 + 4000 * 0.50 + 2000 * 6.0) / 1e6),                  # 0.026
     # Moonshot (docs.apiyi.com, matching Moonshot's price): $2 / $0.20 / $10
     ("kimi-k3.1-pro", (6000 * 2.0 + 4000 * 0.20 + 2000 * 10.0) / 1e6),            # 0.0328
-    # Amazon Nova 2 Lite on Bedrock (aws/agent-toolkit-for-aws pricing-cache.md, transcribing
-    # aws.amazon.com/bedrock/pricing, 2026-09-03): $0.33 / $2.75 and no published cache-read price, so
+    # Amazon Nova 2 Lite on Bedrock (aws/agent-toolkit-for-aws azure-to-aws pricing-cache.md, re-verified
+    # against aws.amazon.com/bedrock/pricing, 2026-10-05): $0.33 / $2.75 and no published cache-read price, so
     # the 4,000 cached tokens bill as input: (10,000 x 0.33 + 2,000 x 2.75) / 1e6
     ("amazon-nova-2-lite", (10_000 * 0.33 + 2000 * 2.75) / 1e6),                  # 0.0088
 ])
@@ -259,12 +259,16 @@ def test_a_request_on_each_new_provider(model, expected_usd):
     assert r.cost_per_request_usd == pytest.approx(expected_usd, rel=1e-12)
 
 
-def test_amazon_nova_batch_is_half_of_on_demand(cat):
-    # aws/agent-toolkit-for-aws pricing-cache.md (Bedrock pricing page, US East): Nova Micro $0.035 / $0.14
-    # on demand, Batch $0.0175 / $0.07; Nova Pro $0.80 / $3.20, Batch $0.40 / $1.60
-    for model, (inp, out) in {"amazon-nova-micro": (0.0175, 0.07), "amazon-nova-pro": (0.40, 1.60)}.items():
+def test_amazon_nova_prices_are_the_re_verified_on_demand_ones(cat):
+    # aws/agent-toolkit-for-aws azure-to-aws pricing-cache.md, "Last updated: 2026-10-05" (re-verified
+    # against aws.amazon.com/bedrock/pricing), US East: Nova Micro $0.035 / $0.14, Nova Pro $0.80 / $3.20.
+    # Their Batch prices ($0.0175 / $0.07, $0.40 / $1.60) appear only in the 2026-09-03 cache, not re-read
+    # since, so they stay in the notes and are not priced.
+    for model, (inp, out, batch) in {"amazon-nova-micro": (0.035, 0.14, "$0.0175 / $0.07"),
+                                     "amazon-nova-pro": (0.80, 3.20, "$0.40 / $1.60")}.items():
         m = cat.model(model)
-        assert (m.batch_input_usd_per_mtok, m.batch_output_usd_per_mtok) == (inp, out)
+        assert (m.input_usd_per_mtok, m.output_usd_per_mtok, m.as_of) == (inp, out, "2026-10-05")
+        assert m.batch_input_usd_per_mtok is None and batch in m.notes
         assert m.provider == "Amazon" and m.cached_input_usd_per_mtok is None
 
 
