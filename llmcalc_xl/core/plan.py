@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, cast
+from typing import Any, Iterable
 
 import numpy as np
 
 from . import cost as _cost
 from . import defaults
 from ..catalogs.loader import Catalog, load_catalog
-from ..errors import InvalidValueError, LlmcalcError
+from ..errors import InvalidValueError
 from .estimate import estimate_many
-from .inputs import NONE, RowErrors, check_rule, numbers_column
+from .inputs import NONE, RowErrors, check_rule, column_length, numbers_column
 from .options import BY_NAME
 from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 
@@ -80,17 +80,10 @@ def requests_per_month(requests_per_day: float | None = None, requests_per_s: fl
 def _checked(name: str, value: Any) -> float:
     """One scenario option checked against its rule in the option table (the core's messages)."""
     errors = RowErrors(1)
-    number = numbers_column(name, value, 1, errors)
-    o = BY_NAME[name]
-    check_rule(name, number, errors, minimum=o.minimum, above=o.above, maximum=o.maximum, whole=o.whole)
+    number = _option_numbers({name: value}, 1, (name,), errors)[name]
     if errors.bad.any():
         raise errors.first()
-    return float(number[0]) if not math.isnan(number[0]) else _default(name)
-
-
-def _default(name: str) -> float:
-    """A number option's default (options.py refuses a text default for a number option)."""
-    return float(cast(float, BY_NAME[name].default))
+    return float(number[0])
 
 
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
@@ -555,10 +548,8 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     not_open = np.equal(error, NONE) & (np.asarray(own["model_kind"]) != "open")
     for i in np.flatnonzero(not_open):
         error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
-    fleet = {}
-    for name in ("peak_to_average", "redundancy", "peak_hours_per_day"):  # bad values are the rows' errors already
-        column = numbers_column(name, options.get(name), len(error), RowErrors(len(error)))
-        fleet[name] = np.where(np.isnan(column), _default(name), column)
+    # bad values are the rows' errors already
+    fleet: dict[str, Any] = _option_numbers(options, len(error), ("peak_to_average", "redundancy", "peak_hours_per_day"))
     # autoscaled: rented on demand or spot (owned hardware and reservations are paid all day)
     fleet["autoscaled"] = _yes(options.get("autoscale"), len(error)) & np.isin(own["pricing"], ("on-demand", "spot"))
     volume = fleet_breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
@@ -574,14 +565,16 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
 HORIZON_KEYS = ("horizon_cost_usd", "horizon_cost_api_usd", "npv_usd", "npv_api_usd", "crossover_month")
 
 
-def _option_numbers(options: dict[str, Any], n: int, names: Iterable[str]) -> dict[str, np.ndarray]:
-    """Numeric options as columns of n with their defaults applied (``estimate_many`` has checked them)."""
-    from .inputs import RowErrors, numbers_column
-    from .options import BY_NAME
-
+def _option_numbers(options: dict[str, Any], n: int, names: Iterable[str],
+                    errors: RowErrors | None = None) -> dict[str, np.ndarray]:
+    """Numeric options as columns of n with their defaults applied. With ``errors``, each is checked
+    against its rule in the option table and a bad value is its row's error (the core's messages);
+    without, the caller's ``estimate_many`` has checked them."""
     out = {}
     for name in names:
-        column = numbers_column(name, options.get(name), n, RowErrors(n))
+        column = numbers_column(name, options.get(name), n, errors or RowErrors(n))
+        if errors is not None:
+            check_rule(name, column, errors, **BY_NAME[name].rule)
         default = BY_NAME[name].default
         out[name] = np.where(np.isnan(column), np.nan if default is None else float(default), column)
     return out
@@ -750,40 +743,19 @@ def owned_gpu_hour_many(hardware: Any = None, *, catalog: Catalog | Iterable[str
                         **options: Any) -> dict[str, np.ndarray]:
     """USD per GPU-hour of hardware you own (``owned_usd_per_gpu_hour``, with ``error``): the catalog's
     purchase price and TDP where ``capex_usd_per_gpu`` and ``power_w_per_gpu`` are not given, and the
-    defaults of the other options. Columns or single values."""
-    from .inputs import RowErrors, check_rule, length_of, text_column
-    from .options import BY_NAME
+    defaults of the other options. Columns or single values, read as ``estimate_many`` reads them."""
+    from .resolve import _positions, _take
 
     unknown = sorted(set(options) - set(OWNING_OPTIONS))
     if unknown:
         raise InvalidValueError(f"Unknown option '{unknown[0]}'. Options: {', '.join(OWNING_OPTIONS)}.")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
-    sizes = {size for size in (length_of(v) for v in [hardware, *options.values()]) if size is not None}
-    if len(sizes) > 1:
-        raise InvalidValueError("Columns must have the same length. Give single values or columns of one length.")
-    n: int = sizes.pop() if sizes else 1
+    n = column_length(dict(hardware=hardware, **options))
     errs = RowErrors(n)
-    column, single = text_column(hardware)
-    names = np.broadcast_to(np.asarray([single], dtype=object), (n,)) if column is None else column
-    catalog_capex, catalog_power = np.full(n, np.nan), np.full(n, np.nan)
-    for i, name in enumerate(names.tolist()):
-        if name is None or (isinstance(name, str) and not name.strip()):
-            continue
-        try:
-            entry = cat.hardware(str(name))
-        except LlmcalcError as exc:
-            errs.add(np.arange(n) == i, str(exc))
-            continue
-        catalog_capex[i] = entry.capex_usd_per_gpu if entry.capex_usd_per_gpu is not None else np.nan
-        catalog_power[i] = entry.tdp_w if entry.tdp_w is not None else np.nan
-    nums = {}
-    for name in OWNING_OPTIONS:
-        from .inputs import numbers_column
-
-        value = numbers_column(name, options.get(name), n, errs)
-        check_rule(name, value, errs, **BY_NAME[name].rule)
-        default = BY_NAME[name].default
-        nums[name] = np.where(np.isnan(value), np.nan if default is None else float(default), value)
+    hw_pos = _positions(cat, "hardware", hardware, n, errs, "hardware", blank=-1)  # -1: none given
+    table = cat.table("hardware")
+    catalog_capex, catalog_power = _take(table.column("capex_usd_per_gpu"), hw_pos), _take(table.column("tdp_w"), hw_pos)
+    nums = _option_numbers(options, n, OWNING_OPTIONS, errs)
     capex = np.where(np.isnan(nums["capex_usd_per_gpu"]), catalog_capex, nums["capex_usd_per_gpu"])
     power = np.where(np.isnan(nums["power_w_per_gpu"]), catalog_power, nums["power_w_per_gpu"])
     for value, option, what in ((capex, "capex_usd_per_gpu", "purchase price"), (power, "power_w_per_gpu", "power draw")):
