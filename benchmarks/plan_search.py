@@ -39,15 +39,22 @@ CASES = [
      dict(peak_to_average=3.0, redundancy=1)),
     ("8B + 70B, 200k requests/day, every priced device", ["llama-3.1-8b", "llama-3.1-70b"], (),
      dict(requests_per_day=200_000), {}),
+    # a mixture of experts: every GPU count is also tried with dp attention ranks and ep = gpus
+    ("DeepSeek-V3, 8k in / 1k out, 100k/day, 10 devices", ["deepseek-v3"], TEN, dict(requests_per_day=100_000),
+     dict(input_tokens=8000, output_tokens=1000)),
+    ("Qwen3-30B-A3B + gpt-oss-120b, 1M/day, 10 devices", ["qwen3-30b-a3b", "gpt-oss-120b"], TEN,
+     dict(requests_per_day=1_000_000), {}),
 ]
 
 
-def old_grid_usd(models, hardware, monthly, cat, max_latency_s=None, **_):
-    """The cheapest monthly cost the power-of-two grid finds (the plan before this search)."""
+def old_grid_usd(models, hardware, monthly, cat, max_latency_s=None, **shape):
+    """The cheapest monthly cost the power-of-two grid finds (the plan before this search: tp = gpus
+    alone)."""
+    shape = {k: v for k, v in shape.items() if k in ("input_tokens", "output_tokens")}
     hardware = hardware or [h.id for h in cat.entries("hardware") if (h.price_usd_per_hour or 0) > 0]
     grid = [(m, h, g, b) for m in models for h in hardware for g in (1, 2, 4, 8) for b in OLD_BATCHES]
     m, h, g, b = (list(c) for c in zip(*grid))
-    e = estimate_many(m, h, gpus=g, batch=b, catalog=cat)
+    e = estimate_many(m, h, gpus=g, batch=b, catalog=cat, **shape)
     ok = np.equal(e["error"], NONE) & (e["fits"] == 1) & (e["price_per_hour"] > 0)
     if max_latency_s is not None:
         ok &= e["latency_s"] <= max_latency_s
@@ -72,7 +79,7 @@ def main() -> None:
         grid = old_grid_usd(models, hardware, p.requests_per_month, cat, **more) \
             if not more.get("peak_to_average") else float("nan")
         print(f"{label:<52}{min(times):>9.2f}{p.configurations_tried:>9,}{best['monthly_usd']:>15,.2f}"
-              f"{grid:>13,.2f}  {best['model']} on {best['hardware']} x {best['gpus']}, batch {best['batch']}, "
+              f"{grid:>13,.2f}  {best['model']} on {best['hardware']} x {best['gpus']} ({best['layout']}), batch {best['batch']}, "
               f"{best['replicas']} replica(s)")
 
 

@@ -243,3 +243,25 @@ def test_fill_reads_the_new_columns(tmp_path):
     assert float(rows[0]["monthly_cost_usd"]) == pytest.approx(4 * (30_000 / 35_040 + 0.1092) * 730, rel=1e-9)
     assert rows[1]["status"] == "error" and "pricing 'lease'" in rows[1]["error"]
     assert math.isclose(float(rows[0]["price_per_hour"]), 30_000 / 35_040 + 0.1092, rel_tol=1e-9)
+
+
+def test_the_owned_gpu_hour_reads_its_inputs_as_the_estimate_does():
+    # owned_gpu_hour_many (LLM_OWNED_GPU_HOUR) takes hardware ids, numbers and columns through the core's
+    # own readers: the same messages as estimate_many for the same bad input
+    from llmcalc_xl.core.plan import owned_gpu_hour_many
+
+    hardware = ["h100-sxm", "h100x", 5, None, "h100-sxm"]
+    pue = [1.3, 1.3, 1.3, 1.3, 0.5]
+    got = owned_gpu_hour_many(hardware, pue=pue, power_w_per_gpu=[None, None, None, 700, None])
+    core = estimate_many("llama-3.1-8b", hardware, pue=pue, pricing="owned")["error"]
+    assert got["error"][1] == core[1] == "Unknown hardware 'h100x'. Did you mean: h100-sxm, v100, h200?"
+    assert got["error"][2] == core[2] == "hardware must be an id (text), got 5"
+    assert got["error"][4] == core[4] == "pue must be >= 1, got 0.5"
+    assert got["error"][3] == ("capex_usd_per_gpu is needed: give it, or a hardware id whose catalog entry has a "
+                               "purchase price")
+    # 30,000 USD over 4 years straight line plus 0.7 kW x PUE 1.3 x 0.12 USD/kWh (the README's GPU)
+    assert owned_gpu_hour_many("h100-sxm", capex_usd_per_gpu=30_000, power_w_per_gpu=700, pue=1.3,
+                               electricity_usd_per_kwh=0.12)["owned_usd_per_gpu_hour"][0] == \
+        pytest.approx(30_000 / 35_040 + 0.7 * 1.3 * 0.12, rel=1e-12)
+    with pytest.raises(InvalidValueError, match=r"Columns must have the same length, got hardware=2, pue=3\. "):
+        owned_gpu_hour_many(["h100-sxm", "a100-80gb"], pue=[1.1, 1.2, 1.3])

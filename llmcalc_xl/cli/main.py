@@ -665,7 +665,8 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
                       else "always-on, 730 h a month") + "):")
         percentiles = any(options.get(k) is not None for k in PERCENTILE_TARGETS)
         click.echo(table(rows, [
-            ("hardware", "hardware"), ("gpus", "GPUs"), ("batch", "batch"), ("replicas", "replicas")]
+            ("hardware", "hardware"), ("gpus", "GPUs"), ("layout", "layout"), ("batch", "batch"),
+            ("replicas", "replicas")]
             + ([("average_replicas", "average")] if result.autoscale else []) + [
             ("ttft_s", "TTFT s"), ("tpot_s", "TPOT s"), ("latency_s", "latency s")]
             + ([("utilization", "load cap"), ("ttft_at_rate_p90_s", "TTFT p90 s"), ("ttft_at_rate_p99_s", "TTFT p99 s"),
@@ -691,7 +692,8 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
     if result.apis:
         best = result.self_hosted[0] if result.self_hosted else None
         click.echo("APIs for the same traffic" + (
-            f" (break-even: the monthly requests at which {best['model']} on {best['hardware']} x {best['gpus']}, "
+            f" (break-even: the monthly requests at which {best['model']} on {best['hardware']} x {best['gpus']} "
+            f"({best['layout']}), "
             "with replicas for the peak plus the spares, first costs what the API does):" if best else ":"))
         click.echo(table(result.apis, [("api_model", "API model"), ("usd_per_1k_requests", "USD/1k requests"),
                                        ("monthly_usd", "USD/month"),
@@ -699,7 +701,7 @@ def plan(models: tuple[str, ...], catalog_paths: tuple[str, ...], as_json: bool,
                                        ("cheaper", "cheaper here")]))
     if best_line := (result.self_hosted[0] if result.self_hosted else None):
         click.echo(f"\nCheapest self-hosted: {best_line['model']} on {best_line['hardware']} x {best_line['gpus']} "
-                   f"({best_line['replicas']} replica{'s' if best_line['replicas'] != 1 else ''}), "
+                   f"({best_line['layout']}; {best_line['replicas']} replica{'s' if best_line['replicas'] != 1 else ''}), "
                    f"{money(best_line['monthly_usd'], 2)} a month.")
 
 

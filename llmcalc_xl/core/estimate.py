@@ -20,7 +20,7 @@ from ..catalogs.loader import CALIBRATED_FIELDS, Catalog, load_catalog, normaliz
 from ..errors import InvalidValueError
 from ..notes import Note, notes_of
 from ..units import BYTES_PER_GIB
-from .inputs import NONE, RowErrors, check_rule, length_of, numbers_column
+from .inputs import NONE, RowErrors, check_rule, column_length, length_of, numbers_column
 #: The options' rules and defaults come from the one option table (names kept importable from here).
 from .options import BY_NAME, NUMBER_OPTIONS, OPTION_NAMES, TEXT_OPTIONS, WORD_OPTIONS  # noqa: F401
 from .resolve import (AUTO, RENTAL_TIERS, Coded, RowNotes, _check_engine, _choices, _ids, _offer_positions, _per_pair,
@@ -219,14 +219,8 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
     day = quote_day(quote_date)
     cat = cat.on(day)
     given = dict(model=model, hardware=hardware, **options)
-    lengths = {k: length_of(v) for k, v in given.items()}
-    sizes = {n for n in lengths.values() if n is not None}
-    if len(sizes) > 1:
-        detail = ", ".join(f"{k}={n}" for k, n in lengths.items() if n is not None)
-        raise InvalidValueError(f"Columns must have the same length, got {detail}. "
-                                "Give single values or columns of one length.")
-    n = sizes.pop() if sizes else 1
-    columns = {k: _as_array(v, coded=k in TEXT_OPTIONS) for k, v in given.items() if lengths[k] is not None}
+    n = column_length(given)
+    columns = {k: _as_array(v, coded=k in TEXT_OPTIONS) for k, v in given.items() if length_of(v) is not None}
     # blocks of rows keep each temporary array in cache: a million rows in one pass would
     # allocate (and page-fault) hundreds of 8 MB temporaries
     count = -(-n // CHUNK_ROWS)

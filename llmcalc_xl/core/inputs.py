@@ -66,6 +66,18 @@ def length_of(value: Any) -> int | None:
     return None
 
 
+def column_length(given: dict[str, Any]) -> int:
+    """The number of rows of the options ``given`` (name -> value): the length their columns share, 1
+    where all are single values. Columns of different lengths are an error naming them."""
+    lengths = {k: length_of(v) for k, v in given.items()}
+    sizes = {n for n in lengths.values() if n is not None}
+    if len(sizes) > 1:
+        detail = ", ".join(f"{k}={n}" for k, n in lengths.items() if n is not None)
+        raise InvalidValueError(f"Columns must have the same length, got {detail}. "
+                                "Give single values or columns of one length.")
+    return sizes.pop() if sizes else 1
+
+
 def _text_of(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) <= 40 else text[:37] + "..."

@@ -1,13 +1,15 @@
 """``plan``: which hardware serves a target load, at what monthly cost, next to the APIs.
 
-For every model, hardware and GPU count (1, 2, 4, 8) the search tries every whole batch from 1 up
+For every model, hardware, GPU count (1, 2, 4, 8) and parallel layout the model can take (tp = gpus;
+for a mixture-of-experts model also dp attention ranks with ep = gpus, see :func:`layouts_to_try`)
+the search tries every whole batch from 1 up
 to the largest that fits and the engine runs (batch "max", the core's figure), in vectorised rounds of
 :func:`~llmcalc_xl.estimate_many`: batches 1-256 first, then 257-512, 513-1024, ... for the
 configurations still open. A configuration closes when its batches run out or when no larger
 batch can be cheaper (see :func:`_search`). Latency, capacity, replicas (sized for the peak, plus spares)
 and the monthly cost are the core's outputs; nothing here re-derives them. The cheapest
 configuration of each hardware is kept (ties: the lower latency, then fewer GPUs per replica,
-then the smaller batch).
+then fewer attention ranks, then the smaller batch).
 
 Self-hosted deployments are priced always-on (GPUs x USD/h x 730 h per replica, as many
 replicas as the peak needs plus the spares); APIs per token. The break-even is the monthly
@@ -18,16 +20,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, cast
+from typing import Any, Iterable
 
 import numpy as np
 
 from . import cost as _cost
 from . import defaults
 from ..catalogs.loader import Catalog, load_catalog
-from ..errors import InvalidValueError, LlmcalcError
+from ..errors import InvalidValueError
 from .estimate import estimate_many
-from .inputs import NONE, RowErrors, check_rule, numbers_column
+from .inputs import NONE, RowErrors, check_rule, column_length, numbers_column
 from .options import BY_NAME
 from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 
@@ -78,17 +80,10 @@ def requests_per_month(requests_per_day: float | None = None, requests_per_s: fl
 def _checked(name: str, value: Any) -> float:
     """One scenario option checked against its rule in the option table (the core's messages)."""
     errors = RowErrors(1)
-    number = numbers_column(name, value, 1, errors)
-    o = BY_NAME[name]
-    check_rule(name, number, errors, minimum=o.minimum, above=o.above, maximum=o.maximum, whole=o.whole)
+    number = _option_numbers({name: value}, 1, (name,), errors)[name]
     if errors.bad.any():
         raise errors.first()
-    return float(number[0]) if not math.isnan(number[0]) else _default(name)
-
-
-def _default(name: str) -> float:
-    """A number option's default (options.py refuses a text default for a number option)."""
-    return float(cast(float, BY_NAME[name].default))
+    return float(number[0])
 
 
 def plan(models: Iterable[str], *, requests_per_day: float | None = None, requests_per_s: float | None = None,
@@ -103,6 +98,10 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
          peak_hours_per_day: float = defaults.DEFAULT_PEAK_HOURS_PER_DAY,
          catalog: Catalog | Iterable[str] | None = None) -> Plan:
     """Cheapest self-hosted configurations per hardware, and the API alternatives.
+
+    Each configuration is a GPU count (1, 2, 4, 8), a parallel layout (tp = gpus; for a mixture of
+    experts also dp attention ranks with ep = gpus: :func:`layouts_to_try`) and a batch; each row of
+    ``self_hosted`` names its layout (``tp``, ``dp``, ``ep`` as ``estimate`` takes them, and ``layout``).
 
     The load is ``requests_per_day`` or ``requests_per_s`` (the month's average); replicas are
     sized for ``peak_to_average`` x that load, plus ``redundancy`` spare replicas (N+k). Targets,
@@ -146,10 +145,11 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
                       requests_per_month=monthly, autoscale="yes" if scaled else "no", peak_hours_per_day=hours,
                       **fleet)
         targets = dict(ttft_s=max_ttft_s, tpot_s=max_tpot_s, latency_s=max_latency_s)
-        est, tried = _search([(m, h, g) for m in open_models for h in hw_ids for g in GPU_CHOICES], cat, common,
-                             targets, monthly, percentiles)
+        configs = [(m, h, g, dp, ep) for m in open_models for h in hw_ids for g in GPU_CHOICES
+                   for dp, ep in layouts_to_try(cat.model(m), g)]
+        est, tried = _search(configs, cat, common, targets, monthly, percentiles)
         result.configurations_tried = tried
-        result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"], scaled)
+        result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"], scaled, cat)
         _at_the_peak(result.self_hosted, cat, common, monthly)
         _price_tiers(result.self_hosted, cat, **common)
     for a in api_ids:
@@ -240,10 +240,30 @@ def _autoscale_checked(autoscale: Any, peak_to_average: float, peak_hours_per_da
     return word == "yes"
 
 
-def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str, Any],
+def layouts_to_try(model: Any, gpus: int) -> list[tuple[float, float]]:
+    """The parallel layouts ``plan`` tries for a model on ``gpus`` GPUs, as (dp, ep) options (NaN: not
+    given). Every model: the default layout (tp = gpus: empty options, as ``estimate`` takes them).
+    A mixture-of-experts model (routed experts) also: each dp > 1 that divides gpus, as attention
+    data-parallel ranks of tp = gpus / dp GPUs with the experts spread over all GPUs (ep = gpus), as
+    DeepSeek-, Kimi- and Qwen-MoE serving runs them. A dense model gains nothing from dp (each rank
+    would hold every weight: a replica with extra traffic), nor a MoE from ep under one rank (every
+    GPU already holds every token). The core refuses what the model or the engine cannot take (experts
+    that gpus does not divide, an engine that splits layers); ``_search`` drops those layouts."""
+    default = [(math.nan, math.nan)]
+    if not getattr(model, "experts", 0):
+        return default
+    return default + [(float(dp), float(gpus)) for dp in range(2, gpus + 1) if gpus % dp == 0]
+
+
+def _layout_options(dp: np.ndarray, ep: np.ndarray) -> dict[str, Any]:
+    """The layout columns for ``estimate_many`` (none where every row takes the default layout)."""
+    return {} if np.isnan(dp).all() else {"dp": dp, "ep": ep}
+
+
+def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, common: dict[str, Any],
             targets: dict[str, float | None], monthly: float,
             percentiles: dict[str, float] | None = None) -> tuple[dict[str, np.ndarray], int]:
-    """Every whole batch of each (model, hardware, GPUs) configuration, in rounds of doubling
+    """Every whole batch of each (model, hardware, GPUs, dp, ep) configuration, in rounds of doubling
     range. Returns, concatenated, the estimates of each configuration's best row per block of
     rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
     shown), and the number of rows estimated.
@@ -255,20 +275,25 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
     share the GPUs); or the most any larger batch could serve (capacity per sequence never rises
     with the batch: max_batch / b x this capacity) needs a fleet that costs more than the best
     answer of the same model and hardware found so far (not with percentile targets: more slots meet them
-    at a higher utilisation, so capacity per sequence may rise with the batch)."""
+    at a higher utilisation, so capacity per sequence may rise with the batch). A layout other than the
+    default that the core refuses (its batch "max" row has an error) is not searched."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
     # a lower bound of the replicas paid for at a capacity: autoscaled as if every row were rented (an owned
     # or reserved row pays at least that)
     scaled = common.get("autoscale") == "yes"
-    pair_of = {pair: i for i, pair in enumerate(dict.fromkeys((m, h) for m, h, _ in configs))}
-    pair = np.array([pair_of[(m, h)] for m, h, _ in configs])
+    pair_of = {pair: i for i, pair in enumerate(dict.fromkeys((c[0], c[1]) for c in configs))}
+    pair = np.array([pair_of[(c[0], c[1])] for c in configs])
+    models, hardware = np.array([c[0] for c in configs], dtype=object), np.array([c[1] for c in configs], dtype=object)
+    gpus, dp, ep = (np.array([c[k] for c in configs], dtype=float) for k in (2, 3, 4))
     best_usd = np.full(len(pair_of), np.inf)      # per (model, hardware): the cheapest answer so far
     replica_usd = np.full(len(configs), np.nan)   # per configuration: one replica a month
     # per configuration: the most sequences it runs, the engine's own maximum now and max_batch once known
-    served = estimate_many([m for m, _, _ in configs], [h for _, h, _ in configs], catalog=cat,
-                           gpus=[g for _, _, g in configs], batch="max", **common)
+    served = estimate_many(models.tolist(), hardware.tolist(), catalog=cat, gpus=gpus, batch="max",
+                           **_layout_options(dp, ep), **common)
     largest = np.where(np.equal(served["error"], NONE), served["batch"], np.inf)
-    open_ = np.arange(len(configs))
+    # a layout the model or engine cannot take is the core's error (the default layout's errors are
+    # the configuration's own, shown as today)
+    open_ = np.flatnonzero(np.isnan(dp) | np.equal(served["error"], NONE))
     lo, hi = 0, FIRST_BATCHES
     kept: list[dict[str, np.ndarray]] = []
     tried = 0
@@ -282,8 +307,9 @@ def _search(configs: list[tuple[str, str, int]], cat: Catalog, common: dict[str,
         done[open_[counts == 0]] = True
         for s in range(0, which.size, ROWS_PER_CALL):
             rows, batch = which[s:s + ROWS_PER_CALL], batches[s:s + ROWS_PER_CALL]
-            est = estimate_many([configs[i][0] for i in rows], [configs[i][1] for i in rows], catalog=cat,
-                                gpus=[configs[i][2] for i in rows], batch=batch, **common)
+            est = estimate_many(models[rows].tolist(), hardware[rows].tolist(), catalog=cat, gpus=gpus[rows],
+                                batch=batch, **_layout_options(dp[rows], ep[rows]), **common)
+            est["dp"], est["ep"] = dp[rows], ep[rows]  # the layout options given (NaN: the default)
             if percentiles:
                 est = _percentile_capped(est, cat, common, percentiles)
             tried += rows.size
@@ -331,7 +357,8 @@ def _percentile_capped(est: dict[str, np.ndarray], cat: Catalog, common: dict[st
     idx = np.flatnonzero(np.equal(est["error"], NONE) & (est["fits"] == 1) & ~np.isnan(est["latency_s"]))
     if not idx.size:
         return est
-    args = dict(common, catalog=cat, gpus=est["gpus"][idx], batch=est["batch"][idx])
+    args = dict(common, catalog=cat, gpus=est["gpus"][idx], batch=est["batch"][idx],
+                **_layout_options(est["dp"][idx], est["ep"][idx]))
     models, hardware = est["model"][idx], est["hardware"][idx]
     served = estimate_many(models, hardware, requests_per_s=0.0, **args)["served_requests_per_s"]
 
@@ -367,7 +394,7 @@ def _at_the_peak(rows: list[dict[str, Any]], cat: Catalog, common: dict[str, Any
     serving = np.array([max(r["replicas"] - r["spare_replicas"], 1) for r in rows], dtype=float)
     e = estimate_many([r["model"] for r in rows], [r["hardware"] for r in rows], catalog=cat,
                       gpus=[r["gpus"] for r in rows], batch=[r["batch"] for r in rows],
-                      requests_per_s=peak_per_s / serving,
+                      requests_per_s=peak_per_s / serving, **_row_layouts(rows),
                       **dict(common, utilization=[r["utilization"] for r in rows]))
     for i, row in enumerate(rows):
         for key in ("utilization_at_rate", "ttft_at_rate_p90_s", "ttft_at_rate_p99_s", "tpot_at_rate_p90_s", "tpot_at_rate_p99_s"):
@@ -375,12 +402,22 @@ def _at_the_peak(rows: list[dict[str, Any]], cat: Catalog, common: dict[str, Any
                 _f(e[key][i]) if e["error"][i] is None else None)
 
 
+def _row_layouts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The layout options of chosen configurations, as ``estimate_many`` takes them (empty for the default)."""
+    given = [r["dp"] is not None and r["dp"] > 1 for r in rows]
+    dp = np.array([r["dp"] if g else math.nan for r, g in zip(rows, given)], dtype=float)
+    ep = np.array([r["ep"] if g else math.nan for r, g in zip(rows, given)], dtype=float)
+    return _layout_options(dp, ep)
+
+
 def _cheapest(est: dict[str, np.ndarray], idx: np.ndarray, group: np.ndarray) -> np.ndarray:
     """Of the rows ``idx``, the best of each ``group`` (an array over all rows): the lowest monthly
-    cost (to the cent: equal costs tie), then the lowest latency, fewer GPUs, the smaller batch."""
+    cost (to the cent: equal costs tie), then the lowest latency, fewer GPUs, fewer attention ranks
+    (dp), the smaller batch."""
     if not idx.size:
         return idx
-    order = idx[np.lexsort((est["batch"][idx], est["gpus"][idx], est["latency_s"][idx],
+    order = idx[np.lexsort((est["batch"][idx], np.nan_to_num(est["dp"][idx], nan=1.0), est["gpus"][idx],
+                            est["latency_s"][idx],
                             np.round(est["monthly_cost_usd"][idx], 2), group[idx]))]
     g = group[order]
     return order[np.r_[True, g[1:] != g[:-1]]]
@@ -412,9 +449,10 @@ def _price_tiers(rows: list[dict[str, Any]], cat: Catalog, **options: Any) -> No
     cols = {k: [r[k] for r in rows] * len(PLAN_PRICINGS) for k in ("model", "hardware", "gpus", "batch")}
     pricing = [p for p in PLAN_PRICINGS for _ in range(n)]
     # each configuration at its own utilisation (lower than the plan's where percentile targets cap it)
+    layout: dict[str, Any] = {k: np.tile(v, len(PLAN_PRICINGS)) for k, v in _row_layouts(rows).items()}
     est = estimate_many(cols["model"], cols["hardware"], catalog=cat, pricing=pricing, gpus=cols["gpus"],
-                        batch=cols["batch"], **dict(options, utilization=[r["utilization"] for r in rows]
-                                                    * len(PLAN_PRICINGS)))
+                        batch=cols["batch"], **layout, **dict(options, utilization=[r["utilization"] for r in rows]
+                                                              * len(PLAN_PRICINGS)))
     for t, word in enumerate(PLAN_PRICINGS):
         for i, row in enumerate(rows):
             # the core's monthly cost of the configuration at this pricing (autoscale follows the day only
@@ -429,8 +467,17 @@ def _f(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
+def layout_text(tp: int | None, dp: int | None, ep: int | None, gpus: int) -> str:
+    """A layout in words, as the plan shows it: "tp 8", "dp 8, ep 8", "tp 2 x dp 4, ep 8"; a layout
+    without tensor parallelism (tp None: an engine that splits layers) "layers over 2 GPUs"."""
+    if tp is None:
+        return "1 GPU" if gpus == 1 else f"layers over {gpus} GPUs"
+    text = f"tp {tp}" if dp in (None, 1) else (f"dp {dp}" if tp == 1 else f"tp {tp} x dp {dp}")
+    return text + (f", ep {ep}" if ep not in (None, 1) else "")
+
+
 def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float | None],
-            spares: float, scaled: bool = False) -> tuple[list[dict[str, Any]], dict[str, str]]:
+            spares: float, scaled: bool, cat: Catalog) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The cheapest row of each (model, hardware) among those that answer; why the others have none."""
     ok = est["ok"]
     total = est["monthly_cost_usd"]
@@ -440,8 +487,16 @@ def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float
     if ok.any():
         for i in _cheapest(est, np.flatnonzero(ok), pairs).tolist():
             replicas = int(est["replicas_needed"][i])
+            gpus = int(est["gpus"][i])
+            # the layout as ``estimate`` takes it: tp x dp = gpus (the default: tp = gpus on an engine
+            # that splits tensors; none on one that splits layers)
+            tensor = cat.engine(str(est["engine"][i])).parallelism == "tensor"
+            dp = 1 if math.isnan(est["dp"][i]) else int(est["dp"][i])
+            ep = 1 if math.isnan(est["ep"][i]) else int(est["ep"][i])
+            tp, dp_, ep_ = (gpus // dp, dp, ep) if tensor else (None, None, None)
             rows.append({
-                "model": str(model[i]), "hardware": str(hw[i]), "gpus": int(est["gpus"][i]),
+                "model": str(model[i]), "hardware": str(hw[i]), "gpus": gpus,
+                "tp": tp, "dp": dp_, "ep": ep_, "layout": layout_text(tp, dp_, ep_, gpus),
                 "batch": int(est["batch"][i]), "utilization": float(est["utilization"][i]),
                 "max_batch": int(est["max_batch"][i]), "replicas": replicas, "spare_replicas": int(spares),
                 "average_replicas": float(est["average_replicas"][i]),
@@ -493,10 +548,8 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
     not_open = np.equal(error, NONE) & (np.asarray(own["model_kind"]) != "open")
     for i in np.flatnonzero(not_open):
         error[i] = f"model '{own['model'][i]}' is an API model. Give an open-weight model to self-host"
-    fleet = {}
-    for name in ("peak_to_average", "redundancy", "peak_hours_per_day"):  # bad values are the rows' errors already
-        column = numbers_column(name, options.get(name), len(error), RowErrors(len(error)))
-        fleet[name] = np.where(np.isnan(column), _default(name), column)
+    # bad values are the rows' errors already
+    fleet: dict[str, Any] = _option_numbers(options, len(error), ("peak_to_average", "redundancy", "peak_hours_per_day"))
     # autoscaled: rented on demand or spot (owned hardware and reservations are paid all day)
     fleet["autoscaled"] = _yes(options.get("autoscale"), len(error)) & np.isin(own["pricing"], ("on-demand", "spot"))
     volume = fleet_breakeven_requests_per_month(own["deployment_usd_per_month"], api["token_cost_usd"],
@@ -512,14 +565,16 @@ def breakeven_many(api_model: Any, model: Any, hardware: Any, *, catalog: Catalo
 HORIZON_KEYS = ("horizon_cost_usd", "horizon_cost_api_usd", "npv_usd", "npv_api_usd", "crossover_month")
 
 
-def _option_numbers(options: dict[str, Any], n: int, names: Iterable[str]) -> dict[str, np.ndarray]:
-    """Numeric options as columns of n with their defaults applied (``estimate_many`` has checked them)."""
-    from .inputs import RowErrors, numbers_column
-    from .options import BY_NAME
-
+def _option_numbers(options: dict[str, Any], n: int, names: Iterable[str],
+                    errors: RowErrors | None = None) -> dict[str, np.ndarray]:
+    """Numeric options as columns of n with their defaults applied. With ``errors``, each is checked
+    against its rule in the option table and a bad value is its row's error (the core's messages);
+    without, the caller's ``estimate_many`` has checked them."""
     out = {}
     for name in names:
-        column = numbers_column(name, options.get(name), n, RowErrors(n))
+        column = numbers_column(name, options.get(name), n, errors or RowErrors(n))
+        if errors is not None:
+            check_rule(name, column, errors, **BY_NAME[name].rule)
         default = BY_NAME[name].default
         out[name] = np.where(np.isnan(column), np.nan if default is None else float(default), column)
     return out
@@ -688,40 +743,19 @@ def owned_gpu_hour_many(hardware: Any = None, *, catalog: Catalog | Iterable[str
                         **options: Any) -> dict[str, np.ndarray]:
     """USD per GPU-hour of hardware you own (``owned_usd_per_gpu_hour``, with ``error``): the catalog's
     purchase price and TDP where ``capex_usd_per_gpu`` and ``power_w_per_gpu`` are not given, and the
-    defaults of the other options. Columns or single values."""
-    from .inputs import RowErrors, check_rule, length_of, text_column
-    from .options import BY_NAME
+    defaults of the other options. Columns or single values, read as ``estimate_many`` reads them."""
+    from .resolve import _positions, _take
 
     unknown = sorted(set(options) - set(OWNING_OPTIONS))
     if unknown:
         raise InvalidValueError(f"Unknown option '{unknown[0]}'. Options: {', '.join(OWNING_OPTIONS)}.")
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog or ())
-    sizes = {size for size in (length_of(v) for v in [hardware, *options.values()]) if size is not None}
-    if len(sizes) > 1:
-        raise InvalidValueError("Columns must have the same length. Give single values or columns of one length.")
-    n: int = sizes.pop() if sizes else 1
+    n = column_length(dict(hardware=hardware, **options))
     errs = RowErrors(n)
-    column, single = text_column(hardware)
-    names = np.broadcast_to(np.asarray([single], dtype=object), (n,)) if column is None else column
-    catalog_capex, catalog_power = np.full(n, np.nan), np.full(n, np.nan)
-    for i, name in enumerate(names.tolist()):
-        if name is None or (isinstance(name, str) and not name.strip()):
-            continue
-        try:
-            entry = cat.hardware(str(name))
-        except LlmcalcError as exc:
-            errs.add(np.arange(n) == i, str(exc))
-            continue
-        catalog_capex[i] = entry.capex_usd_per_gpu if entry.capex_usd_per_gpu is not None else np.nan
-        catalog_power[i] = entry.tdp_w if entry.tdp_w is not None else np.nan
-    nums = {}
-    for name in OWNING_OPTIONS:
-        from .inputs import numbers_column
-
-        value = numbers_column(name, options.get(name), n, errs)
-        check_rule(name, value, errs, **BY_NAME[name].rule)
-        default = BY_NAME[name].default
-        nums[name] = np.where(np.isnan(value), np.nan if default is None else float(default), value)
+    hw_pos = _positions(cat, "hardware", hardware, n, errs, "hardware", blank=-1)  # -1: none given
+    table = cat.table("hardware")
+    catalog_capex, catalog_power = _take(table.column("capex_usd_per_gpu"), hw_pos), _take(table.column("tdp_w"), hw_pos)
+    nums = _option_numbers(options, n, OWNING_OPTIONS, errs)
     capex = np.where(np.isnan(nums["capex_usd_per_gpu"]), catalog_capex, nums["capex_usd_per_gpu"])
     power = np.where(np.isnan(nums["power_w_per_gpu"]), catalog_power, nums["power_w_per_gpu"])
     for value, option, what in ((capex, "capex_usd_per_gpu", "purchase price"), (power, "power_w_per_gpu", "power draw")):
