@@ -26,7 +26,7 @@ from ..catalogs.loader import TIER_FIELDS, TIERS, Catalog, as_date, load_catalog
 from ..cell_text import safe_text
 from ..files import check_writable, open_workbook, replacing
 from .template import style_name
-from .forecast_sheets import write_forecast, write_sensitivity
+from .forecast_sheets import compared, write_forecast, write_sensitivity
 from ..errors import InvalidValueError
 from ..core.cost import fleet_breakeven_parts, token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS, quote_day
@@ -554,10 +554,6 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
             _put_formula(ws, head, c, f'="{header} ("&currency&")"', "Header")
         else:
             _put_value(ws, head, c, header, "Header")
-    def compare(field):
-        """A field of the API model the quote compares with (Assumptions: compare_api_model)."""
-        cell = call("INDEX", Expr(f"m_{field}"), call("MATCH", Expr("compare_api_model"), Expr("m_id"), 0))
-        return np.where(is_number(cell), cell, np.nan)
 
     fx = Expr("fx_rate")
     for i in range(n_scen):
@@ -582,8 +578,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         needs = np.where(is_number(out("gpus_needed")), concat("needs ", out("gpus_needed"), " GPUs"),
                          f"no GPU count up to {max(F.GPU_CANDIDATES)}")
         # the compared API's price of one request of this scenario: the core's own token cost
-        api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compare("input_usd_per_mtok"),
-                                     compare("cached_input_usd_per_mtok"), compare("output_usd_per_mtok"))
+        api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compared("input_usd_per_mtok"),
+                                     compared("cached_input_usd_per_mtok"), compared("output_usd_per_mtok"))
         monthly, requests, api_monthly = here("E"), here("D"), here("H")
         breakeven = fleet_breakeven_parts(calc("deployment"), api_request, calc("capacity"), calc("peak_ratio"),
                                           calc("spares"))
