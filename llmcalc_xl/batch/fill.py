@@ -152,7 +152,7 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
         horizon = horizon_many(compare_api_model, hardware=given["hardware"], catalog=cat, **with_rows) if n else \
             {k: np.empty(0) for k in HORIZON_KEYS}
     failed = ~np.equal(errors, NONE)
-    columns = {_input_name(name, by_key): table.column(name) for name in table.column_names}
+    columns = {name: table.column(name) for name in table.column_names}
     taken = {canonical(name) for name in columns}
     for key in RESULT_KEYS:
         name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
@@ -165,14 +165,6 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     columns["status"] = pa.DictionaryArray.from_arrays(pa.array(failed.astype(np.int8)), pa.array(["ok", "error"]))
     columns["error"] = _text(errors, np.zeros(n, dtype=bool))
     return pa.table(columns), int(failed.sum())
-
-
-def _input_name(name: str, by_key: dict[str, str]) -> str:
-    """An input column's name in the results: an option that takes a word for a count (batch "max")
-    keeps what was typed as ``<option>_input``, so that the option's own column shows what was served
-    (the batch that "max" found); other input columns keep their names."""
-    key = canonical(name)
-    return f"{key}_input" if key in WORD_OPTIONS and f"{key}_input" not in by_key else name
 
 
 def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
@@ -358,8 +350,7 @@ def _write_xlsx(table, path: str, decimal: str = ".") -> None:
     bold = Font(bold=True)
     inputs = table.num_columns - len(RESULT_KEYS) - 2  # the input columns come first
     number_inputs = {i for i, name in enumerate(table.column_names[:inputs])
-                     if canonical(name).removesuffix("_input") in OPTION_COLUMNS
-                     and canonical(name).removesuffix("_input") not in TEXT_OPTIONS}
+                     if canonical(name) in OPTION_COLUMNS and canonical(name) not in TEXT_OPTIONS}
 
     def text_cell(value):
         cell = WriteOnlyCell(ws, value=safe_text(value))
