@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from llmcalc_xl.core import cost
+from llmcalc_xl.core.plan import fleet_breakeven_requests_per_month
 from llmcalc_xl import estimate
 
 TINY = "tests/data/tiny.toml"
@@ -60,14 +61,19 @@ def test_api_monthly_cost_is_tokens_times_requests():
     assert r.monthly_cost_usd == pytest.approx(2_000_000 * r.token_cost_usd, rel=1e-12)
 
 
-def test_breakeven_is_fixed_cost_over_api_cost():
-    # $1,460 a month fixed; API $0.01 a request -> 146,000 requests; capacity 1M a month
-    assert cost.breakeven_requests_per_month(1460.0, 0.01, 1e6) == pytest.approx(146_000)
+def test_one_replica_breakeven_is_fixed_cost_over_api_cost():
+    # one replica, no peak, no spares: $1,460 a month fixed; API $0.01 a request -> 146,000 requests;
+    # capacity 1M a month
+    def one_replica(fixed_usd, api_usd, capacity):
+        return float(fleet_breakeven_requests_per_month(fixed_usd, api_usd, capacity, peak_to_average=1.0,
+                                                        redundancy=0))
+
+    assert one_replica(1460.0, 0.01, 1e6) == pytest.approx(146_000)
     # the API is cheaper even at full load: never
-    assert math.isinf(cost.breakeven_requests_per_month(1460.0, 0.001, 1e6))
+    assert math.isinf(one_replica(1460.0, 0.001, 1e6))
     # an unpriced deployment or one of unknown speed: no answer, not "never"
-    assert math.isnan(cost.breakeven_requests_per_month(np.nan, 0.01, 1e6))
-    assert math.isnan(cost.breakeven_requests_per_month(1460.0, 0.01, np.nan))
+    assert math.isnan(one_replica(np.nan, 0.01, 1e6))
+    assert math.isnan(one_replica(1460.0, 0.01, np.nan))
 
 
 def test_local_hardware_without_a_sourced_purchase_price_is_not_free():

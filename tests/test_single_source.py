@@ -11,12 +11,15 @@ import math
 import numpy as np
 import pytest
 
+from llmcalc_xl import estimate
+from llmcalc_xl.core import forecast as FC
 from llmcalc_xl.core import memory
 from llmcalc_xl.workbook import formulas as F
 from llmcalc_xl.workbook import symbolic as S
 from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
-from .spreadsheets import core_of, load_values, mismatches, needs_libreoffice, recalculate, scenario_outputs
+from .spreadsheets import (core_of, forecast_mismatches, horizon_core_of, load_values, mismatches, needs_libreoffice,
+                           recalculate, scenario_outputs)
 
 ROWS = [
     {"scenario": "dense on one GPU", "model": "llama-3-8b", "hardware": "l4", "batch": 4},
@@ -44,6 +47,37 @@ def test_a_change_to_one_physics_function_moves_core_and_workbook_alike(monkeypa
     assert mismatches("LibreOffice", ROWS, after, got, F.OUTPUT_KEYS, "n/a", no_fit="does not fit") == []
     for i in hosted:
         assert got(i, "kv_cache_gib") == pytest.approx(1.25 * before["kv_cache_gib"][i], rel=1e-9)
+
+
+FORECAST_ROWS = [
+    {"scenario": "rented", "model": "llama-3-8b", "hardware": "l4", "requests_per_month": 2e6, "horizon_months": 12},
+    {"scenario": "owned, growing", "model": "llama-3.1-70b", "hardware": "h100-sxm", "gpus": 2, "pricing": "owned",
+     "requests_per_month": 1e6, "growth_per_month": 0.05, "discount_rate": 0.08},
+    {"scenario": "API", "model": "gpt-4o", "requests_per_month": 1e5},
+]
+
+
+@needs_libreoffice
+def test_a_change_to_the_forecast_functions_moves_core_and_workbook_alike(monkeypatch, tmp_path, cat):
+    """The Forecast and Sensitivity sheets are core/forecast.py called on symbols: one more replica
+    paid each month and the sensitivity's monthly cost x 1.25 move the core and the recalculated
+    sheets to the same new numbers."""
+    before = horizon_core_of(FORECAST_ROWS, cat)
+    replicas, monthly = FC._replicas, FC.monthly_usd
+    monkeypatch.setattr(FC, "_replicas", lambda b, requests, scaled=False: replicas(b, requests, scaled) + 1.0)
+    monkeypatch.setattr(FC, "monthly_usd", lambda *a: monthly(*a) * 1.25)
+    after = horizon_core_of(FORECAST_ROWS, cat)
+    # month 1 of the rented row pays one more replica-month; the API row pays no replica
+    replica_month = estimate(**{k: v for k, v in FORECAST_ROWS[0].items() if k != "scenario"}).deployment_usd_per_month
+    h0, h1 = before["horizon"], after["horizon"]
+    assert h1["monthly_usd"][0, 0] == pytest.approx(h0["monthly_usd"][0, 0] + replica_month, rel=1e-12)
+    assert h1["monthly_usd"][2, 0] == h0["monthly_usd"][2, 0]
+    s0, s1 = before["sensitivity"], after["sensitivity"]
+    assert s1["base_usd"] == pytest.approx(1.25 * s0["base_usd"], rel=1e-12)
+    path = save_atomically(build_workbook(FORECAST_ROWS, catalog=cat), tmp_path / "mutated.xlsx")
+    wb = load_values(recalculate(path, tmp_path))
+    bad = forecast_mismatches("LibreOffice", wb, FORECAST_ROWS, after)
+    assert bad == [], "\n".join(bad[:20])
 
 
 def test_the_calc_formulas_follow_the_physics_functions(monkeypatch):

@@ -145,6 +145,26 @@ def _outputs_apart(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]]
     check_distinct(outputs, inputs + [("the catalog file", p) for p in user_catalog_paths(catalog_paths)])
 
 
+def _catalog_text(out: str) -> str:
+    """The text of the catalog file ``--out`` names, "" where there is none yet; refused when it is
+    not TOML (an entry is added to it, never written over it)."""
+    import os
+    import tomllib
+
+    from ..errors import InvalidValueError
+    from ..files import MAX_CATALOG_BYTES, read_bounded
+
+    if not os.path.exists(out):
+        return ""
+    text = read_bounded(out, "Catalog file", MAX_CATALOG_BYTES).decode("utf-8", errors="strict")
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValueError(f"Catalog file '{out}' is not valid TOML ({exc}). Fix it, or give another "
+                                "--out.") from None
+    return text
+
+
 def _compared_api(cat: Any, value: str) -> str:
     """The catalog id of ``--compare-api-model``, refused with the option's name when it is not an
     API model of the catalog."""
@@ -498,7 +518,6 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
     --catalog FILE or $LLMCALC_XL_CATALOG."""
     import datetime
     import os
-    import tomllib
 
     from ..catalogs.hf_config import entry_from_config, with_entry
     from ..catalogs.loader import _load_dict, KINDS, load_catalog, user_catalog_paths
@@ -524,15 +543,7 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
     if model_id in shipped and not force:
         raise InvalidValueError(f"Model id '{model_id}' is already a shipped catalog model. Choose another --id, "
                                 "or add --force to override it with this config's numbers.")
-    text = ""
-    if os.path.exists(out):
-        text = read_bounded(out, "Catalog file", MAX_CATALOG_BYTES).decode("utf-8", errors="strict")
-        try:
-            tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidValueError(f"Catalog file '{out}' is not valid TOML ({exc}). Fix it, or give another "
-                                    "--out.") from None
-    new_text, replaced = with_entry(text, entry, replace=force)
+    new_text, replaced = with_entry(_catalog_text(out), entry, replace=force)
     with replacing(out) as tmp:
         tmp.write_text(new_text, encoding="utf-8")
         load_catalog([tmp])  # the file must load with the shipped catalog before it replaces the old one
@@ -567,13 +578,11 @@ def calibrate(model: str, hardware: str, engine: str, tpot_ms: float, ttft_ms: f
     which every surface applies through --catalog FILE or $LLMCALC_XL_CATALOG."""
     import datetime
     import os
-    import tomllib
 
     from ..catalogs.calibrations import with_calibration
     from ..catalogs.loader import calibration_id, load_catalog, user_catalog_paths
     from ..core.calibrate import fit_efficiencies
-    from ..errors import InvalidValueError
-    from ..files import MAX_CATALOG_BYTES, read_bounded, replacing
+    from ..files import replacing
 
     given = {k: v for k, v in options.items() if v is not None}
     cat = load_catalog(catalog_paths)
@@ -585,15 +594,7 @@ def calibrate(model: str, hardware: str, engine: str, tpot_ms: float, ttft_ms: f
                  measurement=fit.describe(tpot_ms / 1e3, None if ttft_ms is None else ttft_ms / 1e3),
                  source=source, as_of=datetime.date.today().isoformat(),
                  notes="fitted by llmcalc-xl calibrate; the engine's other numbers keep their catalog source")
-    text = ""
-    if os.path.exists(out_path):
-        text = read_bounded(out_path, "Catalog file", MAX_CATALOG_BYTES).decode("utf-8", errors="strict")
-        try:
-            tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidValueError(f"Catalog file '{out_path}' is not valid TOML ({exc}). Fix it, or give another "
-                                    "--out.") from None
-    new_text, replaced = with_calibration(text, entry, replace=force)
+    new_text, replaced = with_calibration(_catalog_text(out_path), entry, replace=force)
     others = [p for p in user_catalog_paths(catalog_paths) if os.path.abspath(p) != os.path.abspath(out_path)]
     with replacing(out_path) as tmp:
         tmp.write_text(new_text, encoding="utf-8")

@@ -225,9 +225,12 @@ def horizon_text(figures: dict[str, Any], months: list[dict[str, Any]], given: d
 
 def sensitivity_text(drivers: list[dict[str, Any]], share: float, what: str) -> str:
     """The tornado as a table: each driver down and up, the largest swing first."""
-    rows = sorted(drivers, key=lambda d: -abs(d["up_usd"] - d["down_usd"]))
-    for d in rows:
-        d["change_down"], d["change_up"] = d["down_usd"] - d["base_usd"], d["up_usd"] - d["base_usd"]
+    from ..core.forecast import changes_usd, swing_ranks, swing_usd
+
+    for d in drivers:
+        d["change_down"], d["change_up"] = changes_usd(d["down_usd"], d["base_usd"], d["up_usd"])
+    ranks = swing_ranks([swing_usd(d["change_down"], d["change_up"]) for d in drivers])
+    rows = [d for _, d in sorted(zip((int(r) for r in ranks), drivers), key=lambda pair: pair[0])]
     head = (f"Monthly cost of {what} (USD) with each driver {share:.0%} down and up, the others as given; "
             "the largest swing first:")
     return head + "\n\n" + table(rows, [("label", "driver"), ("down_usd", "driver down"), ("base_usd", "as given"),

@@ -145,16 +145,3 @@ def fleet_breakeven_parts(replica_usd_per_month, api_cost_per_request_usd, capac
     volume = (n + k) * f / where(a > 0, a, 1.0)
     reachable = (a > 0) & where(k > 0, margin > 0, margin >= 0)
     return volume, reachable
-
-
-def breakeven_requests_per_month(fixed_usd, api_cost_per_request_usd, capacity):
-    """Monthly requests above which one always-on deployment is cheaper than the API:
-    fixed cost / API cost per request. Infinite when the API is cheaper even with the
-    deployment fully busy (its cost per request at capacity is above the API's). NaN when the
-    deployment's price or capacity is unknown."""
-    api = np.asarray(api_cost_per_request_usd, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        volume = np.asarray(fixed_usd, dtype=float) / api
-    reachable = (api > 0) & (volume <= capacity)
-    unknown = np.isnan(np.asarray(fixed_usd, dtype=float)) | np.isnan(np.asarray(capacity, dtype=float)) | np.isnan(api)
-    return where(unknown, np.nan, where(reachable, volume, np.inf))

@@ -177,6 +177,11 @@ def crossover_of(cum_q: list, cum_a: list, let: MonthLet = keep) -> Any:
     return cross
 
 
+def month_total(month: Any, longest: Any, total: Any) -> Any:
+    """A month's total over the scenarios counted: NaN past the longest of their horizons."""
+    return where(month <= longest, total, np.nan)
+
+
 # --- sensitivity: the monthly cost when one driver moves -----------------------------------------
 
 #: The drivers, in the order the Sensitivity sheet and `llmcalc-xl sensitivity` show them: key, label.
@@ -268,3 +273,22 @@ def sensitivity(b: SensitivityBase, share: Any, let: Callable[[str, Any], Any] |
         for key, _ in DRIVERS:
             out[f"{key}_{side}"] = name(f"{key}_{side}", moved[key])
     return out
+
+
+def changes_usd(down: Any, base: Any, up: Any) -> tuple[Any, Any]:
+    """A driver's changes of the monthly cost, down and up (NaN where a figure is missing)."""
+    return down - base, up - base
+
+
+def swing_usd(change_down: Any, change_up: Any) -> Any:
+    """How far a driver moves the monthly cost from down to up, to the cent (swings equal but for
+    rounding noise are equal), 0 where a change is missing."""
+    swing = np.round(np.abs(change_up - change_down), 2)
+    return where(np.isnan(swing), 0.0, swing)
+
+
+def swing_ranks(swings: list) -> list:
+    """Each driver's place in the tornado, 1 the widest swing; a tie puts the earlier driver first
+    (as a stable sort does), so that each place from 1 to len(swings) is taken once."""
+    return [1 + sum((other >= mine) if j < i else (other > mine) for j, other in enumerate(swings) if j != i)
+            for i, mine in enumerate(swings)]

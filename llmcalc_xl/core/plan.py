@@ -185,7 +185,7 @@ def fleet_breakeven_requests_per_month(replica_usd_per_month: Any, api_cost_per_
     ((n + k) x F / a <= n x C / p): n = max(1, ceil(k x F x p / (a x C - F x p))). Infinite
     (never) when a x C <= F x p (the API costs less per request than a replica fully busy at
     the peak; with k = 0 equality breaks even at V = F / a). With p = 1 and k = 0 this is the
-    one-replica break-even F / a (``cost.breakeven_requests_per_month``). Above V the cost of
+    one-replica break-even F / a. Above V the cost of
     self-hosting rises in steps as replicas are added, so just past a step the API can briefly
     be cheaper again; V is where self-hosting first pays. NaN where a figure is unknown.
     ``autoscaled`` rows (rented replicas following a day of ``peak_hours_per_day`` hours at the peak)
@@ -686,7 +686,7 @@ def horizon_totals(result: dict[str, np.ndarray]) -> dict[str, Any]:
     longest = np.max(np.where(counted, np.sum(~np.isnan(result["monthly_usd"]), axis=1), 0), initial=0)
     for key in ("monthly_usd", "monthly_api_usd", "cumulative_usd", "cumulative_api_usd"):
         sums = np.nansum(np.where(counted[:, None], result[key], np.nan), axis=0)
-        out[key] = np.where(np.arange(1, months + 1) <= longest, sums, np.nan)
+        out[key] = _fc.month_total(np.arange(1, months + 1), longest, sums)
     out["crossover_month"] = float(_fc.crossover_of(list(out["cumulative_usd"]), list(out["cumulative_api_usd"])))
     return out
 

@@ -18,7 +18,7 @@ except ImportError:  # the functions stay plain Python functions; Excel needs `p
     xw = None  # type: ignore[assignment]
 
 from .. import cells
-from ..errors import LlmcalcError
+from ..errors import InvalidValueError, LlmcalcError
 from ..core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OUTPUT_KEYS, estimate_many
 from ..core.options import OPTIONS
 from ..core.physics import RATE_KEYS
@@ -396,6 +396,17 @@ def LLM_ESTIMATE(model, hardware=None, input_tokens=None, output_tokens=None, gp
 
 
 
+def _figure(figure: Any, keys: tuple[str, ...], default: str) -> str:
+    """The figure a function gives: one cell naming one of ``keys``, ``default`` when it is empty."""
+    figures = cells.grid(figure)
+    if figures.shape != (1, 1):
+        raise InvalidValueError("figure takes one cell: " + ", ".join(keys))
+    key = figures[0, 0] or default
+    if key not in keys:
+        raise InvalidValueError(f"figure '{key}' must be one of " + ", ".join(keys))
+    return key
+
+
 @_excel_function
 @_args("model", "hardware", "requests_per_s", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
        "figure")
@@ -405,12 +416,7 @@ def LLM_AT_RATE(model, hardware, requests_per_s, input_tokens, output_tokens, gp
     slots (an M/M/c queue): p90 TTFT in seconds (default), or another figure of the view."""
     named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name
     try:
-        figures = cells.grid(figure)
-        if figures.shape != (1, 1):
-            return cells.message("figure takes one cell: " + ", ".join(RATE_KEYS))
-        key = figures[0, 0] or "ttft_at_rate_p90_s"
-        if key not in RATE_KEYS:
-            return cells.message(f"figure '{key}' must be one of " + ", ".join(RATE_KEYS))
+        key = _figure(figure, RATE_KEYS, "ttft_at_rate_p90_s")
     except LlmcalcError as exc:
         return cells.message(str(exc))
     return _estimate(key, "float", "No answer: give a hardware id and requests_per_s", **named)
@@ -441,12 +447,7 @@ def LLM_HORIZON(api_model, model, hardware, input_tokens, output_tokens, request
     from ..core.plan import HORIZON_KEYS, horizon_many
 
     try:
-        figures = cells.grid(figure)
-        if figures.shape != (1, 1):
-            return cells.message("figure takes one cell: " + ", ".join(HORIZON_KEYS))
-        key = figures[0, 0] or "npv_usd"
-        if key not in HORIZON_KEYS:
-            return cells.message(f"figure '{key}' must be one of " + ", ".join(HORIZON_KEYS))
+        key = _figure(figure, HORIZON_KEYS, "npv_usd")
     except LlmcalcError as exc:
         return cells.message(str(exc))
 

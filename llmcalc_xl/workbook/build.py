@@ -26,12 +26,12 @@ from ..catalogs.loader import TIER_FIELDS, TIERS, Catalog, as_date, load_catalog
 from ..cell_text import safe_text
 from ..files import check_writable, open_workbook, replacing
 from .template import style_name
-from .forecast_sheets import write_forecast, write_sensitivity
+from .forecast_sheets import compared, write_forecast, write_sensitivity
 from ..errors import InvalidValueError
 from ..core.cost import fleet_breakeven_parts, token_cost_usd
 from ..core.estimate import NOT_RUNNING_KEYS, quote_day
 from ..core.options import CHOICE_OPTIONS, OPTIONS
-from .symbolic import Expr, Symbol, call, concat, is_number, literal
+from .symbolic import Expr, Symbol, as_text, call, concat, count_if, if_error, is_number, literal, or_blank, sum_if
 from .xlsx_writer import ROW_TOKEN, cells_of, fast_rows
 
 HEADER_ROW = 4          # column headers of Scenarios and Calc
@@ -363,11 +363,17 @@ def _write_scenarios(wb, layout: _Layout, scenarios: list[dict[str, Any]]) -> in
     last = FIRST_ROW + len(rows) - 1
     check = layout.template(F.CHECK, "Scenarios")  # ROW_TOKEN stands for the row: one template per column
     expressions = layout.outputs
-    outputs = [(num(key, "out"), layout.template(
-        'IF(OR(TRIM({model})="",{problems}<>""),"",'
-        + ('IF({no_fit},"does not fit",' if key in NOT_RUNNING_KEYS else "(")
-        + f'IFERROR({expressions[key]},"n/a")))', "Scenarios"), fmt)
-        for key, header, fmt in F.OUTPUTS]
+    no_input = (call("TRIM", F.ref("model")) == "") | (F.ref("problems") != "")
+
+    def shown(key: str) -> Symbol:
+        """An output as the Scenarios sheet shows it: empty without a model or with input problems."""
+        value = if_error(Expr(expressions[key]), "n/a")
+        if key in NOT_RUNNING_KEYS:
+            value = np.where(F.ref("no_fit"), "does not fit", value)
+        return np.where(no_input, "", value)
+
+    outputs = [(num(key, "out"), layout.template(literal(shown(key)).text, "Scenarios"), fmt)
+               for key, header, fmt in F.OUTPUTS]
     for r, scenario in enumerate(rows, start=FIRST_ROW):
         for key in F.INPUT_KEYS:
             value = scenario.get(key)
@@ -468,12 +474,13 @@ FORMULA_PLACEHOLDERS = ("stale",)
 def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
     """Replace the template's {placeholders} on the Cover sheet."""
     t = quote_total_row(n_scen)
-    flags = f"Quote!$K${QUOTE_FIRST_ROW}:$K${t - 1}"
-    summary = (f'=IFERROR(COUNTIF({flags},"yes")&" scenarios: "'
-               f'&TEXT(Quote!$E${t},"#,##0")&" "&currency'
-               f'&" a month as quoted; the same traffic on "&compare_api_model&" would cost "'
-               f'&TEXT(Quote!$H${t},"#,##0")&" "&currency&"."&IF(COUNTIF({flags},"no*")>0," "'
-               f'&COUNTIF({flags},"no*")&" more left out: see the Quote sheet.",""),"")')
+    counted, left_out = rows_in_totals(f"Quote!$K${QUOTE_FIRST_ROW}:$K${t - 1}")
+    currency = Expr("currency")
+    summary = "=" + or_blank(concat(
+        counted, " scenarios: ", as_text(Expr(f"Quote!$E${t}"), "#,##0"), " ", currency,
+        " a month as quoted; the same traffic on ", Expr("compare_api_model"), " would cost ",
+        as_text(Expr(f"Quote!$H${t}"), "#,##0"), " ", currency, ".",
+        np.where(left_out > 0, concat(" ", left_out, " more left out: see the Quote sheet."), ""))).text
     for row in ws.iter_rows():
         for cell in row:
             if not isinstance(cell.value, str) or "{" not in cell.value:
@@ -492,6 +499,12 @@ def _fill_cover(ws, values: dict[str, Any], n_scen: int) -> None:
                 for k, v in values.items():
                     text = text.replace("{" + k + "}", str(v))
                 _put_value(ws, cell.row, cell.column, text)
+
+
+def rows_in_totals(in_totals: str) -> tuple[Symbol, Symbol]:
+    """How many rows the Quote's totals count and leave out, from its "In totals" cells ("yes", or
+    "no: " and why)."""
+    return count_if(in_totals, "yes"), count_if(in_totals, "no*")
 
 
 #: The Quote sheet's columns: header (money headers get the currency), number format, style.
@@ -532,18 +545,15 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     head = first - 1
     fast_rows(ws, first)
     _put_value(ws, 1, 1, "Quote: monthly cost per scenario, self-hosted or API", "Title")
-    _put_formula(ws, 2, 1, '="Money in "&currency&" at "&TEXT(fx_rate,"0.0000")&" per USD. Each scenario is also '
-                           'priced on the API model "&compare_api_model&" (Assumptions) for the same traffic."', "Note")
+    _put_formula(ws, 2, 1, "=" + concat("Money in ", Expr("currency"), " at ", as_text(Expr("fx_rate"), "0.0000"),
+                                        " per USD. Each scenario is also priced on the API model ",
+                                        Expr("compare_api_model"), " (Assumptions) for the same traffic.").text, "Note")
     _put_value(ws, 3, 1, "What each column means, and which rows the totals leave out: below the totals.", "Note")
     for c, (header, fmt, style) in enumerate(QUOTE_COLUMNS, start=1):
         if header in MONEY_COLUMNS:
             _put_formula(ws, head, c, f'="{header} ("&currency&")"', "Header")
         else:
             _put_value(ws, head, c, header, "Header")
-    def compare(field):
-        """A field of the API model the quote compares with (Assumptions: compare_api_model)."""
-        cell = call("INDEX", Expr(f"m_{field}"), call("MATCH", Expr("compare_api_model"), Expr("m_id"), 0))
-        return np.where(is_number(cell), cell, np.nan)
 
     fx = Expr("fx_rate")
     for i in range(n_scen):
@@ -568,8 +578,8 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
         needs = np.where(is_number(out("gpus_needed")), concat("needs ", out("gpus_needed"), " GPUs"),
                          f"no GPU count up to {max(F.GPU_CANDIDATES)}")
         # the compared API's price of one request of this scenario: the core's own token cost
-        api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compare("input_usd_per_mtok"),
-                                     compare("cached_input_usd_per_mtok"), compare("output_usd_per_mtok"))
+        api_request = token_cost_usd(calc("prompt"), calc("cached"), calc("output"), compared("input_usd_per_mtok"),
+                                     compared("cached_input_usd_per_mtok"), compared("output_usd_per_mtok"))
         monthly, requests, api_monthly = here("E"), here("D"), here("H")
         breakeven = fleet_breakeven_parts(calc("deployment"), api_request, calc("capacity"), calc("peak_ratio"),
                                           calc("spares"))
@@ -612,12 +622,14 @@ def _write_quote(wb, layout: _Layout, n_scen: int, n_charted: int) -> None:
     rng = lambda col: f"{col}{first}:{col}{total - 1}"  # noqa: E731
     _put_value(ws, total, 1, "Total (rows in totals)", "Header")
     for col in "DEHNO":
-        _put_formula(ws, total, "ABCDEFGHIJKLMNO".index(col) + 1, f'=SUMIF({rng("K")},"yes",{rng(col)})',
+        _put_formula(ws, total, "ABCDEFGHIJKLMNO".index(col) + 1, "=" + sum_if(rng("K"), "yes", rng(col)).text,
                      "Calculation", "#,##0")
-    _put_formula(ws, total, 6, f'=IF(D{total}>0,E{total}/D{total},"")', "Calculation", "#,##0.0000")
-    _put_formula(ws, total + 1, 1, f'=COUNTIF({rng("K")},"yes")&" of "&(COUNTIF({rng("K")},"yes")'
-                                   f'+COUNTIF({rng("K")},"no*"))&" scenarios are in the totals; "'
-                                   f'&COUNTIF({rng("K")},"no*")&" left out (In totals says why)."', "Note")
+    requests_total, monthly_total = Expr(f"D{total}"), Expr(f"E{total}")
+    _put_formula(ws, total, 6, "=" + literal(np.where(requests_total > 0, monthly_total / requests_total, "")).text,
+                 "Calculation", "#,##0.0000")
+    counted, left_out = rows_in_totals(rng("K"))
+    _put_formula(ws, total + 1, 1, "=" + concat(counted, " of ", counted + left_out, " scenarios are in the totals; ",
+                                                left_out, " left out (In totals says why).").text, "Note")
     _put_value(ws, total + 2, 1, "Monthly cost: always-on self-hosted replicas sized for the traffic (GPUs x price x "
                                  "hours a month each), or the API's bill for the traffic. Effective cost per request "
                                  "= monthly cost / requests, idle time of always-on GPUs included.", "Note")
@@ -720,16 +732,14 @@ def _stale_count_formula(cat: Catalog, layout: _Layout, n_rows: int, day: _dt.da
         return 0
     last = FIRST_ROW + n_rows - 1
     column = {"api_models": layout.calc_col["model_id"], "hardware": layout.calc_col["hardware_id"]}
-    terms = []
+    used: Symbol = 0
     for eid, catalog in sorted(stale.items()):
-        text = eid.replace('"', '""')
-        crit = "=" + re.sub(r"([*?~])", r"~\1", text)
         col = column[catalog]
-        count = f'COUNTIF(Calc!${col}${FIRST_ROW}:${col}${last},"{crit}")'
+        count = count_if(f"Calc!${col}${FIRST_ROW}:${col}${last}", "=" + re.sub(r"([*?~])", r"~\1", eid))
         if catalog == "api_models":
-            count += f'+(compare_api_model="{text}")'
-        terms.append(f"({count}>0)")
-    formula = "=" + "+".join(terms)
+            count = count + (Expr("compare_api_model") == eid)
+        used = used + (count > 0)
+    formula = "=" + literal(used).text
     if len(formula) <= MAX_STALE_FORMULA_CHARS:
         return formula
     compared = next((v for n, v, *_ in F.ASSUMPTIONS if n == "compare_api_model"), None)

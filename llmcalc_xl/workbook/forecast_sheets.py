@@ -31,7 +31,8 @@ from ..core import forecast as FC
 from ..core.defaults import MAX_HORIZON_MONTHS
 from ..core.options import BY_NAME
 from . import formulas as F
-from .symbolic import Expr, call, is_number, literal
+from .symbolic import (Expr, as_text, call, concat, if_error, is_number, largest, literal, lookup, or_blank,
+                       total as column_total)
 from .template import style_name
 
 MONTHS = MAX_HORIZON_MONTHS
@@ -202,14 +203,25 @@ def _row_formula(cell: Cell, column_of: dict, layout, sheet: str, ok_col: str) -
 
     if cell.key != ("crossover_month", None):
         return _numeric_template(cell, column_of, layout, sheet)
-    text = rendered(cell.text, column_of)
-    return "=" + layout.template(f'IF(${ok_col}{ROW_TOKEN},IF(ISNUMBER({text}),{text},"none"),"")', sheet)
+    shown = crossover_shown(Expr(f"${ok_col}{ROW_TOKEN}"), Expr(rendered(cell.text, column_of)))
+    return "=" + layout.template(literal(shown).text, sheet)
+
+
+def crossover_shown(counted: Any, month: Any) -> Any:
+    """A crossover month as the sheet shows it: the month, "none" where the lead never changes,
+    empty where there is no forecast (``counted`` False)."""
+    return np.where(counted, np.where(is_number(month), month, "none"), "")
+
+
+def scenario_label() -> Any:
+    """The Scenarios row's name, or its model where it has none (as the Quote sheet's first column)."""
+    return np.where(F.ref("scenario") == "", concat(F.ref("model"), ""), concat(F.ref("scenario"), ""))
 
 
 def _numeric_template(cell: Cell, column_of: dict, layout, sheet: str) -> str:
     """The template of a row cell: a number, or empty where there is no answer (a condition: FALSE)."""
-    text = rendered(cell.text, column_of)
-    return "=" + layout.template(f'IFERROR({text},"")' if cell.numeric else f"IFERROR({text},FALSE)", sheet)
+    text = Expr(rendered(cell.text, column_of))
+    return "=" + layout.template((or_blank(text) if cell.numeric else if_error(text, False)).text, sheet)
 
 
 def forecast_layout(sheet: RowSheet | None = None) -> tuple[dict[tuple[str, int | None], str], dict[str, int], int]:
@@ -294,8 +306,7 @@ def write_forecast(wb, layout, n_rows: int, first: int, header: int, charted_mon
         if _col(column_of[place]) >= working_start:
             _put_value(ws, header, _col(column_of[place]), place[0], "Header")
     # the rows
-    cells.formula_rows(1, first, n_rows, "=" + layout.template("IF({scenario}=\"\",{model}&\"\",{scenario}&\"\")",
-                                                                "Forecast"), style_name("Link"))
+    cells.formula_rows(1, first, n_rows, "=" + layout.template(scenario_label().text, "Forecast"), style_name("Link"))
     formats: dict[tuple[str, int | None], str | None] = {(k, None): f for k, _, f in FORECAST_SUMMARY}
     ok_col = column_of[("ok", None)]
     for place, cell in sheet.cells.items():
@@ -308,14 +319,14 @@ def write_forecast(wb, layout, n_rows: int, first: int, header: int, charted_mon
     _put_value(ws, total, 1, "Total (rows in totals)", "Header")
     for name in ("npv_usd", "npv_api_usd", "horizon_cost_usd", "horizon_cost_api_usd"):
         c = column_of[(name, None)]
-        _put_formula(ws, total, _col(c), f"=SUM({c}{first}:{c}{last})", "Calculation", "#,##0")
+        _put_formula(ws, total, _col(c), "=" + column_total(f"{c}{first}:{c}{last}").text, "Calculation", "#,##0")
     months_col = column_of[("h_months", None)]
-    longest = f"MAX(${months_col}${first}:${months_col}${last})"
+    longest = largest(f"${months_col}${first}:${months_col}${last}")
     for name in ("quoted", "api", "cum_quoted", "cum_api"):
         for m in range(1, MONTHS + 1):
             c = column_of[(name, m)]
-            _put_formula(ws, total, _col(c), f'=IF({m}>{longest},"",SUM({c}{first}:{c}{last}))', "Calculation",
-                         "#,##0")
+            month_sum = FC.month_total(m, longest, column_total(f"{c}{first}:{c}{last}"))
+            _put_formula(ws, total, _col(c), "=" + or_blank(month_sum).text, "Calculation", "#,##0")
     totals = RowSheet()
     def total_cell(name: str, m: int) -> Any:  # a number, or NaN where the total row is empty
         ref = Expr(f"{column_of[(name, m)]}{total}")
@@ -326,12 +337,11 @@ def write_forecast(wb, layout, n_rows: int, first: int, header: int, charted_mon
     for m in range(1, MONTHS + 1):
         cell = totals.cells[("crossover", m)]
         text = _PLACE.sub(lambda x: f"{column_of[('crossover', int(x.group(2)))]}{total}", cell.text)
-        _put_formula(ws, total, _col(column_of[("crossover", m)]), f'=IFERROR({text},"")', "Calculation", "0")
+        _put_formula(ws, total, _col(column_of[("crossover", m)]), "=" + or_blank(Expr(text)).text, "Calculation", "0")
     c = column_of[("crossover_month", None)]
     final = _PLACE.sub(lambda x: f"{column_of[('crossover', int(x.group(2)))]}{total}", literal(crossing).text)
-    _put_formula(ws, total, _col(c), f'=IF(ISNUMBER({column_of[("npv_usd", None)]}{total}),IF(ISNUMBER({final}),{final},'
-                                     '"none"),"")',
-                 "Calculation", "0")
+    shown = crossover_shown(is_number(Expr(f'{column_of[("npv_usd", None)]}{total}')), Expr(final))
+    _put_formula(ws, total, _col(c), "=" + literal(shown).text, "Calculation", "0")
     notes = (
         "Each scenario's horizon, traffic growth, price changes and discount rate are its inputs on the Scenarios "
         f"sheet (left empty: {BY_NAME['horizon_months'].default_text} months, no change, no discounting).",
@@ -400,14 +410,16 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
     work = SENSITIVITY_WORK_COLUMN
     column_of = sensitivity_layout(sheet)
     _put_value(ws, 1, 1, "Sensitivity: the monthly cost when one driver moves, the others as quoted", "Title")
-    _put_formula(ws, 2, 1, '="Monthly cost in "&currency&" with each driver down and up by "&TEXT(sensitivity_share,"0%")'
-                           '&" (Assumptions: sensitivity_share), the other inputs as quoted. How each driver acts: below."',
-                 "Note")
+    _put_formula(ws, 2, 1, "=" + concat("Monthly cost in ", Expr("currency"), " with each driver down and up by ",
+                                        as_text(Expr("sensitivity_share"), "0%"),
+                                        " (Assumptions: sensitivity_share), the other inputs as quoted. How each driver "
+                                        "acts: below.").text, "Note")
     _put_value(ws, 3, 1, "Share each driver moves", "Header")
     _put_formula(ws, 3, 2, "=sensitivity_share", "Link", "0%")
     _put_value(ws, 4, 1, "Scenario shown (Quote row; on Assumptions)", "Header")
     _put_formula(ws, 4, 2, "=sensitivity_scenario", "Link", "0")
-    _put_formula(ws, 4, 3, f'=IFERROR(INDEX(Quote!$A${first}:$A${last},sensitivity_scenario)&"","")', "Link")
+    _put_formula(ws, 4, 3, "=" + or_blank(concat(lookup(f"Quote!$A${first}:$A${last}", Expr("sensitivity_scenario")),
+                                                  "")).text, "Link")
     heads = ("Driver", "Driver down", "As quoted", "Driver up", "Change, driver down", "Change, driver up")
     tables = tuple(zip(SENSITIVITY_TABLES, ("The scenario shown", "The quote's total (rows in totals)")))
     for top, title in tables:
@@ -420,15 +432,16 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
             def pick(name):
                 rng = f"${column_of[(name, None)]}${first}:${column_of[(name, None)]}${last}"
                 if top == tables[0][0]:
-                    return f'IFERROR(INDEX({rng},sensitivity_scenario),"")'
-                return f"SUM({rng})"
+                    return or_blank(lookup(rng, Expr("sensitivity_scenario")))
+                return column_total(rng)
 
             _put_value(ws, r, 1, label)
-            _put_formula(ws, r, 2, "=" + pick(f"{key}_down"), "Calculation", "#,##0")
-            _put_formula(ws, r, 3, "=" + pick("base"), "Calculation", "#,##0")
-            _put_formula(ws, r, 4, "=" + pick(f"{key}_up"), "Calculation", "#,##0")
-            _put_formula(ws, r, 5, f'=IF(AND(ISNUMBER(B{r}),ISNUMBER(C{r})),B{r}-C{r},"")', "Calculation", "#,##0")
-            _put_formula(ws, r, 6, f'=IF(AND(ISNUMBER(D{r}),ISNUMBER(C{r})),D{r}-C{r},"")', "Calculation", "#,##0")
+            _put_formula(ws, r, 2, "=" + pick(f"{key}_down").text, "Calculation", "#,##0")
+            _put_formula(ws, r, 3, "=" + pick("base").text, "Calculation", "#,##0")
+            _put_formula(ws, r, 4, "=" + pick(f"{key}_up").text, "Calculation", "#,##0")
+            # a change of a table without figures ("") is an error, shown empty
+            for c, change in enumerate(FC.changes_usd(Expr(f"B{r}"), Expr(f"C{r}"), Expr(f"D{r}")), start=5):
+                _put_formula(ws, r, c, "=" + or_blank(change).text, "Calculation", "#,##0")
     # each table sorted by swing for its tornado chart (the widest on top, ties in the table's order), as
     # `llmcalc-xl sensitivity` lists them: a swing and a rank per driver, then the drivers by rank
     n = len(FC.DRIVERS)
@@ -437,23 +450,21 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
         for c, h in enumerate(("Swing", "Rank", "Driver", "Change, driver down", "Change, driver up")):
             _put_value(ws, top + 1, SORTED_COLUMN + c, h, "Header")
         swing, rank = _letter(SORTED_COLUMN), _letter(SORTED_COLUMN + 1)
-        first_r, last_r = top + 2, top + 1 + n
-        for i in range(n):
-            r = first_r + i
-            # the swing to the cent, plus thousandths that put an earlier driver first on a tie (all swings
-            # differ), rounded so that the number COUNTIF reads back from its ">"&text criterion is the same
-            tie = (n - i) / 1000
-            _put_formula(ws, r, SORTED_COLUMN, f'=ROUND(IF(AND(ISNUMBER(E{r}),ISNUMBER(F{r})),ROUND(ABS(F{r}-E{r}),2),0)'
-                                               f'+{tie:g},3)', "Calculation", "#,##0")
-            _put_formula(ws, r, SORTED_COLUMN + 1, f'=1+COUNTIF({swing}${first_r}:{swing}${last_r},">"&{swing}{r})',
-                         "Calculation", "0")
+        rows = range(top + 2, top + 2 + n)
+        swings = [Expr(f"${swing}${q}", numeric=True) for q in rows]
+        ranks = FC.swing_ranks(swings)  # the places as `llmcalc-xl sensitivity` sorts the drivers
+        for i, r in enumerate(rows):
+            _put_formula(ws, r, SORTED_COLUMN, "=" + literal(FC.swing_usd(Expr(f"E{r}"), Expr(f"F{r}"))).text,
+                         "Calculation", "#,##0")
+            _put_formula(ws, r, SORTED_COLUMN + 1, "=" + literal(ranks[i]).text, "Calculation", "0")
 
             def ranked(col, j=i + 1):
-                """The cell of column ``col`` in the row ranked j: IFs over the rows (a rank is one row's)."""
-                text = '""'
-                for q in reversed(range(first_r, last_r + 1)):
-                    text = f"IF(${rank}${q}={j},${col}${q},{text})"
-                return "=" + text
+                """The cell of column ``col`` in the row ranked j (each rank is one row's)."""
+                out: Any = ""
+                for q in reversed(rows):
+                    rank_q, value_q = Expr(f"${rank}${q}"), Expr(f"${col}${q}")
+                    out = np.where(rank_q == j, value_q, out)  # type: ignore[call-overload]
+                return "=" + literal(out).text
 
             _put_formula(ws, r, SORTED_COLUMN + 2, ranked("A"), "Calculation")
             _put_formula(ws, r, SORTED_COLUMN + 3, ranked("E"), "Calculation", "#,##0")
@@ -462,8 +473,8 @@ def write_sensitivity(wb, layout, n_rows: int, first: int, header: int) -> None:
     _put_value(ws, 3, work, "Working: each scenario's monthly cost with each driver moved (rows as on Scenarios)",
                "Header")
     _put_value(ws, header, work, "Scenario", "Header")
-    cells.formula_rows(work, first, n_rows, "=" + layout.template("IF({scenario}=\"\",{model}&\"\",{scenario}&\"\")",
-                                                                   "Sensitivity"), style_name("Link"))
+    cells.formula_rows(work, first, n_rows, "=" + layout.template(scenario_label().text, "Sensitivity"),
+                       style_name("Link"))
     labels = dict(FC.DRIVERS)
     for place, cell in sheet.cells.items():
         name = place[0]

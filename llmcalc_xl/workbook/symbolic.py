@@ -17,6 +17,7 @@ numpy                  spreadsheet
 ``np.log(x)``          ``LN(x)``
 ``np.floor(x)``        ``INT(x)``;  ``np.ceil(x)`` is ``-INT(-x)`` (negatives round as numpy does)
 ``np.isnan(x)``        ``NOT(ISNUMBER(x))``; ``np.isfinite(x)`` is ``ISNUMBER(x)``
+``np.round(x, d)``     ``ROUND(x,d)`` (halves away from zero, numpy's to even)
 NaN (no answer)        ``NA()``: propagates through arithmetic, ``MAX`` and ``MIN`` as NaN does
 =====================  ====================================================================
 
@@ -222,7 +223,7 @@ def call(name: str, *args: Any) -> Symbol:
 NEVER_NA = ("ISNUMBER", "ISTEXT", "ISERROR", "ISNA", "ISLOGICAL")
 MAY_FAIL = ("INDEX", "MATCH", "NA")
 #: Functions that give a number (or an error).
-NUMERIC = ("MAX", "MIN", "INT", "ABS", "MATCH", "NA", "SUM", "SUMIF", "COUNTIF")
+NUMERIC = ("MAX", "MIN", "INT", "ABS", "ROUND", "MATCH", "NA", "SUM", "SUMIF", "COUNTIF")
 
 
 def _one_call(text: str) -> bool:
@@ -263,6 +264,55 @@ def is_number(x: Any) -> Symbol:
     return call("ISNUMBER", x)
 
 
+# --- the primitives of the sheets' tables and notes: ranges, lookups, text -----------------------
+
+def if_error(x: Any, fallback: Any) -> Symbol:
+    """x, or ``fallback`` where x is an error (no answer)."""
+    return call("IFERROR", x, fallback)
+
+
+def or_blank(x: Any) -> Symbol:
+    """x, or an empty cell's "" where x is an error: how a sheet shows no answer."""
+    return if_error(x, "")
+
+
+def total(cells: str) -> Symbol:
+    """The sum of the numbers in a range (text and empty cells count nothing)."""
+    return call("SUM", Expr(cells))
+
+
+def largest(cells: str) -> Symbol:
+    """The largest number in a range."""
+    return call("MAX", Expr(cells))
+
+
+def lookup(cells: str, position: Any) -> Symbol:
+    """The cell at ``position`` (1 the first) of a one-column range."""
+    return call("INDEX", Expr(cells), position)
+
+
+def count_if(cells: str, criterion: str) -> Symbol:
+    """How many cells of a range meet a criterion (``"yes"``, ``"no*"``: text starting with no)."""
+    return call("COUNTIF", Expr(cells), criterion)
+
+
+def sum_if(cells: str, criterion: str, summed: str) -> Symbol:
+    """The sum of ``summed`` over the rows whose cell in ``cells`` meets the criterion."""
+    return call("SUMIF", Expr(cells), criterion, Expr(summed))
+
+
+def as_text(x: Any, number_format: str) -> Symbol:
+    """A number as text in a number format (``"#,##0"``, ``"0%"``), for notes."""
+    return call("TEXT", x, number_format)
+
+
+def _round(a: Any, decimals: int = 0, out: Any = None) -> Expr:
+    # ROUND rounds halves away from zero, numpy to even: the same but on exact halves
+    if out is not None:
+        raise TypeError("np.round(..., out=) has no spreadsheet form.")
+    return call("ROUND", a, decimals)
+
+
 UFUNCS: dict[str, Callable[..., Expr]] = {
     "add": lambda a, b: _binary("+", ADD, a, b),
     "subtract": lambda a, b: _binary("-", ADD, a, b),
@@ -296,4 +346,6 @@ UFUNCS: dict[str, Callable[..., Expr]] = {
 FUNCTIONS: dict[str, Callable[..., Expr]] = {
     "where": where,
     "asarray": lambda a, dtype=None: a,
+    "round": _round,
+    "around": _round,
 }
