@@ -116,3 +116,26 @@ def test_speed_and_costs_on_the_running_rows_alone_are_the_same(monkeypatch, see
             assert np.array_equal(got, want, equal_nan=True), key
         else:
             assert got.tolist() == want.tolist(), key
+
+
+def test_a_long_column_is_cut_into_a_block_for_each_thread(monkeypatch):
+    """A column under CHUNK_ROWS but of at least THREADS x _SPLIT_ROWS rows is priced in THREADS
+    blocks (each on its own thread), with the answers of one pass."""
+    from llmcalc_xl.core import estimate as core_estimate
+
+    book = _book(12_288, 5)
+    monkeypatch.setattr(core_estimate, "THREADS", 1)
+    one_pass = estimate_many(**book, quote_date="2026-11-30")
+    monkeypatch.setattr(core_estimate, "THREADS", 2)
+    monkeypatch.setattr(core_estimate, "_SPLIT_ROWS", 4096)
+    seen = []
+    each_block = core_estimate._each_block
+    monkeypatch.setattr(core_estimate, "_each_block", lambda f, blocks: seen.extend(blocks) or each_block(f, blocks))
+    cut = estimate_many(**book, quote_date="2026-11-30")
+    assert seen == [(0, 6144), (6144, 12_288)]
+    for key, want in one_pass.items():
+        got = cut[key]
+        if want.dtype.kind == "f":
+            assert np.array_equal(got, want, equal_nan=True), key
+        else:
+            assert got.tolist() == want.tolist(), key
