@@ -139,3 +139,29 @@ def test_a_long_column_is_cut_into_a_block_for_each_thread(monkeypatch):
             assert np.array_equal(got, want, equal_nan=True), key
         else:
             assert got.tolist() == want.tolist(), key
+
+
+def test_coded_texts_are_the_texts(monkeypatch):
+    """``coded_text``: each text output as codes into its names gives, row by row, the text of the
+    plain call, in one block and in several (their names one after the other)."""
+    from llmcalc_xl.core import estimate as core_estimate
+    from llmcalc_xl.core.resolve import Coded
+
+    book = _book(N, 6)
+    book["model"][::97] = "no-such-model"  # rows with an error: their texts too
+    plain = estimate_many(**book, quote_date="2026-11-30")
+    for chunk in (10**9, 1500):
+        monkeypatch.setattr(core_estimate, "CHUNK_ROWS", chunk)
+        coded = estimate_many(**book, quote_date="2026-11-30", coded_text=True)
+        assert set(coded) == set(plain)
+        for key in core_estimate.CODED_KEYS:
+            assert isinstance(coded[key], Coded), key
+            texts = [coded[key].uniques[code] for code in coded[key].codes.tolist()]
+            assert texts == plain[key].tolist(), key
+        assert plain["notes"].tolist().count(None) < N  # the book has notes
+        for key in set(plain) - set(core_estimate.CODED_KEYS):
+            want, got = plain[key], coded[key]
+            if want.dtype.kind == "f":
+                assert np.array_equal(got, want, equal_nan=True), key
+            else:
+                assert got.tolist() == want.tolist(), key

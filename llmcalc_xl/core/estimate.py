@@ -43,6 +43,8 @@ INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_prec
               "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
               "price_per_hour", "pricing", "provider", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
               "utilization", "requests_per_s")
+#: Text outputs that ``estimate_many(coded_text=True)`` gives as codes into their names.
+CODED_KEYS = ("model", "hardware", "engine", "precision", "kv_precision", "pricing", "provider", "notes")
 BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
@@ -194,7 +196,8 @@ def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[st
 
 
 def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
-                  errors: str = "collect", quote_date: Any = None, **options: Any) -> dict[str, np.ndarray]:
+                  errors: str = "collect", quote_date: Any = None, coded_text: bool = False,
+                  **options: Any) -> dict[str, Any]:
     """Estimate for columns of scenarios in one vectorised pass.
 
     Returns a dict of equal-length arrays: the resolved inputs (``gpus`` as a count where
@@ -205,7 +208,10 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
     :class:`~llmcalc_xl.notes.Note` list) and ``error`` (the row's message, None when it
     computed). With ``errors="raise"`` the first bad row raises. ``quote_date`` (a date or
     "YYYY-MM-DD", default today): API prices are those in force that day (an introductory price ends
-    on its date) and a model retired by then gets a note naming its successor.
+    on its date) and a model retired by then gets a note naming its successor. With ``coded_text``
+    the text outputs of ``CODED_KEYS`` come as :class:`~llmcalc_xl.core.resolve.Coded` (codes
+    into their distinct texts, None among them), so that a writer need not find them again
+    (``fill``).
     """
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
@@ -239,7 +245,7 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
                  for k, v in given.items()}
         errs = RowErrors(stop - start)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = _compute(cat, block, stop - start, errs, day)  # rows with errors compute NaN, then masked
+            out = _compute(cat, block, stop - start, errs, day, coded_text)  # rows with errors compute NaN, then masked
         if errors == "raise" and errs.bad.any():
             raise errs.first()
         out["error"] = errs.messages
@@ -247,13 +253,25 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
 
     if count == 1:
         return block_of(0, n)
-    result: dict[str, np.ndarray] = {}
+    result: dict[str, Any] = {}
+    coded: dict[str, list] = {}
     for start, stop, out in _each_block(block_of, list(zip(edges[:-1], edges[1:]))):
         for key, values in out.items():
+            if isinstance(values, Coded):
+                coded.setdefault(key, []).append(values)
+                continue
             if key not in result:
                 result[key] = np.empty(n, dtype=np.asarray(values).dtype)
             result[key][start:stop] = values
+    result.update({key: joined_codes(parts) for key, parts in coded.items()})
     return result
+
+
+def joined_codes(parts: list[Coded]) -> Coded:
+    """Coded columns one after the other as one (the distinct texts of each in turn)."""
+    offsets = np.cumsum([0] + [len(p.uniques) for p in parts[:-1]])
+    return Coded(np.concatenate([p.codes + offset for p, offset in zip(parts, offsets.tolist())]),
+                 [u for p in parts for u in p.uniques])
 
 
 #: Rows computed together at most; 128k rows of float64 are 1 MiB per temporary array. Each block
@@ -361,7 +379,7 @@ def _retired_notes(cat: Catalog, day: str, m_pos: np.ndarray, ok: np.ndarray) ->
 
 
 def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
-             day: str | None = None) -> dict[str, np.ndarray]:
+             day: str | None = None, coded_text: bool = False) -> dict[str, Any]:
     num: dict[str, np.ndarray] = {}
     # gpus "auto": the fewest GPUs that fit, resolved once the memory is known; batch "max": the largest
     # batch that fits on them, capped by the engine's own maximum (computed at one sequence until then)
@@ -536,7 +554,10 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     notes.add("api_no_speed", api_no_speed, "No published speed for API model '{}': pass latency_s to price GPU "
               "time or latency", m_names, m_pos)
 
-    result: dict[str, np.ndarray] = {
+    pricing_code = np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code), len(RENTAL_TIERS) + 1)
+    provider_code = _providers(cat, hw_pos, o_pos, tier_code, has_hw & ~owned & np.isnan(num["price_per_hour"])
+                               & ~np.isnan(price_used))
+    result: dict[str, Any] = {
         "model": m_ids, "model_kind": np.take(np.asarray(["open", "api"], dtype=object), is_api.astype(np.intp)),
         "hardware": hw_ids,
         "engine": _ids(et, np.where(is_api, -1, e_pos)),
@@ -545,10 +566,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "gpus": _full(gpus), "input_tokens": _full(prompt), "cached_input_tokens": _full(cached),
         "output_tokens": _full(output), "batch": values.pop("batch"), "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
-        "pricing": np.take(_PRICING_NAMES, np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code),
-                                                    len(RENTAL_TIERS) + 1)),
-        "provider": _providers(cat, hw_pos, o_pos, tier_code, has_hw & ~owned & np.isnan(num["price_per_hour"])
-                               & ~np.isnan(price_used)),
+        "pricing": np.take(_PRICING_NAMES, pricing_code),
+        "provider": np.take(provider_code[1], provider_code[0]),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
         "requests_per_month": _full(num["requests_per_month"]), "utilization": _full(num["utilization"]),
@@ -566,8 +585,22 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             else:
                 col = where(ok, col, np.nan)
         result[key] = col
-    result["notes"], result["note_kinds"] = notes.texts, notes.kinds
+    result["notes"] = Coded(*notes.coded()) if coded_text else notes.texts
+    result["note_kinds"] = notes.kinds
+    if coded_text:  # the texts as codes into the names they were taken from
+        pos_of = {"engine": e_pos, "precision": p_pos, "kv_precision": k_pos}
+        for key, table in (("engine", et), ("precision", pt), ("kv_precision", pt)):
+            result[key] = Coded(_codes_of(np.where(is_api, -1, pos_of[key]), len(table.ids) + 1), table.ids + [None])
+        result["model"] = Coded(_codes_of(m_pos, len(m_names)), m_names.tolist())
+        result["hardware"] = Coded(_codes_of(hw_codes, len(hw_names)), hw_names.tolist())
+        result["pricing"] = Coded(pricing_code, _PRICING_NAMES.tolist())
+        result["provider"] = Coded(provider_code[0], provider_code[1].tolist())
     return result
+
+
+def _codes_of(pos: np.ndarray, size: int) -> np.ndarray:
+    """Positions into a list of ``size`` names whose last is None, as ``np.take`` reads them (-1: that last)."""
+    return np.where(pos < 0, pos + size, pos)
 
 
 #: A layout the engine or model cannot take: (condition's key, message with {0} and {1}).
@@ -646,10 +679,11 @@ def _full(column: np.ndarray) -> np.ndarray:
 _PRICING_NAMES = np.asarray([*RENTAL_TIERS, "owned", None], dtype=object)
 
 
-def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.ndarray, rented: np.ndarray) -> np.ndarray:
+def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.ndarray,
+               rented: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whose published price each rented row's GPU-hour is: the named provider's (as the catalog spells
     it), else the default of the row's tier (``tier``: positions in RENTAL_TIERS); None where the
-    GPU-hour is owned, given or unpriced."""
+    GPU-hour is owned, given or unpriced. As (codes, names)."""
     offers = cat.offers()
     defaults_ = offers.default_providers()  # [hardware row, tier]
     named = [p.provider for _, p in offers.rows]
@@ -658,7 +692,7 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.nda
     hardware, tiers = defaults_.shape
     by_default = len(named) + np.where(hw_pos >= 0, hw_pos, hardware - 1) * tiers + tier
     code = np.where(rented, np.where(o_pos >= 0, o_pos, by_default), len(names) - 1)
-    return np.take(names, code)
+    return code, names
 
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
