@@ -165,3 +165,23 @@ def test_coded_texts_are_the_texts(monkeypatch):
                 assert np.array_equal(got, want, equal_nan=True), key
             else:
                 assert got.tolist() == want.tolist(), key
+
+
+def test_the_gpu_search_reads_the_fit_at_the_rows_own_count_as_computed(monkeypatch):
+    """Rows whose first count tried is their own take the fit computed at it: every output is what
+    trying that count again gives."""
+    from llmcalc_xl.core import estimate as core_estimate
+
+    book = _book(N, 9)
+    book["gpus"] = np.where(book["gpus"] == "auto", 2, book["gpus"])  # counts given: the search with a fit known
+    shortcut = estimate_many(**book, quote_date="2026-11-30")
+    search = core_estimate._gpus_needed
+    monkeypatch.setattr(core_estimate, "_gpus_needed", lambda *args: search(*args[:7]))  # without ``known``
+    tried = estimate_many(**book, quote_date="2026-11-30")
+    assert np.nanmax(tried["gpus_needed"]) > 8  # the book has rows that need more than they have
+    for key, want in tried.items():
+        got = shortcut[key]
+        if want.dtype.kind == "f":
+            assert np.array_equal(got, want, equal_nan=True), key
+        else:
+            assert got.tolist() == want.tolist(), key

@@ -956,7 +956,7 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     one = m if one is None else one
     others = np.isfinite(m.total) & s.has_hw & ~s.is_api & ~auto
     needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one),
-                                 space)
+                                 space, (gpus_rows, keyed.rows(physics.fits(m))))
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     if batch_max is not None and batch_max.any():  # the batch served; the batch-free part of the memory kept
@@ -1059,12 +1059,15 @@ class _Rows:
 
 
 def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answerable: np.ndarray,
-                 fits_one: np.ndarray, fewest: np.ndarray, space: keyed.Space | None = None) -> np.ndarray:
+                 fits_one: np.ndarray, fewest: np.ndarray, space: keyed.Space | None = None,
+                 known: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The fewest GPUs whose memory holds the workload (NaN: not even 64). Tensor-parallel rows
     try the powers of two, layer-split rows every count, in order; each row starts at the first
     count not below ``fewest`` (a bound under which no count can hold it, see :func:`_fewest_gpus`),
     so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row.
-    With the block's ``space``, the counts tried enter as a Keyed value (an axis of the rows tried)."""
+    With the block's ``space``, the counts tried enter as a Keyed value (an axis of the rows tried).
+    ``known``: (a count for each row, the fit at it), where the caller has computed them: a row whose
+    first try is that count takes that fit (the same arithmetic: the same bits)."""
     needed = np.full(answerable.shape, np.nan)
     tensor = np.broadcast_to(tensor, answerable.shape)
     for split, allowed in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
@@ -1078,6 +1081,13 @@ def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answe
         step = np.maximum(np.searchsorted(counts, np.take(fewest, todo), side="left"), 1 if counts[0] == 1 else 0)
         within = step < len(counts)
         todo, step = todo[within], step[within]
+        if known is not None and len(todo):
+            first = np.take(counts, step) == np.take(np.broadcast_to(known[0], answerable.shape), todo)
+            hit = first & np.take(np.broadcast_to(known[1], answerable.shape), todo)
+            needed[todo[hit]] = np.take(counts, step[hit])
+            step = np.where(first, step + 1, step)  # a row whose first try did not fit goes on to the next count
+            keep = ~hit & (step < len(counts))
+            todo, step = todo[keep], step[keep]
         rows = tuple(stage.narrow(todo) for stage in stages)
         while len(todo):
             tried = (keyed.Axis(space.narrow(todo), step, len(counts)).values(counts, np.nan)
