@@ -116,3 +116,72 @@ def test_speed_and_costs_on_the_running_rows_alone_are_the_same(monkeypatch, see
             assert np.array_equal(got, want, equal_nan=True), key
         else:
             assert got.tolist() == want.tolist(), key
+
+
+def test_a_long_column_is_cut_into_a_block_for_each_thread(monkeypatch):
+    """A column under CHUNK_ROWS but of at least THREADS x _SPLIT_ROWS rows is priced in THREADS
+    blocks (each on its own thread), with the answers of one pass."""
+    from llmcalc_xl.core import estimate as core_estimate
+
+    book = _book(12_288, 5)
+    monkeypatch.setattr(core_estimate, "THREADS", 1)
+    one_pass = estimate_many(**book, quote_date="2026-11-30")
+    monkeypatch.setattr(core_estimate, "THREADS", 2)
+    monkeypatch.setattr(core_estimate, "_SPLIT_ROWS", 4096)
+    seen = []
+    each_block = core_estimate._each_block
+    monkeypatch.setattr(core_estimate, "_each_block", lambda f, blocks: seen.extend(blocks) or each_block(f, blocks))
+    cut = estimate_many(**book, quote_date="2026-11-30")
+    assert seen == [(0, 6144), (6144, 12_288)]
+    for key, want in one_pass.items():
+        got = cut[key]
+        if want.dtype.kind == "f":
+            assert np.array_equal(got, want, equal_nan=True), key
+        else:
+            assert got.tolist() == want.tolist(), key
+
+
+def test_coded_texts_are_the_texts(monkeypatch):
+    """``coded_text``: each text output as codes into its names gives, row by row, the text of the
+    plain call, in one block and in several (their names one after the other)."""
+    from llmcalc_xl.core import estimate as core_estimate
+    from llmcalc_xl.core.resolve import Coded
+
+    book = _book(N, 6)
+    book["model"][::97] = "no-such-model"  # rows with an error: their texts too
+    plain = estimate_many(**book, quote_date="2026-11-30")
+    for chunk in (10**9, 1500):
+        monkeypatch.setattr(core_estimate, "CHUNK_ROWS", chunk)
+        coded = estimate_many(**book, quote_date="2026-11-30", coded_text=True)
+        assert set(coded) == set(plain)
+        for key in core_estimate.CODED_KEYS:
+            assert isinstance(coded[key], Coded), key
+            texts = [coded[key].uniques[code] for code in coded[key].codes.tolist()]
+            assert texts == plain[key].tolist(), key
+        assert plain["notes"].tolist().count(None) < N  # the book has notes
+        for key in set(plain) - set(core_estimate.CODED_KEYS):
+            want, got = plain[key], coded[key]
+            if want.dtype.kind == "f":
+                assert np.array_equal(got, want, equal_nan=True), key
+            else:
+                assert got.tolist() == want.tolist(), key
+
+
+def test_the_gpu_search_reads_the_fit_at_the_rows_own_count_as_computed(monkeypatch):
+    """Rows whose first count tried is their own take the fit computed at it: every output is what
+    trying that count again gives."""
+    from llmcalc_xl.core import estimate as core_estimate
+
+    book = _book(N, 9)
+    book["gpus"] = np.where(book["gpus"] == "auto", 2, book["gpus"])  # counts given: the search with a fit known
+    shortcut = estimate_many(**book, quote_date="2026-11-30")
+    search = core_estimate._gpus_needed
+    monkeypatch.setattr(core_estimate, "_gpus_needed", lambda *args: search(*args[:7]))  # without ``known``
+    tried = estimate_many(**book, quote_date="2026-11-30")
+    assert np.nanmax(tried["gpus_needed"]) > 8  # the book has rows that need more than they have
+    for key, want in tried.items():
+        got = shortcut[key]
+        if want.dtype.kind == "f":
+            assert np.array_equal(got, want, equal_nan=True), key
+        else:
+            assert got.tolist() == want.tolist(), key

@@ -19,9 +19,9 @@ from ..cell_text import escape_arrow, safe_text
 from ..files import replacing
 from ..errors import InvalidValueError
 from ..core.estimate import (BOOL_KEYS, INPUT_KEYS, INT_KEYS, NUMBER_OPTIONS, OUTPUT_KEYS, TEXT_OPTIONS, WORD_OPTIONS,
-                             estimate_many)
+                             estimate_many, joined_codes)
 from ..core.inputs import NONE, length_of
-from ..core.resolve import factorize
+from ..core.resolve import Coded, factorize
 from ..scenario_csv import canonical, decimal_mark, header, open_table, read_number, unused_columns
 
 #: Columns a scenarios CSV may carry (matched without regard to case, spaces or dashes).
@@ -123,23 +123,29 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
                 given[key] = _numbers(key, column.to_numpy(zero_copy_only=False), errors, decimal)
     if "hardware" not in given:
         given["hardware"] = None
-    results: dict[str, np.ndarray] = {}
+    results: dict[str, Any] = {}
+    coded: dict[str, list[Coded]] = {}
     step = BLOCK_ROWS if progress else max(n, 1)  # blocks only to report progress
     for start in range(0, n, step):
         stop = min(start + step, n)
         block: dict[str, Any] = {k: (_rows(v, start, stop) if length_of(v) is not None else v)
                                  for k, v in given.items()}
-        out = estimate_many(catalog=cat, **block)
+        # the texts as codes into their names: each name is converted (and escaped) once
+        out = estimate_many(catalog=cat, coded_text=True, **block)
         if stop - start == n:
             results = {key: out[key] for key in RESULT_KEYS + ("notes", "error")}
         for key in RESULT_KEYS + ("notes", "error"):
             if stop - start == n:
                 break
+            if isinstance(out[key], Coded):
+                coded.setdefault(key, []).append(out[key])
+                continue
             if key not in results:
                 results[key] = np.empty(n, dtype=np.asarray(out[key]).dtype)
             results[key][start:stop] = out[key]
         if progress:
             progress(stop - start)
+    results.update({key: joined_codes(parts) for key, parts in coded.items()})
     if n == 0:
         results = {k: np.empty(0, dtype=object) for k in RESULT_KEYS + ("notes", "error")}
     core_errors = results.pop("error")
@@ -171,7 +177,7 @@ def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
     """A result column as pyarrow: ints and booleans with gaps, text for ids, floats otherwise."""
     import pyarrow as pa
 
-    if values.dtype == object:
+    if isinstance(values, Coded) or values.dtype == object:
         return _text(values, failed)
     values = np.asarray(values, dtype=float)
     if key in BOOL_KEYS or key in INT_KEYS:
@@ -185,12 +191,12 @@ def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
     return pa.array(values, mask=gaps, type=pa.float64())
 
 
-def _text(values: np.ndarray, gaps: np.ndarray):
+def _text(values: np.ndarray | Coded, gaps: np.ndarray):
     """Text (None: a gap) as dictionary-encoded pyarrow: the ids, notes and messages of a million
     rows are a few distinct texts, each converted (and escaped for the CSV) once."""
     import pyarrow as pa
 
-    codes, uniques = factorize(values)
+    codes, uniques = (values.codes, values.uniques) if isinstance(values, Coded) else factorize(values)
     missing = np.asarray([u is None or not isinstance(u, str) for u in uniques], dtype=bool)
     indices = pa.array(codes.astype(np.int32), mask=gaps | np.take(missing, codes) if missing.any() or gaps.any() else None)
     return pa.DictionaryArray.from_arrays(indices, pa.array([u if isinstance(u, str) else None for u in uniques],

@@ -43,6 +43,8 @@ INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_prec
               "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
               "price_per_hour", "pricing", "provider", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
               "utilization", "requests_per_s")
+#: Text outputs that ``estimate_many(coded_text=True)`` gives as codes into their names.
+CODED_KEYS = ("model", "hardware", "engine", "precision", "kv_precision", "pricing", "provider", "notes")
 BOOL_KEYS = ("fits",)
 INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
@@ -194,7 +196,8 @@ def estimate(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[st
 
 
 def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterable[str] | None = None,
-                  errors: str = "collect", quote_date: Any = None, **options: Any) -> dict[str, np.ndarray]:
+                  errors: str = "collect", quote_date: Any = None, coded_text: bool = False,
+                  **options: Any) -> dict[str, Any]:
     """Estimate for columns of scenarios in one vectorised pass.
 
     Returns a dict of equal-length arrays: the resolved inputs (``gpus`` as a count where
@@ -205,7 +208,10 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
     :class:`~llmcalc_xl.notes.Note` list) and ``error`` (the row's message, None when it
     computed). With ``errors="raise"`` the first bad row raises. ``quote_date`` (a date or
     "YYYY-MM-DD", default today): API prices are those in force that day (an introductory price ends
-    on its date) and a model retired by then gets a note naming its successor.
+    on its date) and a model retired by then gets a note naming its successor. With ``coded_text``
+    the text outputs of ``CODED_KEYS`` come as :class:`~llmcalc_xl.core.resolve.Coded` (codes
+    into their distinct texts, None among them), so that a writer need not find them again
+    (``fill``).
     """
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
@@ -224,6 +230,8 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
     # blocks of rows keep each temporary array in cache: a million rows in one pass would
     # allocate (and page-fault) hundreds of 8 MB temporaries
     count = -(-n // CHUNK_ROWS)
+    if n >= THREADS * _SPLIT_ROWS:  # a whole number of blocks for each thread (fill's blocks of 80,000 rows: two)
+        count = THREADS * -(-count // THREADS)
     edges = [n * i // count for i in range(count + 1)]  # blocks of equal size, for the threads
 
     def block_of(start: int, stop: int) -> dict[str, np.ndarray]:
@@ -231,7 +239,7 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
                  for k, v in given.items()}
         errs = RowErrors(stop - start)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = _compute(cat, block, stop - start, errs, day)  # rows with errors compute NaN, then masked
+            out = _compute(cat, block, stop - start, errs, day, coded_text)  # rows with errors compute NaN, then masked
         if errors == "raise" and errs.bad.any():
             raise errs.first()
         out["error"] = errs.messages
@@ -239,17 +247,33 @@ def estimate_many(model: Any, hardware: Any = None, *, catalog: Catalog | Iterab
 
     if count == 1:
         return block_of(0, n)
-    result: dict[str, np.ndarray] = {}
+    result: dict[str, Any] = {}
+    coded: dict[str, list] = {}
     for start, stop, out in _each_block(block_of, list(zip(edges[:-1], edges[1:]))):
         for key, values in out.items():
+            if isinstance(values, Coded):
+                coded.setdefault(key, []).append(values)
+                continue
             if key not in result:
                 result[key] = np.empty(n, dtype=np.asarray(values).dtype)
             result[key][start:stop] = values
+    result.update({key: joined_codes(parts) for key, parts in coded.items()})
     return result
 
 
-#: Rows computed together; 64k rows of float64 are 512 KiB per temporary array.
-CHUNK_ROWS = 65536
+def joined_codes(parts: list[Coded]) -> Coded:
+    """Coded columns one after the other as one (the distinct texts of each in turn)."""
+    offsets = np.cumsum([0] + [len(p.uniques) for p in parts[:-1]])
+    return Coded(np.concatenate([p.codes + offset for p, offset in zip(parts, offsets.tolist())]),
+                 [u for p in parts for u in p.uniques])
+
+
+#: Rows computed together at most; 128k rows of float64 are 1 MiB per temporary array. Each block
+#: pays a Python overhead per operation of the physics (several thousand of them): fewer, larger
+#: blocks cost less CPU in all (131,072 rows: about 10% less than 65,536 on the benchmark's book).
+CHUNK_ROWS = 131072
+#: Columns of at least THREADS times this many rows are cut into a multiple of THREADS blocks.
+_SPLIT_ROWS = 16384
 #: A block of a text column longer than this is coded: each distinct name is then resolved once.
 _CODE_ROWS = 2000
 #: Blocks computed at once, where the machine has the cores: numpy lets go of the GIL in its
@@ -349,7 +373,7 @@ def _retired_notes(cat: Catalog, day: str, m_pos: np.ndarray, ok: np.ndarray) ->
 
 
 def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
-             day: str | None = None) -> dict[str, np.ndarray]:
+             day: str | None = None, coded_text: bool = False) -> dict[str, Any]:
     num: dict[str, np.ndarray] = {}
     # gpus "auto": the fewest GPUs that fit, resolved once the memory is known; batch "max": the largest
     # batch that fits on them, capped by the engine's own maximum (computed at one sequence until then)
@@ -524,7 +548,10 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
     notes.add("api_no_speed", api_no_speed, "No published speed for API model '{}': pass latency_s to price GPU "
               "time or latency", m_names, m_pos)
 
-    result: dict[str, np.ndarray] = {
+    pricing_code = np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code), len(RENTAL_TIERS) + 1)
+    provider_code = _providers(cat, hw_pos, o_pos, tier_code, has_hw & ~owned & np.isnan(num["price_per_hour"])
+                               & ~np.isnan(price_used))
+    result: dict[str, Any] = {
         "model": m_ids, "model_kind": np.take(np.asarray(["open", "api"], dtype=object), is_api.astype(np.intp)),
         "hardware": hw_ids,
         "engine": _ids(et, np.where(is_api, -1, e_pos)),
@@ -533,10 +560,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "gpus": _full(gpus), "input_tokens": _full(prompt), "cached_input_tokens": _full(cached),
         "output_tokens": _full(output), "batch": values.pop("batch"), "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
-        "pricing": np.take(_PRICING_NAMES, np.where(has_hw, np.where(owned, len(RENTAL_TIERS), tier_code),
-                                                    len(RENTAL_TIERS) + 1)),
-        "provider": _providers(cat, hw_pos, o_pos, tier_code, has_hw & ~owned & np.isnan(num["price_per_hour"])
-                               & ~np.isnan(price_used)),
+        "pricing": np.take(_PRICING_NAMES, pricing_code),
+        "provider": np.take(provider_code[1], provider_code[0]),
         "capex_usd_per_gpu": np.where(has_hw, values.pop("capex_usd_per_gpu"), np.nan),
         "power_w_per_gpu": np.where(has_hw, values.pop("power_w_per_gpu"), np.nan),
         "requests_per_month": _full(num["requests_per_month"]), "utilization": _full(num["utilization"]),
@@ -554,8 +579,22 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
             else:
                 col = where(ok, col, np.nan)
         result[key] = col
-    result["notes"], result["note_kinds"] = notes.texts, notes.kinds
+    result["notes"] = Coded(*notes.coded()) if coded_text else notes.texts
+    result["note_kinds"] = notes.kinds
+    if coded_text:  # the texts as codes into the names they were taken from
+        pos_of = {"engine": e_pos, "precision": p_pos, "kv_precision": k_pos}
+        for key, table in (("engine", et), ("precision", pt), ("kv_precision", pt)):
+            result[key] = Coded(_codes_of(np.where(is_api, -1, pos_of[key]), len(table.ids) + 1), table.ids + [None])
+        result["model"] = Coded(_codes_of(m_pos, len(m_names)), m_names.tolist())
+        result["hardware"] = Coded(_codes_of(hw_codes, len(hw_names)), hw_names.tolist())
+        result["pricing"] = Coded(pricing_code, _PRICING_NAMES.tolist())
+        result["provider"] = Coded(provider_code[0], provider_code[1].tolist())
     return result
+
+
+def _codes_of(pos: np.ndarray, size: int) -> np.ndarray:
+    """Positions into a list of ``size`` names whose last is None, as ``np.take`` reads them (-1: that last)."""
+    return np.where(pos < 0, pos + size, pos)
 
 
 #: A layout the engine or model cannot take: (condition's key, message with {0} and {1}).
@@ -634,10 +673,11 @@ def _full(column: np.ndarray) -> np.ndarray:
 _PRICING_NAMES = np.asarray([*RENTAL_TIERS, "owned", None], dtype=object)
 
 
-def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.ndarray, rented: np.ndarray) -> np.ndarray:
+def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.ndarray,
+               rented: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whose published price each rented row's GPU-hour is: the named provider's (as the catalog spells
     it), else the default of the row's tier (``tier``: positions in RENTAL_TIERS); None where the
-    GPU-hour is owned, given or unpriced."""
+    GPU-hour is owned, given or unpriced. As (codes, names)."""
     offers = cat.offers()
     defaults_ = offers.default_providers()  # [hardware row, tier]
     named = [p.provider for _, p in offers.rows]
@@ -646,7 +686,7 @@ def _providers(cat: Catalog, hw_pos: np.ndarray, o_pos: np.ndarray, tier: np.nda
     hardware, tiers = defaults_.shape
     by_default = len(named) + np.where(hw_pos >= 0, hw_pos, hardware - 1) * tiers + tier
     code = np.where(rented, np.where(o_pos >= 0, o_pos, by_default), len(names) - 1)
-    return np.take(names, code)
+    return code, names
 
 
 #: The most GPUs `gpus_needed` (and gpus "auto") tries.
@@ -910,17 +950,16 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     one = m if one is None else one
     others = np.isfinite(m.total) & s.has_hw & ~s.is_api & ~auto
     needed_others = _gpus_needed(memory_at, stages, s.tensor, others, physics.fits(one), _fewest_gpus(s, w, one),
-                                 space)
+                                 space, (gpus_rows, keyed.rows(physics.fits(m))))
     gpus_needed = np.where(auto, needed_auto, needed_others)
     max_batch = physics.largest_batch(s, w, m)
     if batch_max is not None and batch_max.any():  # the batch served; the batch-free part of the memory kept
         s = physics.serving(s, max_batch)
         m = physics.memory_at(s, w, h, gpus, base=m)
-    sp, co, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
+    sp, co, band, narrowed = _speed_and_costs(s, w, m, gpus, len(pos["models"]))
     # the rate view reruns the speed at the concurrency the rate implies: only where a row gives a rate
     r = physics.at_rate(s, w, m, gpus, sp) if np.any(~np.isnan(num["requests_per_s"])) else _no_rate()
-    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, physics.bands(s, sp, co, gpus),
-                          stopped_are_nan=narrowed)
+    out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, band, stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
     out["batch"] = s.sequences
     out["price_per_hour"] = s.price
@@ -937,22 +976,24 @@ _NARROW_SHARE = 0.85
 
 
 def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory, gpus: Any,
-                     n: int) -> tuple[physics.Speed, physics.Costs, bool]:
-    """``physics.speed`` and ``physics.costs`` of every row, and whether they were computed on the
-    rows that can run alone. Where many rows cannot run (they do not fit), the two stages run on
-    the others only and those rows get NaN, as ``physics.outputs`` gives them anyway; an API
-    model's token cost is computed for every row."""
+                     n: int) -> tuple[physics.Speed, physics.Costs, dict[str, Any], bool]:
+    """``physics.speed``, ``physics.costs`` and ``physics.bands`` of every row, and whether they were
+    computed on the rows that can run alone. Where many rows cannot run (they do not fit), the three
+    stages run on the others only and those rows get NaN, as ``physics.outputs`` gives them anyway;
+    an API model's token cost is computed for every row."""
     stopped = keyed.rows(physics.cannot_run(s, m)) if n >= keyed.MIN_ROWS else None
     run = None if stopped is None or np.ndim(stopped) == 0 else np.flatnonzero(~np.asarray(stopped, dtype=bool))
     if run is None or len(run) > _NARROW_SHARE * n:
         sp = physics.speed(s, w, m, gpus)
-        return sp, physics.costs(s, sp, gpus), False
+        co = physics.costs(s, sp, gpus)
+        return sp, co, physics.bands(s, sp, co, gpus), False
     rows_s: Any = _Rows(s).narrow(run)  # some rows of the stages, read alike
     rows_w: Any = _Rows(w).narrow(run)
     rows_m: Any = _Rows(m).narrow(run)
     rows_gpus = keyed.take(gpus, run) if np.ndim(gpus) else gpus
     sp = physics.speed(rows_s, rows_w, rows_m, rows_gpus)
     co = physics.costs(rows_s, sp, rows_gpus)
+    band = physics.bands(rows_s, sp, co, rows_gpus)  # NaN where a deployment cannot run, as outputs masks them
 
     def spread(value: Any) -> np.ndarray:
         out = np.full(n, np.nan)
@@ -962,7 +1003,7 @@ def _speed_and_costs(s: physics.Scenario, w: physics.Weights, m: physics.Memory,
     sp = physics.Speed(**{k: spread(v) for k, v in vars(sp).items()})
     co = physics.Costs(**{k: spread(v) for k, v in vars(co).items() if k != "token_cost"},
                        token_cost=physics.api_token_cost(s))
-    return sp, co, True
+    return sp, co, {k: spread(v) for k, v in band.items()}, True
 
 
 def _no_rate() -> physics.Rate:
@@ -1012,12 +1053,15 @@ class _Rows:
 
 
 def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answerable: np.ndarray,
-                 fits_one: np.ndarray, fewest: np.ndarray, space: keyed.Space | None = None) -> np.ndarray:
+                 fits_one: np.ndarray, fewest: np.ndarray, space: keyed.Space | None = None,
+                 known: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The fewest GPUs whose memory holds the workload (NaN: not even 64). Tensor-parallel rows
     try the powers of two, layer-split rows every count, in order; each row starts at the first
     count not below ``fewest`` (a bound under which no count can hold it, see :func:`_fewest_gpus`),
     so that most rows are settled by their first try. ``fits_one``: the fit on one GPU, every row.
-    With the block's ``space``, the counts tried enter as a Keyed value (an axis of the rows tried)."""
+    With the block's ``space``, the counts tried enter as a Keyed value (an axis of the rows tried).
+    ``known``: (a count for each row, the fit at it), where the caller has computed them: a row whose
+    first try is that count takes that fit (the same arithmetic: the same bits)."""
     needed = np.full(answerable.shape, np.nan)
     tensor = np.broadcast_to(tensor, answerable.shape)
     for split, allowed in ((True, defaults.TENSOR_GPU_COUNTS), (False, defaults.LAYER_GPU_COUNTS)):
@@ -1031,6 +1075,13 @@ def _gpus_needed(memory_at, stages: tuple[_Rows, ...], tensor: np.ndarray, answe
         step = np.maximum(np.searchsorted(counts, np.take(fewest, todo), side="left"), 1 if counts[0] == 1 else 0)
         within = step < len(counts)
         todo, step = todo[within], step[within]
+        if known is not None and len(todo):
+            first = np.take(counts, step) == np.take(np.broadcast_to(known[0], answerable.shape), todo)
+            hit = first & np.take(np.broadcast_to(known[1], answerable.shape), todo)
+            needed[todo[hit]] = np.take(counts, step[hit])
+            step = np.where(first, step + 1, step)  # a row whose first try did not fit goes on to the next count
+            keep = ~hit & (step < len(counts))
+            todo, step = todo[keep], step[keep]
         rows = tuple(stage.narrow(todo) for stage in stages)
         while len(todo):
             tried = (keyed.Axis(space.narrow(todo), step, len(counts)).values(counts, np.nan)

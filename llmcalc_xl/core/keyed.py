@@ -152,6 +152,7 @@ class Keyed(NDArrayOperatorsMixin):
             small = _small(self.space, inputs)
             if small is not None:
                 return Keyed(ufunc(*small), self.space)
+            return ufunc(*_expand(inputs))  # a row column among them: every operand as rows
         return getattr(ufunc, method)(*_expand(inputs), **{k: _expand1(v) for k, v in kwargs.items()})
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -168,29 +169,35 @@ def _small(space: Space, inputs: tuple) -> list | None:
     """The operands as small arrays and numbers, or None where a row column (or another block's
     value) is among them or the result would be too large."""
     small: list[Any] = []
+    shape: tuple[int, ...] | None = None
     size = 1
-    shape: tuple[int, ...] = ()
+    mixed = False  # operands of more than one shape: the size of their broadcast is computed
     for x in inputs:
-        if isinstance(x, Keyed):
+        if type(x) is Keyed:
             if x.space is not space:
                 return None
-            small.append(x.values)
-            if x.values.shape != shape:  # each axis is 1 or its size: the larger, aligned at the end
-                other = x.values.shape
+            values = x.values
+            small.append(values)
+            if shape is None:
+                shape, size = values.shape, values.size
+            elif values.shape != shape:
+                mixed = True
+                other = values.shape  # each axis is 1 or its size: the larger, aligned at the end
                 if len(other) > len(shape):
                     shape, other = other, shape
                 lead = len(shape) - len(other)
                 shape = shape[:lead] + tuple(max(a, b) for a, b in zip(shape[lead:], other))
-                size = math.prod(shape)
         elif isinstance(x, _SCALARS) or (type(x) is np.ndarray and x.ndim == 0):
             small.append(x)
         else:
             return None
+    if mixed:
+        size = math.prod(shape or ())
     return small if size <= space.limit else None
 
 
 def _expand1(x: Any) -> Any:
-    if isinstance(x, Keyed):
+    if type(x) is Keyed:
         return x.rows()
     if isinstance(x, (list, tuple)):
         return type(x)(_expand1(v) for v in x)

@@ -212,9 +212,13 @@ class RowNotes:
 
     @property
     def texts(self) -> np.ndarray:
-        out = np.full(self.n, None, dtype=object)
+        which, joined = self.coded()
+        return np.take(np.asarray(joined + [None], dtype=object), which)
+
+    def coded(self) -> tuple[np.ndarray, list]:
+        """``texts`` as (codes, the distinct texts): a row with no note has the code of None."""
         if not self._kinds:
-            return out
+            return np.zeros(self.n, dtype=np.int64), [None]
         which, size = np.zeros(self.n, dtype=np.int64), 1
         for _, codes, texts in self._kinds:  # a number for each set of notes, then a code
             if size * (len(texts) + 1) >= 2**62:
@@ -223,11 +227,11 @@ class RowNotes:
             which, size = which * (len(texts) + 1) + (codes + 1), size * (len(texts) + 1)
         which = _codes(which)
         first = np.flatnonzero(np.diff(np.maximum.accumulate(which), prepend=-1))  # codes count up from 0
-        joined = np.empty(len(first), dtype=object)
-        for i, row in enumerate(first.tolist()):
+        joined: list[str | None] = []
+        for row in first.tolist():
             parts = [texts[codes[row]] for _, codes, texts in self._kinds if codes[row] >= 0]
-            joined[i] = "\n".join(parts) if parts else None
-        return np.take(joined, which)
+            joined.append("\n".join(parts) if parts else None)
+        return which, joined
 
 
 def _per_value(template: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
