@@ -309,6 +309,27 @@ GOALS = [
 ENFORCED: set = set()
 
 
+#: the columns that tell two measurements apart: a row equal to an earlier one in all of them is the same
+#: measurement again (the dump holds runs copied into two source files, and DeepSeek-R1 runs copied
+#: under DeepSeek-V3, the same architecture), scored once
+MEASUREMENT_COLUMNS = ("mode", "backend", "system", "gemm_quant_mode", "moe_quant_mode", "isl", "osl", "batch_size",
+                       "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size",
+                       "prefill_tp_size", "prefill_attention_dp_size", "prefill_moe_ep_size", "prefill_num_workers",
+                       "decode_tp_size", "decode_attention_dp_size", "decode_moe_ep_size", "decode_num_workers",
+                       "silicon_ttft_ms", "silicon_tpot_ms")
+
+
+def distinct_measurements(rows) -> list[dict]:
+    """The serving rows with each measurement once (MEASUREMENT_COLUMNS), in their order."""
+    seen, out = set(), []
+    for row in rows:
+        key = tuple(row[k] for k in MEASUREMENT_COLUMNS)
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def ran_speculative_decoding(row: dict) -> bool:
     """TensorRT-LLM DeepSeek-R1 sweeps whose TPOT says they ran speculative decoding (MTP), which the
     estimate (an engine's defaults) does not model. No column says so (model_path is the plain
@@ -442,7 +463,10 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
     cat = load_catalog()
     model_ids = set(cat.ids("models"))
     rows, skipped = [], defaultdict(int)
-    for row in csv.DictReader(open(path, newline="", encoding="utf-8")):
+    every = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    once = distinct_measurements(every)
+    skipped["the same measurement again (a copy)"] = len(every) - len(once)
+    for row in once:
         args, why = serving_scenario(row, model_ids)
         if args is None:
             skipped[why] += 1
