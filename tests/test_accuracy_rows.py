@@ -58,3 +58,11 @@ def test_closed_loop_queue_by_hand():
     assert accuracy.closed_loop_queue_ttft_s(64, 16, 0.2, 10.0) == pytest.approx(30.2)
     # as many clients as slots: no queue
     assert accuracy.closed_loop_queue_ttft_s(16, 16, 0.2, 10.0) == pytest.approx(0.2)
+
+
+def test_a_measurement_copied_is_scored_once():
+    first = _row(id="a", silicon_ttft_ms="210.5", silicon_tpot_ms="12.25")
+    copy_under_v3 = dict(first, id="b", model_path="deepseek-ai/DeepSeek-V3", silicon_data_source="db-dump")
+    other_load = dict(first, id="c", batch_size="64", silicon_data_source="silicon_concurrency=64")
+    kept = accuracy.distinct_measurements([first, copy_under_v3, other_load])
+    assert [row["id"] for row in kept] == ["a", "c"]
