@@ -323,7 +323,7 @@ def distinct_measurements(rows) -> list[dict]:
     """The serving rows with each measurement once (MEASUREMENT_COLUMNS), in their order."""
     seen, out = set(), []
     for row in rows:
-        key = tuple(row[k] for k in MEASUREMENT_COLUMNS)
+        key = tuple(row.get(k, "") for k in MEASUREMENT_COLUMNS)
         if key not in seen:
             seen.add(key)
             out.append(row)
