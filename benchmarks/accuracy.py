@@ -309,6 +309,42 @@ GOALS = [
 ENFORCED: set = set()
 
 
+#: the columns that tell two measurements apart: a row equal to an earlier one in all of them is the same
+#: measurement again (the dump holds runs copied into two source files, and DeepSeek-R1 runs copied
+#: under DeepSeek-V3, the same architecture), scored once
+MEASUREMENT_COLUMNS = ("mode", "backend", "system", "gemm_quant_mode", "moe_quant_mode", "isl", "osl", "batch_size",
+                       "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size",
+                       "prefill_tp_size", "prefill_attention_dp_size", "prefill_moe_ep_size", "prefill_num_workers",
+                       "decode_tp_size", "decode_attention_dp_size", "decode_moe_ep_size", "decode_num_workers",
+                       "silicon_ttft_ms", "silicon_tpot_ms")
+
+
+def distinct_measurements(rows) -> list[dict]:
+    """The serving rows with each measurement once (MEASUREMENT_COLUMNS), in their order."""
+    seen, out = set(), []
+    for row in rows:
+        key = tuple(row.get(k, "") for k in MEASUREMENT_COLUMNS)
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def ran_speculative_decoding(row: dict) -> bool:
+    """TensorRT-LLM DeepSeek-R1 sweeps whose TPOT says they ran speculative decoding (MTP), which the
+    estimate (an engine's defaults) does not model. No column says so (model_path is the plain
+    deepseek-ai/DeepSeek-R1 for most, whose checkpoint carries the MTP layer); the measurements do:
+    the same deployment and load (format, tp, ep, shape, clients) measured under release
+    1.2.0rc6.post3 steps 1.5-2.2 times as fast as under 1.2.0rc6.post2 at 4-64 clients and 1.3 times
+    at 128, the speed-up shrinking as the batch grows, as drafted tokens do; DeepSeek-V3, the same
+    architecture on the same engine, GPUs and layouts, is estimated within about 10% (median) in
+    every sweep. The GB200 DeepSeek-R1 sweep of November 2025 (no release stated) steps as fast
+    (median estimate +69%; DeepSeek-V3 has no such sweep to compare)."""
+    if row["backend"] != "trtllm" or _match(SERVING_MODELS, row["model_path"]) != "deepseek-r1":
+        return False
+    return row["backend_version"] == "1.2.0rc6.post3" or (row["system"] == "gb200" and not row["backend_version"])
+
+
 def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
     """What to estimate for one AIConfigurator row, or (None, why it is not scored): the model,
     device, format and clients, and per metric the estimate's arguments (``jobs``).
@@ -358,11 +394,19 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
         if not batch:
             return None, "concurrency not stated"
         if clients is not None and clients != batch:
-            # more clients than the engine's batch_size: the rest wait in a queue, which ``batch``
-            # (requests in flight) does not model yet
-            return None, "more clients than the engine's batch (queueing)"
+            # batch_size per GPU or per attention rank: in each such row the clients are batch_size times
+            # the tp size, the attention dp size or both, and the TTFT shows no queue (a queue for
+            # batch_size slots would add (clients / batch_size - 1) request latencies, 10-50 times the
+            # measured TTFT): every client is in flight, scored apart from the goals' rows
+            tp, dp = _int(row["tp_size"]) or 1, max(_int(row["attention_dp_size"]) or 1, 1)
+            if clients not in (batch * tp, batch * dp, batch * tp * dp):
+                return None, "more clients than the engine's batch (queueing)"
+            args = dict(base, gpus=gpus, engine=engine, batch=clients, **stated.get("", {}))
+            return dict(base, gpus=gpus, batch=clients, label=row["backend"], mode="agg-per-rank",
+                        jobs={"ttft_ms": args, "tpot_ms": args}), ""
         args = dict(base, gpus=gpus, engine=engine, batch=batch, **stated.get("", {}))
-        return dict(base, gpus=gpus, batch=batch, label=row["backend"], mode="agg-layouts" if stated else "agg",
+        mode = "agg-layouts" if stated else "agg-speculative" if ran_speculative_decoding(row) else "agg"
+        return dict(base, gpus=gpus, batch=batch, label=row["backend"], mode=mode,
                     jobs={"ttft_ms": args, "tpot_ms": args}), ""
     if clients is None:
         return None, "concurrency not stated"
@@ -376,6 +420,16 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
                 jobs={"ttft_ms": dict(base, gpus=prefill_gpus, engine=engine, batch=1, **stated.get("prefill_", {})),
                       "tpot_ms": dict(base, gpus=decode_gpus, engine=engine + ONE_BATCH, batch=per_worker,
                                       **stated.get("decode_", {}))}), ""
+
+
+def closed_loop_queue_ttft_s(clients: float, slots: float, ttft_s: float, latency_s: float) -> float:
+    """TTFT of C closed-loop clients when the engine runs only B of their requests at once (its
+    batch cap, or the sequences its KV cache holds): the B slots stay busy, each request for the
+    latency L it has at batch B, so the deployment serves X = B / L requests a second. Each client
+    cycles through a wait W in the queue and L; by Little's law C = X (W + L), so
+    W = C / X - L = L (C / B - 1), which the request waits before its own TTFT at batch B. TPOT is
+    the batch's. (Little's law: J. D. C. Little, Operations Research 9(3), 1961.)"""
+    return ttft_s + latency_s * (clients / slots - 1.0)
 
 
 def _bucket(batch: int) -> str:
@@ -409,7 +463,10 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
     cat = load_catalog()
     model_ids = set(cat.ids("models"))
     rows, skipped = [], defaultdict(int)
-    for row in csv.DictReader(open(path, newline="", encoding="utf-8")):
+    every = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    once = distinct_measurements(every)
+    skipped["the same measurement again (a copy)"] = len(every) - len(once)
+    for row in once:
         args, why = serving_scenario(row, model_ids)
         if args is None:
             skipped[why] += 1
@@ -421,7 +478,7 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
                                       "moe_quant_mode", "tp_size", "moe_tp_size", "moe_ep_size", "isl", "osl"))
     top = defaultdict(int)
     for row, a in rows:
-        if a["mode"] in ("agg", "agg-layouts"):
+        if a["mode"] in ("agg", "agg-layouts", "agg-speculative"):
             top[deployment(row)] = max(top[deployment(row)], a["batch"])
     jobs = [(i, metric, kw) for i, (_, a) in enumerate(rows) for metric, kw in a["jobs"].items()]
     cols = {k: [kw[k] for _, _, kw in jobs] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
@@ -433,15 +490,50 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
     # things they measure are not modelled yet (the prefill workers' queue, and speculative decoding
     # that some decode workers run)
     by_mode = {mode: {m: defaultdict(list) for m in ("tpot_ms", "ttft_ms", "max_load_throughput")}
-               for mode in ("agg", "disagg", "agg-layouts", "disagg-layouts")}
+               for mode in ("agg", "disagg", "agg-layouts", "disagg-layouts", "agg-speculative", "agg-queue",
+                                 "agg-per-rank")}
     detail = []
     scored = 0
+    # aggregated rows with more clients than the KV cache holds at full context: the engine admits
+    # the sequences that fit and the others queue; estimated again at that batch, scored apart
+    # ("agg-queue", closed_loop_queue_ttft_s)
+    held = [i for i, (_, a) in enumerate(rows) if a["mode"] == "agg" and est["error"][at[(i, "tpot_ms")]] is None
+            and not math.isfinite(est["tpot_s"][at[(i, "tpot_ms")]]) and est["max_batch"][at[(i, "tpot_ms")]] >= 1]
+    if held:
+        fit = {i: int(est["max_batch"][at[(i, "tpot_ms")]]) for i in held}
+        kws = [dict(rows[i][1]["jobs"]["tpot_ms"], batch=fit[i]) for i in held]
+        again = estimate_many([k["model"] for k in kws], [k["hardware"] for k in kws], catalog=[one_batch_catalog()],
+                              **{k: [kw.get(k) for kw in kws] for k in ("gpus", "precision", "engine", "batch",
+                                                                       "input_tokens", "output_tokens", "tp", "dp",
+                                                                       "ep")})
+        for n_held, i in enumerate(held):
+            row, a = rows[i]
+            rows[i] = (row, dict(a, mode="agg-queue", clients=a["batch"], batch=fit[i], held_at=n_held))
     for i, (row, a) in enumerate(rows):
         j_ttft, j_tpot = at[(i, "ttft_ms")], at[(i, "tpot_ms")]
-        failed = next((est["error"][j] or _why_not_fit(est, j) for j in (j_ttft, j_tpot)
-                       if est["error"][j] is not None or not math.isfinite(est["tpot_s"][j])), None)
+        source = est
+        if "held_at" in a:
+            source, j_ttft = again, a["held_at"]
+            j_tpot = j_ttft
+        failed = next((source["error"][j] or _why_not_fit(source, j) for j in (j_ttft, j_tpot)
+                       if source["error"][j] is not None or not math.isfinite(source["tpot_s"][j])), None)
         if failed:
             skipped[str(failed)[:90]] += 1
+            continue
+        if a["mode"] == "agg-queue":
+            clients, n = a["clients"], a["output_tokens"]
+            ttft, tpot = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])
+            predicted = {"ttft_ms": 1000.0 * closed_loop_queue_ttft_s(clients, a["batch"], source["ttft_s"][j_ttft],
+                                                                      source["latency_s"][j_ttft]),
+                         "tpot_ms": source["tpot_s"][j_tpot] * 1000.0,
+                         "max_load_throughput": source["throughput_tokens_per_s"][j_tpot]}
+            measured = {"ttft_ms": ttft, "tpot_ms": tpot,
+                        "max_load_throughput": clients * n / ((ttft + (n - 1) * tpot) / 1000.0)}
+            for metric, value in measured.items():
+                err = predicted[metric] / value - 1.0
+                for key in ("all", f"engine {a['label']}", f"gpu {a['hardware']}", f"model {a['model']}",
+                            f"clients {_bucket(clients)}", f"engine/model {a['label']}/{a['model']}"):
+                    by_mode["agg-queue"][metric][key].append(err)
             continue
         scored += 1
         ttft, tpot = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])
@@ -455,7 +547,7 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
             residuals += [(engine, "ttft", ttft / predicted["ttft_ms"], "serving"),
                           (engine, "tpot", tpot / predicted["tpot_ms"], "serving"),
                           (engine, "throughput", throughput / est["throughput_tokens_per_s"][j_tpot], "serving")]
-        if a["mode"] in ("agg", "agg-layouts") and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
+        if a["mode"] in ("agg", "agg-layouts", "agg-speculative") and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
             measured["max_load_throughput"] = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
             predicted["max_load_throughput"] = est["throughput_tokens_per_s"][j_tpot]
         for metric, value in measured.items():
@@ -479,6 +571,18 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
         groups = by_mode["disagg"][metric]
         _table(f"disaggregated (not in the goals): {metric}",
                {k: v for k, v in groups.items() if k == "all" or k.startswith(("engine ", "model "))})
+    for metric, groups in by_mode["agg-queue"].items():
+        if groups:
+            _table(f"more clients than the KV cache holds, queued by Little's law (agg, not in the goals): {metric}",
+                   groups)
+    for metric, groups in by_mode["agg-per-rank"].items():
+        if groups:
+            _table(f"batch_size per GPU or rank, all clients in flight (agg, not in the goals): {metric}",
+                   {k: v for k, v in groups.items() if not k.startswith("shape ")})
+    for metric, groups in by_mode["agg-speculative"].items():
+        if groups:
+            _table(f"speculative decoding (agg, not in the goals): {metric}",
+                   {k: v for k, v in groups.items() if not k.startswith("shape ")})
     # rows with attention data parallelism or more GPUs than one NVLink domain, estimated with the layout
     # they state (tp, dp, ep): apart from the goals, whose rows stay those scored before the options existed
     for mode in ("agg-layouts", "disagg-layouts"):

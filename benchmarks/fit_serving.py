@@ -86,7 +86,7 @@ def rows():
     """The aggregated-serving rows accuracy.py scores, with their estimate's arguments."""
     ids = set(load_catalog().ids("models"))
     out = []
-    for row in csv.DictReader(open(accuracy.SERVING, newline="", encoding="utf-8")):
+    for row in accuracy.distinct_measurements(csv.DictReader(open(accuracy.SERVING, newline="", encoding="utf-8"))):
         args, _ = accuracy.serving_scenario(row, ids)
         if args is not None and args["mode"] == "agg":  # the goals' rows
             out.append((row, args["jobs"]["tpot_ms"]))

@@ -42,14 +42,20 @@ def test_expert_parallel_decode_step_by_hand():
     # 8 GPUs (an all-reduce's traffic: 2 ceil(log2 8) = 6 hops of 6 us, and 2 x 7/8 x 64 x 7168 x 2 B at
     # 450 GB/s) for an all-to-all of the 64 / 8 = 8 tokens of each GPU, top-8 (two calls of 12 us and
     # 7/8 x 8 x 8 x 7168 x 2 B). Nothing else in the step changes (the weights and the KV cache are read
-    # alike), so the TPOTs differ by that
+    # alike), so the TPOTs differ by that, and by the traffic of the prompts that join the steps: a
+    # 1000-token prompt on one rank (one GPU) sends its tokens to their 8 experts and back, 2 x 7/8 x
+    # 1000 x 8 x 7168 x 2 B a layer, where it was gathered and scattered, 2 x 7/8 x 1000 x 7168 x 2 B
+    # (the latencies are the step's). vLLM: 63 others, a cycle of 199 + 1 + 0.5 steps, a wave share
+    # of 0.1: 63 / 200.5 x (1 - 0.05) prompts join a step.
     model = load_catalog().model("deepseek-v3")
     h, layers, k = model.hidden_size, model.layers, model.experts_per_token
     all_reduce = 6 * ALLREDUCE_HOP_LATENCY_S + 2 * 7 / 8 * 64 * h * 2 / (450 * GB)
     all_to_all = 2 * (2 * ALLREDUCE_HOP_LATENCY_S + 7 / 8 * 8 * k * h * 2 / (450 * GB))
+    prompt = layers * 2 * 7 / 8 * 1000 * h * 2 * (k - 1) / (450 * GB)
     args = dict(gpus=8, dp=8, batch=64, input_tokens=1000, output_tokens=200)
     tp_only, with_ep = estimate("deepseek-v3", "h200", **args), estimate("deepseek-v3", "h200", ep=8, **args)
-    assert with_ep.tpot_s - tp_only.tpot_s == pytest.approx(layers * (all_to_all - all_reduce), rel=1e-6)
+    assert with_ep.tpot_s - tp_only.tpot_s == pytest.approx(layers * (all_to_all - all_reduce)
+                                                            + 63 / 200.5 * 0.95 * prompt, rel=1e-6)
     assert with_ep.total_memory_gib == pytest.approx(tp_only.total_memory_gib, rel=1e-12)  # experts split alike
     # with one attention rank (tp 8) every GPU holds every token: ep changes no communication
     one_rank = dict(args, dp=None)

@@ -120,6 +120,34 @@ def test_closed_loop_of_five_clients_by_hand(tmp_path, wait_steps, wave_share, f
     assert r.throughput_tokens_per_s == pytest.approx(5 * 100 / (ttft + 99 * tpot), rel=1e-9)
 
 
+@pytest.mark.parametrize("wave_share", [0.0, 1.0])
+def test_joining_prompts_add_their_all_reduce_traffic(tmp_path, wave_share):
+    # The closed loop of five above on 2 toy GPUs (tensor parallel 2, 10 layers, hidden 1000, link
+    # 100 GB/s), against the same GPUs with a link 10,000 times as fast (1e6 GB/s): only the
+    # collectives' bandwidth terms differ (their hop latencies are the same), by 1 - 1e-4 of the toy's. Each layer all-reduces
+    # its tokens twice, each 2 (2 - 1) / 2 x tokens x 1000 x 2 B over 1e11 B/s:
+    # - the decode step of 5 tokens: 2 x 10 x 5 x 2000 / 1e11 = 2e-6 s;
+    # - a joining 256-token prompt adds its tokens to a step's all-reduces: 2 x 10 x 256 x 2000 / 1e11
+    #   = 1.024e-4 s, as a lone prompt's prefill pays;
+    # - (1 - phi / 2) x 4 / 100.5 prompts join a step; phi x 2 prompts ahead in a wave, each with its
+    #   traffic and 256 / 8192 of a step's.
+    fast = tmp_path / "fast.toml"
+    fast.write_text('[[hardware]]\nid = "toy-gpu-fast-link"\nname = "Toy GPU, fast link"\nkind = "gpu"\n'
+                    'memory_gib = 10\nbandwidth_gb_s = 1000\ntflops_fp16 = 100\ninterconnect_gb_s = 1e6\n'
+                    'price_usd_per_hour = 2.0\nprice_source = "test"\nprice_as_of = "2026-01-01"\n'
+                    'source = "test"\nas_of = "2026-01-01"\n')
+    catalog = [TINY, str(fast), _toy_engine(tmp_path, ttft_wait_steps=0.0, wave_share=wave_share,
+                                            loaded_prefill_factor=1.0)]
+    args = dict(TOY_LOOP, catalog=catalog, engine="toy-engine", gpus=2, batch=5, output_tokens=100)
+    slow, quick = estimate("toy-dense", "toy-gpu", **args), estimate("toy-dense", "toy-gpu-fast-link", **args)
+    step, prompt = 2e-6 * (1 - 1e-4), 1.024e-4 * (1 - 1e-4)
+    d_tpot = step + (1 - wave_share / 2) * 4 / 100.5 * prompt
+    assert slow.tpot_s - quick.tpot_s == pytest.approx(d_tpot, rel=1e-6)
+    # TTFT: its own prefill's traffic, 1.5 loaded steps, and the wave's prompts ahead
+    d_ttft = prompt + 1.5 * d_tpot + wave_share * 2 * (prompt + 256 / 8192 * step)
+    assert slow.ttft_s - quick.ttft_s == pytest.approx(d_ttft, rel=1e-6)
+
+
 def test_single_sequence_decode_is_memory_bound_on_the_toy():
     # toy-dense: 1e9 params fp16 = 2e9 B; embedding 1e6 params not read -> 1.998e9 B per step
     # toy-gpu 1000 GB/s x vLLM MBU; engine fixed step cost added

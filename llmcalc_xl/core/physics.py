@@ -612,10 +612,12 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       decodes for N - 1 steps: each client's cycle is N + k - 1/2 steps (k + 1/2 for an answer of
       one token or none), so each of the B - 1 others starts a new request once a cycle:
       (B - 1) / (N + k - 1/2) prompts join an average step. A step reads the weights once for all its tokens, so what a joining
-      prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill). The
+      prompt adds is its arithmetic, C_1 (the compute time of one lone prompt's prefill), and under
+      tensor parallelism its P tokens in the step's collectives, X_1 (their bandwidth terms for P
+      tokens; the step pays the latency already): C_1 + X_1. The
       prompts ahead of this request in a wave (below: phi x (B - 1) / 2 of them a cycle) run before
       its first token, in its TTFT, not in its decode steps:
-      TPOT = T_dec + (1 - phi / 2) x (B - 1) / (N + k - 1/2) x C_1.
+      TPOT = T_dec + (1 - phi / 2) x (B - 1) / (N + k - 1/2) x (C_1 + X_1).
     - Over one client's cycle the others' prompts add (1 - phi / 2) x (B - 1) x C_1 to its decode
       steps, whatever N: the latency, and the GPU time a request costs, grow with N.
 
@@ -632,8 +634,8 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       it would make TensorRT-LLM's TPOT 36% too high on the calibration rows (fit_serving.py).
     - A wave: a run starts all B clients at once and, with equal lengths, they stay together
       until their first tokens scatter them (each finishes a step after the one before it). In a
-      wave the i-th prompt waits behind the i - 1 before it, each costing its arithmetic C_1 and its
-      share P / max_batched_tokens of a step's decodes T_dec: (B - 1) / 2 x (C_1 + P / M x T_dec)
+      wave the i-th prompt waits behind the i - 1 before it, each costing C_1 + X_1 and its
+      share P / max_batched_tokens of a step's decodes T_dec: (B - 1) / 2 x (C_1 + X_1 + P / M x T_dec)
       on average. A run of r requests per client sees a wave in about 1 / r of them, more where the
       scheduler keeps waves together: ``wave_share`` phi (fitted; 0.1 for vLLM and TensorRT-LLM
       matches the usual 10 requests per client of serving benchmarks). AIConfigurator's
@@ -641,7 +643,7 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
       aiconfigurator, sdk/backends/trtllm_backend.py, run_agg: "assume we have requests 10x of
       concurrency ... to mitigate the impact of first round latency").
 
-    TTFT = F_1 x (1 + u x (f - 1)) + u x ((1/2 + k) x TPOT + w x T_dec) + phi x (B - 1) / 2 x (C_1 + P / M x T_dec).
+    TTFT = F_1 x (1 + u x (f - 1)) + u x ((1/2 + k) x TPOT + w x T_dec) + phi x (B - 1) / 2 x (C_1 + X_1 + P / M x T_dec).
 
     - At B = 1 nothing else runs: u = 0 and B - 1 = 0, so TTFT = F_1 and TPOT = T_dec, the
       single-request figures.
@@ -764,12 +766,16 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
     # a prompt ahead of this request in a wave runs before its first token (TTFT's wave below), not in
     # its decode steps: phi x (B - 1) / 2 of the others' B - 1 prompts a cycle
     joining = let("joining_prompts", where(s.continuous, others / cycle * (1.0 - s.wave_share / 2.0), 0.0))
-    tpot_hosted = let("tpot_loaded", tpot_alone + joining * compute_one)
+    # what a joining prompt adds to a step: its arithmetic, and its tokens in the step's collectives (the
+    # traffic of P more tokens; the step pays the collectives' latency already)
+    prompt_comm = let("prompt_comm_s", comm(s.prompt, s.prompt) - comm(0.0, 0.0))
+    prompt_cost = let("prompt_step_s", compute_one + prompt_comm)
+    tpot_hosted = let("tpot_loaded", tpot_alone + joining * prompt_cost)
     # TTFT under load (docstring): the lone prefill, slower under load; the running step, the engine's
     # wait and the prompt's steps; and the share of a wave of B prompts, (B - 1) / 2 of them ahead on
     # average, each its arithmetic and its share (P / max_batched_tokens) of a step's decodes
     ahead = let("prompts_ahead", others / 2.0)
-    wave_s = let("wave_wait_s", ahead * (compute_one + s.prompt / s.max_tokens * tpot_alone))
+    wave_s = let("wave_wait_s", ahead * (prompt_cost + s.prompt / s.max_tokens * tpot_alone))
     busy_engine = let("under_load", np.minimum(others, 1.0))  # 0 for a lone request, 1 with others in flight
     ttft_loaded = let("ttft_loaded", prefill_one * (1.0 + busy_engine * (s.loaded_prefill - 1.0))
                       + busy_engine * ((0.5 + prompt_steps) * tpot_hosted + s.wait_steps * tpot_alone)
@@ -1110,6 +1116,7 @@ LABELS = {
     "dec_attn_bytes": "Decode KV read per step B", "dec_attn_flops": "Decode attention FLOPs per step",
     "dec_gemm_s": "Decode GEMMs s per step", "dec_attn_s": "Decode attention s per step", "tpot_core": "Decode s per step (own hardware)",
     "other_clients": "Other requests in flight", "cycle_steps": "Steps of a client's cycle", "joining_prompts": "Prompts joining a decode step",
+    "prompt_comm_s": "A joining prompt's collectives traffic s", "prompt_step_s": "What a joining prompt adds to a step s",
     "tpot_loaded": "Decode s per step with prompts joining", "prompt_steps": "Steps a prompt takes",
     "prompts_ahead": "Prompts ahead in a wave", "wave_wait_s": "Wait behind a wave's prompts s",
     "under_load": "Others in flight?", "ttft_loaded": "TTFT s under load",
