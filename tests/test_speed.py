@@ -173,7 +173,8 @@ def test_allreduce_bandwidth_share_divides_the_link_for_the_collectives(tmp_path
 
 
 def test_allreduce_bandwidth_share_over_one_is_a_load_error(tmp_path):
-    with pytest.raises(CatalogError, match="allreduce_bandwidth_share"):
+    with pytest.raises(CatalogError, match=r"'toy-engine': allreduce_bandwidth_share must be above 0 and at most 1 "
+                                           r"\(a share of the link\), got 1\.5\. Fix the entry and load again\."):
         estimate("toy-dense", "toy-gpu", **dict(TOY_LOOP, catalog=[TINY, _toy_engine(
             tmp_path, allreduce_bandwidth_share=1.5)], engine="toy-engine"))
 
