@@ -26,6 +26,15 @@ GPUs that are not in the data):
    every point of a grid (TTFT_GRID), to the least sum of TTFT's and TPOT's median absolute
    errors: the wave share moves TPOT too (the prompts ahead in a wave run before the first token,
    not in the decode steps). The maximum-load throughput follows from both.
+4. Each engine's ``allreduce_bandwidth_share`` (engines.toml): the share of the link's bandwidth its
+   tensor-parallel collectives move their bytes at. Fitted on that engine's rows, by a coarse grid
+   (SHARE_GRID), to the least sum of the median absolute errors of TTFT, TPOT and the maximum-load
+   throughput (each deployment's highest concurrency of at least accuracy.MAX_LOAD_MIN_BATCH, as
+   accuracy.py scores it): a joining prompt's tokens cross the links in every layer, so the share
+   moves all three, and most at TP 4-8 with short answers, where a step holds the most prompt tokens.
+   Fitted against the catalogs as they stand (their hop latency, format factors and TTFT waits, not
+   the proposals of steps 0-3), since it is what they leave that this share takes up.
+   ``python benchmarks/fit_serving.py --share`` runs this step alone.
 
 It writes nothing: the values go into the catalogs by hand, with this script named as their source.
 """
@@ -183,8 +192,62 @@ def fit_ttft(data, changes, engine):
     return values
 
 
+#: the grid of allreduce_bandwidth_share (step 4)
+SHARE_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
+
+
+def max_load_errors(data, changes):
+    """estimate / measured - 1 of the maximum-load throughput: each deployment's highest concurrency
+    (accuracy.py's rule), measured as B x N / (TTFT + (N - 1) x TPOT)."""
+    def deployment(row):
+        return tuple(row[k] for k in ("backend", "backend_version", "system", "model_path", "gemm_quant_mode",
+                                      "moe_quant_mode", "tp_size", "moe_tp_size", "moe_ep_size", "isl", "osl"))
+    top: dict = {}
+    for row, a in data:
+        top[deployment(row)] = max(top.get(deployment(row), 0), a["batch"])
+    subset = [(r, a) for r, a in data if a["batch"] == top[deployment(r)] and a["batch"] >= accuracy.MAX_LOAD_MIN_BATCH]
+    cols = {k: [a[k] for _, a in subset] for k in ("model", "hardware", "gpus", "precision", "engine", "batch",
+                                                   "input_tokens", "output_tokens")}
+    est = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=[overlay(changes)] if changes else None,
+                        **cols)
+    out = []
+    for i, (row, a) in enumerate(subset):
+        n, value = a["output_tokens"], est["throughput_tokens_per_s"][i]
+        if est["error"][i] is None and math.isfinite(value):
+            measured = a["batch"] * n / ((float(row["silicon_ttft_ms"]) + (n - 1) * float(row["silicon_tpot_ms"])) / 1000.0)
+            out.append(value / measured - 1.0)
+    return out
+
+
+def fit_collective_share(data, changes, engine):
+    subset = [(r, a) for r, a in data if a["engine"] == engine]
+
+    def score(share):
+        trial = {**changes, ("engines", engine): {**changes.get(("engines", engine), {}),
+                                                  "allreduce_bandwidth_share": share}}
+        medians = [statistics.median(abs(math.exp(e) - 1.0) for _, e in errors)
+                   for errors in log_errors(subset, trial, metric=("ttft_ms", "tpot_ms"))]
+        return medians + [statistics.median(abs(e) for e in max_load_errors(subset, trial))]
+
+    scores = {share: score(share) for share in SHARE_GRID}
+    best = min(SHARE_GRID, key=lambda share: sum(scores[share]))
+    print(f"allreduce_bandwidth_share {engine:<13}{len(subset):>5} rows: {best:g} (median |error| of TTFT, TPOT, "
+          "max-load throughput: " + "; ".join(f"{share:g}: " + ", ".join(f"{x:.1%}" for x in scores[share])
+                                              for share in SHARE_GRID) + ")")
+    return best
+
+
+def fit_collective_shares(data) -> dict:
+    """Step 4, against the catalogs as they stand."""
+    set_hop_latency(ASSUMPTIONS.allreduce_hop_latency_s)
+    return {engine: fit_collective_share(data, {}, engine) for engine in sorted({a["engine"] for _, a in data})}
+
+
 def main() -> None:
     data = rows()
+    if "--share" in sys.argv[1:]:
+        fit_collective_shares(data)
+        return
     fit_hop_latency(data)
     changes: dict = {}
     for precision in ("fp8", "fp4"):
@@ -204,6 +267,8 @@ def main() -> None:
     print()
     for engine in sorted({a["engine"] for _, a in data}):
         changes[("engines", engine)] = fit_ttft(data, changes, engine)
+    print()
+    fit_collective_shares(data)
 
 
 if __name__ == "__main__":

@@ -46,12 +46,14 @@ def test_expert_parallel_decode_step_by_hand():
     # 1000-token prompt on one rank (one GPU) sends its tokens to their 8 experts and back, 2 x 7/8 x
     # 1000 x 8 x 7168 x 2 B a layer, where it was gathered and scattered, 2 x 7/8 x 1000 x 7168 x 2 B
     # (the latencies are the step's). vLLM: 63 others, a cycle of 199 + 1 + 0.5 steps, a wave share
-    # of 0.1: 63 / 200.5 x (1 - 0.05) prompts join a step.
+    # of 0.1: 63 / 200.5 x (1 - 0.05) prompts join a step. vLLM's collectives move their bytes at its
+    # allreduce_bandwidth_share of the 450 GB/s.
     model = load_catalog().model("deepseek-v3")
+    link = load_catalog().engine("vllm").allreduce_bandwidth_share * 450 * GB
     h, layers, k = model.hidden_size, model.layers, model.experts_per_token
-    all_reduce = 6 * ALLREDUCE_HOP_LATENCY_S + 2 * 7 / 8 * 64 * h * 2 / (450 * GB)
-    all_to_all = 2 * (2 * ALLREDUCE_HOP_LATENCY_S + 7 / 8 * 8 * k * h * 2 / (450 * GB))
-    prompt = layers * 2 * 7 / 8 * 1000 * h * 2 * (k - 1) / (450 * GB)
+    all_reduce = 6 * ALLREDUCE_HOP_LATENCY_S + 2 * 7 / 8 * 64 * h * 2 / link
+    all_to_all = 2 * (2 * ALLREDUCE_HOP_LATENCY_S + 7 / 8 * 8 * k * h * 2 / link)
+    prompt = layers * 2 * 7 / 8 * 1000 * h * 2 * (k - 1) / link
     args = dict(gpus=8, dp=8, batch=64, input_tokens=1000, output_tokens=200)
     tp_only, with_ep = estimate("deepseek-v3", "h200", **args), estimate("deepseek-v3", "h200", ep=8, **args)
     assert with_ep.tpot_s - tp_only.tpot_s == pytest.approx(layers * (all_to_all - all_reduce)
@@ -110,15 +112,17 @@ def test_more_gpus_than_one_nvlink_domain_pay_the_network(tmp_path):
     # Llama-3.1-70B on 16 H100 (two 8-GPU nodes), batch 1: each of the 2 x 80 all-reduces a step of
     # 8192 x 2 B = 16,384 B reduces over NVLink in each node (2 x 7/8 of it at 450 GB/s), then the two
     # nodes swap each GPU's eighth over its 50 GB/s ConnectX-7 port (2 x 1/2 x 16,384 / 8 B); in one
-    # 16-GPU domain it would be 2 x 15/16 x 16,384 B at 450 GB/s. The tree's latency is the same
+    # 16-GPU domain it would be 2 x 15/16 x 16,384 B at 450 GB/s. The tree's latency is the same. vLLM's
+    # collectives reach its allreduce_bandwidth_share of either link.
     overlay = tmp_path / "wide.toml"
     overlay.write_text('[[hardware]]\nid = "h100-sxm"\nnvlink_domain_gpus = 16\nsource = "t"\nas_of = "2026-11-30"\n')
     args = dict(gpus=16, batch=1, input_tokens=1000, output_tokens=100)
     two_nodes = estimate("llama-3.1-70b", "h100-sxm", **args)
     one_domain = estimate("llama-3.1-70b", "h100-sxm", catalog=[overlay], **args)
     message = 8192 * 2
+    share = load_catalog().engine("vllm").allreduce_bandwidth_share
     by_hand = 2 * 80 * (2 * 7 / 8 * message / (450 * GB) + 2 * 1 / 2 * message / 8 / (50 * GB)
-                        - 2 * 15 / 16 * message / (450 * GB))
+                        - 2 * 15 / 16 * message / (450 * GB)) / share
     assert two_nodes.tpot_s - one_domain.tpot_s == pytest.approx(by_hand, rel=1e-6)
     assert load_catalog().hardware("gb200").nvlink_domain_gpus == 72
 

@@ -8,6 +8,7 @@ import pytest
 import llmcalc_xl
 from llmcalc_xl import estimate
 from llmcalc_xl.core import speed
+from llmcalc_xl.errors import CatalogError
 
 TINY = "tests/data/tiny.toml"
 
@@ -73,6 +74,7 @@ def _toy_engine(tmp_path, **fields):
     shipped = Path(llmcalc_xl.__file__).parent / "catalogs" / "engines.toml"
     entry = next(e for e in tomllib.load(open(shipped, "rb"))["engines"] if e["id"] == "vllm")
     entry = dict(entry, id="toy-engine", name="Toy engine", aliases=[], **fields)
+    entry = {k: v for k, v in entry.items() if v is not None}  # None: the field not given
 
     def value(v):
         if isinstance(v, bool):
@@ -137,7 +139,7 @@ def test_joining_prompts_add_their_all_reduce_traffic(tmp_path, wave_share):
                     'price_usd_per_hour = 2.0\nprice_source = "test"\nprice_as_of = "2026-01-01"\n'
                     'source = "test"\nas_of = "2026-01-01"\n')
     catalog = [TINY, str(fast), _toy_engine(tmp_path, ttft_wait_steps=0.0, wave_share=wave_share,
-                                            loaded_prefill_factor=1.0)]
+                                            loaded_prefill_factor=1.0, allreduce_bandwidth_share=None)]
     args = dict(TOY_LOOP, catalog=catalog, engine="toy-engine", gpus=2, batch=5, output_tokens=100)
     slow, quick = estimate("toy-dense", "toy-gpu", **args), estimate("toy-dense", "toy-gpu-fast-link", **args)
     step, prompt = 2e-6 * (1 - 1e-4), 1.024e-4 * (1 - 1e-4)
@@ -146,6 +148,35 @@ def test_joining_prompts_add_their_all_reduce_traffic(tmp_path, wave_share):
     # TTFT: its own prefill's traffic, 1.5 loaded steps, and the wave's prompts ahead
     d_ttft = prompt + 1.5 * d_tpot + wave_share * 2 * (prompt + 256 / 8192 * step)
     assert slow.ttft_s - quick.ttft_s == pytest.approx(d_ttft, rel=1e-6)
+
+
+@pytest.mark.parametrize("share", [0.5, 0.25])
+def test_allreduce_bandwidth_share_divides_the_link_for_the_collectives(tmp_path, share):
+    # The closed loop of five on 2 toy GPUs above (link 100 GB/s, wave_share 0), with the engine's
+    # collectives at a share s of the link against the same engine at the whole link: every
+    # collective's bytes take 1 / s times as long, so each bandwidth term above grows by (1 / s - 1)
+    # of itself, and the hop latencies stay:
+    # - the decode step of 5 tokens: 2 x 10 x 5 x 2000 / 1e11 = 2e-6 s at the whole link;
+    # - a joining 256-token prompt: 2 x 10 x 256 x 2000 / 1e11 = 1.024e-4 s, 4 / 100.5 of one a step.
+    def run(**fields):
+        catalog = [TINY, _toy_engine(tmp_path, ttft_wait_steps=0.0, wave_share=0.0, loaded_prefill_factor=1.0,
+                                     **fields)]
+        return estimate("toy-dense", "toy-gpu", **dict(TOY_LOOP, catalog=catalog, engine="toy-engine", gpus=2,
+                                                      batch=5, output_tokens=100))
+    whole, part = run(allreduce_bandwidth_share=1.0), run(allreduce_bandwidth_share=share)
+    assert run(allreduce_bandwidth_share=None).tpot_s == pytest.approx(whole.tpot_s, rel=1e-12)  # 1 if not given
+    more = 1.0 / share - 1.0
+    d_tpot = more * (2e-6 + 4 / 100.5 * 1.024e-4)
+    assert part.tpot_s - whole.tpot_s == pytest.approx(d_tpot, rel=1e-6)
+    # TTFT: its own prefill's traffic and 1.5 loaded steps
+    assert part.ttft_s - whole.ttft_s == pytest.approx(more * 1.024e-4 + 1.5 * d_tpot, rel=1e-6)
+
+
+def test_allreduce_bandwidth_share_over_one_is_a_load_error(tmp_path):
+    with pytest.raises(CatalogError, match=r"'toy-engine': allreduce_bandwidth_share must be above 0 and at most 1 "
+                                           r"\(a share of the link\), got 1\.5\. Fix the entry and load again\."):
+        estimate("toy-dense", "toy-gpu", **dict(TOY_LOOP, catalog=[TINY, _toy_engine(
+            tmp_path, allreduce_bandwidth_share=1.5)], engine="toy-engine"))
 
 
 def test_single_sequence_decode_is_memory_bound_on_the_toy():

@@ -576,6 +576,7 @@ class Engine:
     apple_prefill_mfu: float | None = _f(None, gt=0)
     apple_decode_mbu: float | None = _f(None, gt=0)
     decode_attention_mbu: float | None = _f(None, gt=0)
+    allreduce_bandwidth_share: float | None = _f(None, gt=0)
     apple_prefill_half_tokens: float | None = _f(None, min=0)
     max_batch_cap: int | None = _f(None, gt=0)
     max_batch_cap_large_gpu: int | None = _f(None, gt=0)
@@ -588,7 +589,7 @@ class Engine:
 
     def check(self) -> None:
         for name in ("memory_fraction", "prefill_mfu", "decode_mfu", "decode_mbu", "apple_prefill_mfu",
-                     "apple_decode_mbu", "decode_attention_mbu", "wave_share"):
+                     "apple_decode_mbu", "decode_attention_mbu", "allreduce_bandwidth_share", "wave_share"):
             if (getattr(self, name) or 0) > 1:
                 raise ValueError(f"{name} must be <= 1")
         for metric in ("ttft", "tpot", "throughput"):
@@ -762,6 +763,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "apple_prefill_mfu": (0, 1, "a share of the peak"),
     "apple_decode_mbu": (0, 1, "a share of the peak"),
     "decode_attention_mbu": (0, 1, "a share of the peak"),
+    "allreduce_bandwidth_share": (0, 1, "a share of the link"),
     "prefill_overhead_s": (0, 3_600, "an hour"),
     "decode_step_overhead_s": (0, 60, "a minute per step"),
     "decode_overhead_s_per_layer": (0, 1, "a second per layer and step"),

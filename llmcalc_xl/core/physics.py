@@ -192,6 +192,7 @@ class Scenario:
     peak_attention: Any
     gemm_factor: Any
     link: Any
+    collective_share: Any  # share of the links' bandwidth the engine's tensor-parallel collectives reach
     domain: Any     # GPUs one NVLink domain holds (0: not stated, never crossed)
     scale_out: Any  # B/s per GPU between nodes
     price: Any
@@ -394,6 +395,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         # dequantised to 16-bit on a device without those units, it runs the 16-bit kernels' way
         gemm_factor=where(native, look.precision("gemm_efficiency", 1.0), 1.0),
         link=or_default(look.hardware("interconnect_gb_s"), c.default_link_gb_s) * BYTES_PER_GB,
+        # the engine's all-reduce and all-to-all kernels move their bytes at this share of the links
+        # (NVLink and between nodes; engines.toml, allreduce_bandwidth_share; 1 where not given)
+        collective_share=or_default(look.engine("allreduce_bandwidth_share"), 1.0),
         # a deployment wider than one NVLink domain reaches the GPUs of other nodes over their network links
         domain=or_default(look.hardware("nvlink_domain_gpus"), 0.0),
         scale_out=or_default(look.hardware("scale_out_gb_s"), c.default_scale_out_gb_s) * BYTES_PER_GB,
@@ -688,7 +692,8 @@ def speed(s: Scenario, w: Weights, m: Memory, gpus: Any, let: Let = keep, c: Ass
         all-to-all); under layer splitting activation hops between GPUs. ``rank_tokens``: the tokens
         one attention rank holds."""
         return where(s.tensor, _speed.layout_comm_s(m.tp, m.width, s.ep_groups, s.layers, where(s.experts > 0, s.layers, 0.0),
-                                                    tokens, rank_tokens, s.hidden, s.k_active, s.link, s.scale_out,
+                                                    tokens, rank_tokens, s.hidden, s.k_active, s.link * s.collective_share,
+                                                    s.scale_out * s.collective_share,
                                                     s.domain, c),
                      _speed.pipeline_hops_s(gpus, tokens, s.hidden, s.link, c))
 
@@ -1076,7 +1081,7 @@ LABELS = {
     "wait_steps": "Steps a new request waits under load", "wave_share": "Share of a wave waited behind",
     "loaded_prefill": "Prefill under load / lone prefill",
     "mem_gib": "Memory GiB per GPU", "mem_fraction": "Allocatable share", "bandwidth": "Bandwidth B/s",
-    "peak": "Peak FLOP/s per GPU", "link": "Link B/s", "price": "USD per GPU-hour",
+    "peak": "Peak FLOP/s per GPU", "link": "Link B/s", "collective_share": "Share of the link the collectives reach", "price": "USD per GPU-hour",
     "api_ttft": "API TTFT s", "api_tokens_per_s": "API output tokens/s", "input_price": "API input USD/Mtok",
     "cached_price": "API cached input USD/Mtok", "output_price": "API output USD/Mtok",
     "emb": "Embedding parameters", "out_p": "Output parameters", "s_v": "attn_v share", "s_down": "ffn_down share",
