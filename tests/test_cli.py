@@ -136,3 +136,13 @@ def test_python_dash_m_runs_the_command(tmp_path):
     assert json.loads(r.stdout)["token_cost_usd"] == 0.03  # 500 tokens at $60 per million
     r = subprocess.run([sys.executable, "-m", "llmcalc_xl", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.startswith("Usage: llmcalc-xl")
+
+
+def test_a_note_that_ends_in_a_full_stop_gets_no_second_one():
+    # the retired-model note ends with its successor's sentence; the text output adds no "..": one stop
+    r = run("estimate", "--model", "gpt-4", "--hardware", "a100-40gb", "--input-tokens", "0",
+            "--output-tokens", "500", "--latency-s", "3.5", "--price-per-hour", "2.5", "--quote-date", "2026-11-30")
+    assert r.exit_code == 0, r.output
+    note = [line for line in r.output.splitlines() if line.startswith("Note:")]
+    assert note == ["Note: 'gpt-4' was retired on 2026-10-23: its provider no longer serves it, and the cost "
+                    "uses its last published price. Its successor is 'gpt-5.6-sol'."]

@@ -101,7 +101,7 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
                 lines.append(f"Note: {note.text.rstrip('.')}.{hint}")
         for note in notes:
             if note.kind not in ("does_not_fit", "not_applicable"):
-                lines.append(f"Note: {note.text}.")
+                lines.append(f"Note: {note.text.rstrip('.')}.")
         return "\n".join(lines)
     if d["latency_s"] is not None:
         lines.append("Speed" + ("   (in brackets: P10-P90, the range of 8 in 10 measurements; README \"Error bands\")"
@@ -142,7 +142,7 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
                         if d.get("replicas_needed") else ""))
     for note in notes:
         if note.kind != "not_applicable":  # the Memory line above says so
-            lines.append(f"Note: {note.text}.")
+            lines.append(f"Note: {note.text.rstrip('.')}.")
     return "\n".join(lines)
 
 
