@@ -158,3 +158,34 @@ def test_rows_into_a_workbook_stay_live_and_equal_the_core(tmp_path):
     r = CliRunner().invoke(main, ["fill", str(src), "--workbook", str(quote)])
     assert r.exit_code == 0 and "0 added, 6 updated, 0 kept" in r.output, r.output
     assert load_workbook(quote)["Cover"]["B3"].value == "Kept client"
+
+
+def test_csv_text_numbers_exact_and_text_round_trips():
+    """The CSV writer (polars) prints each float so that it reads back to the same double, whole
+    floats with ".0"; text with separators, quotes and line ends reads back as written; a gap is an
+    empty cell, an empty text a quoted one; the header may hold the same name twice."""
+    import io
+
+    import pyarrow as pa
+
+    from llmcalc_xl.batch.fill import _csv_text
+
+    floats = [0.1 + 0.2, 4.0, 1e15, 1e22, 5e-324, 1.7976931348623157e308, -0.0, 2 / 3, 123456.789, None]
+    texts = ["a,b", 'say "hi"', "two\nlines", " lead", "", None, "'=1+1", "é", "x", "y"]
+    table = pa.table([pa.array(floats, pa.float64()), pa.array(texts, pa.string()),
+                      pa.array(list(range(9)) + [None], pa.int64()), pa.array([True, False] * 5)],
+                     names=["n, 1", "'=x", "'=x", "flag"])
+    body = bytes(_csv_text(table, with_header=True)).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(body, newline="")))
+    assert rows[0] == ["n, 1", "'=x", "'=x", "flag"]
+    assert len(rows) == 11
+    for row, number, text, count in zip(rows[1:], floats, texts, list(range(9)) + [None]):
+        assert (row[0] == "") if number is None else (float(row[0]) == number and
+                                                      math.copysign(1, float(row[0])) == math.copysign(1, number))
+        assert row[1] == (text or "")
+        assert row[2] == ("" if count is None else str(count))
+    assert [r[3] for r in rows[1:]] == ["true", "false"] * 5
+    lines = body.split("\n")
+    assert lines[1].startswith("0.30000000000000004,") and lines[2].startswith("4.0,")  # shortest round trip
+    assert ',"",' in body  # an empty text is kept apart from a gap
+    assert bytes(_csv_text(table.slice(0, 0), with_header=True)).decode() == '"n, 1",\'=x,\'=x,flag\n'

@@ -2,7 +2,7 @@
 
 Every input row comes out, in order, with its columns untouched, then the `estimate --json`
 keys (``notes`` joined by "; " in one cell), then ``status`` (ok or error) and ``error`` (the
-row's message). A bad row never stops the batch. CSV in and out go through pyarrow (a million rows in seconds); numbers are parsed
+row's message). A bad row never stops the batch. CSV is read with pyarrow and written with polars (a million rows in seconds); numbers are parsed
 in bulk and only the cells that are not numbers get a message of their own.
 """
 
@@ -265,7 +265,7 @@ def _fill_into(tmp: str, suffix: str, table_reader, header, src, cat, progress, 
 
     rows = failed = 0
     blocks = []
-    # pyarrow writes CSV without the GIL: writer threads turn blocks into text (each block in
+    # polars writes CSV without the GIL: writer threads turn blocks into text (each block in
     # parts, for the cores) while the next block is priced; the parts reach the file in order
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -326,13 +326,27 @@ WRITE_PARTS = 2
 
 
 def _csv_text(table, with_header: bool):
-    """The table as CSV (UTF-8 bytes, pyarrow's quoting), with or without the header line."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    """The table as CSV (UTF-8 bytes, fields quoted where they must be), with or without the header line.
 
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=with_header))
-    return memoryview(sink.getvalue())
+    polars writes it: its shortest round-trip float text takes about half the CPU time of
+    pyarrow's CSV writer, and the floats are most of the output. Its text differs from pyarrow's
+    in form only: a whole float keeps a ".0" ("4.0"), a text cell is quoted only when it holds a
+    separator, a quote or a line end. The header goes through the csv module, as polars wants the
+    names unique and an escaped name may equal another column's."""
+    import csv
+    import io
+
+    import polars as pl
+
+    buffer = io.BytesIO()
+    if with_header:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(table.column_names)
+        buffer.write(line.getvalue().encode("utf-8"))
+    if table.num_rows:
+        pl.DataFrame(table.rename_columns([str(i) for i in range(table.num_columns)])).write_csv(
+            buffer, include_header=False)
+    return buffer.getbuffer()
 
 
 def count_rows(path: str | Path) -> int:
