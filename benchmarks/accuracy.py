@@ -305,8 +305,10 @@ GOALS = [
     ("tpot_ms", "worst engine/model group", 0.30), ("ttft_ms", "worst engine/model group", 0.30),
     ("max_load_throughput", "median |err|", 0.10), ("max_load_throughput", "|median bias|", 0.05),
 ]
-#: the goals CI enforces (exit status 1 when missed): those the estimates meet today
-ENFORCED: set = set()
+#: the goals CI enforces (exit status 1 when missed): those the estimates meet today, so that none
+#: is lost again; the worst-group goals join when they are met
+ENFORCED: set = {("tpot_ms", "median |err|"), ("ttft_ms", "median |err|"),
+                 ("max_load_throughput", "median |err|"), ("max_load_throughput", "|median bias|")}
 
 
 #: the columns that tell two measurements apart: a row equal to an earlier one in all of them is the same
