@@ -98,10 +98,10 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
         for note in notes:
             if note.kind == "does_not_fit":
                 hint = f" Use --gpus {d['gpus_needed']} or --gpus auto." if d.get("gpus_needed") else ""
-                lines.append(f"Note: {note.text.rstrip('.')}.{hint}")
+                lines.append(_note_line(note.text) + hint)
         for note in notes:
             if note.kind not in ("does_not_fit", "not_applicable"):
-                lines.append(f"Note: {note.text.rstrip('.')}.")
+                lines.append(_note_line(note.text))
         return "\n".join(lines)
     if d["latency_s"] is not None:
         lines.append("Speed" + ("   (in brackets: P10-P90, the range of 8 in 10 measurements; README \"Error bands\")"
@@ -142,7 +142,7 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
                         if d.get("replicas_needed") else ""))
     for note in notes:
         if note.kind != "not_applicable":  # the Memory line above says so
-            lines.append(f"Note: {note.text.rstrip('.')}.")
+            lines.append(_note_line(note.text))
     return "\n".join(lines)
 
 
@@ -221,6 +221,11 @@ def horizon_text(figures: dict[str, Any], months: list[dict[str, Any]], given: d
                                      ("monthly_api_usd", f"on {api}"), ("cumulative_usd", "cumulative"),
                                      ("cumulative_api_usd", f"cumulative on {api}")])]
     return "\n".join(lines)
+
+
+def _note_line(text: str) -> str:
+    """A note as the text output prints it: one sentence or more, ending in one full stop."""
+    return f"Note: {text.rstrip('.')}."
 
 
 def sensitivity_text(drivers: list[dict[str, Any]], share: float, what: str) -> str:
