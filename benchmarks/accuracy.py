@@ -307,7 +307,7 @@ GOALS = [
 ]
 #: the goals CI enforces (exit status 1 when missed): those the estimates meet today, so that none
 #: is lost again; the worst-group goals join when they are met
-ENFORCED: set = {("tpot_ms", "median |err|"), ("ttft_ms", "median |err|"),
+ENFORCED: set = {("tpot_ms", "median |err|"), ("ttft_ms", "median |err|"), ("tpot_ms", "worst engine/model group"),
                  ("max_load_throughput", "median |err|"), ("max_load_throughput", "|median bias|")}
 
 

@@ -35,6 +35,15 @@ GPUs that are not in the data):
    Fitted against the catalogs as they stand (their hop latency, format factors and TTFT waits, not
    the proposals of steps 0-3), since it is what they leave that this share takes up.
    ``python benchmarks/fit_serving.py --share`` runs this step alone.
+5. Each engine's ``sparse_attention_overhead_s_per_layer`` (engines.toml): fixed seconds a decode step
+   spends in each layer that runs a sparse-attention indexer (DeepSeek sparse attention), the chain of
+   small kernels the indexer adds to a layer (its query and key projections, norm, rotary embedding,
+   Hadamard rotation, FP8 quantisation and cache write, head-gate projection, the logits kernel, the
+   top-k selection), which at decode batch sizes take their launch and synchronisation latency rather
+   than their arithmetic. Fitted on the TPOT of that engine's rows of models with a
+   sparse_attention_top_k (SGLang's GLM-5: the only such rows among the aggregated ones), by a grid
+   (SPARSE_GRID), to the least median absolute error. ``python benchmarks/fit_serving.py --sparse`` runs
+   this step alone.
 
 It writes nothing: the values go into the catalogs by hand, with this script named as their source.
 """
@@ -243,10 +252,46 @@ def fit_collective_shares(data) -> dict:
     return {engine: fit_collective_share(data, {}, engine) for engine in sorted({a["engine"] for _, a in data})}
 
 
+#: the grid of sparse_attention_overhead_s_per_layer (step 5), seconds
+SPARSE_GRID = tuple(round(1e-5 * i, 6) for i in range(16))
+
+
+def sparse_models() -> set:
+    """The catalog's models with DeepSeek sparse attention (a sparse_attention_top_k)."""
+    cat = load_catalog()
+    return {m for m in cat.ids("models") if (cat.model(m).sparse_attention_top_k or 0) > 0}
+
+
+def fit_sparse_overhead(data, engine):
+    """Step 5, against the catalogs as they stand (None where the engine has no such rows)."""
+    set_hop_latency(ASSUMPTIONS.allreduce_hop_latency_s)
+    sparse = sparse_models()
+    subset = [(r, a) for r, a in data if a["engine"] == engine and a["model"] in sparse]
+    if not subset:
+        print(f"sparse_attention_overhead_s_per_layer {engine:<13}    0 rows: not fitted")
+        return None
+
+    def score(seconds):
+        errs = [e for _, e in log_errors(subset, {("engines", engine): {"sparse_attention_overhead_s_per_layer":
+                                                                           seconds}})]
+        return bias(errs), statistics.median(abs(math.exp(e) - 1.0) for e in errs)
+
+    scores = {x: score(x) for x in SPARSE_GRID}
+    best = min(SPARSE_GRID, key=lambda x: scores[x][1])
+    print(f"sparse_attention_overhead_s_per_layer {engine:<13}{len(subset):>5} TPOT rows: {best * 1e6:g} us "
+          f"(median error {math.exp(scores[0.0][0]) - 1:+.1%}, |error| {scores[0.0][1]:.1%} at 0; "
+          f"{math.exp(scores[best][0]) - 1:+.1%}, {scores[best][1]:.1%} at {best * 1e6:g} us)")
+    return best
+
+
 def main() -> None:
     data = rows()
     if "--share" in sys.argv[1:]:
         fit_collective_shares(data)
+        return
+    if "--sparse" in sys.argv[1:]:
+        for engine in sorted({a["engine"] for _, a in data}):
+            fit_sparse_overhead(data, engine)
         return
     fit_hop_latency(data)
     changes: dict = {}
@@ -269,6 +314,9 @@ def main() -> None:
         changes[("engines", engine)] = fit_ttft(data, changes, engine)
     print()
     fit_collective_shares(data)
+    print()
+    for engine in sorted({a["engine"] for _, a in data}):
+        fit_sparse_overhead(data, engine)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,12 @@ local attention (Llama 4) and DeepSeek sparse attention (an indexer picks the to
 Every expected number is worked out by hand below from the model's numbers; a synthetic model
 keeps the arithmetic readable (one-layer differences show each term)."""
 
+import tomllib
+from pathlib import Path
+
 import pytest
 
+import llmcalc_xl
 from llmcalc_xl import estimate, load_catalog
 from llmcalc_xl.core import speed
 from llmcalc_xl.workbook import formulas as F
@@ -92,6 +96,41 @@ def test_sparse_attention_reads_fewer_keys_at_long_context(cat):
     short = dict(input_tokens=1000, output_tokens=100)  # below the top k, only the indexer is extra
     assert estimate("sparse", "h100-sxm", catalog=cat, **short).tpot_s >= estimate(
         "plain", "h100-sxm", catalog=cat, **short).tpot_s
+
+
+def _sglang_with(tmp_path, seconds):
+    """A user catalog with SGLang's shipped entry under the id sglang-test, its
+    sparse_attention_overhead_s_per_layer set to ``seconds``."""
+    shipped = Path(llmcalc_xl.__file__).parent / "catalogs" / "engines.toml"
+    entry = next(e for e in tomllib.load(open(shipped, "rb"))["engines"] if e["id"] == "sglang")
+    entry = dict(entry, id="sglang-test", name="SGLang test", aliases=[], sparse_attention_overhead_s_per_layer=seconds)
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    path = tmp_path / f"engine_{seconds}.toml"
+    path.write_text("[[engines]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in entry.items()))
+    return path
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_sparse_attention_layers_add_the_engines_fixed_cost_to_each_decode_step(tmp_path, batch):
+    """An engine's sparse_attention_overhead_s_per_layer is paid in every layer that runs an indexer, once a
+    decode step, whatever the batch: the sparse model's 48 layers at 100 us each add 4.8 ms to TPOT; the dense
+    model, with no indexer, pays nothing."""
+    models = tmp_path / "models.toml"
+    models.write_text("".join(BASE.format(id=k, extra=v) for k, v in MODELS.items()))
+    work = dict(engine="sglang-test", input_tokens=1000, output_tokens=100, batch=batch, gpus=2)
+    for model, added_s in (("sparse", 48 * 1e-4), ("plain", 0.0)):
+        slow = estimate(model, "h100-sxm", catalog=[models, _sglang_with(tmp_path, 1e-4)], **work)
+        fast = estimate(model, "h100-sxm", catalog=[models, _sglang_with(tmp_path, 0.0)], **work)
+        assert slow.tpot_s - fast.tpot_s == pytest.approx(added_s, abs=1e-12)
 
 
 @pytest.mark.parametrize("tokens, chunk, pairs", [

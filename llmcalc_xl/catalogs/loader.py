@@ -562,6 +562,7 @@ class Engine:
     prefill_half_tokens: float = _f(0.0, min=0)
     prefill_dequantizes: bool = _f(False)
     cpu_floor_s_per_layer: float = _f(0.0, min=0)
+    sparse_attention_overhead_s_per_layer: float = _f(0.0, min=0)
     ttft_wait_steps: float = _f(0.0, min=0)
     wave_share: float = _f(0.0, min=0)
     loaded_prefill_factor: float = _f(1.0, gt=0)
@@ -768,6 +769,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "decode_step_overhead_s": (0, 60, "a minute per step"),
     "decode_overhead_s_per_layer": (0, 1, "a second per layer and step"),
     "cpu_floor_s_per_layer": (0, 1, "a second per layer and step"),
+    "sparse_attention_overhead_s_per_layer": (0, 1, "a second per layer and step"),
     "ttft_wait_steps": (0, 10_000, "ten thousand steps"),
     "wave_share": (0, 1, "a share of the wave"),
     "loaded_prefill_factor": (0, 100, "a hundred times a lone prompt's prefill"),

@@ -307,6 +307,11 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         gguf=look.flag("precisions", "family", "gguf"), kv_bytes=look.kv_precision("kv_bytes"),
     )
 
+    # the layers that run a sparse-attention indexer (DeepSeek sparse attention: every full-attention
+    # layer of a model with a top k; compressed sparse attention: its CSA layers)
+    indexed_layers = (where(v["top_k"] > 0, v["layers"] - v["linear_layers"] - v["mlp_only"] - v["window_layers"]
+                            - v["chunk_layers"], 0.0) + v["csa_layers"])
+
     # engine, with the caller's overrides; Apple GPUs reach other shares of their peak
     def override(name, base):
         return or_default(look.option(name), base)
@@ -331,7 +336,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         half_tokens=efficiency("prefill_half_tokens"),
         prefill_fixed=override("prefill_overhead_s", look.engine("prefill_overhead_s")),
         step_fixed=(override("decode_step_overhead_s", look.engine("decode_step_overhead_s"))
-                    + v["layers"] * look.engine("decode_overhead_s_per_layer", 0.0)),
+                    + v["layers"] * look.engine("decode_overhead_s_per_layer", 0.0)
+                    # a sparse-attention layer's indexer runs a chain of small kernels each decode step
+                    + indexed_layers * look.engine("sparse_attention_overhead_s_per_layer", 0.0)),
         # an engine that dispatches each layer from Python cannot step faster than its CPU does
         cpu_floor=v["layers"] * look.engine("cpu_floor_s_per_layer", 0.0),
         continuous=look.yes("engines", "continuous_batching"),
