@@ -152,3 +152,13 @@ def test_the_command_line_shows_the_nodes():
     assert (best["gpus"], best["nodes"]) == (16, 2) and best["layout"].endswith("over 2 nodes")
     text = CliRunner().invoke(main, args).output
     assert f"Cheapest self-hosted: deepseek-v3 on h100-sxm x 16 ({best['layout']}; " in text
+
+
+def test_a_domain_wider_than_64_is_tried_up_to_its_size(tmp_path):
+    # a user's file may state a larger NVLink domain (NVL576 racks hold 576 GPUs): the counts run to the
+    # largest power of two within it, and never past 512
+    for domain, counts in ((144, (16, 32, 64, 128)), (576, (16, 32, 64, 128, 256, 512)),
+                           (100_000, (16, 32, 64, 128, 256, 512))):
+        own = tmp_path / f"d{domain}.toml"
+        own.write_text(f'[[hardware]]\nid = "gb200"\nnvlink_domain_gpus = {domain}\nsource = "t"\nas_of = "2026-11-30"\n')
+        assert wider_gpu_choices(load_catalog([str(own)]).hardware("gb200")) == counts

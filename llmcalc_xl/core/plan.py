@@ -39,6 +39,9 @@ GPU_CHOICES = (1, 2, 4, 8)
 #: The most GPUs a replica is tried at over several nodes (8 nodes of 8), or the hardware's NVLink
 #: domain where it holds more (a GB200 NVL72 rack): :func:`wider_gpu_choices`.
 MAX_GPUS = 64
+#: The most GPUs tried on any hardware, whatever its catalog entry says: the largest NVLink domains
+#: built hold 576 GPUs (a user's file may state up to 100,000).
+MOST_GPUS = 512
 #: Batches 1..FIRST_BATCHES are tried for every configuration in the first round; each later
 #: round doubles the range for the configurations still open.
 FIRST_BATCHES = 256
@@ -264,14 +267,14 @@ def layouts_to_try(model: Any, gpus: int) -> list[tuple[float, float]]:
 
 def wider_gpu_choices(hardware: Any) -> tuple[int, ...]:
     """The GPU counts beyond one 8-GPU node that ``plan`` tries on a hardware: 16, 32, ... up to
-    MAX_GPUS, or up to its NVLink domain where that holds more. None where the catalog does not state
-    the domain (``nvlink_domain_gpus``): the core would not know where the nodes split, so could not
-    price the link between them."""
+    MAX_GPUS, or up to its NVLink domain where that holds more (at most MOST_GPUS). None where the
+    catalog does not state the domain (``nvlink_domain_gpus``): the core would not know where the nodes
+    split, so could not price the link between them."""
     domain = getattr(hardware, "nvlink_domain_gpus", None) or 0
     if not domain:
         return ()
     counts, gpus = [], 2 * max(GPU_CHOICES)
-    while gpus <= max(MAX_GPUS, domain):
+    while gpus <= min(max(MAX_GPUS, domain), MOST_GPUS):
         counts.append(gpus)
         gpus *= 2
     return tuple(counts)
