@@ -162,3 +162,16 @@ def test_a_domain_wider_than_64_is_tried_up_to_its_size(tmp_path):
         own = tmp_path / f"d{domain}.toml"
         own.write_text(f'[[hardware]]\nid = "gb200"\nnvlink_domain_gpus = {domain}\nsource = "t"\nas_of = "2026-11-30"\n')
         assert wider_gpu_choices(load_catalog([str(own)]).hardware("gb200")) == counts
+
+
+def test_a_model_too_large_for_64_gpus_is_rejected_with_that_count(tmp_path):
+    # a dense model of 6,000 B weights in fp8: 6,000e9 B = 5,588 GiB, more than 64 H100 hold (64 x 79.647 =
+    # 5,097 GiB): every count up to 64 was tried, and the reason says so
+    own = tmp_path / "huge.toml"
+    own.write_text('[[models]]\nid = "huge-dense"\nname = "Huge dense"\nparams_b = 6000.0\nactive_params_b = 6000.0\nlayers = 200\n'
+                   'hidden_size = 32768\nintermediate_size = 131072\nheads = 256\nkv_heads = 16\nhead_dim = 128\n'
+                   'vocab_size = 100000\ncontext_length = 100000\nsource = "test fixture"\nas_of = "2026-01-01"\n')
+    assert 6000e9 / GIB > 64 * 79.647
+    p = plan(["huge-dense"], requests_per_day=1_000, hardware=["h100-sxm"], api_models=["gpt-4o"], precision="fp8",
+             catalog=[str(own)])
+    assert p.self_hosted == [] and p.rejected == {"h100-sxm": "the model does not fit on 64 GPUs"}
