@@ -5,7 +5,8 @@
 For a few loads it prints the seconds a plan takes (the best of ``--repeat`` runs, catalog
 loaded once), the rows estimated, and the cheapest monthly cost found by the search next to the
 cheapest of the power-of-two grid plan used before (batches 1, 2, 4, ..., 256; GPUs 1, 2, 4, 8;
-replicas for the average load). Asserts nothing: machines are shared and noisy.
+replicas for the average load; inf where nothing fits one node). Asserts nothing: machines are shared
+and noisy.
 """
 
 from __future__ import annotations
@@ -44,13 +45,18 @@ CASES = [
      dict(input_tokens=8000, output_tokens=1000)),
     ("Qwen3-30B-A3B + gpt-oss-120b, 1M/day, 10 devices", ["qwen3-30b-a3b", "gpt-oss-120b"], TEN,
      dict(requests_per_day=1_000_000), {}),
+    # more GPUs than one node: fp8 DeepSeek-V3 and Kimi K2 fit no 8 x H100 node (16, 32, 64 GPUs are tried)
+    ("DeepSeek-V3 + Kimi K2 fp8, 100k/day, H100 (2+ nodes)", ["deepseek-v3", "kimi-k2"], ("h100-sxm",),
+     dict(requests_per_day=100_000), dict(precision="fp8")),
+    ("DeepSeek-V3 8k/1k, 2M/day, H100 H200 B200 GB200", ["deepseek-v3"], ("h100-sxm", "h200", "b200", "gb200"),
+     dict(requests_per_day=2_000_000), dict(input_tokens=8000, output_tokens=1000)),
 ]
 
 
 def old_grid_usd(models, hardware, monthly, cat, max_latency_s=None, **shape):
     """The cheapest monthly cost the power-of-two grid finds (the plan before this search: tp = gpus
     alone)."""
-    shape = {k: v for k, v in shape.items() if k in ("input_tokens", "output_tokens")}
+    shape = {k: v for k, v in shape.items() if k in ("input_tokens", "output_tokens", "precision")}
     hardware = hardware or [h.id for h in cat.entries("hardware") if (h.price_usd_per_hour or 0) > 0]
     grid = [(m, h, g, b) for m in models for h in hardware for g in (1, 2, 4, 8) for b in OLD_BATCHES]
     m, h, g, b = (list(c) for c in zip(*grid))
@@ -75,6 +81,9 @@ def main() -> None:
             t = time.perf_counter()
             p = plan(models, hardware=hardware, catalog=cat, api_models=["gpt-4o-mini"], **load, **more)
             times.append(time.perf_counter() - t)
+        if not p.self_hosted:
+            print(f"{label:<52}{min(times):>9.2f}{p.configurations_tried:>9,}{'none':>15}  {p.rejected}")
+            continue
         best = p.self_hosted[0]
         grid = old_grid_usd(models, hardware, p.requests_per_month, cat, **more) \
             if not more.get("peak_to_average") else float("nan")

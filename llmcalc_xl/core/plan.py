@@ -1,6 +1,7 @@
 """``plan``: which hardware serves a target load, at what monthly cost, next to the APIs.
 
-For every model, hardware, GPU count (1, 2, 4, 8) and parallel layout the model can take (tp = gpus;
+For every model, hardware, GPU count (1, 2, 4, 8; then 16, 32, ... over several nodes where a wider
+replica could be cheaper, see :func:`wider_gpu_choices`) and parallel layout the model can take (tp = gpus;
 for a mixture-of-experts model also dp attention ranks with ep = gpus, see :func:`layouts_to_try`)
 the search tries every whole batch from 1 up
 to the largest that fits and the engine runs (batch "max", the core's figure), in vectorised rounds of
@@ -35,6 +36,12 @@ from ..units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 
 DAYS_PER_MONTH = 365.0 / 12.0
 GPU_CHOICES = (1, 2, 4, 8)
+#: The most GPUs a replica is tried at over several nodes (8 nodes of 8), or the hardware's NVLink
+#: domain where it holds more (a GB200 NVL72 rack): :func:`wider_gpu_choices`.
+MAX_GPUS = 64
+#: The most GPUs tried on any hardware, whatever its catalog entry says: the largest NVLink domains
+#: built hold 576 GPUs (a user's file may state up to 100,000).
+MOST_GPUS = 512
 #: Batches 1..FIRST_BATCHES are tried for every configuration in the first round; each later
 #: round doubles the range for the configurations still open.
 FIRST_BATCHES = 256
@@ -99,9 +106,11 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
          catalog: Catalog | Iterable[str] | None = None) -> Plan:
     """Cheapest self-hosted configurations per hardware, and the API alternatives.
 
-    Each configuration is a GPU count (1, 2, 4, 8), a parallel layout (tp = gpus; for a mixture of
+    Each configuration is a GPU count (1, 2, 4, 8, and over several nodes 16, 32, ... where that can be
+    cheaper: :func:`wider_gpu_choices`), a parallel layout (tp = gpus; for a mixture of
     experts also dp attention ranks with ep = gpus: :func:`layouts_to_try`) and a batch; each row of
-    ``self_hosted`` names its layout (``tp``, ``dp``, ``ep`` as ``estimate`` takes them, and ``layout``).
+    ``self_hosted`` names its layout (``tp``, ``dp``, ``ep`` as ``estimate`` takes them, ``nodes`` and
+    ``layout``).
 
     The load is ``requests_per_day`` or ``requests_per_s`` (the month's average); replicas are
     sized for ``peak_to_average`` x that load, plus ``redundancy`` spare replicas (N+k). Targets,
@@ -148,6 +157,7 @@ def plan(models: Iterable[str], *, requests_per_day: float | None = None, reques
         configs = [(m, h, g, dp, ep) for m in open_models for h in hw_ids for g in GPU_CHOICES
                    for dp, ep in layouts_to_try(cat.model(m), g)]
         est, tried = _search(configs, cat, common, targets, monthly, percentiles)
+        est, tried = _wider(est, tried, open_models, hw_ids, cat, common, targets, monthly, percentiles)
         result.configurations_tried = tried
         result.self_hosted, result.rejected = _choose(est, monthly, targets, fleet["redundancy"], scaled, cat)
         _at_the_peak(result.self_hosted, cat, common, monthly)
@@ -255,14 +265,63 @@ def layouts_to_try(model: Any, gpus: int) -> list[tuple[float, float]]:
     return default + [(float(dp), float(gpus)) for dp in range(2, gpus + 1) if gpus % dp == 0]
 
 
+def wider_gpu_choices(hardware: Any) -> tuple[int, ...]:
+    """The GPU counts beyond one 8-GPU node that ``plan`` tries on a hardware: 16, 32, ... up to
+    MAX_GPUS, or up to its NVLink domain where that holds more (at most MOST_GPUS). None where the
+    catalog does not state the domain (``nvlink_domain_gpus``): the core would not know where the nodes
+    split, so could not price the link between them."""
+    domain = getattr(hardware, "nvlink_domain_gpus", None) or 0
+    if not domain:
+        return ()
+    counts, gpus = [], 2 * max(GPU_CHOICES)
+    while gpus <= min(max(MAX_GPUS, domain), MOST_GPUS):
+        counts.append(gpus)
+        gpus *= 2
+    return tuple(counts)
+
+
+def nodes_of(gpus: int, domain: float | None) -> int:
+    """The NVLink domains (nodes) a replica of ``gpus`` spans: 1 within one domain, or where the
+    catalog does not state it (``domain`` None or 0: never crossed, as the core prices it)."""
+    return math.ceil(gpus / domain) if domain and gpus > domain else 1
+
+
+def _wider(est: dict[str, np.ndarray], tried: int, models: list[str], hw_ids: list[str], cat: Catalog,
+           common: dict[str, Any], targets: dict[str, float | None], monthly: float,
+           percentiles: dict[str, float]) -> tuple[dict[str, np.ndarray], int]:
+    """The search over several nodes, after the counts of one node (``est``, ``tried``): each wider
+    count of :func:`wider_gpu_choices` in turn, 16 first, with the layouts of :func:`layouts_to_try`.
+    A configuration is searched only where it could win: its model and hardware have no answer yet
+    (fewer GPUs do not fit or miss the targets), or its fewest replicas (1 + redundancy) cost less than
+    the best answer found with fewer GPUs (``_search``'s ``prior``). Returns every estimate kept and
+    the rows estimated."""
+    wider = {h: wider_gpu_choices(cat.hardware(h)) for h in hw_ids}
+    parts = [est]
+    for gpus in sorted({g for counts in wider.values() for g in counts}):
+        prior: dict[tuple[str, str], float] = {}
+        for part in parts:
+            for i in np.flatnonzero(part["ok"]):
+                key = (str(part["model"][i]), str(part["hardware"][i]))
+                prior[key] = min(prior.get(key, math.inf), float(part["monthly_cost_usd"][i]))
+        configs = [(m, h, gpus, dp, ep) for m in models for h in hw_ids if gpus in wider[h]
+                   for dp, ep in layouts_to_try(cat.model(m), gpus)]
+        more, rows = _search(configs, cat, common, targets, monthly, percentiles, prior)
+        tried += rows
+        if more:
+            parts.append(more)
+    if len(parts) == 1:
+        return est, tried
+    return {k: np.concatenate([p[k] for p in parts]) for k in est}, tried
+
+
 def _layout_options(dp: np.ndarray, ep: np.ndarray) -> dict[str, Any]:
     """The layout columns for ``estimate_many`` (none where every row takes the default layout)."""
     return {} if np.isnan(dp).all() else {"dp": dp, "ep": ep}
 
 
 def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, common: dict[str, Any],
-            targets: dict[str, float | None], monthly: float,
-            percentiles: dict[str, float] | None = None) -> tuple[dict[str, np.ndarray], int]:
+            targets: dict[str, float | None], monthly: float, percentiles: dict[str, float] | None = None,
+            prior: dict[tuple[str, str], float] | None = None) -> tuple[dict[str, np.ndarray], int]:
     """Every whole batch of each (model, hardware, GPUs, dp, ep) configuration, in rounds of doubling
     range. Returns, concatenated, the estimates of each configuration's best row per block of
     rows (among those that answer: ``ok``) and of its first row (for the reasons a hardware is not
@@ -276,7 +335,13 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
     with the batch: max_batch / b x this capacity) needs a fleet that costs more than the best
     answer of the same model and hardware found so far (not with percentile targets: more slots meet them
     at a higher utilisation, so capacity per sequence may rise with the batch). A layout other than the
-    default that the core refuses (its batch "max" row has an error) is not searched."""
+    default that the core refuses (its batch "max" row has an error) is not searched.
+
+    ``prior`` (the search over several nodes, ``_wider``): the cheapest answer of each (model, hardware)
+    found with fewer GPUs. Then a configuration is searched only where the core takes it (no error, an
+    engine that splits tensors: layer splitting does not price the link between nodes) and its fewest
+    replicas cost less than that answer (a fleet never has fewer than 1 + redundancy, whatever the
+    targets or the utilisation). Returns an empty dict when none is left."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
     # a lower bound of the replicas paid for at a capacity: autoscaled as if every row were rented (an owned
     # or reserved row pays at least that)
@@ -294,6 +359,13 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
     # a layout the model or engine cannot take is the core's error (the default layout's errors are
     # the configuration's own, shown as today)
     open_ = np.flatnonzero(np.isnan(dp) | np.equal(served["error"], NONE))
+    if prior is not None:
+        best_usd[:] = [prior.get(p, np.inf) for p in pair_of]
+        tensor = np.array([e is not None and cat.engine(str(e)).parallelism == "tensor" for e in served["engine"]])
+        can_win = ~(fewest * served["deployment_usd_per_month"] > best_usd[pair] + 0.005)
+        open_ = np.flatnonzero(np.equal(served["error"], NONE) & tensor & can_win)
+        if not open_.size:
+            return {}, 0
     lo, hi = 0, FIRST_BATCHES
     kept: list[dict[str, np.ndarray]] = []
     tried = 0
@@ -467,13 +539,14 @@ def _f(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def layout_text(tp: int | None, dp: int | None, ep: int | None, gpus: int) -> str:
+def layout_text(tp: int | None, dp: int | None, ep: int | None, gpus: int, nodes: int = 1) -> str:
     """A layout in words, as the plan shows it: "tp 8", "dp 8, ep 8", "tp 2 x dp 4, ep 8"; a layout
-    without tensor parallelism (tp None: an engine that splits layers) "layers over 2 GPUs"."""
+    without tensor parallelism (tp None: an engine that splits layers) "layers over 2 GPUs"; over
+    several nodes "tp 8 x dp 2, ep 16 over 2 nodes"."""
     if tp is None:
         return "1 GPU" if gpus == 1 else f"layers over {gpus} GPUs"
     text = f"tp {tp}" if dp in (None, 1) else (f"dp {dp}" if tp == 1 else f"tp {tp} x dp {dp}")
-    return text + (f", ep {ep}" if ep not in (None, 1) else "")
+    return text + (f", ep {ep}" if ep not in (None, 1) else "") + (f" over {nodes} nodes" if nodes > 1 else "")
 
 
 def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float | None],
@@ -494,9 +567,10 @@ def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float
             dp = 1 if math.isnan(est["dp"][i]) else int(est["dp"][i])
             ep = 1 if math.isnan(est["ep"][i]) else int(est["ep"][i])
             tp, dp_, ep_ = (gpus // dp, dp, ep) if tensor else (None, None, None)
+            nodes = nodes_of(gpus, cat.hardware(str(hw[i])).nvlink_domain_gpus)
             rows.append({
                 "model": str(model[i]), "hardware": str(hw[i]), "gpus": gpus,
-                "tp": tp, "dp": dp_, "ep": ep_, "layout": layout_text(tp, dp_, ep_, gpus),
+                "tp": tp, "dp": dp_, "ep": ep_, "nodes": nodes, "layout": layout_text(tp, dp_, ep_, gpus, nodes),
                 "batch": int(est["batch"][i]), "utilization": float(est["utilization"][i]),
                 "max_batch": int(est["max_batch"][i]), "replicas": replicas, "spare_replicas": int(spares),
                 "average_replicas": float(est["average_replicas"][i]),
@@ -515,7 +589,7 @@ def _choose(est: dict[str, np.ndarray], monthly: float, targets: dict[str, float
     for h in sorted(set(hw.tolist()) - {r["hardware"] for r in rows}):
         mask = hw == h
         if not (est["fits"][mask] == 1).any():
-            why[h] = f"the model does not fit on {max(GPU_CHOICES)} GPUs"
+            why[h] = f"the model does not fit on {int(np.max(est['gpus'][mask]))} GPUs"
         elif not (est["price_per_hour"][mask] > 0).any():
             why[h] = "no price per GPU-hour in the catalog"
         else:
