@@ -213,12 +213,23 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
     batch_max = isinstance(given.get("batch"), str) and given["batch"].strip().lower() == "max"
-    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max))
+    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max, _layout_given(given, d)))
     if horizon is not None and math.isnan(horizon["npv_usd"]):
         click.echo(f"\nNo horizon forecast against {horizon['compare_api_model']}: the scenario has no monthly cost "
                    "(give requests_per_month, and hardware with a price).")
     elif horizon is not None:
         click.echo("\n" + horizon_text(horizon, months, given, False))
+
+
+def _layout_given(given: dict[str, Any], d: dict[str, Any]) -> str | None:
+    """The parallel layout in words, as plan writes it ("tp 2 x dp 4, ep 4"), where tp, dp or ep was given."""
+    if not d.get("hardware") or d["model_kind"] == "api" or all(given.get(k) is None for k in ("tp", "dp", "ep")):
+        return None
+    from ..core.plan import layout_text
+
+    dp, ep = (int(float(given.get(k) or 1)) for k in ("dp", "ep"))  # as typed ("4.0"); the core checked them
+    tp = int(float(given["tp"])) if given.get("tp") is not None else d["gpus"] // dp
+    return layout_text(tp, dp, ep, d["gpus"])
 
 
 @main.group(cls=_Group)

@@ -57,14 +57,14 @@ def _seconds_as(value: float):
 
 
 def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str | None,
-                  notes: Sequence[Note], batch_max: bool = False) -> str:
+                  notes: Sequence[Note], batch_max: bool = False, layout: str | None = None) -> str:
     lines = []
     api = d["model_kind"] == "api"
     head = f"{d['model']}"
     if not api:
         head += f" ({d['precision']} weights, {d['kv_precision']} KV cache)"
     if d.get("hardware"):
-        head += f" on {d['gpus']} x {hardware_name or d['hardware']}"
+        head += f" on {d['gpus']} x {hardware_name or d['hardware']}" + (f" ({layout})" if layout else "")
     if not api and engine_name:
         head += f" with {engine_name}"
     lines.append(head)
