@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -179,6 +178,8 @@ def test_estimate_text_names_what_was_asked(name, core, calibration):
     assert ("(tp 2 x dp 4, ep 4)" in text) == ("dp" in row)
     assert (f"At {row.get('requests_per_s', 0):.3f} requests/s arriving at random" in text) == ("requests_per_s" in row)
     assert "(in brackets: P10-P90" in text
+    calibrated = "Engine efficiencies calibrated on this device (sglang-on-h100-sxm: our lab, SGLang on one H100, "
+    assert (calibrated in text) == (core["engine"][i] == "sglang" and core["hardware"][i] == "h100-sxm")
 
 
 def _cell(v):

@@ -213,7 +213,9 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
     batch_max = isinstance(given.get("batch"), str) and given["batch"].strip().lower() == "max"
-    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max, _layout_given(given, d)))
+    fitted = cat.calibration(d["engine"], d["hardware"]) if d.get("engine") and d.get("hardware") else None
+    calibrated = f"{fitted.id}: {fitted.source}, {fitted.as_of}" if fitted else None
+    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max, _layout_given(given, d), calibrated))
     if horizon is not None and math.isnan(horizon["npv_usd"]):
         click.echo(f"\nNo horizon forecast against {horizon['compare_api_model']}: the scenario has no monthly cost "
                    "(give requests_per_month, and hardware with a price).")
