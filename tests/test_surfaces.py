@@ -4,8 +4,9 @@ functions, `fill` and the quote workbook recalculated by LibreOffice and by Gnum
 Each scenario sets one of the options the issue added (batch max, requests_per_s and its rate view, the
 tp / dp / ep layout, the SGLang engine), as users type them ("MAX", " SGLang ", "H100", "4.0"), under a
 catalog that carries a calibration (`llmcalc-xl calibrate`) of SGLang on the H100; every output,
-error bands included, is compared. The library (``estimate_many``) is the source of truth: each surface
-must show its value at relative 1e-9, with "no answer" in the same places. One workbook is built for all
+error bands included, is compared. The library (``estimate_many``, and ``horizon_many`` for the
+Forecast sheet, LLM_HORIZON and ``fill --compare-api-model``) is the source of truth: each surface must show
+its value at relative 1e-9, with "no answer" in the same places. One workbook is built for all
 the scenarios, and each spreadsheet engine recalculates it once.
 
 A new option must be set here or in the random parity book (tests/random_scenarios.py, which
@@ -27,16 +28,16 @@ from llmcalc_xl import estimate, estimate_many
 from llmcalc_xl.batch.fill import fill_file
 from llmcalc_xl.catalogs.loader import ENV_VAR, load_catalog
 from llmcalc_xl.cli.main import main
-from llmcalc_xl.core.estimate import BOOL_KEYS, INPUT_KEYS, INT_KEYS, OUTPUT_KEYS
-from llmcalc_xl.core.options import OPTION_NAMES, WORD_OPTIONS
+from llmcalc_xl.core.estimate import BOOL_KEYS, INPUT_KEYS, OUTPUT_KEYS
+from llmcalc_xl.core.options import OPTION_NAMES, TEXT_OPTIONS, WORD_OPTIONS
 from llmcalc_xl.core.physics import BAND_KEYS, RATE_KEYS
 from llmcalc_xl.excel import functions as udfs
 from llmcalc_xl.workbook import formulas as F
 from llmcalc_xl.workbook.build import QUOTE_COLUMNS, QUOTE_FIRST_ROW, build_workbook, save_atomically
 
 from . import random_scenarios
-from .spreadsheets import (load_values, mismatches, needs_gnumeric, needs_libreoffice, problem, recalculate,
-                           recalculate_gnumeric, same, scenario_outputs)
+from .spreadsheets import (forecast_mismatches, horizon_core_of, load_values, mismatches, needs_gnumeric,
+                           needs_libreoffice, problem, recalculate, recalculate_gnumeric, same, scenario_outputs)
 
 SHORT = dict(input_tokens=100, output_tokens=100)
 LAYOUT = dict(model="qwen3-30b-a3b", gpus=8, tp=2, dp=4, ep=4)  # a MoE: 4 attention ranks of tp 2, experts over 4
@@ -87,6 +88,12 @@ def core(calibration):
     out = estimate_many(catalog=[calibration], **cols)
     assert list(out["error"]) == [None] * len(ROWS)
     return out
+
+
+@pytest.fixture(scope="module")
+def over_time(calibration):
+    """The library's horizon forecast (against the quote's API model, gpt-4o) and sensitivity of the rows."""
+    return horizon_core_of(ROWS, load_catalog([calibration]))
 
 
 def _want(core, i, key):
@@ -211,6 +218,16 @@ def test_excel_functions(name, core, calibration, monkeypatch):
             want = _want(core, i, key if band is None else f"{key}_{band.strip().lower()}")
             if not same(got, want, key, None):
                 bad.append(f"{f.__name__} band {band!r}: {got!r}, library {want!r}")
+    from llmcalc_xl.core.plan import breakeven_many, horizon_many
+
+    for f, many, key in ((udfs.LLM_BREAKEVEN, breakeven_many, "breakeven_requests_per_month"),
+                         (udfs.LLM_HORIZON, horizon_many, "npv_usd")):
+        args = [p for p in inspect.signature(f).parameters if p not in ("api_model", "figure")]
+        reduced = {k: _cell(row[k]) for k in args if k in row}
+        want = many("gpt-4o", **reduced)[key][0]
+        got = f("gpt-4o", **{k: reduced.get(k) for k in args})
+        if not same(got, want, key, None) or {"tp", "dp", "ep"} - set(args):
+            bad.append(f"{f.__name__}: {got!r}, library {want!r}")
     if "requests_per_s" in row:
         args = [p for p in inspect.signature(udfs.LLM_AT_RATE).parameters if p != "figure"]
         for key in RATE_KEYS:
@@ -230,7 +247,7 @@ def filled(tmp_path_factory, calibration):
         writer = csv.writer(fh)
         writer.writerow(columns)
         writer.writerows([["" if r.get(k) is None else _typed(r[k]) for k in columns] for r in ROWS])
-    fill_file(tmp / "in.csv", tmp / "out.csv", catalog=load_catalog([calibration]))
+    fill_file(tmp / "in.csv", tmp / "out.csv", catalog=load_catalog([calibration]), compare_api_model="gpt-4o")
     records = list(csv.DictReader(open(tmp / "out.csv", encoding="utf-8")))
     assert [r["status"] for r in records] == ["ok"] * len(ROWS), [r["error"] for r in records]
     return records, set(columns)
@@ -241,18 +258,22 @@ def _fill_value(text, key):
         return None
     if key in BOOL_KEYS:
         return {"true": True, "false": False}[text]
-    if key in INT_KEYS or key in OUTPUT_KEYS or key in ("price_per_hour", "capex_usd_per_gpu", "power_w_per_gpu",
-                                                        "requests_per_month", "utilization", "requests_per_s"):
-        return float(text)
-    return text
+    if key in TEXT_OPTIONS:  # ids and words
+        return text
+    return float(text)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_fill(name, core, filled):
+def test_fill(name, core, filled, over_time):
+    from llmcalc_xl.core.plan import HORIZON_KEYS
+
     records, inputs = filled
     i = NAMES.index(name)
     shown = {k: _fill_value(records[i][f"{k}_result" if k in inputs else k], k) for k in KEYS}
     assert _off("fill", name, shown, core, i) == []
+    # --compare-api-model: the horizon forecast against that API model
+    horizon = over_time["horizon"]
+    assert [k for k in HORIZON_KEYS if not same(_fill_value(records[i][k], k), horizon[k][i], k, None)] == []
 
 
 # --- the quote workbook: one build, recalculated by each engine -------------------------------------------
@@ -300,6 +321,16 @@ def test_workbook_in_libreoffice(name, core, libreoffice_book):
 @pytest.mark.parametrize("name", NAMES)
 def test_workbook_in_gnumeric(name, core, gnumeric_book):
     _check_book("Gnumeric", gnumeric_book, name, core)
+
+
+@needs_libreoffice
+def test_forecast_and_sensitivity_in_libreoffice(libreoffice_book, over_time):
+    assert forecast_mismatches("LibreOffice", libreoffice_book, ROWS, over_time) == []
+
+
+@needs_gnumeric
+def test_forecast_and_sensitivity_in_gnumeric(gnumeric_book, over_time):
+    assert forecast_mismatches("Gnumeric", gnumeric_book, ROWS, over_time) == []
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -299,10 +299,10 @@ def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, h
 
 @_excel_function
 @_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
-       "price_per_hour", "peak_to_average", "redundancy", "autoscale", "peak_hours_per_day")
+       "price_per_hour", "peak_to_average", "redundancy", "autoscale", "peak_hours_per_day", *LAYOUT)
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
                   engine=None, price_per_hour=None, peak_to_average=None, redundancy=None, autoscale=None,
-                  peak_hours_per_day=None):
+                  peak_hours_per_day=None, tp=None, dp=None, ep=None):
     """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares; with
     autoscale, rented replicas following the day) is cheaper than the API ("never" if it is not)."""
     from ..core.plan import breakeven_many
@@ -317,7 +317,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
                                    output_tokens=output_tokens, gpus=gpus, batch=batch, precision=precision,
                                    engine=engine, price_per_hour=price_per_hour, peak_to_average=peak_to_average,
                                    redundancy=redundancy, autoscale=autoscale,
-                                   peak_hours_per_day=peak_hours_per_day), pick,
+                                   peak_hours_per_day=peak_hours_per_day, tp=tp, dp=dp, ep=ep), pick,
                          "No answer: give a priced hardware id (or price_per_hour)")
 
 
@@ -437,7 +437,7 @@ HORIZON_MORE = ("gpus", "batch", "precision", "engine", "latency_s", "price_per_
                 "cost_of_capital", "power_w_per_gpu", "pue", "electricity_usd_per_kwh", "hosting_usd_per_kw_month",
                 "maintenance_share_per_year", "peak_to_average", "redundancy", "horizon_months", "growth_per_month",
                 "api_price_change_per_year", "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale",
-                "peak_hours_per_day", "figure")
+                "peak_hours_per_day", "figure", *LAYOUT)
 
 
 @_excel_function
@@ -449,7 +449,7 @@ def LLM_HORIZON(api_model, model, hardware, input_tokens, output_tokens, request
                 hosting_usd_per_kw_month=None, maintenance_share_per_year=None, peak_to_average=None,
                 redundancy=None, horizon_months=None, growth_per_month=None, api_price_change_per_year=None,
                 gpu_price_change_per_year=None, discount_rate=None, capex_upfront=None, autoscale=None,
-                peak_hours_per_day=None, figure=None):
+                peak_hours_per_day=None, figure=None, tp=None, dp=None, ep=None):
     """The scenario over its horizon against the same traffic on the API: the NPV (default), the
     other option's NPV, either total, or the crossover month ("none" when the lead never changes)."""
     named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name
