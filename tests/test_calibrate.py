@@ -215,3 +215,23 @@ def test_on_an_apple_gpu_the_fit_replaces_the_engines_apple_efficiencies(tmp_pat
     assert "decode_mbu 0.75 -> " in r.output  # llama.cpp's apple_decode_mbu, not its CUDA 0.8
     got = estimate("llama-3-8b", "apple-m3-ultra", precision="q4_0", catalog=[out])
     assert got.tpot_s == pytest.approx(0.014, rel=0.005) and got.ttft_s == pytest.approx(0.900, rel=0.005)
+
+
+def test_a_measurement_of_a_parallel_layout_is_fitted_on_that_layout(tmp_path):
+    # Qwen3 30B-A3B served by SGLang on 8 H100s as 4 attention ranks of tp 2, its experts over 4 GPU groups:
+    # the fit reproduces the measured 8 ms under that layout, and the entry records it
+    layout = ["--gpus", "8", "--tp", "2.0", "--dp", "4", "--ep", "4"]
+    argv = ["calibrate", "--model", "qwen3-30b-a3b", "--hardware", "H100", "--engine", "SGLang",
+            "--measured-tpot-ms", "8", "--source", SOURCE]
+    r = CliRunner().invoke(main, [*argv, *layout, "--out", str(tmp_path / "layout.toml")])
+    assert r.exit_code == 0, r.output
+    got = estimate("qwen3-30b-a3b", "h100-sxm", engine="sglang", gpus=8, tp=2, dp=4, ep=4,
+                   catalog=[tmp_path / "layout.toml"])
+    assert got.tpot_s == pytest.approx(0.008, rel=0.005)
+    entry = load_catalog([tmp_path / "layout.toml"]).calibration("sglang", "h100-sxm")
+    assert entry.measurement.startswith("qwen3-30b-a3b at fp16 on 8 GPUs (tp 2 x dp 4, ep 4), batch 1, ")
+    # the same measurement taken as tp 8 (the layout left out) fits other efficiencies
+    r = CliRunner().invoke(main, [*argv, "--gpus", "8", "--out", str(tmp_path / "tp8.toml")])
+    assert r.exit_code == 0, r.output
+    assert load_catalog([tmp_path / "tp8.toml"]).calibration("sglang", "h100-sxm").decode_mbu != pytest.approx(
+        entry.decode_mbu, rel=0.01)

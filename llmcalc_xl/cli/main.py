@@ -574,7 +574,8 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
               help="Measured time per output token, milliseconds (the mean a client sees).")
 @click.option("--measured-ttft-ms", "ttft_ms", type=float, metavar="Y",
               help="Measured time to first token, milliseconds (fits prefill_mfu too).")
-@scenario_options(("batch", "input_tokens", "output_tokens", "precision", "kv_precision", "gpus", "context_tokens"))
+@scenario_options(("batch", "input_tokens", "output_tokens", "precision", "kv_precision", "gpus", "context_tokens",
+                   "tp", "dp", "ep"))
 @click.option("--source", required=True, help="Where the measurement comes from, e.g. \"our lab, vLLM 0.11 on "
               "2026-11-20\".")
 @click.option("--out", "out_path", required=True, metavar="FILE", help="Your catalog file to write the calibration "
