@@ -17,6 +17,7 @@ fails until it is.
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 
@@ -201,8 +202,6 @@ BANDED = ((udfs.LLM_TPOT, "tpot_s"), (udfs.LLM_THROUGHPUT, "throughput_tokens_pe
 
 @pytest.mark.parametrize("name", NAMES)
 def test_excel_functions(name, core, calibration, monkeypatch):
-    import inspect
-
     monkeypatch.setenv(ENV_VAR, str(calibration))  # the catalog the functions see, as Excel's users set it
     i, row = NAMES.index(name), SCENARIOS[name]
     params = list(inspect.signature(udfs.LLM_ESTIMATE).parameters)
@@ -365,3 +364,16 @@ def test_plan_percentile_targets_are_the_same_on_the_command_line(calibration):
     e = estimate("llama-3-8b", "h100-sxm", engine="sglang", gpus=want["gpus"], batch=want["batch"],
                  catalog=[calibration])
     assert want["tpot_s"] == pytest.approx(e.tpot_s, rel=1e-12)
+
+
+def test_the_functions_sheet_expects_the_library(core, calibration):
+    # `build --with-functions`: each scenario's =LLM_COST(...) call passes the row's cells, the layout's
+    # included, and shows the value the function gives beside the workbook's own
+    from llmcalc_xl.workbook.build import _function_examples, _Layout
+
+    shown = {what: (formula, expected) for what, formula, expected, _ in
+             _function_examples(ROWS, _Layout(), load_catalog([calibration]))}
+    for i, name in enumerate(NAMES):
+        formula, expected = shown[f"Cost per request of scenario: {name}"]
+        assert formula.count(",") == len(inspect.signature(udfs.LLM_COST).parameters) - 1, formula
+        assert same(expected, _want(core, i, "cost_per_request_usd"), "cost_per_request_usd", None), name

@@ -828,7 +828,7 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
                        lambda result, i: cells.cell_value(result["npv_usd"][i], "float"), "No answer"), None),
     ]
     keys = ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
-            "latency_s", "price_per_hour")
+            "latency_s", "price_per_hour", "tp", "dp", "ep")  # LLM_COST's arguments, in its order
     for i, row in enumerate(rows[:6]):
         r = FIRST_ROW + i
         args = [f"Scenarios!${layout.input_col[k]}{r}" for k in keys]
