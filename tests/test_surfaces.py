@@ -43,7 +43,8 @@ from .spreadsheets import (forecast_mismatches, horizon_core_of, load_values, mi
 SHORT = dict(input_tokens=100, output_tokens=100)
 LAYOUT = dict(model="qwen3-30b-a3b", gpus=8, tp=2, dp=4, ep=4)  # a MoE: 4 attention ranks of tp 2, experts over 4
 
-#: name -> the scenario as typed (every surface gets these very values; numbers as text only in the CSV)
+#: name -> the scenario as typed (every surface gets these values; the CSV and the command line write
+#: whole numbers as "4.0")
 SCENARIOS = {
     "batch max": dict(model="llama-3.2-1b", hardware="h200", batch="max", requests_per_month=1e6, **SHORT),
     "batch typed ' MAX ' on an A100": dict(model="llama-3.2-1b", hardware="a100-80gb", batch=" MAX ",
