@@ -215,3 +215,49 @@ def test_on_an_apple_gpu_the_fit_replaces_the_engines_apple_efficiencies(tmp_pat
     assert "decode_mbu 0.75 -> " in r.output  # llama.cpp's apple_decode_mbu, not its CUDA 0.8
     got = estimate("llama-3-8b", "apple-m3-ultra", precision="q4_0", catalog=[out])
     assert got.tpot_s == pytest.approx(0.014, rel=0.005) and got.ttft_s == pytest.approx(0.900, rel=0.005)
+
+
+def test_a_measurement_of_a_parallel_layout_is_fitted_on_that_layout(tmp_path):
+    # Qwen3 30B-A3B served by SGLang on 8 H100s as 4 attention ranks of tp 2, its experts over 4 GPU groups:
+    # the fit reproduces the measured 8 ms under that layout, and the entry records it
+    layout = ["--gpus", "8", "--tp", "2.0", "--dp", "4", "--ep", "4"]
+    argv = ["calibrate", "--model", "qwen3-30b-a3b", "--hardware", "H100", "--engine", "SGLang",
+            "--measured-tpot-ms", "8", "--source", SOURCE]
+    r = CliRunner().invoke(main, [*argv, *layout, "--out", str(tmp_path / "layout.toml")])
+    assert r.exit_code == 0, r.output
+    got = estimate("qwen3-30b-a3b", "h100-sxm", engine="sglang", gpus=8, tp=2, dp=4, ep=4,
+                   catalog=[tmp_path / "layout.toml"])
+    assert got.tpot_s == pytest.approx(0.008, rel=0.005)
+    entry = load_catalog([tmp_path / "layout.toml"]).calibration("sglang", "h100-sxm")
+    assert entry.measurement.startswith("qwen3-30b-a3b at fp16 on 8 GPUs (tp 2 x dp 4, ep 4), batch 1, ")
+    # the same measurement taken as tp 8 (the layout left out) fits other efficiencies
+    r = CliRunner().invoke(main, [*argv, "--gpus", "8", "--out", str(tmp_path / "tp8.toml")])
+    assert r.exit_code == 0, r.output
+    assert load_catalog([tmp_path / "tp8.toml"]).calibration("sglang", "h100-sxm").decode_mbu != pytest.approx(
+        entry.decode_mbu, rel=0.01)
+
+
+def test_refresh_keeps_the_quotes_calibration_without_its_file(calibrated, tmp_path, monkeypatch):
+    from llmcalc_xl.catalogs.loader import ENV_VAR
+    from llmcalc_xl.workbook.refresh import refresh
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    rows = [dict(scenario="calibrated", model="llama-3-8b", hardware="h100-sxm", engine="vllm")]
+    path = save_atomically(build_workbook(rows, catalog=[calibrated]), tmp_path / "quote.xlsx")
+    report = refresh(path)  # no --catalog: the quote's Calibrations sheet is all that has it
+    assert "your calibration vllm-on-h100-sxm (vllm on h100-sxm)" in report.carried and report.not_carried == []
+    wb = load_workbook(path, data_only=True)
+    got = scenario_outputs(wb["Scenarios"], 1)
+    assert got(0, "tpot_s") == pytest.approx(0.009, rel=0.005) and got(0, "ttft_s") == pytest.approx(0.050, rel=0.005)
+    assert [c.value for c in wb["Calibrations"][5]][:4] == ["c:vllm:h100-sxm", "vllm-on-h100-sxm", "vllm", "h100-sxm"]
+    sources = [r for r in wb["Sources"].iter_rows(values_only=True) if r[0] == "calibrations"]
+    assert [(r[1], r[3], r[5]) for r in sources] == [("vllm-on-h100-sxm", SOURCE, "quote.xlsx (Calibrations sheet)")]
+    # a calibration of the same engine and device in the catalog given replaces the quote's, and says so
+    newer = tmp_path / "newer.toml"
+    assert _calibrate(newer, "--measured-tpot-ms", "12").exit_code == 0
+    report = refresh(path, catalog=[newer])
+    assert not [c for c in report.carried if "calibration" in c] and report.not_carried == [
+        f"calibration vllm-on-h100-sxm: the catalog's calibration of vllm on h100-sxm ({SOURCE}, "
+        f"{datetime.date.today().isoformat()}) replaces the quote's"]
+    got = scenario_outputs(load_workbook(path, data_only=True)["Scenarios"], 1)
+    assert got(0, "tpot_s") == pytest.approx(0.012, rel=0.005)

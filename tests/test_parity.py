@@ -253,7 +253,7 @@ def test_llm_horizon_equals_the_core(book, cat):
     bad = []
     for i, row in enumerate(reduced):
         for figure in ("npv_usd", "horizon_cost_api_usd", "crossover_month"):
-            got = udfs.LLM_HORIZON(*[_excel(row.get(p)) for p in params if p != "figure"], figure=figure)
+            got = udfs.LLM_HORIZON(**{p: _excel(row.get(p)) for p in params if p != "figure"}, figure=figure)
             value = want[figure][i]
             if want["error"][i] is not None:
                 ok = isinstance(got, str) and got.startswith("#LLM! ")

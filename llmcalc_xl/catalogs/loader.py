@@ -1180,6 +1180,17 @@ class Catalog:
                                           group_files=self._group_files)
         return self._days[key]
 
+    def with_calibrations(self, tables: list[dict[str, Any]], label: str, file: str) -> "Catalog":
+        """This catalog with ``tables`` (``[[calibrations]]`` tables, as a catalog file holds them) added
+        after its files, as if read from ``file`` (the name the Sources sheet shows). Raises CatalogError,
+        naming ``label``, for a table the loader refuses."""
+        entries = {kind: dict(group) for kind, group in self._entries.items()}
+        group_files = dict(self._group_files)
+        origins: dict[tuple[str, str], str] = {}
+        _load_dict({"calibrations": tables}, entries, label, user=True, origins=origins, group_files=group_files,
+                   file=file)
+        return Catalog(entries, self.files, origins, group_files)
+
     def retired(self, day: _dt.date | str) -> dict[str, tuple[str, str]]:
         """{model id: (retirement date, successor id)} of the API models retired on or before ``day``."""
         key = day if isinstance(day, str) else day.isoformat()

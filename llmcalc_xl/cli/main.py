@@ -213,12 +213,25 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
     hw_name = cat.hardware(d["hardware"]).name if d.get("hardware") not in (None, "custom") else None
     eng_name = cat.engine(d["engine"]).name if d.get("engine") else None
     batch_max = isinstance(given.get("batch"), str) and given["batch"].strip().lower() == "max"
-    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max))
+    fitted = cat.calibration(d["engine"], d["hardware"]) if d.get("engine") and d.get("hardware") else None
+    calibrated = f"{fitted.id}: {fitted.source}, {fitted.as_of}" if fitted else None
+    click.echo(estimate_text(d, hw_name, eng_name, result.notes, batch_max, _layout_given(given, d), calibrated))
     if horizon is not None and math.isnan(horizon["npv_usd"]):
         click.echo(f"\nNo horizon forecast against {horizon['compare_api_model']}: the scenario has no monthly cost "
                    "(give requests_per_month, and hardware with a price).")
     elif horizon is not None:
         click.echo("\n" + horizon_text(horizon, months, given, False))
+
+
+def _layout_given(given: dict[str, Any], d: dict[str, Any]) -> str | None:
+    """The parallel layout in words, as plan writes it ("tp 2 x dp 4, ep 4"), where tp, dp or ep was given."""
+    if not d.get("hardware") or d["model_kind"] == "api" or all(given.get(k) is None for k in ("tp", "dp", "ep")):
+        return None
+    from ..core.plan import layout_text
+
+    dp, ep = (int(float(given.get(k) or 1)) for k in ("dp", "ep"))  # as typed ("4.0"); the core checked them
+    tp = int(float(given["tp"])) if given.get("tp") is not None else d["gpus"] // dp
+    return layout_text(tp, dp, ep, d["gpus"])
 
 
 @main.group(cls=_Group)
@@ -561,7 +574,8 @@ def add_model(config_path: str, model_id: str, out_path: str | None, name: str, 
               help="Measured time per output token, milliseconds (the mean a client sees).")
 @click.option("--measured-ttft-ms", "ttft_ms", type=float, metavar="Y",
               help="Measured time to first token, milliseconds (fits prefill_mfu too).")
-@scenario_options(("batch", "input_tokens", "output_tokens", "precision", "kv_precision", "gpus", "context_tokens"))
+@scenario_options(("batch", "input_tokens", "output_tokens", "precision", "kv_precision", "gpus", "context_tokens",
+                   "tp", "dp", "ep"))
 @click.option("--source", required=True, help="Where the measurement comes from, e.g. \"our lab, vLLM 0.11 on "
               "2026-11-20\".")
 @click.option("--out", "out_path", required=True, metavar="FILE", help="Your catalog file to write the calibration "

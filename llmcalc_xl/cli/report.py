@@ -57,14 +57,15 @@ def _seconds_as(value: float):
 
 
 def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str | None,
-                  notes: Sequence[Note], batch_max: bool = False) -> str:
+                  notes: Sequence[Note], batch_max: bool = False, layout: str | None = None,
+                  calibrated: str | None = None) -> str:
     lines = []
     api = d["model_kind"] == "api"
     head = f"{d['model']}"
     if not api:
         head += f" ({d['precision']} weights, {d['kv_precision']} KV cache)"
     if d.get("hardware"):
-        head += f" on {d['gpus']} x {hardware_name or d['hardware']}"
+        head += f" on {d['gpus']} x {hardware_name or d['hardware']}" + (f" ({layout})" if layout else "")
     if not api and engine_name:
         head += f" with {engine_name}"
     lines.append(head)
@@ -75,6 +76,8 @@ def estimate_text(d: dict[str, Any], hardware_name: str | None, engine_name: str
     if not api:
         work += f", {d['context_tokens']:,}-token context reserved"
     lines.append(work)
+    if calibrated and not api:  # a catalog file's [[calibrations]] entry for this engine on this device
+        lines.append(f"Engine efficiencies calibrated on this device ({calibrated})")
     lines.append("")
     if api:
         lines.append("Memory: not applicable (an API model runs on the provider's hardware)")

@@ -54,6 +54,8 @@ class Fit:
         """The measurement as a catalog entry records it."""
         s = self.scenario
         gpus = f"{s['gpus']:g} GPU{'' if s['gpus'] == 1 else 's'}"
+        if s.get("layout"):  # tp, dp or ep given: the layout as plan writes it
+            gpus += f" ({s['layout']})"
         ttft = f", TTFT {measured_ttft_s * 1e3:g} ms" if measured_ttft_s is not None else ""
         return (f"{s['model']} at {s['precision']} on {gpus}, batch {s['batch']:g}, {s['input_tokens']:g} input / "
                 f"{s['output_tokens']:g} output tokens: TPOT {measured_tpot_s * 1e3:g} ms{ttft}")
@@ -150,8 +152,19 @@ def fit_efficiencies(model: Any, hardware: Any, engine: Any, measured_tpot_s: fl
                tpot_s=tpot, ttft_s=ttft, default_tpot_s=default_tpot_s, default_ttft_s=default_ttft_s,
                scenario=dict(model=default.model, precision=default.precision, gpus=default.gpus,
                              batch=default.batch, input_tokens=default.input_tokens,
-                             output_tokens=default.output_tokens),
+                             output_tokens=default.output_tokens, layout=_layout(options, default.gpus)),
                engine_efficiencies=base)
+
+
+def _layout(options: dict[str, Any], gpus: int) -> str | None:
+    """The parallel layout measured, in words ("tp 2 x dp 4, ep 4"), where tp, dp or ep was given."""
+    given = {k: options.get(k) for k in ("tp", "dp", "ep")}
+    if all(v is None or (isinstance(v, str) and not v.strip()) for v in given.values()):
+        return None
+    from .plan import layout_text
+
+    dp, ep = (int(float(given[k] or 1)) for k in ("dp", "ep"))  # as typed ("4.0"); the estimate checked them
+    return layout_text(int(float(given["tp"])) if given["tp"] else gpus // dp, dp, ep, gpus)
 
 
 def _check_tpot(measured_s: float, reached: np.ndarray, device: Any, base: dict[str, float], gpus: float) -> None:

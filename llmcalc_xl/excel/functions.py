@@ -34,8 +34,11 @@ ESTIMATE_MORE = ("kv_precision", "cached_input_tokens", "requests_per_month", "u
                  "horizon_months", "growth_per_month", "api_price_change_per_year",
                  "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale", "peak_hours_per_day",
                  "requests_per_s", "tp", "dp", "ep")
+#: The parallel layout: last in every function that takes gpus, after band and figure (so that the
+#: positions those had before the layout arguments came keep their meaning).
+LAYOUT = ("tp", "dp", "ep")
 OPTIONAL_ORDER = ("hardware", "gpus", "context_tokens", "batch", "precision", "engine", "latency_s",
-                  "price_per_hour", *ESTIMATE_MORE, "part", "figure", "band")
+                  "price_per_hour", *(n for n in ESTIMATE_MORE if n not in LAYOUT), "part", "figure", "band", *LAYOUT)
 
 #: The function wizard's description of each argument: the options' help from the core's option
 #: table (an empty cell takes the default), then the arguments that are not scenario options.
@@ -129,25 +132,27 @@ def _memory_workload(named: dict[str, Any]) -> dict[str, Any]:
 
 @_excel_function
 @_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
-       "latency_s", "price_per_hour")
+       "latency_s", "price_per_hour", *LAYOUT)
 def LLM_COST(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
-             engine=None, latency_s=None, price_per_hour=None):
+             engine=None, latency_s=None, price_per_hour=None, tp=None, dp=None, ep=None):
     """USD per request: API tokens plus self-hosted GPU time."""
     return _estimate("cost_per_request_usd", "float", "No answer: give hardware (or latency_s and price_per_hour)",
                      model=model, input_tokens=input_tokens, output_tokens=output_tokens, hardware=hardware,
                      gpus=gpus, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
-                     price_per_hour=price_per_hour)
+                     price_per_hour=price_per_hour, tp=tp, dp=dp, ep=ep)
 
 
 @_excel_function
-@_args("model", "hardware", "gpus", "context_tokens", "batch", "precision", "engine", "input_tokens", "output_tokens")
+@_args("model", "hardware", "gpus", "context_tokens", "batch", "precision", "engine", "input_tokens", "output_tokens",
+       *LAYOUT)
 def LLM_FITS(model, hardware, gpus=None, context_tokens=None, batch=None, precision=None, engine=None,
-             input_tokens=None, output_tokens=None):
+             input_tokens=None, output_tokens=None, tp=None, dp=None, ep=None):
     """TRUE if the model and its KV cache fit the GPUs' usable memory."""
     return _estimate("fits", "bool", "No answer: give a hardware id",
                      **_memory_workload(dict(model=model, hardware=hardware, gpus=gpus, context_tokens=context_tokens,
                                              batch=batch, precision=precision, engine=engine,
-                                             input_tokens=input_tokens, output_tokens=output_tokens)))
+                                             input_tokens=input_tokens, output_tokens=output_tokens,
+                                             tp=tp, dp=dp, ep=ep)))
 
 
 MEMORY_PARTS = {"total": "total_memory_gib", "weights": "weights_gib", "kv_cache": "kv_cache_gib",
@@ -190,110 +195,114 @@ def LLM_GPUS_NEEDED(model, hardware, context_tokens=None, batch=None, precision=
 
 
 @_excel_function
-@_args("model", "hardware", "gpus", "context_tokens", "precision", "engine", "input_tokens", "output_tokens")
+@_args("model", "hardware", "gpus", "context_tokens", "precision", "engine", "input_tokens", "output_tokens", *LAYOUT)
 def LLM_MAX_BATCH(model, hardware, gpus=None, context_tokens=None, precision=None, engine=None, input_tokens=None,
-                  output_tokens=None):
+                  output_tokens=None, tp=None, dp=None, ep=None):
     """Largest number of sequences that fit at once."""
     return _estimate("max_batch", "int", "No answer: give a hardware id",
                      **_memory_workload(dict(model=model, hardware=hardware, gpus=gpus, context_tokens=context_tokens,
                                              precision=precision, engine=engine, input_tokens=input_tokens,
-                                             output_tokens=output_tokens)))
+                                             output_tokens=output_tokens, tp=tp, dp=dp, ep=ep)))
 
 
-def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, band=None):
+def _speed(key, model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, band=None, tp=None,
+           dp=None, ep=None):
+    named = dict(model=model, hardware=hardware, input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus,
+                 batch=batch, precision=precision, engine=engine, tp=tp, dp=dp, ep=ep)
     if key in _BAND_FIELD:
-        return _banded(key, "No answer: give a hardware id", band, model=model, hardware=hardware,
-                       input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus, batch=batch,
-                       precision=precision, engine=engine)
-    return _estimate(key, "float", "No answer: give a hardware id", model=model, hardware=hardware,
-                     input_tokens=input_tokens, output_tokens=output_tokens, gpus=gpus, batch=batch,
-                     precision=precision, engine=engine)
+        return _banded(key, "No answer: give a hardware id", band, **named)
+    return _estimate(key, "float", "No answer: give a hardware id", **named)
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine", "band")
-def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None, band=None):
+@_args("model", "hardware", "input_tokens", "gpus", "batch", "precision", "engine", "band", *LAYOUT)
+def LLM_TTFT(model, hardware, input_tokens, gpus=None, batch=None, precision=None, engine=None, band=None, tp=None,
+             dp=None, ep=None):
     """Seconds to the first token (prefill of the prompt).
 
     band p10 / p90: the ends of its error band (README, Error bands)."""
     # the first token comes out of the prefill: no further output needs room in the context
-    return _speed("ttft_s", model, hardware, input_tokens, 0.0, gpus, batch, precision, engine, band)
+    return _speed("ttft_s", model, hardware, input_tokens, 0.0, gpus, batch, precision, engine, band, tp, dp, ep)
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", "band")
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", "band", *LAYOUT)
 def LLM_TPOT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None,
-             band=None):
+             band=None, tp=None, dp=None, ep=None):
     """Seconds per output token, averaged over the answer.
 
     band p10 / p90: the ends of its error band (README, Error bands)."""
-    return _speed("tpot_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, band)
+    return _speed("tpot_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, band, tp,
+                  dp, ep)
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine")
-def LLM_LATENCY(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None):
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", *LAYOUT)
+def LLM_LATENCY(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None, engine=None,
+                tp=None, dp=None, ep=None):
     """Seconds for a whole request: first token plus every further token."""
-    return _speed("latency_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine)
+    return _speed("latency_s", model, hardware, input_tokens, output_tokens, gpus, batch, precision, engine, None,
+                  tp, dp, ep)
 
 
 @_excel_function
-@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", "band")
+@_args("model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine", "band", *LAYOUT)
 def LLM_THROUGHPUT(model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
-                   engine=None, band=None):
+                   engine=None, band=None, tp=None, dp=None, ep=None):
     """Output tokens per second of all sequences together.
 
     band p10 / p90: the ends of its error band (README, Error bands)."""
     return _speed("throughput_tokens_per_s", model, hardware, input_tokens, output_tokens, gpus, batch,
-                  precision, engine, band)
+                  precision, engine, band, tp, dp, ep)
 
 
 @_excel_function
 @_args("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
-       "latency_s", "price_per_hour", "band")
+       "latency_s", "price_per_hour", "band", *LAYOUT)
 def LLM_COST_PER_MTOK(model, input_tokens, output_tokens, hardware=None, gpus=None, batch=None, precision=None,
-                      engine=None, latency_s=None, price_per_hour=None, band=None):
+                      engine=None, latency_s=None, price_per_hour=None, band=None, tp=None, dp=None, ep=None):
     """USD per million output tokens (all costs of a request over its output).
 
     band p10 / p90: the ends of its error band (p10, the low cost, is the fast side)."""
     return _banded("cost_per_mtok_usd", "No answer: give hardware (or latency_s and price_per_hour)", band,
                    model=model, input_tokens=input_tokens, output_tokens=output_tokens, hardware=hardware,
                    gpus=gpus, batch=batch, precision=precision, engine=engine, latency_s=latency_s,
-                   price_per_hour=price_per_hour)
+                   price_per_hour=price_per_hour, tp=tp, dp=dp, ep=ep)
 
 
 @_excel_function
 @_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
-       "engine", "latency_s", "price_per_hour", "band")
+       "engine", "latency_s", "price_per_hour", "band", *LAYOUT)
 def LLM_MONTHLY_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
-                     precision=None, engine=None, latency_s=None, price_per_hour=None, band=None):
+                     precision=None, engine=None, latency_s=None, price_per_hour=None, band=None, tp=None, dp=None,
+                     ep=None):
     """USD per month: API tokens, or always-on GPU deployments sized for the traffic.
 
     band p10 / p90: the ends of its error band (p10, the low cost, is the fast side: fewer replicas)."""
     return _banded("monthly_cost_usd", "No answer: give requests_per_month and hardware", band,
                    model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
                    output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
-                   engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
+                   engine=engine, latency_s=latency_s, price_per_hour=price_per_hour, tp=tp, dp=dp, ep=ep)
 
 
 @_excel_function
 @_args("model", "requests_per_month", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision",
-       "engine", "latency_s", "price_per_hour")
+       "engine", "latency_s", "price_per_hour", *LAYOUT)
 def LLM_EFFECTIVE_COST(model, requests_per_month, input_tokens, output_tokens, hardware=None, gpus=None, batch=None,
-                       precision=None, engine=None, latency_s=None, price_per_hour=None):
+                       precision=None, engine=None, latency_s=None, price_per_hour=None, tp=None, dp=None, ep=None):
     """USD per request over a month: the monthly cost (idle replicas too) over the requests."""
     return _estimate("effective_cost_per_request_usd", "float", "No answer: give requests_per_month (above 0) and "
                      "hardware", model=model, requests_per_month=requests_per_month, input_tokens=input_tokens,
                      output_tokens=output_tokens, hardware=hardware, gpus=gpus, batch=batch, precision=precision,
-                     engine=engine, latency_s=latency_s, price_per_hour=price_per_hour)
+                     engine=engine, latency_s=latency_s, price_per_hour=price_per_hour, tp=tp, dp=dp, ep=ep)
 
 
 @_excel_function
 @_args("api_model", "model", "hardware", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
-       "price_per_hour", "peak_to_average", "redundancy", "autoscale", "peak_hours_per_day")
+       "price_per_hour", "peak_to_average", "redundancy", "autoscale", "peak_hours_per_day", *LAYOUT)
 def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
                   engine=None, price_per_hour=None, peak_to_average=None, redundancy=None, autoscale=None,
-                  peak_hours_per_day=None):
+                  peak_hours_per_day=None, tp=None, dp=None, ep=None):
     """Requests per month above which a self-hosted fleet (replicas for the peak, plus the spares; with
     autoscale, rented replicas following the day) is cheaper than the API ("never" if it is not)."""
     from ..core.plan import breakeven_many
@@ -308,7 +317,7 @@ def LLM_BREAKEVEN(api_model, model, hardware, input_tokens, output_tokens, gpus=
                                    output_tokens=output_tokens, gpus=gpus, batch=batch, precision=precision,
                                    engine=engine, price_per_hour=price_per_hour, peak_to_average=peak_to_average,
                                    redundancy=redundancy, autoscale=autoscale,
-                                   peak_hours_per_day=peak_hours_per_day), pick,
+                                   peak_hours_per_day=peak_hours_per_day, tp=tp, dp=dp, ep=ep), pick,
                          "No answer: give a priced hardware id (or price_per_hour)")
 
 
@@ -409,9 +418,9 @@ def _figure(figure: Any, keys: tuple[str, ...], default: str) -> str:
 
 @_excel_function
 @_args("model", "hardware", "requests_per_s", "input_tokens", "output_tokens", "gpus", "batch", "precision", "engine",
-       "figure")
+       "figure", *LAYOUT)
 def LLM_AT_RATE(model, hardware, requests_per_s, input_tokens, output_tokens, gpus=None, batch=None, precision=None,
-                engine=None, figure=None):
+                engine=None, figure=None, tp=None, dp=None, ep=None):
     """The request-rate view of ONE deployment: requests_per_s arriving at random, served by its batch
     slots (an M/M/c queue): p90 TTFT in seconds (default), or another figure of the view."""
     named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name
@@ -428,7 +437,7 @@ HORIZON_MORE = ("gpus", "batch", "precision", "engine", "latency_s", "price_per_
                 "cost_of_capital", "power_w_per_gpu", "pue", "electricity_usd_per_kwh", "hosting_usd_per_kw_month",
                 "maintenance_share_per_year", "peak_to_average", "redundancy", "horizon_months", "growth_per_month",
                 "api_price_change_per_year", "gpu_price_change_per_year", "discount_rate", "capex_upfront", "autoscale",
-                "peak_hours_per_day", "figure")
+                "peak_hours_per_day", "figure", *LAYOUT)
 
 
 @_excel_function
@@ -440,7 +449,7 @@ def LLM_HORIZON(api_model, model, hardware, input_tokens, output_tokens, request
                 hosting_usd_per_kw_month=None, maintenance_share_per_year=None, peak_to_average=None,
                 redundancy=None, horizon_months=None, growth_per_month=None, api_price_change_per_year=None,
                 gpu_price_change_per_year=None, discount_rate=None, capex_upfront=None, autoscale=None,
-                peak_hours_per_day=None, figure=None):
+                peak_hours_per_day=None, figure=None, tp=None, dp=None, ep=None):
     """The scenario over its horizon against the same traffic on the API: the NPV (default), the
     other option's NPV, either total, or the crossover month ("none" when the lead never changes)."""
     named = {k: v for k, v in locals().items() if k != "figure"}  # the arguments, before any other name

@@ -247,7 +247,9 @@ def _write_calibrations(wb, cat: Catalog) -> None:
         for c, v in enumerate(row, start=1):
             _put_value(ws, r, c, v, "Input" if headers[c - 1] in CALIBRATED_FIELDS else None)
         r += 1
-    last = max(r - 1, 5)
+    # two rows at least where there is one: Gnumeric's INDEX of a one-cell range is #REF!, which dropped a
+    # lone calibration (the row below stays empty)
+    last = max(r - 1, 6) if r > 5 else 5
     _define(wb, "c_key", f"Calibrations!$A$5:$A${last}")
     for i, f in enumerate(CALIBRATED_FIELDS):
         col = "EFG"[i]
@@ -826,7 +828,7 @@ def _function_examples(rows: list[dict[str, Any]], layout: _Layout,
                        lambda result, i: cells.cell_value(result["npv_usd"][i], "float"), "No answer"), None),
     ]
     keys = ("model", "input_tokens", "output_tokens", "hardware", "gpus", "batch", "precision", "engine",
-            "latency_s", "price_per_hour")
+            "latency_s", "price_per_hour", "tp", "dp", "ep")  # LLM_COST's arguments, in its order
     for i, row in enumerate(rows[:6]):
         r = FIRST_ROW + i
         args = [f"Scenarios!${layout.input_col[k]}{r}" for k in keys]

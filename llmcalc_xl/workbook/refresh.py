@@ -218,6 +218,44 @@ def _apply_catalog(new, edits, new_rows, report: Report) -> None:
             table.autoFilter.ref = table.ref
 
 
+#: The Calibrations sheet's columns (build._write_calibrations) as a [[calibrations]] table's fields.
+CALIBRATION_COLUMNS = {"Id": "id", "Engine": "engine", "Hardware": "hardware", "prefill_mfu": "prefill_mfu",
+                       "decode_mfu": "decode_mfu", "decode_mbu": "decode_mbu", "Measurement": "measurement",
+                       "Source": "source", "As of": "as_of", "Notes": "notes"}
+
+
+def _with_calibrations(cat: Catalog, old, name: str, report: Report) -> Catalog:
+    """The catalog with the quote's own calibrations (its Calibrations sheet: ``llmcalc-xl calibrate``
+    files it was built with, and efficiencies typed there) for the engines and devices the catalog has
+    none of; a calibration the catalog holds for the same engine and device replaces the quote's."""
+    from ..errors import CatalogError
+
+    if "Calibrations" not in old.sheetnames:
+        return cat
+    rows = old["Calibrations"].iter_rows(min_row=4, values_only=True)
+    fields = [CALIBRATION_COLUMNS.get(str(h)) for h in next(rows, ())]
+    for values in rows:
+        table = {f: v.date().isoformat() if isinstance(v, _dt.datetime) else v  # a date typed as a date
+                 for f, v in zip(fields, values) if f and v not in (None, "")}
+        if not table.get("id"):
+            continue
+        label = f"'{name}', Calibrations sheet, calibration '{table['id']}'"
+        pair = (str(table.get("engine")), str(table.get("hardware")))
+        current = cat.calibration(*pair)
+        if current is not None:  # the file it was built with, given again, or a newer calibration
+            if any(not _same(getattr(current, f), table.get(f)) for f in ("prefill_mfu", "decode_mfu", "decode_mbu")):
+                report.not_carried.append(f"calibration {table['id']}: the catalog's calibration of {pair[0]} on "
+                                          f"{pair[1]} ({current.source}, {current.as_of}) replaces the quote's")
+            continue
+        try:
+            cat = cat.with_calibrations([table], label, f"{name} (Calibrations sheet)")
+        except CatalogError as exc:
+            report.not_carried.append(f"calibration {table['id']}: {exc}")
+            continue
+        report.carried.append(f"your calibration {table['id']} ({pair[0]} on {pair[1]})")
+    return cat
+
+
 def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None, template: str | Path | None = None,
             force: bool = False, scenarios: list[dict[str, Any]] | None = None) -> Report:
     """Rebuild ``path`` in place; ``scenarios`` (if given) replace its scenario rows."""
@@ -266,6 +304,7 @@ def refresh(path: str | Path, *, catalog: Iterable[str] | Catalog | None = None,
                 if value.data_type == "f":
                     formulas.add(name.value)  # the user's own formula stays one; their text stays text
     edits, new_rows = _catalog_edits(old, report)
+    cat = _with_calibrations(cat, old, path.name, report)
     old.close()
 
     new = build_workbook(scenarios, catalog=cat, template=template, **cover)
