@@ -438,3 +438,21 @@ def test_libreoffice_prints_the_quote_to_pdf(tmp_path):
     pdf = (tmp_path / "q.pdf").read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
     assert pdf.startswith(b"%PDF") and 1 + 1 + 1 + 1 + 4 + 1 <= pages <= 1 + 1 + 1 + 1 + 4 + 2 + 6, pages
+
+
+def test_the_cover_prints_on_one_readable_page(tmp_path):
+    """Every text of the Cover stays inside its three printed columns: a long text wraps in its cell
+    instead of running to the right (which made fit-to-width shrink the printed cover to ~30%)."""
+    out = tmp_path / "q.xlsx"
+    r = CliRunner().invoke(main, ["build", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cover = load_workbook(out)["Cover"]
+    assert cover.max_column == 3
+    widths = {c: cover.column_dimensions[c].width for c in "ABC"}
+    for row in cover.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and not cell.value.startswith("="):
+                room = widths[cell.column_letter] if cell.alignment.wrap_text else sum(
+                    w for c, w in widths.items() if c >= cell.column_letter)
+                assert len(cell.value) <= room * (4 if cell.alignment.wrap_text else 1.05), cell.coordinate
+    assert cover["B9"].alignment.wrap_text and cover["C10"].alignment.wrap_text  # the summary and the note

@@ -45,6 +45,7 @@ def default_styles():
 def default_template():
     """The default template as an openpyxl Workbook: styles and the Cover sheet."""
     from openpyxl import Workbook
+    from openpyxl.styles import Alignment
 
     wb = Workbook()
     for style in default_styles():
@@ -77,19 +78,26 @@ def default_template():
     ws["C10"] = ("used by this quote: retired models, ended prices, or prices older than 90 days on the as-of date "
                  "(llmcalc-xl catalog check lists them)")
     ws["C10"].style = style_name("Note")
+    for cell in ("B9", "C10"):  # long texts wrap inside the printed columns instead of running past them
+        ws[cell].alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in ("A9", "A10", "B10"):
+        ws[cell].alignment = Alignment(vertical="top")
+    ws.row_dimensions[9].height = 30
+    ws.row_dimensions[10].height = 45
     ws["A11"], ws["B11"] = "Key to the cells", ""
     ws["A11"].style = ws["B11"].style = style_name("Header")
     for r, (label, style) in enumerate((("Input: type here", "Input"), ("Formula: computed", "Calculation"),
                                         ("Link: from another sheet", "Link")), start=12):
         ws.cell(r, 1, label)
         ws.cell(r, 2, 123).style = style_name(style)
-    ws["A16"] = ("Sheets: Quote (totals and the API comparison), Scenarios (inputs and results), Assumptions, "
-                 "the catalogs (Models, Hardware, Engines, Precisions), Calc (every step of the estimate) and Sources.")
-    ws["A16"].style = style_name("Note")
-    ws["D1"] = "(your logo here)"
-    ws["D1"].style = style_name("Note")
+    ws["A16"] = "Sheets: Quote (totals and the API comparison), Scenarios (inputs and results), Assumptions,"
+    ws["A17"] = "the catalogs (Models, Hardware, Engines, Precisions), Calc (every step of the estimate) and Sources."
+    ws["A16"].style = ws["A17"].style = style_name("Note")
+    ws["C1"] = "(your logo here)"
+    ws["C1"].style = style_name("Note")
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 70
+    ws.column_dimensions["C"].width = 45
     ws.page_setup.orientation = "portrait"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
