@@ -126,8 +126,9 @@ def _bad(field_lines, prices=""):
      "'acme-x': prices[1]: effective_until (2027-01-01) is before effective_from (2027-02-01)."),
     (_bad('', '[[api_models.prices]]\neffective_from = "2026-10-01"\ninput_usd_per_mtok = 1\n'
               'output_usd_per_mtok = 2\n'),
-     "'acme-x': prices[1] (2026-10-01 to open) covers as_of 2026-11-01: the top-level prices are the price on "
-     "as_of, so a period may not cover that day. Move its dates, or make it the top-level price."),
+     "'acme-x': prices[1] (2026-10-01 to open) covers as_of 2026-11-01 and has no end: the top-level prices are the "
+     "price on as_of, or the standing price that follows an introductory period, so an open-ended period may not "
+     "cover that day. Move its dates, give its effective_until, or make it the top-level price."),
     (_bad('', '[[api_models.prices]]\neffective_from = "2027-01-01"\ninput_usd_per_mtok = 1\n'
               'output_usd_per_mtok = 2\n[[api_models.prices]]\neffective_from = "2027-06-01"\n'
               'effective_until = "2027-12-31"\ninput_usd_per_mtok = 1\noutput_usd_per_mtok = 2\n'),
@@ -222,12 +223,45 @@ def test_refreshed_batch_and_priority_prices(cat, model, batch, priority):
     assert m.as_of >= "2026-09-01"  # under 90 days old on 2026-11-30
 
 
-def test_gemini_4_carbon_introductory_price_ends_on_december_1(cat):
-    # laozhang (2026-11-11): $2 / $0.10 cached / $10 through 2026-11-30, then $4 / $0.20 / $20
-    m = cat.model("gemini-4-carbon")
+@pytest.mark.parametrize("model", ["gemini-4-carbon", "gemini-4-argon"])
+def test_gemini_4_introductory_price_ends_on_december_1(cat, model):
+    # laozhang (2026-11-11) for Carbon, Google's latest-model guide and decant v0.13.1 (2026-11-05) for Argon:
+    # $2 / $0.10 cached / $10 through 2026-11-30, then Google's standard $4 / $0.20 / $20, read in advance and
+    # so the top-level price (a catalog read in November stays current in December)
+    m = cat.model(model)
     now, later = m.price_on("2026-11-30"), m.price_on("2026-12-01")
     assert (now.input_usd_per_mtok, now.cached_input_usd_per_mtok, now.output_usd_per_mtok) == (2.0, 0.1, 10.0)
     assert (later.input_usd_per_mtok, later.cached_input_usd_per_mtok, later.output_usd_per_mtok) == (4.0, 0.2, 20.0)
+    assert (m.input_usd_per_mtok, m.output_usd_per_mtok) == (4.0, 20.0) and m.as_of < "2026-12-01"
+    assert m.price_on("2027-06-30").input_usd_per_mtok == 4.0
+
+
+INTRO = textwrap.dedent('''
+    [[api_models]]
+    id = "acme-new"
+    name = "Acme New"
+    provider = "Acme"
+    input_usd_per_mtok = 4.0
+    output_usd_per_mtok = 20.0
+    source = "price list, read on 2026-11-05: $2 / $10 through November, then $4 / $20"
+    as_of = "2026-11-05"
+
+    [[api_models.prices]]
+    effective_until = "2026-11-30"
+    input_usd_per_mtok = 2.0
+    output_usd_per_mtok = 10.0
+''')
+
+
+@pytest.mark.parametrize("day, expected", [
+    ("2026-11-05", (2.0, 10.0)),   # as_of itself lies in the introductory period
+    ("2026-11-30", (2.0, 10.0)),   # its last day
+    ("2026-12-01", (4.0, 20.0)),   # the standing price, read in advance
+    ("2027-03-01", (4.0, 20.0)),
+])
+def test_an_introductory_period_may_cover_as_of(tmp_path, day, expected):
+    p = load_catalog([_file(tmp_path, INTRO)]).model("acme-new").price_on(day)
+    assert (p.input_usd_per_mtok, p.output_usd_per_mtok) == expected
 
 
 def test_mistral_cached_input_is_a_tenth_of_input(cat):

@@ -309,6 +309,37 @@ def test_the_shipped_catalog_on_its_date_has_no_new_stale_price_and_no_ended_one
     assert not {"claude-3.5-haiku", "devstral-2-api", "magistral-medium"} & {f.id for f in findings if f.kind == "stale"}
 
 
+@pytest.mark.parametrize("day", ["2026-12-01", "2026-12-15"])
+def test_the_shipped_catalog_stays_current_into_december(cat, day):
+    # Gemini 4 Argon's and Carbon's introductory prices end on 2026-11-30; the standard price that follows was
+    # published in advance and is their top-level price, so nothing has ended. The oldest live price is of
+    # 2026-09-20 (GPU-hours from Lambda, Akash, CoreWeave): 86 days old on 2026-12-15.
+    findings = find(cat, dt.date.fromisoformat(day), 90)
+    assert [(f.kind, f.id) for f in findings if f.kind != "retired"] == []
+
+
+def test_an_introductory_price_read_with_the_price_after_it_does_not_end(tmp_path):
+    path = _file(tmp_path, """
+        [[api_models]]
+        id = "acme-new"
+        name = "Acme New"
+        provider = "Acme"
+        input_usd_per_mtok = 4.0
+        output_usd_per_mtok = 20.0
+        source = "acme.example/pricing: $2 / $10 through November, then $4 / $20"
+        as_of = "2026-11-05"
+
+        [[api_models.prices]]
+        effective_until = "2026-11-30"
+        input_usd_per_mtok = 2.0
+        output_usd_per_mtok = 10.0
+    """)
+    c = load_catalog([path])
+    for day in (dt.date(2026, 11, 20), dt.date(2026, 12, 1), dt.date(2027, 1, 31)):
+        assert _acme(find(c, day, 90)) == []
+    assert _acme(find(c, dt.date(2027, 2, 4), 90)) == [("stale", "acme-new", "price as of 2026-11-05 (91 days)", True)]
+
+
 # --- catalog import-prices --------------------------------------------------------------------------------
 
 def test_litellm_prices_per_token_become_usd_per_million_tokens():

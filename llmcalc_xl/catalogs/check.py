@@ -5,8 +5,9 @@ Three kinds of finding:
 - **retired**: an API model whose ``retires`` date has come. The catalog keeps retired models on
   purpose, so that old quotes still compute; a retired model is a problem only for a quote that
   uses it.
-- **ended**: an API model whose top-level price (the one every estimate uses, in force on its
-  ``as_of``) has given way to a later period of its published schedule.
+- **ended**: an API model whose top-level price (the standing price, in force on its ``as_of`` or
+  published in advance to follow an introductory period) has given way to a later period of its
+  published schedule.
 - **stale**: a price stated more than ``max_age_days`` before the day: an API model's price
   (``as_of``) or each published price of a device's GPU time (every provider and tier). Only prices age: the specs of a
   released model or device (a config.json, a datasheet) do not change, and an API model's typical

@@ -268,7 +268,9 @@ class ApiModel:
     """A model sold per token through an API.
 
     The top-level prices are the price in force on ``as_of``; ``prices`` holds the other periods of
-    a published schedule (an introductory price that ends, an announced rise), never the day ``as_of``.
+    a published schedule (an introductory price that ends, an announced rise). Only a period that ends
+    may cover ``as_of``: an introductory price read on ``as_of`` together with the standing price that
+    follows it, which is then the top-level price (published in advance).
     """
 
     id: str
@@ -323,10 +325,14 @@ class ApiModel:
             raise ValueError(f"successor '{self.successor}' is this model itself. Name the model that replaces it")
         as_of = _day(self.as_of)
         for n, period in enumerate(self.prices, start=1):
-            if period.covers(as_of):
-                raise ValueError(f"prices[{n}] ({period.span()}) covers as_of {self.as_of}: the top-level prices "
-                                 "are the price on as_of, so a period may not cover that day. Move its dates, or "
-                                 "make it the top-level price")
+            # a period that ends may cover as_of: an introductory price, read on as_of with the standing price
+            # that follows it (the top-level one); an open-ended one would make the top-level price one that
+            # ended before the day it was read
+            if period.covers(as_of) and not period.effective_until:
+                raise ValueError(f"prices[{n}] ({period.span()}) covers as_of {self.as_of} and has no end: the "
+                                 "top-level prices are the price on as_of, or the standing price that follows an "
+                                 "introductory period, so an open-ended period may not cover that day. Move its "
+                                 "dates, give its effective_until, or make it the top-level price")
             for m, other in enumerate(self.prices[:n - 1], start=1):
                 (a0, a1), (b0, b1) = period.bounds(), other.bounds()
                 if a0 <= b1 and b0 <= a1:
