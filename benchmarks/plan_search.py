@@ -50,6 +50,9 @@ CASES = [
      dict(requests_per_day=100_000), dict(precision="fp8")),
     ("DeepSeek-V3 8k/1k, 2M/day, H100 H200 B200 GB200", ["deepseek-v3"], ("h100-sxm", "h200", "b200", "gb200"),
      dict(requests_per_day=2_000_000), dict(input_tokens=8000, output_tokens=1000)),
+    # the widest: three large mixtures of experts on every priced device, 16-64 GPUs where they could win
+    ("DeepSeek-V3, Kimi K2, Qwen3-235B, 200/s, all priced", ["deepseek-v3", "kimi-k2", "qwen3-235b-a22b"], (),
+     dict(requests_per_s=200), {}),
 ]
 
 

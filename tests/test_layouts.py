@@ -218,3 +218,45 @@ def test_excel_and_fill_take_the_layout_as_the_core_does(tmp_path):
     out = list(csv.DictReader(open(tmp_path / "out.csv", newline="", encoding="utf-8")))
     assert float(out[0]["tpot_s"]) == pytest.approx(core.tpot_s, rel=1e-9)
     assert out[1]["error"].startswith("ep '16' must divide gpus (8)")
+
+
+#: The layout each scenario runs with, by the README's rule (gpus = tp x dp; tp = gpus / dp, dp = ep = 1
+#: where not given; no layout for an engine that splits layers or for an API model)
+ECHOED = [
+    (dict(model="deepseek-v3", hardware="h200", precision="fp8", gpus=8, dp=8), (1, 8, 1)),
+    (dict(model="deepseek-v3", hardware="h200", precision="fp8", gpus=8, dp=8, ep=8), (1, 8, 8)),
+    (dict(model="llama-3.1-70b", hardware="h100-sxm", gpus=4), (4, 1, 1)),
+    (dict(model="mixtral-8x7b", hardware="h100-sxm", gpus=8, tp=2, dp=4, ep=4), (2, 4, 4)),
+    (dict(model="llama-3.1-70b", hardware="h100-sxm", gpus="auto"), (2, 1, 1)),  # 70B in 16 bits: 2 x 80 GB
+    (dict(model="llama-3.1-8b", hardware="rtx-4090", gpus=2, engine="llama.cpp"), (None, None, None)),
+    (dict(model="gpt-4o"), (None, None, None)),
+]
+
+
+@pytest.mark.parametrize("row, layout", ECHOED)
+def test_every_surface_echoes_the_layout_it_used(row, layout, tmp_path):
+    import csv
+    import inspect
+    import json
+
+    from llmcalc_xl.excel.functions import LLM_ESTIMATE
+
+    shown = estimate(**row).to_dict()
+    assert (shown["tp"], shown["dp"], shown["ep"]) == layout
+    args = [a for k, v in row.items() for a in ("--" + k, str(v))]
+    result = CliRunner().invoke(cli, ["estimate", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert (shown["tp"], shown["dp"], shown["ep"]) == layout
+    params = list(inspect.signature(LLM_ESTIMATE).parameters)
+    names, values = LLM_ESTIMATE(*[float(row[p]) if isinstance(row.get(p), int) else row.get(p) for p in params])
+    shown = dict(zip(names, values))
+    assert (shown["tp"], shown["dp"], shown["ep"]) == tuple(None if v is None else float(v) for v in layout)
+    src = tmp_path / "in.csv"
+    src.write_text(",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n")
+    result = CliRunner().invoke(cli, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    out = next(csv.DictReader(open(tmp_path / "out.csv", newline="", encoding="utf-8")))
+    given = {k for k in ("tp", "dp", "ep") if k in row}  # a column given keeps its own: the result is beside it
+    assert tuple(out[f"{k}_result" if k in given else k] for k in ("tp", "dp", "ep")) == \
+        tuple("" if v is None else str(v) for v in layout)

@@ -175,3 +175,28 @@ def test_a_model_too_large_for_64_gpus_is_rejected_with_that_count(tmp_path):
     p = plan(["huge-dense"], requests_per_day=1_000, hardware=["h100-sxm"], api_models=["gpt-4o"], precision="fp8",
              catalog=[str(own)])
     assert p.self_hosted == [] and p.rejected == {"h100-sxm": "the model does not fit on 64 GPUs"}
+
+
+@pytest.mark.parametrize("models, hardware, load", [
+    # the wider counts searched (16 GPUs need several replicas) on two devices
+    (["deepseek-v3"], ["h100-sxm", "h200"], dict(requests_per_day=2_000_000, input_tokens=8000, output_tokens=1000)),
+    # peak, spares and a target, a dense model on two devices
+    (["llama-3.1-8b"], ["l4", "a100-80gb"], dict(requests_per_s=50, peak_to_average=3, redundancy=1, max_tpot_s=0.05)),
+    # an autoscaled fleet of a small mixture of experts
+    (["qwen3-30b-a3b"], ["h100-sxm"], dict(requests_per_day=1_000_000, autoscale="yes", peak_to_average=2,
+                                           peak_hours_per_day=6)),
+])
+def test_the_lower_bound_of_a_configurations_cost_changes_no_answer(models, hardware, load, monkeypatch):
+    # the search closes configurations whose cost, bounded below from their batches at powers of two, is
+    # dearer than an answer found (plan._bounded): it must give what the search over every batch gives
+    import llmcalc_xl.core.plan as plan_module
+
+    def answer(p):
+        return json.dumps([p.self_hosted, p.rejected, p.apis], sort_keys=True, default=str)
+
+    bounded = plan(models, hardware=hardware, api_models=["gpt-4o"], **load)
+    monkeypatch.setattr(plan_module, "_bounded", lambda open_, *args, **kwargs: (open_, 0))
+    every = plan(models, hardware=hardware, api_models=["gpt-4o"], **load)
+    assert answer(bounded) == answer(every)
+    if load.get("requests_per_day") == 2_000_000:
+        assert bounded.configurations_tried < every.configurations_tried / 2

@@ -225,13 +225,11 @@ def estimate(model: str, hardware: str | None, catalog_paths: tuple[str, ...], a
 
 def _layout_given(given: dict[str, Any], d: dict[str, Any]) -> str | None:
     """The parallel layout in words, as plan writes it ("tp 2 x dp 4, ep 4"), where tp, dp or ep was given."""
-    if not d.get("hardware") or d["model_kind"] == "api" or all(given.get(k) is None for k in ("tp", "dp", "ep")):
+    if not d.get("hardware") or d["tp"] is None or all(given.get(k) is None for k in ("tp", "dp", "ep")):
         return None
     from ..core.plan import layout_text
 
-    dp, ep = (int(float(given.get(k) or 1)) for k in ("dp", "ep"))  # as typed ("4.0"); the core checked them
-    tp = int(float(given["tp"])) if given.get("tp") is not None else d["gpus"] // dp
-    return layout_text(tp, dp, ep, d["gpus"])
+    return layout_text(d["tp"], d["dp"], d["ep"], d["gpus"])
 
 
 @main.group(cls=_Group)

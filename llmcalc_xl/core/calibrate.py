@@ -24,7 +24,7 @@ import numpy as np
 
 from ..catalogs.loader import Catalog, load_catalog
 from ..errors import InvalidValueError
-from .estimate import estimate, estimate_many
+from .estimate import Estimate, estimate, estimate_many
 
 #: The lowest efficiency a fit may reach, as a share of the peak: below it the measurement is refused.
 LOWEST_EFFICIENCY = 0.01
@@ -152,19 +152,18 @@ def fit_efficiencies(model: Any, hardware: Any, engine: Any, measured_tpot_s: fl
                tpot_s=tpot, ttft_s=ttft, default_tpot_s=default_tpot_s, default_ttft_s=default_ttft_s,
                scenario=dict(model=default.model, precision=default.precision, gpus=default.gpus,
                              batch=default.batch, input_tokens=default.input_tokens,
-                             output_tokens=default.output_tokens, layout=_layout(options, default.gpus)),
+                             output_tokens=default.output_tokens, layout=_layout(options, default)),
                engine_efficiencies=base)
 
 
-def _layout(options: dict[str, Any], gpus: int) -> str | None:
-    """The parallel layout measured, in words ("tp 2 x dp 4, ep 4"), where tp, dp or ep was given."""
-    given = {k: options.get(k) for k in ("tp", "dp", "ep")}
-    if all(v is None or (isinstance(v, str) and not v.strip()) for v in given.values()):
+def _layout(options: dict[str, Any], used: Estimate) -> str | None:
+    """The parallel layout measured, in words ("tp 2 x dp 4, ep 4"), where tp, dp or ep was given (as ``used``,
+    the estimate, resolved it)."""
+    if all(v is None or (isinstance(v, str) and not v.strip()) for v in (options.get(k) for k in ("tp", "dp", "ep"))):
         return None
     from .plan import layout_text
 
-    dp, ep = (int(float(given[k] or 1)) for k in ("dp", "ep"))  # as typed ("4.0"); the estimate checked them
-    return layout_text(int(float(given["tp"])) if given["tp"] else gpus // dp, dp, ep, gpus)
+    return layout_text(used.tp, used.dp, used.ep, used.gpus)
 
 
 def _check_tpot(measured_s: float, reached: np.ndarray, device: Any, base: dict[str, float], gpus: float) -> None:

@@ -39,14 +39,14 @@ OUTPUT_KEYS = (
 #: What a deployment that does not fit cannot have: it cannot run, so no speed and no cost.
 NOT_RUNNING_KEYS = physics.NOT_RUNNING_KEYS
 #: Resolved inputs reported with the outputs (ids after alias matching and "auto").
-INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus",
+INPUT_KEYS = ("model", "model_kind", "hardware", "engine", "precision", "kv_precision", "gpus", "tp", "dp", "ep",
               "input_tokens", "cached_input_tokens", "output_tokens", "batch", "context_tokens",
               "price_per_hour", "pricing", "provider", "capex_usd_per_gpu", "power_w_per_gpu", "requests_per_month",
               "utilization", "requests_per_s")
 #: Text outputs that ``estimate_many(coded_text=True)`` gives as codes into their names.
 CODED_KEYS = ("model", "hardware", "engine", "precision", "kv_precision", "pricing", "provider", "notes")
 BOOL_KEYS = ("fits",)
-INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "input_tokens",
+INT_KEYS = ("gpus_needed", "max_batch", "replicas_needed", "gpus", "tp", "dp", "ep", "input_tokens",
             "cached_input_tokens", "output_tokens", "batch", "context_tokens")
 
 
@@ -76,6 +76,11 @@ class Estimate:
     precision: str | None
     kv_precision: str | None
     gpus: int
+    # the parallel layout used (gpus = tp x dp; ep: expert-parallel degree), None where the engine splits
+    # layers rather than tensors or the model is an API's
+    tp: int | None
+    dp: int | None
+    ep: int | None
     input_tokens: int
     cached_input_tokens: int
     output_tokens: int
@@ -557,7 +562,8 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         "engine": _ids(et, np.where(is_api, -1, e_pos)),
         "precision": _ids(pt, np.where(is_api, -1, p_pos)),
         "kv_precision": _ids(pt, np.where(is_api, -1, k_pos)),
-        "gpus": _full(gpus), "input_tokens": _full(prompt), "cached_input_tokens": _full(cached),
+        "gpus": _full(gpus), **_layout_used(values, _take(et.flag("parallelism", "tensor"), e_pos, missing=True) & ~is_api),
+        "input_tokens": _full(prompt), "cached_input_tokens": _full(cached),
         "output_tokens": _full(output), "batch": values.pop("batch"), "context_tokens": np.where(is_api, np.nan, context),
         "price_per_hour": values.pop("price_per_hour"),
         "pricing": np.take(_PRICING_NAMES, pricing_code),
@@ -590,6 +596,12 @@ def _compute(cat: Catalog, given: dict[str, Any], n: int, errs: RowErrors,
         result["pricing"] = Coded(pricing_code, _PRICING_NAMES.tolist())
         result["provider"] = Coded(provider_code[0], provider_code[1].tolist())
     return result
+
+
+def _layout_used(values: dict[str, np.ndarray], tensor: np.ndarray) -> dict[str, np.ndarray]:
+    """tp, dp and ep as the estimate used them (tp = gpus / dp and dp = ep = 1 where not given), taken out
+    of ``values``; NaN in the rows of an engine that splits layers or of an API model (no layout)."""
+    return {k: np.where(tensor, values.pop(k), np.nan) for k in ("tp", "dp", "ep")}
 
 
 def _codes_of(pos: np.ndarray, size: int) -> np.ndarray:
@@ -961,6 +973,7 @@ def _physics(cat: Catalog, num, pos, flags, gpus_auto, constant: frozenset[str] 
     r = physics.at_rate(s, w, m, gpus, sp) if np.any(~np.isnan(num["requests_per_s"])) else _no_rate()
     out = physics.outputs(s, w, m, max_batch, gpus_needed, sp, co, r, band, stopped_are_nan=narrowed)
     out["gpus"] = gpus_rows
+    out.update(tp=m.tp, dp=m.ranks, ep=s.ep_groups)  # the layout used: tp x dp = gpus (tp = gpus / dp when not given)
     out["batch"] = s.sequences
     out["price_per_hour"] = s.price
     out.update(owned=np.asarray(keyed.rows(s.owned), dtype=bool), capex_usd_per_gpu=s.capex, power_w_per_gpu=s.power_w)

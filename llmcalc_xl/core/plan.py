@@ -341,7 +341,8 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
     found with fewer GPUs. Then a configuration is searched only where the core takes it (no error, an
     engine that splits tensors: layer splitting does not price the link between nodes) and its fewest
     replicas cost less than that answer (a fleet never has fewer than 1 + redundancy, whatever the
-    targets or the utilisation). Returns an empty dict when none is left."""
+    targets or the utilisation). Before any batch is searched, a configuration whose cost cannot come
+    below the answer found (:func:`_bounded`) is closed. Returns an empty dict when none is left."""
     fewest = float(_cost.replicas_needed(monthly, np.inf, common["peak_to_average"], common["redundancy"]))
     # a lower bound of the replicas paid for at a capacity: autoscaled as if every row were rented (an owned
     # or reserved row pays at least that)
@@ -366,9 +367,12 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
         open_ = np.flatnonzero(np.equal(served["error"], NONE) & tensor & can_win)
         if not open_.size:
             return {}, 0
+    tried = 0
+    if not percentiles:  # closed before their batches are searched: configurations that cannot be cheaper
+        open_, tried = _bounded(open_, largest, models, hardware, gpus, dp, ep, pair, best_usd, cat, common, targets,
+                                monthly)
     lo, hi = 0, FIRST_BATCHES
     kept: list[dict[str, np.ndarray]] = []
-    tried = 0
     while open_.size:
         top = np.minimum(largest[open_], hi)
         counts = np.maximum(top - lo, 0).astype(int)
@@ -415,7 +419,46 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
             done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + 0.005]] = True
         open_ = open_[~done[open_]]
         lo, hi = hi, 2 * hi
+    if not kept:  # every configuration closed by its bound (over several nodes: fewer GPUs answer for less)
+        return {}, tried
     return {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}, tried
+
+
+def _bounded(open_: np.ndarray, largest: np.ndarray, models: np.ndarray, hardware: np.ndarray, gpus: np.ndarray,
+             dp: np.ndarray, ep: np.ndarray, pair: np.ndarray, best_usd: np.ndarray, cat: Catalog,
+             common: dict[str, Any], targets: dict[str, float | None], monthly: float) -> tuple[np.ndarray, int]:
+    """The configurations ``open_`` less those no batch of which can cost less than the cheapest answer of
+    their model and hardware (``best_usd``, lowered here by the answers found), and the rows estimated.
+
+    Each configuration is estimated at the powers of two up to its largest batch. Capacity per sequence
+    never rises with the batch (the bound ``_search`` closes on), so no batch b from 2^k to 2^(k+1) - 1
+    serves more than b / 2^k x the capacity at 2^k: the most of those bounds over every k bounds the
+    capacity of every batch, and the replicas that capacity needs, times one replica's cost, bound the
+    configuration's monthly cost from below. A configuration whose bound is above that answer (by more
+    than half a cent, as ``_search`` closes) is not searched; the others are, every batch, as before."""
+    finite = open_[np.isfinite(largest[open_])]
+    if not finite.size:
+        return open_, 0
+    steps = np.floor(np.log2(np.maximum(largest[finite], 1.0))).astype(int) + 1  # 1, 2, 4, ... <= largest
+    rows = np.repeat(finite, steps)
+    batch = 2.0 ** (np.arange(rows.size) - np.repeat(np.cumsum(steps) - steps, steps))
+    est = estimate_many(models[rows].tolist(), hardware[rows].tolist(), catalog=cat, gpus=gpus[rows], batch=batch,
+                        **_layout_options(dp[rows], ep[rows]), **common)
+    ok = _answers(est, targets)
+    np.minimum.at(best_usd, pair[rows[ok]], est["monthly_cost_usd"][ok])
+    # the most any batch from this power of two to the next (and at most the largest) can serve; NaN where
+    # the probe has no capacity (an error, or it does not fit): nothing is bounded
+    fine = np.equal(est["error"], NONE) & (est["fits"] == 1) & np.isfinite(est["capacity_requests_per_month"])
+    reach = np.minimum(2.0 * batch - 1.0, largest[rows]) / batch
+    capacity = np.full(len(largest), -np.inf)
+    np.maximum.at(capacity, rows, np.where(fine, est["capacity_requests_per_month"] * reach, np.inf))
+    replica_usd = np.full(len(largest), np.nan)
+    replica_usd[rows[fine]] = est["deployment_usd_per_month"][fine]
+    scaled = common.get("autoscale") == "yes"
+    cheapest = _cost.paid_replicas(monthly, capacity[finite], common["peak_to_average"], common["redundancy"], scaled,
+                                   common["peak_hours_per_day"]) * replica_usd[finite]
+    closed = finite[cheapest > best_usd[pair[finite]] + 0.005]
+    return np.setdiff1d(open_, closed), int(rows.size)
 
 
 def _percentile_capped(est: dict[str, np.ndarray], cat: Catalog, common: dict[str, Any],

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from .. import __version__
 from . import formulas as F
-from ..catalogs.loader import TIER_FIELDS, TIERS, Catalog, as_date, load_catalog
+from ..catalogs.loader import CALIBRATED_FIELDS, TIER_FIELDS, TIERS, Catalog, as_date, load_catalog
 from ..cell_text import safe_text
 from ..files import check_writable, open_workbook, replacing
 from .template import style_name
@@ -227,34 +227,42 @@ def _write_prices(wb, cat: Catalog) -> None:
     ws.freeze_panes = "A5"
 
 
+#: The Calibrations sheet's columns, in order, each with the [[calibrations]] field it holds (refresh reads the
+#: sheet back through this): Key is the Calc sheet's lookup (no field); Engine and Hardware hold the catalog ids
+#: as resolved.
+CALIBRATION_COLUMNS: dict[str, str | None] = {
+    "Key": None, "Id": "id", "Engine": "engine", "Hardware": "hardware", **{f: f for f in CALIBRATED_FIELDS},
+    "Measurement": "measurement", "Source": "source", "As of": "as_of", "Notes": "notes"}
+
+
 def _write_calibrations(wb, cat: Catalog) -> None:
     """The engines' efficiencies calibrated on one device (``llmcalc-xl calibrate``): where a scenario's engine
     runs on its device, the efficiencies given here replace the Engines sheet's (Key: c:engine:hardware)."""
-    from ..catalogs.loader import CALIBRATED_FIELDS
+    from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet("Calibrations")
     _put_value(ws, 1, 1, "Engine efficiencies calibrated on one device", "Title")
     _put_value(ws, 2, 1, "Fitted to a measurement by llmcalc-xl calibrate. Where a scenario's engine runs on its "
                          "hardware, an efficiency given here replaces the Engines sheet's; an empty cell keeps it.",
                "Note")
-    headers = ("Key", "Id", "Engine", "Hardware") + CALIBRATED_FIELDS + ("Measurement", "Source", "As of", "Notes")
+    headers = list(CALIBRATION_COLUMNS)
     for c, h in enumerate(headers, start=1):
         _put_value(ws, 4, c, h, "Header")
     r = 5
     for (engine_id, hardware_id), e in cat.calibrations().items():
-        row = (calibration_key(engine_id, hardware_id), e.id, engine_id, hardware_id,
-               *(getattr(e, f) for f in CALIBRATED_FIELDS), e.measurement or None, e.source, e.as_of, e.notes or None)
-        for c, v in enumerate(row, start=1):
-            _put_value(ws, r, c, v, "Input" if headers[c - 1] in CALIBRATED_FIELDS else None)
+        resolved = {"Key": calibration_key(engine_id, hardware_id), "Engine": engine_id, "Hardware": hardware_id}
+        for c, (h, f) in enumerate(CALIBRATION_COLUMNS.items(), start=1):
+            v = resolved[h] if h in resolved else getattr(e, str(f))
+            _put_value(ws, r, c, None if v == "" else v, "Input" if f in CALIBRATED_FIELDS else None)
         r += 1
     # two rows at least where there is one: Gnumeric's INDEX of a one-cell range is #REF!, which dropped a
     # lone calibration (the row below stays empty)
     last = max(r - 1, 6) if r > 5 else 5
-    _define(wb, "c_key", f"Calibrations!$A$5:$A${last}")
-    for i, f in enumerate(CALIBRATED_FIELDS):
-        col = "EFG"[i]
-        _define(wb, f"c_{f}", f"Calibrations!${col}$5:${col}${last}")
-    for col, width in zip("ABCDEFGHIJK", (34, 24, 14, 14, 12, 12, 12, 60, 40, 11, 40)):
+    column = {h: get_column_letter(c) for c, h in enumerate(headers, start=1)}
+    _define(wb, "c_key", f"Calibrations!${column['Key']}$5:${column['Key']}${last}")
+    for f in CALIBRATED_FIELDS:
+        _define(wb, f"c_{f}", f"Calibrations!${column[f]}$5:${column[f]}${last}")
+    for col, width in zip(column.values(), (34, 24, 14, 14, 12, 12, 12, 60, 40, 11, 40)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A5"
     if not cat.calibrations():  # nothing to look up: the quote reads and prints as without the sheet

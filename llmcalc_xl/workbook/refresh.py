@@ -26,8 +26,8 @@ from ..catalogs.loader import user_catalog_paths
 from ..files import (backup_copy, check_distinct, check_not_open, check_workbook, check_writable, open_workbook,
                     regular_file)
 from .template import style_name
-from .build import (CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template, save_atomically,
-                       scenario_headers)
+from .build import (CALIBRATION_COLUMNS, CATALOG_SHEETS, FIRST_ROW, HEADER_ROW, build_workbook, load_template,
+                    save_atomically, scenario_headers)
 
 #: Parts of an .xlsx that openpyxl does not carry through a load and save.
 DROPPED_PARTS = {
@@ -216,12 +216,6 @@ def _apply_catalog(new, edits, new_rows, report: Report) -> None:
         table.ref = f"A1:{get_column_letter(len(fields))}{ws.max_row}"
         if table.autoFilter is not None:
             table.autoFilter.ref = table.ref
-
-
-#: The Calibrations sheet's columns (build._write_calibrations) as a [[calibrations]] table's fields.
-CALIBRATION_COLUMNS = {"Id": "id", "Engine": "engine", "Hardware": "hardware", "prefill_mfu": "prefill_mfu",
-                       "decode_mfu": "decode_mfu", "decode_mbu": "decode_mbu", "Measurement": "measurement",
-                       "Source": "source", "As of": "as_of", "Notes": "notes"}
 
 
 def _with_calibrations(cat: Catalog, old, name: str, report: Report) -> Catalog:
