@@ -260,3 +260,25 @@ def test_estimate_json_gives_the_forecast_against_an_api_model():
         bad = CliRunner().invoke(main, args)
         assert bad.exit_code == 2 and bad.output.startswith("Error: --compare-api-model: Unknown model 'nope'"), \
             bad.output
+
+
+def test_a_scenario_quoted_on_the_compared_api_never_crosses_over():
+    # gpt-4o quoted against gpt-4o: the same cost every month (7,500 at 1,000,000 requests, rising
+    # with the API price), computed two ways; equal money leads neither way, so no crossover month,
+    # whatever the last bits of the two sums (a random book found month 4 here, and two spreadsheet
+    # engines each another month)
+    r = one(model="gpt-4o", api_model="gpt-4o", requests_per_month=4_903_664, api_price_change_per_year=1.3279,
+            discount_rate=0.0802, horizon_months=36)
+    assert r["horizon_cost_usd"] == pytest.approx(r["horizon_cost_api_usd"], rel=1e-12)
+    assert math.isnan(r["crossover_month"])
+
+
+def test_money_within_half_a_cent_is_a_tie():
+    from llmcalc_xl.core.forecast import crossover_of
+
+    # cumulative costs (USD) month by month: a lead of a fraction of a cent is no lead
+    assert math.isnan(crossover_of([100.0, 200.0 + 1e-9, 300.0], [100.0 + 1e-9, 200.0, 300.0 - 0.004]))
+    # a real lead that changes: the quote is dearer in month 1 (110 vs 100) and cheaper to date in month 3
+    assert crossover_of([110.0, 200.0, 289.99], [100.0, 200.0, 300.0]) == 3
+    # one cent is money: the quote dearer by 1 cent, then cheaper to date by 1 cent in month 2
+    assert crossover_of([100.01, 199.99], [100.0, 200.0]) == 2

@@ -23,7 +23,8 @@ Conventions (README, "Own, rent or API"):
 - Cash flows fall at the end of each month: the NPV discounts month m by (1 + discount_rate)^(-m/12).
 - ``crossover_month``: the first month whose cumulative cost puts the other option ahead, i.e. where
   the option dearer in month 1 becomes the cheaper to date. NaN when the lead never changes within
-  the horizon (one option is cheaper from the first month on, or the two never meet).
+  the horizon (one option is cheaper from the first month on, or the two never meet). Amounts within
+  half a cent (``MONEY_TIE_USD``) are equal: neither leads.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 from . import cost as _cost
 from .arrays import where
 from .physics import given
-from .defaults import MAX_HORIZON_MONTHS
+from .defaults import MAX_HORIZON_MONTHS, MONEY_TIE_USD
 
 MonthLet = Callable[[str, Any, Any], Any]
 
@@ -144,7 +145,7 @@ def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZO
         cum_q = let("cum_quoted", m, quoted if m == 1 else where(inside, cum_q + quoted, cum_q))
         cum_a = let("cum_api", m, api if m == 1 else where(inside, cum_a + api, cum_a))
         if dearer_first is None:
-            dearer_first = let("dearer_first", None, quoted > api)
+            dearer_first = let("dearer_first", None, quoted > api + MONEY_TIE_USD)
             first_q, first_a = quoted, api  # a scenario without a first month has no totals
         cross = let("crossover", m, crossover_step(cross, m, dearer_first, cum_q, cum_a))
         discount = (1.0 + h.discount) ** (-m / 12.0)  # end-of-month cash flows
@@ -162,16 +163,17 @@ def forecast(b: Base, h: Horizon, let: MonthLet = keep, months: int = MAX_HORIZO
 
 def crossover_step(cross: Any, m: int, dearer_first: Any, cum_q: Any, cum_a: Any) -> Any:
     """The crossover month found by month m: the one found before, else m where the option dearer
-    in month 1 (``dearer_first``: the scenario as quoted) is now the cheaper to date, else NaN.
+    in month 1 (``dearer_first``: the scenario as quoted, by more than half a cent) is now the cheaper
+    to date by more than half a cent, else NaN.
     A month without a cumulative cost (past the horizon) compares False, as NaN does."""
-    flip = where(dearer_first, cum_q < cum_a, cum_a < cum_q)
+    flip = where(dearer_first, cum_q < cum_a - MONEY_TIE_USD, cum_a < cum_q - MONEY_TIE_USD)
     return where(given(cross), cross, where(flip, float(m), np.nan))
 
 
 def crossover_of(cum_q: list, cum_a: list, let: MonthLet = keep) -> Any:
     """The crossover month of two cumulative series (the quote's totals, month by month)."""
     cross: Any = np.nan
-    dearer_first = cum_q[0] > cum_a[0]
+    dearer_first = cum_q[0] > cum_a[0] + MONEY_TIE_USD
     for m, (q, a) in enumerate(zip(cum_q, cum_a), start=1):
         cross = let("crossover", m, crossover_step(cross, m, dearer_first, q, a))
     return cross
