@@ -111,9 +111,10 @@ DEFAULT_DISCOUNT_RATE = 0.0
 #: Owned hardware is priced by its GPU-hour (capital spread over its life) unless told to pay the
 #: purchase up front (the cash view).
 DEFAULT_CAPEX_UPFRONT = "no"
-#: Two amounts of money closer than half a cent are equal where the forecast compares them (which option
-#: leads, the crossover month): a scenario quoted on the compared API itself costs the same each month,
-#: and the last bits of two ways of computing one sum must not make a "crossover" of rounding.
+#: Two amounts of money closer than half a cent are equal where they are compared: which option of the
+#: forecast leads and its crossover month (a scenario quoted on the compared API itself costs the same
+#: each month, and the last bits of two ways of computing one sum must not make a "crossover" of
+#: rounding), and whether a configuration `plan` searches can still beat the cheapest answer found.
 MONEY_TIE_USD = 0.005
 #: The share by which each driver moves on the Sensitivity sheet (and `llmcalc-xl sensitivity`).
 DEFAULT_SENSITIVITY_SHARE = 0.2

@@ -363,7 +363,7 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
     if prior is not None:
         best_usd[:] = [prior.get(p, np.inf) for p in pair_of]
         tensor = np.array([e is not None and cat.engine(str(e)).parallelism == "tensor" for e in served["engine"]])
-        can_win = ~(fewest * served["deployment_usd_per_month"] > best_usd[pair] + 0.005)
+        can_win = ~(fewest * served["deployment_usd_per_month"] > best_usd[pair] + defaults.MONEY_TIE_USD)
         open_ = np.flatnonzero(np.equal(served["error"], NONE) & tensor & can_win)
         if not open_.size:
             return {}, 0
@@ -408,7 +408,7 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
             at_most = est["capacity_requests_per_month"] * largest[rows] / batch
             beyond = _cost.paid_replicas(monthly, at_most, common["peak_to_average"], common["redundancy"], scaled,
                                          common["peak_hours_per_day"]) \
-                * est["deployment_usd_per_month"] > best_usd[pair[rows]] + 0.005
+                * est["deployment_usd_per_month"] > best_usd[pair[rows]] + defaults.MONEY_TIE_USD
             done[rows[last & beyond & (not percentiles)]] = True
             keep = np.zeros(rows.size, bool)
             keep[_cheapest(est, np.flatnonzero(ok), rows)] = True
@@ -416,7 +416,7 @@ def _search(configs: list[tuple[str, str, int, float, float]], cat: Catalog, com
             kept.append({k: v[keep] for k, v in est.items() if isinstance(v, np.ndarray) and v.shape == keep.shape})
         done[open_[largest[open_] <= hi]] = True
         if not percentiles:
-            done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + 0.005]] = True
+            done[open_[fewest * replica_usd[open_] > best_usd[pair[open_]] + defaults.MONEY_TIE_USD]] = True
         open_ = open_[~done[open_]]
         lo, hi = hi, 2 * hi
     if not kept:  # every configuration closed by its bound (over several nodes: fewer GPUs answer for less)
@@ -457,7 +457,7 @@ def _bounded(open_: np.ndarray, largest: np.ndarray, models: np.ndarray, hardwar
     scaled = common.get("autoscale") == "yes"
     cheapest = _cost.paid_replicas(monthly, capacity[finite], common["peak_to_average"], common["redundancy"], scaled,
                                    common["peak_hours_per_day"]) * replica_usd[finite]
-    closed = finite[cheapest > best_usd[pair[finite]] + 0.005]
+    closed = finite[cheapest > best_usd[pair[finite]] + defaults.MONEY_TIE_USD]
     return np.setdiff1d(open_, closed), int(rows.size)
 
 
