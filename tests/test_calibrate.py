@@ -212,7 +212,9 @@ def test_on_an_apple_gpu_the_fit_replaces_the_engines_apple_efficiencies(tmp_pat
                                   "llama.cpp", "--precision", "q4_0", "--measured-tpot-ms", "14", "--measured-ttft-ms",
                                   "900", "--source", "x", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "decode_mbu 0.75 -> " in r.output  # llama.cpp's apple_decode_mbu, not its CUDA 0.8
+    engine = next(e for e in load_catalog().entries("engines") if e.id == "llama.cpp")
+    assert engine.apple_decode_mbu != engine.decode_mbu  # the two are told apart
+    assert f"decode_mbu {engine.apple_decode_mbu:g} -> " in r.output  # llama.cpp's apple_decode_mbu, not its CUDA one
     got = estimate("llama-3-8b", "apple-m3-ultra", precision="q4_0", catalog=[out])
     assert got.tpot_s == pytest.approx(0.014, rel=0.005) and got.ttft_s == pytest.approx(0.900, rel=0.005)
 
