@@ -583,6 +583,7 @@ class Engine:
     apple_prefill_mfu: float | None = _f(None, gt=0)
     apple_decode_mbu: float | None = _f(None, gt=0)
     decode_attention_mbu: float | None = _f(None, gt=0)
+    decode_bandwidth_cap_gb_s: float | None = _f(None, gt=0)
     allreduce_bandwidth_share: float | None = _f(None, gt=0)
     apple_prefill_half_tokens: float | None = _f(None, min=0)
     max_batch_cap: int | None = _f(None, gt=0)
@@ -770,6 +771,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "apple_prefill_mfu": (0, 1, "a share of the peak"),
     "apple_decode_mbu": (0, 1, "a share of the peak"),
     "decode_attention_mbu": (0, 1, "a share of the peak"),
+    "decode_bandwidth_cap_gb_s": (0, 100_000, "the fastest memories stream about 8,000 GB/s"),
     "allreduce_bandwidth_share": (0, 1, "a share of the link"),
     "prefill_overhead_s": (0, 3_600, "an hour"),
     "decode_step_overhead_s": (0, 60, "a minute per step"),

@@ -62,11 +62,15 @@ class Fit:
 
 
 def _engine_efficiencies(cat: Catalog, engine_id: str, hardware_id: str) -> dict[str, float]:
-    """The engine's own efficiencies on the device (its Apple ones on an Apple GPU), before any calibration."""
+    """The engine's own efficiencies on the device (its Apple ones on an Apple GPU; the share of the
+    bandwidth at most its decode_bandwidth_cap_gb_s over the device's), before any calibration."""
     e, h = cat.engine(engine_id), cat.hardware(hardware_id)
     apple = h.kind == "apple"
+    mbu = e.apple_decode_mbu if apple and e.apple_decode_mbu else e.decode_mbu
+    if e.decode_bandwidth_cap_gb_s and h.bandwidth_gb_s:
+        mbu = min(mbu, e.decode_bandwidth_cap_gb_s / h.bandwidth_gb_s)
     return {"decode_mfu": e.decode_mfu,
-            "decode_mbu": e.apple_decode_mbu if apple and e.apple_decode_mbu else e.decode_mbu,
+            "decode_mbu": mbu,
             "prefill_mfu": e.apple_prefill_mfu if apple and e.apple_prefill_mfu else e.prefill_mfu}
 
 

@@ -905,6 +905,14 @@ class CatalogRows:
                                        for e in entries], dtype=float), rows)
         return np.where(np.isnan(calibrated), keyed.rows(value), calibrated)
 
+    def calibrated(self, field: str) -> Any:
+        """Whether a calibration sets ``field`` for the row's engine on its device."""
+        if "calibrations" not in self._pos:
+            return np.False_
+        entries = self._cat.entries("calibrations")
+        has = np.asarray([getattr(e, field) is not None for e in entries] + [False], dtype=bool)
+        return np.take(has, self._pos["calibrations"])  # position -1 (none) takes the last: False
+
     def precision(self, field: str, missing: float = math.nan) -> np.ndarray:
         return self._column("precisions", field, missing)
 

@@ -72,6 +72,7 @@ class Lookup(Protocol):
     def model(self, field: str) -> Any: ...
     def hardware(self, field: str) -> Any: ...
     def engine(self, field: str, missing: float = np.nan) -> Any: ...
+    def calibrated(self, field: str) -> Any: ...  # a calibration sets the field for the engine on the device
     def precision(self, field: str, missing: float = np.nan) -> Any: ...
     def kv_precision(self, field: str) -> Any: ...
     def flag(self, group: str, field: str, value: str) -> Any: ...
@@ -320,6 +321,14 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         apple = look.engine("apple_" + name)
         return where(look.on_apple & given(apple), apple, look.engine(name, 0.0))
 
+    # the share of the bandwidth a decode step streams the weights at: the engine's MBU, but at most its
+    # decode_bandwidth_cap_gb_s where it has one (kernels that keep a bounded number of bytes in flight
+    # read no faster than that, however fast the memory: HBM's 2-8 TB/s are out of a lone sequence's reach).
+    # A calibration's MBU is what the device reached: the cap, a prior for devices not measured, leaves it.
+    cap_gb_s, bandwidth_gb_s = look.engine("decode_bandwidth_cap_gb_s"), override("bandwidth_gb_s",
+                                                                                 look.hardware("bandwidth_gb_s"))
+    stream_share = where(given(cap_gb_s) & given(bandwidth_gb_s) & ~look.calibrated("decode_mbu"),
+                         np.minimum(efficiency("decode_mbu"), cap_gb_s / bandwidth_gb_s), efficiency("decode_mbu"))
     v.update(
         tensor=look.flag("engines", "parallelism", "tensor"),
         rule_free=look.flag("engines", "memory_rule", "fraction_of_free"),
@@ -329,10 +338,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         window_saves=look.yes("engines", "sliding_window_saves_memory"),
         mfu_prefill=override("prefill_mfu", efficiency("prefill_mfu")),
         mfu_decode=override("decode_mfu", look.engine("decode_mfu")),
-        mbu_decode=override("decode_mbu", efficiency("decode_mbu")),
+        mbu_decode=override("decode_mbu", stream_share),
         # attention's KV read reaches its own share of the bandwidth (decode_mbu where none is given)
-        mbu_attention=or_default(look.engine("decode_attention_mbu"), override("decode_mbu",
-                                                                                efficiency("decode_mbu"))),
+        mbu_attention=or_default(look.engine("decode_attention_mbu"), override("decode_mbu", stream_share)),
         half_tokens=efficiency("prefill_half_tokens"),
         prefill_fixed=override("prefill_overhead_s", look.engine("prefill_overhead_s")),
         step_fixed=(override("decode_step_overhead_s", look.engine("decode_step_overhead_s"))

@@ -203,6 +203,10 @@ class CatalogCells:
         calibrated = call("INDEX", name(f"c_{fitted}"), ref("c_row"))
         return np.where(ref("c_row") > 0, np.where(is_number(calibrated), calibrated, value), value)
 
+    def calibrated(self, field):
+        """Whether a calibration sets ``field`` for the row's engine on its device."""
+        return (ref("c_row") > 0) & is_number(call("INDEX", name(f"c_{field}"), ref("c_row")))
+
     def precision(self, field, missing=np.nan):
         return self._cell("precisions", field, "p_row", missing)
 
