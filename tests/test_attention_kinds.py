@@ -4,17 +4,15 @@ local attention (Llama 4) and DeepSeek sparse attention (an indexer picks the to
 Every expected number is worked out by hand below from the model's numbers; a synthetic model
 keeps the arithmetic readable (one-layer differences show each term)."""
 
-import tomllib
-from pathlib import Path
 
 import pytest
 
-import llmcalc_xl
 from llmcalc_xl import estimate, load_catalog
 from llmcalc_xl.core import speed
 from llmcalc_xl.workbook import formulas as F
 from llmcalc_xl.workbook.build import build_workbook, save_atomically
 
+from .engine_files import engine_variant
 from .spreadsheets import core_of, load_values, mismatches, needs_libreoffice, recalculate, scenario_outputs
 
 BASE = """
@@ -101,22 +99,8 @@ def test_sparse_attention_reads_fewer_keys_at_long_context(cat):
 def _sglang_with(tmp_path, seconds):
     """A user catalog with SGLang's shipped entry under the id sglang-test, its
     sparse_attention_overhead_s_per_layer set to ``seconds``."""
-    shipped = Path(llmcalc_xl.__file__).parent / "catalogs" / "engines.toml"
-    entry = next(e for e in tomllib.load(open(shipped, "rb"))["engines"] if e["id"] == "sglang")
-    entry = dict(entry, id="sglang-test", name="SGLang test", aliases=[], sparse_attention_overhead_s_per_layer=seconds)
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    path = tmp_path / f"engine_{seconds}.toml"
-    path.write_text("[[engines]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in entry.items()))
-    return path
+    return engine_variant(tmp_path / f"engine_{seconds}.toml", "sglang", "sglang-test", "SGLang test",
+                          sparse_attention_overhead_s_per_layer=seconds)
 
 
 @pytest.mark.parametrize("batch", [1, 8])

@@ -3,34 +3,19 @@ whose bandwidth x decode_mbu passes it, the share reached is cap / bandwidth; be
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
 
-import llmcalc_xl
 from llmcalc_xl import estimate, load_catalog
+
+from .engine_files import engine_variant
 
 
 def _llamacpp_with(tmp_path, name: str, **fields) -> Path:
     """A user catalog with llama.cpp's shipped entry under the id llama.cpp-test, ``fields`` changed
     (None: left out)."""
-    shipped = Path(llmcalc_xl.__file__).parent / "catalogs" / "engines.toml"
-    entry = next(e for e in tomllib.load(open(shipped, "rb"))["engines"] if e["id"] == "llama.cpp")
-    entry = dict(entry, id="llama.cpp-test", name="llama.cpp test", aliases=[], **fields)
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    path = tmp_path / f"{name}.toml"
-    path.write_text("[[engines]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in entry.items() if v is not None))
-    return path
+    return engine_variant(tmp_path / f"{name}.toml", "llama.cpp", "llama.cpp-test", "llama.cpp test", **fields)
 
 
 SCENARIO = dict(model="llama-3-8b", precision="q4_k_m", engine="llama.cpp-test", input_tokens=512, output_tokens=512)

@@ -1,14 +1,12 @@
 """Speed: roofline physics, decode and prefill behaviour, against hand arithmetic."""
 
-import tomllib
-from pathlib import Path
-
 import pytest
 
-import llmcalc_xl
 from llmcalc_xl import estimate
 from llmcalc_xl.core import speed
 from llmcalc_xl.errors import CatalogError
+
+from .engine_files import engine_variant
 
 TINY = "tests/data/tiny.toml"
 
@@ -70,24 +68,9 @@ def test_closed_loop_reduces_to_a_single_request_at_batch_1(engine):
 
 
 def _toy_engine(tmp_path, **fields):
-    """A user catalog with vLLM's entry under the id toy-engine, with ``fields`` changed."""
-    shipped = Path(llmcalc_xl.__file__).parent / "catalogs" / "engines.toml"
-    entry = next(e for e in tomllib.load(open(shipped, "rb"))["engines"] if e["id"] == "vllm")
-    entry = dict(entry, id="toy-engine", name="Toy engine", aliases=[], **fields)
-    entry = {k: v for k, v in entry.items() if v is not None}  # None: the field not given
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    path = tmp_path / "engine.toml"
-    path.write_text("[[engines]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in entry.items()))
-    return str(path)
+    """A user catalog with vLLM's entry under the id toy-engine, with ``fields`` changed (None: the field
+    not given)."""
+    return str(engine_variant(tmp_path / "engine.toml", "vllm", "toy-engine", "Toy engine", **fields))
 
 
 # the decode step of 5 sequences on the toy: GEMMs 5 x 1.998e9 FLOPs at 50e12 = 0.2 ms under the
