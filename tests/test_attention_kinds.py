@@ -4,7 +4,6 @@ local attention (Llama 4) and DeepSeek sparse attention (an indexer picks the to
 Every expected number is worked out by hand below from the model's numbers; a synthetic model
 keeps the arithmetic readable (one-layer differences show each term)."""
 
-
 import pytest
 
 from llmcalc_xl import estimate, load_catalog
