@@ -327,8 +327,9 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
     # A calibration's MBU is what the device reached: the cap, a prior for devices not measured, leaves it.
     cap_gb_s, bandwidth_gb_s = look.engine("decode_bandwidth_cap_gb_s"), override("bandwidth_gb_s",
                                                                                  look.hardware("bandwidth_gb_s"))
-    stream_share = where(given(cap_gb_s) & given(bandwidth_gb_s) & ~look.calibrated("decode_mbu"),
-                         np.minimum(efficiency("decode_mbu"), cap_gb_s / bandwidth_gb_s), efficiency("decode_mbu"))
+    engine_mbu = let("engine_mbu", efficiency("decode_mbu"))
+    stream_share = let("stream_share", where(given(cap_gb_s) & given(bandwidth_gb_s) & ~look.calibrated("decode_mbu"),
+                                             np.minimum(engine_mbu, cap_gb_s / bandwidth_gb_s), engine_mbu))
     v.update(
         tensor=look.flag("engines", "parallelism", "tensor"),
         rule_free=look.flag("engines", "memory_rule", "fraction_of_free"),
@@ -1090,6 +1091,7 @@ LABELS = {
     "tensor": "Tensor parallel?", "rule_free": "KV from free memory?", "fraction": "Memory fraction",
     "block": "KV block tokens", "max_tokens": "Max batched tokens", "engine_overhead": "Engine overhead GiB/GPU",
     "window_saves": "Window frees memory?", "mfu_prefill": "Prefill MFU", "mfu_decode": "Decode MFU",
+    "engine_mbu": "Engine's decode MBU on the device", "stream_share": "Decode MBU under the engine's bandwidth cap",
     "mbu_decode": "Decode MBU", "mbu_attention": "Decode attention MBU", "half_tokens": "Half-efficiency tokens", "prefill_fixed": "Prefill fixed s",
     "step_fixed": "Decode fixed s per step", "cpu_floor": "CPU floor s per step",
     "continuous": "Continuous batching?", "dequantizes": "Dequantises GGUF for prefill?",

@@ -205,7 +205,8 @@ class CatalogCells:
 
     def calibrated(self, field):
         """Whether a calibration sets ``field`` for the row's engine on its device."""
-        return (ref("c_row") > 0) & is_number(call("INDEX", name(f"c_{field}"), ref("c_row")))
+        # IF, not AND: INDEX at row 0 (no calibration) is never evaluated, as in engine() above
+        return np.where(ref("c_row") > 0, is_number(call("INDEX", name(f"c_{field}"), ref("c_row"))), False)
 
     def precision(self, field, missing=np.nan):
         return self._cell("precisions", field, "p_row", missing)
