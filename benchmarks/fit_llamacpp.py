@@ -8,7 +8,7 @@ same on Metal), ``decode_overhead_s_per_layer`` (fixed seconds each layer adds t
 launch and synchronisation of its small kernels, which do not overlap the weights' read) and
 ``decode_bandwidth_cap_gb_s`` (the most GB/s those kernels stream at, whatever the memory: a kernel
 keeps a bounded number of bytes in flight, and at HBM's 2 TB/s and more the memory's latency, not its
-bandwidth, bounds a lone sequence's read; none = no cap). Fitted by every point of a grid (MBU_GRID,
+bandwidth, bounds a lone sequence's read; NO_CAP = none). Fitted by every point of a grid (MBU_GRID,
 APPLE_MBU_GRID, OVERHEAD_GRID, CAP_GRID) to the least mean absolute log error of the generation speed
 (tokens/s) of the llama.cpp rows ``accuracy.py`` scores: every row counts, where the median alone
 (issue 12's goal: at most 10%) would let the fit slide along a flat valley to whichever point puts
@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import accuracy  # noqa: E402
-from fit_serving import CATALOGS, _toml_value  # noqa: E402
+from fit_serving import overlay  # noqa: E402
 from llmcalc_xl import estimate_many, load_catalog  # noqa: E402
 
 ENGINE = "llama.cpp"
@@ -45,20 +45,10 @@ METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s")
 MBU_GRID = [round(0.85 + 0.025 * i, 3) for i in range(7)]  # 0.85-1.00
 APPLE_MBU_GRID = [round(0.70 + 0.025 * i, 3) for i in range(9)]  # 0.70-0.90
 OVERHEAD_GRID = [round(1e-5 * i, 6) for i in range(8, 21, 2)]  # 80-200 us a layer
-CAP_GRID = [None] + list(range(1000, 2100, 100))  # GB/s
-
-
-def overlay(fields: dict) -> str:
-    """A user catalog file with llama.cpp's entry changed by ``fields`` (None: the field left out)."""
-    import tempfile
-    import tomllib
-
-    entry = next(e for e in tomllib.load(open(CATALOGS / "engines.toml", "rb"))["engines"] if e["id"] == ENGINE)
-    entry = {k: v for k, v in dict(entry, **fields).items() if v is not None}
-    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    f.write("[[engines]]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in entry.items()) + "\n")
-    f.close()
-    return f.name
+#: "no cap" is the largest cap a catalog takes: 100,000 GB/s over any device's bandwidth is above 1, so the
+#: share stays decode_mbu to the bit (a user file cannot leave out a field the shipped entry gives: it merges)
+NO_CAP = 100_000.0
+CAP_GRID = [NO_CAP] + [float(c) for c in range(1000, 2100, 100)]  # GB/s
 
 
 def rows(paths=tuple(accuracy.DATA)) -> list[tuple[dict, dict]]:
@@ -81,7 +71,7 @@ def errors(data, fields: dict) -> dict[str, list[float]]:
     keys = ("model", "hardware", "gpus", "batch", "precision", "engine", "input_tokens", "output_tokens",
             "context_tokens", "tflops")
     cols = {k: [a.get(k) for _, a in data] for k in keys}
-    catalog = [overlay(fields)] if fields else None
+    catalog = [overlay({("engines", ENGINE): fields})] if fields else None
     est = estimate_many(cols.pop("model"), cols.pop("hardware"), catalog=catalog, **cols)
     out: dict[str, list[float]] = {m: [] for m in METRICS}
     for i, (row, _) in enumerate(data):

@@ -79,16 +79,6 @@ CATALOGS = HERE.parent / "llmcalc_xl" / "catalogs"
 DENSE = {"llama-3.1-70b", "llama-3.1-8b", "qwen3-32b"}
 
 
-def _toml_value(v):
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return repr(v)
-
-
 def overlay(changes: dict) -> str:
     """A user catalog file replacing the changed entries: {(table, id): {field: value}}."""
     lines = []
@@ -97,7 +87,7 @@ def overlay(changes: dict) -> str:
         for (group, ident), fields in changes.items():
             if group == table:
                 lines.append(f"[[{table}]]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in dict(entries[ident], **fields).items()]
+                lines += [f"{k} = {accuracy._toml_value(v)}" for k, v in dict(entries[ident], **fields).items()]
                 lines.append("")
     f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     f.write("\n".join(lines))

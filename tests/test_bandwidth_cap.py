@@ -68,3 +68,14 @@ def test_a_calibration_on_a_capped_device_reproduces_the_measurement(tmp_path):
     assert r.exit_code == 0, r.output
     got = estimate("llama-3-8b", "h100-pcie", engine="llama.cpp", precision="q4_0", catalog=[out])
     assert got.tpot_s == pytest.approx(measured_ms / 1e3, rel=0.005)
+
+
+@pytest.mark.parametrize("hardware", ["h100-pcie", "rtx-4090", "apple-m2-ultra"])
+def test_calibrate_starts_from_the_share_the_estimate_uses(hardware):
+    # calibrate scales the engine's own share of the bandwidth on the device; its starting point must be
+    # the estimate's, capped (H100 PCIe), below the cap (RTX 4090) or Apple's own (M2 Ultra)
+    from llmcalc_xl.core.calibrate import fit_efficiencies
+
+    own = estimate("llama-3-8b", hardware, engine="llama.cpp", precision="q4_0")
+    fit = fit_efficiencies("llama-3-8b", hardware, "llama.cpp", own.tpot_s * 1.1, precision="q4_0")
+    assert fit.default_tpot_s == pytest.approx(own.tpot_s, rel=1e-12)
