@@ -373,6 +373,66 @@ def ran_speculative_decoding(row: dict) -> bool:
     return row["backend_version"] == "1.2.0rc6.post3" or (row["system"] == "gb200" and not row["backend_version"])
 
 
+def stated_clients(row: dict) -> int | None:
+    """The closed-loop clients a row states (its source's silicon_concurrency, or _c<N> in its id)."""
+    found = re.search(r"silicon_concurrency=(\d+)", row["silicon_data_source"]) or re.search(r"_c(\d+)(_|$)", row["id"])
+    return int(found.group(1)) if found else None
+
+
+def _clients(row: dict) -> int | None:
+    return stated_clients(row) or _int(row["batch_size"])
+
+
+#: a sweep with no release stated whose median TTFT is at least this many times the same deployment's
+#: under a stated release, at a TPOT within TPOT_AGREES of it, measured an older build's TTFT
+#: (older_build_ttft_sweeps); on the data the ratios are 2.2-9.0 for the sweeps it marks and at most
+#: 1.3 for all others, so the rule does not hinge on the value
+OLDER_TTFT_RATIO = 2.0
+TPOT_AGREES = (0.8, 1.25)
+
+
+def _sweep(row: dict) -> tuple:
+    return tuple(row[k] for k in ("backend", "system", "model_path", "gemm_quant_mode", "moe_quant_mode", "tp_size",
+                                  "attention_dp_size", "moe_ep_size"))
+
+
+def older_build_ttft_sweeps(rows: list[dict]) -> set[tuple]:
+    """The aggregated sweeps (engine, GPU, model, formats, layout) with no release stated whose TTFT
+    disagrees with the same deployment measured under a stated release, by the measurements alone:
+    at the same prompt and answer lengths and clients, their TTFT is OLDER_TTFT_RATIO times or more
+    the stated release's (median over the pairs) while their TPOT agrees (within TPOT_AGREES), so
+    the decode steps are the same and what the first token waits for is not. The estimate is of the
+    engine as released now; these rows' TTFT is scored apart from the goals (their TPOT stays in).
+    On the data: SGLang's DeepSeek-R1 and -V3 NVFP4 sweeps on 4 and 8 B200 of November 2025 (no
+    release stated) against release 0.5.9's FP8 rows of March 2026 (a format no faster at prefill):
+    TTFT 2.2x (TP 8, 1.5-16x row by row) and 8.0-9.0x (TP 4) at TPOT 0.95-1.10x; some of their sweeps
+    jump from under 0.9 s to 7-9 s of TTFT between 16 and 32 clients whatever the lengths. The other
+    sweeps with a counterpart are at 0.8-1.3x."""
+    agg = [r for r in rows if r["mode"] == "agg" and _clients(r)]
+    def point(r):
+        return (r["backend"], r["system"], r["model_path"], r["tp_size"], r["attention_dp_size"], r["moe_ep_size"],
+                r["isl"], r["osl"], _clients(r))
+    stated = defaultdict(list)
+    for r in agg:
+        if r["backend_version"]:
+            stated[point(r)].append(r)
+    ratios = defaultdict(list)
+    for r in agg:
+        if not r["backend_version"]:
+            for s in stated.get(point(r), []):
+                ratios[_sweep(r)].append((float(r["silicon_ttft_ms"]) / float(s["silicon_ttft_ms"]),
+                                          float(r["silicon_tpot_ms"]) / float(s["silicon_tpot_ms"])))
+    low, high = TPOT_AGREES
+    return {sweep for sweep, pairs in ratios.items()
+            if statistics.median(a for a, _ in pairs) >= OLDER_TTFT_RATIO
+            and low <= statistics.median(b for _, b in pairs) <= high}
+
+
+def older_build_ttft(row: dict, sweeps: set[tuple]) -> bool:
+    """Whether the row's TTFT is an older build's (older_build_ttft_sweeps): no release stated, in a marked sweep."""
+    return not row["backend_version"] and _sweep(row) in sweeps
+
+
 def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
     """What to estimate for one AIConfigurator row, or (None, why it is not scored): the model,
     device, format and clients, and per metric the estimate's arguments (``jobs``).
@@ -392,8 +452,7 @@ def serving_scenario(row: dict, model_ids: set) -> tuple[dict | None, str]:
         precision = "mxfp4"  # the checkpoint's own format
     if model == "kimi-k2.5" and precision == "int4":
         precision = "int4-g32"  # the checkpoint's own format: int4 routed experts in groups of 32, the rest BF16
-    found = re.search(r"silicon_concurrency=(\d+)", row["silicon_data_source"]) or re.search(r"_c(\d+)(_|$)", row["id"])
-    clients = int(found.group(1)) if found else None
+    clients = stated_clients(row)
     engine = SERVING_ENGINES[row["backend"]]
     base = dict(model=model, hardware=hw, precision=precision, input_tokens=int(row["isl"]),
                 output_tokens=int(row["osl"]))
@@ -494,6 +553,7 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
     every = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
     once = distinct_measurements(every)
     skipped["the same measurement again (a copy)"] = len(every) - len(once)
+    older = older_build_ttft_sweeps(once)
     for row in once:
         args, why = serving_scenario(row, model_ids)
         if args is None:
@@ -519,7 +579,7 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
     # that some decode workers run)
     by_mode = {mode: {m: defaultdict(list) for m in ("tpot_ms", "ttft_ms", "max_load_throughput")}
                for mode in ("agg", "disagg", "agg-layouts", "disagg-layouts", "agg-speculative", "agg-queue",
-                                 "agg-per-rank")}
+                                 "agg-per-rank", "agg-older-ttft")}
     detail = []
     scored = 0
     # aggregated rows with more clients than the KV cache holds at full context: the engine admits
@@ -568,19 +628,22 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
         n = a["output_tokens"]
         measured = {"ttft_ms": ttft, "tpot_ms": tpot}
         predicted = {"ttft_ms": est["ttft_s"][j_ttft] * 1000.0, "tpot_ms": est["tpot_s"][j_tpot] * 1000.0}
+        ttft_apart = older_build_ttft(row, older)
         if residuals is not None and a["mode"] == "agg":
             # every aggregated row's closed-loop throughput: the band covers any batch, not only the maximum
             throughput = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
             engine = SERVING_ENGINES[a["label"]]
-            residuals += [(engine, "ttft", ttft / predicted["ttft_ms"], "serving"),
-                          (engine, "tpot", tpot / predicted["tpot_ms"], "serving"),
+            residuals += [(engine, "tpot", tpot / predicted["tpot_ms"], "serving"),
                           (engine, "throughput", throughput / est["throughput_tokens_per_s"][j_tpot], "serving")]
+            if not ttft_apart:
+                residuals.append((engine, "ttft", ttft / predicted["ttft_ms"], "serving"))
         if a["mode"] in ("agg", "agg-layouts", "agg-speculative") and a["batch"] == top[deployment(row)] and a["batch"] >= MAX_LOAD_MIN_BATCH:
             measured["max_load_throughput"] = a["batch"] * n / ((ttft + (n - 1) * tpot) / 1000.0)
             predicted["max_load_throughput"] = est["throughput_tokens_per_s"][j_tpot]
         for metric, value in measured.items():
             err = predicted[metric] / value - 1.0
-            group = by_mode[a["mode"]][metric]
+            group = by_mode["agg-older-ttft" if metric == "ttft_ms" and ttft_apart and a["mode"] == "agg"
+                            else a["mode"]][metric]
             for key in ("all", f"engine {a['label']}", f"gpu {a['hardware']}",
                         f"model {a['model']}", f"batch {_bucket(a['batch'])}", f"shape {a['input_tokens']}x{n}",
                         f"engine/model {a['label']}/{a['model']}"):
@@ -607,6 +670,10 @@ def run_serving(path: Path, show_rows: bool, residuals: list | None = None) -> i
         if groups:
             _table(f"batch_size per GPU or rank, all clients in flight (agg, not in the goals): {metric}",
                    {k: v for k, v in groups.items() if not k.startswith("shape ")})
+    groups = by_mode["agg-older-ttft"]["ttft_ms"]
+    if groups:
+        _table("TTFT of sweeps of an older build (agg, not in the goals; older_build_ttft_sweeps): ttft_ms",
+               {k: v for k, v in groups.items() if not k.startswith("shape ")})
     for metric, groups in by_mode["agg-speculative"].items():
         if groups:
             _table(f"speculative decoding (agg, not in the goals): {metric}",

@@ -8,7 +8,7 @@ other commit's code is taken out of git (``git archive``) and both are timed tur
 measurement in a fresh process of the same Python, on the same inputs:
 
 - one vectorised call over 1,000,000 scenarios (each commit's own ``benchmarks/speed.py`` book,
-  median of 3 calls after a warm-up);
+  median of 3 calls after a warm-up), wall time and the CPU time of all its threads;
 - ``llmcalc-xl fill`` of a 1,000,000-row CSV to CSV, end to end (one CSV, made by
   ``benchmarks/fill.py``, for both);
 - ``llmcalc-xl estimate`` for one scenario, start to finish (bytecode cached, median of 7).
@@ -43,12 +43,13 @@ import speed
 from llmcalc_xl import estimate_many
 cols = speed.scenarios(int(sys.argv[1]))
 estimate_many(**{k: v[:5000] for k, v in cols.items()})  # imports and catalog tables warm
-walls = []
+walls, cpu = [], []
 for _ in range(3):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     estimate_many(**cols)
     walls.append(time.perf_counter() - t)
-print(json.dumps(walls))
+    cpu.append(time.process_time() - c)
+print(json.dumps([walls, cpu]))
 """
 
 
@@ -76,10 +77,12 @@ def run_env(tree: Path) -> dict[str, str]:
     return env
 
 
-def vectorised_s(tree: Path, rows: int) -> float:
+def vectorised_s(tree: Path, rows: int) -> tuple[float, float]:
+    """Wall and CPU time (all threads) of one call, medians of 3."""
     done = subprocess.run([sys.executable, "-c", VECTORISED, str(rows)], cwd=tree, env=run_env(tree),
                           capture_output=True, text=True, check=True)
-    return statistics.median(json.loads(done.stdout.strip().splitlines()[-1]))
+    walls, cpu = json.loads(done.stdout.strip().splitlines()[-1])
+    return statistics.median(walls), statistics.median(cpu)
 
 
 def fill_s(tree: Path, src: Path, out: Path) -> float:
@@ -118,13 +121,16 @@ def main() -> None:
         for round_ in range(args.rounds):
             for name, tree in trees.items():  # turn about: a slow spell falls on both
                 got = figures[name]
-                got.setdefault("vectorised", []).append(vectorised_s(tree, args.rows))
+                wall, cpu = vectorised_s(tree, args.rows)
+                got.setdefault("vectorised", []).append(wall)
+                got.setdefault("vectorised_cpu", []).append(cpu)
                 got.setdefault("fill", []).append(fill_s(tree, src, tmp / "out.csv"))
                 got.setdefault("estimate", []).append(estimate_s(tree))
                 print(f"round {round_ + 1}, {name}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in got.items()),
                       flush=True)
-        labels = {"vectorised": f"one call over {args.rows:,} scenarios", "fill": f"fill, {args.rows:,} rows CSV to CSV",
-                  "estimate": "llmcalc-xl estimate, one scenario"}
+        labels = {"vectorised": f"one call over {args.rows:,} scenarios",
+                  "vectorised_cpu": "  its CPU time, all threads",
+                  "fill": f"fill, {args.rows:,} rows CSV to CSV", "estimate": "llmcalc-xl estimate, one scenario"}
         base, ours = figures[args.baseline], figures["this checkout"]
         print(f"\n{'figure':40} {args.baseline:>10} {'this':>10} {'ratio':>8}   (medians of {args.rounds} rounds, seconds)")
         for key, label in labels.items():

@@ -96,13 +96,17 @@ def overlay(changes: dict) -> str:
 
 
 def rows():
-    """The aggregated-serving rows accuracy.py scores, with their estimate's arguments."""
+    """The aggregated-serving rows accuracy.py scores, with their estimate's arguments; ``ttft_apart``
+    marks a row whose TTFT accuracy.py scores apart (an older build's, older_build_ttft_sweeps), which
+    no TTFT fit sees."""
     ids = set(load_catalog().ids("models"))
     out = []
-    for row in accuracy.distinct_measurements(csv.DictReader(open(accuracy.SERVING, newline="", encoding="utf-8"))):
+    once = accuracy.distinct_measurements(csv.DictReader(open(accuracy.SERVING, newline="", encoding="utf-8")))
+    older = accuracy.older_build_ttft_sweeps(once)
+    for row in once:
         args, _ = accuracy.serving_scenario(row, ids)
         if args is not None and args["mode"] == "agg":  # the goals' rows
-            out.append((row, args["jobs"]["tpot_ms"]))
+            out.append((row, dict(args["jobs"]["tpot_ms"], ttft_apart=accuracy.older_build_ttft(row, older))))
     return out
 
 
@@ -124,6 +128,8 @@ def log_errors(data, changes, metric="tpot_ms"):
         out = []
         for i, (row, a) in enumerate(data):
             value = est[key][i] * 1000.0
+            if m == "ttft_ms" and a.get("ttft_apart"):
+                continue
             if est["error"][i] is None and math.isfinite(value):
                 out.append((a, math.log(value / float(row["silicon_" + m]))))
         lists.append(out)

@@ -1,6 +1,7 @@
 """How benchmarks/accuracy.py reads the loaded-serving rows it keeps out of the goals: the sweeps that
 ran speculative decoding, the rows whose batch_size counts one GPU's or one rank's share of the
-clients, and the closed-loop queue for rows with more clients than the KV cache holds."""
+clients, the closed-loop queue for rows with more clients than the KV cache holds, and the sweeps whose
+TTFT is an older build's."""
 
 from __future__ import annotations
 
@@ -66,3 +67,35 @@ def test_a_measurement_copied_is_scored_once():
     other_load = dict(first, id="c", batch_size="64", silicon_data_source="silicon_concurrency=64")
     kept = accuracy.distinct_measurements([first, copy_under_v3, other_load])
     assert [row["id"] for row in kept] == ["a", "c"]
+
+
+def _sweep(version: str, fmt: str, ttft_ms: dict, tpot_ms: float, **fields) -> list[dict]:
+    """One SGLang sweep on 8 B200: a row per clients count, the TTFT given per count."""
+    return [_row(backend="sglang", backend_version=version, gemm_quant_mode=fmt, moe_quant_mode=fmt,
+                 batch_size=str(c), id=f"r_c{c}", silicon_data_source=f"silicon_concurrency={c}",
+                 silicon_ttft_ms=str(t), silicon_tpot_ms=str(tpot_ms), **fields) for c, t in ttft_ms.items()]
+
+
+STATED = _sweep("0.5.9", "fp8", {4: 200.0, 32: 500.0, 128: 800.0}, 20.0)
+
+
+@pytest.mark.parametrize("ttft_ms, tpot_ms, marked", [
+    ({4: 400.0, 32: 7000.0, 128: 7500.0}, 19.0, True),    # TTFT 2-15x at the same TPOT: another build's
+    ({4: 300.0, 32: 600.0, 128: 900.0}, 20.0, False),     # 1.1-1.5x: within what builds and formats differ by
+    ({4: 400.0, 32: 7000.0, 128: 7500.0}, 30.0, False),   # TPOT 1.5x too: the deployment itself differs
+])
+def test_older_build_ttft_sweeps_by_the_measurements_alone(ttft_ms, tpot_ms, marked):
+    older = _sweep("", "nvfp4", ttft_ms, tpot_ms)
+    sweeps = accuracy.older_build_ttft_sweeps(STATED + older)
+    assert [accuracy.older_build_ttft(r, sweeps) for r in older] == [marked] * len(older)
+    assert not any(accuracy.older_build_ttft(r, sweeps) for r in STATED)  # a stated release is never marked
+
+
+def test_older_build_needs_a_counterpart_with_a_stated_release():
+    # the same inflated sweep on another tensor-parallel size than the stated one has no counterpart
+    older = _sweep("", "nvfp4", {4: 400.0, 32: 7000.0, 128: 7500.0}, 19.0, tp_size="4")
+    sweeps = accuracy.older_build_ttft_sweeps(STATED + older)
+    assert not any(accuracy.older_build_ttft(r, sweeps) for r in older)
+    # a no-release sweep whose counterpart is also without a release: nothing to compare with
+    assert accuracy.older_build_ttft_sweeps(older + _sweep("", "fp8", {4: 200.0, 32: 500.0, 128: 800.0}, 19.0,
+                                                           tp_size="4")) == set()
