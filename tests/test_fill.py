@@ -189,3 +189,21 @@ def test_csv_text_numbers_exact_and_text_round_trips():
     assert lines[1].startswith("0.30000000000000004,") and lines[2].startswith("4.0,")  # shortest round trip
     assert ',"",' in body  # an empty text is kept apart from a gap
     assert bytes(_csv_text(table.slice(0, 0), with_header=True)).decode() == '"n, 1",\'=x,\'=x,flag\n'
+
+
+def test_own_status_error_and_result_named_columns_keep_their_values(tmp_path):
+    # a user's own "Status", "error" and "ttft_s" columns are carried through as typed; the results of
+    # those names come with a _result suffix, and the command says so
+    rows = [["model", "hardware", "Status", "error", "ttft_s"],
+            ["llama-3-8b", "l4", "approved", "none seen", "keep me"],
+            ["llama-9", "l4", "draft", "", "x"]]
+    src = write_csv(tmp_path / "in.csv", rows)
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    assert r.exit_code == 0, r.output
+    assert "Note: the CSV's own columns Status, error, ttft_s keep their values" in r.output
+    out = read_out(tmp_path / "out.csv")
+    assert [(o["Status"], o["error"], o["ttft_s"]) for o in out] == [("approved", "none seen", "keep me"),
+                                                                      ("draft", "", "x")]
+    assert [o["status_result"] for o in out] == ["ok", "error"]
+    assert out[0]["error_result"] == "" and out[1]["error_result"].startswith("Unknown model 'llama-9'")
+    assert float(out[0]["ttft_s_result"]) > 0 and out[1]["ttft_s_result"] == ""

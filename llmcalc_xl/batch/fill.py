@@ -32,8 +32,8 @@ HORIZON_KEYS = ("horizon_cost_usd", "horizon_cost_api_usd", "npv_usd", "npv_api_
 #: A row's notes (e.g. "does not fit: needs 16 GPUs") in one cell, as `estimate --json` lists them.
 NOTES_SEPARATOR = "; "
 #: Columns of a results file that are expected in its input again, without being options.
-RESULT_COLUMNS = (("scenario", "status", "error", "notes", "notes_result") + RESULT_KEYS
-                  + tuple(f"{k}_result" for k in RESULT_KEYS))
+RESULT_COLUMNS = (("scenario", "status", "error", "notes", "notes_result", "status_result", "error_result")
+                  + RESULT_KEYS + tuple(f"{k}_result" for k in RESULT_KEYS))
 BLOCK_ROWS = 131072
 #: Bytes of the input read, priced and written at a time: blocks of about 80,000 rows keep
 #: memory flat, and small enough that writing the last block adds little after pricing ends.
@@ -168,8 +168,11 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     notes = _text(results["notes"], failed)
     notes = pa.DictionaryArray.from_arrays(notes.indices, pc.replace_substring(notes.dictionary, "\n", NOTES_SEPARATOR))
     columns["notes_result" if "notes" in taken else "notes"] = notes
-    columns["status"] = pa.DictionaryArray.from_arrays(pa.array(failed.astype(np.int8)), pa.array(["ok", "error"]))
-    columns["error"] = _text(errors, np.zeros(n, dtype=bool))
+    # an input column named status or error keeps its own values too (a results file fed in again
+    # gets the new ones beside the old)
+    columns["status_result" if "status" in taken else "status"] = pa.DictionaryArray.from_arrays(
+        pa.array(failed.astype(np.int8)), pa.array(["ok", "error"]))
+    columns["error_result" if "error" in taken else "error"] = _text(errors, np.zeros(n, dtype=bool))
     return pa.table(columns), int(failed.sum())
 
 
@@ -253,6 +256,11 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
     if unused and warn:
         warn(f"Warning: columns not used, carried through unchanged: {unused}. Only columns named as an option "
              "are read.")
+    results = RESULT_KEYS + ("notes", "status", "error") + (HORIZON_KEYS if compare_api_model is not None else ())
+    own = [name for name in header_row if canonical(name) in results and canonical(name) not in OPTION_COLUMNS]
+    if own and warn:
+        warn(f"Note: the CSV's own columns {', '.join(own)} keep their values; the results of those names are "
+             "written with a _result suffix.")
     cat = catalog or load_catalog()
     with replacing(out) as tmp:
         return _fill_into(str(tmp), out.suffix.lower(), table_reader, header_row, src, cat, progress, mark,
