@@ -25,6 +25,7 @@ import numpy as np
 from ..catalogs.loader import Catalog, load_catalog
 from ..errors import InvalidValueError
 from .estimate import Estimate, estimate, estimate_many
+from .physics import capped_share
 
 #: The lowest efficiency a fit may reach, as a share of the peak: below it the measurement is refused.
 LOWEST_EFFICIENCY = 0.01
@@ -61,16 +62,18 @@ class Fit:
                 f"{s['output_tokens']:g} output tokens: TPOT {measured_tpot_s * 1e3:g} ms{ttft}")
 
 
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def _engine_efficiencies(cat: Catalog, engine_id: str, hardware_id: str) -> dict[str, float]:
     """The engine's own efficiencies on the device (its Apple ones on an Apple GPU; the share of the
     bandwidth at most its decode_bandwidth_cap_gb_s over the device's), before any calibration."""
     e, h = cat.engine(engine_id), cat.hardware(hardware_id)
     apple = h.kind == "apple"
     mbu = e.apple_decode_mbu if apple and e.apple_decode_mbu else e.decode_mbu
-    if e.decode_bandwidth_cap_gb_s and h.bandwidth_gb_s:
-        mbu = min(mbu, e.decode_bandwidth_cap_gb_s / h.bandwidth_gb_s)
     return {"decode_mfu": e.decode_mfu,
-            "decode_mbu": mbu,
+            "decode_mbu": float(capped_share(mbu, _number(e.decode_bandwidth_cap_gb_s), _number(h.bandwidth_gb_s))),
             "prefill_mfu": e.apple_prefill_mfu if apple and e.apple_prefill_mfu else e.prefill_mfu}
 
 

@@ -43,6 +43,14 @@ def given(x: Any) -> Any:
     return ~np.isnan(x)
 
 
+def capped_share(mbu: Any, cap_gb_s: Any, bandwidth_gb_s: Any) -> Any:
+    """The share of the bandwidth a decode step streams the weights at: the engine's MBU, but at most
+    its decode_bandwidth_cap_gb_s over the device's bandwidth where both are given (kernels that keep a
+    bounded number of bytes in flight read no faster than that, however fast the memory: HBM's 2-8 TB/s
+    are out of a lone sequence's reach)."""
+    return where(given(cap_gb_s) & given(bandwidth_gb_s), np.minimum(mbu, cap_gb_s / bandwidth_gb_s), mbu)
+
+
 def or_default(x: Any, default: Any) -> Any:
     """x where given, else ``default``."""
     return where(np.isnan(x), default, x)
@@ -321,15 +329,12 @@ def scenario(look: Lookup, let: Let = keep, c: Assumptions = ASSUMPTIONS) -> Sce
         apple = look.engine("apple_" + name)
         return where(look.on_apple & given(apple), apple, look.engine(name, 0.0))
 
-    # the share of the bandwidth a decode step streams the weights at: the engine's MBU, but at most its
-    # decode_bandwidth_cap_gb_s where it has one (kernels that keep a bounded number of bytes in flight
-    # read no faster than that, however fast the memory: HBM's 2-8 TB/s are out of a lone sequence's reach).
-    # A calibration's MBU is what the device reached: the cap, a prior for devices not measured, leaves it.
-    cap_gb_s, bandwidth_gb_s = look.engine("decode_bandwidth_cap_gb_s"), override("bandwidth_gb_s",
-                                                                                 look.hardware("bandwidth_gb_s"))
+    # the share of the bandwidth a decode step streams the weights at (capped_share). A calibration's MBU
+    # is what the device reached: the cap, a prior for devices not measured, leaves it.
+    bandwidth_gb_s = override("bandwidth_gb_s", look.hardware("bandwidth_gb_s"))
     engine_mbu = let("engine_mbu", efficiency("decode_mbu"))
-    stream_share = let("stream_share", where(given(cap_gb_s) & given(bandwidth_gb_s) & ~look.calibrated("decode_mbu"),
-                                             np.minimum(engine_mbu, cap_gb_s / bandwidth_gb_s), engine_mbu))
+    stream_share = let("stream_share", where(look.calibrated("decode_mbu"), engine_mbu, capped_share(
+        engine_mbu, look.engine("decode_bandwidth_cap_gb_s"), bandwidth_gb_s)))
     v.update(
         tensor=look.flag("engines", "parallelism", "tensor"),
         rule_free=look.flag("engines", "memory_rule", "fraction_of_free"),
