@@ -200,10 +200,30 @@ def test_own_status_error_and_result_named_columns_keep_their_values(tmp_path):
     src = write_csv(tmp_path / "in.csv", rows)
     r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
     assert r.exit_code == 0, r.output
-    assert "Note: the CSV's own columns Status, error, ttft_s keep their values" in r.output
+    assert "Note: the CSV's own columns 'Status', 'error', 'ttft_s' keep their values" in r.output
     out = read_out(tmp_path / "out.csv")
     assert [(o["Status"], o["error"], o["ttft_s"]) for o in out] == [("approved", "none seen", "keep me"),
                                                                       ("draft", "", "x")]
     assert [o["status_result"] for o in out] == ["ok", "error"]
     assert out[0]["error_result"] == "" and out[1]["error_result"].startswith("Unknown model 'llama-9'")
     assert float(out[0]["ttft_s_result"]) > 0 and out[1]["ttft_s_result"] == ""
+
+
+def test_a_results_file_fed_in_again_loses_no_column(tmp_path):
+    # its status, status_result and error_result are the CSV's own: the new results go beside them
+    rows = [["model", "hardware", "status", "status_result", "error_result", "ttft_s_result"],
+            ["llama-9", "l4", "ok", "ok", "", "0.1"]]
+    src = write_csv(tmp_path / "in.csv", rows)
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    assert r.exit_code == 0, r.output
+    out = read_out(tmp_path / "out.csv")[0]
+    assert (out["status"], out["status_result"], out["error_result"], out["ttft_s_result"]) == ("ok", "ok", "", "0.1")
+    assert out["status_result_2"] == "error" and out["error"].startswith("Unknown model 'llama-9'")
+
+
+def test_column_names_in_the_notes_are_shown_safely(tmp_path):
+    # a name with a control character reaches the terminal escaped, quoted like the unused-columns warning
+    src = write_csv(tmp_path / "in.csv", [["model", "hardware", "status\x1f"], ["llama-3-8b", "l4", "mine"]])
+    r = CliRunner().invoke(main, ["fill", str(src), "--out", str(tmp_path / "out.csv")])
+    assert r.exit_code == 0 and "'status\\x1f'" in r.output and "\x1f" not in r.output
+    assert read_out(tmp_path / "out.csv")[0]["status\x1f"] == "mine"

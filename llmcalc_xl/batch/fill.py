@@ -160,20 +160,30 @@ def fill(table, catalog: Catalog | None = None, progress: Callable[[int], Any] |
     failed = ~np.equal(errors, NONE)
     columns = {name: table.column(name) for name in table.column_names}
     taken = {canonical(name) for name in columns}
+
+    def put(key: str, column) -> None:
+        columns[result_name(key, taken)] = column
+
     for key in RESULT_KEYS:
-        name = f"{key}_result" if key in taken else key  # an input column of that name keeps its own
-        columns[name] = _arrow(key, results[key], failed)
+        put(key, _arrow(key, results[key], failed))
     for key in HORIZON_KEYS if compare_api_model is not None else ():
-        columns[f"{key}_result" if key in taken else key] = _arrow(key, horizon[key], failed)
+        put(key, _arrow(key, horizon[key], failed))
     notes = _text(results["notes"], failed)
-    notes = pa.DictionaryArray.from_arrays(notes.indices, pc.replace_substring(notes.dictionary, "\n", NOTES_SEPARATOR))
-    columns["notes_result" if "notes" in taken else "notes"] = notes
-    # an input column named status or error keeps its own values too (a results file fed in again
-    # gets the new ones beside the old)
-    columns["status_result" if "status" in taken else "status"] = pa.DictionaryArray.from_arrays(
-        pa.array(failed.astype(np.int8)), pa.array(["ok", "error"]))
-    columns["error_result" if "error" in taken else "error"] = _text(errors, np.zeros(n, dtype=bool))
+    put("notes", pa.DictionaryArray.from_arrays(notes.indices,
+                                                pc.replace_substring(notes.dictionary, "\n", NOTES_SEPARATOR)))
+    put("status", pa.DictionaryArray.from_arrays(pa.array(failed.astype(np.int8)), pa.array(["ok", "error"])))
+    put("error", _text(errors, np.zeros(n, dtype=bool)))
     return pa.table(columns), int(failed.sum())
+
+
+def result_name(key: str, taken: set[str]) -> str:
+    """The column a result goes in: its key, or where the CSV has a column of that name (``taken``:
+    canonical names), ``<key>_result`` (then ``_result_2``, ...), so that no column of the CSV is
+    written over (a results file fed in again gets the new results beside the old)."""
+    name, more = key, 1
+    while name in taken:
+        name, more = f"{key}_result" + (f"_{more}" if more > 1 else ""), more + 1
+    return name
 
 
 def _arrow(key: str, values: np.ndarray, failed: np.ndarray):
@@ -259,8 +269,9 @@ def fill_file(src: str | Path, out: str | Path, catalog: Catalog | None = None,
     results = RESULT_KEYS + ("notes", "status", "error") + (HORIZON_KEYS if compare_api_model is not None else ())
     own = [name for name in header_row if canonical(name) in results and canonical(name) not in OPTION_COLUMNS]
     if own and warn:
-        warn(f"Note: the CSV's own columns {', '.join(own)} keep their values; the results of those names are "
-             "written with a _result suffix.")
+        quoted = ", ".join(f"'{name}'" for name in own)
+        warn(f"Note: the CSV's own columns {quoted} keep their values; the results "
+             "of those names are written with a _result suffix.")
     cat = catalog or load_catalog()
     with replacing(out) as tmp:
         return _fill_into(str(tmp), out.suffix.lower(), table_reader, header_row, src, cat, progress, mark,

@@ -865,7 +865,7 @@ def fill(scenarios: str, out_path: str | None, workbook: str | None, replace: bo
     cat = load_catalog(catalog_paths)
     if compare_api_model is not None:
         compare_api_model = _compared_api(cat, compare_api_model)
-    warn = lambda line: click.echo(line, err=True)  # noqa: E731
+    warn = lambda line: click.echo(safe_line(line), err=True)  # noqa: E731  (column names from the file)
     if sys.stderr.isatty() and Path(scenarios).is_file() and Path(scenarios).stat().st_size > 5_000_000:
         with click.progressbar(length=count_rows(scenarios), label="Pricing scenarios", file=sys.stderr) as bar:
             n, failed = fill_file(scenarios, out, cat, progress=bar.update, decimal=decimal, warn=warn,
